@@ -1,0 +1,1 @@
+//! lucia-adapter-test

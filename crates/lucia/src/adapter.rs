@@ -1,0 +1,295 @@
+//! The adapter interface: how [`Lucia`](crate::Lucia) reads and writes users, keys and
+//! sessions. It mirrors Lucia v2's adapter methods, with typed errors.
+//!
+//! A store that holds everything implements [`UserAdapter`], [`SessionAdapter`] and
+//! [`Adapter`]. Users in one store and sessions in another are joined with [`SplitAdapter`].
+
+use std::future::Future;
+
+use serde_json::{Map, Value};
+
+use crate::AdapterError;
+
+/// Attribute columns of a row, by column name, as JSON values (as Lucia v2's rows carry them).
+pub type AttributeMap = Map<String, Value>;
+
+/// A row of the user table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatabaseUser {
+    /// The `id` column.
+    pub id: String,
+    /// Every other column.
+    pub attributes: AttributeMap,
+}
+
+/// A row of the key table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseKey {
+    /// `provider_id:provider_user_id`.
+    pub id: String,
+    /// The owning user.
+    pub user_id: String,
+    /// The password hash, or `None` for a key without a password (SQL `NULL`).
+    pub hashed_password: Option<String>,
+}
+
+/// A row of the session table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatabaseSession {
+    /// The session id (the cookie value, or the bearer token).
+    pub id: String,
+    /// The owning user.
+    pub user_id: String,
+    /// End of the active period, in milliseconds since the Unix epoch.
+    pub active_expires: i64,
+    /// End of the idle period, in milliseconds since the Unix epoch.
+    pub idle_expires: i64,
+    /// Every other column.
+    pub attributes: AttributeMap,
+}
+
+/// A change to a session row: new expiries (renewal) and/or attribute columns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionUpdate {
+    /// New `active_expires` and `idle_expires`, in milliseconds since the Unix epoch.
+    pub expires: Option<(i64, i64)>,
+    /// Attribute columns to set; columns not named keep their values.
+    pub attributes: AttributeMap,
+}
+
+impl SessionUpdate {
+    /// Whether the update changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.expires.is_none() && self.attributes.is_empty()
+    }
+}
+
+/// Storage of users and keys.
+///
+/// Contract (checked by the `lucia-adapter-test` conformance suite):
+/// lookups of unknown ids return `None` or an empty list; deletes and updates of unknown ids
+/// succeed without effect; an empty partial update succeeds without effect.
+pub trait UserAdapter: Send + Sync {
+    /// The user with this id.
+    fn get_user(&self, user_id: &str) -> impl Future<Output = Result<Option<DatabaseUser>, AdapterError>> + Send;
+
+    /// Inserts a user and, if given, its first key, atomically: if the key cannot be inserted,
+    /// the user is not inserted either. A taken user id is [`AdapterError::DuplicateUserId`],
+    /// a taken key id [`AdapterError::DuplicateKeyId`].
+    fn set_user(
+        &self,
+        user: DatabaseUser,
+        key: Option<DatabaseKey>,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send;
+
+    /// Sets the given attribute columns of a user.
+    fn update_user(
+        &self,
+        user_id: &str,
+        attributes: AttributeMap,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send;
+
+    /// Deletes a user. Keys and sessions must be deleted first if foreign keys require it.
+    fn delete_user(&self, user_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send;
+
+    /// The key with this id.
+    fn get_key(&self, key_id: &str) -> impl Future<Output = Result<Option<DatabaseKey>, AdapterError>> + Send;
+
+    /// All keys of a user.
+    fn get_keys_by_user_id(&self, user_id: &str) -> impl Future<Output = Result<Vec<DatabaseKey>, AdapterError>> + Send;
+
+    /// Inserts a key. A taken id is [`AdapterError::DuplicateKeyId`]; an unknown user is
+    /// [`AdapterError::InvalidUserId`] where the store can tell.
+    fn set_key(&self, key: DatabaseKey) -> impl Future<Output = Result<(), AdapterError>> + Send;
+
+    /// Replaces a key's password hash (`None` removes the password).
+    fn update_key(
+        &self,
+        key_id: &str,
+        hashed_password: Option<&str>,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send;
+
+    /// Deletes a key.
+    fn delete_key(&self, key_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send;
+
+    /// Deletes all keys of a user.
+    fn delete_keys_by_user_id(&self, user_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send;
+}
+
+/// Storage of sessions.
+///
+/// Expiries are milliseconds since the Unix epoch, compared by the core: adapters never
+/// decide whether a session is alive, except in the two `delete_*` sweeps, which delete rows
+/// whose `idle_expires` is strictly before `now_ms`.
+pub trait SessionAdapter: Send + Sync {
+    /// The session with this id, dead or alive.
+    fn get_session(&self, session_id: &str) -> impl Future<Output = Result<Option<DatabaseSession>, AdapterError>> + Send;
+
+    /// All sessions of a user, dead or alive.
+    fn get_sessions_by_user_id(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Vec<DatabaseSession>, AdapterError>> + Send;
+
+    /// Inserts a session. A taken id is [`AdapterError::DuplicateSessionId`]; an unknown user
+    /// is [`AdapterError::InvalidUserId`] where the store can tell.
+    fn set_session(&self, session: DatabaseSession) -> impl Future<Output = Result<(), AdapterError>> + Send;
+
+    /// Changes a session's expiries and/or attribute columns.
+    fn update_session(
+        &self,
+        session_id: &str,
+        update: SessionUpdate,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send;
+
+    /// Deletes a session.
+    fn delete_session(&self, session_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send;
+
+    /// Deletes all sessions of a user.
+    fn delete_sessions_by_user_id(&self, user_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send;
+
+    /// Deletes the sessions of a user whose `idle_expires` is before `now_ms`.
+    fn delete_dead_sessions_by_user_id(
+        &self,
+        user_id: &str,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send;
+
+    /// Deletes every session whose `idle_expires` is before `now_ms`, and returns how many.
+    fn delete_dead_sessions(&self, now_ms: i64) -> impl Future<Output = Result<u64, AdapterError>> + Send;
+}
+
+/// A store of users, keys and sessions: what [`Lucia`](crate::Lucia) runs on.
+pub trait Adapter: UserAdapter + SessionAdapter {
+    /// A session and its user, or `None` if either is missing. The default makes two lookups;
+    /// stores that can join should do it in one round trip, since this runs on every
+    /// validated request.
+    fn get_session_and_user(
+        &self,
+        session_id: &str,
+    ) -> impl Future<Output = Result<Option<(DatabaseSession, DatabaseUser)>, AdapterError>> + Send {
+        async move {
+            let Some(session) = self.get_session(session_id).await? else {
+                return Ok(None);
+            };
+            Ok(self.get_user(&session.user_id).await?.map(|user| (session, user)))
+        }
+    }
+}
+
+/// Users and keys from one adapter, sessions from another: Lucia v2's
+/// `adapter: { user, session }`.
+///
+/// ```
+/// # fn demo<U: lucia::UserAdapter, S: lucia::SessionAdapter>(users: U, sessions: S) {
+/// let adapter = lucia::SplitAdapter::new(users, sessions);
+/// let auth = lucia::Lucia::builder(adapter).build();
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SplitAdapter<U, S> {
+    users: U,
+    sessions: S,
+}
+
+impl<U: UserAdapter, S: SessionAdapter> SplitAdapter<U, S> {
+    /// Joins a user adapter and a session adapter.
+    pub fn new(users: U, sessions: S) -> Self {
+        Self { users, sessions }
+    }
+
+    /// The user adapter.
+    pub fn users(&self) -> &U {
+        &self.users
+    }
+
+    /// The session adapter.
+    pub fn sessions(&self) -> &S {
+        &self.sessions
+    }
+}
+
+impl<U: UserAdapter, S: SessionAdapter> UserAdapter for SplitAdapter<U, S> {
+    fn get_user(&self, user_id: &str) -> impl Future<Output = Result<Option<DatabaseUser>, AdapterError>> + Send {
+        self.users.get_user(user_id)
+    }
+    fn set_user(
+        &self,
+        user: DatabaseUser,
+        key: Option<DatabaseKey>,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        self.users.set_user(user, key)
+    }
+    fn update_user(
+        &self,
+        user_id: &str,
+        attributes: AttributeMap,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        self.users.update_user(user_id, attributes)
+    }
+    fn delete_user(&self, user_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        self.users.delete_user(user_id)
+    }
+    fn get_key(&self, key_id: &str) -> impl Future<Output = Result<Option<DatabaseKey>, AdapterError>> + Send {
+        self.users.get_key(key_id)
+    }
+    fn get_keys_by_user_id(&self, user_id: &str) -> impl Future<Output = Result<Vec<DatabaseKey>, AdapterError>> + Send {
+        self.users.get_keys_by_user_id(user_id)
+    }
+    fn set_key(&self, key: DatabaseKey) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        self.users.set_key(key)
+    }
+    fn update_key(
+        &self,
+        key_id: &str,
+        hashed_password: Option<&str>,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        self.users.update_key(key_id, hashed_password)
+    }
+    fn delete_key(&self, key_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        self.users.delete_key(key_id)
+    }
+    fn delete_keys_by_user_id(&self, user_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        self.users.delete_keys_by_user_id(user_id)
+    }
+}
+
+impl<U: UserAdapter, S: SessionAdapter> SessionAdapter for SplitAdapter<U, S> {
+    fn get_session(&self, session_id: &str) -> impl Future<Output = Result<Option<DatabaseSession>, AdapterError>> + Send {
+        self.sessions.get_session(session_id)
+    }
+    fn get_sessions_by_user_id(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Vec<DatabaseSession>, AdapterError>> + Send {
+        self.sessions.get_sessions_by_user_id(user_id)
+    }
+    fn set_session(&self, session: DatabaseSession) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        self.sessions.set_session(session)
+    }
+    fn update_session(
+        &self,
+        session_id: &str,
+        update: SessionUpdate,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        self.sessions.update_session(session_id, update)
+    }
+    fn delete_session(&self, session_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        self.sessions.delete_session(session_id)
+    }
+    fn delete_sessions_by_user_id(&self, user_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        self.sessions.delete_sessions_by_user_id(user_id)
+    }
+    fn delete_dead_sessions_by_user_id(
+        &self,
+        user_id: &str,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        self.sessions.delete_dead_sessions_by_user_id(user_id, now_ms)
+    }
+    fn delete_dead_sessions(&self, now_ms: i64) -> impl Future<Output = Result<u64, AdapterError>> + Send {
+        self.sessions.delete_dead_sessions(now_ms)
+    }
+}
+
+impl<U: UserAdapter, S: SessionAdapter> Adapter for SplitAdapter<U, S> {}

@@ -1,0 +1,189 @@
+//! Configuration of [`Lucia`](crate::Lucia), built with [`LuciaBuilder`].
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::password::HashingPool;
+use crate::{Adapter, CsrfConfig, Lucia, LuciaScrypt, NoAttributes, PasswordHasher, SessionCookieConfig};
+
+/// Development or production. Only production sets the cookie's `Secure` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Env {
+    /// Development: cookies work over plain `http://localhost`.
+    #[default]
+    Dev,
+    /// Production: cookies are `Secure`.
+    Prod,
+}
+
+/// How long sessions last. Defaults are Lucia v2's: 1 day active, then 14 days idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionExpiresIn {
+    /// How long a new or renewed session is active (valid without renewal).
+    pub active_period: Duration,
+    /// How long after the active period ends an idle session can still be validated (and is
+    /// then renewed).
+    pub idle_period: Duration,
+}
+
+impl Default for SessionExpiresIn {
+    fn default() -> Self {
+        Self { active_period: Duration::from_secs(60 * 60 * 24), idle_period: Duration::from_secs(60 * 60 * 24 * 14) }
+    }
+}
+
+/// The source of the current time; replaceable for tests.
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// Settings of a [`Lucia`] instance, readable through [`Lucia::config`].
+#[derive(Clone)]
+pub struct Config {
+    /// Development or production.
+    pub env: Env,
+    /// Session active and idle periods.
+    pub session_expires_in: SessionExpiresIn,
+    /// Session cookie name and attributes.
+    pub session_cookie: SessionCookieConfig,
+    /// CSRF origin check settings, applied by framework integrations.
+    pub csrf: CsrfConfig,
+    pub(crate) clock: Clock,
+}
+
+impl Config {
+    /// The current time by the configured clock.
+    pub fn now(&self) -> SystemTime {
+        (self.clock)()
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("env", &self.env)
+            .field("session_expires_in", &self.session_expires_in)
+            .field("session_cookie", &self.session_cookie)
+            .field("csrf", &self.csrf)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Lucia`]; start with [`Lucia::builder`].
+///
+/// ```
+/// # fn demo<A: lucia::Adapter>(adapter: A) {
+/// use std::time::Duration;
+/// use lucia::{Env, Lucia, SessionExpiresIn};
+///
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct UserAttributes { username: String }
+///
+/// let auth = Lucia::builder(adapter)
+///     .env(Env::Prod)
+///     .session_expires_in(SessionExpiresIn {
+///         active_period: Duration::from_secs(60 * 60),
+///         idle_period: Duration::from_secs(60 * 60 * 24),
+///     })
+///     .user_attributes::<UserAttributes>()
+///     .build();
+/// # }
+/// ```
+#[must_use]
+pub struct LuciaBuilder<A, U = NoAttributes, S = NoAttributes> {
+    adapter: A,
+    config: Config,
+    hasher: Arc<dyn PasswordHasher>,
+    hashing_threads: usize,
+    types: PhantomData<fn() -> (U, S)>,
+}
+
+impl<A: Adapter> LuciaBuilder<A> {
+    pub(crate) fn new(adapter: A) -> Self {
+        Self {
+            adapter,
+            config: Config {
+                env: Env::Dev,
+                session_expires_in: SessionExpiresIn::default(),
+                session_cookie: SessionCookieConfig::default(),
+                csrf: CsrfConfig::default(),
+                clock: Arc::new(SystemTime::now),
+            },
+            hasher: Arc::new(LuciaScrypt),
+            hashing_threads: std::thread::available_parallelism().map_or(2, usize::from),
+            types: PhantomData,
+        }
+    }
+}
+
+impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
+    /// Development or production (default [`Env::Dev`]).
+    pub fn env(mut self, env: Env) -> Self {
+        self.config.env = env;
+        self
+    }
+
+    /// Session active and idle periods.
+    pub fn session_expires_in(mut self, periods: SessionExpiresIn) -> Self {
+        self.config.session_expires_in = periods;
+        self
+    }
+
+    /// Session cookie name and attributes.
+    pub fn session_cookie(mut self, cookie: SessionCookieConfig) -> Self {
+        self.config.session_cookie = cookie;
+        self
+    }
+
+    /// CSRF origin check settings.
+    pub fn csrf(mut self, csrf: CsrfConfig) -> Self {
+        self.config.csrf = csrf;
+        self
+    }
+
+    /// Replaces the password hasher (default [`LuciaScrypt`], Lucia v2's `s2:` format).
+    pub fn password_hasher(mut self, hasher: impl PasswordHasher) -> Self {
+        self.hasher = Arc::new(hasher);
+        self
+    }
+
+    /// How many passwords may be hashed at once (default: the number of CPUs). Each Lucia
+    /// scrypt hash needs 32 MiB, so this also bounds memory.
+    pub fn hashing_threads(mut self, threads: usize) -> Self {
+        self.hashing_threads = threads;
+        self
+    }
+
+    /// Replaces the clock (for tests).
+    pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.config.clock = Arc::new(clock);
+        self
+    }
+
+    /// Sets the type user attribute columns deserialize into.
+    pub fn user_attributes<U2>(self) -> LuciaBuilder<A, U2, S> {
+        LuciaBuilder {
+            adapter: self.adapter,
+            config: self.config,
+            hasher: self.hasher,
+            hashing_threads: self.hashing_threads,
+            types: PhantomData,
+        }
+    }
+
+    /// Sets the type session attribute columns deserialize into.
+    pub fn session_attributes<S2>(self) -> LuciaBuilder<A, U, S2> {
+        LuciaBuilder {
+            adapter: self.adapter,
+            config: self.config,
+            hasher: self.hasher,
+            hashing_threads: self.hashing_threads,
+            types: PhantomData,
+        }
+    }
+
+    /// Finishes the configuration.
+    pub fn build(self) -> Lucia<A, U, S> {
+        let hashing = HashingPool::new(self.hasher, self.hashing_threads);
+        Lucia::from_parts(self.adapter, self.config, hashing)
+    }
+}

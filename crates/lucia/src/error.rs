@@ -1,0 +1,134 @@
+//! Errors returned by [`Lucia`](crate::Lucia) and by adapters.
+
+/// A boxed error from a database driver or another lower layer.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything a [`Lucia`](crate::Lucia) method can fail with.
+///
+/// The first seven variants are Lucia v2's error codes; [`Error::code`] returns the code string
+/// (`"AUTH_INVALID_SESSION_ID"`, ...) for callers that share logs or APIs with a Lucia v2
+/// application. The rest are conditions Lucia v2 left as raw driver errors or exceptions.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The session id is empty, too long, unknown, or the session is dead
+    /// (past its idle period). Code `AUTH_INVALID_SESSION_ID`.
+    #[error("invalid session id")]
+    InvalidSessionId,
+    /// The password is wrong, missing for a key that has one, or given for a key that has none.
+    /// Code `AUTH_INVALID_PASSWORD`.
+    #[error("invalid password")]
+    InvalidPassword,
+    /// A key with this id already exists. Code `AUTH_DUPLICATE_KEY_ID`.
+    #[error("duplicate key id")]
+    DuplicateKeyId,
+    /// No key with this id exists. Code `AUTH_INVALID_KEY_ID`.
+    #[error("invalid key id")]
+    InvalidKeyId,
+    /// No user with this id exists. Code `AUTH_INVALID_USER_ID`.
+    #[error("invalid user id")]
+    InvalidUserId,
+    /// The stored hash is a bcrypt (`$2a`) hash from a Lucia beta; the password must be reset.
+    /// Code `AUTH_OUTDATED_PASSWORD`.
+    #[error("outdated password hash")]
+    OutdatedPassword,
+    /// A request failed the CSRF origin check. Code `AUTH_INVALID_REQUEST`.
+    #[error("invalid request: {0}")]
+    InvalidRequest(#[from] crate::csrf::OriginError),
+    /// A user with this id already exists. Lucia v2 misreported this as a duplicate key id.
+    #[error("duplicate user id")]
+    DuplicateUserId,
+    /// A session with this id already exists.
+    #[error("duplicate session id")]
+    DuplicateSessionId,
+    /// A provider id contains `:`, which would make the key id ambiguous.
+    #[error("provider id must not contain ':'")]
+    InvalidProviderId,
+    /// Another unique constraint was violated, for example a unique `username` attribute column.
+    #[error("a unique attribute is already taken: {0}")]
+    DuplicateAttribute(String),
+    /// Attributes could not be stored or read: not a JSON object, a reserved or unknown
+    /// column name, a value of the wrong type, or a row that does not deserialize into the
+    /// attribute type.
+    #[error("invalid attributes: {0}")]
+    InvalidAttributes(String),
+    /// The password hasher failed (not a wrong password: that is [`Error::InvalidPassword`]).
+    #[error("password hashing failed: {0}")]
+    PasswordHash(String),
+    /// The database or another store failed.
+    #[error("database error: {0}")]
+    Database(#[source] BoxError),
+}
+
+impl Error {
+    /// The Lucia v2 error code for this error, or `None` for errors Lucia v2 had no code for.
+    ///
+    /// ```
+    /// assert_eq!(lucia::Error::InvalidKeyId.code(), Some("AUTH_INVALID_KEY_ID"));
+    /// assert_eq!(lucia::Error::DuplicateUserId.code(), None);
+    /// ```
+    pub fn code(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::InvalidSessionId => "AUTH_INVALID_SESSION_ID",
+            Self::InvalidPassword => "AUTH_INVALID_PASSWORD",
+            Self::DuplicateKeyId => "AUTH_DUPLICATE_KEY_ID",
+            Self::InvalidKeyId => "AUTH_INVALID_KEY_ID",
+            Self::InvalidUserId => "AUTH_INVALID_USER_ID",
+            Self::OutdatedPassword => "AUTH_OUTDATED_PASSWORD",
+            Self::InvalidRequest(_) => "AUTH_INVALID_REQUEST",
+            _ => return None,
+        })
+    }
+}
+
+/// What an adapter method can fail with.
+///
+/// Adapters report the conditions the core must tell apart as their own variants, detected
+/// from the database's error codes or from which statement failed, never from message text.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdapterError {
+    /// Inserting a key violated the key table's primary key.
+    #[error("duplicate key id")]
+    DuplicateKeyId,
+    /// Inserting a user violated the user table's primary key.
+    #[error("duplicate user id")]
+    DuplicateUserId,
+    /// Inserting a session violated the session table's primary key.
+    #[error("duplicate session id")]
+    DuplicateSessionId,
+    /// A key or session refers to a user that does not exist (foreign key violation).
+    #[error("invalid user id")]
+    InvalidUserId,
+    /// Another unique constraint was violated (for example a unique attribute column).
+    #[error("unique constraint violated: {0}")]
+    DuplicateAttribute(String),
+    /// An attribute names no column, or its value does not fit the column's type, or a stored
+    /// value could not be read.
+    #[error("invalid attributes: {0}")]
+    InvalidAttributes(String),
+    /// Any other failure of the store.
+    #[error("database error: {0}")]
+    Database(#[source] BoxError),
+}
+
+impl AdapterError {
+    /// Wraps any driver error as [`AdapterError::Database`].
+    pub fn database(error: impl Into<BoxError>) -> Self {
+        Self::Database(error.into())
+    }
+}
+
+impl From<AdapterError> for Error {
+    fn from(error: AdapterError) -> Self {
+        match error {
+            AdapterError::DuplicateKeyId => Self::DuplicateKeyId,
+            AdapterError::DuplicateUserId => Self::DuplicateUserId,
+            AdapterError::DuplicateSessionId => Self::DuplicateSessionId,
+            AdapterError::InvalidUserId => Self::InvalidUserId,
+            AdapterError::DuplicateAttribute(message) => Self::DuplicateAttribute(message),
+            AdapterError::InvalidAttributes(message) => Self::InvalidAttributes(message),
+            AdapterError::Database(source) => Self::Database(source),
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Password hashing: the [`PasswordHasher`] trait, Lucia v2's scrypt format, and the bounded
+//! pool that keeps hashing off the async runtime's worker threads.
+
+use std::sync::Arc;
+
+use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
+use unicode_normalization::UnicodeNormalization;
+
+use crate::Error;
+
+/// Why a [`PasswordHasher`] could not give a yes/no answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PasswordHashError {
+    /// The stored hash is in a format that can no longer be verified (Lucia's beta bcrypt
+    /// hashes); the user must reset the password.
+    #[error("outdated password hash")]
+    Outdated,
+    /// The hasher failed (bad parameters, out of memory, ...).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Hashes and verifies passwords.
+///
+/// Both methods are CPU- and memory-heavy and blocking; [`Lucia`](crate::Lucia) calls them on
+/// a blocking thread, never on an async worker. Implement this to plug in another algorithm:
+///
+/// ```
+/// use lucia::{PasswordHasher, PasswordHashError};
+///
+/// /// Accepts and produces Lucia v2 hashes, but rejects the legacy two-part format.
+/// struct StrictLucia;
+///
+/// impl PasswordHasher for StrictLucia {
+///     fn hash(&self, password: &str) -> Result<String, PasswordHashError> {
+///         lucia::LuciaScrypt.hash(password)
+///     }
+///     fn verify(&self, password: &str, hash: &str) -> Result<bool, PasswordHashError> {
+///         Ok(hash.starts_with("s2:") && lucia::LuciaScrypt.verify(password, hash)?)
+///     }
+/// }
+/// ```
+pub trait PasswordHasher: Send + Sync + 'static {
+    /// Returns the string to store for `password`.
+    fn hash(&self, password: &str) -> Result<String, PasswordHashError>;
+
+    /// Checks `password` against a stored `hash`. A wrong password or a hash this hasher
+    /// does not understand is `Ok(false)`.
+    fn verify(&self, password: &str, hash: &str) -> Result<bool, PasswordHashError>;
+
+    /// Whether a hash that just verified should be replaced by a fresh [`hash`](Self::hash)
+    /// (for example an old algorithm or weaker parameters). When it returns `true`,
+    /// [`Lucia::use_key`](crate::Lucia::use_key) stores the new hash. Defaults to `false`.
+    fn needs_rehash(&self, hash: &str) -> bool {
+        let _ = hash;
+        false
+    }
+}
+
+/// Lucia v2's default hash: `s2:<salt>:<hex>`, scrypt with N = 16384, r = 16, p = 1 and a
+/// 64-byte output over the NFKC-normalised password, byte-compatible with `lucia@2`.
+///
+/// Verification also accepts the legacy `<salt>:<hex>` format (r = 8) and reports Lucia's
+/// beta bcrypt hashes (`$2a...`) as [`PasswordHashError::Outdated`], as `lucia@2` does.
+///
+/// ```
+/// use lucia::{LuciaScrypt, PasswordHasher};
+///
+/// let stored = "s2:yhi1foxffz41bqs5:24c4d2ea0806a16f6112a3da27394ab8d0b8f2c2499f45e76cd7877d191835a1ae31943ec2ff46b27c8f52f9f32482d5b2bc13208e06557177ea0877f233944f";
+/// assert!(LuciaScrypt.verify("hunter2", stored).unwrap());
+/// assert!(!LuciaScrypt.verify("hunter3", stored).unwrap());
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LuciaScrypt;
+
+const SALT_LENGTH: usize = 16;
+const KEY_LENGTH: usize = 64;
+
+impl LuciaScrypt {
+    /// Hashes `password` with a given salt. [`PasswordHasher::hash`] uses a random 16-character
+    /// salt; this exists for reproducing known hashes.
+    pub fn hash_with_salt(&self, password: &str, salt: &str) -> Result<String, PasswordHashError> {
+        let key = derive_key(password, salt, 16)?;
+        Ok(format!("s2:{salt}:{key}"))
+    }
+}
+
+impl PasswordHasher for LuciaScrypt {
+    fn hash(&self, password: &str) -> Result<String, PasswordHashError> {
+        self.hash_with_salt(password, &crate::generate_random_string(SALT_LENGTH))
+    }
+
+    fn verify(&self, password: &str, hash: &str) -> Result<bool, PasswordHashError> {
+        if hash.starts_with("$2a") {
+            return Err(PasswordHashError::Outdated);
+        }
+        let parts: Vec<&str> = hash.split(':').collect();
+        let (salt, stored, r) = match parts[..] {
+            [salt, stored] => (salt, stored, 8),
+            ["s2", salt, stored] => (salt, stored, 16),
+            _ => return Ok(false),
+        };
+        // A stored key of the wrong length cannot match; skip the 32 MiB derivation.
+        if stored.len() != KEY_LENGTH * 2 {
+            return Ok(false);
+        }
+        let computed = derive_key(password, salt, r)?;
+        // Compared as lowercase hex text, as lucia does: an uppercase stored hash fails.
+        Ok(bool::from(computed.as_bytes().ct_eq(stored.as_bytes())))
+    }
+}
+
+/// Lowercase hex of scrypt(NFKC(password), salt, N = 2^14, r, p = 1, 64 bytes).
+fn derive_key(password: &str, salt: &str, r: u32) -> Result<String, PasswordHashError> {
+    let normalized: String = password.nfkc().collect();
+    let params = scrypt::Params::new(14, r, 1).map_err(|e| PasswordHashError::Failed(e.to_string()))?;
+    let mut key = [0u8; KEY_LENGTH];
+    scrypt::scrypt(normalized.as_bytes(), salt.as_bytes(), &params, &mut key)
+        .map_err(|e| PasswordHashError::Failed(e.to_string()))?;
+    Ok(to_hex(&key))
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &byte in bytes {
+        out.push(DIGITS[usize::from(byte >> 4)] as char);
+        out.push(DIGITS[usize::from(byte & 0xf)] as char);
+    }
+    out
+}
+
+/// Runs a [`PasswordHasher`] on tokio's blocking threads, at most `permits` at a time.
+///
+/// Each Lucia scrypt hash takes 32 MiB; without a bound, a burst of sign-ins would start one
+/// blocking thread (and 32 MiB) per request.
+#[derive(Clone)]
+pub(crate) struct HashingPool {
+    hasher: Arc<dyn PasswordHasher>,
+    permits: Arc<Semaphore>,
+}
+
+impl HashingPool {
+    pub(crate) fn new(hasher: Arc<dyn PasswordHasher>, permits: usize) -> Self {
+        Self { hasher, permits: Arc::new(Semaphore::new(permits.max(1))) }
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&dyn PasswordHasher) -> Result<T, PasswordHashError> + Send + 'static,
+    ) -> Result<T, Error> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Error::PasswordHash("the hashing pool is closed".into()))?;
+        let hasher = Arc::clone(&self.hasher);
+        let outcome = tokio::task::spawn_blocking(move || job(hasher.as_ref()))
+            .await
+            .map_err(|e| Error::PasswordHash(format!("the password hasher panicked: {e}")))?;
+        outcome.map_err(|e| match e {
+            PasswordHashError::Outdated => Error::OutdatedPassword,
+            PasswordHashError::Failed(message) => Error::PasswordHash(message),
+        })
+    }
+
+    pub(crate) async fn hash(&self, password: &str) -> Result<String, Error> {
+        let password = password.to_owned();
+        self.run(move |hasher| hasher.hash(&password)).await
+    }
+
+    /// Returns whether the password matched and, if so, whether the hash should be renewed.
+    pub(crate) async fn verify(&self, password: &str, hash: &str) -> Result<(bool, bool), Error> {
+        let (password, hash) = (password.to_owned(), hash.to_owned());
+        self.run(move |hasher| {
+            let valid = hasher.verify(&password, &hash)?;
+            Ok((valid, valid && hasher.needs_rehash(&hash)))
+        })
+        .await
+    }
+}
+
+impl std::fmt::Debug for HashingPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HashingPool").field("available", &self.permits.available_permits()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_has_lucias_shape_and_verifies() {
+        let hash = LuciaScrypt.hash("pässwörd").unwrap();
+        assert_eq!(hash.len(), 148);
+        let parts: Vec<&str> = hash.split(':').collect();
+        assert_eq!(parts[0], "s2");
+        assert_eq!(parts[1].len(), 16);
+        assert!(parts[2].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert!(LuciaScrypt.verify("pässwörd", &hash).unwrap());
+        assert!(!LuciaScrypt.verify("passwörd", &hash).unwrap());
+    }
+
+    #[test]
+    fn malformed_hashes_are_wrong_passwords_not_errors() {
+        for hash in ["", ":", "s2::", "s2:salt:zz", "s3:abc:def", "a:b:c:d", "$2b$10$abc", "$2y$x"] {
+            assert!(!LuciaScrypt.verify("x", hash).unwrap(), "{hash}");
+        }
+        assert!(matches!(LuciaScrypt.verify("x", "$2a$10$abc"), Err(PasswordHashError::Outdated)));
+    }
+
+    #[test]
+    fn uppercase_stored_hex_is_rejected_as_lucia_does() {
+        let hash = LuciaScrypt.hash_with_salt("hunter2", "yhi1foxffz41bqs5").unwrap();
+        let upper = format!("s2:yhi1foxffz41bqs5:{}", hash[20..].to_uppercase());
+        assert!(!LuciaScrypt.verify("hunter2", &upper).unwrap());
+    }
+}

@@ -1,0 +1,70 @@
+//! Sessions as the application sees them.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::User;
+
+/// Whether a live session is within its active period or only its idle period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    /// Before `active_period_expires_at` (inclusive): valid, no renewal needed.
+    Active,
+    /// After the active period but before `idle_period_expires_at` (inclusive): still valid;
+    /// [`Lucia::validate_session`](crate::Lucia::validate_session) renews it.
+    Idle,
+}
+
+/// A live session with its user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session<U, S> {
+    /// The session id: the cookie value, or the bearer token.
+    pub session_id: String,
+    /// The session's user.
+    pub user: User<U>,
+    /// End of the active period.
+    pub active_period_expires_at: SystemTime,
+    /// End of the idle period: after this the session is dead.
+    pub idle_period_expires_at: SystemTime,
+    /// Active or idle at the time it was read.
+    pub state: SessionState,
+    /// `true` if this call created or renewed the session, so a cookie must be (re)sent.
+    pub fresh: bool,
+    /// The session's attribute columns, deserialized into the application's type.
+    pub attributes: S,
+}
+
+/// Milliseconds since the Unix epoch (negative before it).
+pub(crate) fn to_millis(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+/// The time `ms` milliseconds after the Unix epoch, saturating at what `SystemTime` can hold.
+pub(crate) fn from_millis(ms: i64) -> SystemTime {
+    let ms = ms.clamp(-FAR_FUTURE_MS, FAR_FUTURE_MS);
+    let offset = Duration::from_millis(ms.unsigned_abs());
+    let time = if ms >= 0 { UNIX_EPOCH.checked_add(offset) } else { UNIX_EPOCH.checked_sub(offset) };
+    time.unwrap_or(if ms >= 0 { far_future() } else { UNIX_EPOCH })
+}
+
+/// The end of year 9999: beyond any expiry Lucia writes, within every platform's SystemTime.
+const FAR_FUTURE_MS: i64 = 253_402_300_799_999;
+
+fn far_future() -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(FAR_FUTURE_MS as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn millis_round_trip_and_saturate() {
+        for ms in [0, 1, 1_795_655_076_154, -5] {
+            assert_eq!(to_millis(from_millis(ms)), ms);
+        }
+        assert_eq!(from_millis(i64::MAX), far_future());
+    }
+}
