@@ -1,0 +1,117 @@
+//! Column values between SQL and JSON: attribute maps travel as JSON objects (as Lucia v2's
+//! rows do), typed by the column kinds read from the entity.
+
+use lucia::{AdapterError, AttributeMap};
+use sea_orm::sea_query::Value;
+use sea_orm::{QueryResult, TryGetable};
+use serde_json::Value as Json;
+
+use crate::schema::{Column, Kind, Table};
+
+/// Reads every column of `table` from a row (columns aliased as `{prefix}{name}`).
+pub(crate) fn decode_row(table: &Table, row: &QueryResult, prefix: &str) -> Result<AttributeMap, AdapterError> {
+    table.columns.iter().map(|column| Ok((column.name.clone(), decode(column, row, prefix)?))).collect()
+}
+
+fn decode(column: &Column, row: &QueryResult, prefix: &str) -> Result<Json, AdapterError> {
+    fn get<T: TryGetable + Into<Json>>(column: &Column, row: &QueryResult, prefix: &str) -> Result<Json, AdapterError> {
+        row.try_get::<Option<T>>(prefix, &column.name)
+            .map(|value| value.map_or(Json::Null, Into::into))
+            .map_err(|e| AdapterError::InvalidAttributes(format!("cannot read column `{}`: {e}", column.name)))
+    }
+    match column.kind {
+        Kind::Text => get::<String>(column, row, prefix),
+        Kind::I8 => get::<i8>(column, row, prefix),
+        Kind::I16 => get::<i16>(column, row, prefix),
+        Kind::I32 => get::<i32>(column, row, prefix),
+        Kind::I64 => get::<i64>(column, row, prefix),
+        Kind::U8 => get::<u8>(column, row, prefix),
+        Kind::U16 => get::<u16>(column, row, prefix),
+        Kind::U32 => get::<u32>(column, row, prefix),
+        Kind::U64 => get::<u64>(column, row, prefix),
+        Kind::F32 => get::<f32>(column, row, prefix),
+        Kind::F64 => get::<f64>(column, row, prefix),
+        Kind::Bool => get::<bool>(column, row, prefix),
+        Kind::Json => get::<Json>(column, row, prefix),
+        Kind::Bytes => get::<Vec<u8>>(column, row, prefix),
+    }
+}
+
+/// Converts a JSON attribute value into a SQL value for `column`, or says why it does not fit.
+pub(crate) fn encode(column: &Column, value: &Json) -> Result<Value, AdapterError> {
+    let mismatch = || {
+        AdapterError::InvalidAttributes(format!("column `{}` ({:?}) cannot hold {value}", column.name, column.kind))
+    };
+    if value.is_null() {
+        if !column.nullable {
+            return Err(AdapterError::InvalidAttributes(format!("column `{}` cannot be null", column.name)));
+        }
+        return Ok(null_of(column.kind));
+    }
+    let int = || value.as_i64().ok_or_else(mismatch);
+    let uint = || value.as_u64().ok_or_else(mismatch);
+    Ok(match column.kind {
+        Kind::Text => Value::String(Some(value.as_str().ok_or_else(mismatch)?.to_owned())),
+        Kind::I8 => Value::TinyInt(Some(int()?.try_into().map_err(|_| mismatch())?)),
+        Kind::I16 => Value::SmallInt(Some(int()?.try_into().map_err(|_| mismatch())?)),
+        Kind::I32 => Value::Int(Some(int()?.try_into().map_err(|_| mismatch())?)),
+        Kind::I64 => Value::BigInt(Some(int()?)),
+        Kind::U8 => Value::TinyUnsigned(Some(uint()?.try_into().map_err(|_| mismatch())?)),
+        Kind::U16 => Value::SmallUnsigned(Some(uint()?.try_into().map_err(|_| mismatch())?)),
+        Kind::U32 => Value::Unsigned(Some(uint()?.try_into().map_err(|_| mismatch())?)),
+        Kind::U64 => Value::BigUnsigned(Some(uint()?)),
+        // f32 attributes are stored with f32 precision, as the column holds.
+        Kind::F32 => Value::Float(Some(value.as_f64().ok_or_else(mismatch)? as f32)),
+        Kind::F64 => Value::Double(Some(value.as_f64().ok_or_else(mismatch)?)),
+        Kind::Bool => Value::Bool(Some(value.as_bool().ok_or_else(mismatch)?)),
+        Kind::Json => Value::Json(Some(Box::new(value.clone()))),
+        Kind::Bytes => {
+            let bytes = value.as_array().ok_or_else(mismatch)?;
+            let bytes = bytes.iter().map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()).ok_or_else(mismatch));
+            Value::Bytes(Some(bytes.collect::<Result<_, _>>()?))
+        }
+    })
+}
+
+fn null_of(kind: Kind) -> Value {
+    match kind {
+        Kind::Text => Value::String(None),
+        Kind::I8 => Value::TinyInt(None),
+        Kind::I16 => Value::SmallInt(None),
+        Kind::I32 => Value::Int(None),
+        Kind::I64 => Value::BigInt(None),
+        Kind::U8 => Value::TinyUnsigned(None),
+        Kind::U16 => Value::SmallUnsigned(None),
+        Kind::U32 => Value::Unsigned(None),
+        Kind::U64 => Value::BigUnsigned(None),
+        Kind::F32 => Value::Float(None),
+        Kind::F64 => Value::Double(None),
+        Kind::Bool => Value::Bool(None),
+        Kind::Json => Value::Json(None),
+        Kind::Bytes => Value::Bytes(None),
+    }
+}
+
+/// Removes a text column from a decoded row.
+pub(crate) fn take_text(row: &mut AttributeMap, name: &str) -> Result<String, AdapterError> {
+    match row.remove(name) {
+        Some(Json::String(text)) => Ok(text),
+        other => Err(AdapterError::InvalidAttributes(format!("column `{name}` is not text: {other:?}"))),
+    }
+}
+
+/// Removes a nullable text column from a decoded row.
+pub(crate) fn take_optional_text(row: &mut AttributeMap, name: &str) -> Result<Option<String>, AdapterError> {
+    match row.remove(name) {
+        Some(Json::Null) | None => Ok(None),
+        Some(Json::String(text)) => Ok(Some(text)),
+        Some(other) => Err(AdapterError::InvalidAttributes(format!("column `{name}` is not text: {other}"))),
+    }
+}
+
+/// Removes a millisecond column from a decoded row.
+pub(crate) fn take_millis(row: &mut AttributeMap, name: &str) -> Result<i64, AdapterError> {
+    row.remove(name)
+        .and_then(|value| value.as_i64())
+        .ok_or_else(|| AdapterError::InvalidAttributes(format!("column `{name}` is not a millisecond count in i64 range")))
+}

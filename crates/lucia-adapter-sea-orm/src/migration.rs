@@ -1,0 +1,165 @@
+//! A `sea-orm-migration` migration that creates Lucia's tables.
+
+use sea_orm::DbBackend;
+use sea_orm_migration::async_trait::async_trait;
+use sea_orm_migration::prelude::*;
+
+/// Creates the user, key and (optionally) session tables with primary keys, foreign keys to
+/// the user table, and indexes on `user_id` and on `session.idle_expires` (for sweeps of dead
+/// sessions).
+///
+/// Column types follow Lucia v2's SQL schemas: `TEXT` ids on PostgreSQL and SQLite,
+/// `VARCHAR(255)` on MySQL/MariaDB (which cannot index `TEXT`), `BIGINT` millisecond expiries.
+/// Foreign keys are `ON DELETE NO ACTION`, as in Lucia's schemas, so a Lucia v2 application
+/// sharing the database behaves the same; `Lucia::delete_user` deletes sessions and keys first.
+///
+/// ```
+/// use lucia_adapter_sea_orm::LuciaMigration;
+/// use sea_orm_migration::prelude::*;
+///
+/// struct Migrator;
+///
+/// impl MigratorTrait for Migrator {
+///     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+///         vec![Box::new(
+///             LuciaMigration::new()
+///                 .user_column(ColumnDef::new("username").string_len(255).not_null().unique_key().to_owned()),
+///         )]
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct LuciaMigration {
+    user_table: String,
+    key_table: String,
+    session_table: Option<String>,
+    user_columns: Vec<ColumnDef>,
+    session_columns: Vec<ColumnDef>,
+}
+
+impl Default for LuciaMigration {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LuciaMigration {
+    /// Tables `user`, `key` and `session`, with no attribute columns.
+    pub fn new() -> Self {
+        Self {
+            user_table: "user".into(),
+            key_table: "key".into(),
+            session_table: Some("session".into()),
+            user_columns: Vec::new(),
+            session_columns: Vec::new(),
+        }
+    }
+
+    /// Other table names; `session: None` creates no session table (sessions kept elsewhere).
+    pub fn tables(mut self, user: &str, key: &str, session: Option<&str>) -> Self {
+        self.user_table = user.into();
+        self.key_table = key.into();
+        self.session_table = session.map(Into::into);
+        self
+    }
+
+    /// Adds an attribute column to the user table.
+    pub fn user_column(mut self, column: ColumnDef) -> Self {
+        self.user_columns.push(column);
+        self
+    }
+
+    /// Adds an attribute column to the session table.
+    pub fn session_column(mut self, column: ColumnDef) -> Self {
+        self.session_columns.push(column);
+        self
+    }
+}
+
+impl MigrationName for LuciaMigration {
+    fn name(&self) -> &str {
+        "m20260101_000001_create_lucia_tables"
+    }
+}
+
+/// A text column that can be a primary key or indexed on every backend.
+fn id_column(backend: DbBackend, name: &str) -> ColumnDef {
+    let mut column = ColumnDef::new(Alias::new(name));
+    match backend {
+        DbBackend::MySql => column.string_len(255),
+        _ => column.text(),
+    };
+    column.not_null().to_owned()
+}
+
+fn foreign_key_to_user(table: &str, user_table: &str) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .name(format!("fk_{table}_user_id"))
+        .from(Alias::new(table), Alias::new("user_id"))
+        .to(Alias::new(user_table), Alias::new("id"))
+        .on_delete(ForeignKeyAction::NoAction)
+        .on_update(ForeignKeyAction::NoAction)
+        .to_owned()
+}
+
+fn index(table: &str, column: &str) -> IndexCreateStatement {
+    Index::create().name(format!("idx_{table}_{column}")).table(Alias::new(table)).col(Alias::new(column)).to_owned()
+}
+
+#[async_trait]
+impl MigrationTrait for LuciaMigration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let backend = manager.get_database_backend();
+
+        let mut user = Table::create();
+        user.table(Alias::new(&self.user_table)).col(id_column(backend, "id").primary_key());
+        for column in &self.user_columns {
+            user.col(column.clone());
+        }
+        manager.create_table(user).await?;
+
+        let mut password = ColumnDef::new(Alias::new("hashed_password"));
+        match backend {
+            DbBackend::MySql => password.string_len(255),
+            _ => password.text(),
+        };
+        let key = Table::create()
+            .table(Alias::new(&self.key_table))
+            .col(id_column(backend, "id").primary_key())
+            .col(id_column(backend, "user_id"))
+            .col(password.null())
+            .foreign_key(&mut foreign_key_to_user(&self.key_table, &self.user_table))
+            .to_owned();
+        manager.create_table(key).await?;
+        manager.create_index(index(&self.key_table, "user_id")).await?;
+
+        if let Some(session_table) = &self.session_table {
+            let mut session = Table::create();
+            session
+                .table(Alias::new(session_table))
+                .col(id_column(backend, "id").primary_key())
+                .col(id_column(backend, "user_id"))
+                .col(ColumnDef::new(Alias::new("active_expires")).big_integer().not_null())
+                .col(ColumnDef::new(Alias::new("idle_expires")).big_integer().not_null())
+                .foreign_key(&mut foreign_key_to_user(session_table, &self.user_table));
+            for column in &self.session_columns {
+                session.col(column.clone());
+            }
+            manager.create_table(session).await?;
+            manager.create_index(index(session_table, "user_id")).await?;
+            manager.create_index(index(session_table, "idle_expires")).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let mut tables = Vec::new();
+        tables.extend(self.session_table.iter());
+        tables.push(&self.key_table);
+        tables.push(&self.user_table);
+        for table in tables {
+            manager.drop_table(Table::drop().table(Alias::new(table)).to_owned()).await?;
+        }
+        Ok(())
+    }
+}

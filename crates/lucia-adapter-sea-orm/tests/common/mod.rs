@@ -1,0 +1,298 @@
+//! Fixtures for the adapter's tests: a fresh store per test on SQLite (a temporary file),
+//! PostgreSQL (a new schema) or MariaDB/MySQL (a new database), removed afterwards.
+//!
+//! Server URLs come from `LUCIA_TEST_POSTGRES_URL` and `LUCIA_TEST_MYSQL_URL`. Without them
+//! those tests are skipped (and say so), unless `LUCIA_TEST_REQUIRE_SERVERS=1`, which `.ci/run`
+//! sets, turns a missing URL into a failure.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use lucia::{DatabaseKey, DatabaseSession, DatabaseUser};
+use lucia_adapter_sea_orm::{LuciaMigration, SeaOrmAdapter, Tables, WithSessions};
+use lucia_adapter_test::{Fixture, TestDatabase};
+use sea_orm::sea_query::{Alias, ColumnDef};
+use sea_orm::{
+    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, EntityTrait,
+    IntoActiveModel, QueryOrder, Schema,
+};
+use sea_orm_migration::{MigrationTrait, SchemaManager};
+use serde_json::json;
+
+/// The conformance suite's tables, under Lucia's test names (`test_user`, `user_key`,
+/// `user_session`), which also checks that any table names work.
+pub mod entities {
+    pub mod test_user {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "test_user")]
+        pub struct Model {
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub id: String,
+            #[sea_orm(unique)]
+            pub username: String,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+
+    pub mod user_key {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "user_key")]
+        pub struct Model {
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub id: String,
+            pub user_id: String,
+            pub hashed_password: Option<String>,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+
+    pub mod user_session {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "user_session")]
+        pub struct Model {
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub id: String,
+            pub user_id: String,
+            pub active_expires: i64,
+            pub idle_expires: i64,
+            pub country: String,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+}
+
+use entities::{test_user, user_key, user_session};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+/// A fresh, empty database or schema, dropped by [`Store::drop_store`].
+pub struct Store {
+    pub db: DatabaseConnection,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(std::path::PathBuf),
+    PostgresSchema { admin: DatabaseConnection, schema: String },
+    MySqlDatabase { admin: DatabaseConnection, database: String },
+}
+
+fn server_url(variable: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("LUCIA_TEST_REQUIRE_SERVERS").is_ok_and(|v| v == "1") => {
+            panic!("{variable} is not set, and LUCIA_TEST_REQUIRE_SERVERS=1 forbids skipping")
+        }
+        _ => {
+            eprintln!("SKIPPED: set {variable} to run this test against a real server");
+            None
+        }
+    }
+}
+
+async fn connect(url: &str, schema: Option<&str>) -> DatabaseConnection {
+    let mut options = ConnectOptions::new(url);
+    options.max_connections(4).min_connections(0).sqlx_logging(false).test_before_acquire(false);
+    if let Some(schema) = schema {
+        options.set_schema_search_path(schema);
+    }
+    Database::connect(options).await.unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"))
+}
+
+fn unique_name() -> String {
+    format!("lucia_test_{}", lucia::generate_random_string(12))
+}
+
+impl Store {
+    /// A new empty store, or `None` if the backend's server is not configured.
+    pub async fn new(backend: Backend) -> Option<Self> {
+        let name = unique_name();
+        Some(match backend {
+            Backend::Sqlite => {
+                let path = std::env::temp_dir().join(format!("{name}.db"));
+                let db = connect(&format!("sqlite://{}?mode=rwc", path.display()), None).await;
+                Self { db, cleanup: Cleanup::File(path) }
+            }
+            Backend::Postgres => {
+                let url = server_url("LUCIA_TEST_POSTGRES_URL")?;
+                let admin = connect(&url, None).await;
+                admin.execute_unprepared(&format!("CREATE SCHEMA \"{name}\"")).await.unwrap();
+                let db = connect(&url, Some(&name)).await;
+                Self { db, cleanup: Cleanup::PostgresSchema { admin, schema: name } }
+            }
+            Backend::MySql => {
+                let url = server_url("LUCIA_TEST_MYSQL_URL")?;
+                let admin = connect(&url, None).await;
+                admin.execute_unprepared(&format!("CREATE DATABASE `{name}`")).await.unwrap();
+                let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
+                let db = connect(&format!("{base}/{name}"), None).await;
+                Self { db, cleanup: Cleanup::MySqlDatabase { admin, database: name } }
+            }
+        })
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Creates Lucia's tables with the conformance suite's attribute columns.
+    pub async fn migrate_test_tables(&self) {
+        let migration = LuciaMigration::new()
+            .tables("test_user", "user_key", Some("user_session"))
+            .user_column(ColumnDef::new(Alias::new("username")).string_len(255).not_null().unique_key().to_owned())
+            .session_column(ColumnDef::new(Alias::new("country")).string_len(255).not_null().to_owned());
+        migration.up(&SchemaManager::new(&self.db)).await.unwrap();
+    }
+
+    /// Creates only the session table, without a foreign key (for session-adapter tests).
+    pub async fn create_session_table_only(&self) {
+        let statement = Schema::new(self.backend()).create_table_from_entity(user_session::Entity);
+        self.db.execute(&statement).await.unwrap();
+    }
+
+    pub async fn drop_store(&self) {
+        let _ = self.db.close_by_ref().await;
+        match &self.cleanup {
+            Cleanup::File(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Cleanup::PostgresSchema { admin, schema } => {
+                admin.execute_unprepared(&format!("DROP SCHEMA \"{schema}\" CASCADE")).await.unwrap();
+                let _ = admin.close_by_ref().await;
+            }
+            Cleanup::MySqlDatabase { admin, database } => {
+                admin.execute_unprepared(&format!("DROP DATABASE `{database}`")).await.unwrap();
+                let _ = admin.close_by_ref().await;
+            }
+        }
+    }
+}
+
+/// Raw access to the test tables through typed SeaORM entities, independent of the adapter's
+/// dynamic column handling.
+pub struct EntityTables(pub DatabaseConnection);
+
+impl TestDatabase for EntityTables {
+    async fn users(&self) -> Vec<DatabaseUser> {
+        let rows = test_user::Entity::find().order_by_asc(test_user::Column::Id).all(&self.0).await.unwrap();
+        rows.into_iter()
+            .map(|row| DatabaseUser { id: row.id, attributes: object(json!({ "username": row.username })) })
+            .collect()
+    }
+
+    async fn insert_user(&self, user: &DatabaseUser) {
+        let username = user.attributes["username"].as_str().unwrap().to_owned();
+        test_user::Model { id: user.id.clone(), username }.into_active_model().insert(&self.0).await.unwrap();
+    }
+
+    async fn keys(&self) -> Vec<DatabaseKey> {
+        let rows = user_key::Entity::find().order_by_asc(user_key::Column::Id).all(&self.0).await.unwrap();
+        rows.into_iter()
+            .map(|row| DatabaseKey { id: row.id, user_id: row.user_id, hashed_password: row.hashed_password })
+            .collect()
+    }
+
+    async fn insert_key(&self, key: &DatabaseKey) {
+        let model = user_key::Model {
+            id: key.id.clone(),
+            user_id: key.user_id.clone(),
+            hashed_password: key.hashed_password.clone(),
+        };
+        model.into_active_model().insert(&self.0).await.unwrap();
+    }
+
+    async fn sessions(&self) -> Vec<DatabaseSession> {
+        let rows = user_session::Entity::find().order_by_asc(user_session::Column::Id).all(&self.0).await.unwrap();
+        rows.into_iter()
+            .map(|row| DatabaseSession {
+                id: row.id,
+                user_id: row.user_id,
+                active_expires: row.active_expires,
+                idle_expires: row.idle_expires,
+                attributes: object(json!({ "country": row.country })),
+            })
+            .collect()
+    }
+
+    async fn insert_session(&self, session: &DatabaseSession) {
+        let model = user_session::Model {
+            id: session.id.clone(),
+            user_id: session.user_id.clone(),
+            active_expires: session.active_expires,
+            idle_expires: session.idle_expires,
+            country: session.attributes["country"].as_str().unwrap().to_owned(),
+        };
+        model.into_active_model().insert(&self.0).await.unwrap();
+    }
+}
+
+fn object(value: serde_json::Value) -> lucia::AttributeMap {
+    value.as_object().cloned().unwrap_or_default()
+}
+
+/// The adapter over the test entities.
+pub fn test_adapter(db: DatabaseConnection) -> SeaOrmAdapter<WithSessions> {
+    let tables = Tables { user: test_user::Entity, key: user_key::Entity, session: user_session::Entity };
+    SeaOrmAdapter::new(db, tables).expect("the test entities are valid")
+}
+
+pub struct SeaOrmFixture {
+    store: Store,
+    adapter: SeaOrmAdapter<WithSessions>,
+    tables: EntityTables,
+}
+
+impl Fixture for SeaOrmFixture {
+    type Adapter = SeaOrmAdapter<WithSessions>;
+    type Database = EntityTables;
+
+    fn adapter(&self) -> &Self::Adapter {
+        &self.adapter
+    }
+
+    fn database(&self) -> &Self::Database {
+        &self.tables
+    }
+
+    async fn teardown(&self) {
+        self.store.drop_store().await;
+    }
+}
+
+/// A store with all three tables (foreign keys included) and the adapter over it.
+pub async fn fixture(backend: Backend) -> Option<SeaOrmFixture> {
+    let store = Store::new(backend).await?;
+    store.migrate_test_tables().await;
+    Some(SeaOrmFixture { adapter: test_adapter(store.db.clone()), tables: EntityTables(store.db.clone()), store })
+}
+
+/// A store with only a session table, without foreign key, for the session-adapter cases.
+pub async fn session_fixture(backend: Backend) -> Option<SeaOrmFixture> {
+    let store = Store::new(backend).await?;
+    store.create_session_table_only().await;
+    Some(SeaOrmFixture { adapter: test_adapter(store.db.clone()), tables: EntityTables(store.db.clone()), store })
+}

@@ -1,0 +1,37 @@
+//! The conformance suite on each backend, one named test per case:
+//! `sqlite::get_user_returns_target_user`, `postgres::...`, `mysql::...`, and the
+//! session-adapter cases under `*_sessions::`.
+
+mod common;
+
+use common::{Backend, fixture, session_fixture};
+
+mod sqlite {
+    use super::*;
+    lucia_adapter_test::adapter_tests!(fixture(Backend::Sqlite));
+}
+
+mod postgres {
+    use super::*;
+    lucia_adapter_test::adapter_tests!(fixture(Backend::Postgres));
+}
+
+mod mysql {
+    use super::*;
+    lucia_adapter_test::adapter_tests!(fixture(Backend::MySql));
+}
+
+mod sqlite_sessions {
+    use super::*;
+    lucia_adapter_test::session_adapter_tests!(session_fixture(Backend::Sqlite));
+}
+
+mod postgres_sessions {
+    use super::*;
+    lucia_adapter_test::session_adapter_tests!(session_fixture(Backend::Postgres));
+}
+
+mod mysql_sessions {
+    use super::*;
+    lucia_adapter_test::session_adapter_tests!(session_fixture(Backend::MySql));
+}
