@@ -1,0 +1,129 @@
+//! Sharing one PostgreSQL database with the real lucia@2.7.7 (Node): lucia-rs writes a user,
+//! a password key and a session, lucia@2 signs in with them; lucia@2 writes its own, and
+//! lucia-rs signs in with those. Tables, ids, `s2:` hashes and millisecond expiries must agree.
+//!
+//! Needs `node` and `npm ci --prefix interop/lucia-v2` (`.ci/run` does both) and
+//! `LUCIA_TEST_POSTGRES_URL`; skipped otherwise, unless `LUCIA_TEST_REQUIRE_SERVERS=1`.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::{Backend, Store};
+use lucia::{CreateSession, CreateUser, Lucia, NewKey, UserAdapter};
+use lucia_adapter_sea_orm::{LuciaMigration, SeaOrmAdapter, Tables};
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Alias, ColumnDef};
+use sea_orm_migration::{MigrationTrait, SchemaManager};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+mod entities {
+    pub mod user {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "user")]
+        pub struct Model {
+            #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
+            pub id: String,
+            pub username: String,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct UserAttributes {
+    username: String,
+}
+
+fn interop_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop/lucia-v2");
+    if dir.join("node_modules/lucia").is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("LUCIA_TEST_REQUIRE_SERVERS").is_ok_and(|v| v == "1") {
+        panic!("lucia@2 is not installed: run `npm ci --prefix interop/lucia-v2`");
+    }
+    eprintln!("SKIPPED: run `npm ci --prefix interop/lucia-v2` to test against lucia@2.7.7");
+    None
+}
+
+#[tokio::test]
+async fn lucia_v2_and_lucia_rs_share_a_database() {
+    let Some(dir) = interop_dir() else { return };
+    let Some(store) = Store::new(Backend::Postgres).await else { return };
+    let outcome = tokio::spawn(run(store.db.clone(), dir)).await;
+    store.drop_store().await;
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+async fn run(db: sea_orm::DatabaseConnection, dir: PathBuf) {
+    let migration = LuciaMigration::new()
+        .user_column(ColumnDef::new(Alias::new("username")).string_len(255).not_null().unique_key().to_owned());
+    migration.up(&SchemaManager::new(&db)).await.unwrap();
+    let schema: String = db
+        .query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), "SELECT current_schema()"))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
+
+    let tables = Tables {
+        user: entities::user::Entity,
+        key: lucia_adapter_sea_orm::entity::key::Entity,
+        session: lucia_adapter_sea_orm::entity::session::Entity,
+    };
+    let auth = Lucia::builder(SeaOrmAdapter::new(db, tables).unwrap()).user_attributes::<UserAttributes>().build();
+
+    // lucia-rs writes.
+    let password = "rust pässword";
+    let key = NewKey { provider_id: "email".into(), provider_user_id: "rust@example.com".into(), password: Some(password.into()) };
+    let attributes = UserAttributes { username: "rustacean".into() };
+    let user = auth.create_user(CreateUser { user_id: None, key: Some(key), attributes }).await.unwrap();
+    let session = auth
+        .create_session(CreateSession { user_id: user.user_id.clone(), session_id: None, attributes: Default::default() })
+        .await
+        .unwrap();
+
+    // lucia@2 reads them, then writes its own.
+    let input = json!({
+        "url": std::env::var("LUCIA_TEST_POSTGRES_URL").unwrap(),
+        "schema": schema,
+        "rust": { "email": "rust@example.com", "password": password, "userId": user.user_id,
+                  "username": "rustacean", "sessionId": session.session_id },
+        // "ﬁ" (a ligature) normalises to "fi" under NFKC on both sides.
+        "node": { "email": "node@example.com", "password": "node pass ﬁ", "username": "nodejs" },
+    });
+    let output = Command::new("node").arg("interop.mjs").arg(input.to_string()).current_dir(&dir).output().expect("node runs");
+    assert!(output.status.success(), "lucia@2 failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    let made: Value = serde_json::from_slice(&output.stdout).expect("lucia@2 printed JSON");
+
+    // lucia-rs reads what lucia@2 wrote.
+    let node_user_id = made["userId"].as_str().unwrap();
+    let node_session_id = made["sessionId"].as_str().unwrap();
+    assert_eq!(node_user_id.len(), 15);
+    assert_eq!(node_session_id.len(), 40);
+    let key = auth.use_key("email", "node@example.com", Some("node pass fi")).await.unwrap();
+    assert_eq!(key.user_id, node_user_id);
+    assert!(matches!(auth.use_key("email", "node@example.com", Some("node pass")).await, Err(lucia::Error::InvalidPassword)));
+    let hash = auth.adapter().get_key("email:node@example.com").await.unwrap().unwrap().hashed_password.unwrap();
+    assert!(hash.starts_with("s2:") && hash.len() == 148, "lucia@2 wrote {hash}");
+
+    let validated = auth.validate_session(node_session_id).await.unwrap();
+    assert_eq!(validated.user.user_id, node_user_id);
+    assert_eq!(validated.user.attributes.username, "nodejs");
+    let row = lucia::SessionAdapter::get_session(auth.adapter(), node_session_id).await.unwrap().unwrap();
+    assert_eq!(row.active_expires, made["activeExpires"].as_i64().unwrap());
+    assert_eq!(row.idle_expires, made["idleExpires"].as_i64().unwrap());
+    assert_eq!(row.idle_expires - row.active_expires, 14 * 86_400_000);
+}
