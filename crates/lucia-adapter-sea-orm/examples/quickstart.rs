@@ -52,7 +52,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("set-cookie  {}", auth.create_session_cookie(Some(&session)));
 
     let validated = auth.validate_session(&session.session_id).await?;
-    println!("validated   session of user {} ({:?}, fresh: {})", validated.user.user_id, validated.state, validated.fresh);
+    println!(
+        "validated   session of user {} ({:?}, fresh: {})",
+        validated.user.user_id, validated.state, validated.fresh
+    );
 
     auth.invalidate_session(&session.session_id).await?;
     match auth.validate_session(&session.session_id).await {

@@ -76,7 +76,10 @@ impl SeaOrmAdapter {
     /// `hashed_password` nullable text, `active_expires`/`idle_expires` 64-bit integers, and
     /// every column a type the adapter can carry (text, integers, floats, booleans, JSON,
     /// binary). It does not query the database.
-    pub fn new<U, K, S>(db: DatabaseConnection, tables: Tables<U, K, S>) -> Result<SeaOrmAdapter<S::Sessions>, SchemaError>
+    pub fn new<U, K, S>(
+        db: DatabaseConnection,
+        tables: Tables<U, K, S>,
+    ) -> Result<SeaOrmAdapter<S::Sessions>, SchemaError>
     where
         U: EntityTrait,
         K: EntityTrait,
@@ -136,7 +139,11 @@ fn encode_attributes(
         .collect()
 }
 
-fn insert(table: &Table, mut pairs: Vec<(Alias, Expr)>, attributes: Vec<(Alias, Expr)>) -> Result<sea_orm::sea_query::InsertStatement, AdapterError> {
+fn insert(
+    table: &Table,
+    mut pairs: Vec<(Alias, Expr)>,
+    attributes: Vec<(Alias, Expr)>,
+) -> Result<sea_orm::sea_query::InsertStatement, AdapterError> {
     pairs.extend(attributes);
     let (columns, values): (Vec<_>, Vec<_>) = pairs.into_iter().unzip();
     let mut query = Query::insert();
@@ -150,7 +157,8 @@ fn text(value: &str) -> Expr {
 }
 
 fn millis(table: &Table, column: &str, value: i64) -> Result<Expr, AdapterError> {
-    let column = table.column(column).ok_or_else(|| AdapterError::InvalidAttributes(format!("no column `{column}`")))?;
+    let column =
+        table.column(column).ok_or_else(|| AdapterError::InvalidAttributes(format!("no column `{column}`")))?;
     Ok(Expr::val(encode(column, &value.into())?))
 }
 
@@ -254,7 +262,11 @@ impl<Sessions> SeaOrmAdapter<Sessions> {
         let password = Expr::val(Value::String(key.hashed_password.clone()));
         insert(
             &self.key,
-            vec![(alias("id"), text(&key.id)), (alias("user_id"), text(&key.user_id)), (alias("hashed_password"), password)],
+            vec![
+                (alias("id"), text(&key.id)),
+                (alias("user_id"), text(&key.user_id)),
+                (alias("hashed_password"), password),
+            ],
             Vec::new(),
         )
     }
@@ -334,11 +346,17 @@ impl SeaOrmAdapter<WithSessions> {
         &self.sessions.0
     }
 
-    fn delete_dead(&self, user_id: Option<&str>, now_ms: i64) -> Result<sea_orm::sea_query::DeleteStatement, AdapterError> {
+    fn delete_dead(
+        &self,
+        user_id: Option<&str>,
+        now_ms: i64,
+    ) -> Result<sea_orm::sea_query::DeleteStatement, AdapterError> {
         let mut query = Query::delete();
-        query
-            .from_table(self.session().table_ref.clone())
-            .and_where(Expr::col(alias("idle_expires")).lt(millis(self.session(), "idle_expires", now_ms)?));
+        query.from_table(self.session().table_ref.clone()).and_where(Expr::col(alias("idle_expires")).lt(millis(
+            self.session(),
+            "idle_expires",
+            now_ms,
+        )?));
         if let Some(user_id) = user_id {
             query.and_where(Expr::col(alias("user_id")).eq(user_id));
         }
@@ -401,7 +419,10 @@ impl SessionAdapter for SeaOrmAdapter<WithSessions> {
 
 impl Adapter for SeaOrmAdapter<WithSessions> {
     /// One query: the session joined with its user.
-    async fn get_session_and_user(&self, session_id: &str) -> Result<Option<(DatabaseSession, DatabaseUser)>, AdapterError> {
+    async fn get_session_and_user(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<(DatabaseSession, DatabaseUser)>, AdapterError> {
         const SESSION: &str = "s__";
         const USER: &str = "u__";
         let (session, user) = (self.session(), &self.user);

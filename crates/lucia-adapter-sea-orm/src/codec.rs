@@ -39,9 +39,8 @@ fn decode(column: &Column, row: &QueryResult, prefix: &str) -> Result<Json, Adap
 
 /// Converts a JSON attribute value into a SQL value for `column`, or says why it does not fit.
 pub(crate) fn encode(column: &Column, value: &Json) -> Result<Value, AdapterError> {
-    let mismatch = || {
-        AdapterError::InvalidAttributes(format!("column `{}` ({:?}) cannot hold {value}", column.name, column.kind))
-    };
+    let mismatch =
+        || AdapterError::InvalidAttributes(format!("column `{}` ({:?}) cannot hold {value}", column.name, column.kind));
     if value.is_null() {
         if !column.nullable {
             return Err(AdapterError::InvalidAttributes(format!("column `{}` cannot be null", column.name)));
@@ -111,7 +110,7 @@ pub(crate) fn take_optional_text(row: &mut AttributeMap, name: &str) -> Result<O
 
 /// Removes a millisecond column from a decoded row.
 pub(crate) fn take_millis(row: &mut AttributeMap, name: &str) -> Result<i64, AdapterError> {
-    row.remove(name)
-        .and_then(|value| value.as_i64())
-        .ok_or_else(|| AdapterError::InvalidAttributes(format!("column `{name}` is not a millisecond count in i64 range")))
+    row.remove(name).and_then(|value| value.as_i64()).ok_or_else(|| {
+        AdapterError::InvalidAttributes(format!("column `{name}` is not a millisecond count in i64 range"))
+    })
 }

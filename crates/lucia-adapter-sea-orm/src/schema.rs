@@ -120,8 +120,14 @@ impl Table {
     }
 
     /// Checks that `name` exists and is of an accepted kind.
-    pub(crate) fn require(&self, name: &'static str, expected: &'static str, accepts: &[Kind]) -> Result<(), SchemaError> {
-        let column = self.column(name).ok_or_else(|| SchemaError::MissingColumn { table: self.name.clone(), column: name })?;
+    pub(crate) fn require(
+        &self,
+        name: &'static str,
+        expected: &'static str,
+        accepts: &[Kind],
+    ) -> Result<(), SchemaError> {
+        let column =
+            self.column(name).ok_or_else(|| SchemaError::MissingColumn { table: self.name.clone(), column: name })?;
         if !accepts.contains(&column.kind) {
             return Err(SchemaError::WrongType {
                 table: self.name.clone(),

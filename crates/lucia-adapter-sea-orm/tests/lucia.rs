@@ -10,8 +10,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use common::{Backend, EntityTables, Store, test_adapter};
 use lucia::{
-    AttributeMap, CreateSession, CreateUser, DatabaseKey, Env, Error, Lucia, NewKey, PasswordHashError,
-    PasswordHasher, SameSite, SessionCookieConfig, SessionExpiresIn, SessionState,
+    AttributeMap, CreateSession, CreateUser, DatabaseKey, Env, Error, Lucia, NewKey, PasswordHashError, PasswordHasher,
+    SameSite, SessionCookieConfig, SessionExpiresIn, SessionState,
 };
 use lucia_adapter_sea_orm::{SeaOrmAdapter, WithSessions};
 use lucia_adapter_test::{Fixture, TestDatabase};
@@ -168,7 +168,8 @@ macro_rules! assert_err {
 
 async fn create_user_with_key_and_sign_in(t: &Ctx, db: &EntityTables) {
     let key = email_key("ada@example.com", Some("correct horse"));
-    let created = t.auth.create_user(CreateUser { user_id: None, key: Some(key), attributes: user("ada") }).await.unwrap();
+    let created =
+        t.auth.create_user(CreateUser { user_id: None, key: Some(key), attributes: user("ada") }).await.unwrap();
     assert_eq!(created.user_id.len(), 15);
     assert!(created.user_id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
     assert_eq!(created.attributes, user("ada"));
@@ -189,7 +190,8 @@ async fn create_user_with_key_and_sign_in(t: &Ctx, db: &EntityTables) {
 
 async fn use_key_rejects_wrong_missing_and_extra_passwords(t: &Ctx, _db: &EntityTables) {
     let key = email_key("a@example.com", Some("secret"));
-    let created = t.auth.create_user(CreateUser { user_id: None, key: Some(key), attributes: user("a") }).await.unwrap();
+    let created =
+        t.auth.create_user(CreateUser { user_id: None, key: Some(key), attributes: user("a") }).await.unwrap();
     assert_err!(t.auth.use_key("email", "a@example.com", Some("Secret")).await, Error::InvalidPassword);
     assert_err!(t.auth.use_key("email", "a@example.com", Some("")).await, Error::InvalidPassword);
     assert_err!(t.auth.use_key("email", "a@example.com", None).await, Error::InvalidPassword);
@@ -197,7 +199,13 @@ async fn use_key_rejects_wrong_missing_and_extra_passwords(t: &Ctx, _db: &Entity
     assert_err!(t.auth.use_key("email", "b@example.com", None).await, Error::InvalidKeyId);
 
     // A key without password (OAuth) takes no password.
-    t.auth.create_key(&created.user_id, NewKey { provider_id: "github".into(), provider_user_id: "42".into(), password: None }).await.unwrap();
+    t.auth
+        .create_key(
+            &created.user_id,
+            NewKey { provider_id: "github".into(), provider_user_id: "42".into(), password: None },
+        )
+        .await
+        .unwrap();
     let key = t.auth.use_key("github", "42", None).await.unwrap();
     assert!(!key.password_defined);
     assert_err!(t.auth.use_key("github", "42", Some("")).await, Error::InvalidPassword);
@@ -258,7 +266,11 @@ async fn custom_ids_are_kept_verbatim(t: &Ctx, db: &EntityTables) {
     // Lucia v1 ids were mixed-case; ids from the database are never validated.
     let options = CreateUser { user_id: Some("laRZ8RgA34YYcgj".into()), key: None, attributes: user("v1") };
     t.auth.create_user(options).await.unwrap();
-    let options = CreateSession { user_id: "laRZ8RgA34YYcgj".into(), session_id: Some("Custom-Session_ID".into()), attributes: xx() };
+    let options = CreateSession {
+        user_id: "laRZ8RgA34YYcgj".into(),
+        session_id: Some("Custom-Session_ID".into()),
+        attributes: xx(),
+    };
     t.auth.create_session(options).await.unwrap();
     assert_eq!(db.sessions().await[0].id, "Custom-Session_ID");
     assert_eq!(t.auth.validate_session("Custom-Session_ID").await.unwrap().user.user_id, "laRZ8RgA34YYcgj");
@@ -288,7 +300,8 @@ async fn update_user_attributes_partial_empty_and_errors(t: &Ctx, db: &EntityTab
 async fn delete_user_removes_sessions_keys_and_user(t: &Ctx, db: &EntityTables) {
     // The tables' foreign keys are ON DELETE NO ACTION: this only works in the right order.
     let key = email_key("gone@example.com", None);
-    let gone = t.auth.create_user(CreateUser { user_id: None, key: Some(key), attributes: user("gone") }).await.unwrap();
+    let gone =
+        t.auth.create_user(CreateUser { user_id: None, key: Some(key), attributes: user("gone") }).await.unwrap();
     let kept = new_user(&t.auth, "kept").await;
     new_session(&t.auth, &gone.user_id).await;
     let kept_session = new_session(&t.auth, &kept).await;
@@ -305,14 +318,20 @@ async fn delete_user_removes_sessions_keys_and_user(t: &Ctx, db: &EntityTables) 
 async fn keys_create_get_list_update_delete(t: &Ctx, db: &EntityTables) {
     let id = new_user(&t.auth, "keys").await;
     let key = t.auth.create_key(&id, email_key("k@example.com", Some("one"))).await.unwrap();
-    assert_eq!((key.provider_id.as_str(), key.provider_user_id.as_str(), key.password_defined), ("email", "k@example.com", true));
+    assert_eq!(
+        (key.provider_id.as_str(), key.provider_user_id.as_str(), key.password_defined),
+        ("email", "k@example.com", true)
+    );
     assert_err!(t.auth.create_key(&id, email_key("k@example.com", None)).await, Error::DuplicateKeyId);
     assert_err!(t.auth.create_key("nobody", email_key("other@example.com", None)).await, Error::InvalidUserId);
     assert_eq!(db.keys().await.len(), 1);
 
     assert_eq!(t.auth.get_key("email", "k@example.com").await.unwrap(), key);
     assert_err!(t.auth.get_key("email", "nope@example.com").await, Error::InvalidKeyId);
-    t.auth.create_key(&id, NewKey { provider_id: "github".into(), provider_user_id: "7".into(), password: None }).await.unwrap();
+    t.auth
+        .create_key(&id, NewKey { provider_id: "github".into(), provider_user_id: "7".into(), password: None })
+        .await
+        .unwrap();
     assert_eq!(t.auth.get_all_user_keys(&id).await.unwrap().len(), 2);
     assert_err!(t.auth.get_all_user_keys("nobody").await, Error::InvalidUserId);
 
@@ -367,7 +386,12 @@ impl PasswordHasher for UpgradingHasher {
 async fn custom_hasher_upgrades_outdated_hashes_on_sign_in(t: &Ctx, db: &EntityTables) {
     let auth = configure(t.store.db.clone(), &t.clock).password_hasher(UpgradingHasher).build();
     let id = new_user(&auth, "upgrade").await;
-    db.insert_key(&DatabaseKey { id: "email:u@example.com".into(), user_id: id, hashed_password: Some("plain:pw".into()) }).await;
+    db.insert_key(&DatabaseKey {
+        id: "email:u@example.com".into(),
+        user_id: id,
+        hashed_password: Some("plain:pw".into()),
+    })
+    .await;
     assert_err!(auth.use_key("email", "u@example.com", Some("wrong")).await, Error::InvalidPassword);
     assert_eq!(db.keys().await[0].hashed_password.as_deref(), Some("plain:pw"));
     auth.use_key("email", "u@example.com", Some("pw")).await.unwrap();
@@ -479,7 +503,10 @@ async fn update_session_attributes_partial_and_dead(t: &Ctx, db: &EntityTables) 
     let session = new_session(&t.auth, &id).await;
     let updated = t.auth.update_session_attributes(&session.session_id, &json!({ "country": "YY" })).await.unwrap();
     assert_eq!(updated.attributes.country, "YY");
-    assert_err!(t.auth.update_session_attributes(&session.session_id, &json!({ "idle_expires": 0 })).await, Error::InvalidAttributes(_));
+    assert_err!(
+        t.auth.update_session_attributes(&session.session_id, &json!({ "idle_expires": 0 })).await,
+        Error::InvalidAttributes(_)
+    );
     assert_err!(t.auth.update_session_attributes("nope", &json!({ "country": "ZZ" })).await, Error::InvalidSessionId);
     assert_err!(t.auth.update_session_attributes("", &json!({ "country": "ZZ" })).await, Error::InvalidSessionId);
     t.set_now(START + 16 * DAY);
@@ -489,7 +516,8 @@ async fn update_session_attributes_partial_and_dead(t: &Ctx, db: &EntityTables) 
 
 async fn invalidate_sessions(t: &Ctx, db: &EntityTables) {
     let (a, b) = (new_user(&t.auth, "a").await, new_user(&t.auth, "b").await);
-    let (a1, _a2, b1) = (new_session(&t.auth, &a).await, new_session(&t.auth, &a).await, new_session(&t.auth, &b).await);
+    let (a1, _a2, b1) =
+        (new_session(&t.auth, &a).await, new_session(&t.auth, &a).await, new_session(&t.auth, &b).await);
     t.auth.invalidate_session(&a1.session_id).await.unwrap();
     t.auth.invalidate_session(&a1.session_id).await.unwrap();
     assert_err!(t.auth.invalidate_session("").await, Error::InvalidSessionId);
@@ -533,8 +561,13 @@ async fn attributes_that_are_not_columns_are_rejected(t: &Ctx, db: &EntityTables
     assert_err!(auth.create_user(options).await, Error::InvalidAttributes(_));
     let options = CreateUser { user_id: None, key: None, attributes: with(json!({ "username": "x", "extra": 1 })) };
     assert_err!(auth.create_user(options).await, Error::InvalidAttributes(_));
-    let id = auth.create_user(CreateUser { user_id: None, key: None, attributes: with(json!({ "username": "ok" })) }).await.unwrap().user_id;
-    let options = CreateSession { user_id: id, session_id: None, attributes: with(json!({ "country": "X", "user_id": "y" })) };
+    let id = auth
+        .create_user(CreateUser { user_id: None, key: None, attributes: with(json!({ "username": "ok" })) })
+        .await
+        .unwrap()
+        .user_id;
+    let options =
+        CreateSession { user_id: id, session_id: None, attributes: with(json!({ "country": "X", "user_id": "y" })) };
     assert_err!(auth.create_session(options).await, Error::InvalidAttributes(_));
     assert_eq!(db.users().await.len(), 1);
     assert_eq!(db.sessions().await, vec![]);
@@ -574,10 +607,17 @@ async fn session_cookies(t: &Ctx, _db: &EntityTables) {
     let year_later = "Fri, 26 Nov 2027 01:04:36 GMT"; // START + 365 days
     assert_eq!(
         prod.create_session_cookie(Some(&session)).to_string(),
-        format!("sid={}; Domain=example.com; Path=/; Expires={year_later}; HttpOnly; Secure; SameSite=Lax", session.session_id)
+        format!(
+            "sid={}; Domain=example.com; Path=/; Expires={year_later}; HttpOnly; Secure; SameSite=Lax",
+            session.session_id
+        )
     );
     let strict = configure(t.store.db.clone(), &t.clock)
-        .session_cookie(SessionCookieConfig { same_site: SameSite::Strict, path: None, ..SessionCookieConfig::default() })
+        .session_cookie(SessionCookieConfig {
+            same_site: SameSite::Strict,
+            path: None,
+            ..SessionCookieConfig::default()
+        })
         .build();
     assert!(strict.create_session_cookie(Some(&session)).to_string().ends_with("; HttpOnly; SameSite=Strict"));
 

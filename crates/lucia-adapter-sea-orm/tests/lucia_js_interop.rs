@@ -87,11 +87,19 @@ async fn run(db: sea_orm::DatabaseConnection, dir: PathBuf) {
 
     // lucia-rs writes.
     let password = "rust pässword";
-    let key = NewKey { provider_id: "email".into(), provider_user_id: "rust@example.com".into(), password: Some(password.into()) };
+    let key = NewKey {
+        provider_id: "email".into(),
+        provider_user_id: "rust@example.com".into(),
+        password: Some(password.into()),
+    };
     let attributes = UserAttributes { username: "rustacean".into() };
     let user = auth.create_user(CreateUser { user_id: None, key: Some(key), attributes }).await.unwrap();
     let session = auth
-        .create_session(CreateSession { user_id: user.user_id.clone(), session_id: None, attributes: Default::default() })
+        .create_session(CreateSession {
+            user_id: user.user_id.clone(),
+            session_id: None,
+            attributes: Default::default(),
+        })
         .await
         .unwrap();
 
@@ -104,7 +112,8 @@ async fn run(db: sea_orm::DatabaseConnection, dir: PathBuf) {
         // "ﬁ" (a ligature) normalises to "fi" under NFKC on both sides.
         "node": { "email": "node@example.com", "password": "node pass ﬁ", "username": "nodejs" },
     });
-    let output = Command::new("node").arg("interop.mjs").arg(input.to_string()).current_dir(&dir).output().expect("node runs");
+    let output =
+        Command::new("node").arg("interop.mjs").arg(input.to_string()).current_dir(&dir).output().expect("node runs");
     assert!(output.status.success(), "lucia@2 failed:\n{}", String::from_utf8_lossy(&output.stderr));
     let made: Value = serde_json::from_slice(&output.stdout).expect("lucia@2 printed JSON");
 
@@ -115,7 +124,10 @@ async fn run(db: sea_orm::DatabaseConnection, dir: PathBuf) {
     assert_eq!(node_session_id.len(), 40);
     let key = auth.use_key("email", "node@example.com", Some("node pass fi")).await.unwrap();
     assert_eq!(key.user_id, node_user_id);
-    assert!(matches!(auth.use_key("email", "node@example.com", Some("node pass")).await, Err(lucia::Error::InvalidPassword)));
+    assert!(matches!(
+        auth.use_key("email", "node@example.com", Some("node pass")).await,
+        Err(lucia::Error::InvalidPassword)
+    ));
     let hash = auth.adapter().get_key("email:node@example.com").await.unwrap().unwrap().hashed_password.unwrap();
     assert!(hash.starts_with("s2:") && hash.len() == 148, "lucia@2 wrote {hash}");
 

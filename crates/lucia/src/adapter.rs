@@ -96,7 +96,8 @@ pub trait UserAdapter: Send + Sync {
     fn get_key(&self, key_id: &str) -> impl Future<Output = Result<Option<DatabaseKey>, AdapterError>> + Send;
 
     /// All keys of a user.
-    fn get_keys_by_user_id(&self, user_id: &str) -> impl Future<Output = Result<Vec<DatabaseKey>, AdapterError>> + Send;
+    fn get_keys_by_user_id(&self, user_id: &str)
+    -> impl Future<Output = Result<Vec<DatabaseKey>, AdapterError>> + Send;
 
     /// Inserts a key. A taken id is [`AdapterError::DuplicateKeyId`]; an unknown user is
     /// [`AdapterError::InvalidUserId`] where the store can tell.
@@ -123,7 +124,10 @@ pub trait UserAdapter: Send + Sync {
 /// whose `idle_expires` is strictly before `now_ms`.
 pub trait SessionAdapter: Send + Sync {
     /// The session with this id, dead or alive.
-    fn get_session(&self, session_id: &str) -> impl Future<Output = Result<Option<DatabaseSession>, AdapterError>> + Send;
+    fn get_session(
+        &self,
+        session_id: &str,
+    ) -> impl Future<Output = Result<Option<DatabaseSession>, AdapterError>> + Send;
 
     /// All sessions of a user, dead or alive.
     fn get_sessions_by_user_id(
@@ -233,7 +237,10 @@ impl<U: UserAdapter, S: SessionAdapter> UserAdapter for SplitAdapter<U, S> {
     fn get_key(&self, key_id: &str) -> impl Future<Output = Result<Option<DatabaseKey>, AdapterError>> + Send {
         self.users.get_key(key_id)
     }
-    fn get_keys_by_user_id(&self, user_id: &str) -> impl Future<Output = Result<Vec<DatabaseKey>, AdapterError>> + Send {
+    fn get_keys_by_user_id(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Vec<DatabaseKey>, AdapterError>> + Send {
         self.users.get_keys_by_user_id(user_id)
     }
     fn set_key(&self, key: DatabaseKey) -> impl Future<Output = Result<(), AdapterError>> + Send {
@@ -255,7 +262,10 @@ impl<U: UserAdapter, S: SessionAdapter> UserAdapter for SplitAdapter<U, S> {
 }
 
 impl<U: UserAdapter, S: SessionAdapter> SessionAdapter for SplitAdapter<U, S> {
-    fn get_session(&self, session_id: &str) -> impl Future<Output = Result<Option<DatabaseSession>, AdapterError>> + Send {
+    fn get_session(
+        &self,
+        session_id: &str,
+    ) -> impl Future<Output = Result<Option<DatabaseSession>, AdapterError>> + Send {
         self.sessions.get_session(session_id)
     }
     fn get_sessions_by_user_id(

@@ -217,7 +217,12 @@ where
     /// reveal which keys exist. If the hasher says the stored hash is outdated
     /// ([`PasswordHasher::needs_rehash`](crate::PasswordHasher::needs_rehash)), it is replaced
     /// by a fresh hash.
-    pub async fn use_key(&self, provider_id: &str, provider_user_id: &str, password: Option<&str>) -> Result<Key, Error> {
+    pub async fn use_key(
+        &self,
+        provider_id: &str,
+        provider_user_id: &str,
+        password: Option<&str>,
+    ) -> Result<Key, Error> {
         let key_id = create_key_id(provider_id, provider_user_id)?;
         let Some(key) = self.inner.adapter.get_key(&key_id).await? else {
             if let Some(password) = password {

@@ -167,7 +167,12 @@ impl CsrfConfig {
     /// assert_eq!(config.verify_request_origin("POST", Some("null"), &site), Err(OriginError::Malformed));
     /// assert!(config.verify_request_origin("POST", Some("http://example.com"), &site).is_err());
     /// ```
-    pub fn verify_request_origin(&self, method: &str, origin: Option<&str>, expected: &Origin) -> Result<(), OriginError> {
+    pub fn verify_request_origin(
+        &self,
+        method: &str,
+        origin: Option<&str>,
+        expected: &Origin,
+    ) -> Result<(), OriginError> {
         if !self.enabled || ["GET", "HEAD", "OPTIONS", "TRACE"].iter().any(|safe| method.eq_ignore_ascii_case(safe)) {
             return Ok(());
         }
@@ -187,10 +192,9 @@ impl CsrfConfig {
         let base = expected.registrable_domain();
         match &self.allowed_subdomains {
             AllowedSubdomains::None => false,
-            AllowedSubdomains::Any => origin
-                .host
-                .strip_suffix(base)
-                .is_some_and(|prefix| prefix.len() > 1 && prefix.ends_with('.')),
+            AllowedSubdomains::Any => {
+                origin.host.strip_suffix(base).is_some_and(|prefix| prefix.len() > 1 && prefix.ends_with('.'))
+            }
             AllowedSubdomains::Only { names, apex } => {
                 (*apex && origin.host == base)
                     || names.iter().any(|name| {
@@ -223,7 +227,19 @@ mod tests {
         for (input, normal) in cases {
             assert_eq!(input.parse::<Origin>().unwrap().to_string(), normal);
         }
-        for bad in ["null", "", "example.com", "ftp://x", "http://", "http://a..b", "http://x:99999", "http://x:", "http://x/path", "http://[zz]", "http://a b"] {
+        for bad in [
+            "null",
+            "",
+            "example.com",
+            "ftp://x",
+            "http://",
+            "http://a..b",
+            "http://x:99999",
+            "http://x:",
+            "http://x/path",
+            "http://[zz]",
+            "http://a b",
+        ] {
             assert_eq!(bad.parse::<Origin>(), Err(OriginError::Malformed), "{bad}");
         }
     }

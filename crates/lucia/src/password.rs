@@ -151,11 +151,8 @@ impl HashingPool {
         &self,
         job: impl FnOnce(&dyn PasswordHasher) -> Result<T, PasswordHashError> + Send + 'static,
     ) -> Result<T, Error> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| Error::PasswordHash("the hashing pool is closed".into()))?;
+        let _permit =
+            self.permits.acquire().await.map_err(|_| Error::PasswordHash("the hashing pool is closed".into()))?;
         let hasher = Arc::clone(&self.hasher);
         let outcome = tokio::task::spawn_blocking(move || job(hasher.as_ref()))
             .await

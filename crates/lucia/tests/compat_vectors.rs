@@ -57,10 +57,26 @@ fn hashing_with_lucias_salts_reproduces_lucias_hashes() {
     }
     // The hash lucia.createUser wrote in the seed run, and NFKC ("ﬁ" == "fi").
     let table = [
-        ("hunter2", "yhi1foxffz41bqs5", "24c4d2ea0806a16f6112a3da27394ab8d0b8f2c2499f45e76cd7877d191835a1ae31943ec2ff46b27c8f52f9f32482d5b2bc13208e06557177ea0877f233944f"),
-        ("", "0000000000000000", "fc67cbdcdbd4f5c77534b6bce9f305722702e082dad70c063672144962c6afade6b483a9ffff5be62fe96ab2c5544dd37dab0a24c8bf6f2270766c58bef20a57"),
-        ("pässwörd ﬁ", "abcdefghijklmnop", "b19a09e693a5576030e751ae9a352795d27e3ad543e5166a03ed2c9fba8865a9dabc01e2fd094cb2426741282cfbdac13ef04a4cc00df30001c2399aa7d56368"),
-        ("correct horse battery staple", "z9y8x7w6v5u4t3s2", "8dd2dd921a3de380f8732b084f0078443e266833d7d710c91aa2e171a31bc05e0d9ab5c500f1b5281bd97dee4e0d6d1d9345fbe6d9710d17c0d2cd4acdaaf01d"),
+        (
+            "hunter2",
+            "yhi1foxffz41bqs5",
+            "24c4d2ea0806a16f6112a3da27394ab8d0b8f2c2499f45e76cd7877d191835a1ae31943ec2ff46b27c8f52f9f32482d5b2bc13208e06557177ea0877f233944f",
+        ),
+        (
+            "",
+            "0000000000000000",
+            "fc67cbdcdbd4f5c77534b6bce9f305722702e082dad70c063672144962c6afade6b483a9ffff5be62fe96ab2c5544dd37dab0a24c8bf6f2270766c58bef20a57",
+        ),
+        (
+            "pässwörd ﬁ",
+            "abcdefghijklmnop",
+            "b19a09e693a5576030e751ae9a352795d27e3ad543e5166a03ed2c9fba8865a9dabc01e2fd094cb2426741282cfbdac13ef04a4cc00df30001c2399aa7d56368",
+        ),
+        (
+            "correct horse battery staple",
+            "z9y8x7w6v5u4t3s2",
+            "8dd2dd921a3de380f8732b084f0078443e266833d7d710c91aa2e171a31bc05e0d9ab5c500f1b5281bd97dee4e0d6d1d9345fbe6d9710d17c0d2cd4acdaaf01d",
+        ),
     ];
     for (password, salt, hex) in table {
         assert_eq!(LuciaScrypt.hash_with_salt(password, salt).unwrap(), format!("s2:{salt}:{hex}"));

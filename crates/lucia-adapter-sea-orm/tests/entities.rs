@@ -1,0 +1,166 @@
+//! Entity checks when the adapter is built, and attribute columns of every supported type
+//! round-tripping on each backend.
+
+mod common;
+
+use common::{Backend, Store};
+use lucia::{AdapterError, AttributeMap, DatabaseUser, UserAdapter};
+use lucia_adapter_sea_orm::{NoSessionTable, SchemaError, SeaOrmAdapter, Tables, entity};
+use sea_orm::{ConnectionTrait, Schema};
+use serde_json::json;
+
+/// Defines a one-off entity module.
+macro_rules! entity {
+    ($module:ident, $table:literal, { $($body:tt)* }) => {
+        mod $module {
+            use sea_orm::entity::prelude::*;
+
+            #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+            #[sea_orm(table_name = $table)]
+            pub struct Model {
+                $($body)*
+            }
+
+            #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+            pub enum Relation {}
+
+            impl ActiveModelBehavior for ActiveModel {}
+        }
+    };
+}
+
+entity!(numeric_user_id, "user", {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+});
+entity!(key_without_password, "key", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub user_id: String,
+});
+entity!(key_with_required_password, "key", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub user_id: String,
+    pub hashed_password: String,
+});
+entity!(session_with_i32_expiries, "session", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub user_id: String,
+    pub active_expires: i32,
+    pub idle_expires: i64,
+});
+entity!(user_with_date, "user", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    #[sea_orm(column_type = "Date")]
+    pub born: String,
+});
+entity!(rich_user, "rich_user", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub name: String,
+    pub nickname: Option<String>,
+    pub age: i32,
+    pub small: i16,
+    pub big: i64,
+    pub score: f64,
+    pub admin: bool,
+    pub prefs: Json,
+    pub avatar: Vec<u8>,
+});
+
+fn adapter_error<U: sea_orm::EntityTrait, K: sea_orm::EntityTrait, S: lucia_adapter_sea_orm::SessionTableOption>(
+    tables: Tables<U, K, S>,
+) -> SchemaError {
+    let db = sea_orm::DatabaseConnection::default();
+    SeaOrmAdapter::new(db, tables).err().expect("the entities are rejected")
+}
+
+#[test]
+fn entities_with_missing_or_mistyped_columns_are_rejected_at_construction() {
+    use entity::{key, session, user};
+    let error = adapter_error(Tables { user: numeric_user_id::Entity, key: key::Entity, session: session::Entity });
+    assert!(matches!(&error, SchemaError::WrongType { column, .. } if column == "id"), "{error}");
+
+    let error =
+        adapter_error(Tables { user: user::Entity, key: key_without_password::Entity, session: NoSessionTable });
+    assert_eq!(error, SchemaError::MissingColumn { table: "key".into(), column: "hashed_password" });
+    assert_eq!(error.to_string(), "table `key` has no `hashed_password` column, which Lucia requires");
+
+    let error =
+        adapter_error(Tables { user: user::Entity, key: key_with_required_password::Entity, session: NoSessionTable });
+    assert!(matches!(&error, SchemaError::WrongType { column, .. } if column == "hashed_password"), "{error}");
+
+    let error =
+        adapter_error(Tables { user: user::Entity, key: key::Entity, session: session_with_i32_expiries::Entity });
+    assert!(matches!(&error, SchemaError::WrongType { column, .. } if column == "active_expires"), "{error}");
+    assert!(error.to_string().contains("64-bit integer"), "{error}");
+
+    let error = adapter_error(Tables { user: user_with_date::Entity, key: key::Entity, session: session::Entity });
+    assert!(matches!(&error, SchemaError::UnsupportedType { column, .. } if column == "born"), "{error}");
+}
+
+async fn attribute_types_round_trip(backend: Backend) {
+    let Some(store) = Store::new(backend).await else { return };
+    let outcome = tokio::spawn(round_trip(store.db.clone())).await;
+    store.drop_store().await;
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+async fn round_trip(db: sea_orm::DatabaseConnection) {
+    let statement = Schema::new(db.get_database_backend()).create_table_from_entity(rich_user::Entity);
+    db.execute(&statement).await.unwrap();
+    let tables = Tables { user: rich_user::Entity, key: entity::key::Entity, session: NoSessionTable };
+    let adapter = SeaOrmAdapter::new(db, tables).unwrap();
+
+    let attributes = |value: serde_json::Value| -> AttributeMap { value.as_object().cloned().unwrap() };
+    let row = attributes(json!({
+        "name": "Ada", "nickname": null, "age": -36, "small": 7, "big": 9_007_199_254_740_993_i64,
+        "score": 0.5, "admin": true, "prefs": { "theme": "dark", "tags": [1, 2] }, "avatar": [0, 159, 255],
+    }));
+    let user = DatabaseUser { id: "rich".into(), attributes: row.clone() };
+    adapter.set_user(user.clone(), None).await.unwrap();
+    assert_eq!(adapter.get_user("rich").await.unwrap(), Some(user));
+
+    adapter.update_user("rich", attributes(json!({ "nickname": "countess", "admin": false }))).await.unwrap();
+    let read = adapter.get_user("rich").await.unwrap().unwrap();
+    assert_eq!((&read.attributes["nickname"], &read.attributes["admin"]), (&json!("countess"), &json!(false)));
+
+    // Values that do not fit their column are refused before the database sees them.
+    for bad in [
+        json!({ "age": "old" }),
+        json!({ "age": 3_000_000_000_i64 }),
+        json!({ "small": 70_000 }),
+        json!({ "score": "high" }),
+        json!({ "admin": 1 }),
+        json!({ "avatar": [256] }),
+        json!({ "avatar": "bytes" }),
+        json!({ "name": null }),
+        json!({ "missing": 1 }),
+    ] {
+        match adapter.update_user("rich", attributes(bad.clone())).await {
+            Err(AdapterError::InvalidAttributes(_)) => {}
+            other => panic!("{bad} gave {other:?}"),
+        }
+    }
+    assert_eq!(adapter.get_user("rich").await.unwrap().unwrap(), read);
+}
+
+#[tokio::test]
+async fn sqlite_attribute_types_round_trip() {
+    attribute_types_round_trip(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_attribute_types_round_trip() {
+    attribute_types_round_trip(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn mysql_attribute_types_round_trip() {
+    attribute_types_round_trip(Backend::MySql).await;
+}
