@@ -50,7 +50,17 @@ pub(crate) fn encode(column: &Column, value: &Json) -> Result<Value, AdapterErro
     let int = || value.as_i64().ok_or_else(mismatch);
     let uint = || value.as_u64().ok_or_else(mismatch);
     Ok(match column.kind {
-        Kind::Text => Value::String(Some(value.as_str().ok_or_else(mismatch)?.to_owned())),
+        Kind::Text => {
+            let text = value.as_str().ok_or_else(mismatch)?;
+            // PostgreSQL cannot store NUL in text; refuse it everywhere so backends agree.
+            if text.contains('\0') {
+                return Err(AdapterError::InvalidAttributes(format!(
+                    "column `{}` cannot hold a NUL character",
+                    column.name
+                )));
+            }
+            Value::String(Some(text.to_owned()))
+        }
         Kind::I8 => Value::TinyInt(Some(int()?.try_into().map_err(|_| mismatch())?)),
         Kind::I16 => Value::SmallInt(Some(int()?.try_into().map_err(|_| mismatch())?)),
         Kind::I32 => Value::Int(Some(int()?.try_into().map_err(|_| mismatch())?)),

@@ -10,6 +10,11 @@ use sea_orm_migration::prelude::*;
 ///
 /// Column types follow Lucia v2's SQL schemas: `TEXT` ids on PostgreSQL and SQLite,
 /// `VARCHAR(255)` on MySQL/MariaDB (which cannot index `TEXT`), `BIGINT` millisecond expiries.
+/// On MySQL/MariaDB the ids use the binary collation `utf8mb4_bin`: with the default
+/// case-insensitive collation, `email:Alice@example.com` would find and block
+/// `email:alice@example.com`, and session ids would match regardless of case (Lucia v2's MySQL
+/// schema had that flaw). `utf8mb4_bin` still ignores trailing spaces in comparisons, so
+/// applications should not accept ids that end in spaces.
 /// Foreign keys are `ON DELETE NO ACTION`, as in Lucia's schemas, so a Lucia v2 application
 /// sharing the database behaves the same; `Lucia::delete_user` deletes sessions and keys first.
 ///
@@ -86,7 +91,7 @@ impl MigrationName for LuciaMigration {
 fn id_column(backend: DbBackend, name: &str) -> ColumnDef {
     let mut column = ColumnDef::new(Alias::new(name));
     match backend {
-        DbBackend::MySql => column.string_len(255),
+        DbBackend::MySql => column.custom(Alias::new("VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")),
         _ => column.text(),
     };
     column.not_null().to_owned()

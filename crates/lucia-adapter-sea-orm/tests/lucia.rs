@@ -132,6 +132,7 @@ on_every_backend!(
     attributes_that_are_not_columns_are_rejected,
     session_cookies,
     custom_session_periods,
+    ids_no_store_can_hold_are_typed_errors,
 );
 
 fn email_key(address: &str, password: Option<&str>) -> NewKey {
@@ -637,4 +638,26 @@ async fn custom_session_periods(t: &Ctx, db: &EntityTables) {
     assert!(auth.validate_session(&session.session_id).await.unwrap().fresh);
     t.set_now(START + 61_000 + 180_001);
     assert_err!(auth.validate_session(&session.session_id).await, Error::InvalidSessionId);
+}
+
+async fn ids_no_store_can_hold_are_typed_errors(t: &Ctx, db: &EntityTables) {
+    // NUL cannot be stored in PostgreSQL text: such ids can exist nowhere, so every backend
+    // answers as for an unknown id instead of failing with a database error.
+    let id = new_user(&t.auth, "nul").await;
+    assert_err!(t.auth.get_user("a\0b").await, Error::InvalidUserId);
+    assert_err!(t.auth.use_key("email", "a\0b", Some("x")).await, Error::InvalidKeyId);
+    assert_err!(t.auth.get_key("email", "\0").await, Error::InvalidKeyId);
+    assert_err!(t.auth.create_key(&id, email_key("x\0@example.com", None)).await, Error::InvalidKeyId);
+    assert_err!(t.auth.create_key("a\0", email_key("y@example.com", None)).await, Error::InvalidUserId);
+    let options = CreateSession { user_id: "a\0".into(), session_id: None, attributes: xx() };
+    assert_err!(t.auth.create_session(options).await, Error::InvalidUserId);
+    let options = CreateUser { user_id: Some("a\0".into()), key: None, attributes: user("z") };
+    assert_err!(t.auth.create_user(options).await, Error::InvalidUserId);
+    let options = CreateUser { user_id: None, key: None, attributes: user("bad\0name") };
+    assert_err!(t.auth.create_user(options).await, Error::InvalidAttributes(_));
+    t.auth.delete_user("a\0").await.unwrap();
+    t.auth.invalidate_all_user_sessions("a\0").await.unwrap();
+    t.auth.delete_dead_user_sessions("a\0").await.unwrap();
+    assert_eq!(db.users().await.len(), 1);
+    assert_eq!(db.keys().await, vec![]);
 }

@@ -196,6 +196,7 @@ macro_rules! adapter_tests {
                 extra_delete_dead_sessions_by_user_id_keeps_live_and_boundary,
                 extra_delete_dead_sessions_sweeps_every_user,
                 extra_get_session_and_user_ignores_other_sessions,
+                extra_ids_are_case_sensitive,
             ]
         );
     };

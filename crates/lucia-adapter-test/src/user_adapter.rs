@@ -531,6 +531,23 @@ pub async fn extra_get_session_and_user_ignores_other_sessions(adapter: &impl Ad
     assert_eq!(adapter.get_session_and_user(&session2.id).await.unwrap(), Some((session2, user2)));
 }
 
+/// Ids are case-sensitive: keys and sessions whose ids differ only in case are different rows
+/// (a case-insensitive MySQL collation would merge them).
+pub async fn extra_ids_are_case_sensitive(adapter: &impl Adapter, db: &impl TestDatabase) {
+    let user = generate_user();
+    db.insert_user(&user).await;
+    let upper = DatabaseKey { id: "email:Alice@Example.com".into(), ..generate_key(Some(&user.id)) };
+    let lower = DatabaseKey { id: "email:alice@example.com".into(), ..generate_key(Some(&user.id)) };
+    adapter.set_key(upper.clone()).await.unwrap();
+    assert_eq!(adapter.get_key(&lower.id).await.unwrap(), None);
+    adapter.set_key(lower.clone()).await.unwrap();
+    assert_eq!(adapter.get_key(&upper.id).await.unwrap(), Some(upper));
+    let session = lucia::DatabaseSession { id: "at_MixedCase".into(), ..generate_session(Some(&user.id)) };
+    db.insert_session(&session).await;
+    assert_eq!(adapter.get_session("at_mixedcase").await.unwrap(), None);
+    assert_eq!(adapter.get_session_and_user("AT_MIXEDCASE").await.unwrap(), None);
+}
+
 // ---- helpers ------------------------------------------------------------------------------
 
 pub(crate) fn attributes(value: serde_json::Value) -> AttributeMap {

@@ -152,6 +152,7 @@ where
 
     /// The user with this id, or [`Error::InvalidUserId`].
     pub async fn get_user(&self, user_id: &str) -> Result<User<U>, Error> {
+        check_user_id(user_id)?;
         let user = self.inner.adapter.get_user(user_id).await?.ok_or(Error::InvalidUserId)?;
         user_from_database(user)
     }
@@ -163,6 +164,7 @@ where
     /// [`Error::InvalidAttributes`]. On any error nothing is written.
     pub async fn create_user(&self, options: CreateUser<U>) -> Result<User<U>, Error> {
         let user_id = options.user_id.unwrap_or_else(|| generate_random_string(USER_ID_LENGTH));
+        check_user_id(&user_id)?;
         let attributes = to_attribute_map(&options.attributes, RESERVED_USER_COLUMNS)?;
         let key = match options.key {
             Some(key) => Some(self.database_key(&user_id, key).await?),
@@ -180,6 +182,7 @@ where
     /// `#[serde(skip_serializing_if = "Option::is_none")]` fields). An empty map changes
     /// nothing. An unknown user is [`Error::InvalidUserId`].
     pub async fn update_user_attributes(&self, user_id: &str, attributes: &impl Serialize) -> Result<User<U>, Error> {
+        check_user_id(user_id)?;
         let attributes = to_attribute_map(attributes, RESERVED_USER_COLUMNS)?;
         if !attributes.is_empty() {
             self.inner.adapter.update_user(user_id, attributes).await?;
@@ -190,6 +193,9 @@ where
     /// Deletes a user with its sessions and keys, in that order (as Lucia v2 does, so foreign
     /// keys without `ON DELETE CASCADE` are satisfied). An unknown user is not an error.
     pub async fn delete_user(&self, user_id: &str) -> Result<(), Error> {
+        if check_user_id(user_id).is_err() {
+            return Ok(());
+        }
         let adapter = &self.inner.adapter;
         adapter.delete_sessions_by_user_id(user_id).await?;
         adapter.delete_keys_by_user_id(user_id).await?;
@@ -251,6 +257,7 @@ where
     /// Adds a key to an existing user. Errors: [`Error::DuplicateKeyId`],
     /// [`Error::InvalidUserId`], [`Error::InvalidProviderId`].
     pub async fn create_key(&self, user_id: &str, key: NewKey) -> Result<Key, Error> {
+        check_user_id(user_id)?;
         let key = self.database_key(user_id, key).await?;
         self.inner.adapter.set_key(key.clone()).await?;
         Ok(Key::from_database(key))
@@ -266,6 +273,7 @@ where
 
     /// All keys of a user; an unknown user is [`Error::InvalidUserId`].
     pub async fn get_all_user_keys(&self, user_id: &str) -> Result<Vec<Key>, Error> {
+        check_user_id(user_id)?;
         self.inner.adapter.get_user(user_id).await?.ok_or(Error::InvalidUserId)?;
         let keys = self.inner.adapter.get_keys_by_user_id(user_id).await?;
         Ok(keys.into_iter().map(Key::from_database).collect())
@@ -391,12 +399,18 @@ where
 
     /// Deletes every session of a user (signs out everywhere).
     pub async fn invalidate_all_user_sessions(&self, user_id: &str) -> Result<(), Error> {
+        if check_user_id(user_id).is_err() {
+            return Ok(());
+        }
         Ok(self.inner.adapter.delete_sessions_by_user_id(user_id).await?)
     }
 
     /// Deletes a user's dead sessions, and returns once they are gone (Lucia v2 returned
     /// before its deletes finished).
     pub async fn delete_dead_user_sessions(&self, user_id: &str) -> Result<(), Error> {
+        if check_user_id(user_id).is_err() {
+            return Ok(());
+        }
         Ok(self.inner.adapter.delete_dead_sessions_by_user_id(user_id, self.now_ms()).await?)
     }
 
@@ -429,9 +443,20 @@ where
 /// rejecting them costs as much as rejecting a wrong password.
 const DUMMY_HASH: &str = "s2:0000000000000000:fc67cbdcdbd4f5c77534b6bce9f305722702e082dad70c063672144962c6afade6b483a9ffff5be62fe96ab2c5544dd37dab0a24c8bf6f2270766c58bef20a57";
 
+/// Rejects session ids no store can hold (empty, oversized, or containing NUL) before any
+/// query.
 fn check_session_id(session_id: &str) -> Result<(), Error> {
-    if session_id.is_empty() || session_id.len() > MAX_SESSION_ID_LENGTH {
+    if session_id.is_empty() || session_id.len() > MAX_SESSION_ID_LENGTH || session_id.contains('\0') {
         return Err(Error::InvalidSessionId);
+    }
+    Ok(())
+}
+
+/// Rejects user ids no store can hold (containing NUL, which PostgreSQL cannot store) before
+/// any query: no such user can exist.
+fn check_user_id(user_id: &str) -> Result<(), Error> {
+    if user_id.contains('\0') {
+        return Err(Error::InvalidUserId);
     }
     Ok(())
 }

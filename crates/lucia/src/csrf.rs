@@ -20,6 +20,10 @@ pub enum OriginError {
     /// The origin is neither the expected one nor an allowed subdomain.
     #[error("cross-origin request from {0}")]
     CrossOrigin(String),
+    /// The server cannot tell its own origin (no usable `Host` header and no configured
+    /// public origin), so no `Origin` can be checked against it.
+    #[error("the request's target origin is unknown")]
+    UnknownTarget,
 }
 
 /// A web origin: scheme, lowercase host, and port (`None` for the scheme's default).

@@ -40,13 +40,21 @@ impl Key {
 
 /// Joins a provider id and a provider user id into a key id, as Lucia v2's `createKeyId`.
 ///
+/// A provider id containing `:` is [`Error::InvalidProviderId`](crate::Error::InvalidProviderId);
+/// an id containing a NUL character, which no key can have (PostgreSQL cannot even store it),
+/// is [`Error::InvalidKeyId`](crate::Error::InvalidKeyId).
+///
 /// ```
 /// assert_eq!(lucia::create_key_id("email", "a:b").unwrap(), "email:a:b");
 /// assert!(matches!(lucia::create_key_id("e:mail", "x"), Err(lucia::Error::InvalidProviderId)));
+/// assert!(matches!(lucia::create_key_id("email", "a\0"), Err(lucia::Error::InvalidKeyId)));
 /// ```
 pub fn create_key_id(provider_id: &str, provider_user_id: &str) -> Result<String, crate::Error> {
     if provider_id.contains(':') {
         return Err(crate::Error::InvalidProviderId);
+    }
+    if provider_id.contains('\0') || provider_user_id.contains('\0') {
+        return Err(crate::Error::InvalidKeyId);
     }
     Ok(format!("{provider_id}:{provider_user_id}"))
 }
