@@ -1,0 +1,195 @@
+//! Sign-up and sign-in rules shared by the HTML pages and the JSON API.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::{StatusCode, header, request::Parts};
+use lucia::{CreateSession, CreateUser, Error, NewKey, Session};
+use serde::Deserialize;
+
+use crate::{Auth, SessionAttributes, UserAttributes, html::now_ms};
+
+/// The key provider for usernames: keys are `username:<name>`.
+pub const PROVIDER: &str = "username";
+
+/// Username and password, from a form or JSON. Missing fields are empty, so they get the
+/// same clear message as empty ones.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+/// Why sign-up failed, with a message for the person signing up.
+#[derive(Debug, thiserror::Error)]
+pub enum SignUpError {
+    #[error("{0}")]
+    InvalidUsername(&'static str),
+    #[error("{0}")]
+    WeakPassword(&'static str),
+    #[error("That username is taken. Please choose another.")]
+    UsernameTaken,
+    #[error(transparent)]
+    Internal(#[from] Error),
+}
+
+/// Why sign-in failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// Unknown username or wrong password: deliberately one message for both.
+    #[error("Incorrect username or password.")]
+    InvalidCredentials,
+    #[error("This password can no longer be used. Please contact support to reset it.")]
+    OutdatedPassword,
+    #[error(transparent)]
+    Internal(#[from] Error),
+}
+
+impl SignUpError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidUsername(_) | Self::WeakPassword(_) => StatusCode::BAD_REQUEST,
+            Self::UsernameTaken => StatusCode::CONFLICT,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl SignInError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidCredentials | Self::OutdatedPassword => StatusCode::UNAUTHORIZED,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// 3 to 32 characters: ASCII letters, digits and `. _ - @ +`. Case is kept (Lucia does not
+/// fold case: `Ada` and `ada` are different users).
+pub fn check_username(username: &str) -> Result<(), SignUpError> {
+    if !(3..=32).contains(&username.len()) {
+        return Err(SignUpError::InvalidUsername("Usernames are 3 to 32 characters long."));
+    }
+    if !username.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@+".contains(&b)) {
+        return Err(SignUpError::InvalidUsername("Usernames may contain only letters, digits and . _ - @ +"));
+    }
+    Ok(())
+}
+
+/// At least 8 characters, at most 256 bytes, not the username.
+pub fn check_new_password(password: &str, username: &str) -> Result<(), SignUpError> {
+    if password.chars().count() < 8 {
+        return Err(SignUpError::WeakPassword("Passwords must be at least 8 characters long."));
+    }
+    if password.len() > 256 {
+        return Err(SignUpError::WeakPassword("Passwords must be at most 256 bytes long."));
+    }
+    if password.eq_ignore_ascii_case(username) {
+        return Err(SignUpError::WeakPassword("Your password must not be your username."));
+    }
+    Ok(())
+}
+
+/// The client's address and browser, recorded on its sessions.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Client {
+    pub fn session_attributes(&self) -> SessionAttributes {
+        SessionAttributes { ip: self.ip.clone(), user_agent: self.user_agent.clone(), created_at: Some(now_ms()) }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|agent| agent.chars().take(255).collect());
+        Ok(Self { ip, user_agent })
+    }
+}
+
+/// Creates the user with a `username:<name>` password key, and a session.
+pub async fn sign_up(
+    auth: &Auth,
+    credentials: &Credentials,
+    client: &Client,
+) -> Result<Session<UserAttributes, SessionAttributes>, SignUpError> {
+    check_username(&credentials.username)?;
+    check_new_password(&credentials.password, &credentials.username)?;
+    let key = NewKey {
+        provider_id: PROVIDER.into(),
+        provider_user_id: credentials.username.clone(),
+        password: Some(credentials.password.clone()),
+    };
+    let attributes = UserAttributes { username: credentials.username.clone() };
+    let user = match auth.create_user(CreateUser { user_id: None, key: Some(key), attributes }).await {
+        Ok(user) => user,
+        // The key id and the username column are both unique; either means "taken".
+        Err(Error::DuplicateKeyId | Error::DuplicateAttribute(_)) => return Err(SignUpError::UsernameTaken),
+        Err(error) => return Err(error.into()),
+    };
+    tracing::info!(user_id = %user.user_id, "signed up");
+    Ok(start_session(auth, &user.user_id, client).await?)
+}
+
+/// Checks the password of `username` and starts a session.
+pub async fn sign_in(
+    auth: &Auth,
+    credentials: &Credentials,
+    client: &Client,
+) -> Result<Session<UserAttributes, SessionAttributes>, SignInError> {
+    let user_id = check_password(auth, &credentials.username, &credentials.password).await?;
+    Ok(start_session(auth, &user_id, client).await?)
+}
+
+/// The user id of `username` if `password` is theirs.
+pub async fn check_password(auth: &Auth, username: &str, password: &str) -> Result<String, SignInError> {
+    // Bound the work an anonymous request can cause before hashing.
+    if username.len() > 64 || password.len() > 1024 {
+        return Err(SignInError::InvalidCredentials);
+    }
+    match auth.use_key(PROVIDER, username, Some(password)).await {
+        Ok(key) => Ok(key.user_id),
+        Err(Error::InvalidKeyId | Error::InvalidPassword) => Err(SignInError::InvalidCredentials),
+        Err(Error::OutdatedPassword) => Err(SignInError::OutdatedPassword),
+        Err(error) => Err(error.into()),
+    }
+}
+
+pub async fn start_session(
+    auth: &Auth,
+    user_id: &str,
+    client: &Client,
+) -> Result<Session<UserAttributes, SessionAttributes>, Error> {
+    let options = CreateSession { user_id: user_id.into(), session_id: None, attributes: client.session_attributes() };
+    auth.create_session(options).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_and_passwords() {
+        for good in ["ada", "Ada.Lovelace", "a_b-c@d+e", &"x".repeat(32)] {
+            assert!(check_username(good).is_ok(), "{good}");
+        }
+        for bad in ["", "ab", &"x".repeat(33), "a b", "ünï", "a/b", "a\0b", "a:b"] {
+            assert!(check_username(bad).is_err(), "{bad}");
+        }
+        assert!(check_new_password("correct horse", "ada").is_ok());
+        assert!(check_new_password("short", "ada").is_err());
+        assert!(check_new_password("adalovelace", "AdaLovelace").is_err());
+        assert!(check_new_password(&"x".repeat(257), "ada").is_err());
+    }
+}

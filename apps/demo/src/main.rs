@@ -1,0 +1,120 @@
+//! `cargo run -p lucia-demo [-- --port 3000 --host 127.0.0.1 --database-url URL]`
+
+use std::process::ExitCode;
+
+use lucia_demo::{Config, DEFAULT_DATABASE_URL};
+
+const HELP: &str = "\
+lucia-demo: sign up, sign in and manage sessions with lucia-rs
+
+Usage: lucia-demo [--port PORT] [--host ADDRESS] [--database-url URL] [--public-origin ORIGIN] [--production]
+
+  --port PORT            port to listen on (env PORT; default 3000)
+  --host ADDRESS         address to listen on (env HOST; default 127.0.0.1)
+  --database-url URL     sqlite://, postgres:// or mysql:// URL (env DATABASE_URL;
+                         default sqlite://lucia-demo.db?mode=rwc)
+  --public-origin ORIGIN origin browsers use behind a reverse proxy, e.g. https://example.com
+                         (env PUBLIC_ORIGIN)
+  --production           Secure cookies, https origin (env PRODUCTION=1)
+
+Logs go to stderr; RUST_LOG=debug|info|warn|error sets the level.";
+
+struct Options {
+    host: String,
+    port: u16,
+    config: Config,
+}
+
+fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut host = env("HOST").unwrap_or_else(|| "127.0.0.1".into());
+    let mut port = env("PORT").unwrap_or_else(|| "3000".into());
+    let mut database_url = env("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+    let mut public_origin = env("PUBLIC_ORIGIN");
+    let mut production = env("PRODUCTION").is_some_and(|v| v == "1" || v == "true");
+    let mut args = args.skip(1);
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
+            None => (arg.clone(), None),
+        };
+        let mut value = || inline.clone().or_else(|| args.next()).ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--port" => port = value()?,
+            "--host" => host = value()?,
+            "--database-url" => database_url = value()?,
+            "--public-origin" => public_origin = Some(value()?),
+            "--production" => production = true,
+            other => return Err(format!("unknown argument {other} (see --help)")),
+        }
+    }
+    let port = port.parse().map_err(|_| format!("invalid port {port}"))?;
+    let public_origin = match public_origin {
+        Some(origin) => Some(origin.parse().map_err(|e| format!("invalid public origin {origin}: {e}"))?),
+        None => None,
+    };
+    let config = Config { database_url, public_origin, production, ..Config::default() };
+    Ok(Some(Options { host, port, config }))
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let level = std::env::var("RUST_LOG").ok().and_then(|l| l.parse().ok()).unwrap_or(tracing::Level::INFO);
+    tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr).init();
+
+    let options = match parse(std::env::args()) {
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            println!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("lucia-demo: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let (router, auth) = match lucia_demo::build(&options.config).await {
+        Ok(app) => app,
+        Err(error) => {
+            tracing::error!(%error, url = %options.config.database_url, "cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind((options.host.as_str(), options.port)).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(%error, host = %options.host, port = options.port, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    match listener.local_addr() {
+        Ok(address) => tracing::info!(database = %options.config.database_url, "listening on http://{address}"),
+        Err(error) => tracing::warn!(%error, "listening on an unknown address"),
+    }
+    if let Err(error) = lucia_demo::serve(listener, router, auth, shutdown_signal()).await {
+        tracing::error!(%error, "server failed");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,283 @@
+//! The HTML pages. Forms post back and redirect (303) on success; failures re-render the
+//! form with the error and a 4xx status.
+
+use axum::Form;
+use axum::extract::Query;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::accounts::{self, Client, Credentials, SignInError, SignUpError};
+use crate::{AuthRequest, html};
+
+/// A failure shown as a page.
+pub struct PageError(StatusCode, String);
+
+impl From<lucia_axum::AuthError> for PageError {
+    fn from(error: lucia_axum::AuthError) -> Self {
+        let status = error.status();
+        if status.is_server_error() {
+            tracing::error!(%error, "page failed");
+            return Self(status, "Something went wrong on our side. Please try again.".into());
+        }
+        let message = match error {
+            lucia_axum::AuthError::Csrf(_) => "This request came from another site and was refused.".into(),
+            other => other.to_string(),
+        };
+        Self(status, message)
+    }
+}
+
+impl From<lucia::Error> for PageError {
+    fn from(error: lucia::Error) -> Self {
+        lucia_axum::AuthError::from(error).into()
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let title = self.0.canonical_reason().unwrap_or("Error");
+        let content = format!(
+            r#"<h1>{}</h1><section><p role="alert">{}</p><p><a href="/">Go home</a></p></section>"#,
+            html::escape(title),
+            html::escape(&self.1)
+        );
+        (self.0, Html(html::page(title, None, &content))).into_response()
+    }
+}
+
+type PageResult = Result<Response, PageError>;
+
+/// `?notice=<code>`: fixed messages, so nothing from the URL is echoed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Notice {
+    notice: Option<String>,
+}
+
+impl Notice {
+    fn message(&self) -> Option<&'static str> {
+        Some(match self.notice.as_deref()? {
+            "deleted" => "Your account has been deleted.",
+            "signed-out" => "You have signed out.",
+            "revoked" => "That session has been signed out.",
+            "others-revoked" => "You have been signed out everywhere else.",
+            "password-changed" => "Your password has been changed and your other sessions signed out.",
+            "gone" => "That session had already ended.",
+            _ => return None,
+        })
+    }
+}
+
+fn page(status: StatusCode, title: &str, username: Option<&str>, content: &str) -> Response {
+    (status, Html(html::page(title, username, content))).into_response()
+}
+
+pub async fn stylesheet() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("style.css")).into_response()
+}
+
+pub async fn not_found(auth: AuthRequest) -> PageResult {
+    let session = auth.validate().await.ok().flatten();
+    let username = session.as_ref().map(|s| s.user.attributes.username.as_str());
+    Ok(page(StatusCode::NOT_FOUND, "Page not found", username, &html::not_found()))
+}
+
+pub async fn home(auth: AuthRequest, Query(notice): Query<Notice>) -> PageResult {
+    let session = auth.validate().await?;
+    let username = session.as_ref().map(|s| s.user.attributes.username.as_str());
+    Ok(page(StatusCode::OK, "Home", username, &html::home(username, notice.message())))
+}
+
+pub async fn signup_page(auth: AuthRequest) -> PageResult {
+    if auth.validate().await?.is_some() {
+        return Ok(Redirect::to("/account").into_response());
+    }
+    Ok(page(
+        StatusCode::OK,
+        "Sign up",
+        None,
+        &html::credentials_form("/signup", "Create an account", "Sign up", "", None),
+    ))
+}
+
+pub async fn signup(auth: AuthRequest, client: Client, Form(credentials): Form<Credentials>) -> PageResult {
+    match accounts::sign_up(auth.lucia(), &credentials, &client).await {
+        Ok(session) => {
+            end_previous_session(&auth).await?;
+            auth.set_session(Some(&session)).await;
+            Ok(Redirect::to("/account").into_response())
+        }
+        Err(SignUpError::Internal(error)) => Err(error.into()),
+        Err(failure) => {
+            let form = html::credentials_form(
+                "/signup",
+                "Create an account",
+                "Sign up",
+                &credentials.username,
+                Some(&failure.to_string()),
+            );
+            Ok(page(failure.status(), "Sign up", None, &form))
+        }
+    }
+}
+
+pub async fn login_page(auth: AuthRequest, Query(notice): Query<Notice>) -> PageResult {
+    if auth.validate().await?.is_some() {
+        return Ok(Redirect::to("/account").into_response());
+    }
+    let notice = notice
+        .message()
+        .map(|n| format!(r#"<p class="notice" role="status">{}</p>"#, html::escape(n)))
+        .unwrap_or_default();
+    let form = html::credentials_form("/login", "Sign in", "Sign in", "", None);
+    Ok(page(StatusCode::OK, "Sign in", None, &format!("{notice}{form}")))
+}
+
+pub async fn login(auth: AuthRequest, client: Client, Form(credentials): Form<Credentials>) -> PageResult {
+    match accounts::sign_in(auth.lucia(), &credentials, &client).await {
+        Ok(session) => {
+            end_previous_session(&auth).await?;
+            auth.set_session(Some(&session)).await;
+            Ok(Redirect::to("/account").into_response())
+        }
+        Err(SignInError::Internal(error)) => Err(error.into()),
+        Err(failure) => {
+            let form = html::credentials_form(
+                "/login",
+                "Sign in",
+                "Sign in",
+                &credentials.username,
+                Some(&failure.to_string()),
+            );
+            Ok(page(failure.status(), "Sign in", None, &form))
+        }
+    }
+}
+
+/// Signing in on top of another session ends that one (no stale sessions behind the cookie).
+async fn end_previous_session(auth: &AuthRequest) -> Result<(), PageError> {
+    if let Ok(Some(previous)) = auth.validate().await {
+        auth.lucia().invalidate_session(&previous.session_id).await?;
+    }
+    Ok(())
+}
+
+pub async fn logout(auth: AuthRequest) -> PageResult {
+    auth.sign_out().await?;
+    Ok(Redirect::to("/login?notice=signed-out").into_response())
+}
+
+pub async fn account(auth: AuthRequest, Query(notice): Query<Notice>) -> PageResult {
+    let Some(session) = auth.validate().await? else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    account_page(&auth, &session, StatusCode::OK, notice.message(), None).await
+}
+
+async fn account_page(
+    auth: &AuthRequest,
+    session: &lucia::Session<crate::UserAttributes, crate::SessionAttributes>,
+    status: StatusCode,
+    notice: Option<&str>,
+    error: Option<&str>,
+) -> PageResult {
+    let mut sessions = auth.lucia().get_all_user_sessions(&session.user.user_id).await?;
+    // This device first, then the most recent.
+    sessions.sort_by_key(|s| (s.session_id != session.session_id, std::cmp::Reverse(s.attributes.created_at)));
+    let content = html::account(session, &sessions, notice, error);
+    Ok(page(status, "Your account", Some(&session.user.attributes.username), &content))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RevokeForm {
+    session_id: String,
+}
+
+pub async fn revoke_session(auth: AuthRequest, Form(form): Form<RevokeForm>) -> PageResult {
+    let Some(current) = auth.validate().await? else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    if form.session_id == current.session_id {
+        auth.sign_out().await?;
+        return Ok(Redirect::to("/login?notice=signed-out").into_response());
+    }
+    // Only the user's own sessions; anything else looks like an ended session.
+    match auth.lucia().get_session(&form.session_id).await {
+        Ok(target) if target.user.user_id == current.user.user_id => {
+            auth.lucia().invalidate_session(&target.session_id).await?;
+            Ok(Redirect::to("/account?notice=revoked").into_response())
+        }
+        Ok(_) | Err(lucia::Error::InvalidSessionId) => Ok(Redirect::to("/account?notice=gone").into_response()),
+        Err(error) => Err(error.into()),
+    }
+}
+
+pub async fn revoke_other_sessions(auth: AuthRequest) -> PageResult {
+    let Some(current) = auth.validate().await? else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    for session in auth.lucia().get_all_user_sessions(&current.user.user_id).await? {
+        if session.session_id != current.session_id {
+            auth.lucia().invalidate_session(&session.session_id).await?;
+        }
+    }
+    Ok(Redirect::to("/account?notice=others-revoked").into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PasswordForm {
+    current_password: String,
+    new_password: String,
+}
+
+pub async fn change_password(auth: AuthRequest, client: Client, Form(form): Form<PasswordForm>) -> PageResult {
+    let Some(current) = auth.validate().await? else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let lucia = auth.lucia();
+    let username = &current.user.attributes.username;
+    match accounts::check_password(lucia, username, &form.current_password).await {
+        Ok(_) => {}
+        Err(SignInError::Internal(error)) => return Err(error.into()),
+        Err(_) => {
+            let error = Some("Your current password is not correct.");
+            return account_page(&auth, &current, StatusCode::BAD_REQUEST, None, error).await;
+        }
+    }
+    if let Err(failure) = accounts::check_new_password(&form.new_password, username) {
+        return account_page(&auth, &current, failure.status(), None, Some(&failure.to_string())).await;
+    }
+    lucia.update_key_password(accounts::PROVIDER, username, Some(&form.new_password)).await?;
+    // Every session ends, this one included; a fresh one replaces it.
+    lucia.invalidate_all_user_sessions(&current.user.user_id).await?;
+    let session = accounts::start_session(lucia, &current.user.user_id, &client).await?;
+    auth.set_session(Some(&session)).await;
+    Ok(Redirect::to("/account?notice=password-changed").into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DeleteForm {
+    password: String,
+}
+
+pub async fn delete_account(auth: AuthRequest, Form(form): Form<DeleteForm>) -> PageResult {
+    let Some(current) = auth.validate().await? else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    match accounts::check_password(auth.lucia(), &current.user.attributes.username, &form.password).await {
+        Ok(_) => {}
+        Err(SignInError::Internal(error)) => return Err(error.into()),
+        Err(_) => {
+            let error = Some("That password is not correct; your account was not deleted.");
+            return account_page(&auth, &current, StatusCode::BAD_REQUEST, None, error).await;
+        }
+    }
+    auth.lucia().delete_user(&current.user.user_id).await?;
+    auth.set_session(None).await;
+    tracing::info!(user_id = %current.user.user_id, "deleted account");
+    Ok(Redirect::to("/?notice=deleted").into_response())
+}
