@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::{StatusCode, header, request::Parts};
-use lucia::{CreateSession, CreateUser, Error, NewKey, Session};
+use lucia::{CreateSession, CreateUser, Error, NewKey, Session, User};
 use serde::Deserialize;
 
 use crate::{Auth, SessionAttributes, UserAttributes, html::now_ms};
@@ -118,12 +118,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     }
 }
 
-/// Creates the user with a `username:<name>` password key, and a session.
-pub async fn sign_up(
-    auth: &Auth,
-    credentials: &Credentials,
-    client: &Client,
-) -> Result<Session<UserAttributes, SessionAttributes>, SignUpError> {
+/// Creates the user with a `username:<name>` password key (no session: the caller starts one
+/// if it will hand it out).
+pub async fn sign_up(auth: &Auth, credentials: &Credentials) -> Result<User<UserAttributes>, SignUpError> {
     check_username(&credentials.username)?;
     check_new_password(&credentials.password, &credentials.username)?;
     let key = NewKey {
@@ -139,7 +136,7 @@ pub async fn sign_up(
         Err(error) => return Err(error.into()),
     };
     tracing::info!(user_id = %user.user_id, "signed up");
-    Ok(start_session(auth, &user.user_id, client).await?)
+    Ok(user)
 }
 
 /// Checks the password of `username` and starts a session.

@@ -44,17 +44,13 @@ fn credentials(body: Result<Json<Credentials>, JsonRejection>) -> Result<Credent
         .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))
 }
 
-/// `POST /api/signup {"username","password"}` → `201 {"user_id","username"}`.
-pub async fn signup(
-    auth: AuthRequest,
-    client: Client,
-    body: Result<Json<Credentials>, JsonRejection>,
-) -> Result<Response, ApiError> {
+/// `POST /api/signup {"username","password"}` → `201 {"user_id","username"}`; sign in with
+/// `/api/login` to get a token.
+pub async fn signup(auth: AuthRequest, body: Result<Json<Credentials>, JsonRejection>) -> Result<Response, ApiError> {
     let credentials = credentials(body)?;
-    let session = accounts::sign_up(auth.lucia(), &credentials, &client)
+    let user = accounts::sign_up(auth.lucia(), &credentials)
         .await
         .map_err(|failure| ApiError::new(failure.status(), failure))?;
-    let user = session.user;
     let body = json!({ "user_id": user.user_id, "username": user.attributes.username });
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }

@@ -102,8 +102,9 @@ pub async fn signup_page(auth: AuthRequest) -> PageResult {
 }
 
 pub async fn signup(auth: AuthRequest, client: Client, Form(credentials): Form<Credentials>) -> PageResult {
-    match accounts::sign_up(auth.lucia(), &credentials, &client).await {
-        Ok(session) => {
+    match accounts::sign_up(auth.lucia(), &credentials).await {
+        Ok(user) => {
+            let session = accounts::start_session(auth.lucia(), &user.user_id, &client).await?;
             end_previous_session(&auth).await?;
             auth.set_session(Some(&session)).await;
             Ok(Redirect::to("/account").into_response())
