@@ -592,7 +592,7 @@ async fn session_cookies(t: &Ctx, _db: &EntityTables) {
         format!("auth_session={}; Path=/; Expires={expires}; HttpOnly; SameSite=Lax", session.session_id)
     );
     assert_eq!(
-        t.auth.create_session_cookie::<(), ()>(None).to_string(),
+        t.auth.create_session_cookie(None).to_string(),
         "auth_session=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax"
     );
 

@@ -1,7 +1,7 @@
 //! Cases for a full [`Adapter`]: Lucia's `testAdapter` (34 cases, in its order and with its
 //! names) followed by this suite's additions (`extra_*`).
 
-use lucia::{Adapter, AdapterError, AttributeMap, DatabaseKey, SessionUpdate};
+use lucia::{Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseUser, SessionUpdate};
 use serde_json::json;
 
 use crate::{INVALID_ID, TestDatabase, generate_key, generate_session, generate_user, now_ms, sorted};
@@ -165,14 +165,7 @@ pub async fn update_key_updates_key_hashed_password_field(adapter: &impl Adapter
 
 /// `getKeysByUserId()` › Returns keys with target user id.
 pub async fn get_keys_by_user_id_returns_keys_with_target_user_id(adapter: &impl Adapter, db: &impl TestDatabase) {
-    let (user1, user2) = (generate_user(), generate_user());
-    let (key1, key2) = (generate_key(Some(&user1.id)), generate_key(Some(&user2.id)));
-    for user in [&user1, &user2] {
-        db.insert_user(user).await;
-    }
-    for key in [&key1, &key2] {
-        db.insert_key(key).await;
-    }
+    let (user1, _, key1, _) = two_users_with_a_key_each(db).await;
     assert_eq!(adapter.get_keys_by_user_id(&user1.id).await.unwrap(), vec![key1]);
 }
 
@@ -188,14 +181,7 @@ pub async fn get_keys_by_user_id_returns_empty_if_none_matches_target(adapter: &
 
 /// `deleteKeysByUserId()` › Deletes keys with target user id.
 pub async fn delete_keys_by_user_id_deletes_keys_with_target_user_id(adapter: &impl Adapter, db: &impl TestDatabase) {
-    let (user1, user2) = (generate_user(), generate_user());
-    let (key1, key2) = (generate_key(Some(&user1.id)), generate_key(Some(&user2.id)));
-    for user in [&user1, &user2] {
-        db.insert_user(user).await;
-    }
-    for key in [&key1, &key2] {
-        db.insert_key(key).await;
-    }
+    let (user1, _, _, key2) = two_users_with_a_key_each(db).await;
     adapter.delete_keys_by_user_id(&user1.id).await.unwrap();
     assert_eq!(db.keys().await, vec![key2]);
 }
@@ -246,14 +232,7 @@ pub async fn get_sessions_by_user_id_returns_sessions_with_target_user_id(
     adapter: &impl Adapter,
     db: &impl TestDatabase,
 ) {
-    let (user1, user2) = (generate_user(), generate_user());
-    let (session1, session2) = (generate_session(Some(&user1.id)), generate_session(Some(&user2.id)));
-    for user in [&user1, &user2] {
-        db.insert_user(user).await;
-    }
-    for session in [&session1, &session2] {
-        db.insert_session(session).await;
-    }
+    let (user1, _, session1, _) = two_users_with_a_session_each(db).await;
     assert_eq!(adapter.get_sessions_by_user_id(&user1.id).await.unwrap(), vec![session1]);
 }
 
@@ -315,14 +294,7 @@ pub async fn delete_sessions_by_user_id_deletes_sessions_with_target_user_id(
     adapter: &impl Adapter,
     db: &impl TestDatabase,
 ) {
-    let (user1, user2) = (generate_user(), generate_user());
-    let (session1, session2) = (generate_session(Some(&user1.id)), generate_session(Some(&user2.id)));
-    for user in [&user1, &user2] {
-        db.insert_user(user).await;
-    }
-    for session in [&session1, &session2] {
-        db.insert_session(session).await;
-    }
+    let (user1, _, _, session2) = two_users_with_a_session_each(db).await;
     adapter.delete_sessions_by_user_id(&user1.id).await.unwrap();
     assert_eq!(db.sessions().await, vec![session2]);
 }
@@ -520,14 +492,7 @@ pub async fn extra_delete_dead_sessions_sweeps_every_user(adapter: &impl Adapter
 
 /// The join returns the requested session's user, not another one.
 pub async fn extra_get_session_and_user_ignores_other_sessions(adapter: &impl Adapter, db: &impl TestDatabase) {
-    let (user1, user2) = (generate_user(), generate_user());
-    let (session1, session2) = (generate_session(Some(&user1.id)), generate_session(Some(&user2.id)));
-    for user in [&user1, &user2] {
-        db.insert_user(user).await;
-    }
-    for session in [&session1, &session2] {
-        db.insert_session(session).await;
-    }
+    let (_, user2, _, session2) = two_users_with_a_session_each(db).await;
     assert_eq!(adapter.get_session_and_user(&session2.id).await.unwrap(), Some((session2, user2)));
 }
 
@@ -549,6 +514,32 @@ pub async fn extra_ids_are_case_sensitive(adapter: &impl Adapter, db: &impl Test
 }
 
 // ---- helpers ------------------------------------------------------------------------------
+
+async fn two_users_with_a_key_each(db: &impl TestDatabase) -> (DatabaseUser, DatabaseUser, DatabaseKey, DatabaseKey) {
+    let (user1, user2) = (generate_user(), generate_user());
+    let (key1, key2) = (generate_key(Some(&user1.id)), generate_key(Some(&user2.id)));
+    for user in [&user1, &user2] {
+        db.insert_user(user).await;
+    }
+    for key in [&key1, &key2] {
+        db.insert_key(key).await;
+    }
+    (user1, user2, key1, key2)
+}
+
+async fn two_users_with_a_session_each(
+    db: &impl TestDatabase,
+) -> (DatabaseUser, DatabaseUser, lucia::DatabaseSession, lucia::DatabaseSession) {
+    let (user1, user2) = (generate_user(), generate_user());
+    let (session1, session2) = (generate_session(Some(&user1.id)), generate_session(Some(&user2.id)));
+    for user in [&user1, &user2] {
+        db.insert_user(user).await;
+    }
+    for session in [&session1, &session2] {
+        db.insert_session(session).await;
+    }
+    (user1, user2, session1, session2)
+}
 
 pub(crate) fn attributes(value: serde_json::Value) -> AttributeMap {
     crate::attributes(value)

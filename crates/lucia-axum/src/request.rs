@@ -121,7 +121,7 @@ where
                     Some(session)
                 }
                 Err(lucia::Error::InvalidSessionId) => {
-                    self.send_cookie(self.inner.lucia.create_session_cookie::<U, S>(None));
+                    self.send_cookie(self.inner.lucia.create_session_cookie(None));
                     None
                 }
                 Err(error) => return Err(error.into()),

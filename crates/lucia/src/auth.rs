@@ -125,7 +125,7 @@ impl<A, U, S> Lucia<A, U, S> {
     ///
     /// The cookie expires with the session's idle period (or a year from now when the cookie
     /// config says `expires: false`); it is `Secure` in [`Env::Prod`].
-    pub fn create_session_cookie<SU, SS>(&self, session: Option<&Session<SU, SS>>) -> SessionCookie {
+    pub fn create_session_cookie(&self, session: Option<&Session<U, S>>) -> SessionCookie {
         let config = &self.inner.config;
         let secure = config.env == Env::Prod;
         match session {
@@ -207,11 +207,15 @@ where
 
     async fn database_key(&self, user_id: &str, key: NewKey) -> Result<DatabaseKey, Error> {
         let id = create_key_id(&key.provider_id, &key.provider_user_id)?;
-        let hashed_password = match &key.password {
-            Some(password) => Some(self.inner.hashing.hash(password).await?),
-            None => None,
-        };
+        let hashed_password = self.hash_password(key.password.as_deref()).await?;
         Ok(DatabaseKey { id, user_id: user_id.to_owned(), hashed_password })
+    }
+
+    async fn hash_password(&self, password: Option<&str>) -> Result<Option<String>, Error> {
+        match password {
+            Some(password) => Ok(Some(self.inner.hashing.hash(password).await?)),
+            None => Ok(None),
+        }
     }
 
     /// Signs in with a key: checks the password and returns the key (whose `user_id` says who
@@ -289,10 +293,7 @@ where
     ) -> Result<Key, Error> {
         let key_id = create_key_id(provider_id, provider_user_id)?;
         let mut key = self.inner.adapter.get_key(&key_id).await?.ok_or(Error::InvalidKeyId)?;
-        key.hashed_password = match password {
-            Some(password) => Some(self.inner.hashing.hash(password).await?),
-            None => None,
-        };
+        key.hashed_password = self.hash_password(password).await?;
         self.inner.adapter.update_key(&key_id, key.hashed_password.as_deref()).await?;
         Ok(Key::from_database(key))
     }

@@ -161,17 +161,15 @@ impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
 
     /// Sets the type user attribute columns deserialize into.
     pub fn user_attributes<U2>(self) -> LuciaBuilder<A, U2, S> {
-        LuciaBuilder {
-            adapter: self.adapter,
-            config: self.config,
-            hasher: self.hasher,
-            hashing_threads: self.hashing_threads,
-            types: PhantomData,
-        }
+        self.retype()
     }
 
     /// Sets the type session attribute columns deserialize into.
     pub fn session_attributes<S2>(self) -> LuciaBuilder<A, U, S2> {
+        self.retype()
+    }
+
+    fn retype<U2, S2>(self) -> LuciaBuilder<A, U2, S2> {
         LuciaBuilder {
             adapter: self.adapter,
             config: self.config,
