@@ -164,3 +164,45 @@ async fn postgres_attribute_types_round_trip() {
 async fn mysql_attribute_types_round_trip() {
     attribute_types_round_trip(Backend::MySql).await;
 }
+
+async fn migration_goes_up_and_down(backend: Backend) {
+    let Some(store) = Store::new(backend).await else { return };
+    let outcome = tokio::spawn({
+        let db = store.db.clone();
+        async move {
+            use sea_orm_migration::{MigrationTrait, SchemaManager};
+            let manager = SchemaManager::new(&db);
+            let migration = lucia_adapter_sea_orm::LuciaMigration::new().tables("u", "k", Some("s"));
+            migration.up(&manager).await.unwrap();
+            for table in ["u", "k", "s"] {
+                assert!(manager.has_table(table).await.unwrap(), "{table} created");
+            }
+            assert!(manager.has_index("s", "idx_s_idle_expires").await.unwrap());
+            migration.down(&manager).await.unwrap();
+            for table in ["u", "k", "s"] {
+                assert!(!manager.has_table(table).await.unwrap(), "{table} dropped");
+            }
+            migration.up(&manager).await.unwrap();
+        }
+    })
+    .await;
+    store.drop_store().await;
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+#[tokio::test]
+async fn sqlite_migration_goes_up_and_down() {
+    migration_goes_up_and_down(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_migration_goes_up_and_down() {
+    migration_goes_up_and_down(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn mysql_migration_goes_up_and_down() {
+    migration_goes_up_and_down(Backend::MySql).await;
+}

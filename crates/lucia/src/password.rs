@@ -132,7 +132,8 @@ fn to_hex(bytes: &[u8]) -> String {
     out
 }
 
-/// Runs a [`PasswordHasher`] on tokio's blocking threads, at most `permits` at a time.
+/// Runs a [`PasswordHasher`] on tokio's blocking threads, at most `permits` at a time (in
+/// place when called outside a tokio runtime).
 ///
 /// Each Lucia scrypt hash takes 32 MiB; without a bound, a burst of sign-ins would start one
 /// blocking thread (and 32 MiB) per request.
@@ -154,9 +155,15 @@ impl HashingPool {
         let _permit =
             self.permits.acquire().await.map_err(|_| Error::PasswordHash("the hashing pool is closed".into()))?;
         let hasher = Arc::clone(&self.hasher);
-        let outcome = tokio::task::spawn_blocking(move || job(hasher.as_ref()))
-            .await
-            .map_err(|e| Error::PasswordHash(format!("the password hasher panicked: {e}")))?;
+        // Outside a tokio runtime there is no blocking pool to move to: hash in place rather
+        // than panic.
+        let outcome = if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::task::spawn_blocking(move || job(hasher.as_ref()))
+                .await
+                .map_err(|e| Error::PasswordHash(format!("the password hasher panicked: {e}")))?
+        } else {
+            job(hasher.as_ref())
+        };
         outcome.map_err(|e| match e {
             PasswordHashError::Outdated => Error::OutdatedPassword,
             PasswordHashError::Failed(message) => Error::PasswordHash(message),
@@ -207,6 +214,43 @@ mod tests {
             assert!(!LuciaScrypt.verify("x", hash).unwrap(), "{hash}");
         }
         assert!(matches!(LuciaScrypt.verify("x", "$2a$10$abc"), Err(PasswordHashError::Outdated)));
+    }
+
+    /// Polls a future to completion on this thread, with no async runtime at all.
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        struct Unpark(std::thread::Thread);
+        impl std::task::Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut context = std::task::Context::from_waker(&waker);
+        let mut future = std::pin::pin!(future);
+        loop {
+            if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+                return output;
+            }
+            std::thread::park();
+        }
+    }
+
+    #[test]
+    fn the_pool_hashes_in_place_without_a_tokio_runtime() {
+        let pool = HashingPool::new(Arc::new(LuciaScrypt), 1);
+        let hash = block_on(pool.hash("pässwörd")).unwrap();
+        assert_eq!(block_on(pool.verify("pässwörd", &hash)).unwrap(), (true, false));
+        assert_eq!(block_on(pool.verify("wrong", &hash)).unwrap(), (false, false));
+        assert!(matches!(block_on(pool.verify("x", "$2a$10$abc")), Err(Error::OutdatedPassword)));
+    }
+
+    #[tokio::test]
+    async fn the_pool_hashes_on_blocking_threads_inside_tokio() {
+        let pool = HashingPool::new(Arc::new(LuciaScrypt), 2);
+        let hashes = tokio::join!(pool.hash("a"), pool.hash("b"), pool.hash("c"));
+        for (password, hash) in [("a", hashes.0), ("b", hashes.1), ("c", hashes.2)] {
+            assert!(LuciaScrypt.verify(password, &hash.unwrap()).unwrap());
+        }
     }
 
     #[test]
