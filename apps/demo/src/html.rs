@@ -59,35 +59,44 @@ fn alert(error: Option<&str>) -> String {
     error.map(|e| format!(r#"<p class="error" role="alert" id="form-error">{}</p>"#, escape(e))).unwrap_or_default()
 }
 
-/// Sign-up and sign-in forms share their fields.
+/// Sign-up and sign-in forms share their fields. On sign-up the rules are shown and tied to
+/// the fields; an error is tied to both fields, which are then marked invalid.
 pub fn credentials_form(action: &str, heading: &str, button: &str, username: &str, error: Option<&str>) -> String {
-    let (autocomplete, hint) = if action == "/signup" {
-        ("new-password", r#"<p class="hint" id="password-hint">At least 8 characters.</p>"#)
-    } else {
-        ("current-password", "")
+    let signup = action == "/signup";
+    let describe = |hint: &str| {
+        let ids: Vec<&str> = [signup.then_some(hint), error.map(|_| "form-error")].into_iter().flatten().collect();
+        let invalid = if error.is_some() { r#" aria-invalid="true""# } else { "" };
+        if ids.is_empty() { String::new() } else { format!(r#" aria-describedby="{}"{invalid}"#, ids.join(" ")) }
     };
-    let described = if error.is_some() { r#" aria-describedby="form-error""# } else { "" };
-    let other = if action == "/signup" {
-        r#"<p>Already have an account? <a href="/login">Sign in</a>.</p>"#
+    let (username_rules, password_rules, autocomplete, other) = if signup {
+        (
+            r#" minlength="3" maxlength="32""#,
+            r#"<p class="hint" id="password-hint">At least 8 characters.</p>"#,
+            "new-password",
+            r#"<p>Already have an account? <a href="/login">Sign in</a>.</p>"#,
+        )
     } else {
-        r#"<p>New here? <a href="/signup">Create an account</a>.</p>"#
+        ("", "", "current-password", r#"<p>New here? <a href="/signup">Create an account</a>.</p>"#)
     };
+    let username_hint =
+        if signup { r#"<p class="hint" id="username-hint">3 to 32 letters, digits, or . _ - @ +</p>"# } else { "" };
     format!(
         r#"<h1>{heading}</h1>
-<form class="card" method="post" action="{action}"{described}>
+<form class="card" method="post" action="{action}">
 {alert}
 <label for="username">Username</label>
-<input type="text" id="username" name="username" value="{username}" required minlength="3" maxlength="32" autocomplete="username" autocapitalize="none" spellcheck="false">
-<p class="hint">3 to 32 letters, digits, or . _ - @ +</p>
+<input type="text" id="username" name="username" value="{username}" required{username_rules} autocomplete="username" autocapitalize="none" spellcheck="false"{username_described}>
+{username_hint}
 <label for="password">Password</label>
-<input type="password" id="password" name="password" required autocomplete="{autocomplete}"{aria}>
-{hint}
+<input type="password" id="password" name="password" required autocomplete="{autocomplete}"{password_described}>
+{password_rules}
 <button type="submit">{button}</button>
 </form>
 {other}"#,
         alert = alert(error),
         username = escape(username),
-        aria = if hint.is_empty() { "" } else { r#" aria-describedby="password-hint""# },
+        username_described = describe("username-hint"),
+        password_described = describe("password-hint"),
     )
 }
 

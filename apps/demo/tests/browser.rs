@@ -102,6 +102,30 @@ impl Browser {
         self.command(reqwest::Method::GET, &format!("/element/{element}/text"), None).await.as_str().unwrap().to_owned()
     }
 
+    /// Checks what a screen reader and a keyboard need on the current page: a language, a
+    /// title, one `h1`, a label for every field, a name for every button.
+    async fn assert_accessible(&self) {
+        const CHECK: &str = r#"
+            const problems = [];
+            if (!document.documentElement.lang) problems.push("no lang on <html>");
+            if (!document.title) problems.push("no <title>");
+            if (document.querySelectorAll("h1").length !== 1) problems.push("not exactly one h1");
+            for (const field of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+                if (field.labels.length === 0 && !field.getAttribute("aria-label")) problems.push("unlabelled field " + field.name);
+            }
+            for (const button of document.querySelectorAll("button")) {
+                if (!(button.getAttribute("aria-label") || button.textContent).trim()) problems.push("unnamed button");
+            }
+            for (const error of document.querySelectorAll(".error")) {
+                if (error.getAttribute("role") !== "alert") problems.push("error not announced");
+            }
+            return problems;"#;
+        let problems =
+            self.command(reqwest::Method::POST, "/execute/sync", Some(json!({ "script": CHECK, "args": [] }))).await;
+        let url = self.current_url().await;
+        assert_eq!(problems, json!([]), "accessibility problems on {url}");
+    }
+
     async fn current_url(&self) -> String {
         self.command(reqwest::Method::GET, "/url", None).await.as_str().unwrap().to_owned()
     }
@@ -169,6 +193,7 @@ async fn sign_up_sign_out_sign_in_in_chromium() {
 
     // Sign up with the mouse.
     browser.goto(&app.url("/signup")).await;
+    browser.assert_accessible().await;
     browser.type_into("#username", &name).await;
     browser.type_into("#password", password).await;
     browser.click("main form button[type=submit]").await;
@@ -176,11 +201,13 @@ async fn sign_up_sign_out_sign_in_in_chromium() {
     assert_eq!(browser.text("h1").await, "Your account");
     assert_eq!(browser.text("#account-username").await, name);
     assert!(browser.text("tbody").await.contains("this device"));
+    browser.assert_accessible().await;
 
     // Sign out from the navigation bar.
     browser.click("header form[action='/logout'] button").await;
     browser.wait_for_path("/login?notice=signed-out").await;
     assert_eq!(browser.text("[role=status]").await, "You have signed out.");
+    browser.assert_accessible().await;
     browser.goto(&app.url("/account")).await;
     browser.wait_for_path("/login").await;
 
@@ -199,5 +226,7 @@ async fn sign_up_sign_out_sign_in_in_chromium() {
     browser.type_into("#password", "not the password\u{E007}").await;
     browser.wait_for_path("/login").await;
     assert_eq!(browser.text("[role=alert]").await, "Incorrect username or password.");
+    browser.assert_accessible().await;
+    browser.screenshot("demo-login-error.png").await;
     browser.quit().await;
 }
