@@ -27,12 +27,14 @@
 //! ## Installation
 //!
 //! ```text
-//! cargo add lucia lucia-adapter-sea-orm
-//! cargo add sea-orm --no-default-features --features sqlx-postgres,runtime-tokio,macros
+//! cargo add lucia
+//! cargo add lucia-adapter-sea-orm --no-default-features --features postgres
+//! cargo add sea-orm --no-default-features --features runtime-tokio,macros
 //! ```
 //!
-//! (Use `sqlx-mysql` or `sqlx-sqlite` for the other databases, and add a TLS feature such as
-//! `runtime-tokio-rustls` to reach a remote server over TLS.)
+//! The adapter's features pick the database drivers: `postgres`, `mysql` (MySQL and MariaDB),
+//! `sqlite`; all three by default. To reach a remote server over TLS, also enable a SeaORM TLS
+//! feature such as `runtime-tokio-rustls`.
 //!
 //! ## Usage
 //!
