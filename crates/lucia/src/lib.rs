@@ -47,6 +47,11 @@
 //! # }
 //! ```
 //!
+//! `Lucia` is cheap to clone (one shared adapter and configuration) and its futures are
+//! `Send`, so it fits in any framework's state. Password hashing (32 MiB of scrypt per call)
+//! runs on tokio's blocking threads, a few at a time ([`LuciaBuilder::hashing_threads`]), never
+//! on an async worker; outside a tokio runtime it runs in place.
+//!
 //! Differences from Lucia v2, where v2 was buggy or weak, are listed on each method; the
 //! main ones: a renewed session is `Active` (not `Idle`); a duplicate user id is
 //! [`Error::DuplicateUserId`], not a duplicate key; `create_session` never leaves an orphan
