@@ -1,18 +1,24 @@
 // Usage: node interop.mjs '<json>'  with
-//   { "url": postgres URL, "schema": schema name,
+//   { "dialect": "postgres" | "mysql", "url": database URL, "schema": PostgreSQL schema name,
 //     "rust": { "email", "password", "userId", "username", "sessionId" },
 //     "node": { "email", "password", "username" } }
 // Checks that lucia@2.7.7 accepts what lucia-rs wrote (the key's s2 hash, the session),
 // then creates a user, key and session of its own, and prints what it made as JSON.
 import { lucia, LuciaError } from "lucia";
 import { pg } from "@lucia-auth/adapter-postgresql";
+import { mysql2 } from "@lucia-auth/adapter-mysql";
 import postgres from "pg";
+import mysql from "mysql2/promise";
 
 const input = JSON.parse(process.argv[2]);
-const pool = new postgres.Pool({ connectionString: input.url, options: `-c search_path=${input.schema}` });
+const tables = { user: "user", key: "key", session: "session" };
+const pool =
+  input.dialect === "mysql"
+    ? mysql.createPool({ uri: input.url })
+    : new postgres.Pool({ connectionString: input.url, options: `-c search_path=${input.schema}` });
 const auth = lucia({
   env: "DEV",
-  adapter: pg(pool, { user: "user", key: "key", session: "session" }),
+  adapter: input.dialect === "mysql" ? mysql2(pool, tables) : pg(pool, tables),
   getUserAttributes: (user) => ({ username: user.username }),
 });
 

@@ -1,9 +1,11 @@
-//! Sharing one PostgreSQL database with the real lucia@2.7.7 (Node): lucia-rs writes a user,
-//! a password key and a session, lucia@2 signs in with them; lucia@2 writes its own, and
-//! lucia-rs signs in with those. Tables, ids, `s2:` hashes and millisecond expiries must agree.
+//! Sharing one database with the real lucia@2.7.7 (Node), through Lucia's own PostgreSQL
+//! (`pg`) and MySQL (`mysql2`) adapters: lucia-rs writes a user, a password key and a session,
+//! lucia@2 signs in with them; lucia@2 writes its own, and lucia-rs signs in with those.
+//! Tables, ids, `s2:` hashes and millisecond expiries must agree. (Lucia's SQLite adapter needs
+//! the native `better-sqlite3` build, which cannot be fetched here.)
 //!
-//! Needs `node` and `npm ci --prefix interop/lucia-v2` (`.ci/run` does both) and
-//! `LUCIA_TEST_POSTGRES_URL`; skipped otherwise, unless `LUCIA_TEST_REQUIRE_SERVERS=1`.
+//! Needs `node` and `npm ci --prefix interop/lucia-v2` (`.ci/run` does both) and the server
+//! URLs; skipped otherwise, unless `LUCIA_TEST_REQUIRE_SERVERS=1`.
 
 mod common;
 
@@ -55,10 +57,9 @@ fn interop_dir() -> Option<PathBuf> {
     None
 }
 
-#[tokio::test]
-async fn lucia_v2_and_lucia_rs_share_a_database() {
+async fn share_a_database(backend: Backend) {
     let Some(dir) = interop_dir() else { return };
-    let Some(store) = Store::new(Backend::Postgres).await else { return };
+    let Some(store) = Store::new(backend).await else { return };
     let outcome = tokio::spawn(run(store.db.clone(), dir)).await;
     store.drop_store().await;
     if let Err(error) = outcome {
@@ -66,18 +67,38 @@ async fn lucia_v2_and_lucia_rs_share_a_database() {
     }
 }
 
+#[tokio::test]
+async fn lucia_v2_and_lucia_rs_share_a_postgres_database() {
+    share_a_database(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn lucia_v2_and_lucia_rs_share_a_mariadb_database() {
+    share_a_database(Backend::MySql).await;
+}
+
+/// How lucia@2 reaches the database `db` is connected to.
+async fn node_connection(db: &sea_orm::DatabaseConnection) -> Value {
+    let backend = db.get_database_backend();
+    let current = |sql: &str| {
+        let statement = sea_orm::Statement::from_string(backend, sql);
+        async move { db.query_one_raw(statement).await.unwrap().unwrap().try_get_by_index::<String>(0).unwrap() }
+    };
+    if backend == sea_orm::DbBackend::Postgres {
+        let schema = current("SELECT current_schema()").await;
+        json!({ "dialect": "postgres", "url": std::env::var("LUCIA_TEST_POSTGRES_URL").unwrap(), "schema": schema })
+    } else {
+        let database = current("SELECT DATABASE()").await;
+        let url = std::env::var("LUCIA_TEST_MYSQL_URL").unwrap();
+        json!({ "dialect": "mysql", "url": format!("{}/{database}", url.rsplit_once('/').unwrap().0) })
+    }
+}
+
 async fn run(db: sea_orm::DatabaseConnection, dir: PathBuf) {
     let migration = LuciaMigration::new()
         .user_column(ColumnDef::new(Alias::new("username")).string_len(255).not_null().unique_key().to_owned());
     migration.up(&SchemaManager::new(&db)).await.unwrap();
-    let schema: String = db
-        .query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), "SELECT current_schema()"))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index(0)
-        .unwrap();
-
+    let connection = node_connection(&db).await;
     let tables = Tables {
         user: entities::user::Entity,
         key: lucia_adapter_sea_orm::entity::key::Entity,
@@ -104,14 +125,18 @@ async fn run(db: sea_orm::DatabaseConnection, dir: PathBuf) {
         .unwrap();
 
     // lucia@2 reads them, then writes its own.
-    let input = json!({
-        "url": std::env::var("LUCIA_TEST_POSTGRES_URL").unwrap(),
-        "schema": schema,
-        "rust": { "email": "rust@example.com", "password": password, "userId": user.user_id,
-                  "username": "rustacean", "sessionId": session.session_id },
-        // "ﬁ" (a ligature) normalises to "fi" under NFKC on both sides.
-        "node": { "email": "node@example.com", "password": "node pass ﬁ", "username": "nodejs" },
-    });
+    let mut input = connection;
+    input.as_object_mut().unwrap().extend(
+        json!({
+            "rust": { "email": "rust@example.com", "password": password, "userId": user.user_id,
+                      "username": "rustacean", "sessionId": session.session_id },
+            // "ﬁ" (a ligature) normalises to "fi" under NFKC on both sides.
+            "node": { "email": "node@example.com", "password": "node pass ﬁ", "username": "nodejs" },
+        })
+        .as_object()
+        .unwrap()
+        .clone(),
+    );
     let output =
         Command::new("node").arg("interop.mjs").arg(input.to_string()).current_dir(&dir).output().expect("node runs");
     assert!(output.status.success(), "lucia@2 failed:\n{}", String::from_utf8_lossy(&output.stderr));
