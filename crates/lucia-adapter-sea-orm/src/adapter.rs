@@ -139,12 +139,7 @@ fn encode_attributes(
         .collect()
 }
 
-fn insert(
-    table: &Table,
-    mut pairs: Vec<(Alias, Expr)>,
-    attributes: Vec<(Alias, Expr)>,
-) -> Result<sea_orm::sea_query::InsertStatement, AdapterError> {
-    pairs.extend(attributes);
+fn insert(table: &Table, pairs: Vec<(Alias, Expr)>) -> Result<sea_orm::sea_query::InsertStatement, AdapterError> {
     let (columns, values): (Vec<_>, Vec<_>) = pairs.into_iter().unzip();
     let mut query = Query::insert();
     query.into_table(table.table_ref.clone()).columns(columns);
@@ -267,7 +262,6 @@ impl<Sessions> SeaOrmAdapter<Sessions> {
                 (alias("user_id"), text(&key.user_id)),
                 (alias("hashed_password"), password),
             ],
-            Vec::new(),
         )
     }
 }
@@ -280,8 +274,9 @@ impl<Sessions: Send + Sync> UserAdapter for SeaOrmAdapter<Sessions> {
     }
 
     async fn set_user(&self, user: DatabaseUser, key: Option<DatabaseKey>) -> Result<(), AdapterError> {
-        let attributes = encode_attributes(&self.user, &user.attributes, USER_COLUMNS)?;
-        let user_insert = insert(&self.user, vec![(alias("id"), text(&user.id))], attributes)?;
+        let mut columns = vec![(alias("id"), text(&user.id))];
+        columns.extend(encode_attributes(&self.user, &user.attributes, USER_COLUMNS)?);
+        let user_insert = insert(&self.user, columns)?;
         let Some(key) = key else {
             return match self.db.execute(&user_insert).await {
                 Ok(_) => Ok(()),
@@ -377,14 +372,14 @@ impl SessionAdapter for SeaOrmAdapter<WithSessions> {
 
     async fn set_session(&self, session: DatabaseSession) -> Result<(), AdapterError> {
         let table = self.session();
-        let attributes = encode_attributes(table, &session.attributes, SESSION_COLUMNS)?;
-        let fixed = vec![
+        let mut columns = vec![
             (alias("id"), text(&session.id)),
             (alias("user_id"), text(&session.user_id)),
             (alias("active_expires"), millis(table, "active_expires", session.active_expires)?),
             (alias("idle_expires"), millis(table, "idle_expires", session.idle_expires)?),
         ];
-        match self.db.execute(&insert(table, fixed, attributes)?).await {
+        columns.extend(encode_attributes(table, &session.attributes, SESSION_COLUMNS)?);
+        match self.db.execute(&insert(table, columns)?).await {
             Ok(_) => Ok(()),
             Err(e) => Err(self.insert_failure(table, &session.id, e, AdapterError::DuplicateSessionId).await),
         }
