@@ -197,6 +197,7 @@ macro_rules! adapter_tests {
                 extra_delete_dead_sessions_sweeps_every_user,
                 extra_get_session_and_user_ignores_other_sessions,
                 extra_ids_are_case_sensitive,
+                extra_concurrent_sign_ups_for_one_key_have_one_winner,
             ]
         );
     };

@@ -513,6 +513,26 @@ pub async fn extra_ids_are_case_sensitive(adapter: &impl Adapter, db: &impl Test
     assert_eq!(adapter.get_session_and_user("AT_MIXEDCASE").await.unwrap(), None);
 }
 
+/// Four sign-ups racing for one key id: exactly one wins; the others get `DuplicateKeyId` and
+/// leave no user behind (each user and key insert is one transaction).
+pub async fn extra_concurrent_sign_ups_for_one_key_have_one_winner(adapter: &impl Adapter, db: &impl TestDatabase) {
+    let key_id = generate_key(None).id;
+    let users: Vec<DatabaseUser> = (0..4).map(|_| generate_user()).collect();
+    let attempt = |user: &DatabaseUser| {
+        let key = DatabaseKey { id: key_id.clone(), user_id: user.id.clone(), hashed_password: None };
+        adapter.set_user(user.clone(), Some(key))
+    };
+    let results = tokio::join!(attempt(&users[0]), attempt(&users[1]), attempt(&users[2]), attempt(&users[3]));
+    let results = [results.0, results.1, results.2, results.3];
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    for result in &results {
+        assert!(matches!(result, Ok(()) | Err(AdapterError::DuplicateKeyId)), "{result:?}");
+    }
+    let winner = users.iter().zip(&results).find(|(_, r)| r.is_ok()).map(|(u, _)| u.clone()).unwrap();
+    assert_eq!(db.users().await, vec![winner.clone()]);
+    assert_eq!(db.keys().await, vec![DatabaseKey { id: key_id, user_id: winner.id, hashed_password: None }]);
+}
+
 // ---- helpers ------------------------------------------------------------------------------
 
 async fn two_users_with_a_key_each(db: &impl TestDatabase) -> (DatabaseUser, DatabaseUser, DatabaseKey, DatabaseKey) {
