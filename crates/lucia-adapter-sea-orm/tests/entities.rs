@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Backend, Store};
+use common::{Backend, with_store};
 use lucia::{AdapterError, AttributeMap, DatabaseUser, UserAdapter};
 use lucia_adapter_sea_orm::{NoSessionTable, SchemaError, SeaOrmAdapter, Tables, entity};
 use sea_orm::{ConnectionTrait, Schema};
@@ -103,12 +103,7 @@ fn entities_with_missing_or_mistyped_columns_are_rejected_at_construction() {
 }
 
 async fn attribute_types_round_trip(backend: Backend) {
-    let Some(store) = Store::new(backend).await else { return };
-    let outcome = tokio::spawn(round_trip(store.db.clone())).await;
-    store.drop_store().await;
-    if let Err(error) = outcome {
-        std::panic::resume_unwind(error.into_panic());
-    }
+    with_store(backend, round_trip).await;
 }
 
 async fn round_trip(db: sea_orm::DatabaseConnection) {
@@ -166,30 +161,22 @@ async fn mysql_attribute_types_round_trip() {
 }
 
 async fn migration_goes_up_and_down(backend: Backend) {
-    let Some(store) = Store::new(backend).await else { return };
-    let outcome = tokio::spawn({
-        let db = store.db.clone();
-        async move {
-            use sea_orm_migration::{MigrationTrait, SchemaManager};
-            let manager = SchemaManager::new(&db);
-            let migration = lucia_adapter_sea_orm::LuciaMigration::new().tables("u", "k", Some("s"));
-            migration.up(&manager).await.unwrap();
-            for table in ["u", "k", "s"] {
-                assert!(manager.has_table(table).await.unwrap(), "{table} created");
-            }
-            assert!(manager.has_index("s", "idx_s_idle_expires").await.unwrap());
-            migration.down(&manager).await.unwrap();
-            for table in ["u", "k", "s"] {
-                assert!(!manager.has_table(table).await.unwrap(), "{table} dropped");
-            }
-            migration.up(&manager).await.unwrap();
+    with_store(backend, |db| async move {
+        use sea_orm_migration::{MigrationTrait, SchemaManager};
+        let manager = SchemaManager::new(&db);
+        let migration = lucia_adapter_sea_orm::LuciaMigration::new().tables("u", "k", Some("s"));
+        migration.up(&manager).await.unwrap();
+        for table in ["u", "k", "s"] {
+            assert!(manager.has_table(table).await.unwrap(), "{table} created");
         }
+        assert!(manager.has_index("s", "idx_s_idle_expires").await.unwrap());
+        migration.down(&manager).await.unwrap();
+        for table in ["u", "k", "s"] {
+            assert!(!manager.has_table(table).await.unwrap(), "{table} dropped");
+        }
+        migration.up(&manager).await.unwrap();
     })
     .await;
-    store.drop_store().await;
-    if let Err(error) = outcome {
-        std::panic::resume_unwind(error.into_panic());
-    }
 }
 
 #[tokio::test]

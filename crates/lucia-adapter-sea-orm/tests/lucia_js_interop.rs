@@ -12,7 +12,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::{Backend, Store};
+use common::{Backend, with_store};
 use lucia::{CreateSession, CreateUser, Lucia, NewKey, UserAdapter};
 use lucia_adapter_sea_orm::{LuciaMigration, SeaOrmAdapter, Tables};
 use sea_orm::ConnectionTrait;
@@ -59,12 +59,7 @@ fn interop_dir() -> Option<PathBuf> {
 
 async fn share_a_database(backend: Backend) {
     let Some(dir) = interop_dir() else { return };
-    let Some(store) = Store::new(backend).await else { return };
-    let outcome = tokio::spawn(run(store.db.clone(), dir)).await;
-    store.drop_store().await;
-    if let Err(error) = outcome {
-        std::panic::resume_unwind(error.into_panic());
-    }
+    with_store(backend, |db| run(db, dir)).await;
 }
 
 #[tokio::test]

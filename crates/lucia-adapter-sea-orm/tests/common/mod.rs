@@ -192,6 +192,21 @@ impl Store {
     }
 }
 
+/// Runs `test` on a fresh store of `backend`, then drops the store even if `test` panicked, and
+/// re-raises the panic. Does nothing when the backend is not configured.
+pub async fn with_store<Test, Done>(backend: Backend, test: Test)
+where
+    Test: FnOnce(DatabaseConnection) -> Done,
+    Done: std::future::Future<Output = ()> + Send + 'static,
+{
+    let Some(store) = Store::new(backend).await else { return };
+    let outcome = tokio::spawn(test(store.db.clone())).await;
+    store.drop_store().await;
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
 /// Raw access to the test tables through typed SeaORM entities, independent of the adapter's
 /// dynamic column handling.
 pub struct EntityTables(pub DatabaseConnection);
