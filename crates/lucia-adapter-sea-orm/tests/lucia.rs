@@ -133,6 +133,8 @@ on_every_backend!(
     session_cookies,
     custom_session_periods,
     ids_no_store_can_hold_are_typed_errors,
+    hasher_failures_are_typed_errors_and_write_nothing,
+    store_failures_are_database_errors,
 );
 
 fn email_key(address: &str, password: Option<&str>) -> NewKey {
@@ -660,4 +662,48 @@ async fn ids_no_store_can_hold_are_typed_errors(t: &Ctx, db: &EntityTables) {
     t.auth.delete_dead_user_sessions("a\0").await.unwrap();
     assert_eq!(db.users().await.len(), 1);
     assert_eq!(db.keys().await, vec![]);
+}
+
+/// Fails, or panics, on every call.
+struct BrokenHasher {
+    panics: bool,
+}
+
+impl PasswordHasher for BrokenHasher {
+    fn hash(&self, _password: &str) -> Result<String, PasswordHashError> {
+        if self.panics {
+            panic!("hasher bug");
+        }
+        Err(PasswordHashError::Failed("out of memory".into()))
+    }
+    fn verify(&self, password: &str, _hash: &str) -> Result<bool, PasswordHashError> {
+        self.hash(password).map(|_| true)
+    }
+}
+
+async fn hasher_failures_are_typed_errors_and_write_nothing(t: &Ctx, db: &EntityTables) {
+    for panics in [false, true] {
+        let auth = configure(t.store.db.clone(), &t.clock).password_hasher(BrokenHasher { panics }).build();
+        let key = email_key("h@example.com", Some("pw"));
+        let options = CreateUser { user_id: None, key: Some(key), attributes: user("h") };
+        assert_err!(auth.create_user(options).await, Error::PasswordHash(_));
+        assert_eq!(db.users().await, vec![]);
+        let id = new_user(&t.auth, &format!("hasher{panics}")).await;
+        t.auth.create_key(&id, email_key(&format!("{panics}@example.com"), Some("pw"))).await.unwrap();
+        assert_err!(auth.use_key("email", &format!("{panics}@example.com"), Some("pw")).await, Error::PasswordHash(_));
+        t.auth.delete_user(&id).await.unwrap();
+    }
+}
+
+async fn store_failures_are_database_errors(t: &Ctx, _db: &EntityTables) {
+    // A closed pool: every call fails in the store, and says so as a typed error. (How the pool
+    // fails does not depend on the database, so one in-memory SQLite pool serves every backend.)
+    let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+    let auth = configure(db.clone(), &t.clock).build();
+    db.close_by_ref().await.unwrap();
+    assert_err!(auth.get_user("x").await, Error::Database(_));
+    assert_err!(auth.validate_session("x").await, Error::Database(_));
+    assert_err!(auth.invalidate_all_user_sessions("x").await, Error::Database(_));
+    let options = CreateUser { user_id: None, key: None, attributes: user("z") };
+    assert_err!(auth.create_user(options).await, Error::Database(_));
 }
