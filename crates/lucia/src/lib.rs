@@ -67,6 +67,7 @@ mod cookie;
 pub mod csrf;
 mod error;
 mod id;
+mod key;
 mod password;
 mod session;
 mod user;
@@ -83,6 +84,7 @@ pub use cookie::{
 pub use csrf::{AllowedSubdomains, CsrfConfig, Origin, OriginError};
 pub use error::{AdapterError, BoxError, Error};
 pub use id::{ALPHABET, SESSION_ID_LENGTH, USER_ID_LENGTH, generate_random_string};
+pub use key::{Key, create_key_id};
 pub use password::{LuciaScrypt, PasswordHashError, PasswordHasher};
 pub use session::{Session, SessionState};
-pub use user::{Key, User, create_key_id};
+pub use user::User;
