@@ -13,6 +13,10 @@
 //! }
 //! ```
 //!
+//! `crates/lucia-adapter-sea-orm/tests/common/mod.rs` in this repository is a complete
+//! fixture: a SQLite file, PostgreSQL schema or MariaDB database per case, raw table access
+//! through typed SeaORM entities, and teardown.
+//!
 //! The test tables must have exactly these columns (rows are compared whole):
 //! user `id, username` (unique); key `id, user_id, hashed_password` (nullable);
 //! session `id, user_id, active_expires, idle_expires, country`. For
