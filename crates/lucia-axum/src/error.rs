@@ -58,3 +58,40 @@ impl IntoResponse for AuthError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_errors_are_4xx_and_store_failures_500_without_details() {
+        use lucia::Error as E;
+        let cases: Vec<(AuthError, StatusCode)> = vec![
+            (AuthError::Csrf(OriginError::Missing), StatusCode::FORBIDDEN),
+            (AuthError::Unauthenticated, StatusCode::UNAUTHORIZED),
+            (E::InvalidSessionId.into(), StatusCode::UNAUTHORIZED),
+            (E::InvalidPassword.into(), StatusCode::UNAUTHORIZED),
+            (E::InvalidKeyId.into(), StatusCode::UNAUTHORIZED),
+            (E::DuplicateKeyId.into(), StatusCode::CONFLICT),
+            (E::DuplicateAttribute("username".into()).into(), StatusCode::CONFLICT),
+            (E::InvalidProviderId.into(), StatusCode::BAD_REQUEST),
+            (E::Database("connection refused at 10.0.0.5".into()).into(), StatusCode::INTERNAL_SERVER_ERROR),
+            (AuthError::MissingLayer, StatusCode::INTERNAL_SERVER_ERROR),
+        ];
+        for (error, status) in cases {
+            assert_eq!(error.status(), status, "{error}");
+            let response = error.into_response();
+            assert_eq!(response.status(), status);
+        }
+        let response = AuthError::from(E::Database("secret detail".into())).into_response();
+        let body = body_text(response);
+        assert_eq!(body, "internal server error");
+    }
+
+    /// The body of a small, already complete response.
+    fn body_text(response: Response) -> String {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let bytes = runtime.block_on(axum::body::to_bytes(response.into_body(), 1024)).unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+}
