@@ -314,7 +314,7 @@ where
     pub async fn create_session(&self, options: CreateSession<S>) -> Result<Session<U, S>, Error> {
         let user = self.get_user(&options.user_id).await?;
         let session_id = options.session_id.unwrap_or_else(|| generate_random_string(SESSION_ID_LENGTH));
-        let (active_expires, idle_expires) = self.new_expiries();
+        let (active_expires, idle_expires) = self.new_expiries(self.now_ms());
         let row = DatabaseSession {
             id: session_id,
             user_id: options.user_id,
@@ -337,8 +337,9 @@ where
     /// A live session without renewing it ([`Error::InvalidSessionId`] if it is unknown,
     /// dead, or its user is gone).
     pub async fn get_session(&self, session_id: &str) -> Result<Session<U, S>, Error> {
-        let (session, user) = self.live_session(session_id).await?;
-        session_from_database(session, user_from_database(user)?, self.now_ms(), false)
+        let now = self.now_ms();
+        let (session, user) = self.live_session(session_id, now).await?;
+        session_from_database(session, user_from_database(user)?, now, false)
     }
 
     /// Validates a session id from a request: [`Error::InvalidSessionId`] if it is empty, too
@@ -348,11 +349,12 @@ where
     ///
     /// One database round trip for an active session (two when it is renewed).
     pub async fn validate_session(&self, session_id: &str) -> Result<Session<U, S>, Error> {
-        let (mut session, user) = self.live_session(session_id).await?;
+        // One reading of the clock decides liveness, state and the new expiries alike.
         let now = self.now_ms();
+        let (mut session, user) = self.live_session(session_id, now).await?;
         let renew = now > session.active_expires;
         if renew {
-            let expires = self.new_expiries();
+            let expires = self.new_expiries(now);
             let update = SessionUpdate { expires: Some(expires), attributes: AttributeMap::new() };
             self.inner.adapter.update_session(&session.id, update).await?;
             (session.active_expires, session.idle_expires) = expires;
@@ -421,21 +423,21 @@ where
         Ok(self.inner.adapter.delete_dead_sessions(self.now_ms()).await?)
     }
 
-    async fn live_session(&self, session_id: &str) -> Result<(DatabaseSession, DatabaseUser), Error> {
+    async fn live_session(&self, session_id: &str, now: i64) -> Result<(DatabaseSession, DatabaseUser), Error> {
         check_session_id(session_id)?;
         let (session, user) =
             self.inner.adapter.get_session_and_user(session_id).await?.ok_or(Error::InvalidSessionId)?;
-        if !is_alive(&session, self.now_ms()) {
+        if !is_alive(&session, now) {
             return Err(Error::InvalidSessionId);
         }
         Ok((session, user))
     }
 
-    /// `(active_expires, idle_expires)` for a session created or renewed now.
-    fn new_expiries(&self) -> (i64, i64) {
+    /// `(active_expires, idle_expires)` for a session created or renewed at `now`.
+    fn new_expiries(&self, now: i64) -> (i64, i64) {
         let periods = &self.inner.config.session_expires_in;
         let millis = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-        let active = self.now_ms().saturating_add(millis(periods.active_period));
+        let active = now.saturating_add(millis(periods.active_period));
         (active, active.saturating_add(millis(periods.idle_period)))
     }
 }
