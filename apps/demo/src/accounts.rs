@@ -1,13 +1,14 @@
 //! Sign-up and sign-in rules shared by the HTML pages and the JSON API.
 
 use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::{StatusCode, header, request::Parts};
 use lucia::{CreateSession, CreateUser, Error, NewKey, Session, User};
 use serde::Deserialize;
 
-use crate::{Auth, SessionAttributes, UserAttributes, html::now_ms};
+use crate::{Auth, SessionAttributes, UserAttributes};
 
 /// The key provider for usernames: keys are `username:<name>`.
 pub const PROVIDER: &str = "username";
@@ -170,6 +171,11 @@ pub async fn start_session(
 ) -> Result<Session<UserAttributes, SessionAttributes>, Error> {
     let options = CreateSession { user_id: user_id.into(), session_id: None, attributes: client.session_attributes() };
     auth.create_session(options).await
+}
+
+/// Milliseconds since the epoch, now.
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

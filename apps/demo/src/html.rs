@@ -1,7 +1,6 @@
 //! Server-rendered pages: plain semantic HTML, every field labelled, errors announced.
 
 use std::fmt::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use lucia::Session;
 
@@ -55,6 +54,11 @@ pub fn page(title: &str, username: Option<&str>, content: &str) -> String {
     )
 }
 
+/// A status message, announced politely by screen readers; empty without one.
+pub fn notice(message: Option<&str>) -> String {
+    message.map(|m| format!(r#"<p class="notice" role="status">{}</p>"#, escape(m))).unwrap_or_default()
+}
+
 fn alert(error: Option<&str>) -> String {
     error.map(|e| format!(r#"<p class="error" role="alert" id="form-error">{}</p>"#, escape(e))).unwrap_or_default()
 }
@@ -101,7 +105,7 @@ pub fn credentials_form(action: &str, heading: &str, button: &str, username: &st
 }
 
 pub fn home(username: Option<&str>, notice: Option<&str>) -> String {
-    let notice = notice.map(|n| format!(r#"<p class="notice" role="status">{}</p>"#, escape(n))).unwrap_or_default();
+    let notice = self::notice(notice);
     let body = match username {
         Some(name) => format!(r#"<p>Welcome back, {}. <a href="/account">Go to your account</a>.</p>"#, escape(name)),
         None => {
@@ -148,7 +152,7 @@ pub fn account(
             },
         );
     }
-    let notice = notice.map(|n| format!(r#"<p class="notice" role="status">{}</p>"#, escape(n))).unwrap_or_default();
+    let notice = self::notice(notice);
     let others = sessions.len().saturating_sub(1);
     let sign_out_others = if others > 0 {
         format!(
@@ -227,11 +231,6 @@ pub fn format_time(ms: i64) -> String {
         .ok()
         .and_then(|t| t.format(format).ok())
         .unwrap_or_else(|| "unknown".to_owned())
-}
-
-/// Milliseconds since the epoch, now.
-pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

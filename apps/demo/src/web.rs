@@ -105,9 +105,7 @@ pub async fn signup(auth: AuthRequest, client: Client, Form(credentials): Form<C
     match accounts::sign_up(auth.lucia(), &credentials).await {
         Ok(user) => {
             let session = accounts::start_session(auth.lucia(), &user.user_id, &client).await?;
-            end_previous_session(&auth).await?;
-            auth.set_session(Some(&session)).await;
-            Ok(Redirect::to("/account").into_response())
+            sign_in_browser(&auth, &session).await
         }
         Err(SignUpError::Internal(error)) => Err(error.into()),
         Err(failure) => {
@@ -127,21 +125,14 @@ pub async fn login_page(auth: AuthRequest, Query(notice): Query<Notice>) -> Page
     if auth.validate().await?.is_some() {
         return Ok(Redirect::to("/account").into_response());
     }
-    let notice = notice
-        .message()
-        .map(|n| format!(r#"<p class="notice" role="status">{}</p>"#, html::escape(n)))
-        .unwrap_or_default();
+    let notice = html::notice(notice.message());
     let form = html::credentials_form("/login", "Sign in", "Sign in", "", None);
     Ok(page(StatusCode::OK, "Sign in", None, &format!("{notice}{form}")))
 }
 
 pub async fn login(auth: AuthRequest, client: Client, Form(credentials): Form<Credentials>) -> PageResult {
     match accounts::sign_in(auth.lucia(), &credentials, &client).await {
-        Ok(session) => {
-            end_previous_session(&auth).await?;
-            auth.set_session(Some(&session)).await;
-            Ok(Redirect::to("/account").into_response())
-        }
+        Ok(session) => sign_in_browser(&auth, &session).await,
         Err(SignInError::Internal(error)) => Err(error.into()),
         Err(failure) => {
             let form = html::credentials_form(
@@ -156,12 +147,17 @@ pub async fn login(auth: AuthRequest, client: Client, Form(credentials): Form<Cr
     }
 }
 
-/// Signing in on top of another session ends that one (no stale sessions behind the cookie).
-async fn end_previous_session(auth: &AuthRequest) -> Result<(), PageError> {
+/// Makes `session` this browser's session and goes to the account page. A session the browser
+/// already had is ended first (no stale sessions behind the cookie).
+async fn sign_in_browser(
+    auth: &AuthRequest,
+    session: &lucia::Session<crate::UserAttributes, crate::SessionAttributes>,
+) -> PageResult {
     if let Ok(Some(previous)) = auth.validate().await {
         auth.lucia().invalidate_session(&previous.session_id).await?;
     }
-    Ok(())
+    auth.set_session(Some(session)).await;
+    Ok(Redirect::to("/account").into_response())
 }
 
 pub async fn logout(auth: AuthRequest) -> PageResult {
