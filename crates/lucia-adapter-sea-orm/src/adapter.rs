@@ -5,7 +5,10 @@ use lucia::{
     UserAdapter,
 };
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement, Value};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryResult, SqlErr, TransactionTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryResult, SqlErr, Statement,
+    TransactionTrait,
+};
 
 use crate::codec::{decode_row, encode, take_millis, take_optional_text, take_text};
 use crate::schema::{self, SchemaError, Table};
@@ -139,6 +142,24 @@ fn encode_attributes(
         .collect()
 }
 
+/// Refuses an insert that leaves out a `NOT NULL` attribute column without a default, before
+/// anything is written (the database would refuse it with a driver error).
+fn check_required(table: &Table, attributes: &AttributeMap, lucia_columns: &[&str]) -> Result<(), AdapterError> {
+    let missing = table.columns.iter().find(|column| {
+        !column.nullable
+            && !column.has_default
+            && !lucia_columns.contains(&column.name.as_str())
+            && !attributes.contains_key(&column.name)
+    });
+    match missing {
+        Some(column) => Err(AdapterError::InvalidAttributes(format!(
+            "column `{}` of table `{}` cannot be null and has no value",
+            column.name, table.name
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn insert(table: &Table, pairs: Vec<(Alias, Expr)>) -> Result<sea_orm::sea_query::InsertStatement, AdapterError> {
     let (columns, values): (Vec<_>, Vec<_>) = pairs.into_iter().unzip();
     let mut query = Query::insert();
@@ -212,26 +233,78 @@ impl<Sessions> SeaOrmAdapter<Sessions> {
         rows.iter().map(convert).collect()
     }
 
-    async fn exists(&self, table: &Table, id: &str) -> Result<bool, AdapterError> {
-        let mut query = Query::select();
-        query.expr(Expr::val(1)).from(table.table_ref.clone()).and_where(Expr::col(alias("id")).eq(id));
+    async fn exists(&self, mut query: SelectStatement) -> Result<bool, AdapterError> {
+        query.expr(Expr::val(1));
         Ok(self.db.query_one(&query).await.map_err(database)?.is_some())
     }
 
-    /// Turns a failed insert of row `id` into table into a typed error. The condition is
-    /// read from the SQL error code (SQLSTATE, MySQL error number, SQLite extended code) via
-    /// SeaORM, never from message text. A unique violation is a duplicate id only if a row
-    /// with that id exists: otherwise another unique column (say `username`) was hit.
-    async fn insert_failure(&self, table: &Table, id: &str, error: DbErr, duplicate_id: AdapterError) -> AdapterError {
-        match error.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(message)) => match self.exists(table, id).await {
-                Ok(true) => duplicate_id,
-                Ok(false) => AdapterError::DuplicateAttribute(message),
-                Err(lookup) => lookup,
-            },
-            Some(SqlErr::ForeignKeyConstraintViolation(_)) => AdapterError::InvalidUserId,
-            _ => database(error),
+    /// The unique attribute column of `table` (declared `unique` in the entity) whose value
+    /// in `attributes` another row than `own_id` already holds.
+    async fn taken_column(
+        &self,
+        table: &Table,
+        own_id: &str,
+        attributes: &AttributeMap,
+    ) -> Result<Option<String>, AdapterError> {
+        for column in table.columns.iter().filter(|column| column.unique) {
+            let Some(value) = attributes.get(&column.name).filter(|value| !value.is_null()) else { continue };
+            let mut query = Query::select();
+            query
+                .from(table.table_ref.clone())
+                .and_where(Expr::col(alias(&column.name)).eq(Expr::val(encode(column, value)?)))
+                .and_where(Expr::col(alias("id")).ne(own_id));
+            if self.exists(query).await? {
+                return Ok(Some(column.name.clone()));
+            }
         }
+        Ok(None)
+    }
+
+    /// Turns a failed insert or update of row `id` into a typed error. The condition is read
+    /// from the SQL error code (SQLSTATE, MySQL error number, SQLite extended code) via
+    /// SeaORM, never from message text, which never reaches the error. A unique violation on
+    /// insert is a duplicate id (`duplicate_id`) if a row with that id exists; otherwise a
+    /// unique attribute column was hit, found by looking for the value.
+    async fn write_failure(
+        &self,
+        table: &Table,
+        id: &str,
+        error: DbErr,
+        duplicate_id: Option<AdapterError>,
+        attributes: &AttributeMap,
+    ) -> AdapterError {
+        let outcome = match error.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => {
+                let mut same_id = Query::select();
+                same_id.from(table.table_ref.clone()).and_where(Expr::col(alias("id")).eq(id));
+                match duplicate_id {
+                    Some(duplicate_id) if self.exists(same_id).await.unwrap_or(false) => Ok(duplicate_id),
+                    _ => self
+                        .taken_column(table, id, attributes)
+                        .await
+                        .map(|column| AdapterError::DuplicateAttribute { column }),
+                }
+            }
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => Ok(AdapterError::InvalidUserId),
+            _ => Ok(database(error)),
+        };
+        outcome.unwrap_or_else(|lookup| lookup)
+    }
+
+    /// Runs statements in one transaction, in order.
+    async fn in_transaction(&self, statements: Vec<Statement>) -> Result<(), AdapterError> {
+        let transaction = self.db.begin().await.map_err(database)?;
+        for statement in statements {
+            if let Err(error) = transaction.execute_raw(statement).await {
+                transaction.rollback().await.map_err(database)?;
+                return Err(database(error));
+            }
+        }
+        transaction.commit().await.map_err(database)
+    }
+
+    fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
     }
 
     async fn execute(&self, statement: &impl sea_orm::StatementBuilder) -> Result<u64, AdapterError> {
@@ -244,13 +317,40 @@ impl<Sessions> SeaOrmAdapter<Sessions> {
         self.execute(&query).await.map(drop)
     }
 
-    async fn update_where(&self, table: &Table, id: &str, values: Vec<(Alias, Expr)>) -> Result<(), AdapterError> {
+    /// Updates row `id` of `table`; a unique attribute value taken by another row is
+    /// `DuplicateAttribute`.
+    async fn update_where(
+        &self,
+        table: &Table,
+        id: &str,
+        values: Vec<(Alias, Expr)>,
+        attributes: &AttributeMap,
+    ) -> Result<(), AdapterError> {
         if values.is_empty() {
             return Ok(());
         }
         let mut query = Query::update();
         query.table(table.table_ref.clone()).values(values).and_where(Expr::col(alias("id")).eq(id));
-        self.execute(&query).await.map(drop)
+        match self.db.execute(&query).await {
+            Ok(_) => Ok(()),
+            Err(error) => Err(self.write_failure(table, id, error, None, attributes).await),
+        }
+    }
+
+    fn delete_statement(&self, table: &Table, column: &str, value: &str) -> Statement {
+        let mut query = Query::delete();
+        query.from_table(table.table_ref.clone()).and_where(Expr::col(alias(column)).eq(value));
+        self.backend().build(&query)
+    }
+
+    fn key_password_update(&self, key_id: &str, hashed_password: Option<&str>) -> sea_orm::sea_query::UpdateStatement {
+        let password = Expr::val(Value::String(hashed_password.map(str::to_owned)));
+        let mut query = Query::update();
+        query
+            .table(self.key.table_ref.clone())
+            .value(alias("hashed_password"), password)
+            .and_where(Expr::col(alias("id")).eq(key_id));
+        query
     }
 
     fn key_insert(&self, key: &DatabaseKey) -> Result<sea_orm::sea_query::InsertStatement, AdapterError> {
@@ -276,29 +376,35 @@ impl<Sessions: Send + Sync> UserAdapter for SeaOrmAdapter<Sessions> {
     async fn set_user(&self, user: DatabaseUser, key: Option<DatabaseKey>) -> Result<(), AdapterError> {
         let mut columns = vec![(alias("id"), text(&user.id))];
         columns.extend(encode_attributes(&self.user, &user.attributes, USER_COLUMNS)?);
+        check_required(&self.user, &user.attributes, USER_COLUMNS)?;
         let user_insert = insert(&self.user, columns)?;
+        let user_failure =
+            |e| self.write_failure(&self.user, &user.id, e, Some(AdapterError::DuplicateUserId), &user.attributes);
         let Some(key) = key else {
             return match self.db.execute(&user_insert).await {
                 Ok(_) => Ok(()),
-                Err(e) => Err(self.insert_failure(&self.user, &user.id, e, AdapterError::DuplicateUserId).await),
+                Err(e) => Err(user_failure(e).await),
             };
         };
         let key_insert = self.key_insert(&key)?;
         let transaction = self.db.begin().await.map_err(database)?;
         if let Err(e) = transaction.execute(&user_insert).await {
             transaction.rollback().await.map_err(database)?;
-            return Err(self.insert_failure(&self.user, &user.id, e, AdapterError::DuplicateUserId).await);
+            return Err(user_failure(e).await);
         }
         if let Err(e) = transaction.execute(&key_insert).await {
             transaction.rollback().await.map_err(database)?;
-            return Err(self.insert_failure(&self.key, &key.id, e, AdapterError::DuplicateKeyId).await);
+            let no_attributes = AttributeMap::new();
+            return Err(self
+                .write_failure(&self.key, &key.id, e, Some(AdapterError::DuplicateKeyId), &no_attributes)
+                .await);
         }
         transaction.commit().await.map_err(database)
     }
 
     async fn update_user(&self, user_id: &str, attributes: AttributeMap) -> Result<(), AdapterError> {
         let values = encode_attributes(&self.user, &attributes, USER_COLUMNS)?;
-        self.update_where(&self.user, user_id, values).await
+        self.update_where(&self.user, user_id, values, &attributes).await
     }
 
     async fn delete_user(&self, user_id: &str) -> Result<(), AdapterError> {
@@ -306,7 +412,15 @@ impl<Sessions: Send + Sync> UserAdapter for SeaOrmAdapter<Sessions> {
     }
 
     async fn get_key(&self, key_id: &str) -> Result<Option<DatabaseKey>, AdapterError> {
-        self.fetch_one(&select_where(&self.key, "id", key_id), |row| key_from_row(&self.key, row)).await
+        let mut query = select_where(&self.key, "id", key_id);
+        // A locking read waits for a transaction that is changing the key (a password change
+        // and its revocation) and then sees its result, as sign-in's re-check needs. MySQL's
+        // revocation blocks the racing session insert instead (next-key locks); SQLite runs
+        // one writer at a time.
+        if self.backend() == DbBackend::Postgres {
+            query.lock_shared();
+        }
+        self.fetch_one(&query, |row| key_from_row(&self.key, row)).await
     }
 
     async fn get_keys_by_user_id(&self, user_id: &str) -> Result<Vec<DatabaseKey>, AdapterError> {
@@ -316,13 +430,21 @@ impl<Sessions: Send + Sync> UserAdapter for SeaOrmAdapter<Sessions> {
     async fn set_key(&self, key: DatabaseKey) -> Result<(), AdapterError> {
         match self.db.execute(&self.key_insert(&key)?).await {
             Ok(_) => Ok(()),
-            Err(e) => Err(self.insert_failure(&self.key, &key.id, e, AdapterError::DuplicateKeyId).await),
+            Err(e) => {
+                let no_attributes = AttributeMap::new();
+                Err(self.write_failure(&self.key, &key.id, e, Some(AdapterError::DuplicateKeyId), &no_attributes).await)
+            }
         }
     }
 
     async fn update_key(&self, key_id: &str, hashed_password: Option<&str>) -> Result<(), AdapterError> {
-        let password = Expr::val(Value::String(hashed_password.map(str::to_owned)));
-        self.update_where(&self.key, key_id, vec![(alias("hashed_password"), password)]).await
+        self.execute(&self.key_password_update(key_id, hashed_password)).await.map(drop)
+    }
+
+    async fn replace_key_password(&self, key_id: &str, current: &str, new: &str) -> Result<bool, AdapterError> {
+        let mut query = self.key_password_update(key_id, Some(new));
+        query.and_where(Expr::col(alias("hashed_password")).eq(current));
+        Ok(self.execute(&query).await? == 1)
     }
 
     async fn delete_key(&self, key_id: &str) -> Result<(), AdapterError> {
@@ -379,9 +501,13 @@ impl SessionAdapter for SeaOrmAdapter<WithSessions> {
             (alias("idle_expires"), millis(table, "idle_expires", session.idle_expires)?),
         ];
         columns.extend(encode_attributes(table, &session.attributes, SESSION_COLUMNS)?);
+        check_required(table, &session.attributes, SESSION_COLUMNS)?;
         match self.db.execute(&insert(table, columns)?).await {
             Ok(_) => Ok(()),
-            Err(e) => Err(self.insert_failure(table, &session.id, e, AdapterError::DuplicateSessionId).await),
+            Err(e) => {
+                let duplicate = Some(AdapterError::DuplicateSessionId);
+                Err(self.write_failure(table, &session.id, e, duplicate, &session.attributes).await)
+            }
         }
     }
 
@@ -392,7 +518,7 @@ impl SessionAdapter for SeaOrmAdapter<WithSessions> {
             values.push((alias("active_expires"), millis(table, "active_expires", active)?));
             values.push((alias("idle_expires"), millis(table, "idle_expires", idle)?));
         }
-        self.update_where(table, session_id, values).await
+        self.update_where(table, session_id, values, &update.attributes).await
     }
 
     async fn delete_session(&self, session_id: &str) -> Result<(), AdapterError> {
@@ -439,5 +565,39 @@ impl Adapter for SeaOrmAdapter<WithSessions> {
             .and_where(Expr::col((alias("s"), alias("id"))).eq(session_id));
         self.fetch_one(&query, |row| Ok((session_from_row(session, row, SESSION)?, user_from_row(user, row, USER)?)))
             .await
+    }
+
+    /// One transaction. On PostgreSQL and MySQL it first locks the user row, so a session or
+    /// key being inserted for the user meanwhile waits and then fails its foreign key (an
+    /// unknown user) instead of making the delete fail.
+    async fn delete_user_cascade(&self, user_id: &str) -> Result<(), AdapterError> {
+        let backend = self.backend();
+        let mut statements = Vec::with_capacity(4);
+        if backend != DbBackend::Sqlite {
+            let mut lock = Query::select();
+            lock.expr(Expr::val(1))
+                .from(self.user.table_ref.clone())
+                .and_where(Expr::col(alias("id")).eq(user_id))
+                .lock_exclusive();
+            statements.push(backend.build(&lock));
+        }
+        statements.push(self.delete_statement(self.session(), "user_id", user_id));
+        statements.push(self.delete_statement(&self.key, "user_id", user_id));
+        statements.push(self.delete_statement(&self.user, "id", user_id));
+        self.in_transaction(statements).await
+    }
+
+    /// One transaction: the key's update, then the delete of the user's sessions.
+    async fn update_key_and_end_sessions(
+        &self,
+        key_id: &str,
+        hashed_password: Option<&str>,
+        user_id: &str,
+    ) -> Result<(), AdapterError> {
+        let statements = vec![
+            self.backend().build(&self.key_password_update(key_id, hashed_password)),
+            self.delete_statement(self.session(), "user_id", user_id),
+        ];
+        self.in_transaction(statements).await
     }
 }

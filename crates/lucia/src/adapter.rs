@@ -22,8 +22,8 @@ pub struct DatabaseUser {
     pub attributes: AttributeMap,
 }
 
-/// A row of the key table.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A row of the key table. `Debug` does not show the password hash.
+#[derive(Clone, PartialEq, Eq)]
 pub struct DatabaseKey {
     /// `provider_id:provider_user_id`.
     pub id: String,
@@ -33,10 +33,12 @@ pub struct DatabaseKey {
     pub hashed_password: Option<String>,
 }
 
-/// A row of the session table.
-#[derive(Debug, Clone, PartialEq)]
+/// A row of the session table. `Debug` does not show the `id`, which is the session token
+/// itself in [`SessionTokens::Plain`](crate::SessionTokens::Plain) mode.
+#[derive(Clone, PartialEq)]
 pub struct DatabaseSession {
-    /// The session id (the cookie value, or the bearer token).
+    /// The `id` column: the session token's SHA-256 or the token itself, as
+    /// [`SessionTokens`](crate::SessionTokens) says.
     pub id: String,
     /// The owning user.
     pub user_id: String,
@@ -46,6 +48,28 @@ pub struct DatabaseSession {
     pub idle_expires: i64,
     /// Every other column.
     pub attributes: AttributeMap,
+}
+
+impl std::fmt::Debug for DatabaseKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseKey")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("hashed_password", &self.hashed_password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for DatabaseSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSession")
+            .field("id", &"<redacted>")
+            .field("user_id", &self.user_id)
+            .field("active_expires", &self.active_expires)
+            .field("idle_expires", &self.idle_expires)
+            .field("attributes", &self.attributes)
+            .finish()
+    }
 }
 
 /// A change to a session row: new expiries (renewal) and/or attribute columns.
@@ -110,6 +134,16 @@ pub trait UserAdapter: Send + Sync {
         hashed_password: Option<&str>,
     ) -> impl Future<Output = Result<(), AdapterError>> + Send;
 
+    /// Replaces a key's password hash with `new` only if it is still `current`, and says
+    /// whether it did. Used to upgrade a hash after a sign-in without undoing a password change
+    /// that happened meanwhile; one atomic compare-and-set where the store allows it.
+    fn replace_key_password(
+        &self,
+        key_id: &str,
+        current: &str,
+        new: &str,
+    ) -> impl Future<Output = Result<bool, AdapterError>> + Send;
+
     /// Deletes a key.
     fn delete_key(&self, key_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send;
 
@@ -164,6 +198,9 @@ pub trait SessionAdapter: Send + Sync {
 }
 
 /// A store of users, keys and sessions: what [`Lucia`](crate::Lucia) runs on.
+///
+/// The provided methods combine the two halves with the plain methods; a store that has
+/// transactions overrides them to make each one atomic.
 pub trait Adapter: UserAdapter + SessionAdapter {
     /// A session and its user, or `None` if either is missing. The default makes two lookups;
     /// stores that can join should do it in one round trip, since this runs on every
@@ -177,6 +214,37 @@ pub trait Adapter: UserAdapter + SessionAdapter {
                 return Ok(None);
             };
             Ok(self.get_user(&session.user_id).await?.map(|user| (session, user)))
+        }
+    }
+
+    /// Deletes a user with all its sessions and keys, in one transaction where the store has
+    /// them. The default deletes the sessions, then the keys, then the user (the order foreign
+    /// keys without `ON DELETE CASCADE` need), so a failure part-way leaves a user who can no
+    /// longer sign in rather than sessions of a deleted user.
+    fn delete_user_cascade(&self, user_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        async move {
+            self.delete_sessions_by_user_id(user_id).await?;
+            self.delete_keys_by_user_id(user_id).await?;
+            self.delete_user(user_id).await
+        }
+    }
+
+    /// Sets a key's password hash (`None` removes the password) and deletes every session of
+    /// `user_id`, the key's owner, in one transaction where the store has them.
+    ///
+    /// The default deletes the sessions, updates the key, then deletes the sessions again: a
+    /// failure part-way signs the user out without changing the password, and no session made
+    /// before the change survives it.
+    fn update_key_and_end_sessions(
+        &self,
+        key_id: &str,
+        hashed_password: Option<&str>,
+        user_id: &str,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        async move {
+            self.delete_sessions_by_user_id(user_id).await?;
+            self.update_key(key_id, hashed_password).await?;
+            self.delete_sessions_by_user_id(user_id).await
         }
     }
 }
@@ -252,6 +320,14 @@ impl<U: UserAdapter, S: SessionAdapter> UserAdapter for SplitAdapter<U, S> {
         hashed_password: Option<&str>,
     ) -> impl Future<Output = Result<(), AdapterError>> + Send {
         self.users.update_key(key_id, hashed_password)
+    }
+    fn replace_key_password(
+        &self,
+        key_id: &str,
+        current: &str,
+        new: &str,
+    ) -> impl Future<Output = Result<bool, AdapterError>> + Send {
+        self.users.replace_key_password(key_id, current, new)
     }
     fn delete_key(&self, key_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send {
         self.users.delete_key(key_id)

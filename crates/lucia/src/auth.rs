@@ -8,36 +8,78 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::{Config, LuciaBuilder};
-use crate::id::{SESSION_ID_LENGTH, USER_ID_LENGTH};
+use crate::id::USER_ID_LENGTH;
 use crate::password::HashingPool;
 use crate::session::{from_millis, to_millis};
+use crate::token::MAX_SESSION_TOKEN_LENGTH;
 use crate::{
-    Adapter, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, Env, Error, Key, Session, SessionCookie,
-    SessionState, SessionUpdate, User, create_key_id, generate_random_string,
+    Adapter, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, Env, Error, Key, NewSession, Session,
+    SessionCookie, SessionHandle, SessionState, SessionToken, SessionUpdate, User, create_key_id,
+    generate_random_string,
 };
 
 /// Attributes for tables with no attribute columns: serialises to `{}` and reads any row.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoAttributes {}
 
-/// The longest session id accepted from a request. Longer ones are rejected before any
-/// database query (Lucia's own ids are 40 characters; MySQL schemas use `VARCHAR(127)`).
-pub const MAX_SESSION_ID_LENGTH: usize = 255;
-
 /// A key to create, for a new user ([`CreateUser::key`]) or an existing one
-/// ([`Lucia::create_key`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// ([`Lucia::create_key`]). `Debug` does not show the password.
+///
+/// ```
+/// let key = lucia::NewKey::password("email", "ada@example.com", "correct horse battery staple");
+/// assert!(!format!("{key:?}").contains("horse"));
+/// let github = lucia::NewKey::passwordless("github", "12345");
+/// assert_eq!(github.password, None);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 pub struct NewKey {
     /// For example `"email"`. Must not contain `:`.
     pub provider_id: String,
     /// For example the email address. Stored verbatim: no case folding (lowercase emails
     /// yourself, as Lucia v2 apps do).
     pub provider_user_id: String,
-    /// A password to hash and store, or `None` for a key without password (OAuth).
+    /// A password to hash and store, or `None` for a key without password (OAuth). An empty
+    /// password is refused ([`Error::InvalidPassword`]): no sign-in could ever use it.
     pub password: Option<String>,
 }
 
+impl NewKey {
+    /// A key with a password, such as `NewKey::password("email", email, password)`.
+    pub fn password(
+        provider_id: impl Into<String>,
+        provider_user_id: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        Self {
+            provider_id: provider_id.into(),
+            provider_user_id: provider_user_id.into(),
+            password: Some(password.into()),
+        }
+    }
+
+    /// A key without a password, such as an OAuth account: `NewKey::passwordless("github", id)`.
+    pub fn passwordless(provider_id: impl Into<String>, provider_user_id: impl Into<String>) -> Self {
+        Self { provider_id: provider_id.into(), provider_user_id: provider_user_id.into(), password: None }
+    }
+}
+
+impl std::fmt::Debug for NewKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewKey")
+            .field("provider_id", &self.provider_id)
+            .field("provider_user_id", &self.provider_user_id)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
 /// What [`Lucia::create_user`] inserts.
+///
+/// ```
+/// # #[derive(serde::Serialize)] struct Profile { username: String }
+/// let user = lucia::CreateUser::new(Profile { username: "ada".into() })
+///     .with_key(lucia::NewKey::password("username", "ada", "correct horse battery staple"));
+/// ```
 #[derive(Debug, Clone)]
 pub struct CreateUser<U> {
     /// The user id; `None` generates 15 random `[a-z0-9]` characters.
@@ -48,19 +90,58 @@ pub struct CreateUser<U> {
     pub attributes: U,
 }
 
+impl<U> CreateUser<U> {
+    /// A user with a generated id, these attributes, and no key yet.
+    pub fn new(attributes: U) -> Self {
+        Self { user_id: None, key: None, attributes }
+    }
+
+    /// Adds the user's first key.
+    #[must_use]
+    pub fn with_key(mut self, key: NewKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+}
+
 /// What [`Lucia::create_session`] inserts.
+///
+/// ```
+/// let options: lucia::CreateSession<lucia::NoAttributes> = lucia::CreateSession::for_user("ada-user-id");
+/// ```
 #[derive(Debug, Clone)]
 pub struct CreateSession<S> {
     /// The user the session belongs to.
     pub user_id: String,
-    /// The session id; `None` generates 40 random `[a-z0-9]` characters.
-    pub session_id: Option<String>,
     /// The session's attribute columns.
     pub attributes: S,
 }
 
+impl<S> CreateSession<S> {
+    /// A session of `user_id` with these attributes.
+    pub fn new(user_id: impl Into<String>, attributes: S) -> Self {
+        Self { user_id: user_id.into(), attributes }
+    }
+
+    /// A session of `user_id` with default attributes.
+    pub fn for_user(user_id: impl Into<String>) -> Self
+    where
+        S: Default,
+    {
+        Self::new(user_id, S::default())
+    }
+}
+
 const RESERVED_USER_COLUMNS: &[&str] = &["id"];
 const RESERVED_SESSION_COLUMNS: &[&str] = &["id", "user_id", "active_expires", "idle_expires"];
+
+/// How long a dead session is kept before the sweeps delete it. A sign-in in progress holds a
+/// dead placeholder row (see [`Lucia::sign_in`]); the grace keeps sweeps from deleting it
+/// under the sign-in's feet.
+const SWEEP_GRACE_MS: i64 = 60_000;
+
+/// How often [`Lucia::sign_in`] starts over when its session is revoked while it runs.
+const SIGN_IN_ATTEMPTS: usize = 3;
 
 /// Users, keys and sessions over an [`Adapter`]: Lucia v2's `Auth`.
 ///
@@ -91,7 +172,9 @@ impl<A, U, S> std::fmt::Debug for Lucia<A, U, S> {
 }
 
 impl<A: Adapter> Lucia<A> {
-    /// Starts configuring a `Lucia` over `adapter`, with Lucia v2's defaults.
+    /// Starts configuring a `Lucia` over `adapter`. The defaults are the safe ones for a new
+    /// application (hashed session tokens); [`LuciaBuilder::lucia_v2_compat`] shares a
+    /// database with a Lucia v2 application instead.
     pub fn builder(adapter: A) -> LuciaBuilder<A> {
         LuciaBuilder::new(adapter)
     }
@@ -116,29 +199,33 @@ impl<A, U, S> Lucia<A, U, S> {
         to_millis(self.inner.config.now())
     }
 
+    fn stored_id(&self, token: &str) -> String {
+        self.inner.config.session_tokens.stored_id(token)
+    }
+
     /// The session cookie's value from a `Cookie` header, if present and not empty.
     pub fn read_session_cookie(&self, cookie_header: &str) -> Option<String> {
         crate::read_cookie(cookie_header, &self.inner.config.session_cookie.name)
     }
 
-    /// The `Set-Cookie` for a session, or with `None`, the cookie that deletes it.
+    /// The `Set-Cookie` that gives the client `token`, the token of `session`.
     ///
     /// The cookie expires with the session's idle period (or a year from now when the cookie
-    /// config says `expires: false`); it is `Secure` in [`Env::Prod`].
-    pub fn create_session_cookie(&self, session: Option<&Session<U, S>>) -> SessionCookie {
+    /// config says `expires: false`); it is `Secure` in [`Env::Prod`] and with
+    /// `SameSite=None`.
+    pub fn create_session_cookie(&self, token: &SessionToken, session: &Session<U, S>) -> SessionCookie {
         let config = &self.inner.config;
-        let secure = config.env == Env::Prod;
-        match session {
-            None => SessionCookie::blank(&config.session_cookie, secure),
-            Some(session) => {
-                let expires = if config.session_cookie.expires {
-                    session.idle_period_expires_at
-                } else {
-                    SessionCookie::year_from(config.now())
-                };
-                SessionCookie::new(&config.session_cookie, &session.session_id, expires, secure)
-            }
-        }
+        let expires = if config.session_cookie.expires {
+            session.idle_period_expires_at
+        } else {
+            SessionCookie::year_from(config.now())
+        };
+        SessionCookie::new(&config.session_cookie, token.expose_secret(), expires, config.env == Env::Prod)
+    }
+
+    /// The `Set-Cookie` that deletes the session cookie.
+    pub fn create_blank_session_cookie(&self) -> SessionCookie {
+        SessionCookie::blank(&self.inner.config.session_cookie, self.inner.config.env == Env::Prod)
     }
 }
 
@@ -161,7 +248,8 @@ where
     ///
     /// Errors: [`Error::DuplicateKeyId`], [`Error::DuplicateUserId`],
     /// [`Error::DuplicateAttribute`] (a unique attribute column), [`Error::InvalidProviderId`],
-    /// [`Error::InvalidAttributes`]. On any error nothing is written.
+    /// [`Error::InvalidAttributes`], [`Error::InvalidPassword`] (an empty password). On any
+    /// error nothing is written.
     pub async fn create_user(&self, options: CreateUser<U>) -> Result<User<U>, Error> {
         let user_id = options.user_id.unwrap_or_else(|| generate_random_string(USER_ID_LENGTH));
         check_user_id(&user_id)?;
@@ -180,7 +268,8 @@ where
     /// `attributes` must serialise to a map of column names; columns not named keep their
     /// values (`serde_json::json!({"username": "new"})` or a struct with
     /// `#[serde(skip_serializing_if = "Option::is_none")]` fields). An empty map changes
-    /// nothing. An unknown user is [`Error::InvalidUserId`].
+    /// nothing. An unknown user is [`Error::InvalidUserId`]; a value a unique column already
+    /// holds is [`Error::DuplicateAttribute`].
     pub async fn update_user_attributes(&self, user_id: &str, attributes: &impl Serialize) -> Result<User<U>, Error> {
         check_user_id(user_id)?;
         let attributes = to_attribute_map(attributes, RESERVED_USER_COLUMNS)?;
@@ -190,17 +279,13 @@ where
         self.get_user(user_id).await
     }
 
-    /// Deletes a user with its sessions and keys, in that order (as Lucia v2 does, so foreign
-    /// keys without `ON DELETE CASCADE` are satisfied). An unknown user is not an error.
+    /// Deletes a user with its sessions and keys, in one transaction where the store has them
+    /// ([`Adapter::delete_user_cascade`]). An unknown user is not an error.
     pub async fn delete_user(&self, user_id: &str) -> Result<(), Error> {
         if check_user_id(user_id).is_err() {
             return Ok(());
         }
-        let adapter = &self.inner.adapter;
-        adapter.delete_sessions_by_user_id(user_id).await?;
-        adapter.delete_keys_by_user_id(user_id).await?;
-        adapter.delete_user(user_id).await?;
-        Ok(())
+        Ok(self.inner.adapter.delete_user_cascade(user_id).await?)
     }
 
     // ---- keys -----------------------------------------------------------------------------
@@ -213,20 +298,59 @@ where
 
     async fn hash_password(&self, password: Option<&str>) -> Result<Option<String>, Error> {
         match password {
+            Some("") => Err(Error::InvalidPassword),
             Some(password) => Ok(Some(self.inner.hashing.hash(password).await?)),
             None => Ok(None),
         }
     }
 
-    /// Signs in with a key: checks the password and returns the key (whose `user_id` says who
-    /// signed in).
+    /// The key row, or [`Error::InvalidKeyId`] after the same hashing work a wrong password
+    /// costs, so that response times do not reveal which keys exist.
+    async fn find_key(&self, key_id: &str, password: Option<&str>) -> Result<DatabaseKey, Error> {
+        match self.inner.adapter.get_key(key_id).await? {
+            Some(key) => Ok(key),
+            None => {
+                if let Some(password) = password.filter(|p| !p.is_empty()) {
+                    self.inner.hashing.verify(password, DUMMY_HASH).await?;
+                }
+                Err(Error::InvalidKeyId)
+            }
+        }
+    }
+
+    /// Checks `password` against `key` (Lucia v2's rules) and upgrades an outdated hash.
+    /// Returns the key as stored afterwards.
+    async fn verify_key(&self, mut key: DatabaseKey, password: Option<&str>) -> Result<DatabaseKey, Error> {
+        match (key.hashed_password.as_deref(), password) {
+            (Some(hash), Some(password)) if !password.is_empty() => {
+                let (valid, needs_rehash) = self.inner.hashing.verify(password, hash).await?;
+                if !valid {
+                    return Err(Error::InvalidPassword);
+                }
+                if needs_rehash {
+                    let fresh = self.inner.hashing.hash(password).await?;
+                    // Only over the hash just checked: a password changed meanwhile stays.
+                    if self.inner.adapter.replace_key_password(&key.id, hash, &fresh).await? {
+                        key.hashed_password = Some(fresh);
+                    }
+                }
+                Ok(key)
+            }
+            (None, None) => Ok(key),
+            _ => Err(Error::InvalidPassword),
+        }
+    }
+
+    /// Checks a key's password and returns the key (whose `user_id` says whose it is), without
+    /// starting a session: to confirm a password before a sensitive action. To sign in, use
+    /// [`sign_in`](Self::sign_in), which also starts the session safely.
     ///
     /// `password` must be `Some` for a key with a password and `None` for a key without
-    /// ([`Error::InvalidPassword`] otherwise, as for a wrong password). An unknown key is
-    /// [`Error::InvalidKeyId`]; the password is still hashed then, so response times do not
+    /// ([`Error::InvalidPassword`] otherwise, as for a wrong or empty password). An unknown key
+    /// is [`Error::InvalidKeyId`]; the password is still hashed then, so response times do not
     /// reveal which keys exist. If the hasher says the stored hash is outdated
     /// ([`PasswordHasher::needs_rehash`](crate::PasswordHasher::needs_rehash)), it is replaced
-    /// by a fresh hash.
+    /// by a fresh hash, unless the password changed meanwhile.
     pub async fn use_key(
         &self,
         provider_id: &str,
@@ -234,34 +358,15 @@ where
         password: Option<&str>,
     ) -> Result<Key, Error> {
         let key_id = create_key_id(provider_id, provider_user_id)?;
-        let Some(key) = self.inner.adapter.get_key(&key_id).await? else {
-            if let Some(password) = password {
-                // Same work as a real check, so unknown keys are not faster to reject.
-                self.inner.hashing.verify(password, DUMMY_HASH).await?;
-            }
-            return Err(Error::InvalidKeyId);
-        };
-        match (&key.hashed_password, password) {
-            (Some(hash), Some(password)) => {
-                let (valid, needs_rehash) = self.inner.hashing.verify(password, hash).await?;
-                if !valid {
-                    return Err(Error::InvalidPassword);
-                }
-                if needs_rehash {
-                    let fresh = self.inner.hashing.hash(password).await?;
-                    self.inner.adapter.update_key(&key_id, Some(&fresh)).await?;
-                }
-            }
-            (None, None) => {}
-            _ => return Err(Error::InvalidPassword),
-        }
-        Ok(Key::from_database(key))
+        let key = self.find_key(&key_id, password).await?;
+        Ok(Key::from_database(self.verify_key(key, password).await?))
     }
 
     /// Adds a key to an existing user. Errors: [`Error::DuplicateKeyId`],
-    /// [`Error::InvalidUserId`], [`Error::InvalidProviderId`].
+    /// [`Error::InvalidUserId`] (on every store, foreign keys or not),
+    /// [`Error::InvalidProviderId`], [`Error::InvalidPassword`] (an empty password).
     pub async fn create_key(&self, user_id: &str, key: NewKey) -> Result<Key, Error> {
-        check_user_id(user_id)?;
+        self.get_user(user_id).await?;
         let key = self.database_key(user_id, key).await?;
         self.inner.adapter.set_key(key.clone()).await?;
         Ok(Key::from_database(key))
@@ -283,8 +388,10 @@ where
         Ok(keys.into_iter().map(Key::from_database).collect())
     }
 
-    /// Sets (or with `None`, removes) a key's password. An unknown key is
-    /// [`Error::InvalidKeyId`], reported before any hashing (Lucia v2 hashed first).
+    /// Sets (or with `None`, removes) a key's password, leaving sessions alone (Lucia v2's
+    /// `updateKeyPassword`). When a user changes their password, use
+    /// [`change_password`](Self::change_password), which also ends their sessions. An unknown
+    /// key is [`Error::InvalidKeyId`], reported before any hashing (Lucia v2 hashed first).
     pub async fn update_key_password(
         &self,
         provider_id: &str,
@@ -298,6 +405,26 @@ where
         Ok(Key::from_database(key))
     }
 
+    /// Sets a key's new password and ends every session of its user, atomically where the
+    /// store allows ([`Adapter::update_key_and_end_sessions`]). No session survives that was
+    /// started with the old password, including by a [`sign_in`](Self::sign_in) running at the
+    /// same time. Start a new session for the device that made the change, if it should stay
+    /// signed in.
+    ///
+    /// An unknown key is [`Error::InvalidKeyId`]; an empty password [`Error::InvalidPassword`].
+    pub async fn change_password(
+        &self,
+        provider_id: &str,
+        provider_user_id: &str,
+        new_password: &str,
+    ) -> Result<Key, Error> {
+        let key_id = create_key_id(provider_id, provider_user_id)?;
+        let mut key = self.inner.adapter.get_key(&key_id).await?.ok_or(Error::InvalidKeyId)?;
+        key.hashed_password = self.hash_password(Some(new_password)).await?;
+        self.inner.adapter.update_key_and_end_sessions(&key_id, key.hashed_password.as_deref(), &key.user_id).await?;
+        Ok(Key::from_database(key))
+    }
+
     /// Deletes a key. An unknown key is not an error.
     pub async fn delete_key(&self, provider_id: &str, provider_user_id: &str) -> Result<(), Error> {
         let key_id = create_key_id(provider_id, provider_user_id)?;
@@ -306,52 +433,144 @@ where
 
     // ---- sessions -------------------------------------------------------------------------
 
-    /// Creates a session for an existing user. The returned session is active and
-    /// `fresh` (send its cookie).
+    /// Creates a session for an existing user and returns it with its token, the only time
+    /// the token is handed out. The session is active and `fresh` (send its cookie).
     ///
     /// An unknown user is [`Error::InvalidUserId`], and no row is written (Lucia v2 inserted
-    /// an orphan session when the table had no foreign key).
-    pub async fn create_session(&self, options: CreateSession<S>) -> Result<Session<U, S>, Error> {
+    /// an orphan session when the table had no foreign key). To start a session after
+    /// checking a password, use [`sign_in`](Self::sign_in).
+    pub async fn create_session(&self, options: CreateSession<S>) -> Result<NewSession<U, S>, Error> {
         let user = self.get_user(&options.user_id).await?;
-        let session_id = options.session_id.unwrap_or_else(|| generate_random_string(SESSION_ID_LENGTH));
+        let token = SessionToken::generate();
         let (active_expires, idle_expires) = self.new_expiries(self.now_ms());
         let row = DatabaseSession {
-            id: session_id,
+            id: self.stored_id(token.expose_secret()),
             user_id: options.user_id,
             active_expires,
             idle_expires,
             attributes: to_attribute_map(&options.attributes, RESERVED_SESSION_COLUMNS)?,
         };
         self.inner.adapter.set_session(row.clone()).await?;
-        Ok(Session {
-            session_id: row.id,
+        let session = Session {
+            handle: SessionHandle::of_stored_id(&row.id),
             user,
             active_period_expires_at: from_millis(active_expires),
             idle_period_expires_at: from_millis(idle_expires),
             state: SessionState::Active,
             fresh: true,
             attributes: options.attributes,
-        })
+        };
+        Ok(NewSession { token, session })
     }
 
-    /// A live session without renewing it ([`Error::InvalidSessionId`] if it is unknown,
-    /// dead, or its user is gone).
-    pub async fn get_session(&self, session_id: &str) -> Result<Session<U, S>, Error> {
+    /// Signs in: checks the key's password and starts a session, as one operation that holds
+    /// up against a password change or "sign out everywhere" running at the same time.
+    ///
+    /// The password rules, errors and timing are [`use_key`](Self::use_key)'s. A session
+    /// comes into being only if the password it was checked against is still the key's when
+    /// it does, and no revocation of the user's sessions ([`change_password`],
+    /// [`invalidate_all_user_sessions`]) that began after the check can miss it: before the
+    /// password is checked, a dead placeholder row is written under the new session's id; it
+    /// is made live only after the check, if it still exists and the key still holds the same
+    /// hash. A sign-in whose placeholder was revoked starts over (the new attempt checks the
+    /// password again); after three such races it gives up with [`Error::InvalidSessionId`].
+    /// A user deleted meanwhile is [`Error::InvalidKeyId`].
+    ///
+    /// [`change_password`]: Self::change_password
+    /// [`invalidate_all_user_sessions`]: Self::invalidate_all_user_sessions
+    pub async fn sign_in(
+        &self,
+        provider_id: &str,
+        provider_user_id: &str,
+        password: Option<&str>,
+        attributes: S,
+    ) -> Result<NewSession<U, S>, Error> {
+        let key_id = create_key_id(provider_id, provider_user_id)?;
+        let attribute_map = to_attribute_map(&attributes, RESERVED_SESSION_COLUMNS)?;
+        for _ in 0..SIGN_IN_ATTEMPTS {
+            let key = self.find_key(&key_id, password).await?;
+            let token = SessionToken::generate();
+            let stored_id = self.stored_id(token.expose_secret());
+            // Dead from the start: it authenticates nothing until it is made live below.
+            let dead = self.now_ms().saturating_sub(1);
+            let placeholder = DatabaseSession {
+                id: stored_id.clone(),
+                user_id: key.user_id.clone(),
+                active_expires: dead,
+                idle_expires: dead,
+                attributes: attribute_map.clone(),
+            };
+            match self.inner.adapter.set_session(placeholder).await {
+                Ok(()) => {}
+                // The user was deleted since the key was read.
+                Err(crate::AdapterError::InvalidUserId) => return Err(Error::InvalidKeyId),
+                Err(error) => return Err(error.into()),
+            }
+            let outcome = self.finish_sign_in(&key_id, key, password, &stored_id).await;
+            match outcome {
+                Ok(Some(session)) => return Ok(NewSession { token, session }),
+                // Revoked while signing in: start over.
+                Ok(None) => {
+                    let _ = self.inner.adapter.delete_session(&stored_id).await;
+                }
+                Err(error) => {
+                    // Best effort: the row is dead, and the sweeps remove it anyway.
+                    let _ = self.inner.adapter.delete_session(&stored_id).await;
+                    return Err(error);
+                }
+            }
+        }
+        Err(Error::InvalidSessionId)
+    }
+
+    /// The part of [`sign_in`](Self::sign_in) after the placeholder is written: `Ok(None)` if
+    /// the placeholder was revoked meanwhile.
+    async fn finish_sign_in(
+        &self,
+        key_id: &str,
+        key: DatabaseKey,
+        password: Option<&str>,
+        stored_id: &str,
+    ) -> Result<Option<Session<U, S>>, Error> {
+        let checked = self.verify_key(key, password).await?;
+        // The placeholder exists from here on unless revoked; the key must still hold the
+        // hash just checked, or the password changed after the check.
+        let current = self.inner.adapter.get_key(key_id).await?.ok_or(Error::InvalidKeyId)?;
+        if current.hashed_password != checked.hashed_password || current.user_id != checked.user_id {
+            return Err(Error::InvalidPassword);
+        }
         let now = self.now_ms();
-        let (session, user) = self.live_session(session_id, now).await?;
+        let expires = self.new_expiries(now);
+        let update = SessionUpdate { expires: Some(expires), attributes: AttributeMap::new() };
+        self.inner.adapter.update_session(stored_id, update).await?;
+        let Some((row, user)) = self.inner.adapter.get_session_and_user(stored_id).await? else {
+            return Ok(None);
+        };
+        if row.idle_expires != expires.1 {
+            // Deleted and not ours, or not made live: treat as revoked.
+            return Ok(None);
+        }
+        session_from_database(row, user_from_database(user)?, now, true).map(Some)
+    }
+
+    /// A live session without renewing it ([`Error::InvalidSessionId`] if the token is
+    /// unknown, the session dead, or its user gone).
+    pub async fn get_session(&self, token: &str) -> Result<Session<U, S>, Error> {
+        let now = self.now_ms();
+        let (session, user) = self.live_session(token, now).await?;
         session_from_database(session, user_from_database(user)?, now, false)
     }
 
-    /// Validates a session id from a request: [`Error::InvalidSessionId`] if it is empty, too
-    /// long, unknown, dead, or its user is gone. An idle session is renewed (new active and
-    /// idle periods, same id) and returned with `fresh: true` and state
-    /// [`SessionState::Active`] (Lucia v2 said "idle" here).
+    /// Validates a session token from a request: [`Error::InvalidSessionId`] if it is empty,
+    /// longer than [`MAX_SESSION_TOKEN_LENGTH`], unknown, dead, or its user is gone. An idle
+    /// session is renewed (new active and idle periods, same token) and returned with
+    /// `fresh: true` and state [`SessionState::Active`] (Lucia v2 said "idle" here).
     ///
     /// One database round trip for an active session (two when it is renewed).
-    pub async fn validate_session(&self, session_id: &str) -> Result<Session<U, S>, Error> {
+    pub async fn validate_session(&self, token: &str) -> Result<Session<U, S>, Error> {
         // One reading of the clock decides liveness, state and the new expiries alike.
         let now = self.now_ms();
-        let (mut session, user) = self.live_session(session_id, now).await?;
+        let (mut session, user) = self.live_session(token, now).await?;
         let renew = now > session.active_expires;
         if renew {
             let expires = self.new_expiries(now);
@@ -362,8 +581,8 @@ where
         session_from_database(session, user_from_database(user)?, now, renew)
     }
 
-    /// The live sessions of a user (dead ones are left out, not deleted). An unknown user is
-    /// [`Error::InvalidUserId`].
+    /// The live sessions of a user (dead ones are left out, not deleted), each with its
+    /// [`handle`](Session::handle) and no token. An unknown user is [`Error::InvalidUserId`].
     pub async fn get_all_user_sessions(&self, user_id: &str) -> Result<Vec<Session<U, S>>, Error>
     where
         U: Clone,
@@ -382,25 +601,47 @@ where
     /// [`update_user_attributes`](Self::update_user_attributes) for the partial format).
     pub async fn update_session_attributes(
         &self,
-        session_id: &str,
+        token: &str,
         attributes: &impl Serialize,
     ) -> Result<Session<U, S>, Error> {
-        check_session_id(session_id)?;
+        check_token(token)?;
         let attributes = to_attribute_map(attributes, RESERVED_SESSION_COLUMNS)?;
         if !attributes.is_empty() {
-            self.inner.adapter.update_session(session_id, SessionUpdate { expires: None, attributes }).await?;
+            let update = SessionUpdate { expires: None, attributes };
+            self.inner.adapter.update_session(&self.stored_id(token), update).await?;
         }
-        self.get_session(session_id).await
+        self.get_session(token).await
     }
 
-    /// Deletes a session (signs out). An unknown id is not an error; an empty or oversized
-    /// one is [`Error::InvalidSessionId`].
-    pub async fn invalidate_session(&self, session_id: &str) -> Result<(), Error> {
-        check_session_id(session_id)?;
-        Ok(self.inner.adapter.delete_session(session_id).await?)
+    /// Deletes the session of a token (signs out). An unknown token is not an error, and
+    /// neither is one no session can have (empty, or containing NUL).
+    pub async fn invalidate_session(&self, token: &str) -> Result<(), Error> {
+        if token.is_empty() || token.contains('\0') {
+            return Ok(());
+        }
+        Ok(self.inner.adapter.delete_session(&self.stored_id(token)).await?)
     }
 
-    /// Deletes every session of a user (signs out everywhere).
+    /// Deletes the session named by `handle` if it belongs to `user_id`, and says whether it
+    /// did: "sign out that device" from a list of [`get_all_user_sessions`]. A handle of
+    /// another user's session changes nothing.
+    ///
+    /// [`get_all_user_sessions`]: Self::get_all_user_sessions
+    pub async fn invalidate_user_session(&self, user_id: &str, handle: &SessionHandle) -> Result<bool, Error> {
+        if check_user_id(user_id).is_err() {
+            return Ok(false);
+        }
+        let sessions = self.inner.adapter.get_sessions_by_user_id(user_id).await?;
+        let Some(target) = sessions.iter().find(|s| SessionHandle::of_stored_id(&s.id) == *handle) else {
+            return Ok(false);
+        };
+        self.inner.adapter.delete_session(&target.id).await?;
+        Ok(true)
+    }
+
+    /// Deletes every session of a user (signs out everywhere), in one statement: a
+    /// [`sign_in`](Self::sign_in) in progress when it runs does not survive it. To keep the
+    /// current device signed in, start a new session for it afterwards.
     pub async fn invalidate_all_user_sessions(&self, user_id: &str) -> Result<(), Error> {
         if check_user_id(user_id).is_err() {
             return Ok(());
@@ -408,25 +649,31 @@ where
         Ok(self.inner.adapter.delete_sessions_by_user_id(user_id).await?)
     }
 
-    /// Deletes a user's dead sessions, and returns once they are gone (Lucia v2 returned
-    /// before its deletes finished).
+    /// Deletes a user's sessions that have been dead for a minute, and returns once they are
+    /// gone (Lucia v2 returned before its deletes finished).
     pub async fn delete_dead_user_sessions(&self, user_id: &str) -> Result<(), Error> {
         if check_user_id(user_id).is_err() {
             return Ok(());
         }
-        Ok(self.inner.adapter.delete_dead_sessions_by_user_id(user_id, self.now_ms()).await?)
+        Ok(self.inner.adapter.delete_dead_sessions_by_user_id(user_id, self.sweep_cutoff()).await?)
     }
 
-    /// Deletes every dead session of every user and returns how many; run it periodically.
-    /// (Lucia v2 had no such sweep; v3 added `deleteExpiredSessions`.)
+    /// Deletes every session of every user that has been dead for a minute, and returns how
+    /// many; run it periodically. (Lucia v2 had no such sweep; v3 added
+    /// `deleteExpiredSessions`.)
     pub async fn delete_dead_sessions(&self) -> Result<u64, Error> {
-        Ok(self.inner.adapter.delete_dead_sessions(self.now_ms()).await?)
+        Ok(self.inner.adapter.delete_dead_sessions(self.sweep_cutoff()).await?)
     }
 
-    async fn live_session(&self, session_id: &str, now: i64) -> Result<(DatabaseSession, DatabaseUser), Error> {
-        check_session_id(session_id)?;
+    fn sweep_cutoff(&self) -> i64 {
+        self.now_ms().saturating_sub(SWEEP_GRACE_MS)
+    }
+
+    async fn live_session(&self, token: &str, now: i64) -> Result<(DatabaseSession, DatabaseUser), Error> {
+        check_token(token)?;
+        let stored_id = self.stored_id(token);
         let (session, user) =
-            self.inner.adapter.get_session_and_user(session_id).await?.ok_or(Error::InvalidSessionId)?;
+            self.inner.adapter.get_session_and_user(&stored_id).await?.ok_or(Error::InvalidSessionId)?;
         if !is_alive(&session, now) {
             return Err(Error::InvalidSessionId);
         }
@@ -446,10 +693,9 @@ where
 /// rejecting them costs as much as rejecting a wrong password.
 const DUMMY_HASH: &str = "s2:0000000000000000:fc67cbdcdbd4f5c77534b6bce9f305722702e082dad70c063672144962c6afade6b483a9ffff5be62fe96ab2c5544dd37dab0a24c8bf6f2270766c58bef20a57";
 
-/// Rejects session ids no store can hold (empty, oversized, or containing NUL) before any
-/// query.
-fn check_session_id(session_id: &str) -> Result<(), Error> {
-    if session_id.is_empty() || session_id.len() > MAX_SESSION_ID_LENGTH || session_id.contains('\0') {
+/// Rejects tokens no session can have (empty, oversized, or containing NUL) before any query.
+fn check_token(token: &str) -> Result<(), Error> {
+    if token.is_empty() || token.len() > MAX_SESSION_TOKEN_LENGTH || token.contains('\0') {
         return Err(Error::InvalidSessionId);
     }
     Ok(())
@@ -480,7 +726,7 @@ fn session_from_database<U, S: DeserializeOwned>(
     fresh: bool,
 ) -> Result<Session<U, S>, Error> {
     Ok(Session {
-        session_id: session.id,
+        handle: SessionHandle::of_stored_id(&session.id),
         user,
         active_period_expires_at: from_millis(session.active_expires),
         idle_period_expires_at: from_millis(session.idle_expires),

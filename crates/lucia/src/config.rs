@@ -5,9 +5,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::password::HashingPool;
-use crate::{Adapter, CsrfConfig, Lucia, LuciaScrypt, NoAttributes, PasswordHasher, SessionCookieConfig};
+use crate::{
+    Adapter, CsrfConfig, Lucia, LuciaScrypt, NoAttributes, PasswordHasher, SessionCookieConfig, SessionTokens,
+};
 
-/// Development or production. Only production sets the cookie's `Secure` attribute.
+/// Development or production. Production sets the cookie's `Secure` attribute (as does
+/// `SameSite=None` in either).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Env {
     /// Development: cookies work over plain `http://localhost`.
@@ -47,6 +50,8 @@ pub struct Config {
     pub session_cookie: SessionCookieConfig,
     /// CSRF origin check settings, applied by framework integrations.
     pub csrf: CsrfConfig,
+    /// How session tokens are kept in the session table.
+    pub session_tokens: SessionTokens,
     pub(crate) clock: Clock,
 }
 
@@ -64,6 +69,7 @@ impl std::fmt::Debug for Config {
             .field("session_expires_in", &self.session_expires_in)
             .field("session_cookie", &self.session_cookie)
             .field("csrf", &self.csrf)
+            .field("session_tokens", &self.session_tokens)
             .finish_non_exhaustive()
     }
 }
@@ -106,6 +112,7 @@ impl<A: Adapter> LuciaBuilder<A> {
                 session_expires_in: SessionExpiresIn::default(),
                 session_cookie: SessionCookieConfig::default(),
                 csrf: CsrfConfig::default(),
+                session_tokens: SessionTokens::default(),
                 clock: Arc::new(SystemTime::now),
             },
             hasher: Arc::new(LuciaScrypt),
@@ -138,6 +145,20 @@ impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
     pub fn csrf(mut self, csrf: CsrfConfig) -> Self {
         self.config.csrf = csrf;
         self
+    }
+
+    /// How session tokens are kept in the session table (default [`SessionTokens::Hashed`]).
+    pub fn session_tokens(mut self, mode: SessionTokens) -> Self {
+        self.config.session_tokens = mode;
+        self
+    }
+
+    /// Shares the database with a running Lucia v2 application: session ids in clear
+    /// ([`SessionTokens::Plain`]) and Lucia v2's `s2:` scrypt hashes ([`LuciaScrypt`]), so each
+    /// side signs in, validates and revokes the other's users, keys and sessions. Only for
+    /// that: by default tokens are stored hashed.
+    pub fn lucia_v2_compat(self) -> Self {
+        self.session_tokens(SessionTokens::Plain).password_hasher(LuciaScrypt)
     }
 
     /// Replaces the password hasher (default [`LuciaScrypt`], Lucia v2's `s2:` format).

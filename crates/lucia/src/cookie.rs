@@ -1,25 +1,13 @@
-//! The session cookie: configuration, `Set-Cookie` values in Lucia v2's exact format, and
+//! The session cookie: configuration, `Set-Cookie` values (built by the `cookie` crate), and
 //! reading the `Cookie` and `Authorization` request headers.
 
-use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
-use crate::session::to_millis;
+pub use cookie::SameSite;
+use cookie::time::OffsetDateTime;
 
 /// Lucia v2's default session cookie name.
 pub const DEFAULT_SESSION_COOKIE_NAME: &str = "auth_session";
-
-/// The `SameSite` cookie attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SameSite {
-    /// `SameSite=Lax` (the default).
-    #[default]
-    Lax,
-    /// `SameSite=Strict`.
-    Strict,
-    /// `SameSite=None` (browsers require `Secure` with it).
-    None,
-}
 
 /// How the session cookie is named and scoped.
 ///
@@ -30,7 +18,8 @@ pub enum SameSite {
 pub struct SessionCookieConfig {
     /// Cookie name. Default `auth_session`.
     pub name: String,
-    /// `SameSite`. Default [`SameSite::Lax`].
+    /// `SameSite`. Default [`SameSite::Lax`]. [`SameSite::None`] always sets `Secure`, as
+    /// browsers require.
     pub same_site: SameSite,
     /// `Path`. Default `Some("/")`; `None` omits the attribute.
     pub path: Option<String>,
@@ -53,7 +42,12 @@ impl Default for SessionCookieConfig {
     }
 }
 
-/// A session cookie to send in `Set-Cookie`.
+/// A session cookie to send in `Set-Cookie`: `HttpOnly`, scoped by the
+/// [`SessionCookieConfig`], `Secure` in production and whenever `SameSite=None`.
+///
+/// Its value is a session token, so `Debug` does not show it; `Display` gives the `Set-Cookie`
+/// header value, and [`into_cookie`](Self::into_cookie) the `cookie` crate's type (for a cookie
+/// jar).
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
@@ -64,44 +58,51 @@ impl Default for SessionCookieConfig {
 /// let cookie = SessionCookie::new(&config, "abc", expires, false);
 /// assert_eq!(
 ///     cookie.to_string(),
-///     "auth_session=abc; Path=/; Expires=Thu, 10 Dec 2026 01:04:36 GMT; HttpOnly; SameSite=Lax"
+///     "auth_session=abc; HttpOnly; SameSite=Lax; Path=/; Expires=Thu, 10 Dec 2026 01:04:36 GMT"
 /// );
+/// assert!(!format!("{cookie:?}").contains("abc"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionCookie {
-    /// Cookie name.
-    pub name: String,
-    /// Cookie value: the session id, or empty for a deletion cookie.
-    pub value: String,
-    /// `Expires`.
-    pub expires: SystemTime,
-    /// `Secure` (set in production).
-    pub secure: bool,
-    /// `SameSite`.
-    pub same_site: SameSite,
-    /// `Path`.
-    pub path: Option<String>,
-    /// `Domain`.
-    pub domain: Option<String>,
-}
+#[derive(Clone, PartialEq)]
+pub struct SessionCookie(cookie::Cookie<'static>);
 
 impl SessionCookie {
-    /// A cookie with the given value and expiry, scoped by `config`. `HttpOnly` is always set.
+    /// A cookie with the given value and expiry, scoped by `config`.
     pub fn new(config: &SessionCookieConfig, value: &str, expires: SystemTime, secure: bool) -> Self {
-        Self {
-            name: config.name.clone(),
-            value: value.to_owned(),
-            expires,
-            secure,
-            same_site: config.same_site,
-            path: config.path.clone(),
-            domain: config.domain.clone(),
+        let mut cookie = cookie::Cookie::new(config.name.clone(), value.to_owned());
+        cookie.set_http_only(true);
+        cookie.set_same_site(config.same_site);
+        cookie.set_secure(secure || config.same_site == SameSite::None);
+        if let Some(path) = &config.path {
+            cookie.set_path(path.clone());
         }
+        if let Some(domain) = &config.domain {
+            cookie.set_domain(domain.clone());
+        }
+        cookie.set_expires(to_offset_date_time(expires));
+        Self(cookie)
     }
 
-    /// A cookie that makes the browser delete the session cookie (empty value, 1970 expiry).
+    /// A cookie that makes the browser delete the session cookie (empty value, `Max-Age=0`,
+    /// an expiry in the past).
     pub fn blank(config: &SessionCookieConfig, secure: bool) -> Self {
-        Self::new(config, "", SystemTime::UNIX_EPOCH, secure)
+        let mut cookie = Self::new(config, "", SystemTime::UNIX_EPOCH, secure);
+        cookie.0.make_removal();
+        cookie
+    }
+
+    /// The cookie's name.
+    pub fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    /// Whether this cookie deletes the session cookie rather than setting one.
+    pub fn is_removal(&self) -> bool {
+        self.0.value().is_empty()
+    }
+
+    /// The `cookie` crate's cookie, for example to add to a cookie jar.
+    pub fn into_cookie(self) -> cookie::Cookie<'static> {
+        self.0
     }
 
     pub(crate) fn year_from(now: SystemTime) -> SystemTime {
@@ -109,96 +110,35 @@ impl SessionCookie {
     }
 }
 
-/// Serialises as a `Set-Cookie` value, attribute for attribute as Lucia v2 does.
+/// The `Set-Cookie` header value (the value percent-encoded where it needs to be).
 impl std::fmt::Display for SessionCookie {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}={}", self.name, encode_uri_component(&self.value))?;
-        if let Some(domain) = &self.domain {
-            write!(f, "; Domain={domain}")?;
-        }
-        if let Some(path) = &self.path {
-            write!(f, "; Path={path}")?;
-        }
-        write!(f, "; Expires={}", http_date(to_millis(self.expires)))?;
-        f.write_str("; HttpOnly")?;
-        if self.secure {
-            f.write_str("; Secure")?;
-        }
-        f.write_str(match self.same_site {
-            SameSite::Lax => "; SameSite=Lax",
-            SameSite::Strict => "; SameSite=Strict",
-            SameSite::None => "; SameSite=None",
-        })
+        self.0.encoded().fmt(f)
     }
 }
 
-/// `encodeURIComponent`: everything but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` is percent-encoded.
-fn encode_uri_component(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            let _ = write!(out, "%{byte:02X}");
+impl std::fmt::Debug for SessionCookie {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut shown = self.0.clone();
+        if !shown.value().is_empty() {
+            shown.set_value("<redacted>");
         }
+        f.debug_tuple("SessionCookie").field(&shown.to_string()).finish()
     }
-    out
 }
 
-/// Percent-decodes; `None` if an escape is malformed or the result is not UTF-8.
-fn decode_uri_component(value: &str) -> Option<String> {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+fn to_offset_date_time(time: SystemTime) -> OffsetDateTime {
+    // Before 1970 or past year 9999 cannot be written in an HTTP date; clamp to the epoch.
+    OffsetDateTime::from(time).clamp(OffsetDateTime::UNIX_EPOCH, far_future())
 }
 
-/// `Thu, 01 Jan 1970 00:00:00 GMT` for a time in milliseconds since the epoch.
-fn http_date(ms: i64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let seconds = ms.div_euclid(1000);
-    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} GMT",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[(month - 1) as usize],
-        second_of_day / 3600,
-        second_of_day % 3600 / 60,
-        second_of_day % 60,
-    )
+fn far_future() -> OffsetDateTime {
+    OffsetDateTime::UNIX_EPOCH + Duration::from_millis(crate::session::FAR_FUTURE_MS as u64)
 }
 
-/// Year, month (1-12) and day (1-31) of a day count since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// The value of the first cookie called `name` in a `Cookie` header, as Lucia v2 reads it:
-/// names and values trimmed, one pair of surrounding quotes removed, percent-decoded (the raw
-/// value is kept if it does not decode). An empty value counts as no cookie.
+/// The value of the first cookie called `name` in a `Cookie` header: surrounding quotes
+/// removed, percent-decoded. An empty value counts as no cookie; pairs that do not parse (or do
+/// not percent-decode) are skipped.
 ///
 /// ```
 /// let header = "theme=dark; auth_session=abc123; auth_session=second";
@@ -206,18 +146,9 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 /// assert_eq!(lucia::read_cookie("auth_session=", "auth_session"), None);
 /// ```
 pub fn read_cookie(header: &str, name: &str) -> Option<String> {
-    header.split(';').find_map(|pair| {
-        let (key, value) = pair.split_once('=')?;
-        if key.trim() != name {
-            return None;
-        }
-        let value = value.trim();
-        let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
-        if value.is_empty() {
-            return None;
-        }
-        Some(decode_uri_component(value).unwrap_or_else(|| value.to_owned()))
-    })
+    let cookie = cookie::Cookie::split_parse_encoded(header).filter_map(Result::ok).find(|c| c.name() == name)?;
+    let value = cookie.value_trimmed();
+    (!value.is_empty()).then(|| value.to_owned())
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
@@ -245,29 +176,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn http_dates_match_javascripts_to_utc_string() {
-        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(http_date(951_782_400_000), "Tue, 29 Feb 2000 00:00:00 GMT");
-        assert_eq!(http_date(1_796_864_676_154), "Thu, 10 Dec 2026 01:04:36 GMT");
-        assert_eq!(http_date(-1), "Wed, 31 Dec 1969 23:59:59 GMT");
-    }
-
-    #[test]
-    fn cookie_values_round_trip_through_encoding() {
-        for value in ["abc", "a b;c", "ü=%", "\"q\""] {
-            let header = format!("x=1; auth_session={}", encode_uri_component(value));
-            assert_eq!(read_cookie(&header, "auth_session").as_deref(), Some(value));
-        }
-    }
-
-    #[test]
     fn cookie_header_edge_cases() {
         assert_eq!(read_cookie("", "auth_session"), None);
         assert_eq!(read_cookie("auth_session", "auth_session"), None);
         assert_eq!(read_cookie(" auth_session = \"v\" ", "auth_session").as_deref(), Some("v"));
-        assert_eq!(read_cookie("auth_session=%zz", "auth_session").as_deref(), Some("%zz"));
-        assert_eq!(read_cookie("auth_session=%", "auth_session").as_deref(), Some("%"));
+        assert_eq!(read_cookie("auth_session=a%20b", "auth_session").as_deref(), Some("a b"));
         assert_eq!(read_cookie("other_auth_session=x", "auth_session"), None);
+    }
+
+    #[test]
+    fn same_site_none_is_always_secure() {
+        let config = SessionCookieConfig { same_site: SameSite::None, ..SessionCookieConfig::default() };
+        let cookie = SessionCookie::new(&config, "t", SystemTime::UNIX_EPOCH, false).to_string();
+        assert!(cookie.contains("; Secure"), "{cookie}");
+        let lax = SessionCookie::new(&SessionCookieConfig::default(), "t", SystemTime::UNIX_EPOCH, false);
+        assert!(!lax.to_string().contains("Secure"));
+    }
+
+    #[test]
+    fn removal_cookies_expire_at_once() {
+        let cookie = SessionCookie::blank(&SessionCookieConfig::default(), true);
+        assert!(cookie.is_removal());
+        let text = cookie.to_string();
+        assert!(text.starts_with("auth_session=;") && text.contains("Max-Age=0") && text.contains("Secure"), "{text}");
     }
 
     #[test]

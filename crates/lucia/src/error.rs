@@ -44,9 +44,13 @@ pub enum Error {
     /// A provider id contains `:`, which would make the key id ambiguous.
     #[error("provider id must not contain ':'")]
     InvalidProviderId,
-    /// Another unique constraint was violated, for example a unique `username` attribute column.
-    #[error("a unique attribute is already taken: {0}")]
-    DuplicateAttribute(String),
+    /// A unique attribute column, such as `username`, already holds the value. `column` names
+    /// it when the store can tell. The message never carries the database's own text.
+    #[error("{}", duplicate_attribute_message(column.as_deref()))]
+    DuplicateAttribute {
+        /// The attribute column whose value is taken, when the store can tell.
+        column: Option<String>,
+    },
     /// Attributes could not be stored or read: not a JSON object, a reserved or unknown
     /// column name, a value of the wrong type, or a row that does not deserialize into the
     /// attribute type.
@@ -81,6 +85,13 @@ impl Error {
     }
 }
 
+fn duplicate_attribute_message(column: Option<&str>) -> String {
+    match column {
+        Some(column) => format!("the value of attribute `{column}` is already taken"),
+        None => "a unique attribute value is already taken".to_owned(),
+    }
+}
+
 /// What an adapter method can fail with.
 ///
 /// Adapters report the conditions the core must tell apart as their own variants, detected
@@ -100,9 +111,13 @@ pub enum AdapterError {
     /// A key or session refers to a user that does not exist (foreign key violation).
     #[error("invalid user id")]
     InvalidUserId,
-    /// Another unique constraint was violated (for example a unique attribute column).
-    #[error("unique constraint violated: {0}")]
-    DuplicateAttribute(String),
+    /// Another unique constraint was violated (a unique attribute column). `column` names the
+    /// column when the adapter can tell which, without reading the database's message text.
+    #[error("{}", duplicate_attribute_message(column.as_deref()))]
+    DuplicateAttribute {
+        /// The attribute column whose value is taken, when the adapter can tell.
+        column: Option<String>,
+    },
     /// An attribute names no column, or its value does not fit the column's type, or a stored
     /// value could not be read.
     #[error("invalid attributes: {0}")]
@@ -126,7 +141,7 @@ impl From<AdapterError> for Error {
             AdapterError::DuplicateUserId => Self::DuplicateUserId,
             AdapterError::DuplicateSessionId => Self::DuplicateSessionId,
             AdapterError::InvalidUserId => Self::InvalidUserId,
-            AdapterError::DuplicateAttribute(message) => Self::DuplicateAttribute(message),
+            AdapterError::DuplicateAttribute { column } => Self::DuplicateAttribute { column },
             AdapterError::InvalidAttributes(message) => Self::InvalidAttributes(message),
             AdapterError::Database(source) => Self::Database(source),
         }

@@ -7,7 +7,7 @@
 //! application: same tables, ids, `s2:` scrypt hashes and millisecond expiries.
 //!
 //! ```
-//! use lucia::{CreateSession, CreateUser, Lucia, NewKey};
+//! use lucia::{CreateUser, Lucia, NewKey};
 //! # use lucia::{Adapter, Error};
 //!
 //! #[derive(Clone, serde::Serialize, serde::Deserialize)]
@@ -19,30 +19,24 @@
 //! let auth = Lucia::builder(adapter).user_attributes::<UserAttributes>().build();
 //!
 //! // Sign up: a user and an email + password key, in one transaction.
-//! let user = auth
-//!     .create_user(CreateUser {
-//!         user_id: None,
-//!         key: Some(NewKey {
-//!             provider_id: "email".into(),
-//!             provider_user_id: "ada@example.com".into(),
-//!             password: Some("correct horse battery staple".into()),
-//!         }),
-//!         attributes: UserAttributes { username: "ada".into() },
-//!     })
-//!     .await?;
+//! let attributes = UserAttributes { username: "ada".into() };
+//! let key = NewKey::password("email", "ada@example.com", "correct horse battery staple");
+//! let user = auth.create_user(CreateUser::new(attributes).with_key(key)).await?;
 //!
-//! // Sign in: check the password, then start a session.
-//! let key = auth.use_key("email", "ada@example.com", Some("correct horse battery staple")).await?;
-//! let session = auth
-//!     .create_session(CreateSession { user_id: key.user_id, session_id: None, attributes: Default::default() })
-//!     .await?;
-//! let set_cookie = auth.create_session_cookie(Some(&session)).to_string();
+//! // Sign in: check the password and start a session, safe against a password change racing
+//! // it. The token is the credential: it goes into the cookie, and nowhere else.
+//! let signed_in = auth.sign_in("email", "ada@example.com", Some("correct horse battery staple"), Default::default()).await?;
+//! let set_cookie = auth.create_session_cookie(&signed_in.token, &signed_in.session).to_string();
 //!
-//! // On each request: validate (renewing idle sessions), then sign out.
-//! let session = auth.validate_session(&session.session_id).await?;
+//! // On each request: validate the token (renewing idle sessions), then sign out.
+//! let token = signed_in.token.expose_secret();
+//! let session = auth.validate_session(token).await?;
 //! assert_eq!(session.user.attributes.username, "ada");
-//! auth.invalidate_session(&session.session_id).await?;
-//! # let _ = (user, set_cookie);
+//!
+//! // List sessions by handle (no token in them), and revoke one.
+//! let sessions = auth.get_all_user_sessions(&user.user_id).await?;
+//! assert!(auth.invalidate_user_session(&user.user_id, &sessions[0].handle).await?);
+//! # let _ = set_cookie;
 //! # Ok(())
 //! # }
 //! ```
@@ -52,13 +46,16 @@
 //! runs on tokio's blocking threads, a few at a time ([`LuciaBuilder::hashing_threads`]), never
 //! on an async worker; outside a tokio runtime it runs in place.
 //!
-//! Differences from Lucia v2, where v2 was buggy or weak, are listed on each method; the
-//! main ones: a renewed session is `Active` (not `Idle`); a duplicate user id is
-//! [`Error::DuplicateUserId`], not a duplicate key; `create_session` never leaves an orphan
-//! row; `delete_dead_user_sessions` waits for its deletes; cookie attributes merge with the
-//! defaults; CSRF checks the scheme and uses the public suffix list.
+//! **Session tokens** are stored as their SHA-256 by default ([`SessionTokens::Hashed`]), so a
+//! leaked session table yields no live session; [`LuciaBuilder::lucia_v2_compat`] stores them
+//! in clear, as Lucia v2 does, to share a database with a Lucia v2 application. Sessions are
+//! listed and revoked by [`SessionHandle`]s, which cannot authenticate.
+//!
+//! The `memory` feature adds [`memory::MemoryAdapter`], an in-memory store for tests and
+//! prototypes. Differences from Lucia v2 are listed in the README and on each method.
 
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod adapter;
 mod auth;
@@ -68,15 +65,20 @@ pub mod csrf;
 mod error;
 mod id;
 mod key;
+#[cfg(feature = "memory")]
+pub mod memory;
 mod password;
 mod session;
+mod token;
 mod user;
 
+/// The `cookie` crate, whose [`Cookie`](::cookie::Cookie) [`SessionCookie::into_cookie`] returns.
+pub use ::cookie as cookie_crate;
 pub use adapter::{
     Adapter, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, SessionAdapter, SessionUpdate, SplitAdapter,
     UserAdapter,
 };
-pub use auth::{CreateSession, CreateUser, Lucia, MAX_SESSION_ID_LENGTH, NewKey, NoAttributes};
+pub use auth::{CreateSession, CreateUser, Lucia, NewKey, NoAttributes};
 pub use config::{Clock, Config, Env, LuciaBuilder, SessionExpiresIn};
 pub use cookie::{
     DEFAULT_SESSION_COOKIE_NAME, SameSite, SessionCookie, SessionCookieConfig, read_bearer_token, read_cookie,
@@ -86,5 +88,6 @@ pub use error::{AdapterError, BoxError, Error};
 pub use id::{ALPHABET, SESSION_ID_LENGTH, USER_ID_LENGTH, generate_random_string};
 pub use key::{Key, create_key_id};
 pub use password::{LuciaScrypt, PasswordHashError, PasswordHasher};
-pub use session::{Session, SessionState};
+pub use session::{NewSession, Session, SessionState};
+pub use token::{InvalidSessionHandle, MAX_SESSION_TOKEN_LENGTH, SessionHandle, SessionToken, SessionTokens};
 pub use user::User;

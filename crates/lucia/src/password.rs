@@ -119,17 +119,7 @@ fn derive_key(password: &str, salt: &str, r: u32) -> Result<String, PasswordHash
     let mut key = [0u8; KEY_LENGTH];
     scrypt::scrypt(normalized.as_bytes(), salt.as_bytes(), &params, &mut key)
         .map_err(|e| PasswordHashError::Failed(e.to_string()))?;
-    Ok(to_hex(&key))
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &byte in bytes {
-        out.push(DIGITS[usize::from(byte >> 4)] as char);
-        out.push(DIGITS[usize::from(byte & 0xf)] as char);
-    }
-    out
+    Ok(crate::token::hex(&key))
 }
 
 /// Runs a [`PasswordHasher`] on tokio's blocking threads, at most `permits` at a time (in
@@ -152,17 +142,25 @@ impl HashingPool {
         &self,
         job: impl FnOnce(&dyn PasswordHasher) -> Result<T, PasswordHashError> + Send + 'static,
     ) -> Result<T, Error> {
-        let _permit =
-            self.permits.acquire().await.map_err(|_| Error::PasswordHash("the hashing pool is closed".into()))?;
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::PasswordHash("the hashing pool is closed".into()))?;
         let hasher = Arc::clone(&self.hasher);
+        // The permit moves into the job and is released when the hash is done, not when the
+        // caller stops waiting: a cancelled sign-in cannot free its slot while its hash runs.
+        let job = move || {
+            let _permit = permit;
+            job(hasher.as_ref())
+        };
         // Outside a tokio runtime there is no blocking pool to move to: hash in place rather
         // than panic.
         let outcome = if tokio::runtime::Handle::try_current().is_ok() {
-            tokio::task::spawn_blocking(move || job(hasher.as_ref()))
+            tokio::task::spawn_blocking(job)
                 .await
                 .map_err(|e| Error::PasswordHash(format!("the password hasher panicked: {e}")))?
         } else {
-            job(hasher.as_ref())
+            job()
         };
         outcome.map_err(|e| match e {
             PasswordHashError::Outdated => Error::OutdatedPassword,

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::User;
+use crate::{SessionHandle, SessionToken, User};
 
 /// Whether a live session is within its active period or only its idle period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,11 +14,13 @@ pub enum SessionState {
     Idle,
 }
 
-/// A live session with its user.
+/// A live session with its user. It holds no credential: [`handle`](Self::handle) names the
+/// session (to list and revoke it), and the token that authenticates it is only ever returned
+/// once, by the call that creates the session ([`NewSession`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session<U, S> {
-    /// The session id: the cookie value, or the bearer token.
-    pub session_id: String,
+    /// Names this session without authenticating it: safe to show and to post back.
+    pub handle: SessionHandle,
     /// The session's user.
     pub user: User<U>,
     /// End of the active period.
@@ -31,6 +33,19 @@ pub struct Session<U, S> {
     pub fresh: bool,
     /// The session's attribute columns, deserialized into the application's type.
     pub attributes: S,
+}
+
+/// A session just created, with its token: the one time the token is handed out. Send the
+/// token to the client (as the cookie of [`Lucia::create_session_cookie`] or in a token
+/// response) and nowhere else.
+///
+/// [`Lucia::create_session_cookie`]: crate::Lucia::create_session_cookie
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSession<U, S> {
+    /// The credential: the cookie value or bearer token. `Debug` does not show it.
+    pub token: SessionToken,
+    /// The session.
+    pub session: Session<U, S>,
 }
 
 /// Milliseconds since the Unix epoch (negative before it).
@@ -50,7 +65,7 @@ pub(crate) fn from_millis(ms: i64) -> SystemTime {
 }
 
 /// The end of year 9999: beyond any expiry Lucia writes, within every platform's SystemTime.
-const FAR_FUTURE_MS: i64 = 253_402_300_799_999;
+pub(crate) const FAR_FUTURE_MS: i64 = 253_402_300_799_999;
 
 fn far_future() -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(FAR_FUTURE_MS as u64)

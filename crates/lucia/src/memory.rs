@@ -1,0 +1,305 @@
+//! [`MemoryAdapter`]: users, keys and sessions in memory, for tests, examples and prototypes.
+//!
+//! ```
+//! use lucia::{CreateUser, Lucia, NewKey, memory::MemoryAdapter};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), lucia::Error> {
+//! let auth = Lucia::builder(MemoryAdapter::new()).build();
+//! let user = auth.create_user(CreateUser::new(Default::default()).with_key(NewKey::password("email", "ada@example.com", "hunter2 hunter2"))).await?;
+//! let signed_in = auth.sign_in("email", "ada@example.com", Some("hunter2 hunter2"), Default::default()).await?;
+//! assert_eq!(signed_in.session.user.user_id, user.user_id);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::{
+    Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, SessionAdapter, SessionUpdate,
+    UserAdapter,
+};
+
+/// An in-memory store of users, keys and sessions. Clones share one store.
+///
+/// It keeps the promises a SQL schema keeps: unique ids, unique attribute columns that are
+/// declared with [`unique_user_attribute`](Self::unique_user_attribute) (`null` values never
+/// clash), and foreign keys (keys and sessions of unknown users are
+/// [`AdapterError::InvalidUserId`]; a user that still has keys or sessions cannot be deleted
+/// alone), unless [`without_foreign_keys`](Self::without_foreign_keys) says it holds sessions
+/// of users kept elsewhere. Attributes are schemaless: any column name is accepted. Every
+/// method, and every combined method of [`Adapter`], is atomic.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryAdapter {
+    store: Arc<Mutex<Store>>,
+    unique_user_attributes: Arc<Vec<String>>,
+    foreign_keys: bool,
+}
+
+#[derive(Debug, Default)]
+struct Store {
+    users: BTreeMap<String, AttributeMap>,
+    keys: BTreeMap<String, DatabaseKey>,
+    sessions: BTreeMap<String, DatabaseSession>,
+}
+
+impl MemoryAdapter {
+    /// An empty store with foreign keys and no unique attributes.
+    pub fn new() -> Self {
+        Self { foreign_keys: true, ..Self::default() }
+    }
+
+    /// Declares a user attribute column unique, as a `UNIQUE` column would be.
+    #[must_use]
+    pub fn unique_user_attribute(mut self, column: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.unique_user_attributes).push(column.into());
+        self
+    }
+
+    /// Accepts keys and sessions of users this store does not hold: for a store of sessions
+    /// only, joined to a user store by [`SplitAdapter`](crate::SplitAdapter).
+    #[must_use]
+    pub fn without_foreign_keys(mut self) -> Self {
+        self.foreign_keys = false;
+        self
+    }
+
+    /// Every user, by id.
+    pub fn users(&self) -> Vec<DatabaseUser> {
+        let store = self.lock();
+        store
+            .users
+            .iter()
+            .map(|(id, attributes)| DatabaseUser { id: id.clone(), attributes: attributes.clone() })
+            .collect()
+    }
+
+    /// Every key, by id.
+    pub fn keys(&self) -> Vec<DatabaseKey> {
+        self.lock().keys.values().cloned().collect()
+    }
+
+    /// Every session, by id.
+    pub fn sessions(&self) -> Vec<DatabaseSession> {
+        self.lock().sessions.values().cloned().collect()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock cannot leave a half-made change: every change is
+        // checked before it is applied.
+        self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The first unique attribute of `attributes` that another user already holds.
+    fn taken_attribute(&self, store: &Store, user_id: &str, attributes: &AttributeMap) -> Option<String> {
+        self.unique_user_attributes.iter().find_map(|column| {
+            let value = attributes.get(column).filter(|value| !value.is_null())?;
+            let taken = store.users.iter().any(|(id, other)| id != user_id && other.get(column) == Some(value));
+            taken.then(|| column.clone())
+        })
+    }
+
+    fn check_user(&self, store: &Store, user_id: &str) -> Result<(), AdapterError> {
+        if self.foreign_keys && !store.users.contains_key(user_id) {
+            return Err(AdapterError::InvalidUserId);
+        }
+        Ok(())
+    }
+}
+
+fn delete_sessions_of(store: &mut Store, user_id: &str) {
+    store.sessions.retain(|_, session| session.user_id != user_id);
+}
+
+impl UserAdapter for MemoryAdapter {
+    async fn get_user(&self, user_id: &str) -> Result<Option<DatabaseUser>, AdapterError> {
+        let store = self.lock();
+        Ok(store
+            .users
+            .get(user_id)
+            .map(|attributes| DatabaseUser { id: user_id.to_owned(), attributes: attributes.clone() }))
+    }
+
+    async fn set_user(&self, user: DatabaseUser, key: Option<DatabaseKey>) -> Result<(), AdapterError> {
+        let mut store = self.lock();
+        if store.users.contains_key(&user.id) {
+            return Err(AdapterError::DuplicateUserId);
+        }
+        if let Some(column) = self.taken_attribute(&store, &user.id, &user.attributes) {
+            return Err(AdapterError::DuplicateAttribute { column: Some(column) });
+        }
+        if let Some(key) = &key {
+            if store.keys.contains_key(&key.id) {
+                return Err(AdapterError::DuplicateKeyId);
+            }
+            if key.user_id != user.id {
+                self.check_user(&store, &key.user_id)?;
+            }
+        }
+        store.users.insert(user.id, user.attributes);
+        if let Some(key) = key {
+            store.keys.insert(key.id.clone(), key);
+        }
+        Ok(())
+    }
+
+    async fn update_user(&self, user_id: &str, attributes: AttributeMap) -> Result<(), AdapterError> {
+        let mut store = self.lock();
+        if !store.users.contains_key(user_id) {
+            return Ok(());
+        }
+        if let Some(column) = self.taken_attribute(&store, user_id, &attributes) {
+            return Err(AdapterError::DuplicateAttribute { column: Some(column) });
+        }
+        if let Some(user) = store.users.get_mut(user_id) {
+            user.extend(attributes);
+        }
+        Ok(())
+    }
+
+    async fn delete_user(&self, user_id: &str) -> Result<(), AdapterError> {
+        let mut store = self.lock();
+        let referenced = store.keys.values().any(|key| key.user_id == user_id)
+            || store.sessions.values().any(|session| session.user_id == user_id);
+        if self.foreign_keys && referenced {
+            return Err(AdapterError::database("the user still has keys or sessions"));
+        }
+        store.users.remove(user_id);
+        Ok(())
+    }
+
+    async fn get_key(&self, key_id: &str) -> Result<Option<DatabaseKey>, AdapterError> {
+        Ok(self.lock().keys.get(key_id).cloned())
+    }
+
+    async fn get_keys_by_user_id(&self, user_id: &str) -> Result<Vec<DatabaseKey>, AdapterError> {
+        Ok(self.lock().keys.values().filter(|key| key.user_id == user_id).cloned().collect())
+    }
+
+    async fn set_key(&self, key: DatabaseKey) -> Result<(), AdapterError> {
+        let mut store = self.lock();
+        if store.keys.contains_key(&key.id) {
+            return Err(AdapterError::DuplicateKeyId);
+        }
+        self.check_user(&store, &key.user_id)?;
+        store.keys.insert(key.id.clone(), key);
+        Ok(())
+    }
+
+    async fn update_key(&self, key_id: &str, hashed_password: Option<&str>) -> Result<(), AdapterError> {
+        if let Some(key) = self.lock().keys.get_mut(key_id) {
+            key.hashed_password = hashed_password.map(str::to_owned);
+        }
+        Ok(())
+    }
+
+    async fn replace_key_password(&self, key_id: &str, current: &str, new: &str) -> Result<bool, AdapterError> {
+        let mut store = self.lock();
+        match store.keys.get_mut(key_id) {
+            Some(key) if key.hashed_password.as_deref() == Some(current) => {
+                key.hashed_password = Some(new.to_owned());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn delete_key(&self, key_id: &str) -> Result<(), AdapterError> {
+        self.lock().keys.remove(key_id);
+        Ok(())
+    }
+
+    async fn delete_keys_by_user_id(&self, user_id: &str) -> Result<(), AdapterError> {
+        self.lock().keys.retain(|_, key| key.user_id != user_id);
+        Ok(())
+    }
+}
+
+impl SessionAdapter for MemoryAdapter {
+    async fn get_session(&self, session_id: &str) -> Result<Option<DatabaseSession>, AdapterError> {
+        Ok(self.lock().sessions.get(session_id).cloned())
+    }
+
+    async fn get_sessions_by_user_id(&self, user_id: &str) -> Result<Vec<DatabaseSession>, AdapterError> {
+        Ok(self.lock().sessions.values().filter(|session| session.user_id == user_id).cloned().collect())
+    }
+
+    async fn set_session(&self, session: DatabaseSession) -> Result<(), AdapterError> {
+        let mut store = self.lock();
+        if store.sessions.contains_key(&session.id) {
+            return Err(AdapterError::DuplicateSessionId);
+        }
+        self.check_user(&store, &session.user_id)?;
+        store.sessions.insert(session.id.clone(), session);
+        Ok(())
+    }
+
+    async fn update_session(&self, session_id: &str, update: SessionUpdate) -> Result<(), AdapterError> {
+        if let Some(session) = self.lock().sessions.get_mut(session_id) {
+            if let Some((active, idle)) = update.expires {
+                session.active_expires = active;
+                session.idle_expires = idle;
+            }
+            session.attributes.extend(update.attributes);
+        }
+        Ok(())
+    }
+
+    async fn delete_session(&self, session_id: &str) -> Result<(), AdapterError> {
+        self.lock().sessions.remove(session_id);
+        Ok(())
+    }
+
+    async fn delete_sessions_by_user_id(&self, user_id: &str) -> Result<(), AdapterError> {
+        delete_sessions_of(&mut self.lock(), user_id);
+        Ok(())
+    }
+
+    async fn delete_dead_sessions_by_user_id(&self, user_id: &str, now_ms: i64) -> Result<(), AdapterError> {
+        self.lock().sessions.retain(|_, session| session.user_id != user_id || session.idle_expires >= now_ms);
+        Ok(())
+    }
+
+    async fn delete_dead_sessions(&self, now_ms: i64) -> Result<u64, AdapterError> {
+        let mut store = self.lock();
+        let before = store.sessions.len();
+        store.sessions.retain(|_, session| session.idle_expires >= now_ms);
+        Ok((before - store.sessions.len()) as u64)
+    }
+}
+
+impl Adapter for MemoryAdapter {
+    async fn get_session_and_user(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<(DatabaseSession, DatabaseUser)>, AdapterError> {
+        let store = self.lock();
+        let Some(session) = store.sessions.get(session_id) else { return Ok(None) };
+        let Some(attributes) = store.users.get(&session.user_id) else { return Ok(None) };
+        let user = DatabaseUser { id: session.user_id.clone(), attributes: attributes.clone() };
+        Ok(Some((session.clone(), user)))
+    }
+
+    async fn delete_user_cascade(&self, user_id: &str) -> Result<(), AdapterError> {
+        let mut store = self.lock();
+        delete_sessions_of(&mut store, user_id);
+        store.keys.retain(|_, key| key.user_id != user_id);
+        store.users.remove(user_id);
+        Ok(())
+    }
+
+    async fn update_key_and_end_sessions(
+        &self,
+        key_id: &str,
+        hashed_password: Option<&str>,
+        user_id: &str,
+    ) -> Result<(), AdapterError> {
+        let mut store = self.lock();
+        if let Some(key) = store.keys.get_mut(key_id) {
+            key.hashed_password = hashed_password.map(str::to_owned);
+        }
+        delete_sessions_of(&mut store, user_id);
+        Ok(())
+    }
+}
