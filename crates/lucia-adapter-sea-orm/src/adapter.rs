@@ -481,6 +481,62 @@ impl SeaOrmAdapter<WithSessions> {
     }
 }
 
+impl SeaOrmAdapter<WithSessions> {
+    /// The one-off step that moves a session table from clear ids (Lucia v2,
+    /// [`SessionTokens::Plain`](lucia::SessionTokens::Plain)) to hashed ids (the default,
+    /// [`SessionTokens::Hashed`](lucia::SessionTokens::Hashed)): each `id` is replaced by the
+    /// SHA-256 of the token it holds, in one transaction, and returns how many it replaced.
+    ///
+    /// Signed-in users stay signed in: their tokens validate under the hashed mode afterwards.
+    /// Run it once, when every instance of the application switches to the hashed mode (a
+    /// Lucia v2 application sharing the table can no longer validate the converted sessions).
+    /// Ids that already are 64 lowercase hex characters (a SHA-256, never a Lucia v2 id) are
+    /// left alone, so running it again changes nothing.
+    ///
+    /// ```
+    /// # async fn demo(adapter: lucia_adapter_sea_orm::SeaOrmAdapter) -> Result<(), lucia::AdapterError> {
+    /// let converted = adapter.hash_clear_session_ids().await?;
+    /// println!("{converted} sessions now stored hashed");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn hash_clear_session_ids(&self) -> Result<u64, AdapterError> {
+        let table = self.session();
+        let mut query = Query::select();
+        query.column(alias("id")).from(table.table_ref.clone());
+        let transaction = self.db.begin().await.map_err(database)?;
+        let outcome = async {
+            let rows = transaction.query_all(&query).await.map_err(database)?;
+            let mut converted = 0;
+            for row in rows {
+                let id: String = row.try_get("", "id").map_err(database)?;
+                if is_sha256_hex(&id) {
+                    continue;
+                }
+                let mut update = Query::update();
+                update
+                    .table(table.table_ref.clone())
+                    .value(alias("id"), text(&lucia::SessionTokens::Hashed.stored_id(&id)))
+                    .and_where(Expr::col(alias("id")).eq(id.as_str()));
+                converted += transaction.execute(&update).await.map_err(database)?.rows_affected();
+            }
+            Ok(converted)
+        }
+        .await;
+        match outcome {
+            Ok(converted) => transaction.commit().await.map_err(database).map(|()| converted),
+            Err(error) => {
+                transaction.rollback().await.map_err(database)?;
+                Err(error)
+            }
+        }
+    }
+}
+
+fn is_sha256_hex(id: &str) -> bool {
+    id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 impl SessionAdapter for SeaOrmAdapter<WithSessions> {
     async fn get_session(&self, session_id: &str) -> Result<Option<DatabaseSession>, AdapterError> {
         let table = self.session();

@@ -39,7 +39,7 @@
 //! ## Usage
 //!
 //! ```
-//! use lucia::{CreateSession, CreateUser, Lucia, NewKey};
+//! use lucia::{CreateUser, Lucia, NewKey};
 //! use lucia_adapter_sea_orm::{LuciaMigration, SeaOrmAdapter, Tables, entity};
 //! use sea_orm::{ConnectOptions, Database};
 //! use sea_orm_migration::{MigrationTrait, SchemaManager};
@@ -56,13 +56,11 @@
 //! )?;
 //! let auth = Lucia::builder(adapter).build();
 //!
-//! let key = NewKey { provider_id: "email".into(), provider_user_id: "ada@example.com".into(), password: Some("hunter2".into()) };
-//! let user = auth.create_user(CreateUser { user_id: None, key: Some(key), attributes: Default::default() }).await?;
-//! let key = auth.use_key("email", "ada@example.com", Some("hunter2")).await?;
-//! let session = auth
-//!     .create_session(CreateSession { user_id: key.user_id, session_id: None, attributes: Default::default() })
-//!     .await?;
-//! assert_eq!(auth.validate_session(&session.session_id).await?.user.user_id, user.user_id);
+//! let key = NewKey::password("email", "ada@example.com", "hunter2 hunter2");
+//! let user = auth.create_user(CreateUser::new(Default::default()).with_key(key)).await?;
+//! let signed_in = auth.sign_in("email", "ada@example.com", Some("hunter2 hunter2"), Default::default()).await?;
+//! let token = signed_in.token.expose_secret(); // the cookie value or bearer token
+//! assert_eq!(auth.validate_session(token).await?.user.user_id, user.user_id);
 //! # Ok(())
 //! # }
 //! ```
@@ -216,12 +214,22 @@
 //! | key primary key taken | [`AdapterError::DuplicateKeyId`](lucia::AdapterError::DuplicateKeyId) |
 //! | user primary key taken (Lucia v2 said "duplicate key") | [`AdapterError::DuplicateUserId`](lucia::AdapterError::DuplicateUserId) |
 //! | session primary key taken | [`AdapterError::DuplicateSessionId`](lucia::AdapterError::DuplicateSessionId) |
-//! | other unique column taken (`username`) | [`AdapterError::DuplicateAttribute`](lucia::AdapterError::DuplicateAttribute) |
+//! | unique attribute column taken (`username`), on insert or update | [`AdapterError::DuplicateAttribute`](lucia::AdapterError::DuplicateAttribute), naming the column when the entity declares it `unique` (found by looking the value up, not by reading the message) |
 //! | foreign key to an unknown user | [`AdapterError::InvalidUserId`](lucia::AdapterError::InvalidUserId) |
-//! | unknown column, wrong value type, `NULL` in a `NOT NULL` column | [`AdapterError::InvalidAttributes`](lucia::AdapterError::InvalidAttributes), before any write |
+//! | unknown column, wrong value type, `NULL` in or no value for a `NOT NULL` column without default | [`AdapterError::InvalidAttributes`](lucia::AdapterError::InvalidAttributes), before any write |
 //!
-//! A user and its first key are inserted in one transaction. `get_session_and_user` is one
-//! query (a join). With SQLite, keep sqlx's default `foreign_keys = ON`.
+//! No error carries the database's message text. A user and its first key are inserted in one
+//! transaction; so are a user's deletion with its sessions and keys, and a password change with
+//! the end of the user's sessions. `get_session_and_user` is one query (a join). With SQLite,
+//! keep sqlx's default `foreign_keys = ON`.
+//!
+//! ## Session tokens
+//!
+//! By default the session table's `id` holds the SHA-256 of each session token (64 hex
+//! characters, which fit Lucia v2's `id` column); with
+//! [`LuciaBuilder::lucia_v2_compat`](lucia::LuciaBuilder::lucia_v2_compat) it holds the token,
+//! as Lucia v2 does. [`SeaOrmAdapter::hash_clear_session_ids`] converts an existing table from
+//! the second to the first, keeping everyone signed in.
 //!
 //! [`DatabaseConnection`]: sea_orm::DatabaseConnection
 //! [`EntityTrait`]: sea_orm::EntityTrait

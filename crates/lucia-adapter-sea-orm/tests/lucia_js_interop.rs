@@ -1,8 +1,11 @@
 //! Sharing one database with the real lucia@2.7.7 (Node), through Lucia's own PostgreSQL
 //! (`pg`) and MySQL (`mysql2`) adapters: lucia-rs writes a user, a password key and a session,
 //! lucia@2 signs in with them; lucia@2 writes its own, and lucia-rs signs in with those.
-//! Tables, ids, `s2:` hashes and millisecond expiries must agree. (Lucia's SQLite adapter needs
-//! the native `better-sqlite3` build, which cannot be fetched here.)
+//! Tables, ids, `s2:` hashes and millisecond expiries must agree, with lucia-rs in its Lucia v2
+//! compatible mode (`lucia_v2_compat()`: session ids in clear). Then the one-off conversion to
+//! hashed session ids keeps both sessions valid for lucia-rs in its default mode, and lucia@2
+//! can no longer use them. (Lucia's SQLite adapter needs the native `better-sqlite3` build,
+//! which is not tested here.)
 //!
 //! Needs `node` and `npm ci --prefix interop/lucia-v2` (`.ci/run` does both) and the server
 //! URLs; skipped otherwise, unless `LUCIA_TEST_REQUIRE_SERVERS=1`.
@@ -13,7 +16,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use common::{Backend, with_store};
-use lucia::{CreateSession, CreateUser, Lucia, NewKey, UserAdapter};
+use lucia::{CreateSession, CreateUser, Lucia, NewKey, SessionAdapter, SessionTokens, UserAdapter};
 use lucia_adapter_sea_orm::{LuciaMigration, SeaOrmAdapter, Tables};
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Alias, ColumnDef};
@@ -99,32 +102,24 @@ async fn run(db: sea_orm::DatabaseConnection, dir: PathBuf) {
         key: lucia_adapter_sea_orm::entity::key::Entity,
         session: lucia_adapter_sea_orm::entity::session::Entity,
     };
-    let auth = Lucia::builder(SeaOrmAdapter::new(db, tables).unwrap()).user_attributes::<UserAttributes>().build();
+    let adapter = SeaOrmAdapter::new(db, tables).unwrap();
+    let auth = Lucia::builder(adapter.clone()).lucia_v2_compat().user_attributes::<UserAttributes>().build();
 
     // lucia-rs writes.
     let password = "rust pässword";
-    let key = NewKey {
-        provider_id: "email".into(),
-        provider_user_id: "rust@example.com".into(),
-        password: Some(password.into()),
-    };
+    let key = NewKey::password("email", "rust@example.com", password);
     let attributes = UserAttributes { username: "rustacean".into() };
-    let user = auth.create_user(CreateUser { user_id: None, key: Some(key), attributes }).await.unwrap();
-    let session = auth
-        .create_session(CreateSession {
-            user_id: user.user_id.clone(),
-            session_id: None,
-            attributes: Default::default(),
-        })
-        .await
-        .unwrap();
+    let user = auth.create_user(CreateUser::new(attributes).with_key(key)).await.unwrap();
+    let session = auth.create_session(CreateSession::for_user(user.user_id.clone())).await.unwrap();
+    let rust_token = session.token.expose_secret().to_owned();
+    assert!(auth.adapter().get_session(&rust_token).await.unwrap().is_some(), "compat mode stores the token");
 
     // lucia@2 reads them, then writes its own.
     let mut input = connection;
     input.as_object_mut().unwrap().extend(
         json!({
             "rust": { "email": "rust@example.com", "password": password, "userId": user.user_id,
-                      "username": "rustacean", "sessionId": session.session_id },
+                      "username": "rustacean", "sessionId": rust_token },
             // "ﬁ" (a ligature) normalises to "fi" under NFKC on both sides.
             "node": { "email": "node@example.com", "password": "node pass ﬁ", "username": "nodejs" },
         })
@@ -158,4 +153,15 @@ async fn run(db: sea_orm::DatabaseConnection, dir: PathBuf) {
     assert_eq!(row.active_expires, made["activeExpires"].as_i64().unwrap());
     assert_eq!(row.idle_expires, made["idleExpires"].as_i64().unwrap());
     assert_eq!(row.idle_expires - row.active_expires, 14 * 86_400_000);
+
+    // The one-off move to hashed ids: both sessions stay valid for lucia-rs in the default
+    // mode, no row holds a token any more, and running the step again changes nothing.
+    assert_eq!(adapter.hash_clear_session_ids().await.unwrap(), 2);
+    assert_eq!(adapter.hash_clear_session_ids().await.unwrap(), 0);
+    let hashed = Lucia::builder(adapter.clone()).user_attributes::<UserAttributes>().build();
+    for (token, user_id) in [(rust_token.as_str(), user.user_id.as_str()), (node_session_id, node_user_id)] {
+        assert_eq!(hashed.validate_session(token).await.unwrap().user.user_id, user_id);
+        assert!(adapter.get_session(token).await.unwrap().is_none(), "a token is still stored in clear");
+        assert!(adapter.get_session(&SessionTokens::Hashed.stored_id(token)).await.unwrap().is_some());
+    }
 }

@@ -328,9 +328,11 @@ where
                     return Err(Error::InvalidPassword);
                 }
                 if needs_rehash {
-                    let fresh = self.inner.hashing.hash(password).await?;
-                    // Only over the hash just checked: a password changed meanwhile stays.
-                    if self.inner.adapter.replace_key_password(&key.id, hash, &fresh).await? {
+                    // Best effort: a failed upgrade never fails the sign-in. Only over the hash
+                    // just checked, so a password changed meanwhile stays.
+                    if let Ok(fresh) = self.inner.hashing.hash(password).await
+                        && let Ok(true) = self.inner.adapter.replace_key_password(&key.id, hash, &fresh).await
+                    {
                         key.hashed_password = Some(fresh);
                     }
                 }
@@ -487,6 +489,11 @@ where
     ) -> Result<NewSession<U, S>, Error> {
         let key_id = create_key_id(provider_id, provider_user_id)?;
         let attribute_map = to_attribute_map(&attributes, RESERVED_SESSION_COLUMNS)?;
+        if password == Some("") {
+            // Never valid (Lucia v2's rule); answered without writing a placeholder.
+            self.find_key(&key_id, password).await?;
+            return Err(Error::InvalidPassword);
+        }
         for _ in 0..SIGN_IN_ATTEMPTS {
             let key = self.find_key(&key_id, password).await?;
             let token = SessionToken::generate();
