@@ -1,26 +1,40 @@
 //! [`AuthError`] and its HTTP responses.
 
 use axum::response::{IntoResponse, Response};
-use http::{StatusCode, header};
+use http::{HeaderValue, StatusCode, header};
 use lucia::OriginError;
 
-/// Why an authenticated request could not go on. Each variant becomes a proper HTTP response:
-/// bad client input is a 4xx, never a 500.
+/// Why an authenticated request could not go on. Each variant becomes a proper HTTP response
+/// ([`IntoResponse`]): bad client input is a 4xx, never a 500.
+///
+/// The response body is a fixed text per kind ([`AuthError::public_message`]): it never
+/// carries a database message, a table or column name, or which of the username and password
+/// was wrong. The typed error still tells the application everything: match
+/// `AuthError::Lucia(lucia::Error::DuplicateAttribute { column })` to learn which unique
+/// column was taken. Server errors (5xx) are logged with their detail and answered
+/// `internal server error`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
     /// The request failed the CSRF origin check: `403 Forbidden`.
     #[error("cross-site request refused: {0}")]
     Csrf(#[from] OriginError),
-    /// No valid session: `401 Unauthorized`.
+    /// No valid session: `401 Unauthorized` with `WWW-Authenticate: Bearer`.
     #[error("not signed in")]
     Unauthenticated,
-    /// A lucia operation failed. Client-caused errors (invalid ids, passwords, attributes,
-    /// duplicates) map to 4xx; store failures to `500` (details are logged, not sent).
+    /// No valid session on a page request, with a sign-in URL configured on the layer
+    /// ([`LuciaLayer::sign_in_url`](crate::LuciaLayer::sign_in_url)): `303 See Other` to it.
+    #[error("not signed in: redirecting to {location:?}")]
+    SignInRequired {
+        /// Where to sign in.
+        location: HeaderValue,
+    },
+    /// A lucia operation failed. Client-caused errors (invalid session, password or key,
+    /// duplicates) map to 4xx; store and configuration failures to `500`.
     #[error(transparent)]
     Lucia(#[from] lucia::Error),
     /// The handler runs without [`LuciaLayer`](crate::LuciaLayer): a programming error, `500`.
-    #[error("the LuciaLayer is not installed on this route")]
+    #[error("no LuciaLayer on this route: add `.layer(LuciaLayer::new(&lucia))` to the router")]
     MissingLayer,
 }
 
@@ -29,15 +43,43 @@ impl AuthError {
     pub fn status(&self) -> StatusCode {
         use lucia::Error as E;
         match self {
-            Self::Csrf(_) => StatusCode::FORBIDDEN,
-            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Self::Lucia(E::InvalidSessionId | E::InvalidPassword | E::InvalidKeyId) => StatusCode::UNAUTHORIZED,
-            Self::Lucia(E::InvalidRequest(_)) => StatusCode::FORBIDDEN,
-            Self::Lucia(E::DuplicateKeyId | E::DuplicateUserId | E::DuplicateSessionId | E::DuplicateAttribute(_)) => {
-                StatusCode::CONFLICT
+            Self::Csrf(_) | Self::Lucia(E::InvalidRequest(_)) => StatusCode::FORBIDDEN,
+            Self::Unauthenticated | Self::Lucia(E::InvalidSessionId | E::InvalidPassword | E::InvalidKeyId) => {
+                StatusCode::UNAUTHORIZED
             }
+            Self::SignInRequired { .. } => StatusCode::SEE_OTHER,
+            Self::Lucia(
+                E::DuplicateKeyId | E::DuplicateUserId | E::DuplicateSessionId | E::DuplicateAttribute { .. },
+            ) => StatusCode::CONFLICT,
             Self::Lucia(E::InvalidUserId | E::InvalidProviderId | E::OutdatedPassword) => StatusCode::BAD_REQUEST,
             Self::Lucia(_) | Self::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The text the response body carries: one fixed text per kind, never a detail.
+    ///
+    /// | status | text |
+    /// |---|---|
+    /// | 401 | `not signed in`, or `invalid credentials` for a wrong password or unknown key (the same text for both) |
+    /// | 403 | `cross-site request refused` |
+    /// | 409 | `already taken` (a duplicate key, user id or unique attribute) |
+    /// | 400 | `unknown user`, `invalid provider id`, `password must be reset` |
+    /// | 303 | empty (the `Location` header says where to sign in) |
+    /// | 500 | `internal server error` |
+    pub fn public_message(&self) -> &'static str {
+        use lucia::Error as E;
+        match self {
+            Self::Csrf(_) | Self::Lucia(E::InvalidRequest(_)) => "cross-site request refused",
+            Self::Unauthenticated | Self::Lucia(E::InvalidSessionId) => "not signed in",
+            Self::Lucia(E::InvalidPassword | E::InvalidKeyId) => "invalid credentials",
+            Self::SignInRequired { .. } => "",
+            Self::Lucia(
+                E::DuplicateKeyId | E::DuplicateUserId | E::DuplicateSessionId | E::DuplicateAttribute { .. },
+            ) => "already taken",
+            Self::Lucia(E::InvalidUserId) => "unknown user",
+            Self::Lucia(E::InvalidProviderId) => "invalid provider id",
+            Self::Lucia(E::OutdatedPassword) => "password must be reset",
+            Self::Lucia(_) | Self::MissingLayer => "internal server error",
         }
     }
 }
@@ -45,15 +87,19 @@ impl AuthError {
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = if status.is_server_error() {
+        // A missing layer was logged where it was found, with its route.
+        if status.is_server_error() && !matches!(self, Self::MissingLayer) {
             tracing::error!(error = %self, "authentication failed");
-            "internal server error".to_owned()
-        } else {
-            self.to_string()
-        };
-        let mut response = (status, body).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+        }
+        let mut response = (status, self.public_message()).into_response();
+        match self {
+            Self::SignInRequired { location } => {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            _ if status == StatusCode::UNAUTHORIZED => {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
         }
         response
     }
@@ -66,26 +112,49 @@ mod tests {
     #[test]
     fn client_errors_are_4xx_and_store_failures_500_without_details() {
         use lucia::Error as E;
-        let cases: Vec<(AuthError, StatusCode)> = vec![
-            (AuthError::Csrf(OriginError::Missing), StatusCode::FORBIDDEN),
-            (AuthError::Unauthenticated, StatusCode::UNAUTHORIZED),
-            (E::InvalidSessionId.into(), StatusCode::UNAUTHORIZED),
-            (E::InvalidPassword.into(), StatusCode::UNAUTHORIZED),
-            (E::InvalidKeyId.into(), StatusCode::UNAUTHORIZED),
-            (E::DuplicateKeyId.into(), StatusCode::CONFLICT),
-            (E::DuplicateAttribute("username".into()).into(), StatusCode::CONFLICT),
-            (E::InvalidProviderId.into(), StatusCode::BAD_REQUEST),
-            (E::Database("connection refused at 10.0.0.5".into()).into(), StatusCode::INTERNAL_SERVER_ERROR),
-            (AuthError::MissingLayer, StatusCode::INTERNAL_SERVER_ERROR),
+        let cases: Vec<(AuthError, StatusCode, &str)> = vec![
+            (
+                AuthError::Csrf(OriginError::CrossOrigin("https://evil.example".into())),
+                StatusCode::FORBIDDEN,
+                "cross-site request refused",
+            ),
+            (AuthError::Unauthenticated, StatusCode::UNAUTHORIZED, "not signed in"),
+            (E::InvalidSessionId.into(), StatusCode::UNAUTHORIZED, "not signed in"),
+            (E::InvalidPassword.into(), StatusCode::UNAUTHORIZED, "invalid credentials"),
+            (E::InvalidKeyId.into(), StatusCode::UNAUTHORIZED, "invalid credentials"),
+            (E::DuplicateKeyId.into(), StatusCode::CONFLICT, "already taken"),
+            (E::DuplicateAttribute { column: Some("email".into()) }.into(), StatusCode::CONFLICT, "already taken"),
+            (E::DuplicateAttribute { column: None }.into(), StatusCode::CONFLICT, "already taken"),
+            (E::InvalidProviderId.into(), StatusCode::BAD_REQUEST, "invalid provider id"),
+            (
+                E::Database("UNIQUE constraint failed: app_users.email at 10.0.0.5".into()).into(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal server error",
+            ),
+            (
+                E::InvalidAttributes("unknown column `app_users.secret`".into()).into(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal server error",
+            ),
+            (AuthError::MissingLayer, StatusCode::INTERNAL_SERVER_ERROR, "internal server error"),
         ];
-        for (error, status) in cases {
-            assert_eq!(error.status(), status, "{error}");
+        for (error, status, text) in cases {
+            let shown = error.to_string();
+            assert_eq!(error.status(), status, "{shown}");
             let response = error.into_response();
             assert_eq!(response.status(), status);
+            let unauthorized = status == StatusCode::UNAUTHORIZED;
+            assert_eq!(response.headers().contains_key(header::WWW_AUTHENTICATE), unauthorized, "{shown}");
+            assert_eq!(body_text(response), text, "{shown}");
         }
-        let response = AuthError::from(E::Database("secret detail".into())).into_response();
-        let body = body_text(response);
-        assert_eq!(body, "internal server error");
+    }
+
+    #[test]
+    fn sign_in_required_redirects() {
+        let error = AuthError::SignInRequired { location: HeaderValue::from_static("/login") };
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(response.headers()[header::LOCATION], "/login");
     }
 
     /// The body of a small, already complete response.

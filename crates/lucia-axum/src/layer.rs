@@ -2,49 +2,99 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Request, header};
-use lucia::{Env, Lucia, Origin, OriginError};
+use lucia::{CsrfConfig, Env, Lucia, Origin, OriginError, SessionToken};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::request::CookieCredential;
-use crate::{AuthError, AuthRequest};
+use crate::AuthError;
+use crate::request::{ContextSlot, CookieCredential, RequestContext};
 
-/// Adds an [`AuthRequest`] to every request and the session cookie to every response that
-/// needs one. See the [crate documentation](crate) for the CSRF rules.
-pub struct LuciaLayer<A, U, S> {
-    lucia: Lucia<A, U, S>,
-    public_origin: Option<Origin>,
+/// Runs around every request: applies the [CSRF rule](crate#csrf), reads the session cookie
+/// and the bearer token, gives the request's extractors ([`AuthRequest`](crate::AuthRequest),
+/// [`SignedIn`](crate::SignedIn)) a shared per-request state, and appends the `Set-Cookie`
+/// they ask for to the response.
+///
+/// It is not generic: it takes the cookie name, the CSRF settings and the environment from
+/// the `Lucia` it is built from, and the extractors take the `Lucia` itself from the router
+/// state.
+///
+/// ```
+/// # fn demo(lucia: lucia::Lucia<lucia::memory::MemoryAdapter>) {
+/// let layer = lucia_axum::LuciaLayer::new(&lucia)
+///     .sign_in_url("/login")
+///     .public_origin("https://example.com".parse().unwrap());
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct LuciaLayer {
+    settings: Arc<Settings>,
 }
 
-impl<A, U, S> Clone for LuciaLayer<A, U, S> {
-    fn clone(&self) -> Self {
-        Self { lucia: self.lucia.clone(), public_origin: self.public_origin.clone() }
+#[derive(Clone)]
+struct Settings {
+    cookie_name: String,
+    csrf: CsrfConfig,
+    env: Env,
+    public_origin: Option<Origin>,
+    sign_in_url: Option<HeaderValue>,
+}
+
+impl std::fmt::Debug for LuciaLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LuciaLayer")
+            .field("cookie_name", &self.settings.cookie_name)
+            .field("csrf", &self.settings.csrf)
+            .field("public_origin", &self.settings.public_origin)
+            .field("sign_in_url", &self.settings.sign_in_url)
+            .finish()
     }
 }
 
-impl<A, U, S> LuciaLayer<A, U, S> {
-    /// A layer for `lucia`, which supplies the cookie and CSRF settings.
-    pub fn new(lucia: Lucia<A, U, S>) -> Self {
-        Self { lucia, public_origin: None }
+impl LuciaLayer {
+    /// A layer with `lucia`'s cookie, CSRF and environment settings.
+    pub fn new<A, U, S>(lucia: &Lucia<A, U, S>) -> Self {
+        let config = lucia.config();
+        Self {
+            settings: Arc::new(Settings {
+                cookie_name: config.session_cookie.name.clone(),
+                csrf: config.csrf.clone(),
+                env: config.env,
+                public_origin: None,
+                sign_in_url: None,
+            }),
+        }
     }
 
     /// The origin browsers see, such as `https://example.com`, instead of one built from each
     /// request's `Host` header. Set it behind a reverse proxy.
-    ///
-    /// ```
-    /// # fn demo<A: lucia::Adapter>(lucia: lucia::Lucia<A>) {
-    /// let layer = lucia_axum::LuciaLayer::new(lucia).public_origin("https://example.com".parse().unwrap());
-    /// # }
-    /// ```
+    #[must_use]
     pub fn public_origin(mut self, origin: Origin) -> Self {
-        self.public_origin = Some(origin);
+        Arc::make_mut(&mut self.settings).public_origin = Some(origin);
         self
     }
 
+    /// Where [`SignedIn`](crate::SignedIn) sends page requests without a session (`303 See
+    /// Other`), such as `/login`. Without it, they are answered `401` like API requests.
+    ///
+    /// # Panics
+    ///
+    /// If `url` cannot be a header value (it contains control characters): a mistake in the
+    /// program, reported when the router is built.
+    #[must_use]
+    pub fn sign_in_url(mut self, url: &str) -> Self {
+        let value = HeaderValue::try_from(url)
+            .unwrap_or_else(|_| panic!("LuciaLayer::sign_in_url: {url:?} is not a valid Location header value"));
+        Arc::make_mut(&mut self.settings).sign_in_url = Some(value);
+        self
+    }
+}
+
+impl Settings {
     /// The server's own origin for this request.
     fn target_origin(&self, request: &http::request::Parts) -> Option<Origin> {
         if let Some(origin) = &self.public_origin {
@@ -54,26 +104,51 @@ impl<A, U, S> LuciaLayer<A, U, S> {
             Some(value) => value.to_str().ok()?,
             None => request.uri.authority()?.as_str(),
         };
-        let default = if self.lucia.config().env == Env::Prod { "https" } else { "http" };
+        let default = if self.env == Env::Prod { "https" } else { "http" };
         Origin::from_scheme_and_host(request.uri.scheme_str().unwrap_or(default), host).ok()
     }
 
-    /// Applies the CSRF rule: `Err` refuses the request; `Ok` says how far its cookie may be
-    /// trusted.
-    fn check(&self, request: &http::request::Parts) -> Result<CookieCredential, OriginError> {
-        let cookie = read_cookie(&request.headers, &self.lucia.config().session_cookie.name);
-        let csrf = &self.lucia.config().csrf;
-        let safe = ["GET", "HEAD", "OPTIONS", "TRACE"].contains(&request.method.as_str());
-        if !csrf.enabled || safe {
-            return Ok(cookie.map_or(CookieCredential::Absent, CookieCredential::Trusted));
-        }
+    /// The request's `Origin` checked against the server's: `Ok` same-origin (or an allowed
+    /// subdomain), `Err(Missing)` without `Origin`, another `Err` cross-origin or malformed.
+    fn check_origin(&self, request: &http::request::Parts) -> Result<(), OriginError> {
         let Some(origin) = request.headers.get(header::ORIGIN) else {
-            return Ok(cookie.map_or(CookieCredential::Absent, |_| CookieCredential::Untrusted(OriginError::Missing)));
+            return Err(OriginError::Missing);
         };
         let origin = origin.to_str().map_err(|_| OriginError::Malformed)?;
         let target = self.target_origin(request).ok_or(OriginError::UnknownTarget)?;
-        csrf.verify_request_origin(request.method.as_str(), Some(origin), &target)?;
-        Ok(cookie.map_or(CookieCredential::Absent, CookieCredential::Trusted))
+        self.csrf.verify_request_origin(request.method.as_str(), Some(origin), &target)
+    }
+
+    /// Applies the CSRF rule (see the crate docs): `Err` refuses the request; `Ok` is its
+    /// per-request state.
+    fn context(&self, request: &http::request::Parts) -> Result<RequestContext, OriginError> {
+        let cookie = read_cookie(&request.headers, &self.cookie_name).map(SessionToken::from);
+        let bearer = read_bearer(&request.headers).map(SessionToken::from);
+        let page_request = accepts_html(&request.headers);
+        let build = |cookie: CookieCredential, bearer, writes| {
+            RequestContext::new(cookie, bearer, writes, page_request, self.sign_in_url.clone())
+        };
+        let safe = ["GET", "HEAD", "OPTIONS", "TRACE"].contains(&request.method.as_str());
+        if !self.csrf.enabled || safe {
+            return Ok(build(cookie.map_or(CookieCredential::Absent, CookieCredential::Trusted), bearer, Ok(())));
+        }
+        match self.check_origin(request) {
+            Ok(()) => Ok(build(cookie.map_or(CookieCredential::Absent, CookieCredential::Trusted), bearer, Ok(()))),
+            // Browsers send Origin on every state-changing request: a client without one is not a
+            // browser, and its cookie is not trusted (it should use a bearer token).
+            Err(OriginError::Missing) => {
+                let cookie =
+                    cookie.map_or(CookieCredential::Absent, |_| CookieCredential::Untrusted(OriginError::Missing));
+                Ok(build(cookie, bearer, Ok(())))
+            }
+            // Cross-origin: only a bearer token makes it acceptable (browsers never attach one by
+            // themselves). The cookie is then not used, and no cookie may be set.
+            Err(refused) if bearer.is_some() => {
+                let cookie = cookie.map_or(CookieCredential::Absent, |_| CookieCredential::Untrusted(refused.clone()));
+                Ok(build(cookie, bearer, Err(refused)))
+            }
+            Err(refused) => Err(refused),
+        }
     }
 }
 
@@ -91,35 +166,43 @@ fn read_bearer(headers: &HeaderMap) -> Option<String> {
     lucia::read_bearer_token(value).map(str::to_owned)
 }
 
-impl<Svc, A, U, S> Layer<Svc> for LuciaLayer<A, U, S> {
-    type Service = LuciaService<Svc, A, U, S>;
+/// Whether an `Accept` header lists `text/html` (parameters and case ignored; `*/*` does not
+/// count, so API clients that accept anything get `401`, not a redirect).
+fn accepts_html(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT).iter().filter_map(|value| value.to_str().ok()).any(|value| {
+        value
+            .split(',')
+            .any(|range| range.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("text/html")))
+    })
+}
+
+impl<Svc> Layer<Svc> for LuciaLayer {
+    type Service = LuciaService<Svc>;
 
     fn layer(&self, inner: Svc) -> Self::Service {
-        LuciaService { inner, layer: self.clone() }
+        LuciaService { inner, settings: Arc::clone(&self.settings) }
     }
 }
 
 /// The service [`LuciaLayer`] wraps around a router or handler.
-pub struct LuciaService<Svc, A, U, S> {
+#[derive(Clone)]
+pub struct LuciaService<Svc> {
     inner: Svc,
-    layer: LuciaLayer<A, U, S>,
+    settings: Arc<Settings>,
 }
 
-impl<Svc: Clone, A, U, S> Clone for LuciaService<Svc, A, U, S> {
-    fn clone(&self) -> Self {
-        Self { inner: self.inner.clone(), layer: self.layer.clone() }
+impl<Svc: std::fmt::Debug> std::fmt::Debug for LuciaService<Svc> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LuciaService").field("inner", &self.inner).finish_non_exhaustive()
     }
 }
 
-impl<Svc, A, U, S, Body> Service<Request<Body>> for LuciaService<Svc, A, U, S>
+impl<Svc, Body> Service<Request<Body>> for LuciaService<Svc>
 where
     Svc: Service<Request<Body>, Response = Response> + Clone + Send + 'static,
     Svc::Future: Send + 'static,
     Svc::Error: Send + 'static,
     Body: Send + 'static,
-    A: Send + Sync + 'static,
-    U: Send + Sync + 'static,
-    S: Send + Sync + 'static,
 {
     type Response = Response;
     type Error = Svc::Error;
@@ -131,15 +214,14 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let (mut parts, body) = request.into_parts();
-        let cookie = match self.layer.check(&parts) {
-            Ok(cookie) => cookie,
+        let context = match self.settings.context(&parts) {
+            Ok(context) => Arc::new(context),
             Err(refused) => {
-                tracing::info!(method = %parts.method, uri = %parts.uri, reason = %refused, "CSRF check refused a request");
+                tracing::info!(method = %parts.method, path = %parts.uri.path(), reason = %refused, "CSRF check refused a request");
                 return Box::pin(std::future::ready(Ok(AuthError::Csrf(refused).into_response())));
             }
         };
-        let auth = AuthRequest::new(self.layer.lucia.clone(), cookie, read_bearer(&parts.headers));
-        parts.extensions.insert(auth.clone());
+        parts.extensions.insert(ContextSlot(Arc::clone(&context)));
 
         // The clone that was polled ready is the one to call (tower's usual swap).
         let clone = self.inner.clone();
@@ -147,7 +229,7 @@ where
         let future = inner.call(Request::from_parts(parts, body));
         Box::pin(async move {
             let mut response = future.await?;
-            if let Some(cookie) = auth.take_pending_cookie() {
+            if let Some(cookie) = context.take_pending_cookie() {
                 match HeaderValue::try_from(cookie.to_string()) {
                     Ok(value) => {
                         response.headers_mut().append(header::SET_COOKIE, value);
@@ -157,5 +239,25 @@ where
             }
             Ok(response)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_requests_are_those_that_accept_html() {
+        let accepts = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT, HeaderValue::try_from(value).unwrap());
+            accepts_html(&headers)
+        };
+        assert!(accepts("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"));
+        assert!(accepts("Text/HTML; charset=utf-8"));
+        assert!(!accepts("*/*"));
+        assert!(!accepts("application/json"));
+        assert!(!accepts("text/htmlx"));
+        assert!(!accepts_html(&HeaderMap::new()));
     }
 }

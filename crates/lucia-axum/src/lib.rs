@@ -1,57 +1,214 @@
-//! axum integration for [lucia]: Lucia v2's `AuthRequest`, as a tower layer and an extractor.
+//! axum integration for [lucia]: session cookies, bearer tokens, the CSRF origin check, a
+//! sign-in guard, and one-call sign-in and sign-out.
 //!
-//! [`LuciaLayer`] runs on every request. It checks the `Origin` of state-changing requests
-//! (CSRF), reads the session cookie and the `Authorization: Bearer` token, hands the handler an
-//! [`AuthRequest`], and afterwards adds `Set-Cookie` whenever the session was created, renewed
-//! or ended. [`AuthRequest`] validates the session at most once per request.
+//! - The application names **one type**, its `Lucia` alias (`type Auth = Lucia<MyAdapter,
+//!   UserAttributes, SessionAttributes>;`), and puts that `Lucia` in the router state.
+//! - [`LuciaLayer`] runs around every request: the [CSRF check](#csrf), reading the session
+//!   cookie and the bearer token, and the `Set-Cookie` of the response.
+//! - Handlers extract [`AuthRequest<Auth>`](AuthRequest) (validate, sign in, start a session,
+//!   sign out) or the guard [`SignedIn<Auth>`](SignedIn) (the session, or 401 / a redirect
+//!   to the sign-in page). Each credential is validated at most once per request.
+//!
+//! # Example: sign-up, sign-in, a protected route, sign-out
 //!
 //! ```
-//! use axum::{Router, routing::{get, post}};
-//! use lucia::{Adapter, CreateSession, Lucia};
-//! use lucia_axum::{AuthError, AuthRequest, LuciaLayer};
+//! use axum::{Form, Router, response::Redirect, routing::{get, post}};
+//! use lucia::{CreateUser, Lucia, NewKey, memory::MemoryAdapter};
+//! use lucia_axum::{AuthError, AuthRequest, LuciaLayer, SignedIn};
+//! use serde::{Deserialize, Serialize};
 //!
-//! async fn me<A: Adapter + 'static>(auth: AuthRequest<A>) -> Result<String, AuthError> {
-//!     let session = auth.require().await?; // 401 without a valid session
-//!     Ok(format!("signed in as {}", session.user.user_id))
+//! #[derive(Clone, Serialize, Deserialize)]
+//! struct UserAttributes {
+//!     username: String,
 //! }
 //!
-//! async fn sign_out<A: Adapter + 'static>(auth: AuthRequest<A>) -> Result<&'static str, AuthError> {
-//!     auth.sign_out().await?; // deletes the session and sends the deletion cookie
-//!     Ok("bye")
+//! /// The one type the application names.
+//! type Auth = Lucia<MemoryAdapter, UserAttributes>;
+//!
+//! #[derive(Deserialize)]
+//! struct Credentials {
+//!     username: String,
+//!     password: String,
 //! }
 //!
-//! fn app<A: Adapter + 'static>(lucia: Lucia<A>) -> Router {
+//! async fn sign_up(auth: AuthRequest<Auth>, Form(form): Form<Credentials>) -> Result<Redirect, AuthError> {
+//!     let key = NewKey::password("username", &form.username, &form.password);
+//!     let attributes = UserAttributes { username: form.username };
+//!     let user = auth.lucia().create_user(CreateUser::new(attributes).with_key(key)).await?; // 409 if taken
+//!     auth.start_session(&user.user_id, Default::default()).await?; // sets the cookie
+//!     Ok(Redirect::to("/me"))
+//! }
+//!
+//! async fn sign_in(auth: AuthRequest<Auth>, Form(form): Form<Credentials>) -> Result<Redirect, AuthError> {
+//!     // Checks the password, starts the session, ends the one the browser had, sets the cookie.
+//!     auth.sign_in("username", &form.username, Some(&form.password), Default::default()).await?; // 401 if wrong
+//!     Ok(Redirect::to("/me"))
+//! }
+//!
+//! async fn me(SignedIn { session, .. }: SignedIn<Auth>) -> String {
+//!     format!("signed in as {}", session.user.attributes.username)
+//! }
+//!
+//! async fn sign_out(auth: AuthRequest<Auth>) -> Result<Redirect, AuthError> {
+//!     auth.sign_out().await?; // ends the session and deletes the cookie
+//!     Ok(Redirect::to("/sign-in"))
+//! }
+//!
+//! fn app(auth: Auth) -> Router {
 //!     Router::new()
-//!         .route("/me", get(me::<A>))
-//!         .route("/logout", post(sign_out::<A>))
-//!         .layer(LuciaLayer::new(lucia))
+//!         .route("/sign-up", post(sign_up))
+//!         .route("/sign-in", post(sign_in))
+//!         .route("/me", get(me))
+//!         .route("/sign-out", post(sign_out))
+//!         .layer(LuciaLayer::new(&auth).sign_in_url("/sign-in"))
+//!         .with_state(auth)
+//! }
+//! # use axum::body::Body;
+//! # use axum::http::{Request, StatusCode, header};
+//! # use tower::ServiceExt as _;
+//! # /// Sends a request as a browser on http://localhost would.
+//! # async fn send(app: &Router, method: &str, path: &str, cookie: &str, form: &str) -> axum::response::Response {
+//! #     let request = Request::builder().method(method).uri(path)
+//! #         .header(header::HOST, "localhost").header(header::ORIGIN, "http://localhost")
+//! #         .header(header::ACCEPT, "text/html").header(header::COOKIE, cookie)
+//! #         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+//! #         .body(Body::from(form.to_owned())).unwrap();
+//! #     app.clone().oneshot(request).await.unwrap()
+//! # }
+//! # async fn text(response: axum::response::Response) -> String {
+//! #     String::from_utf8(axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap().to_vec()).unwrap()
+//! # }
+//! # fn cookie(response: &axum::response::Response) -> String {
+//! #     response.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned()
+//! # }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let auth = Lucia::builder(MemoryAdapter::new()).user_attributes::<UserAttributes>().build();
+//! let app = app(auth);
+//! # let form = "username=ada&password=correct+horse+battery";
+//! # let signed_up = send(&app, "POST", "/sign-up", "", form).await;
+//! # assert_eq!(signed_up.status(), StatusCode::SEE_OTHER);
+//! # let first = cookie(&signed_up);
+//! # assert_eq!(send(&app, "POST", "/sign-up", "", form).await.status(), StatusCode::CONFLICT);
+//! # let page = send(&app, "GET", "/me", &first, "").await;
+//! # assert_eq!(text(page).await, "signed in as ada");
+//! # let signed_in = send(&app, "POST", "/sign-in", &first, form).await;
+//! # assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+//! # let second = cookie(&signed_in);
+//! # assert_ne!(first, second, "a new session, and the old one ended");
+//! # assert_eq!(send(&app, "GET", "/me", &first, "").await.headers()[header::LOCATION], "/sign-in");
+//! # let wrong = send(&app, "POST", "/sign-in", "", "username=ada&password=nope").await;
+//! # assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+//! # let signed_out = send(&app, "POST", "/sign-out", &second, "").await;
+//! # assert!(signed_out.headers()[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+//! # let page = send(&app, "GET", "/me", &second, "").await;
+//! # assert_eq!((page.status(), page.headers()[header::LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/sign-in"));
+//! # }
+//! ```
+//!
+//! With more in the state than the `Lucia`, implement [`FromRef`](axum::extract::FromRef)
+//! for it: `impl FromRef<AppState> for Auth { fn from_ref(state: &AppState) -> Auth {
+//! state.auth.clone() } }`.
+//!
+//! # Naming the wrong type does not compile
+//!
+//! The extractors take the `Lucia` from the router state, so a handler must name the `Lucia`
+//! type the state holds. This compiles:
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use lucia::{Lucia, memory::MemoryAdapter};
+//! use lucia_axum::{AuthRequest, LuciaLayer};
+//!
+//! #[derive(Clone, serde::Serialize, serde::Deserialize)]
+//! struct UserAttributes { username: String }
+//! type Auth = Lucia<MemoryAdapter, UserAttributes>;
+//!
+//! async fn handler(auth: AuthRequest<Auth>) {}
+//!
+//! fn app(auth: Auth) -> Router {
+//!     Router::new().route("/", get(handler)).layer(LuciaLayer::new(&auth)).with_state(auth)
 //! }
 //! ```
 //!
-//! ## CSRF
+//! and this, whose handler forgot the attribute types, does not:
 //!
-//! For methods other than `GET`, `HEAD`, `OPTIONS` and `TRACE`:
+//! ```compile_fail,E0308
+//! use axum::{Router, routing::get};
+//! use lucia::{Lucia, memory::MemoryAdapter};
+//! use lucia_axum::{AuthRequest, LuciaLayer};
 //!
-//! - a request with an `Origin` header that is not the server's own origin (or an allowed
-//!   subdomain, [`lucia::CsrfConfig`]) is answered `403 Forbidden` before the handler runs,
-//!   whether or not it carries a session cookie, so cross-site sign-in forms are refused too;
-//!   a malformed or `null` `Origin` is refused the same way (Lucia v2 threw an exception);
-//! - a request *without* `Origin` reaches the handler, but its session cookie is not trusted:
-//!   [`AuthRequest::validate`] answers [`AuthError::Csrf`] (403). Browsers send `Origin` on
-//!   every `POST`, so this only affects non-browser clients, which should use bearer tokens;
-//! - bearer tokens are never subject to the check: browsers do not attach them by themselves.
+//! #[derive(Clone, serde::Serialize, serde::Deserialize)]
+//! struct UserAttributes { username: String }
+//! type Auth = Lucia<MemoryAdapter, UserAttributes>;
+//!
+//! async fn handler(auth: AuthRequest<Lucia<MemoryAdapter>>) {}
+//!
+//! fn app(auth: Auth) -> Router {
+//!     Router::new().route("/", get(handler)).layer(LuciaLayer::new(&auth)).with_state(auth)
+//! }
+//! ```
+//!
+//! A handler behind no [`LuciaLayer`] answers `500 internal server error` and logs an error
+//! naming the missing layer.
+//!
+//! # CSRF
+//!
+//! The rule, for state-changing methods (all but `GET`, `HEAD`, `OPTIONS`, `TRACE`), with
+//! [`CsrfConfig::enabled`](lucia::CsrfConfig::enabled) (the default). "Same-origin" means an
+//! `Origin` header equal to the server's own origin or an allowed subdomain of it
+//! ([`CsrfConfig::allowed_subdomains`](lucia::CsrfConfig::allowed_subdomains)); a malformed
+//! or `null` `Origin` counts as cross-origin.
+//!
+//! | the request carries | same-origin | cross-origin | no `Origin` header |
+//! |---|---|---|---|
+//! | a bearer token only | allowed | allowed (CORS APIs work) | allowed |
+//! | nothing | allowed | **403** (login CSRF) | allowed |
+//! | the session cookie | allowed | **403** | allowed, but the cookie is not used ([`AuthError::Csrf`] if asked for) |
+//! | the cookie and a bearer token | allowed | allowed; the cookie is not used, the bearer token works | allowed; the cookie is not used |
+//!
+//! Browsers attach cookies to cross-site requests by themselves, never a bearer token, so a
+//! bearer token is proof the request did not come from another site's form. Browsers send
+//! `Origin` on every state-changing request, so a request without it is not from a browser;
+//! its cookie is not trusted and such clients should use bearer tokens. A request let through
+//! cross-origin for its bearer token cannot set the session cookie ([`AuthRequest::sign_in`]
+//! and [`AuthRequest::start_session`] answer [`AuthError::Csrf`]). A refused request is
+//! answered `403 cross-site request refused` before the handler runs.
 //!
 //! The server's own origin is the scheme and `Host` header of the request (`http` in
 //! [`Env::Dev`](lucia::Env::Dev), `https` in [`Env::Prod`](lucia::Env::Prod)). **Behind a
 //! reverse proxy**, which may rewrite `Host` or terminate TLS, give the public origin
 //! explicitly with [`LuciaLayer::public_origin`]: `https://example.com`.
+//!
+//! # Signed in or not
+//!
+//! [`SignedIn`] (and [`AuthRequest::require`]) use the bearer token when the request has one,
+//! otherwise the cookie. Without a valid session, page requests (`Accept` lists `text/html`)
+//! are redirected (`303`) to the layer's [`sign_in_url`](LuciaLayer::sign_in_url), and
+//! everything else gets `401` with `WWW-Authenticate: Bearer`.
+//!
+//! # Errors
+//!
+//! [`AuthError`] answers with a fixed text per kind: never a database message, a table or a
+//! column name. Match the typed error for details, such as which unique column was taken.
 
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod error;
+mod guard;
 mod layer;
+mod lucia_type;
 mod request;
 
 pub use error::AuthError;
+pub use guard::SignedIn;
 pub use layer::{LuciaLayer, LuciaService};
+pub use lucia_type::LuciaType;
 pub use request::AuthRequest;
+
+/// The README's Rust examples, compiled (and run) as doctests so the quick start cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

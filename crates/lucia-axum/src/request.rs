@@ -1,14 +1,15 @@
 //! [`AuthRequest`]: the per-request view of authentication that handlers extract.
 
-use std::sync::{Arc, Mutex};
+use std::any::Any;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
+use http::HeaderValue;
 use http::request::Parts;
-use lucia::{Adapter, Lucia, NoAttributes, OriginError, Session, SessionCookie};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use lucia::{CreateSession, NewSession, OriginError, SessionCookie, SessionToken};
 
 use crate::AuthError;
+use crate::lucia_type::{LuciaType, SessionOf};
 
 /// What the session cookie of this request may be used for.
 #[derive(Debug, Clone)]
@@ -16,184 +17,320 @@ pub(crate) enum CookieCredential {
     /// No session cookie.
     Absent,
     /// A session cookie that passed the CSRF check (or did not need to).
-    Trusted(String),
-    /// A session cookie on a state-changing request without `Origin`: not used.
+    Trusted(SessionToken),
+    /// A session cookie the CSRF rule says not to use: on a state-changing request without
+    /// `Origin`, or cross-origin next to a bearer token.
     Untrusted(OriginError),
+}
+
+/// One validation result, of whatever session type the extractor has: `Option<Session<U, S>>`.
+type Cached = Option<Box<dyn Any + Send + Sync>>;
+
+/// The per-request state the layer puts in the request's extensions and every extractor of
+/// the request shares: the credentials, the validation results, and the slot for the
+/// `Set-Cookie` the layer appends to the response.
+pub(crate) struct RequestContext {
+    cookie: Mutex<CookieCredential>,
+    bearer: Option<SessionToken>,
+    /// `Err` when this request must not set the session cookie: a cross-origin state-changing
+    /// request let through for its bearer token.
+    cookie_writes: Result<(), OriginError>,
+    /// The client asked for HTML (`Accept` includes `text/html`).
+    page_request: bool,
+    sign_in_url: Option<HeaderValue>,
+    cookie_session: tokio::sync::Mutex<Cached>,
+    bearer_session: tokio::sync::Mutex<Cached>,
+    pending_cookie: Mutex<Option<SessionCookie>>,
+}
+
+impl RequestContext {
+    pub(crate) fn new(
+        cookie: CookieCredential,
+        bearer: Option<SessionToken>,
+        cookie_writes: Result<(), OriginError>,
+        page_request: bool,
+        sign_in_url: Option<HeaderValue>,
+    ) -> Self {
+        Self {
+            cookie: Mutex::new(cookie),
+            bearer,
+            cookie_writes,
+            page_request,
+            sign_in_url,
+            cookie_session: tokio::sync::Mutex::new(None),
+            bearer_session: tokio::sync::Mutex::new(None),
+            pending_cookie: Mutex::new(None),
+        }
+    }
+
+    /// The cookie to send, taken by the layer once the handler is done.
+    pub(crate) fn take_pending_cookie(&self) -> Option<SessionCookie> {
+        lock(&self.pending_cookie).take()
+    }
+
+    fn send_cookie(&self, cookie: SessionCookie) {
+        *lock(&self.pending_cookie) = Some(cookie);
+    }
+
+    fn cookie(&self) -> CookieCredential {
+        lock(&self.cookie).clone()
+    }
+}
+
+/// The request context in the extensions; a newtype so no one else's type collides with it.
+#[derive(Clone)]
+pub(crate) struct ContextSlot(pub(crate) Arc<RequestContext>);
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn cached<T: Clone + 'static>(slot: &Cached) -> Option<T> {
+    slot.as_ref().and_then(|value| value.downcast_ref::<T>()).cloned()
 }
 
 /// Authentication for one request (Lucia v2's `AuthRequest`), extracted by handlers behind a
 /// [`LuciaLayer`](crate::LuciaLayer).
 ///
-/// Cheap to clone; clones share the request's state. `A`, `U`, `S` are the adapter and the
-/// attribute types of the [`Lucia`] the layer was built with; applications usually name it
-/// once: `type Auth = AuthRequest<MyAdapter, UserAttributes, SessionAttributes>;`.
-pub struct AuthRequest<A, U = NoAttributes, S = NoAttributes> {
-    inner: Arc<Inner<A, U, S>>,
+/// `L` is the application's `Lucia` type (`type Auth = Lucia<MyAdapter, UserAttributes,
+/// SessionAttributes>;`, then `AuthRequest<Auth>`). The extractor takes the `Lucia` from the
+/// router state with [`FromRef`], so naming a `Lucia` type the state does not hold is a
+/// compile error, not a 500 at run time.
+///
+/// Each credential is validated at most once per request, whichever extractors and methods
+/// ask (later calls return the same result without a query). Cheap to clone; clones share the
+/// request's state.
+pub struct AuthRequest<L> {
+    lucia: L,
+    context: Arc<RequestContext>,
 }
 
-struct Inner<A, U, S> {
-    lucia: Lucia<A, U, S>,
-    cookie: CookieCredential,
-    bearer: Option<String>,
-    /// `None` until validated; then the cookie's session, if any.
-    cookie_session: tokio::sync::Mutex<Option<Option<Session<U, S>>>>,
-    bearer_session: tokio::sync::Mutex<Option<Option<Session<U, S>>>>,
-    /// The `Set-Cookie` the layer adds to the response.
-    pending_cookie: Mutex<Option<SessionCookie>>,
-}
-
-impl<A, U, S> Clone for AuthRequest<A, U, S> {
+impl<L: Clone> Clone for AuthRequest<L> {
     fn clone(&self) -> Self {
-        Self { inner: Arc::clone(&self.inner) }
+        Self { lucia: self.lucia.clone(), context: Arc::clone(&self.context) }
     }
 }
 
-impl<A, U, S> std::fmt::Debug for AuthRequest<A, U, S> {
+impl<L> std::fmt::Debug for AuthRequest<L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthRequest")
-            .field("cookie", &matches!(self.inner.cookie, CookieCredential::Trusted(_)))
-            .field("bearer", &self.inner.bearer.is_some())
+            .field("cookie", &matches!(self.context.cookie(), CookieCredential::Trusted(_)))
+            .field("bearer", &self.context.bearer.is_some())
             .finish_non_exhaustive()
     }
 }
 
-impl<A, U, S> AuthRequest<A, U, S> {
-    pub(crate) fn new(lucia: Lucia<A, U, S>, cookie: CookieCredential, bearer: Option<String>) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                lucia,
-                cookie,
-                bearer,
-                cookie_session: tokio::sync::Mutex::new(None),
-                bearer_session: tokio::sync::Mutex::new(None),
-                pending_cookie: Mutex::new(None),
-            }),
-        }
+impl<L: LuciaType> AuthRequest<L> {
+    /// The [`Lucia`](lucia::Lucia) instance, for everything this type does not wrap
+    /// (`create_user`, `get_all_user_sessions`, ...).
+    pub fn lucia(&self) -> &L {
+        &self.lucia
     }
 
-    /// The [`Lucia`] instance, for signing up and in (`create_user`, `use_key`, ...).
-    pub fn lucia(&self) -> &Lucia<A, U, S> {
-        &self.inner.lucia
+    /// Whether the request carries an `Authorization: Bearer` token (not validated).
+    pub fn has_bearer_token(&self) -> bool {
+        self.context.bearer.is_some()
     }
 
-    /// The bearer token of the `Authorization` header, if any (not validated).
-    pub fn bearer_token(&self) -> Option<&str> {
-        self.inner.bearer.as_deref()
-    }
-
-    /// The cookie to send, taken by the layer once the handler is done.
-    pub(crate) fn take_pending_cookie(&self) -> Option<SessionCookie> {
-        self.inner.pending_cookie.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
-    }
-
-    fn send_cookie(&self, cookie: SessionCookie) {
-        *self.inner.pending_cookie.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(cookie);
-    }
-}
-
-impl<A, U, S> AuthRequest<A, U, S>
-where
-    A: Adapter,
-    U: Serialize + DeserializeOwned + Clone + Send + Sync,
-    S: Serialize + DeserializeOwned + Clone + Send + Sync,
-{
-    /// The session of the request's cookie, validated once per request (later calls return
-    /// the same result without a query).
+    /// The session of the request's cookie, validated once per request.
     ///
     /// - no cookie: `Ok(None)`;
     /// - unknown or dead session: `Ok(None)`, and the response deletes the cookie;
     /// - idle session: renewed, and the response re-sends the cookie with its new expiry
     ///   (Lucia v2 forgot to);
-    /// - cookie on a state-changing request without `Origin`: [`AuthError::Csrf`].
-    pub async fn validate(&self) -> Result<Option<Session<U, S>>, AuthError> {
-        let mut cached = self.inner.cookie_session.lock().await;
-        if let Some(session) = &*cached {
-            return Ok(session.clone());
+    /// - a cookie the CSRF rule does not trust (a state-changing request without `Origin`, or
+    ///   cross-origin next to a bearer token): [`AuthError::Csrf`].
+    pub async fn validate(&self) -> Result<Option<SessionOf<L>>, AuthError> {
+        let mut slot = self.context.cookie_session.lock().await;
+        if let Some(session) = cached::<Option<SessionOf<L>>>(&slot) {
+            return Ok(session);
         }
-        let session = match &self.inner.cookie {
+        let lucia = self.lucia.as_lucia();
+        let session = match self.context.cookie() {
             CookieCredential::Absent => None,
-            CookieCredential::Untrusted(reason) => return Err(AuthError::Csrf(reason.clone())),
-            CookieCredential::Trusted(session_id) => match self.inner.lucia.validate_session(session_id).await {
+            CookieCredential::Untrusted(reason) => return Err(AuthError::Csrf(reason)),
+            CookieCredential::Trusted(token) => match lucia.validate_session(token.expose_secret()).await {
                 Ok(session) => {
                     if session.fresh {
-                        self.send_cookie(self.inner.lucia.create_session_cookie(Some(&session)));
+                        self.context.send_cookie(lucia.create_session_cookie(&token, &session));
                     }
                     Some(session)
                 }
                 Err(lucia::Error::InvalidSessionId) => {
-                    self.send_cookie(self.inner.lucia.create_session_cookie(None));
+                    self.context.send_cookie(lucia.create_blank_session_cookie());
                     None
                 }
                 Err(error) => return Err(error.into()),
             },
         };
-        *cached = Some(session.clone());
+        *slot = Some(Box::new(session.clone()));
         Ok(session)
     }
 
     /// The session of the request's `Authorization: Bearer` token, validated once per request
     /// (Lucia v2 re-validated on every call). Idle sessions are renewed; no cookie is set.
-    pub async fn validate_bearer(&self) -> Result<Option<Session<U, S>>, AuthError> {
-        let mut cached = self.inner.bearer_session.lock().await;
-        if let Some(session) = &*cached {
-            return Ok(session.clone());
+    pub async fn validate_bearer(&self) -> Result<Option<SessionOf<L>>, AuthError> {
+        let mut slot = self.context.bearer_session.lock().await;
+        if let Some(session) = cached::<Option<SessionOf<L>>>(&slot) {
+            return Ok(session);
         }
-        let session = match &self.inner.bearer {
+        let session = match &self.context.bearer {
             None => None,
-            Some(token) => match self.inner.lucia.validate_session(token).await {
+            Some(token) => match self.lucia.as_lucia().validate_session(token.expose_secret()).await {
                 Ok(session) => Some(session),
                 Err(lucia::Error::InvalidSessionId) => None,
                 Err(error) => return Err(error.into()),
             },
         };
-        *cached = Some(session.clone());
+        *slot = Some(Box::new(session.clone()));
         Ok(session)
     }
 
-    /// The cookie session, or [`AuthError::Unauthenticated`] (401).
-    pub async fn require(&self) -> Result<Session<U, S>, AuthError> {
-        self.validate().await?.ok_or(AuthError::Unauthenticated)
+    /// The request's session: its bearer token's when it carries one (then the cookie is not
+    /// looked at), otherwise its cookie's ([`validate`](Self::validate)).
+    pub async fn session(&self) -> Result<Option<SessionOf<L>>, AuthError> {
+        if self.has_bearer_token() { self.validate_bearer().await } else { self.validate().await }
+    }
+
+    /// The request's [`session`](Self::session), or the rejection [`SignedIn`](crate::SignedIn)
+    /// answers without one: `401` for API requests, a `303` redirect to the layer's sign-in
+    /// URL for page requests.
+    pub async fn require(&self) -> Result<SessionOf<L>, AuthError> {
+        match self.session().await? {
+            Some(session) => Ok(session),
+            None => Err(self.sign_in_required()),
+        }
     }
 
     /// The bearer session, or [`AuthError::Unauthenticated`] (401).
-    pub async fn require_bearer(&self) -> Result<Session<U, S>, AuthError> {
+    pub async fn require_bearer(&self) -> Result<SessionOf<L>, AuthError> {
         self.validate_bearer().await?.ok_or(AuthError::Unauthenticated)
     }
 
-    /// Makes `session` the request's cookie session and sends its cookie (sign in), or with
-    /// `None`, sends the cookie that deletes it (the session itself is not deleted: see
-    /// [`sign_out`](Self::sign_out)).
-    pub async fn set_session(&self, session: Option<&Session<U, S>>) {
-        *self.inner.cookie_session.lock().await = Some(session.cloned());
-        self.send_cookie(self.inner.lucia.create_session_cookie(session));
+    /// The rejection for a request without a session; see [`SignedIn`](crate::SignedIn).
+    pub(crate) fn sign_in_required(&self) -> AuthError {
+        match &self.context.sign_in_url {
+            Some(location) if self.context.page_request && !self.has_bearer_token() => {
+                AuthError::SignInRequired { location: location.clone() }
+            }
+            _ => AuthError::Unauthenticated,
+        }
     }
 
-    /// Signs out: deletes the cookie's session from the store (if the cookie may be trusted)
-    /// and sends the deletion cookie.
-    pub async fn sign_out(&self) -> Result<(), AuthError> {
-        match &self.inner.cookie {
-            CookieCredential::Trusted(session_id) => match self.inner.lucia.invalidate_session(session_id).await {
-                Ok(()) | Err(lucia::Error::InvalidSessionId) => {}
-                Err(error) => return Err(error.into()),
-            },
-            CookieCredential::Untrusted(reason) => return Err(AuthError::Csrf(reason.clone())),
-            CookieCredential::Absent => {}
+    /// Signs in with a key and its password (`None` for a key without one): checks the
+    /// password and starts a session with [`Lucia::sign_in`](lucia::Lucia::sign_in) (safe
+    /// against a password change racing it), ends the session the request came with (if its
+    /// cookie is trusted), and sends the new session's cookie. Later calls in this request see
+    /// the new session.
+    ///
+    /// A wrong password and an unknown key are both `AuthError::Lucia(InvalidPassword |
+    /// InvalidKeyId)`, answered `401 invalid credentials`. A cross-origin request let through
+    /// for its bearer token cannot set a cookie: [`AuthError::Csrf`]. For API clients that
+    /// want a token rather than a cookie, call [`Lucia::sign_in`](lucia::Lucia::sign_in) on
+    /// [`lucia()`](Self::lucia) and return its token.
+    pub async fn sign_in(
+        &self,
+        provider_id: &str,
+        provider_user_id: &str,
+        password: Option<&str>,
+        attributes: L::SessionAttributes,
+    ) -> Result<SessionOf<L>, AuthError> {
+        self.context.cookie_writes.clone()?;
+        let new = self.lucia.as_lucia().sign_in(provider_id, provider_user_id, password, attributes).await?;
+        self.replace_cookie_session(new).await
+    }
+
+    /// Starts a session for `user_id` (after sign-up, or after
+    /// [`Lucia::change_password`](lucia::Lucia::change_password) ended every session), ends
+    /// the session the request came with, and sends the new session's cookie, as
+    /// [`sign_in`](Self::sign_in) does without checking a password.
+    pub async fn start_session(
+        &self,
+        user_id: &str,
+        attributes: L::SessionAttributes,
+    ) -> Result<SessionOf<L>, AuthError> {
+        self.context.cookie_writes.clone()?;
+        let new = self.lucia.as_lucia().create_session(CreateSession::new(user_id, attributes)).await?;
+        self.replace_cookie_session(new).await
+    }
+
+    /// Makes `new` this request's cookie session: the previous cookie session (if trusted) is
+    /// ended, so no session outlives the browser's move to another one (no fixation).
+    async fn replace_cookie_session(
+        &self,
+        new: NewSession<L::UserAttributes, L::SessionAttributes>,
+    ) -> Result<SessionOf<L>, AuthError> {
+        let lucia = self.lucia.as_lucia();
+        let mut slot = self.context.cookie_session.lock().await;
+        let previous =
+            std::mem::replace(&mut *lock(&self.context.cookie), CookieCredential::Trusted(new.token.clone()));
+        if let CookieCredential::Trusted(old) = previous
+            && let Err(error) = lucia.invalidate_session(old.expose_secret()).await
+        {
+            // Neither session is left behind: the new one was never handed out.
+            *lock(&self.context.cookie) = CookieCredential::Absent;
+            let _ = lucia.invalidate_session(new.token.expose_secret()).await;
+            *slot = None;
+            return Err(error.into());
         }
-        self.set_session(None).await;
+        self.context.send_cookie(lucia.create_session_cookie(&new.token, &new.session));
+        *slot = Some(Box::new(Some(new.session.clone())));
+        Ok(new.session)
+    }
+
+    /// Signs out: ends the session of the request's bearer token, if any, and of its cookie,
+    /// if trusted, and sends the cookie that deletes it (unless the request is authenticated
+    /// by a bearer token alone).
+    ///
+    /// A cookie the CSRF rule does not trust, on a request without a bearer token, is
+    /// [`AuthError::Csrf`] and nothing is ended.
+    pub async fn sign_out(&self) -> Result<(), AuthError> {
+        let lucia = self.lucia.as_lucia();
+        let mut cookie_slot = self.context.cookie_session.lock().await;
+        let cookie = self.context.cookie();
+        if let (CookieCredential::Untrusted(reason), None) = (&cookie, &self.context.bearer) {
+            return Err(AuthError::Csrf(reason.clone()));
+        }
+        if let Some(token) = &self.context.bearer {
+            lucia.invalidate_session(token.expose_secret()).await?;
+            *self.context.bearer_session.lock().await = Some(Box::new(None::<SessionOf<L>>));
+        }
+        match cookie {
+            CookieCredential::Trusted(token) => {
+                lucia.invalidate_session(token.expose_secret()).await?;
+                *lock(&self.context.cookie) = CookieCredential::Absent;
+                self.context.send_cookie(lucia.create_blank_session_cookie());
+            }
+            CookieCredential::Absent if self.context.bearer.is_none() => {
+                self.context.send_cookie(lucia.create_blank_session_cookie());
+            }
+            CookieCredential::Absent | CookieCredential::Untrusted(_) => {}
+        }
+        if !matches!(self.context.cookie(), CookieCredential::Untrusted(_)) {
+            *cookie_slot = Some(Box::new(None::<SessionOf<L>>));
+        }
         Ok(())
     }
 }
 
-impl<St, A, U, S> FromRequestParts<St> for AuthRequest<A, U, S>
+impl<St, L> FromRequestParts<St> for AuthRequest<L>
 where
     St: Send + Sync,
-    A: Send + Sync + 'static,
-    U: Send + Sync + 'static,
-    S: Send + Sync + 'static,
+    L: LuciaType + FromRef<St>,
 {
     type Rejection = AuthError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, AuthError> {
-        parts.extensions.get::<Self>().cloned().ok_or(AuthError::MissingLayer)
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, AuthError> {
+        match parts.extensions.get::<ContextSlot>() {
+            Some(ContextSlot(context)) => Ok(Self { lucia: L::from_ref(state), context: Arc::clone(context) }),
+            None => {
+                tracing::error!(
+                    method = %parts.method,
+                    path = %parts.uri.path(),
+                    "lucia_axum::AuthRequest used on a route without LuciaLayer: add `.layer(LuciaLayer::new(&lucia))` to the router"
+                );
+                Err(AuthError::MissingLayer)
+            }
+        }
     }
 }

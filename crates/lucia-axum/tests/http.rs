@@ -1,21 +1,22 @@
-//! The layer and extractor over real HTTP: a server on an ephemeral port, a SQLite store, and
+//! The layer and extractors over real HTTP: a server on an ephemeral port, a SQLite store, and
 //! requests with exactly the headers a browser or an API client would send.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::{get, post};
 use lucia::{
-    AdapterError, AllowedSubdomains, CreateSession, CreateUser, CsrfConfig, DatabaseSession, Lucia, SessionAdapter,
-    SessionUpdate, SplitAdapter,
+    AdapterError, AllowedSubdomains, CreateUser, CsrfConfig, DatabaseSession, Lucia, NewKey, NoAttributes, SameSite,
+    SessionAdapter, SessionCookieConfig, SessionUpdate, SplitAdapter,
 };
 use lucia_adapter_sea_orm::{LuciaMigration, NoSessionTable, SeaOrmAdapter, Tables, WithSessions, entity};
-use lucia_axum::{AuthError, AuthRequest, LuciaLayer};
+use lucia_axum::{AuthError, AuthRequest, LuciaLayer, SignedIn};
 use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, SET_COOKIE};
+use reqwest::header::{ACCEPT, AUTHORIZATION, COOKIE, HOST, LOCATION, ORIGIN, SET_COOKIE, WWW_AUTHENTICATE};
+use sea_orm::ConnectionTrait;
 use sea_orm_migration::{MigrationTrait, SchemaManager};
 
 /// Sessions from the SeaORM adapter, counting lookups.
@@ -54,12 +55,17 @@ impl SessionAdapter for CountingSessions {
 }
 
 type TestAdapter = SplitAdapter<SeaOrmAdapter<NoSessionTable>, CountingSessions>;
-type Auth = AuthRequest<TestAdapter>;
+/// The one type the application names.
+type Auth = Lucia<TestAdapter>;
+
+const EMAIL: &str = "ada@example.com";
+const PASSWORD: &str = "correct horse battery staple";
 
 struct Server {
     base: String,
     client: reqwest::Client,
-    lucia: Lucia<TestAdapter>,
+    lucia: Auth,
+    db: sea_orm::DatabaseConnection,
     clock: Arc<AtomicI64>,
     lookups: Arc<AtomicUsize>,
     user_id: String,
@@ -76,44 +82,62 @@ impl Drop for Server {
 
 const START: i64 = 1_795_655_076_154;
 
-async fn me(auth: Auth) -> Result<String, AuthError> {
-    Ok(auth.require().await?.user.user_id)
+/// The guard: the session's user id.
+async fn me(SignedIn { session, .. }: SignedIn<Auth>) -> String {
+    session.user.user_id
 }
 
-async fn bearer(auth: Auth) -> Result<String, AuthError> {
+/// The cookie session only.
+async fn cookie_session(auth: AuthRequest<Auth>) -> Result<String, AuthError> {
+    Ok(auth.validate().await?.map(|s| s.user.user_id).unwrap_or_default())
+}
+
+async fn bearer(auth: AuthRequest<Auth>) -> Result<String, AuthError> {
     Ok(auth.require_bearer().await?.user.user_id)
 }
 
-async fn twice(auth: Auth) -> Result<String, AuthError> {
-    let first = auth.validate().await?.map(|s| s.session_id);
-    let second = auth.clone().validate().await?.map(|s| s.session_id);
+/// Every way of asking for the session, several times, in one request.
+async fn twice(auth: AuthRequest<Auth>, signed_in: SignedIn<Auth>) -> Result<String, AuthError> {
+    let first = auth.validate().await?.map(|s| s.handle);
+    let second = auth.clone().validate().await?.map(|s| s.handle);
     assert_eq!(first, second);
     auth.validate_bearer().await?;
     auth.validate_bearer().await?;
-    Ok(first.unwrap_or_default())
+    auth.require().await?;
+    Ok(signed_in.session.handle.to_string())
 }
 
-async fn sign_in(auth: Auth, Path(user_id): Path<String>) -> Result<String, AuthError> {
-    let options = CreateSession { user_id, session_id: None, attributes: Default::default() };
-    let session = auth.lucia().create_session(options).await?;
-    auth.set_session(Some(&session)).await;
-    Ok(session.session_id)
+/// One-call sign-in with the request body as the password.
+async fn sign_in(auth: AuthRequest<Auth>, password: String) -> Result<String, AuthError> {
+    let session = auth.sign_in("email", EMAIL, Some(&password), NoAttributes {}).await?;
+    // Later calls in the request see the new session.
+    assert_eq!(auth.validate().await?.map(|s| s.handle), Some(session.handle.clone()));
+    Ok(session.handle.to_string())
 }
 
-async fn sign_out(auth: Auth) -> Result<&'static str, AuthError> {
+async fn start_session(auth: AuthRequest<Auth>, Path(user_id): Path<String>) -> Result<String, AuthError> {
+    Ok(auth.start_session(&user_id, NoAttributes {}).await?.handle.to_string())
+}
+
+async fn sign_out(auth: AuthRequest<Auth>) -> Result<&'static str, AuthError> {
     auth.sign_out().await?;
     Ok("signed out")
 }
 
-async fn open(_auth: Auth) -> &'static str {
+async fn open(_auth: AuthRequest<Auth>) -> &'static str {
     "no session needed"
 }
 
-async fn start(
-    configure: impl FnOnce(
-        LuciaLayer<TestAdapter, lucia::NoAttributes, lucia::NoAttributes>,
-    ) -> LuciaLayer<TestAdapter, lucia::NoAttributes, lucia::NoAttributes>,
+async fn create_user(auth: AuthRequest<Auth>, Path(user_id): Path<String>) -> Result<&'static str, AuthError> {
+    let user = CreateUser { user_id: Some(user_id), key: None, attributes: NoAttributes {} };
+    auth.lucia().create_user(user).await?;
+    Ok("created")
+}
+
+async fn start_with(
+    configure: impl FnOnce(LuciaLayer) -> LuciaLayer,
     csrf: CsrfConfig,
+    cookie: SessionCookieConfig,
 ) -> Server {
     let db_path = std::env::temp_dir().join(format!("lucia-axum-{}.db", lucia::generate_random_string(12)));
     let db = sea_orm::Database::connect(format!("sqlite://{}?mode=rwc", db_path.display())).await.unwrap();
@@ -125,28 +149,34 @@ async fn start(
         CountingSessions { inner: Arc::new(SeaOrmAdapter::new(db.clone(), all).unwrap()), lookups: lookups.clone() };
     let clock = Arc::new(AtomicI64::new(START));
     let time = clock.clone();
-    let lucia = Lucia::builder(SplitAdapter::new(SeaOrmAdapter::new(db, users).unwrap(), sessions))
+    let lucia = Lucia::builder(SplitAdapter::new(SeaOrmAdapter::new(db.clone(), users).unwrap(), sessions))
         .clock(move || UNIX_EPOCH + Duration::from_millis(time.load(Ordering::SeqCst) as u64))
         .csrf(csrf)
+        .session_cookie(cookie)
         .build();
-    let user_id = lucia
-        .create_user(CreateUser { user_id: None, key: None, attributes: Default::default() })
-        .await
-        .unwrap()
-        .user_id;
+    let user = CreateUser::new(NoAttributes {}).with_key(NewKey::password("email", EMAIL, PASSWORD));
+    let user_id = lucia.create_user(user).await.unwrap().user_id;
 
     let router = Router::new()
         .route("/me", get(me).post(me))
+        .route("/cookie", get(cookie_session).post(cookie_session))
         .route("/bearer", get(bearer).post(bearer))
         .route("/twice", get(twice))
-        .route("/login/{user_id}", post(sign_in))
+        .route("/login", post(sign_in))
+        .route("/start/{user_id}", post(start_session))
         .route("/logout", post(sign_out))
         .route("/open", post(open))
-        .layer(configure(LuciaLayer::new(lucia.clone())));
+        .route("/users/{user_id}", post(create_user))
+        .layer(configure(LuciaLayer::new(&lucia).sign_in_url("/sign-in?from=guard")))
+        .with_state(lucia.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    Server { base, client: reqwest::Client::new(), lucia, clock, lookups, user_id, db_path }
+    Server { base, client: reqwest::Client::new(), lucia, db, clock, lookups, user_id, db_path }
+}
+
+async fn start(configure: impl FnOnce(LuciaLayer) -> LuciaLayer, csrf: CsrfConfig) -> Server {
+    start_with(configure, csrf, SessionCookieConfig::default()).await
 }
 
 async fn default_server() -> Server {
@@ -158,21 +188,30 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
-    /// Signs in through the API and returns the session id from the `Set-Cookie`.
+    /// Signs in as a same-origin browser would and returns the session token of the cookie.
     async fn sign_in(&self) -> String {
-        let response = self
-            .client
-            .post(self.url(&format!("/login/{}", self.user_id)))
-            .header(ORIGIN, &self.base)
-            .send()
-            .await
-            .unwrap();
+        self.sign_in_with(&[]).await
+    }
+
+    async fn sign_in_with(&self, cookie_header: &[&str]) -> String {
+        let mut request = self.client.post(self.url("/login")).header(ORIGIN, &self.base).body(PASSWORD);
+        for value in cookie_header {
+            request = request.header(COOKIE, *value);
+        }
+        let response = request.send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         let cookie = set_cookie(&response).expect("sign-in sets the cookie");
-        let id = response.text().await.unwrap();
-        assert!(cookie.starts_with(&format!("auth_session={id}; Path=/; Expires=")), "{cookie}");
-        assert!(cookie.ends_with("; HttpOnly; SameSite=Lax"), "{cookie}");
-        id
+        let token = cookie_token(&cookie);
+        assert_eq!(token.len(), 40, "{cookie}");
+        assert!(cookie.contains("; HttpOnly") && cookie.contains("; SameSite=Lax") && cookie.contains("; Path=/"));
+        assert!(cookie.contains("; Expires=") && !cookie.contains("Secure"), "{cookie}");
+        let handle = response.text().await.unwrap();
+        assert!(!handle.contains(&token), "a handle is not the token");
+        token
+    }
+
+    async fn live_sessions(&self) -> usize {
+        self.lucia.get_all_user_sessions(&self.user_id).await.unwrap().len()
     }
 }
 
@@ -183,102 +222,258 @@ fn set_cookie(response: &reqwest::Response) -> Option<String> {
     first
 }
 
-fn cookie(id: &str) -> String {
-    format!("theme=dark; auth_session={id}")
+fn cookie_token(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().strip_prefix("auth_session=").unwrap().to_owned()
+}
+
+fn cookie(token: &str) -> String {
+    format!("theme=dark; auth_session={token}")
+}
+
+fn is_removal(set_cookie: &str) -> bool {
+    set_cookie.starts_with("auth_session=;") && set_cookie.contains("Max-Age=0")
 }
 
 #[tokio::test]
-async fn no_session_is_401_with_www_authenticate() {
+async fn the_guard_answers_401_to_apis_and_redirects_pages() {
     let server = default_server().await;
-    let response = server.client.get(server.url("/me")).send().await.unwrap();
+    // An API client (no Accept, or one that takes anything): 401 with WWW-Authenticate.
+    for accept in [None, Some("*/*"), Some("application/json")] {
+        let mut request = server.client.get(server.url("/me"));
+        if let Some(accept) = accept {
+            request = request.header(ACCEPT, accept);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{accept:?}");
+        assert_eq!(response.headers()[WWW_AUTHENTICATE], "Bearer");
+        assert_eq!(set_cookie(&response), None);
+        assert_eq!(response.text().await.unwrap(), "not signed in");
+    }
+    // A page request: 303 to the sign-in URL configured on the layer.
+    let browser_accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = no_redirects.get(server.url("/me")).header(ACCEPT, browser_accept).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], "/sign-in?from=guard");
+    // A page request with a bad bearer token is an API request: 401.
+    let response = no_redirects
+        .get(server.url("/me"))
+        .header(ACCEPT, browser_accept)
+        .header(AUTHORIZATION, "Bearer nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(response.headers()["www-authenticate"], "Bearer");
-    assert_eq!(set_cookie(&response), None);
+    // Signed in, the guard lets the request through, by cookie or by bearer token.
+    let token = server.sign_in().await;
+    let response = server.client.get(server.url("/me")).header(COOKIE, cookie(&token)).send().await.unwrap();
+    assert_eq!((response.status(), response.text().await.unwrap()), (StatusCode::OK, server.user_id.clone()));
+    let response =
+        server.client.get(server.url("/me")).header(AUTHORIZATION, format!("Bearer {token}")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    // The bearer token takes precedence: a bad one is 401 even next to a good cookie.
+    let response = server
+        .client
+        .get(server.url("/me"))
+        .header(COOKIE, cookie(&token))
+        .header(AUTHORIZATION, "Bearer nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn sign_in_sets_the_cookie_and_the_cookie_authenticates() {
     let server = default_server().await;
-    let id = server.sign_in().await;
-    let response = server.client.get(server.url("/me")).header(COOKIE, cookie(&id)).send().await.unwrap();
+    let token = server.sign_in().await;
+    let response = server.client.get(server.url("/me")).header(COOKIE, cookie(&token)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(set_cookie(&response), None, "an active session needs no new cookie");
     assert_eq!(response.text().await.unwrap(), server.user_id);
+    // The session table holds the token's hash, not the token.
+    let rows = server.lucia.adapter().sessions().inner.get_sessions_by_user_id(&server.user_id).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].id, lucia::SessionTokens::Hashed.stored_id(&token));
+
+    // A wrong password is 401 with a fixed text, and no cookie.
+    let response =
+        server.client.post(server.url("/login")).header(ORIGIN, &server.base).body("wrong").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(set_cookie(&response), None);
+    assert_eq!(response.text().await.unwrap(), "invalid credentials");
+}
+
+#[tokio::test]
+async fn signing_in_replaces_the_session_the_request_came_with() {
+    let server = default_server().await;
+    let first = server.sign_in().await;
+    let second = server.sign_in_with(&[&cookie(&first)]).await;
+    assert_ne!(first, second, "a fresh token, never the one the request brought (no fixation)");
+    assert!(matches!(server.lucia.get_session(&first).await, Err(lucia::Error::InvalidSessionId)));
+    assert!(server.lucia.get_session(&second).await.is_ok());
+    assert_eq!(server.live_sessions().await, 1);
+
+    // A session the attacker planted in the cookie is replaced the same way.
+    let planted = server.sign_in().await;
+    let victim = server.sign_in_with(&[&cookie(&planted)]).await;
+    assert_ne!(victim, planted);
+    assert!(server.lucia.get_session(&planted).await.is_err());
+
+    // start_session (after sign-up) replaces it too.
+    let response = server
+        .client
+        .post(server.url(&format!("/start/{}", server.user_id)))
+        .header(ORIGIN, &server.base)
+        .header(COOKIE, cookie(&victim))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let started = cookie_token(&set_cookie(&response).unwrap());
+    assert!(server.lucia.get_session(&victim).await.is_err());
+    assert!(server.lucia.get_session(&started).await.is_ok());
+    assert_eq!(server.live_sessions().await, 2, "the second sign-in's session and the started one");
 }
 
 #[tokio::test]
 async fn an_unknown_or_dead_session_cookie_is_deleted() {
     let server = default_server().await;
-    let response = server.client.get(server.url("/me")).header(COOKIE, cookie("nosuchsession")).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        set_cookie(&response).unwrap(),
-        "auth_session=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax"
-    );
-    let id = server.sign_in().await;
+    let response =
+        server.client.get(server.url("/cookie")).header(COOKIE, cookie("nosuchsession")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(is_removal(&set_cookie(&response).unwrap()));
+    let token = server.sign_in().await;
     server.clock.store(START + 16 * 86_400_000, Ordering::SeqCst);
-    let response = server.client.get(server.url("/me")).header(COOKIE, cookie(&id)).send().await.unwrap();
+    let response = server.client.get(server.url("/me")).header(COOKIE, cookie(&token)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(set_cookie(&response).unwrap().contains("Expires=Thu, 01 Jan 1970"));
+    assert!(is_removal(&set_cookie(&response).unwrap()), "the guard's rejection still deletes the cookie");
 }
 
 #[tokio::test]
 async fn a_renewed_session_re_sends_the_cookie() {
     let server = default_server().await;
-    let id = server.sign_in().await;
+    let token = server.sign_in().await;
     server.clock.store(START + 2 * 86_400_000, Ordering::SeqCst);
-    let response = server.client.get(server.url("/me")).header(COOKIE, cookie(&id)).send().await.unwrap();
+    let response = server.client.get(server.url("/me")).header(COOKIE, cookie(&token)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     // Renewed at START + 2 days: idle period ends at START + 17 days (Lucia v2 sent nothing).
     let renewed = set_cookie(&response).expect("renewal re-sends the cookie");
     assert_eq!(
         renewed,
-        format!("auth_session={id}; Path=/; Expires=Sun, 13 Dec 2026 01:04:36 GMT; HttpOnly; SameSite=Lax")
+        format!("auth_session={token}; HttpOnly; SameSite=Lax; Path=/; Expires=Sun, 13 Dec 2026 01:04:36 GMT")
     );
 }
 
 #[tokio::test]
 async fn the_session_is_validated_once_per_request() {
     let server = default_server().await;
-    let id = server.sign_in().await;
+    let token = server.sign_in().await;
     server.lookups.store(0, Ordering::SeqCst);
     let response = server
         .client
         .get(server.url("/twice"))
-        .header(COOKIE, cookie(&id))
-        .header(AUTHORIZATION, format!("Bearer {id}"))
+        .header(COOKIE, cookie(&token))
+        .header(AUTHORIZATION, format!("Bearer {token}"))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    // Two validate() and two validate_bearer() calls: one lookup each.
+    // The guard, two validate(), two validate_bearer() and require(): one lookup per credential.
     assert_eq!(server.lookups.load(Ordering::SeqCst), 2);
 }
 
+/// Origins that are not the server's: another site, `null`, garbage, another port or scheme.
+const CROSS_ORIGINS: [&str; 5] =
+    ["https://evil.example", "null", "not an origin", "http://127.0.0.1:1", "https://127.0.0.1"];
+
 #[tokio::test]
-async fn cross_origin_state_changes_are_refused_before_the_handler() {
+async fn csrf_bearer_only_requests_are_never_refused() {
     let server = default_server().await;
-    let id = server.sign_in().await;
-    for origin in ["https://evil.example", "null", "not an origin", "http://127.0.0.1:1", "https://127.0.0.1"] {
+    let token = server.sign_in().await;
+    for origin in CROSS_ORIGINS.iter().map(Some).chain([None]) {
+        let mut request = server.client.post(server.url("/bearer")).header(AUTHORIZATION, format!("Bearer {token}"));
+        if let Some(origin) = origin {
+            request = request.header(ORIGIN, *origin);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{origin:?}");
+        assert_eq!(response.text().await.unwrap(), server.user_id);
+    }
+    // The guard too, and a sign-out by bearer token ends that session, cross-origin, without cookies.
+    let response = server
+        .client
+        .post(server.url("/me"))
+        .header(ORIGIN, "https://api-client.example")
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = server
+        .client
+        .post(server.url("/logout"))
+        .header(ORIGIN, "https://api-client.example")
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(set_cookie(&response), None, "no cookie for a bearer-only client");
+    assert!(server.lucia.get_session(&token).await.is_err());
+}
+
+#[tokio::test]
+async fn csrf_cross_origin_requests_without_credentials_are_refused() {
+    let server = default_server().await;
+    // Login CSRF: another site's form signing the browser in to the attacker's account.
+    for origin in CROSS_ORIGINS {
+        let response =
+            server.client.post(server.url("/login")).header(ORIGIN, origin).body(PASSWORD).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{origin}");
+        assert_eq!(set_cookie(&response), None);
+        assert_eq!(response.text().await.unwrap(), "cross-site request refused");
+    }
+    assert_eq!(server.live_sessions().await, 0, "the handler never ran");
+    // Same-origin, and clients that send no Origin at all (not browsers), go through.
+    let response = server.client.post(server.url("/open")).header(ORIGIN, &server.base).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = server.client.post(server.url("/open")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn csrf_cookie_requests_must_be_same_origin() {
+    let server = default_server().await;
+    let token = server.sign_in().await;
+    for origin in CROSS_ORIGINS {
         let response = server
             .client
-            .post(server.url(&format!("/login/{}", server.user_id)))
+            .post(server.url("/logout"))
             .header(ORIGIN, origin)
-            .header(COOKIE, cookie(&id))
+            .header(COOKIE, cookie(&token))
             .send()
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{origin}");
         assert_eq!(set_cookie(&response), None);
     }
-    // Only the sign-in above created a session.
-    assert_eq!(server.lucia.get_all_user_sessions(&server.user_id).await.unwrap().len(), 1);
-    // Safe methods are not checked.
+    assert!(server.lucia.get_session(&token).await.is_ok(), "no refused sign-out ended anything");
+    let response = server
+        .client
+        .post(server.url("/me"))
+        .header(ORIGIN, &server.base)
+        .header(COOKIE, cookie(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    // Safe methods are not checked (SameSite=Lax cookies come with top-level navigations).
     let response = server
         .client
         .get(server.url("/me"))
         .header(ORIGIN, "https://evil.example")
-        .header(COOKIE, cookie(&id))
+        .header(COOKIE, cookie(&token))
         .send()
         .await
         .unwrap();
@@ -286,60 +481,92 @@ async fn cross_origin_state_changes_are_refused_before_the_handler() {
 }
 
 #[tokio::test]
-async fn a_cookie_without_origin_is_not_trusted_but_bearer_tokens_are() {
+async fn csrf_with_a_cookie_and_a_bearer_token_cross_origin_only_the_bearer_counts() {
     let server = default_server().await;
-    let id = server.sign_in().await;
-    let response = server.client.post(server.url("/me")).header(COOKIE, cookie(&id)).send().await.unwrap();
+    let cookie_token = server.sign_in().await;
+    let bearer_token = server.sign_in().await;
+    let cross = |path: &str| {
+        server
+            .client
+            .post(server.url(path))
+            .header(ORIGIN, "https://evil.example")
+            .header(COOKIE, cookie(&cookie_token))
+            .header(AUTHORIZATION, format!("Bearer {bearer_token}"))
+    };
+    // The guard uses the bearer token; the cookie is not used.
+    let response = cross("/me").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = cross("/cookie").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN, "the cookie is not trusted");
+    // Such a request cannot set the session cookie either.
+    let response = cross("/login").body(PASSWORD).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert!(response.text().await.unwrap().contains("no Origin header"));
-    let response = server.client.post(server.url("/logout")).header(COOKIE, cookie(&id)).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert!(server.lucia.get_session(&id).await.is_ok(), "the refused sign-out ended nothing");
+    assert_eq!(set_cookie(&response), None);
+    // Signing out ends the bearer session and leaves the cookie's alone.
+    let response = cross("/logout").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(set_cookie(&response), None);
+    assert!(server.lucia.get_session(&bearer_token).await.is_err());
+    assert!(server.lucia.get_session(&cookie_token).await.is_ok());
+}
 
-    // Non-browser clients without Origin and without cookie go through; bearer tokens work.
-    let response = server.client.post(server.url("/open")).send().await.unwrap();
+#[tokio::test]
+async fn csrf_a_cookie_without_origin_is_not_trusted() {
+    let server = default_server().await;
+    let token = server.sign_in().await;
+    let response = server.client.post(server.url("/me")).header(COOKIE, cookie(&token)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(response.text().await.unwrap(), "cross-site request refused");
+    let response = server.client.post(server.url("/logout")).header(COOKIE, cookie(&token)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(server.lucia.get_session(&token).await.is_ok(), "the refused sign-out ended nothing");
+    // Without Origin, a bearer token works, and a cookie next to it is not used.
+    let response = server
+        .client
+        .post(server.url("/bearer"))
+        .header(COOKIE, cookie("someone-elses"))
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let response =
-        server.client.post(server.url("/bearer")).header(AUTHORIZATION, format!("Bearer {id}")).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let response = server.client.get(server.url("/bearer")).header(AUTHORIZATION, "Bearer nope").send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    let response = server.client.get(server.url("/bearer")).header(COOKIE, cookie(&id)).send().await.unwrap();
+    let response = server.client.get(server.url("/bearer")).header(COOKIE, cookie(&token)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "a cookie is not a bearer token");
 }
 
 #[tokio::test]
 async fn sign_out_ends_the_session_and_deletes_the_cookie() {
     let server = default_server().await;
-    let id = server.sign_in().await;
+    let token = server.sign_in().await;
     let response = server
         .client
         .post(server.url("/logout"))
         .header(ORIGIN, &server.base)
-        .header(COOKIE, cookie(&id))
+        .header(COOKIE, cookie(&token))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(set_cookie(&response).unwrap().starts_with("auth_session=; Path=/; Expires=Thu, 01 Jan 1970"));
-    assert!(matches!(server.lucia.get_session(&id).await, Err(lucia::Error::InvalidSessionId)));
+    assert!(is_removal(&set_cookie(&response).unwrap()));
+    assert!(matches!(server.lucia.get_session(&token).await, Err(lucia::Error::InvalidSessionId)));
 }
 
 #[tokio::test]
 async fn behind_a_proxy_the_public_origin_is_what_counts() {
     let server =
         start(|layer| layer.public_origin("https://example.com".parse().unwrap()), CsrfConfig::default()).await;
-    let url = server.url(&format!("/login/{}", server.user_id));
     let response = server
         .client
-        .post(&url)
+        .post(server.url("/login"))
         .header(HOST, "internal:8080")
         .header(ORIGIN, "https://example.com")
+        .body(PASSWORD)
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let response = server.client.post(&url).header(ORIGIN, &server.base).send().await.unwrap();
+    let response =
+        server.client.post(server.url("/login")).header(ORIGIN, &server.base).body(PASSWORD).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN, "the internal origin is not the public one");
 }
 
@@ -350,20 +577,102 @@ async fn allowed_subdomains_may_post() {
         ..CsrfConfig::default()
     };
     let server = start(|layer| layer.public_origin("https://app.example.com".parse().unwrap()), csrf).await;
-    let url = server.url(&format!("/login/{}", server.user_id));
-    let response = server.client.post(&url).header(ORIGIN, "https://www.example.com").send().await.unwrap();
+    let token = server.sign_in_via("https://www.example.com").await;
+    let response = server
+        .client
+        .post(server.url("/me"))
+        .header(ORIGIN, "https://www.example.com")
+        .header(COOKIE, cookie(&token))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let response = server.client.post(&url).header(ORIGIN, "https://api.example.com").send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    for origin in ["https://api.example.com", "https://example.com", "http://www.example.com"] {
+        let response = server
+            .client
+            .post(server.url("/me"))
+            .header(ORIGIN, origin)
+            .header(COOKIE, cookie(&token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{origin}");
+    }
+}
+
+impl Server {
+    async fn sign_in_via(&self, origin: &str) -> String {
+        let response = self.client.post(self.url("/login")).header(ORIGIN, origin).body(PASSWORD).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        cookie_token(&set_cookie(&response).unwrap())
+    }
 }
 
 #[tokio::test]
-async fn a_handler_without_the_layer_is_a_server_error() {
-    let router = Router::new().route("/me", get(me));
+async fn same_site_none_cookies_are_secure_even_in_development() {
+    let config = SessionCookieConfig { same_site: SameSite::None, ..SessionCookieConfig::default() };
+    let server = start_with(|layer| layer, CsrfConfig::default(), config).await;
+    let response =
+        server.client.post(server.url("/login")).header(ORIGIN, &server.base).body(PASSWORD).send().await.unwrap();
+    let cookie = set_cookie(&response).unwrap();
+    assert!(cookie.contains("; SameSite=None") && cookie.contains("; Secure"), "{cookie}");
+}
+
+#[tokio::test]
+async fn error_bodies_carry_no_database_text() {
+    let server = default_server().await;
+    let create = |id: &str| server.client.post(server.url(&format!("/users/{id}"))).header(ORIGIN, &server.base).send();
+    assert_eq!(create("taken-id").await.unwrap().status(), StatusCode::OK);
+    let response = create("taken-id").await.unwrap();
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert_eq!(response.text().await.unwrap(), "already taken");
+
+    // A store failure: its message names the table; the client sees none of it.
+    let token = server.sign_in().await;
+    server.db.execute_unprepared(r#"DROP TABLE "session""#).await.unwrap();
+    let response = server.client.get(server.url("/me")).header(COOKIE, cookie(&token)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(response.text().await.unwrap(), "internal server error");
+    let response =
+        server.client.post(server.url("/login")).header(ORIGIN, &server.base).body(PASSWORD).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(response.text().await.unwrap(), "internal server error");
+}
+
+/// Log lines, captured.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// Single-threaded, so the server task logs to this thread's subscriber.
+#[tokio::test(flavor = "current_thread")]
+async fn a_handler_without_the_layer_is_a_logged_server_error() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let lucia: Auth = default_server().await.lucia.clone();
+    let router = Router::new().route("/me", get(me)).route("/cookie", get(cookie_session)).with_state(lucia);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    let response = reqwest::get(format!("{base}/me")).await.unwrap();
-    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(response.text().await.unwrap(), "internal server error");
+    for path in ["/me", "/cookie"] {
+        let response = reqwest::get(format!("{base}{path}")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.text().await.unwrap(), "internal server error");
+    }
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = logged.lines().filter(|line| line.contains("without LuciaLayer")).collect();
+    assert_eq!(lines.len(), 2, "{logged}");
+    assert!(lines[0].contains("ERROR") && lines[0].contains("path=/me"), "{logged}");
 }
