@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::{StatusCode, header, request::Parts};
-use lucia::{CreateSession, CreateUser, Error, NewKey, Session, User};
+use lucia::{CreateUser, Error, NewKey, User};
 use serde::Deserialize;
 
 use crate::{Auth, SessionAttributes, UserAttributes};
@@ -14,15 +14,22 @@ use crate::{Auth, SessionAttributes, UserAttributes};
 pub const PROVIDER: &str = "username";
 
 /// Username and password, from a form or JSON. Missing fields are empty, so they get the
-/// same clear message as empty ones.
-#[derive(Debug, Default, Deserialize)]
+/// same clear message as empty ones. `Debug` does not show the password.
+#[derive(Default, Deserialize)]
 #[serde(default)]
 pub struct Credentials {
     pub username: String,
     pub password: String,
 }
 
-/// Why sign-up failed, with a message for the person signing up.
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").field("username", &self.username).field("password", &"<redacted>").finish()
+    }
+}
+
+/// Why sign-up failed, with a message for the person signing up. The messages are fixed
+/// texts: nothing from the database reaches the page or the API.
 #[derive(Debug, thiserror::Error)]
 pub enum SignUpError {
     #[error("{0}")]
@@ -38,16 +45,36 @@ pub enum SignUpError {
 /// Why sign-in failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
-    /// Unknown username or wrong password: deliberately one message for both.
+    /// Unknown username or wrong password (or an account deleted while signing in):
+    /// deliberately one message for all.
     #[error("Incorrect username or password.")]
     InvalidCredentials,
     #[error("This password can no longer be used. Please contact support to reset it.")]
     OutdatedPassword,
     #[error(transparent)]
-    Internal(#[from] Error),
+    Internal(Error),
+}
+
+impl From<Error> for SignInError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::InvalidKeyId | Error::InvalidPassword => Self::InvalidCredentials,
+            Error::OutdatedPassword => Self::OutdatedPassword,
+            error => Self::Internal(error),
+        }
+    }
 }
 
 impl SignUpError {
+    /// The key id and the username column are both unique; either taken means "taken". The
+    /// database's own words (table, column, constraint) stay out of the answer.
+    fn from_lucia(error: Error) -> Self {
+        match error {
+            Error::DuplicateKeyId | Error::DuplicateAttribute { .. } => Self::UsernameTaken,
+            error => Self::Internal(error),
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidUsername(_) | Self::WeakPassword(_) => StatusCode::BAD_REQUEST,
@@ -124,53 +151,27 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
 pub async fn sign_up(auth: &Auth, credentials: &Credentials) -> Result<User<UserAttributes>, SignUpError> {
     check_username(&credentials.username)?;
     check_new_password(&credentials.password, &credentials.username)?;
-    let key = NewKey {
-        provider_id: PROVIDER.into(),
-        provider_user_id: credentials.username.clone(),
-        password: Some(credentials.password.clone()),
-    };
+    let key = NewKey::password(PROVIDER, &credentials.username, &credentials.password);
     let attributes = UserAttributes { username: credentials.username.clone() };
-    let user = match auth.create_user(CreateUser { user_id: None, key: Some(key), attributes }).await {
-        Ok(user) => user,
-        // The key id and the username column are both unique; either means "taken".
-        Err(Error::DuplicateKeyId | Error::DuplicateAttribute(_)) => return Err(SignUpError::UsernameTaken),
-        Err(error) => return Err(error.into()),
-    };
+    let user = auth.create_user(CreateUser::new(attributes).with_key(key)).await.map_err(SignUpError::from_lucia)?;
     tracing::info!(user_id = %user.user_id, "signed up");
     Ok(user)
 }
 
-/// Checks the password of `username` and starts a session.
-pub async fn sign_in(
-    auth: &Auth,
-    credentials: &Credentials,
-    client: &Client,
-) -> Result<Session<UserAttributes, SessionAttributes>, SignInError> {
-    let user_id = check_password(auth, &credentials.username, &credentials.password).await?;
-    Ok(start_session(auth, &user_id, client).await?)
-}
-
-/// The user id of `username` if `password` is theirs.
-pub async fn check_password(auth: &Auth, username: &str, password: &str) -> Result<String, SignInError> {
-    // Bound the work an anonymous request can cause before hashing.
+/// Refuses input no account can have before any hashing, to bound the work an anonymous
+/// request can cause.
+pub fn check_sign_in_input(username: &str, password: &str) -> Result<(), SignInError> {
     if username.len() > 64 || password.len() > 1024 {
         return Err(SignInError::InvalidCredentials);
     }
-    match auth.use_key(PROVIDER, username, Some(password)).await {
-        Ok(key) => Ok(key.user_id),
-        Err(Error::InvalidKeyId | Error::InvalidPassword) => Err(SignInError::InvalidCredentials),
-        Err(Error::OutdatedPassword) => Err(SignInError::OutdatedPassword),
-        Err(error) => Err(error.into()),
-    }
+    Ok(())
 }
 
-pub async fn start_session(
-    auth: &Auth,
-    user_id: &str,
-    client: &Client,
-) -> Result<Session<UserAttributes, SessionAttributes>, Error> {
-    let options = CreateSession { user_id: user_id.into(), session_id: None, attributes: client.session_attributes() };
-    auth.create_session(options).await
+/// The user id of `username` if `password` is theirs (to confirm a sensitive action; signing
+/// in goes through `Lucia::sign_in`, which also starts the session safely).
+pub async fn check_password(auth: &Auth, username: &str, password: &str) -> Result<String, SignInError> {
+    check_sign_in_input(username, password)?;
+    Ok(auth.use_key(PROVIDER, username, Some(password)).await?.user_id)
 }
 
 /// Milliseconds since the epoch, now.
@@ -194,5 +195,24 @@ mod tests {
         assert!(check_new_password("short", "ada").is_err());
         assert!(check_new_password("adalovelace", "AdaLovelace").is_err());
         assert!(check_new_password(&"x".repeat(257), "ada").is_err());
+    }
+
+    #[test]
+    fn duplicates_are_a_fixed_message_and_sign_in_failures_one_message() {
+        for error in [
+            Error::DuplicateKeyId,
+            Error::DuplicateAttribute { column: Some("username".into()) },
+            Error::DuplicateAttribute { column: None },
+        ] {
+            let failure = SignUpError::from_lucia(error);
+            assert!(matches!(failure, SignUpError::UsernameTaken));
+            assert_eq!(failure.status(), StatusCode::CONFLICT);
+            assert_eq!(failure.to_string(), "That username is taken. Please choose another.");
+        }
+        for error in [Error::InvalidKeyId, Error::InvalidPassword] {
+            assert_eq!(SignInError::from(error).to_string(), "Incorrect username or password.");
+        }
+        let internal = SignInError::from(Error::Database("UNIQUE constraint failed: user.username".into()));
+        assert_eq!(internal.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::AuthRequest;
-use crate::accounts::{self, Client, Credentials};
+use crate::accounts::{self, Client, Credentials, PROVIDER, SignInError};
 
 /// `{"error": message}` with a status; server errors are logged and not described.
 pub struct ApiError {
@@ -35,7 +35,16 @@ impl IntoResponse for ApiError {
 
 impl From<lucia_axum::AuthError> for ApiError {
     fn from(error: lucia_axum::AuthError) -> Self {
-        Self::new(error.status(), error)
+        let status = error.status();
+        // The fixed public text for clients; the detail only in the log of a server error.
+        let message = if status.is_server_error() { error.to_string() } else { error.public_message().to_owned() };
+        Self::new(status, message)
+    }
+}
+
+impl From<SignInError> for ApiError {
+    fn from(failure: SignInError) -> Self {
+        Self::new(failure.status(), failure)
     }
 }
 
@@ -55,18 +64,21 @@ pub async fn signup(auth: AuthRequest, body: Result<Json<Credentials>, JsonRejec
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// `POST /api/login {"username","password"}` → `{"token"}`, a session id to send as
-/// `Authorization: Bearer <token>`.
+/// `POST /api/login {"username","password"}` → `{"token"}`: the new session's token, to send
+/// as `Authorization: Bearer <token>`. The only time the server hands it out.
 pub async fn login(
     auth: AuthRequest,
     client: Client,
     body: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let credentials = credentials(body)?;
-    let session = accounts::sign_in(auth.lucia(), &credentials, &client)
+    accounts::check_sign_in_input(&credentials.username, &credentials.password)?;
+    let signed_in = auth
+        .lucia()
+        .sign_in(PROVIDER, &credentials.username, Some(&credentials.password), client.session_attributes())
         .await
-        .map_err(|failure| ApiError::new(failure.status(), failure))?;
-    Ok(Json(json!({ "token": session.session_id })).into_response())
+        .map_err(SignInError::from)?;
+    Ok(Json(json!({ "token": signed_in.token.expose_secret() })).into_response())
 }
 
 /// `GET /api/me` with a bearer token → `{"user_id","username"}`, or 401.
@@ -77,7 +89,7 @@ pub async fn me(auth: AuthRequest) -> Result<Response, ApiError> {
 
 /// `POST /api/logout` with a bearer token: ends that session → 204, or 401.
 pub async fn logout(auth: AuthRequest) -> Result<Response, ApiError> {
-    let session = auth.require_bearer().await?;
-    auth.lucia().invalidate_session(&session.session_id).await.map_err(lucia_axum::AuthError::from)?;
+    auth.require_bearer().await?;
+    auth.sign_out().await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -121,7 +121,8 @@ pub fn not_found() -> String {
     r#"<h1>Page not found</h1><section><p>There is nothing here. <a href="/">Go home</a>.</p></section>"#.to_owned()
 }
 
-/// The account page: live sessions with their device, address and start time.
+/// The account page: live sessions with their device, address and start time. Each session
+/// is named by its handle, which cannot sign in: no session token is ever part of the page.
 pub fn account(
     current: &Session<UserAttributes, SessionAttributes>,
     sessions: &[Session<UserAttributes, SessionAttributes>],
@@ -130,7 +131,7 @@ pub fn account(
 ) -> String {
     let mut rows = String::new();
     for session in sessions {
-        let this = session.session_id == current.session_id;
+        let this = session.handle == current.handle;
         let attributes = &session.attributes;
         let device = attributes.user_agent.as_deref().map_or("Unknown device".to_owned(), describe_agent);
         let _ = write!(
@@ -145,8 +146,8 @@ pub fn account(
                     .to_owned()
             } else {
                 format!(
-                    r#"<form method="post" action="/account/sessions/revoke"><input type="hidden" name="session_id" value="{}"><button type="submit" class="secondary" aria-label="Sign out the session on {}">Sign out this one</button></form>"#,
-                    escape(&session.session_id),
+                    r#"<form method="post" action="/account/sessions/revoke"><input type="hidden" name="session" value="{}"><button type="submit" class="secondary" aria-label="Sign out the session on {}">Sign out this one</button></form>"#,
+                    escape(&session.handle.to_string()),
                     escape(&device)
                 )
             },

@@ -6,12 +6,15 @@
 //! `POST /api/login` taking `{"username","password"}` (login answers `{"token"}`),
 //! `GET /api/me` with `Authorization: Bearer <token>` answering `{"user_id","username"}`,
 //! `POST /api/logout`; HTML forms post `username` and `password`.
+//!
+//! Session tokens leave the server only in their owner's own cookie or `/api/login` response:
+//! the account page lists sessions by [`lucia::SessionHandle`], and revokes them by handle.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -49,23 +52,31 @@ pub struct SessionAttributes {
 
 /// The adapter the demo runs on.
 pub type Adapter = SeaOrmAdapter<WithSessions>;
-/// The demo's lucia.
+/// The demo's lucia: the one type the handlers name, kept in the router state.
 pub type Auth = Lucia<Adapter, UserAttributes, SessionAttributes>;
-/// What handlers extract.
-pub type AuthRequest = lucia_axum::AuthRequest<Adapter, UserAttributes, SessionAttributes>;
+/// What handlers extract to authenticate a request.
+pub type AuthRequest = lucia_axum::AuthRequest<Auth>;
+/// The guard for pages and actions of signed-in users (others go to `/login`).
+pub type SignedIn = lucia_axum::SignedIn<Auth>;
 
 /// The default database: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://lucia-demo.db?mode=rwc";
 
 /// How to run the demo.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
-    /// SeaORM URL: `sqlite://...`, `postgres://...` or `mysql://...`.
+    /// SeaORM URL: `sqlite://...`, `postgres://...` or `mysql://...`. It may hold a password:
+    /// log it only through [`redact_database_url`].
     pub database_url: String,
     /// The origin browsers use, when behind a reverse proxy (`https://example.com`).
     pub public_origin: Option<lucia::Origin>,
-    /// Production mode: `Secure` cookies and an `https` default origin.
+    /// Production mode: `Secure` cookies, an `https` default origin, and
+    /// `Strict-Transport-Security`.
     pub production: bool,
+    /// Share the database with a Lucia v2 application: session ids in clear and `s2:` hashes
+    /// ([`lucia::LuciaBuilder::lucia_v2_compat`]). Off by default: session tokens are stored
+    /// as their SHA-256.
+    pub lucia_v2_compat: bool,
     /// Session periods (Lucia's defaults unless changed, for example by tests).
     pub session_expires_in: SessionExpiresIn,
 }
@@ -76,9 +87,103 @@ impl Default for Config {
             database_url: DEFAULT_DATABASE_URL.to_owned(),
             public_origin: None,
             production: false,
+            lucia_v2_compat: false,
             session_expires_in: SessionExpiresIn::default(),
         }
     }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_database_url(&self.database_url))
+            .field("public_origin", &self.public_origin)
+            .field("production", &self.production)
+            .field("lucia_v2_compat", &self.lucia_v2_compat)
+            .field("session_expires_in", &self.session_expires_in)
+            .finish()
+    }
+}
+
+/// What stands for a password in logs.
+const REDACTED: &str = "REDACTED";
+
+/// The database URL with its password (in the user-info part or a `password=` query
+/// parameter) replaced by `REDACTED`, fit for a log line. A URL that does not parse is not
+/// shown beyond its scheme.
+pub fn redact_database_url(database_url: &str) -> String {
+    let Ok(mut url) = url::Url::parse(database_url) else {
+        return match database_url.split_once(':') {
+            Some((scheme, _)) if scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) => {
+                format!("{scheme}:<unparseable URL, not shown>")
+            }
+            _ => "<unparseable URL, not shown>".to_owned(),
+        };
+    };
+    let mut changed = false;
+    if url.password().is_some() {
+        changed |= url.set_password(Some(REDACTED)).is_ok();
+    }
+    let secret_query = url.query_pairs().any(|(name, _)| is_password_parameter(&name));
+    if secret_query {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(name, value)| {
+                let value = if is_password_parameter(&name) { REDACTED.to_owned() } else { value.into_owned() };
+                (name.into_owned(), value)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+        changed = true;
+    }
+    if changed { url.to_string() } else { database_url.to_owned() }
+}
+
+fn is_password_parameter(name: &str) -> bool {
+    name.eq_ignore_ascii_case("password") || name.eq_ignore_ascii_case("pass")
+}
+
+/// `text` (an error message, say) with every occurrence of the database URL's password
+/// replaced by `REDACTED`, in case a driver echoes it.
+pub fn redact_password_in(text: &str, database_url: &str) -> String {
+    let Ok(url) = url::Url::parse(database_url) else {
+        return text.to_owned();
+    };
+    let mut secrets: Vec<String> = Vec::new();
+    if let Some(password) = url.password() {
+        secrets.push(password.to_owned());
+        if let Ok(decoded) = percent_decode(password) {
+            secrets.push(decoded);
+        }
+    }
+    secrets
+        .extend(url.query_pairs().filter(|(name, _)| is_password_parameter(name)).map(|(_, value)| value.into_owned()));
+    let mut text = text.to_owned();
+    for secret in secrets.iter().filter(|secret| !secret.is_empty()) {
+        text = text.replace(secret.as_str(), REDACTED);
+    }
+    text
+}
+
+/// Percent-decodes a URL component.
+fn percent_decode(text: &str) -> Result<String, std::string::FromUtf8Error> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(high), Some(low)) =
+                (bytes.get(i + 1).and_then(|b| hex(*b)), bytes.get(i + 2).and_then(|b| hex(*b)))
+        {
+            out.push((high * 16 + low) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out)
 }
 
 /// Errors starting the demo.
@@ -102,17 +207,21 @@ pub async fn build(config: &Config) -> Result<(Router, Auth), StartError> {
         session: db::session::Entity,
     };
     let env = if config.production { lucia::Env::Prod } else { lucia::Env::Dev };
-    let auth = Lucia::builder(SeaOrmAdapter::new(db, tables)?)
-        .env(env)
-        .session_expires_in(config.session_expires_in)
-        .user_attributes::<UserAttributes>()
-        .session_attributes::<SessionAttributes>()
-        .build();
-    let mut layer = LuciaLayer::new(auth.clone());
+    let mut builder =
+        Lucia::builder(SeaOrmAdapter::new(db, tables)?).env(env).session_expires_in(config.session_expires_in);
+    if config.lucia_v2_compat {
+        builder = builder.lucia_v2_compat();
+    }
+    let auth: Auth = builder.user_attributes::<UserAttributes>().session_attributes::<SessionAttributes>().build();
+    let mut layer = LuciaLayer::new(&auth).sign_in_url("/login");
     if let Some(origin) = &config.public_origin {
         layer = layer.public_origin(origin.clone());
     }
-    Ok((router().layer(layer).layer(middleware::from_fn(log_and_harden)), auth))
+    let router = router()
+        .layer(layer)
+        .with_state(auth.clone())
+        .layer(middleware::from_fn_with_state(Hardening { production: config.production }, log_and_harden));
+    Ok((router, auth))
 }
 
 async fn connect(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
@@ -121,7 +230,7 @@ async fn connect(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
     Database::connect(options).await
 }
 
-fn router() -> Router {
+fn router() -> Router<Auth> {
     Router::new()
         .route("/", get(web::home))
         .route("/style.css", get(web::stylesheet))
@@ -140,8 +249,15 @@ fn router() -> Router {
         .fallback(web::not_found)
 }
 
+/// What [`log_and_harden`] adds.
+#[derive(Debug, Clone, Copy)]
+struct Hardening {
+    /// Adds `Strict-Transport-Security` (production runs behind https).
+    production: bool,
+}
+
 /// Logs each request and adds security headers to each response.
-async fn log_and_harden(request: Request, next: Next) -> Response {
+async fn log_and_harden(State(hardening): State<Hardening>, request: Request, next: Next) -> Response {
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let started = Instant::now();
     let mut response = next.run(request).await;
@@ -151,6 +267,11 @@ async fn log_and_harden(request: Request, next: Next) -> Response {
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'self'; form-action 'self'"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if hardening.production {
+        // Two years, subdomains too: browsers then refuse plain http for the whole site.
+        headers
+            .insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=63072000; includeSubDomains"));
+    }
     tracing::info!(%method, %path, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
     response
 }
@@ -177,4 +298,43 @@ pub async fn serve(
     let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     sweeper.abort();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_url_passwords_are_redacted() {
+        let cases = [
+            ("postgres://app:s3cret@db.internal:5432/app", "postgres://app:REDACTED@db.internal:5432/app"),
+            ("mysql://root:p%40ss%3Aword@127.0.0.1:3306/test", "mysql://root:REDACTED@127.0.0.1:3306/test"),
+            (
+                "postgres://app@db/app?password=s3cret&sslmode=require",
+                "postgres://app@db/app?password=REDACTED&sslmode=require",
+            ),
+            // Nothing secret: shown as given.
+            ("postgres://postgres@127.0.0.1:5432/test", "postgres://postgres@127.0.0.1:5432/test"),
+            ("sqlite://lucia-demo.db?mode=rwc", "sqlite://lucia-demo.db?mode=rwc"),
+            ("sqlite::memory:", "sqlite::memory:"),
+            // Unparseable: only the scheme.
+            ("postgres://app:s3cret@[bad/app", "postgres:<unparseable URL, not shown>"),
+            ("s3cret", "<unparseable URL, not shown>"),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(redact_database_url(url), shown, "{url}");
+            assert!(!redact_database_url(url).contains("s3cret") && !redact_database_url(url).contains("p%40ss"));
+        }
+        let config = Config { database_url: "postgres://app:s3cret@db/app".into(), ..Config::default() };
+        assert!(!format!("{config:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn passwords_echoed_in_errors_are_redacted() {
+        let url = "mysql://root:p%40ss@127.0.0.1/test";
+        let error = "access denied for root (using password p@ss) at mysql://root:p%40ss@127.0.0.1/test";
+        let shown = redact_password_in(error, url);
+        assert!(!shown.contains("p@ss") && !shown.contains("p%40ss"), "{shown}");
+        assert_eq!(redact_password_in("no secret here", "sqlite://x.db"), "no secret here");
+    }
 }

@@ -2,12 +2,13 @@
 
 use std::process::ExitCode;
 
-use lucia_demo::{Config, DEFAULT_DATABASE_URL};
+use lucia_demo::{Config, DEFAULT_DATABASE_URL, redact_database_url, redact_password_in};
 
 const HELP: &str = "\
 lucia-demo: sign up, sign in and manage sessions with lucia-rs
 
 Usage: lucia-demo [--port PORT] [--host ADDRESS] [--database-url URL] [--public-origin ORIGIN] [--production]
+                  [--lucia-v2-compat]
 
   --port PORT            port to listen on (env PORT; default 3000)
   --host ADDRESS         address to listen on (env HOST; default 127.0.0.1)
@@ -15,7 +16,10 @@ Usage: lucia-demo [--port PORT] [--host ADDRESS] [--database-url URL] [--public-
                          default sqlite://lucia-demo.db?mode=rwc)
   --public-origin ORIGIN origin browsers use behind a reverse proxy, e.g. https://example.com
                          (env PUBLIC_ORIGIN)
-  --production           Secure cookies, https origin (env PRODUCTION=1)
+  --production           Secure cookies, https origin, Strict-Transport-Security (env PRODUCTION=1)
+  --lucia-v2-compat      share the database with a Lucia v2 application: session ids stored in
+                         clear, as Lucia v2 does (env LUCIA_V2_COMPAT=1); by default they are
+                         stored as their SHA-256
 
 Logs go to stderr; RUST_LOG=debug|info|warn|error sets the level.";
 
@@ -31,7 +35,9 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
     let mut port = env("PORT").unwrap_or_else(|| "3000".into());
     let mut database_url = env("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
     let mut public_origin = env("PUBLIC_ORIGIN");
-    let mut production = env("PRODUCTION").is_some_and(|v| v == "1" || v == "true");
+    let flag = |name: &str| env(name).is_some_and(|v| v == "1" || v == "true");
+    let mut production = flag("PRODUCTION");
+    let mut lucia_v2_compat = flag("LUCIA_V2_COMPAT");
     let mut args = args.skip(1);
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -46,6 +52,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
             "--database-url" => database_url = value()?,
             "--public-origin" => public_origin = Some(value()?),
             "--production" => production = true,
+            "--lucia-v2-compat" => lucia_v2_compat = true,
             other => return Err(format!("unknown argument {other} (see --help)")),
         }
     }
@@ -54,7 +61,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
         Some(origin) => Some(origin.parse().map_err(|e| format!("invalid public origin {origin}: {e}"))?),
         None => None,
     };
-    let config = Config { database_url, public_origin, production, ..Config::default() };
+    let config = Config { database_url, public_origin, production, lucia_v2_compat, ..Config::default() };
     Ok(Some(Options { host, port, config }))
 }
 
@@ -98,7 +105,9 @@ async fn main() -> ExitCode {
     let (router, auth) = match lucia_demo::build(&options.config).await {
         Ok(app) => app,
         Err(error) => {
-            tracing::error!(%error, url = %options.config.database_url, "cannot start");
+            let url = &options.config.database_url;
+            let error = redact_password_in(&error.to_string(), url);
+            tracing::error!(%error, database = %redact_database_url(url), "cannot start");
             return ExitCode::FAILURE;
         }
     };
@@ -110,7 +119,11 @@ async fn main() -> ExitCode {
         }
     };
     match listener.local_addr() {
-        Ok(address) => tracing::info!(database = %options.config.database_url, "listening on http://{address}"),
+        Ok(address) => tracing::info!(
+            database = %redact_database_url(&options.config.database_url),
+            lucia_v2_compat = options.config.lucia_v2_compat,
+            "listening on http://{address}"
+        ),
         Err(error) => tracing::warn!(%error, "listening on an unknown address"),
     }
     if let Err(error) = lucia_demo::serve(listener, router, auth, shutdown_signal()).await {

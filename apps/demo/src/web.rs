@@ -7,8 +7,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use crate::accounts::{self, Client, Credentials, SignInError, SignUpError};
-use crate::{AuthRequest, html};
+use crate::accounts::{self, Client, Credentials, PROVIDER, SignInError, SignUpError};
+use crate::{AuthRequest, SignedIn, html};
 
 /// A failure shown as a page.
 pub struct PageError(StatusCode, String);
@@ -22,7 +22,8 @@ impl From<lucia_axum::AuthError> for PageError {
         }
         let message = match error {
             lucia_axum::AuthError::Csrf(_) => "This request came from another site and was refused.".into(),
-            other => other.to_string(),
+            // A fixed text per kind: never the database's words.
+            other => other.public_message().to_owned(),
         };
         Self(status, message)
     }
@@ -104,8 +105,9 @@ pub async fn signup_page(auth: AuthRequest) -> PageResult {
 pub async fn signup(auth: AuthRequest, client: Client, Form(credentials): Form<Credentials>) -> PageResult {
     match accounts::sign_up(auth.lucia(), &credentials).await {
         Ok(user) => {
-            let session = accounts::start_session(auth.lucia(), &user.user_id, &client).await?;
-            sign_in_browser(&auth, &session).await
+            // A new session for this browser; one it already had is ended.
+            auth.start_session(&user.user_id, client.session_attributes()).await?;
+            Ok(Redirect::to("/account").into_response())
         }
         Err(SignUpError::Internal(error)) => Err(error.into()),
         Err(failure) => {
@@ -130,10 +132,11 @@ pub async fn login_page(auth: AuthRequest, Query(notice): Query<Notice>) -> Page
     Ok(page(StatusCode::OK, "Sign in", None, &format!("{notice}{form}")))
 }
 
+/// Checks the password and starts a session in one step (safe against a password change
+/// racing it), ends the session this browser had, and sets the new cookie.
 pub async fn login(auth: AuthRequest, client: Client, Form(credentials): Form<Credentials>) -> PageResult {
-    match accounts::sign_in(auth.lucia(), &credentials, &client).await {
-        Ok(session) => sign_in_browser(&auth, &session).await,
-        Err(SignInError::Internal(error)) => Err(error.into()),
+    match try_sign_in(&auth, &client, &credentials).await? {
+        Ok(()) => Ok(Redirect::to("/account").into_response()),
         Err(failure) => {
             let form = html::credentials_form(
                 "/login",
@@ -147,17 +150,24 @@ pub async fn login(auth: AuthRequest, client: Client, Form(credentials): Form<Cr
     }
 }
 
-/// Makes `session` this browser's session and goes to the account page. A session the browser
-/// already had is ended first (no stale sessions behind the cookie).
-async fn sign_in_browser(
+/// `Ok(Err(_))` is a failure to show on the form; `Err(_)` one to answer as an error page.
+async fn try_sign_in(
     auth: &AuthRequest,
-    session: &lucia::Session<crate::UserAttributes, crate::SessionAttributes>,
-) -> PageResult {
-    if let Ok(Some(previous)) = auth.validate().await {
-        auth.lucia().invalidate_session(&previous.session_id).await?;
+    client: &Client,
+    credentials: &Credentials,
+) -> Result<Result<(), SignInError>, PageError> {
+    if let Err(failure) = accounts::check_sign_in_input(&credentials.username, &credentials.password) {
+        return Ok(Err(failure));
     }
-    auth.set_session(Some(session)).await;
-    Ok(Redirect::to("/account").into_response())
+    let attributes = client.session_attributes();
+    match auth.sign_in(PROVIDER, &credentials.username, Some(&credentials.password), attributes).await {
+        Ok(_) => Ok(Ok(())),
+        Err(lucia_axum::AuthError::Lucia(error)) => match SignInError::from(error) {
+            SignInError::Internal(error) => Err(error.into()),
+            failure => Ok(Err(failure)),
+        },
+        Err(other) => Err(other.into()),
+    }
 }
 
 pub async fn logout(auth: AuthRequest) -> PageResult {
@@ -165,10 +175,8 @@ pub async fn logout(auth: AuthRequest) -> PageResult {
     Ok(Redirect::to("/login?notice=signed-out").into_response())
 }
 
-pub async fn account(auth: AuthRequest, Query(notice): Query<Notice>) -> PageResult {
-    let Some(session) = auth.validate().await? else {
-        return Ok(Redirect::to("/login").into_response());
-    };
+/// Signed-in users only: [`SignedIn`] sends everyone else to `/login`.
+pub async fn account(SignedIn { session, auth, .. }: SignedIn, Query(notice): Query<Notice>) -> PageResult {
     account_page(&auth, &session, StatusCode::OK, notice.message(), None).await
 }
 
@@ -179,9 +187,10 @@ async fn account_page(
     notice: Option<&str>,
     error: Option<&str>,
 ) -> PageResult {
+    // Sessions by handle: the page names each session without holding its token.
     let mut sessions = auth.lucia().get_all_user_sessions(&session.user.user_id).await?;
     // This device first, then the most recent.
-    sessions.sort_by_key(|s| (s.session_id != session.session_id, std::cmp::Reverse(s.attributes.created_at)));
+    sessions.sort_by_key(|s| (s.handle != session.handle, std::cmp::Reverse(s.attributes.created_at)));
     let content = html::account(session, &sessions, notice, error);
     Ok(page(status, "Your account", Some(&session.user.attributes.username), &content))
 }
@@ -189,51 +198,51 @@ async fn account_page(
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct RevokeForm {
-    session_id: String,
+    /// A [`lucia::SessionHandle`] from the account page.
+    session: String,
 }
 
-pub async fn revoke_session(auth: AuthRequest, Form(form): Form<RevokeForm>) -> PageResult {
-    let Some(current) = auth.validate().await? else {
-        return Ok(Redirect::to("/login").into_response());
+/// "Sign out this one": revokes one of the user's sessions by its handle.
+pub async fn revoke_session(
+    SignedIn { session: current, auth, .. }: SignedIn,
+    Form(form): Form<RevokeForm>,
+) -> PageResult {
+    let Ok(handle) = form.session.parse::<lucia::SessionHandle>() else {
+        return Ok(Redirect::to("/account?notice=gone").into_response());
     };
-    if form.session_id == current.session_id {
+    if handle == current.handle {
         auth.sign_out().await?;
         return Ok(Redirect::to("/login?notice=signed-out").into_response());
     }
     // Only the user's own sessions; anything else looks like an ended session.
-    match auth.lucia().get_session(&form.session_id).await {
-        Ok(target) if target.user.user_id == current.user.user_id => {
-            auth.lucia().invalidate_session(&target.session_id).await?;
-            Ok(Redirect::to("/account?notice=revoked").into_response())
-        }
-        Ok(_) | Err(lucia::Error::InvalidSessionId) => Ok(Redirect::to("/account?notice=gone").into_response()),
-        Err(error) => Err(error.into()),
+    if auth.lucia().invalidate_user_session(&current.user.user_id, &handle).await? {
+        Ok(Redirect::to("/account?notice=revoked").into_response())
+    } else {
+        Ok(Redirect::to("/account?notice=gone").into_response())
     }
 }
 
-pub async fn revoke_other_sessions(auth: AuthRequest) -> PageResult {
-    let Some(current) = auth.validate().await? else {
-        return Ok(Redirect::to("/login").into_response());
-    };
-    for session in auth.lucia().get_all_user_sessions(&current.user.user_id).await? {
-        if session.session_id != current.session_id {
-            auth.lucia().invalidate_session(&session.session_id).await?;
-        }
-    }
+/// "Sign out everywhere else": ends every session of the user in one statement (a sign-in
+/// racing it does not survive), then starts a fresh one for this browser.
+pub async fn revoke_other_sessions(SignedIn { session: current, auth, .. }: SignedIn, client: Client) -> PageResult {
+    let user_id = &current.user.user_id;
+    auth.lucia().invalidate_all_user_sessions(user_id).await?;
+    auth.start_session(user_id, client.session_attributes()).await?;
     Ok(Redirect::to("/account?notice=others-revoked").into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(default)]
 pub struct PasswordForm {
     current_password: String,
     new_password: String,
 }
 
-pub async fn change_password(auth: AuthRequest, client: Client, Form(form): Form<PasswordForm>) -> PageResult {
-    let Some(current) = auth.validate().await? else {
-        return Ok(Redirect::to("/login").into_response());
-    };
+pub async fn change_password(
+    SignedIn { session: current, auth, .. }: SignedIn,
+    client: Client,
+    Form(form): Form<PasswordForm>,
+) -> PageResult {
     let lucia = auth.lucia();
     let username = &current.user.attributes.username;
     match accounts::check_password(lucia, username, &form.current_password).await {
@@ -247,24 +256,23 @@ pub async fn change_password(auth: AuthRequest, client: Client, Form(form): Form
     if let Err(failure) = accounts::check_new_password(&form.new_password, username) {
         return account_page(&auth, &current, failure.status(), None, Some(&failure.to_string())).await;
     }
-    lucia.update_key_password(accounts::PROVIDER, username, Some(&form.new_password)).await?;
-    // Every session ends, this one included; a fresh one replaces it.
-    lucia.invalidate_all_user_sessions(&current.user.user_id).await?;
-    let session = accounts::start_session(lucia, &current.user.user_id, &client).await?;
-    auth.set_session(Some(&session)).await;
+    // The new password and the end of every session (this one included), atomically; no
+    // sign-in that checked the old password survives it.
+    lucia.change_password(PROVIDER, username, &form.new_password).await?;
+    auth.start_session(&current.user.user_id, client.session_attributes()).await?;
     Ok(Redirect::to("/account?notice=password-changed").into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(default)]
 pub struct DeleteForm {
     password: String,
 }
 
-pub async fn delete_account(auth: AuthRequest, Form(form): Form<DeleteForm>) -> PageResult {
-    let Some(current) = auth.validate().await? else {
-        return Ok(Redirect::to("/login").into_response());
-    };
+pub async fn delete_account(
+    SignedIn { session: current, auth, .. }: SignedIn,
+    Form(form): Form<DeleteForm>,
+) -> PageResult {
     match accounts::check_password(auth.lucia(), &current.user.attributes.username, &form.password).await {
         Ok(_) => {}
         Err(SignInError::Internal(error)) => return Err(error.into()),
@@ -274,7 +282,7 @@ pub async fn delete_account(auth: AuthRequest, Form(form): Form<DeleteForm>) -> 
         }
     }
     auth.lucia().delete_user(&current.user.user_id).await?;
-    auth.set_session(None).await;
+    auth.sign_out().await?;
     tracing::info!(user_id = %current.user.user_id, "deleted account");
     Ok(Redirect::to("/?notice=deleted").into_response())
 }

@@ -1,5 +1,6 @@
 //! End to end in a real headless Chromium, driven over WebDriver (chromedriver): sign up,
-//! sign out, sign in with the keyboard only, and see the account page.
+//! sign out, sign in with the keyboard only, and see the account page; with three clients
+//! signed in, the account page holds no session token, and revokes a session by its handle.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them); skipped without
 //! them unless `LUCIA_TEST_REQUIRE_BROWSER=1`.
@@ -10,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{App, unique_name};
+use common::{App, cookie_token, unique_name};
 use serde_json::{Value, json};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -126,6 +127,21 @@ impl Browser {
         assert_eq!(problems, json!([]), "accessibility problems on {url}");
     }
 
+    /// The value of a cookie of the current page's site, `HttpOnly` ones included.
+    async fn cookie(&self, name: &str) -> String {
+        let cookie = self.command(reqwest::Method::GET, &format!("/cookie/{name}"), None).await;
+        cookie["value"].as_str().unwrap_or_else(|| panic!("no cookie {name}: {cookie}")).to_owned()
+    }
+
+    /// The current page's HTML, as the browser holds it.
+    async fn source(&self) -> String {
+        self.command(reqwest::Method::GET, "/source", None).await.as_str().unwrap().to_owned()
+    }
+
+    async fn script(&self, script: &str) -> Value {
+        self.command(reqwest::Method::POST, "/execute/sync", Some(json!({ "script": script, "args": [] }))).await
+    }
+
     async fn current_url(&self) -> String {
         self.command(reqwest::Method::GET, "/url", None).await.as_str().unwrap().to_owned()
     }
@@ -228,5 +244,76 @@ async fn sign_up_sign_out_sign_in_in_chromium() {
     assert_eq!(browser.text("[role=alert]").await, "Incorrect username or password.");
     browser.assert_accessible().await;
     browser.screenshot("demo-login-error.png").await;
+    browser.quit().await;
+}
+
+/// Three clients signed in as one user (this Chromium, a second browser, an API client): the
+/// account page Chromium gets holds none of their session tokens, its own included, and
+/// "Sign out this one" revokes another session by its handle.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_account_page_holds_no_foreign_token_in_chromium() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = App::start().await;
+    let name = unique_name();
+    let password = "a long enough password";
+
+    browser.goto(&app.url("/signup")).await;
+    browser.type_into("#username", &name).await;
+    browser.type_into("#password", &format!("{password}\u{E007}")).await;
+    browser.wait_for_path("/account").await;
+    let own = browser.cookie("auth_session").await;
+    assert_eq!(own.len(), 40);
+    assert_eq!(browser.script("return document.cookie").await, json!(""), "the cookie is HttpOnly");
+
+    // A second browser signs in with the form, an API client with /api/login.
+    let other_browser = app.browser();
+    let response = other_browser
+        .post(app.url("/login"))
+        .form(&[("username", name.as_str()), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER);
+    let second = cookie_token(response.headers()["set-cookie"].to_str().unwrap());
+    let credentials = json!({ "username": name, "password": password });
+    let response = app.api().post(app.url("/api/login")).json(&credentials).send().await.unwrap();
+    let third = response.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let tokens = [own, second, third];
+
+    browser.goto(&app.url("/account")).await;
+    let html = browser.source().await;
+    assert_eq!(html.matches("Sign out this one").count(), 2, "two other sessions listed");
+    for token in &tokens {
+        assert!(!html.contains(token.as_str()), "a session token in the account page");
+    }
+    let hidden = browser
+        .script(r#"return [...document.querySelectorAll("input[type=hidden]")].map(i => i.name + "=" + i.value)"#)
+        .await;
+    for field in hidden.as_array().unwrap() {
+        let field = field.as_str().unwrap();
+        let handle = field.strip_prefix("session=").unwrap_or_else(|| panic!("unexpected hidden field {field}"));
+        assert!(handle.parse::<lucia::SessionHandle>().is_ok() && !tokens.iter().any(|t| t == handle));
+    }
+    browser.assert_accessible().await;
+
+    // Revoke the API client's session (no User-Agent: "Unknown device") by its handle.
+    let api_alive = |token: String| {
+        let request = app.api().get(app.url("/api/me")).header("authorization", format!("Bearer {token}"));
+        async move { request.send().await.unwrap().status() == reqwest::StatusCode::OK }
+    };
+    assert!(api_alive(tokens[2].clone()).await);
+    browser.click("button[aria-label='Sign out the session on Unknown device']").await;
+    browser.wait_for_path("/account?notice=revoked").await;
+    assert_eq!(browser.text("[role=status]").await, "That session has been signed out.");
+    assert!(!api_alive(tokens[2].clone()).await, "the API session ended");
+    assert!(api_alive(tokens[1].clone()).await, "the other browser's did not");
+    assert!(api_alive(tokens[0].clone()).await, "nor Chromium's");
+
+    // Then the other browser's: the only one left to revoke.
+    browser.click("form[action='/account/sessions/revoke'] button").await;
+    browser.wait_for_path("/account?notice=revoked").await;
+    let response = other_browser.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(response.headers()["location"], "/login", "the other browser is signed out");
+    assert!(browser.text("main").await.contains("You are signed in on this device only."));
     browser.quit().await;
 }

@@ -4,9 +4,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{App, unique_name};
+use common::{App, BROWSER_ACCEPT, cookie_token, unique_name};
 use lucia::SessionExpiresIn;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::{Client, Response, StatusCode};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
@@ -44,13 +44,32 @@ async fn page(client: &Client, url: &str) -> (StatusCode, String) {
     (status, if status == StatusCode::SEE_OTHER { location } else { body })
 }
 
-/// The hidden session ids of the "sign out this one" forms on the account page.
-fn other_session_ids(account_page: &str) -> Vec<String> {
-    account_page
-        .split(r#"name="session_id" value=""#)
+/// The session handles in the "sign out this one" forms on the account page.
+fn other_session_handles(account_page: &str) -> Vec<String> {
+    let handles: Vec<String> = account_page
+        .split(r#"name="session" value=""#)
         .skip(1)
         .map(|rest| rest.split('"').next().unwrap().to_owned())
-        .collect()
+        .collect();
+    for handle in &handles {
+        assert!(handle.parse::<lucia::SessionHandle>().is_ok(), "{handle} is a handle");
+    }
+    handles
+}
+
+/// Whether a `Set-Cookie` deletes the session cookie.
+fn is_removal(set_cookie: &str) -> bool {
+    set_cookie.starts_with("auth_session=;") && set_cookie.contains("Max-Age=0")
+}
+
+/// Texts of database errors that must never reach a client.
+const DATABASE_WORDS: [&str; 8] =
+    ["UNIQUE", "constraint", "Duplicate entry", "duplicate key", "user.username", "\"user\"", "SQL", "database"];
+
+fn assert_no_database_text(body: &str) {
+    for word in DATABASE_WORDS {
+        assert!(!body.contains(word), "{word:?} in {body}");
+    }
 }
 
 #[tokio::test]
@@ -172,7 +191,7 @@ async fn sign_in_and_sign_out() {
 
     let response = browser.post(app.url("/logout")).send().await.unwrap();
     assert_eq!((response.status(), location(&response)), (StatusCode::SEE_OTHER, "/login?notice=signed-out"));
-    assert!(set_cookies(&response)[0].starts_with("auth_session=; Path=/; Expires=Thu, 01 Jan 1970"));
+    assert!(is_removal(&set_cookies(&response)[0]));
     assert_eq!(page(&browser, &app.url("/account")).await, (StatusCode::SEE_OTHER, "/login".into()));
     assert!(page(&browser, &app.url("/login?notice=signed-out")).await.1.contains("You have signed out."));
 }
@@ -187,12 +206,12 @@ async fn sign_out_one_session_or_every_other_session() {
         assert_eq!(sign_in(&app, device, &name, PASSWORD).await.status(), StatusCode::SEE_OTHER);
     }
     let (_, account) = page(&laptop, &app.url("/account")).await;
-    let others = other_session_ids(&account);
+    let others = other_session_handles(&account);
     assert_eq!(others.len(), 2, "three sessions: this one and two others");
     assert!(account.contains("Sign out everywhere else (2 other sessions)"));
 
-    // "Sign out this one" on one of the others.
-    let response = post_form(&laptop, &app.url("/account/sessions/revoke"), &[("session_id", &others[0])]).await;
+    // "Sign out this one" on one of the others, by its handle.
+    let response = post_form(&laptop, &app.url("/account/sessions/revoke"), &[("session", &others[0])]).await;
     assert_eq!(location(&response), "/account?notice=revoked");
     let statuses = [page(&phone, &app.url("/account")).await.0, page(&tablet, &app.url("/account")).await.0];
     assert_eq!(
@@ -201,19 +220,34 @@ async fn sign_out_one_session_or_every_other_session() {
         "exactly one device was signed out"
     );
 
-    // A session id that is not yours (or no longer exists) is not touched.
-    let response = post_form(&laptop, &app.url("/account/sessions/revoke"), &[("session_id", "not-a-session")]).await;
+    // Something that is not a handle, or the handle of an ended session, changes nothing.
+    for value in ["not-a-session", others[0].as_str()] {
+        let response = post_form(&laptop, &app.url("/account/sessions/revoke"), &[("session", value)]).await;
+        assert_eq!(location(&response), "/account?notice=gone");
+    }
+    // Nor does the handle of another user's session: it stays signed in.
+    let (stranger, strangers_phone, stranger_name) = (app.browser(), app.browser(), unique_name());
+    sign_up(&app, &stranger, &stranger_name).await;
+    sign_in(&app, &strangers_phone, &stranger_name, PASSWORD).await;
+    let strangers_handles = other_session_handles(&page(&stranger, &app.url("/account")).await.1);
+    assert_eq!(strangers_handles.len(), 1);
+    let response =
+        post_form(&laptop, &app.url("/account/sessions/revoke"), &[("session", &strangers_handles[0])]).await;
     assert_eq!(location(&response), "/account?notice=gone");
+    assert_eq!(page(&strangers_phone, &app.url("/account")).await.0, StatusCode::OK, "not revoked");
 
-    // "Sign out everywhere else".
+    // "Sign out everywhere else": every other session ends, and this browser gets a fresh one.
     sign_in(&app, &phone, &name, PASSWORD).await;
     let response = laptop.post(app.url("/account/sessions/revoke-others")).send().await.unwrap();
     assert_eq!(location(&response), "/account?notice=others-revoked");
+    let fresh = set_cookies(&response);
+    assert_eq!(fresh.len(), 1, "a new cookie for this browser");
+    assert!(!is_removal(&fresh[0]));
     assert_eq!(page(&phone, &app.url("/account")).await, (StatusCode::SEE_OTHER, "/login".into()));
     assert_eq!(page(&tablet, &app.url("/account")).await, (StatusCode::SEE_OTHER, "/login".into()));
     let (status, account) = page(&laptop, &app.url("/account")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(other_session_ids(&account).is_empty() && account.contains("signed in on this device only"));
+    assert!(other_session_handles(&account).is_empty() && account.contains("signed in on this device only"));
 
     // This device's own row offers a plain sign-out.
     assert!(account.contains(r#"<span class="tag">this device</span>"#) && account.contains(r#"action="/logout""#));
@@ -262,7 +296,7 @@ async fn deleting_the_account_removes_everything() {
 
     let response = post_form(&browser, &app.url("/account/delete"), &[("password", PASSWORD)]).await;
     assert_eq!(location(&response), "/?notice=deleted");
-    assert!(set_cookies(&response)[0].contains("Expires=Thu, 01 Jan 1970"));
+    assert!(is_removal(&set_cookies(&response)[0]));
     assert!(page(&browser, &app.url("/?notice=deleted")).await.1.contains("Your account has been deleted."));
     assert_eq!(page(&other, &app.url("/account")).await, (StatusCode::SEE_OTHER, "/login".into()));
     assert_eq!(sign_in(&app, &browser, &name, PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
@@ -339,11 +373,19 @@ async fn bad_cookies_and_unknown_pages() {
     let client = app.api();
     let long = "x".repeat(10_000);
     for value in ["garbage", "%zz", long.as_str(), "\"quoted\""] {
-        let response =
-            client.get(app.url("/account")).header(COOKIE, format!("auth_session={value}")).send().await.unwrap();
+        let response = client
+            .get(app.url("/account"))
+            .header(ACCEPT, BROWSER_ACCEPT)
+            .header(COOKIE, format!("auth_session={value}"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!((response.status(), location(&response)), (StatusCode::SEE_OTHER, "/login"), "{value:.20}");
-        assert!(set_cookies(&response)[0].contains("Expires=Thu, 01 Jan 1970"), "the bad cookie is deleted");
+        assert!(is_removal(&set_cookies(&response)[0]), "the bad cookie is deleted");
     }
+    // An API client (no Accept: text/html) is told 401 instead of being redirected.
+    let response = client.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let response = client.get(app.url("/no/such/page")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(response.text().await.unwrap().contains("Page not found"));
@@ -369,7 +411,8 @@ async fn json_api_with_bearer_tokens() {
 
     let response = api.post(app.url("/api/signup")).json(&credentials).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::CONFLICT);
-    assert!(response.json::<Value>().await.unwrap()["error"].as_str().unwrap().contains("taken"));
+    let error = response.json::<Value>().await.unwrap()["error"].as_str().unwrap().to_owned();
+    assert_eq!(error, "That username is taken. Please choose another.");
     for (body, status) in [
         (json!({ "username": "someone", "password": "short" }), StatusCode::BAD_REQUEST),
         (json!({ "username": 5 }), StatusCode::BAD_REQUEST),
@@ -422,6 +465,135 @@ async fn json_api_with_bearer_tokens() {
     assert_eq!(logout().await.unwrap().status(), StatusCode::UNAUTHORIZED);
 }
 
+/// Point 1 of issue 7: no page holds a session token, not even its own (the browser's own token
+/// travels in the `Cookie` header, never in a body).
+#[tokio::test]
+async fn the_account_page_holds_no_session_token() {
+    let app = App::start().await;
+    let name = unique_name();
+    let (laptop, phone) = (app.browser(), app.browser());
+    let mut tokens = vec![cookie_token(&set_cookies(&sign_up(&app, &laptop, &name).await)[0])];
+    tokens.push(cookie_token(&set_cookies(&sign_in(&app, &phone, &name, PASSWORD).await)[0]));
+    let credentials = json!({ "username": name, "password": PASSWORD });
+    let response = app.api().post(app.url("/api/login")).json(&credentials).send().await.unwrap();
+    tokens.push(response.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned());
+    assert!(tokens.iter().all(|token| token.len() == 40), "three live tokens");
+
+    // What the session table holds (hashes of the tokens) is not in the pages either.
+    let db = app.database().await;
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), r#"SELECT id FROM "session""#))
+        .await
+        .unwrap();
+    let stored: Vec<String> = rows.iter().map(|row| row.try_get_by_index(0).unwrap()).collect();
+    assert_eq!(stored.len(), 3);
+    let secrets: Vec<&str> = tokens.iter().chain(&stored).map(String::as_str).collect();
+
+    for client in [&laptop, &phone] {
+        for path in ["/account", "/account?notice=revoked", "/"] {
+            let (status, body) = page(client, &app.url(path)).await;
+            assert_eq!(status, StatusCode::OK, "{path}");
+            for secret in &secrets {
+                assert!(!body.contains(&secret[..16]), "{path} holds (part of) a session credential");
+            }
+        }
+        let (_, account) = page(client, &app.url("/account")).await;
+        assert_eq!(other_session_handles(&account).len(), 2, "two other sessions, by handle");
+    }
+
+    // Revoking the phone's session by its handle ends exactly that one.
+    let (_, account) = page(&laptop, &app.url("/account")).await;
+    let mut revoked = None;
+    for handle in other_session_handles(&account) {
+        let response = post_form(&laptop, &app.url("/account/sessions/revoke"), &[("session", &handle)]).await;
+        assert_eq!(location(&response), "/account?notice=revoked");
+        if page(&phone, &app.url("/account")).await.0 == StatusCode::SEE_OTHER {
+            revoked = Some(handle);
+            break;
+        }
+        let me = app.api().get(app.url("/api/me")).header(AUTHORIZATION, format!("Bearer {}", tokens[2]));
+        assert_eq!(me.send().await.unwrap().status(), StatusCode::UNAUTHORIZED, "the other one was the API's");
+    }
+    assert!(revoked.is_some(), "the phone was signed out by its handle");
+    assert_eq!(page(&laptop, &app.url("/account")).await.0, StatusCode::OK, "this device stays");
+}
+
+#[tokio::test]
+async fn signing_in_again_ends_the_session_the_browser_had() {
+    let app = App::start().await;
+    let name = unique_name();
+    let browser = app.browser();
+    let first = cookie_token(&set_cookies(&sign_up(&app, &browser, &name).await)[0]);
+    let response = sign_in(&app, &browser, &name, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let second = cookie_token(&set_cookies(&response)[0]);
+    assert_ne!(first, second, "a new token, never the one the browser brought");
+    let me = |token: &str| app.api().get(app.url("/api/me")).header(AUTHORIZATION, format!("Bearer {token}")).send();
+    assert_eq!(me(&first).await.unwrap().status(), StatusCode::UNAUTHORIZED, "the old session ended");
+    assert_eq!(me(&second).await.unwrap().status(), StatusCode::OK);
+    let (_, account) = page(&browser, &app.url("/account")).await;
+    assert!(other_session_handles(&account).is_empty());
+}
+
+#[tokio::test]
+async fn a_taken_username_is_a_409_without_database_text() {
+    let app = App::start().await;
+    let name = unique_name();
+    // A user row holding the name but no key: only the unique `username` column can refuse the
+    // sign-up, so the adapter reports DuplicateAttribute (the database says "UNIQUE constraint
+    // failed: user.username").
+    let db = app.database().await;
+    db.execute_unprepared(&format!(r#"INSERT INTO "user" (id, username) VALUES ('legacyuser00001', '{name}')"#))
+        .await
+        .unwrap();
+    let response = post_form(&app.browser(), &app.url("/signup"), &[("username", &name), ("password", PASSWORD)]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("That username is taken. Please choose another."), "{body}");
+    assert_no_database_text(&body);
+
+    let credentials = json!({ "username": name, "password": PASSWORD });
+    let response = app.api().post(app.url("/api/signup")).json(&credentials).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let body = response.text().await.unwrap();
+    assert_eq!(body, r#"{"error":"That username is taken. Please choose another."}"#);
+}
+
+#[tokio::test]
+async fn production_sends_strict_transport_security() {
+    let production = App::start_with(lucia_demo::Config { production: true, ..Default::default() }).await;
+    for path in ["/", "/login", "/no/such/page", "/api/me"] {
+        let response = production.api().get(production.url(path)).send().await.unwrap();
+        assert_eq!(response.headers()["strict-transport-security"], "max-age=63072000; includeSubDomains", "{path}");
+    }
+    let development = App::start().await;
+    let response = development.api().get(development.url("/")).send().await.unwrap();
+    assert!(response.headers().get("strict-transport-security").is_none(), "not over plain http in development");
+}
+
+#[tokio::test]
+async fn session_tokens_are_hashed_at_rest_unless_lucia_v2_compat() {
+    for lucia_v2_compat in [false, true] {
+        let app = App::start_with(lucia_demo::Config { lucia_v2_compat, ..Default::default() }).await;
+        let response = sign_up(&app, &app.browser(), &unique_name()).await;
+        let token = cookie_token(&set_cookies(&response)[0]);
+        let db = app.database().await;
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                r#"SELECT "session".id, "key".hashed_password FROM "session" JOIN "key" ON "key".user_id = "session".user_id"#,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        let stored: String = rows[0].try_get_by_index(0).unwrap();
+        let hash: String = rows[0].try_get_by_index(1).unwrap();
+        let expected = if lucia_v2_compat { token.clone() } else { lucia::SessionTokens::Hashed.stored_id(&token) };
+        assert_eq!(stored, expected, "lucia_v2_compat: {lucia_v2_compat}");
+        assert!(hash.starts_with("s2:"), "Lucia v2's password hashes in both modes");
+    }
+}
+
 /// The URL of a test server, or `None` (skip) when it is not configured and not required.
 fn server_url(variable: &str) -> Option<String> {
     match std::env::var(variable) {
@@ -456,10 +628,9 @@ async fn runs_on_server(variable: &str) {
             api.post(app.url("/api/signup")).json(&credentials).send().await.unwrap().status(),
             StatusCode::CREATED
         );
-        assert_eq!(
-            api.post(app.url("/api/signup")).json(&credentials).send().await.unwrap().status(),
-            StatusCode::CONFLICT
-        );
+        let taken = api.post(app.url("/api/signup")).json(&credentials).send().await.unwrap();
+        assert_eq!(taken.status(), StatusCode::CONFLICT);
+        assert_no_database_text(&taken.text().await.unwrap());
         let response = api.post(app.url("/api/login")).json(&credentials).send().await.unwrap();
         let token = response.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
         let me = api.get(app.url("/api/me")).header(AUTHORIZATION, format!("Bearer {token}")).send().await.unwrap();
@@ -468,7 +639,8 @@ async fn runs_on_server(variable: &str) {
         assert_eq!(sign_in(&app, &browser, &username, PASSWORD).await.status(), StatusCode::SEE_OTHER);
         let (status, account) = page(&browser, &app.url("/account")).await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(other_session_ids(&account).len(), 1, "the API session is listed too");
+        assert_eq!(other_session_handles(&account).len(), 1, "the API session is listed too");
+        assert!(!account.contains(&token), "by handle, not by token");
     })
     .await;
     let drop = if postgres { format!(r#"DROP SCHEMA "{name}" CASCADE"#) } else { format!("DROP DATABASE `{name}`") };

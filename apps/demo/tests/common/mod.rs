@@ -46,10 +46,12 @@ impl App {
     }
 
     /// A browser-like client: a cookie jar, `Origin` on every request (browsers send it on
-    /// POST), and no automatic redirects so tests see each 303.
+    /// POST), `Accept: text/html` as browsers send when they navigate, and no automatic
+    /// redirects so tests see each 303.
     pub fn browser(&self) -> reqwest::Client {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert(reqwest::header::ORIGIN, self.base.parse().unwrap());
+        headers.insert(reqwest::header::ACCEPT, BROWSER_ACCEPT.parse().unwrap());
         reqwest::Client::builder()
             .cookie_store(true)
             .default_headers(headers)
@@ -81,6 +83,14 @@ impl Drop for App {
             }
         }
     }
+}
+
+/// What Chromium sends in `Accept` when it navigates.
+pub const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+/// The session token of a `Set-Cookie: auth_session=<token>; ...` (empty for a removal).
+pub fn cookie_token(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().strip_prefix("auth_session=").expect("the session cookie").to_owned()
 }
 
 pub fn unique_name() -> String {
