@@ -1,7 +1,9 @@
 // Usage: node interop.mjs '<json>'  with
 //   { "dialect": "postgres" | "mysql", "url": database URL, "schema": PostgreSQL schema name,
+//     "provider": key provider id (default "email"),
 //     "rust": { "email", "password", "userId", "username", "sessionId" },
 //     "node": { "email", "password", "username" } }
+// ("email" is the provider user id, whatever the provider.)
 // Checks that lucia@2.7.7 accepts what lucia-rs wrote (the key's s2 hash, the session),
 // then creates a user, key and session of its own, and prints what it made as JSON.
 import { lucia, LuciaError } from "lucia";
@@ -38,9 +40,10 @@ async function rejects(promise, code) {
 
 try {
   const { rust, node } = input;
-  const key = await auth.useKey("email", rust.email, rust.password);
+  const provider = input.provider ?? "email";
+  const key = await auth.useKey(provider, rust.email, rust.password);
   check(key.userId === rust.userId && key.passwordDefined, "useKey on the Rust key");
-  await rejects(auth.useKey("email", rust.email, rust.password + "!"), "AUTH_INVALID_PASSWORD");
+  await rejects(auth.useKey(provider, rust.email, rust.password + "!"), "AUTH_INVALID_PASSWORD");
   const session = await auth.validateSession(rust.sessionId);
   check(session.user.userId === rust.userId, "validateSession on the Rust session");
   check(session.user.username === rust.username, "user attributes of the Rust user");
@@ -49,7 +52,7 @@ try {
   check(idle === 1000 * 60 * 60 * 24 * 14, `idle period in ms, got ${idle}`);
 
   const user = await auth.createUser({
-    key: { providerId: "email", providerUserId: node.email, password: node.password },
+    key: { providerId: provider, providerUserId: node.email, password: node.password },
     attributes: { username: node.username },
   });
   const nodeSession = await auth.createSession({ userId: user.userId, attributes: {} });
