@@ -193,3 +193,47 @@ async fn postgres_migration_goes_up_and_down() {
 async fn mysql_migration_goes_up_and_down() {
     migration_goes_up_and_down(Backend::MySql).await;
 }
+
+/// The one-off move from clear session ids (Lucia v2 compatible) to hashed ids keeps every
+/// session valid, leaves no token in the table, and changes nothing when run again.
+async fn clear_session_ids_convert_to_hashed(backend: Backend) {
+    with_store(backend, |db| async move {
+        use lucia::{CreateUser, Lucia, SessionAdapter, SessionTokens};
+        use sea_orm_migration::{MigrationTrait, SchemaManager};
+        lucia_adapter_sea_orm::LuciaMigration::new().up(&SchemaManager::new(&db)).await.unwrap();
+        let tables = Tables { user: entity::user::Entity, key: entity::key::Entity, session: entity::session::Entity };
+        let adapter = SeaOrmAdapter::new(db, tables).unwrap();
+        let compat = Lucia::builder(adapter.clone()).lucia_v2_compat().build();
+        let user = compat.create_user(CreateUser::new(Default::default())).await.unwrap();
+        let mut tokens = Vec::new();
+        for _ in 0..3 {
+            let created = compat.create_session(lucia::CreateSession::for_user(user.user_id.clone())).await.unwrap();
+            tokens.push(created.token.expose_secret().to_owned());
+        }
+        assert_eq!(adapter.hash_clear_session_ids().await.unwrap(), 3);
+        assert_eq!(adapter.hash_clear_session_ids().await.unwrap(), 0);
+        let hashed = Lucia::builder(adapter.clone()).build();
+        for token in &tokens {
+            assert_eq!(hashed.validate_session(token).await.unwrap().user.user_id, user.user_id);
+            assert!(compat.validate_session(token).await.is_err(), "the clear id is gone");
+            assert!(adapter.get_session(token).await.unwrap().is_none());
+            assert!(adapter.get_session(&SessionTokens::Hashed.stored_id(token)).await.unwrap().is_some());
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sqlite_clear_session_ids_convert_to_hashed() {
+    clear_session_ids_convert_to_hashed(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_clear_session_ids_convert_to_hashed() {
+    clear_session_ids_convert_to_hashed(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn mysql_clear_session_ids_convert_to_hashed() {
+    clear_session_ids_convert_to_hashed(Backend::MySql).await;
+}
