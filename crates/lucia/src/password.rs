@@ -251,6 +251,102 @@ mod tests {
         }
     }
 
+    /// Takes `delay` per call and records how many calls ran at once.
+    #[derive(Default)]
+    struct Counting {
+        delay: std::time::Duration,
+        running: std::sync::atomic::AtomicUsize,
+        most: std::sync::atomic::AtomicUsize,
+        calls: std::sync::atomic::AtomicUsize,
+        panics: bool,
+    }
+
+    impl PasswordHasher for Counting {
+        fn hash(&self, password: &str) -> Result<String, PasswordHashError> {
+            use std::sync::atomic::Ordering::SeqCst;
+            self.calls.fetch_add(1, SeqCst);
+            let now = self.running.fetch_add(1, SeqCst) + 1;
+            self.most.fetch_max(now, SeqCst);
+            std::thread::sleep(self.delay);
+            self.running.fetch_sub(1, SeqCst);
+            if self.panics {
+                panic!("hasher bug");
+            }
+            Ok(format!("counted:{password}"))
+        }
+        fn verify(&self, password: &str, hash: &str) -> Result<bool, PasswordHashError> {
+            Ok(self.hash(password)? == hash)
+        }
+    }
+
+    fn counting(delay_ms: u64) -> Arc<Counting> {
+        Arc::new(Counting { delay: std::time::Duration::from_millis(delay_ms), ..Counting::default() })
+    }
+
+    /// Issue 7: the permit belongs to the hashing job, so hashes whose callers gave up (a
+    /// timeout, a dropped future) still count against the bound until they finish.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cancelled_hashes_keep_their_permits() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let hasher = counting(100);
+        let pool = HashingPool::new(hasher.clone(), 2);
+        let requests: Vec<_> = (0..20)
+            .map(|i| {
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    if i % 2 == 0 { pool.hash("pw").await.map(drop) } else { pool.verify("pw", "x").await.map(drop) }
+                })
+            })
+            .collect();
+        // Cancel every caller (a timeout, a dropped request) while two hashes run.
+        let started = async {
+            while hasher.running.load(SeqCst) < 2 {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(10), started).await.expect("two hashes start");
+        for request in &requests {
+            request.abort();
+        }
+        for request in requests {
+            assert!(request.await.unwrap_err().is_cancelled());
+        }
+        assert_eq!(hasher.running.load(SeqCst), 2, "the two started hashes still run");
+        assert_eq!(pool.permits.available_permits(), 0, "and still hold their permits");
+        // Calls made now wait for those to finish.
+        let hashes: Vec<_> = (0..4)
+            .map(|_| {
+                tokio::spawn({
+                    let pool = pool.clone();
+                    async move { pool.hash("pw").await }
+                })
+            })
+            .collect();
+        for hash in hashes {
+            assert_eq!(hash.await.unwrap().unwrap(), "counted:pw");
+        }
+        assert_eq!(hasher.most.load(SeqCst), 2);
+        assert_eq!(hasher.calls.load(SeqCst), 6, "callers cancelled while waiting started no hash");
+        assert_eq!(pool.permits.available_permits(), 2, "every permit came back");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_hasher_gives_its_permit_back() {
+        let hasher = Arc::new(Counting { panics: true, ..Counting::default() });
+        let pool = HashingPool::new(hasher, 1);
+        for _ in 0..3 {
+            let outcome = tokio::time::timeout(std::time::Duration::from_secs(10), pool.hash("pw")).await;
+            assert!(matches!(outcome, Ok(Err(Error::PasswordHash(_)))), "{outcome:?}");
+        }
+        assert_eq!(pool.permits.available_permits(), 1);
+    }
+
+    #[test]
+    fn zero_threads_means_one() {
+        let pool = HashingPool::new(Arc::new(LuciaScrypt), 0);
+        assert_eq!(pool.permits.available_permits(), 1);
+    }
+
     #[test]
     fn uppercase_stored_hex_is_rejected_as_lucia_does() {
         let hash = LuciaScrypt.hash_with_salt("hunter2", "yhi1foxffz41bqs5").unwrap();
