@@ -214,6 +214,24 @@ fn database(error: DbErr) -> AdapterError {
     AdapterError::database(error)
 }
 
+/// How often a statement or transaction aborted by a deadlock is run in all.
+const ATTEMPTS: usize = 3;
+
+/// Whether the database aborted the statement to break a deadlock (SQLSTATE `40001` on
+/// MySQL/MariaDB and for PostgreSQL's serialization failures, `40P01` for PostgreSQL's
+/// deadlocks): running it again is safe.
+fn is_deadlock(error: &DbErr) -> bool {
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+    if let DbErr::Exec(sea_orm::RuntimeErr::SqlxError(error)) | DbErr::Query(sea_orm::RuntimeErr::SqlxError(error)) =
+        error
+        && let sea_orm::sqlx::Error::Database(error) = &**error
+    {
+        return matches!(error.code().as_deref(), Some("40001" | "40P01"));
+    }
+    let _ = error;
+    false
+}
+
 impl<Sessions> SeaOrmAdapter<Sessions> {
     async fn fetch_one<T>(
         &self,
@@ -291,16 +309,42 @@ impl<Sessions> SeaOrmAdapter<Sessions> {
         outcome.unwrap_or_else(|lookup| lookup)
     }
 
-    /// Runs statements in one transaction, in order.
-    async fn in_transaction(&self, statements: Vec<Statement>) -> Result<(), AdapterError> {
-        let transaction = self.db.begin().await.map_err(database)?;
-        for statement in statements {
-            if let Err(error) = transaction.execute_raw(statement).await {
-                transaction.rollback().await.map_err(database)?;
-                return Err(database(error));
+    /// Runs statements in one transaction, in order; the error says which statement failed
+    /// (`None`: beginning or committing). A transaction the database aborts to break a
+    /// deadlock is run again, up to [`ATTEMPTS`] times in all.
+    async fn in_transaction(&self, statements: &[Statement]) -> Result<(), (Option<usize>, DbErr)> {
+        let mut attempt = 1;
+        loop {
+            match self.try_transaction(statements).await {
+                Err((_, error)) if attempt < ATTEMPTS && is_deadlock(&error) => attempt += 1,
+                outcome => return outcome,
             }
         }
-        transaction.commit().await.map_err(database)
+    }
+
+    async fn try_transaction(&self, statements: &[Statement]) -> Result<(), (Option<usize>, DbErr)> {
+        let transaction = self.db.begin().await.map_err(|error| (None, error))?;
+        for (index, statement) in statements.iter().enumerate() {
+            if let Err(error) = transaction.execute_raw(statement.clone()).await {
+                // Dropping the transaction rolls it back; an explicit rollback only reports
+                // what the drop would do quietly.
+                let _ = transaction.rollback().await;
+                return Err((Some(index), error));
+            }
+        }
+        transaction.commit().await.map_err(|error| (None, error))
+    }
+
+    /// One statement, run again when the database aborts it to break a deadlock (on MySQL, a
+    /// user's deletion and an insert of that user's session can deadlock on the foreign key).
+    async fn execute_statement(&self, statement: &impl sea_orm::StatementBuilder) -> Result<u64, DbErr> {
+        let mut attempt = 1;
+        loop {
+            match self.db.execute(statement).await {
+                Err(error) if attempt < ATTEMPTS && is_deadlock(&error) => attempt += 1,
+                outcome => return outcome.map(|result| result.rows_affected()),
+            }
+        }
     }
 
     fn backend(&self) -> DbBackend {
@@ -308,7 +352,7 @@ impl<Sessions> SeaOrmAdapter<Sessions> {
     }
 
     async fn execute(&self, statement: &impl sea_orm::StatementBuilder) -> Result<u64, AdapterError> {
-        Ok(self.db.execute(statement).await.map_err(database)?.rows_affected())
+        self.execute_statement(statement).await.map_err(database)
     }
 
     async fn delete_where(&self, table: &Table, column: &str, value: &str) -> Result<(), AdapterError> {
@@ -331,7 +375,7 @@ impl<Sessions> SeaOrmAdapter<Sessions> {
         }
         let mut query = Query::update();
         query.table(table.table_ref.clone()).values(values).and_where(Expr::col(alias("id")).eq(id));
-        match self.db.execute(&query).await {
+        match self.execute_statement(&query).await {
             Ok(_) => Ok(()),
             Err(error) => Err(self.write_failure(table, id, error, None, attributes).await),
         }
@@ -381,25 +425,23 @@ impl<Sessions: Send + Sync> UserAdapter for SeaOrmAdapter<Sessions> {
         let user_failure =
             |e| self.write_failure(&self.user, &user.id, e, Some(AdapterError::DuplicateUserId), &user.attributes);
         let Some(key) = key else {
-            return match self.db.execute(&user_insert).await {
+            return match self.execute_statement(&user_insert).await {
                 Ok(_) => Ok(()),
                 Err(e) => Err(user_failure(e).await),
             };
         };
-        let key_insert = self.key_insert(&key)?;
-        let transaction = self.db.begin().await.map_err(database)?;
-        if let Err(e) = transaction.execute(&user_insert).await {
-            transaction.rollback().await.map_err(database)?;
-            return Err(user_failure(e).await);
+        let backend = self.backend();
+        let statements = [backend.build(&user_insert), backend.build(&self.key_insert(&key)?)];
+        match self.in_transaction(&statements).await {
+            Ok(()) => Ok(()),
+            Err((Some(0), e)) => Err(user_failure(e).await),
+            Err((Some(_), e)) => {
+                let no_attributes = AttributeMap::new();
+                let duplicate = Some(AdapterError::DuplicateKeyId);
+                Err(self.write_failure(&self.key, &key.id, e, duplicate, &no_attributes).await)
+            }
+            Err((None, e)) => Err(database(e)),
         }
-        if let Err(e) = transaction.execute(&key_insert).await {
-            transaction.rollback().await.map_err(database)?;
-            let no_attributes = AttributeMap::new();
-            return Err(self
-                .write_failure(&self.key, &key.id, e, Some(AdapterError::DuplicateKeyId), &no_attributes)
-                .await);
-        }
-        transaction.commit().await.map_err(database)
     }
 
     async fn update_user(&self, user_id: &str, attributes: AttributeMap) -> Result<(), AdapterError> {
@@ -428,7 +470,7 @@ impl<Sessions: Send + Sync> UserAdapter for SeaOrmAdapter<Sessions> {
     }
 
     async fn set_key(&self, key: DatabaseKey) -> Result<(), AdapterError> {
-        match self.db.execute(&self.key_insert(&key)?).await {
+        match self.execute_statement(&self.key_insert(&key)?).await {
             Ok(_) => Ok(()),
             Err(e) => {
                 let no_attributes = AttributeMap::new();
@@ -558,7 +600,7 @@ impl SessionAdapter for SeaOrmAdapter<WithSessions> {
         ];
         columns.extend(encode_attributes(table, &session.attributes, SESSION_COLUMNS)?);
         check_required(table, &session.attributes, SESSION_COLUMNS)?;
-        match self.db.execute(&insert(table, columns)?).await {
+        match self.execute_statement(&insert(table, columns)?).await {
             Ok(_) => Ok(()),
             Err(e) => {
                 let duplicate = Some(AdapterError::DuplicateSessionId);
@@ -640,7 +682,7 @@ impl Adapter for SeaOrmAdapter<WithSessions> {
         statements.push(self.delete_statement(self.session(), "user_id", user_id));
         statements.push(self.delete_statement(&self.key, "user_id", user_id));
         statements.push(self.delete_statement(&self.user, "id", user_id));
-        self.in_transaction(statements).await
+        self.in_transaction(&statements).await.map_err(|(_, error)| database(error))
     }
 
     /// One transaction: the key's update, then the delete of the user's sessions.
@@ -654,6 +696,6 @@ impl Adapter for SeaOrmAdapter<WithSessions> {
             self.backend().build(&self.key_password_update(key_id, hashed_password)),
             self.delete_statement(self.session(), "user_id", user_id),
         ];
-        self.in_transaction(statements).await
+        self.in_transaction(&statements).await.map_err(|(_, error)| database(error))
     }
 }

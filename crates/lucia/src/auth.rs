@@ -540,11 +540,15 @@ where
         stored_id: &str,
     ) -> Result<Option<Session<U, S>>, Error> {
         let checked = self.verify_key(key, password).await?;
-        // The placeholder exists from here on unless revoked; the key must still hold the
-        // hash just checked, or the password changed after the check.
+        // The placeholder exists from here on unless revoked. The password must still be the
+        // key's: if the hash changed since the check (a password change, or another sign-in
+        // upgrading the same password's hash), the password is checked against the new one.
         let current = self.inner.adapter.get_key(key_id).await?.ok_or(Error::InvalidKeyId)?;
-        if current.hashed_password != checked.hashed_password || current.user_id != checked.user_id {
-            return Err(Error::InvalidPassword);
+        if current.user_id != checked.user_id {
+            return Err(Error::InvalidKeyId);
+        }
+        if current.hashed_password != checked.hashed_password {
+            self.verify_key(current, password).await?;
         }
         let now = self.now_ms();
         let expires = self.new_expiries(now);
@@ -605,18 +609,22 @@ where
     }
 
     /// Sets some attribute columns of a live session and returns it (see
-    /// [`update_user_attributes`](Self::update_user_attributes) for the partial format).
+    /// [`update_user_attributes`](Self::update_user_attributes) for the partial format). An
+    /// unknown or dead session is [`Error::InvalidSessionId`], and nothing is written (Lucia
+    /// v2 wrote to dead sessions).
     pub async fn update_session_attributes(
         &self,
         token: &str,
         attributes: &impl Serialize,
     ) -> Result<Session<U, S>, Error> {
-        check_token(token)?;
         let attributes = to_attribute_map(attributes, RESERVED_SESSION_COLUMNS)?;
-        if !attributes.is_empty() {
-            let update = SessionUpdate { expires: None, attributes };
-            self.inner.adapter.update_session(&self.stored_id(token), update).await?;
+        // Unknown and dead sessions are refused before anything is written.
+        let session = self.get_session(token).await?;
+        if attributes.is_empty() {
+            return Ok(session);
         }
+        let update = SessionUpdate { expires: None, attributes };
+        self.inner.adapter.update_session(&self.stored_id(token), update).await?;
         self.get_session(token).await
     }
 
@@ -646,9 +654,10 @@ where
         Ok(true)
     }
 
-    /// Deletes every session of a user (signs out everywhere), in one statement: a
-    /// [`sign_in`](Self::sign_in) in progress when it runs does not survive it. To keep the
-    /// current device signed in, start a new session for it afterwards.
+    /// Deletes every session of a user (signs out everywhere), in one statement. A
+    /// [`sign_in`](Self::sign_in) that checked the password before this ran does not keep its
+    /// session: its session is deleted here, or it starts over and checks the password again.
+    /// To keep the current device signed in, start a new session for it afterwards.
     pub async fn invalidate_all_user_sessions(&self, user_id: &str) -> Result<(), Error> {
         if check_user_id(user_id).is_err() {
             return Ok(());

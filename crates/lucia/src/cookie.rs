@@ -87,6 +87,9 @@ impl SessionCookie {
     pub fn blank(config: &SessionCookieConfig, secure: bool) -> Self {
         let mut cookie = Self::new(config, "", SystemTime::UNIX_EPOCH, secure);
         cookie.0.make_removal();
+        // `make_removal` dates the expiry from the system clock; the epoch says the same
+        // without reading it.
+        cookie.0.set_expires(OffsetDateTime::UNIX_EPOCH);
         cookie
     }
 
