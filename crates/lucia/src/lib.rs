@@ -51,7 +51,7 @@
 //! in clear, as Lucia v2 does, to share a database with a Lucia v2 application. Sessions are
 //! listed and revoked by [`SessionHandle`]s, which cannot authenticate.
 //!
-//! The `memory` feature adds [`memory::MemoryAdapter`], an in-memory store for tests and
+//! The `memory` feature adds `memory::MemoryAdapter`, an in-memory store for tests and
 //! prototypes. Differences from Lucia v2 are listed in the README and on each method.
 
 #![deny(missing_docs)]
