@@ -9,7 +9,7 @@
 
 use lucia::{DatabaseKey, DatabaseSession, DatabaseUser};
 use lucia_adapter_sea_orm::{LuciaMigration, SeaOrmAdapter, Tables, WithSessions};
-use lucia_adapter_test::{Fixture, TestDatabase};
+use lucia_adapter_test::{Capabilities, Fixture, TestDatabase};
 use sea_orm::sea_query::{Alias, ColumnDef};
 use sea_orm::{
     ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, EntityTrait,
@@ -18,8 +18,10 @@ use sea_orm::{
 use sea_orm_migration::{MigrationTrait, SchemaManager};
 use serde_json::json;
 
-/// The conformance suite's tables, under Lucia's test names (`test_user`, `user_key`,
-/// `user_session`), which also checks that any table names work.
+/// The conformance suite's tables (see `lucia_adapter_test`'s docs for the columns), under
+/// Lucia's test names (`test_user`, `user_key`, `user_session`), which also checks that any
+/// table names work. Columns beyond `username` and `country` are nullable, so code that only
+/// knows those two (the core's behaviour tests) can use the same tables.
 pub mod entities {
     pub mod test_user {
         use sea_orm::entity::prelude::*;
@@ -31,6 +33,10 @@ pub mod entities {
             pub id: String,
             #[sea_orm(unique)]
             pub username: String,
+            #[sea_orm(unique)]
+            pub email: Option<String>,
+            pub age: Option<i64>,
+            pub admin: Option<bool>,
         }
 
         #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -69,6 +75,7 @@ pub mod entities {
             pub active_expires: i64,
             pub idle_expires: i64,
             pub country: String,
+            pub ip: Option<String>,
         }
 
         #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -159,17 +166,29 @@ impl Store {
 
     /// Creates Lucia's tables with the conformance suite's attribute columns.
     pub async fn migrate_test_tables(&self) {
+        let column = |name: &str| ColumnDef::new(Alias::new(name));
         let migration = LuciaMigration::new()
             .tables("test_user", "user_key", Some("user_session"))
-            .user_column(ColumnDef::new(Alias::new("username")).string_len(255).not_null().unique_key().to_owned())
-            .session_column(ColumnDef::new(Alias::new("country")).string_len(255).not_null().to_owned());
+            .user_column(column("username").string_len(255).not_null().unique_key().to_owned())
+            .user_column(column("email").string_len(255).null().unique_key().to_owned())
+            .user_column(column("age").big_integer().null().to_owned())
+            .user_column(column("admin").boolean().null().to_owned())
+            .session_column(column("country").string_len(255).not_null().to_owned())
+            .session_column(column("ip").string_len(255).null().to_owned());
         migration.up(&SchemaManager::new(&self.db)).await.unwrap();
     }
 
-    /// Creates only the session table, without a foreign key (for session-adapter tests).
+    /// Creates only the session table, without a foreign key (for session-adapter tests). On
+    /// MySQL/MariaDB the ids get the binary collation the migration gives them, so they compare
+    /// case-sensitively.
     pub async fn create_session_table_only(&self) {
         let statement = Schema::new(self.backend()).create_table_from_entity(user_session::Entity);
         self.db.execute(&statement).await.unwrap();
+        if self.backend() == DbBackend::MySql {
+            let binary = "VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL";
+            let alter = format!("ALTER TABLE user_session MODIFY id {binary}, MODIFY user_id {binary}");
+            self.db.execute_unprepared(&alter).await.unwrap();
+        }
     }
 
     pub async fn drop_store(&self) {
@@ -208,20 +227,34 @@ where
 }
 
 /// Raw access to the test tables through typed SeaORM entities, independent of the adapter's
-/// dynamic column handling.
+/// dynamic column handling. Rows read leave out attribute columns that are NULL (so a row
+/// written with a `username` only reads back as `{ "username": ... }`); rows written may
+/// leave out any nullable column.
 pub struct EntityTables(pub DatabaseConnection);
 
 impl TestDatabase for EntityTables {
     async fn users(&self) -> Vec<DatabaseUser> {
         let rows = test_user::Entity::find().order_by_asc(test_user::Column::Id).all(&self.0).await.unwrap();
         rows.into_iter()
-            .map(|row| DatabaseUser { id: row.id, attributes: object(json!({ "username": row.username })) })
+            .map(|row| DatabaseUser {
+                id: row.id,
+                attributes: object(json!({
+                    "username": row.username, "email": row.email, "age": row.age, "admin": row.admin,
+                })),
+            })
             .collect()
     }
 
     async fn insert_user(&self, user: &DatabaseUser) {
-        let username = user.attributes["username"].as_str().unwrap().to_owned();
-        test_user::Model { id: user.id.clone(), username }.into_active_model().insert(&self.0).await.unwrap();
+        let attributes = &user.attributes;
+        let model = test_user::Model {
+            id: user.id.clone(),
+            username: attributes["username"].as_str().expect("a username").to_owned(),
+            email: nullable(attributes, "email", |v| v.as_str().map(str::to_owned)),
+            age: nullable(attributes, "age", serde_json::Value::as_i64),
+            admin: nullable(attributes, "admin", serde_json::Value::as_bool),
+        };
+        model.into_active_model().insert(&self.0).await.unwrap();
     }
 
     async fn keys(&self) -> Vec<DatabaseKey> {
@@ -248,7 +281,7 @@ impl TestDatabase for EntityTables {
                 user_id: row.user_id,
                 active_expires: row.active_expires,
                 idle_expires: row.idle_expires,
-                attributes: object(json!({ "country": row.country })),
+                attributes: object(json!({ "country": row.country, "ip": row.ip })),
             })
             .collect()
     }
@@ -259,14 +292,31 @@ impl TestDatabase for EntityTables {
             user_id: session.user_id.clone(),
             active_expires: session.active_expires,
             idle_expires: session.idle_expires,
-            country: session.attributes["country"].as_str().unwrap().to_owned(),
+            country: session.attributes["country"].as_str().expect("a country").to_owned(),
+            ip: nullable(&session.attributes, "ip", |v| v.as_str().map(str::to_owned)),
         };
         model.into_active_model().insert(&self.0).await.unwrap();
     }
 }
 
+/// A nullable column's value from attributes (absent or `null`: NULL); panics on a value the
+/// column cannot hold, which would be a bug in the test.
+fn nullable<T>(
+    attributes: &lucia::AttributeMap,
+    column: &str,
+    read: impl Fn(&serde_json::Value) -> Option<T>,
+) -> Option<T> {
+    match attributes.get(column) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(value) => Some(read(value).unwrap_or_else(|| panic!("column `{column}` cannot hold {value}"))),
+    }
+}
+
+/// The columns of a row that are not NULL.
 fn object(value: serde_json::Value) -> lucia::AttributeMap {
-    value.as_object().cloned().unwrap_or_default()
+    let mut attributes = value.as_object().cloned().unwrap_or_default();
+    attributes.retain(|_, value| !value.is_null());
+    attributes
 }
 
 /// The adapter over the test entities.
@@ -279,6 +329,7 @@ pub struct SeaOrmFixture {
     store: Store,
     adapter: SeaOrmAdapter<WithSessions>,
     tables: EntityTables,
+    capabilities: Capabilities,
 }
 
 impl Fixture for SeaOrmFixture {
@@ -293,21 +344,28 @@ impl Fixture for SeaOrmFixture {
         &self.tables
     }
 
+    fn capabilities(&self) -> Capabilities {
+        self.capabilities
+    }
+
     async fn teardown(&self) {
         self.store.drop_store().await;
     }
 }
 
-/// A store with all three tables (foreign keys included) and the adapter over it.
+/// A store with all three tables (foreign keys included) and the adapter over it: the
+/// entities declare `username` and `email` unique, the tables have a schema and foreign keys.
 pub async fn fixture(backend: Backend) -> Option<SeaOrmFixture> {
     let store = Store::new(backend).await?;
     store.migrate_test_tables().await;
-    Some(SeaOrmFixture { adapter: test_adapter(store.db.clone()), tables: EntityTables(store.db.clone()), store })
+    let (adapter, tables) = (test_adapter(store.db.clone()), EntityTables(store.db.clone()));
+    Some(SeaOrmFixture { adapter, tables, store, capabilities: Capabilities::sql() })
 }
 
 /// A store with only a session table, without foreign key, for the session-adapter cases.
 pub async fn session_fixture(backend: Backend) -> Option<SeaOrmFixture> {
     let store = Store::new(backend).await?;
     store.create_session_table_only().await;
-    Some(SeaOrmFixture { adapter: test_adapter(store.db.clone()), tables: EntityTables(store.db.clone()), store })
+    let (adapter, tables) = (test_adapter(store.db.clone()), EntityTables(store.db.clone()));
+    Some(SeaOrmFixture { adapter, tables, store, capabilities: Capabilities::none().schema() })
 }
