@@ -140,8 +140,8 @@ fn far_future() -> OffsetDateTime {
 }
 
 /// The value of the first cookie called `name` in a `Cookie` header: surrounding quotes
-/// removed, percent-decoded. An empty value counts as no cookie; pairs that do not parse (or do
-/// not percent-decode) are skipped.
+/// removed, percent-decoded. An empty value, or one that does not decode to UTF-8, counts as no
+/// cookie; pairs that do not parse are skipped.
 ///
 /// ```
 /// let header = "theme=dark; auth_session=abc123; auth_session=second";
@@ -149,9 +149,11 @@ fn far_future() -> OffsetDateTime {
 /// assert_eq!(lucia::read_cookie("auth_session=", "auth_session"), None);
 /// ```
 pub fn read_cookie(header: &str, name: &str) -> Option<String> {
-    let cookie = cookie::Cookie::split_parse_encoded(header).filter_map(Result::ok).find(|c| c.name() == name)?;
-    let value = cookie.value_trimmed();
-    (!value.is_empty()).then(|| value.to_owned())
+    let cookie = cookie::Cookie::split_parse(header).filter_map(Result::ok).find(|c| c.name() == name)?;
+    // Quotes around the raw value are syntax; percent-encoded ones (`%22`) are data, so the
+    // quotes go before decoding.
+    let value = percent_encoding::percent_decode_str(cookie.value_trimmed()).decode_utf8().ok()?;
+    (!value.is_empty()).then(|| value.into_owned())
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
