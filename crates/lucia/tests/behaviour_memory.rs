@@ -6,49 +6,23 @@ mod behaviour;
 
 use behaviour::{Fixture, Table};
 use lucia::memory::MemoryAdapter;
-use lucia::{DatabaseKey, DatabaseSession, DatabaseUser, SessionAdapter, UserAdapter};
-use lucia_adapter_test::TestDatabase;
 
 /// A memory store that keeps the SQL tables' promises: `username` is unique, foreign keys hold.
+/// Its raw rows are its own snapshots and plain inserts (`lucia_adapter_test` implements
+/// `TestDatabase` for `MemoryAdapter`).
 pub struct MemoryFixture {
     adapter: MemoryAdapter,
-    rows: MemoryRows,
-}
-
-/// Raw rows of the store: snapshots, and inserts through the adapter's plain methods (which
-/// apply no rule of `Lucia`'s).
-pub struct MemoryRows(MemoryAdapter);
-
-impl TestDatabase for MemoryRows {
-    async fn users(&self) -> Vec<DatabaseUser> {
-        self.0.users()
-    }
-    async fn insert_user(&self, user: &DatabaseUser) {
-        self.0.set_user(user.clone(), None).await.unwrap();
-    }
-    async fn keys(&self) -> Vec<DatabaseKey> {
-        self.0.keys()
-    }
-    async fn insert_key(&self, key: &DatabaseKey) {
-        self.0.set_key(key.clone()).await.unwrap();
-    }
-    async fn sessions(&self) -> Vec<DatabaseSession> {
-        self.0.sessions()
-    }
-    async fn insert_session(&self, session: &DatabaseSession) {
-        self.0.set_session(session.clone()).await.unwrap();
-    }
 }
 
 impl Fixture for MemoryFixture {
     type Adapter = MemoryAdapter;
-    type Database = MemoryRows;
+    type Database = MemoryAdapter;
 
     fn adapter(&self) -> MemoryAdapter {
         self.adapter.clone()
     }
-    fn database(&self) -> &MemoryRows {
-        &self.rows
+    fn database(&self) -> &MemoryAdapter {
+        &self.adapter
     }
     fn has_schema(&self) -> bool {
         false
@@ -62,8 +36,7 @@ impl Fixture for MemoryFixture {
 }
 
 async fn fixture() -> Option<MemoryFixture> {
-    let adapter = MemoryAdapter::new().unique_user_attribute("username");
-    Some(MemoryFixture { rows: MemoryRows(adapter.clone()), adapter })
+    Some(MemoryFixture { adapter: MemoryAdapter::new().unique_user_attribute("username") })
 }
 
 mod memory {
