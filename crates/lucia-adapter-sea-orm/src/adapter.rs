@@ -142,24 +142,6 @@ fn encode_attributes(
         .collect()
 }
 
-/// Refuses an insert that leaves out a `NOT NULL` attribute column without a default, before
-/// anything is written (the database would refuse it with a driver error).
-fn check_required(table: &Table, attributes: &AttributeMap, lucia_columns: &[&str]) -> Result<(), AdapterError> {
-    let missing = table.columns.iter().find(|column| {
-        !column.nullable
-            && !column.has_default
-            && !lucia_columns.contains(&column.name.as_str())
-            && !attributes.contains_key(&column.name)
-    });
-    match missing {
-        Some(column) => Err(AdapterError::InvalidAttributes(format!(
-            "column `{}` of table `{}` cannot be null and has no value",
-            column.name, table.name
-        ))),
-        None => Ok(()),
-    }
-}
-
 fn insert(table: &Table, pairs: Vec<(Alias, Expr)>) -> Result<sea_orm::sea_query::InsertStatement, AdapterError> {
     let (columns, values): (Vec<_>, Vec<_>) = pairs.into_iter().unzip();
     let mut query = Query::insert();
@@ -217,19 +199,30 @@ fn database(error: DbErr) -> AdapterError {
 /// How often a statement or transaction aborted by a deadlock is run in all.
 const ATTEMPTS: usize = 3;
 
+/// The driver's error, when the database refused the statement.
+fn driver_error(error: &DbErr) -> Option<&(dyn sea_orm::sqlx::error::DatabaseError + 'static)> {
+    match error {
+        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(error)) | DbErr::Query(sea_orm::RuntimeErr::SqlxError(error)) => {
+            match &**error {
+                sea_orm::sqlx::Error::Database(error) => Some(&**error),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A `NOT NULL` column left without a value (sqlx reads the SQLSTATE, MySQL error number or
+/// SQLite extended code).
+fn is_not_null_violation(error: &DbErr) -> bool {
+    driver_error(error).is_some_and(|error| matches!(error.kind(), sea_orm::sqlx::error::ErrorKind::NotNullViolation))
+}
+
 /// Whether the database aborted the statement to break a deadlock (SQLSTATE `40001` on
 /// MySQL/MariaDB and for PostgreSQL's serialization failures, `40P01` for PostgreSQL's
 /// deadlocks): running it again is safe.
 fn is_deadlock(error: &DbErr) -> bool {
-    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-    if let DbErr::Exec(sea_orm::RuntimeErr::SqlxError(error)) | DbErr::Query(sea_orm::RuntimeErr::SqlxError(error)) =
-        error
-        && let sea_orm::sqlx::Error::Database(error) = &**error
-    {
-        return matches!(error.code().as_deref(), Some("40001" | "40P01"));
-    }
-    let _ = error;
-    false
+    driver_error(error).is_some_and(|error| matches!(error.code().as_deref(), Some("40001" | "40P01")))
 }
 
 impl<Sessions> SeaOrmAdapter<Sessions> {
@@ -295,8 +288,13 @@ impl<Sessions> SeaOrmAdapter<Sessions> {
             Some(SqlErr::UniqueConstraintViolation(_)) => {
                 let mut same_id = Query::select();
                 same_id.from(table.table_ref.clone()).and_where(Expr::col(alias("id")).eq(id));
-                match duplicate_id {
-                    Some(duplicate_id) if self.exists(same_id).await.unwrap_or(false) => Ok(duplicate_id),
+                let id_taken = match duplicate_id {
+                    Some(_) => self.exists(same_id).await,
+                    None => Ok(false),
+                };
+                match (id_taken, duplicate_id) {
+                    (Err(lookup), _) => Err(lookup),
+                    (Ok(true), Some(duplicate_id)) => Ok(duplicate_id),
                     _ => self
                         .taken_column(table, id, attributes)
                         .await
@@ -304,6 +302,11 @@ impl<Sessions> SeaOrmAdapter<Sessions> {
                 }
             }
             Some(SqlErr::ForeignKeyConstraintViolation(_)) => Ok(AdapterError::InvalidUserId),
+            // The statement failed, so nothing was written.
+            _ if is_not_null_violation(&error) => Ok(AdapterError::InvalidAttributes(format!(
+                "a column of table `{}` that cannot be null has no value",
+                table.name
+            ))),
             _ => Ok(database(error)),
         };
         outcome.unwrap_or_else(|lookup| lookup)
@@ -420,7 +423,6 @@ impl<Sessions: Send + Sync> UserAdapter for SeaOrmAdapter<Sessions> {
     async fn set_user(&self, user: DatabaseUser, key: Option<DatabaseKey>) -> Result<(), AdapterError> {
         let mut columns = vec![(alias("id"), text(&user.id))];
         columns.extend(encode_attributes(&self.user, &user.attributes, USER_COLUMNS)?);
-        check_required(&self.user, &user.attributes, USER_COLUMNS)?;
         let user_insert = insert(&self.user, columns)?;
         let user_failure =
             |e| self.write_failure(&self.user, &user.id, e, Some(AdapterError::DuplicateUserId), &user.attributes);
@@ -454,12 +456,15 @@ impl<Sessions: Send + Sync> UserAdapter for SeaOrmAdapter<Sessions> {
     }
 
     async fn get_key(&self, key_id: &str) -> Result<Option<DatabaseKey>, AdapterError> {
+        self.fetch_one(&select_where(&self.key, "id", key_id), |row| key_from_row(&self.key, row)).await
+    }
+
+    /// A locking read (`FOR SHARE`, `LOCK IN SHARE MODE`): it waits for a transaction that is
+    /// changing the key (a password change and its revocation) and then sees its result,
+    /// whatever the isolation level. SQLite runs one writer at a time and needs none.
+    async fn get_key_latest(&self, key_id: &str) -> Result<Option<DatabaseKey>, AdapterError> {
         let mut query = select_where(&self.key, "id", key_id);
-        // A locking read waits for a transaction that is changing the key (a password change
-        // and its revocation) and then sees its result, as sign-in's re-check needs. MySQL's
-        // revocation blocks the racing session insert instead (next-key locks); SQLite runs
-        // one writer at a time.
-        if self.backend() == DbBackend::Postgres {
+        if self.backend() != DbBackend::Sqlite {
             query.lock_shared();
         }
         self.fetch_one(&query, |row| key_from_row(&self.key, row)).await
@@ -599,7 +604,6 @@ impl SessionAdapter for SeaOrmAdapter<WithSessions> {
             (alias("idle_expires"), millis(table, "idle_expires", session.idle_expires)?),
         ];
         columns.extend(encode_attributes(table, &session.attributes, SESSION_COLUMNS)?);
-        check_required(table, &session.attributes, SESSION_COLUMNS)?;
         match self.execute_statement(&insert(table, columns)?).await {
             Ok(_) => Ok(()),
             Err(e) => {

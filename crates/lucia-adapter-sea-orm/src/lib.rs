@@ -216,7 +216,8 @@
 //! | session primary key taken | [`AdapterError::DuplicateSessionId`](lucia::AdapterError::DuplicateSessionId) |
 //! | unique attribute column taken (`username`), on insert or update | [`AdapterError::DuplicateAttribute`](lucia::AdapterError::DuplicateAttribute), naming the column when the entity declares it `unique` (found by looking the value up, not by reading the message) |
 //! | foreign key to an unknown user | [`AdapterError::InvalidUserId`](lucia::AdapterError::InvalidUserId) |
-//! | unknown column, wrong value type, `NULL` in or no value for a `NOT NULL` column without default | [`AdapterError::InvalidAttributes`](lucia::AdapterError::InvalidAttributes), before any write |
+//! | unknown column, wrong value type, `NULL` in a `NOT NULL` column | [`AdapterError::InvalidAttributes`](lucia::AdapterError::InvalidAttributes), before any write |
+//! | no value for a `NOT NULL` column the database has no default for | [`AdapterError::InvalidAttributes`](lucia::AdapterError::InvalidAttributes) (the insert fails; nothing is written) |
 //!
 //! No error carries the database's message text. A user and its first key are inserted in one
 //! transaction; so are a user's deletion with its sessions and keys, and a password change with

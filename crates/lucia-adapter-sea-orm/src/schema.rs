@@ -90,8 +90,6 @@ pub(crate) struct Column {
     pub(crate) nullable: bool,
     /// Declared `unique` in the entity: a duplicate value is `DuplicateAttribute { column }`.
     pub(crate) unique: bool,
-    /// Has a default in the entity, so an insert may leave it out.
-    pub(crate) has_default: bool,
 }
 
 /// A table as the adapter uses it.
@@ -113,13 +111,7 @@ impl Table {
                     column: column.as_str().to_owned(),
                     found: format!("{:?}", def.get_column_type()),
                 })?;
-                Ok(Column {
-                    name: column.as_str().to_owned(),
-                    kind,
-                    nullable: def.is_null(),
-                    unique: def.is_unique(),
-                    has_default: def.get_column_default().is_some(),
-                })
+                Ok(Column { name: column.as_str().to_owned(), kind, nullable: def.is_null(), unique: def.is_unique() })
             })
             .collect::<Result<_, SchemaError>>()?;
         Ok(Self { name, table_ref: entity.table_ref(), columns })

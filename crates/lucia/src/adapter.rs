@@ -119,6 +119,16 @@ pub trait UserAdapter: Send + Sync {
     /// The key with this id.
     fn get_key(&self, key_id: &str) -> impl Future<Output = Result<Option<DatabaseKey>, AdapterError>> + Send;
 
+    /// The key with this id as last committed, waiting for a transaction that is changing it
+    /// (a locking read on SQL stores that need one). [`Lucia::sign_in`](crate::Lucia::sign_in)
+    /// re-checks the key with it, so that a password change committing meanwhile is seen.
+    /// The default is [`get_key`](Self::get_key), right for stores whose reads already wait
+    /// for writers or see every committed change (SQLite, one writer at a time; the memory
+    /// adapter, one lock).
+    fn get_key_latest(&self, key_id: &str) -> impl Future<Output = Result<Option<DatabaseKey>, AdapterError>> + Send {
+        self.get_key(key_id)
+    }
+
     /// All keys of a user.
     fn get_keys_by_user_id(&self, user_id: &str)
     -> impl Future<Output = Result<Vec<DatabaseKey>, AdapterError>> + Send;
@@ -304,6 +314,9 @@ impl<U: UserAdapter, S: SessionAdapter> UserAdapter for SplitAdapter<U, S> {
     }
     fn get_key(&self, key_id: &str) -> impl Future<Output = Result<Option<DatabaseKey>, AdapterError>> + Send {
         self.users.get_key(key_id)
+    }
+    fn get_key_latest(&self, key_id: &str) -> impl Future<Output = Result<Option<DatabaseKey>, AdapterError>> + Send {
+        self.users.get_key_latest(key_id)
     }
     fn get_keys_by_user_id(
         &self,

@@ -543,7 +543,7 @@ where
         // The placeholder exists from here on unless revoked. The password must still be the
         // key's: if the hash changed since the check (a password change, or another sign-in
         // upgrading the same password's hash), the password is checked against the new one.
-        let current = self.inner.adapter.get_key(key_id).await?.ok_or(Error::InvalidKeyId)?;
+        let current = self.inner.adapter.get_key_latest(key_id).await?.ok_or(Error::InvalidKeyId)?;
         if current.user_id != checked.user_id {
             return Err(Error::InvalidKeyId);
         }
@@ -687,6 +687,11 @@ where
 
     async fn live_session(&self, token: &str, now: i64) -> Result<(DatabaseSession, DatabaseUser), Error> {
         check_token(token)?;
+        // In clear mode a hashed-mode row's id must not work as a token: a leaked table
+        // written in hashed mode stays useless after a switch back.
+        if self.inner.config.session_tokens == crate::SessionTokens::Plain && crate::token::is_sha256_hex(token) {
+            return Err(Error::InvalidSessionId);
+        }
         let stored_id = self.stored_id(token);
         let (session, user) =
             self.inner.adapter.get_session_and_user(&stored_id).await?.ok_or(Error::InvalidSessionId)?;

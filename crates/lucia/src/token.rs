@@ -54,6 +54,12 @@ impl SessionTokens {
     }
 }
 
+/// Whether `text` looks like a hashed-mode stored id: 64 lowercase hex characters (a length
+/// Lucia v2 never generates).
+pub(crate) fn is_sha256_hex(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// Lowercase hex of SHA-256.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))

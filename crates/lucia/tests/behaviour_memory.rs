@@ -57,3 +57,19 @@ async fn memory_without_foreign_keys_unknown_users_are_invalid_user_id() {
     assert!(matches!(auth.create_session(session).await, Err(Error::InvalidUserId)));
     assert!(adapter.keys().is_empty() && adapter.sessions().is_empty());
 }
+
+/// A table written in hashed mode leaks nothing usable after a switch back to clear mode: a
+/// stored id (a SHA-256) presented as a token is refused.
+#[tokio::test]
+async fn clear_mode_refuses_hashed_ids_as_tokens() {
+    use lucia::{CreateSession, CreateUser, Error, Lucia, SessionTokens};
+    let adapter = MemoryAdapter::new();
+    let hashed = Lucia::builder(adapter.clone()).build();
+    let user = hashed.create_user(CreateUser::new(Default::default())).await.unwrap();
+    let created = hashed.create_session(CreateSession::for_user(user.user_id)).await.unwrap();
+    let stored_id = SessionTokens::Hashed.stored_id(created.token.expose_secret());
+    assert_eq!(adapter.sessions()[0].id, stored_id);
+    let clear = Lucia::builder(adapter).lucia_v2_compat().build();
+    assert!(matches!(clear.validate_session(&stored_id).await, Err(Error::InvalidSessionId)));
+    assert!(matches!(clear.get_session(&stored_id).await, Err(Error::InvalidSessionId)));
+}
