@@ -557,7 +557,7 @@ impl SeaOrmAdapter<WithSessions> {
             let mut converted = 0;
             for row in rows {
                 let id: String = row.try_get("", "id").map_err(database)?;
-                if is_sha256_hex(&id) {
+                if lucia::SessionTokens::is_hashed_id(&id) {
                     continue;
                 }
                 let mut update = Query::update();
@@ -578,10 +578,6 @@ impl SeaOrmAdapter<WithSessions> {
             }
         }
     }
-}
-
-fn is_sha256_hex(id: &str) -> bool {
-    id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 impl SessionAdapter for SeaOrmAdapter<WithSessions> {

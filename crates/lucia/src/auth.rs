@@ -689,7 +689,8 @@ where
         check_token(token)?;
         // In clear mode a hashed-mode row's id must not work as a token: a leaked table
         // written in hashed mode stays useless after a switch back.
-        if self.inner.config.session_tokens == crate::SessionTokens::Plain && crate::token::is_sha256_hex(token) {
+        if self.inner.config.session_tokens == crate::SessionTokens::Plain && crate::SessionTokens::is_hashed_id(token)
+        {
             return Err(Error::InvalidSessionId);
         }
         let stored_id = self.stored_id(token);

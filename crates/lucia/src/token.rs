@@ -54,10 +54,18 @@ impl SessionTokens {
     }
 }
 
-/// Whether `text` looks like a hashed-mode stored id: 64 lowercase hex characters (a length
-/// Lucia v2 never generates).
-pub(crate) fn is_sha256_hex(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+impl SessionTokens {
+    /// Whether a stored id has the shape of a [`Hashed`](Self::Hashed) one: 64 lowercase hex
+    /// characters (a length Lucia v2 never generates).
+    ///
+    /// ```
+    /// use lucia::SessionTokens;
+    /// assert!(SessionTokens::is_hashed_id(&SessionTokens::Hashed.stored_id("token")));
+    /// assert!(!SessionTokens::is_hashed_id("abcdefghijklmnopqrstuvwxyz0123456789abcd"));
+    /// ```
+    pub fn is_hashed_id(stored_id: &str) -> bool {
+        stored_id.len() == 64 && stored_id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    }
 }
 
 /// Lowercase hex of SHA-256.
