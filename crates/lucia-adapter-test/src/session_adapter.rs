@@ -142,20 +142,39 @@ pub async fn extra_empty_partial_update_changes_nothing<F: Fixture<Adapter: Sess
 pub async fn extra_delete_dead_sessions_by_user_id_keeps_live_and_boundary<F: Fixture<Adapter: SessionAdapter>>(
     t: Arc<F>,
 ) {
-    let (adapter, db) = (t.adapter(), t.database());
-    let (live, dead, boundary, other_dead) = dead_and_alive("user1", "user2");
+    check_per_user_sweep(t.adapter(), t.database(), "user1", "user2").await;
+}
+
+/// The per-user sweep case's body, for sessions of `user1` and `user2` (users the store
+/// accepts sessions of).
+pub(crate) async fn check_per_user_sweep(
+    adapter: &impl SessionAdapter,
+    db: &impl TestDatabase,
+    user1: &str,
+    user2: &str,
+) {
+    let (live, dead, boundary, other_dead) = dead_and_alive(user1, user2);
     for session in [&live, &dead, &boundary, &other_dead] {
         db.insert_session(session).await;
     }
-    adapter.delete_dead_sessions_by_user_id("user1", boundary.idle_expires).await.unwrap();
+    adapter.delete_dead_sessions_by_user_id(user1, boundary.idle_expires).await.unwrap();
     assert_rows!(db.sessions().await, vec![live, boundary, other_dead]);
 }
 
 /// The global sweep deletes dead sessions of every user, keeps the boundary, and counts what
 /// it deleted (3 of 5; then 0).
 pub async fn extra_delete_dead_sessions_sweeps_every_user<F: Fixture<Adapter: SessionAdapter>>(t: Arc<F>) {
-    let (adapter, db) = (t.adapter(), t.database());
-    let (now, kept, dead) = sweep_sessions("user1", "user2");
+    check_global_sweep(t.adapter(), t.database(), "user1", "user2").await;
+}
+
+/// The global sweep case's body, for sessions of `user1` and `user2`.
+pub(crate) async fn check_global_sweep(
+    adapter: &impl SessionAdapter,
+    db: &impl TestDatabase,
+    user1: &str,
+    user2: &str,
+) {
+    let (now, kept, dead) = sweep_sessions(user1, user2);
     for session in kept.iter().chain(&dead) {
         db.insert_session(session).await;
     }

@@ -519,12 +519,7 @@ pub async fn extra_delete_dead_sessions_by_user_id_keeps_live_and_boundary<F: Fi
     let (user1, user2) = (generate_user(), generate_user());
     db.insert_user(&user1).await;
     db.insert_user(&user2).await;
-    let (live, dead, boundary, other_dead) = dead_and_alive(&user1.id, &user2.id);
-    for session in [&live, &dead, &boundary, &other_dead] {
-        db.insert_session(session).await;
-    }
-    adapter.delete_dead_sessions_by_user_id(&user1.id, boundary.idle_expires).await.unwrap();
-    assert_rows!(db.sessions().await, vec![live, boundary, other_dead]);
+    crate::session_adapter::check_per_user_sweep(adapter, db, &user1.id, &user2.id).await;
 }
 
 /// The global sweep deletes dead sessions of every user, keeps the boundary, and counts what
@@ -534,14 +529,7 @@ pub async fn extra_delete_dead_sessions_sweeps_every_user<F: Fixture<Adapter: Ad
     let (user1, user2) = (generate_user(), generate_user());
     db.insert_user(&user1).await;
     db.insert_user(&user2).await;
-    let (now, kept, dead) = sweep_sessions(&user1.id, &user2.id);
-    for session in kept.iter().chain(&dead) {
-        db.insert_session(session).await;
-    }
-    assert_eq!(adapter.delete_dead_sessions(now).await.unwrap(), 3);
-    assert_rows!(db.sessions().await, kept.clone());
-    assert_eq!(adapter.delete_dead_sessions(now).await.unwrap(), 0);
-    assert_rows!(db.sessions().await, kept);
+    crate::session_adapter::check_global_sweep(adapter, db, &user1.id, &user2.id).await;
 }
 
 /// The join returns the requested session's user, not another one.

@@ -147,9 +147,7 @@ impl SessionHandle {
         // Domain separation: a handle is never equal to the hashed-mode stored id.
         hasher.update(b"lucia session handle\0");
         hasher.update(stored_id.as_bytes());
-        let mut digest = hex(&hasher.finalize());
-        digest.truncate(HANDLE_LENGTH);
-        Self(digest)
+        Self(hex(&hasher.finalize()[..HANDLE_LENGTH / 2]))
     }
 
     /// The handle as text.
