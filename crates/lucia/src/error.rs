@@ -62,6 +62,11 @@ pub enum Error {
     /// The database or another store failed.
     #[error("database error: {0}")]
     Database(#[source] BoxError),
+    /// The store could not be reached (connection refused or lost, or no answer in time):
+    /// the request may succeed later. Nothing is known about the session or credential, so
+    /// callers should answer "try again" (HTTP 503), not sign the user out.
+    #[error("store unavailable: {0}")]
+    Unavailable(#[source] BoxError),
 }
 
 impl Error {
@@ -125,12 +130,22 @@ pub enum AdapterError {
     /// Any other failure of the store.
     #[error("database error: {0}")]
     Database(#[source] BoxError),
+    /// The store could not be reached: connection refused or lost, no answer in time, or no
+    /// free connection in the pool. Adapters report it so that an outage is told apart from
+    /// a failed statement (see [`Error::Unavailable`]).
+    #[error("store unavailable: {0}")]
+    Unavailable(#[source] BoxError),
 }
 
 impl AdapterError {
     /// Wraps any driver error as [`AdapterError::Database`].
     pub fn database(error: impl Into<BoxError>) -> Self {
         Self::Database(error.into())
+    }
+
+    /// Wraps a connection failure as [`AdapterError::Unavailable`].
+    pub fn unavailable(error: impl Into<BoxError>) -> Self {
+        Self::Unavailable(error.into())
     }
 }
 
@@ -144,6 +159,7 @@ impl From<AdapterError> for Error {
             AdapterError::DuplicateAttribute { column } => Self::DuplicateAttribute { column },
             AdapterError::InvalidAttributes(message) => Self::InvalidAttributes(message),
             AdapterError::Database(source) => Self::Database(source),
+            AdapterError::Unavailable(source) => Self::Unavailable(source),
         }
     }
 }
