@@ -675,8 +675,8 @@ where
     }
 
     /// Deletes every session of every user that has been dead for a minute, and returns how
-    /// many; run it periodically. (Lucia v2 had no such sweep; v3 added
-    /// `deleteExpiredSessions`.)
+    /// many; run it periodically, as [`spawn_session_sweeper`](Self::spawn_session_sweeper)
+    /// does. (Lucia v2 had no such sweep; v3 added `deleteExpiredSessions`.)
     pub async fn delete_dead_sessions(&self) -> Result<u64, Error> {
         Ok(self.inner.adapter.delete_dead_sessions(self.sweep_cutoff()).await?)
     }

@@ -51,6 +51,9 @@
 //! in clear, as Lucia v2 does, to share a database with a Lucia v2 application. Sessions are
 //! listed and revoked by [`SessionHandle`]s, which cannot authenticate.
 //!
+//! **Dead sessions** are deleted by a sweep: [`Lucia::spawn_session_sweeper`] runs one
+//! periodically in the background, reports each through `tracing`, and stops at shutdown.
+//!
 //! The `memory` feature adds `memory::MemoryAdapter`, an in-memory store for tests and
 //! prototypes. Differences from Lucia v2 are listed in the README and on each method.
 
@@ -69,6 +72,7 @@ mod key;
 pub mod memory;
 mod password;
 mod session;
+mod sweeper;
 mod token;
 mod user;
 
@@ -89,5 +93,6 @@ pub use id::{ALPHABET, SESSION_ID_LENGTH, USER_ID_LENGTH, generate_random_string
 pub use key::{Key, create_key_id};
 pub use password::{LuciaScrypt, PasswordHashError, PasswordHasher};
 pub use session::{NewSession, Session, SessionState};
+pub use sweeper::SessionSweeper;
 pub use token::{InvalidSessionHandle, MAX_SESSION_TOKEN_LENGTH, SessionHandle, SessionToken, SessionTokens};
 pub use user::User;
