@@ -363,8 +363,29 @@ impl<U: UserAdapter, S: SessionAdapter> SessionAdapter for SplitAdapter<U, S> {
     ) -> impl Future<Output = Result<Vec<DatabaseSession>, AdapterError>> + Send {
         self.sessions.get_sessions_by_user_id(user_id)
     }
+    /// Stores the session, then checks that its user exists, and takes the session back and
+    /// answers [`AdapterError::InvalidUserId`] if not: the foreign key a session store beside
+    /// the user store cannot have. With [`delete_user_cascade`](Adapter::delete_user_cascade)
+    /// deleting sessions again after the user, no session outlives its user, however the two
+    /// interleave.
     fn set_session(&self, session: DatabaseSession) -> impl Future<Output = Result<(), AdapterError>> + Send {
-        self.sessions.set_session(session)
+        async move {
+            let (id, user_id) = (session.id.clone(), session.user_id.clone());
+            self.sessions.set_session(session).await?;
+            match self.users.get_user(&user_id).await {
+                Ok(Some(_)) => Ok(()),
+                Ok(None) => {
+                    self.sessions.delete_session(&id).await?;
+                    Err(AdapterError::InvalidUserId)
+                }
+                Err(error) => {
+                    // Best effort: a session whose user could not be checked authenticates
+                    // nobody, and the sweeps remove it once dead.
+                    let _ = self.sessions.delete_session(&id).await;
+                    Err(error)
+                }
+            }
+        }
     }
     fn update_session(
         &self,
@@ -391,4 +412,18 @@ impl<U: UserAdapter, S: SessionAdapter> SessionAdapter for SplitAdapter<U, S> {
     }
 }
 
-impl<U: UserAdapter, S: SessionAdapter> Adapter for SplitAdapter<U, S> {}
+impl<U: UserAdapter, S: SessionAdapter> Adapter for SplitAdapter<U, S> {
+    /// Deletes the user's sessions, keys and the user, then the user's sessions once more: a
+    /// session stored while the user was being deleted is caught by the second pass, or
+    /// refused by [`set_session`](SessionAdapter::set_session)'s check (which sees the user
+    /// gone). The two stores have no common transaction; a failure part-way leaves a user
+    /// who can no longer sign in rather than sessions of a deleted user.
+    fn delete_user_cascade(&self, user_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        async move {
+            self.sessions.delete_sessions_by_user_id(user_id).await?;
+            self.users.delete_keys_by_user_id(user_id).await?;
+            self.users.delete_user(user_id).await?;
+            self.sessions.delete_sessions_by_user_id(user_id).await
+        }
+    }
+}
