@@ -12,7 +12,7 @@ use lucia::OriginError;
 /// was wrong. The typed error still tells the application everything: match
 /// `AuthError::Lucia(lucia::Error::DuplicateAttribute { column })` to learn which unique
 /// column was taken. Server errors (5xx) are logged with their detail and answered
-/// `internal server error`.
+/// `internal server error`, or `service unavailable` when the store could not be reached.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
@@ -30,7 +30,9 @@ pub enum AuthError {
         location: HeaderValue,
     },
     /// A lucia operation failed. Client-caused errors (invalid session, password or key,
-    /// duplicates) map to 4xx; store and configuration failures to `500`.
+    /// duplicates) map to 4xx; a store that could not be reached
+    /// ([`lucia::Error::Unavailable`]) to `503` with `Retry-After`; other store and
+    /// configuration failures to `500`.
     #[error(transparent)]
     Lucia(#[from] lucia::Error),
     /// The handler runs without [`LuciaLayer`](crate::LuciaLayer): a programming error, `500`.
@@ -52,6 +54,7 @@ impl AuthError {
                 E::DuplicateKeyId | E::DuplicateUserId | E::DuplicateSessionId | E::DuplicateAttribute { .. },
             ) => StatusCode::CONFLICT,
             Self::Lucia(E::InvalidUserId | E::InvalidProviderId | E::OutdatedPassword) => StatusCode::BAD_REQUEST,
+            Self::Lucia(E::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Lucia(_) | Self::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -66,6 +69,11 @@ impl AuthError {
     /// | 400 | `unknown user`, `invalid provider id`, `password must be reset` |
     /// | 303 | empty (the `Location` header says where to sign in) |
     /// | 500 | `internal server error` |
+    /// | 503 | `service unavailable`, with `Retry-After: 5` (the store could not be reached: [`lucia::Error::Unavailable`]) |
+    ///
+    /// A `503` is not a sign-out: the session cookie is kept (it is deleted only for a session
+    /// that is unknown or dead), and [`SignedIn`](crate::SignedIn) answers it to page requests
+    /// too instead of redirecting them to the sign-in page.
     pub fn public_message(&self) -> &'static str {
         use lucia::Error as E;
         match self {
@@ -79,16 +87,23 @@ impl AuthError {
             Self::Lucia(E::InvalidUserId) => "unknown user",
             Self::Lucia(E::InvalidProviderId) => "invalid provider id",
             Self::Lucia(E::OutdatedPassword) => "password must be reset",
+            Self::Lucia(E::Unavailable(_)) => "service unavailable",
             Self::Lucia(_) | Self::MissingLayer => "internal server error",
         }
     }
 }
 
+/// The `Retry-After` of a `503`: long enough for a reconnect or a failover, short enough that
+/// a user retrying by hand is not turned away for long.
+const RETRY_AFTER_SECONDS: &str = "5";
+
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
         let status = self.status();
         // A missing layer was logged where it was found, with its route.
-        if status.is_server_error() && !matches!(self, Self::MissingLayer) {
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(error = %self, "authentication store unavailable");
+        } else if status.is_server_error() && !matches!(self, Self::MissingLayer) {
             tracing::error!(error = %self, "authentication failed");
         }
         let mut response = (status, self.public_message()).into_response();
@@ -98,6 +113,9 @@ impl IntoResponse for AuthError {
             }
             _ if status == StatusCode::UNAUTHORIZED => {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
             }
             _ => {}
         }
@@ -137,6 +155,11 @@ mod tests {
                 "internal server error",
             ),
             (AuthError::MissingLayer, StatusCode::INTERNAL_SERVER_ERROR, "internal server error"),
+            (
+                E::Unavailable("connection refused: redis://:hunter2@10.0.0.5".into()).into(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service unavailable",
+            ),
         ];
         for (error, status, text) in cases {
             let shown = error.to_string();
@@ -145,6 +168,9 @@ mod tests {
             assert_eq!(response.status(), status);
             let unauthorized = status == StatusCode::UNAUTHORIZED;
             assert_eq!(response.headers().contains_key(header::WWW_AUTHENTICATE), unauthorized, "{shown}");
+            let unavailable = status == StatusCode::SERVICE_UNAVAILABLE;
+            assert_eq!(response.headers().get(header::RETRY_AFTER).is_some_and(|v| v == "5"), unavailable, "{shown}");
+            assert!(!response.headers().contains_key(header::SET_COOKIE), "{shown}");
             assert_eq!(body_text(response), text, "{shown}");
         }
     }

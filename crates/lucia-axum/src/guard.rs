@@ -17,7 +17,9 @@ use crate::{AuthError, AuthRequest};
 /// - **everything else** (API clients, requests with a bearer token, or no sign-in URL
 ///   configured): `401 Unauthorized` with `WWW-Authenticate: Bearer`.
 ///
-/// A session cookie the CSRF rule does not trust is `403`; a store failure `500`.
+/// A session cookie the CSRF rule does not trust is `403`. A store that cannot be reached is
+/// `503` (to page requests too: an outage is not a reason to sign in again), and the cookie
+/// is kept; another store failure is `500`.
 ///
 /// ```
 /// use lucia::{Lucia, memory::MemoryAdapter};

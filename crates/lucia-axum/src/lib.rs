@@ -192,6 +192,12 @@
 //!
 //! [`AuthError`] answers with a fixed text per kind: never a database message, a table or a
 //! column name. Match the typed error for details, such as which unique column was taken.
+//! See [`AuthError::public_message`] for the status and text of each kind.
+//!
+//! A session store that cannot be reached (connection refused or lost, a timeout:
+//! [`lucia::Error::Unavailable`]) is answered `503 service unavailable` with `Retry-After`,
+//! to pages and APIs alike. It is not a sign-out: the session cookie is deleted only when the
+//! store says the session is unknown or dead, so once the store is back the same cookie works.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

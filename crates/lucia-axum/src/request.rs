@@ -136,6 +136,8 @@ impl<L: LuciaType> AuthRequest<L> {
     ///
     /// - no cookie: `Ok(None)`;
     /// - unknown or dead session: `Ok(None)`, and the response deletes the cookie;
+    /// - the store cannot be reached: `Err` ([`lucia::Error::Unavailable`], answered `503`),
+    ///   and the cookie is kept: nothing is known about the session;
     /// - idle session: renewed, and the response re-sends the cookie with its new expiry
     ///   (Lucia v2 forgot to);
     /// - a cookie the CSRF rule does not trust (a state-changing request without `Origin`, or
