@@ -88,7 +88,8 @@ impl Connection {
         scan.arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(1000).arg("TYPE").arg(key_type);
         let answer = match (self, target) {
             (Self::Cluster(connection), ScanTarget::Primary { host, port }) => {
-                let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port });
+                let routing =
+                    RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port });
                 connection.clone().route_command(scan, routing).await?
             }
             (connection, _) => scan.query_async(&mut connection.clone()).await?,

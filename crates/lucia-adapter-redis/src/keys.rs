@@ -63,7 +63,12 @@ impl Keys {
 
     /// The pointer from a session id to its user.
     pub(crate) fn session_owner(&self, session_id: &str) -> String {
-        format!("{}:sid:{}", self.prefix, encode(session_id))
+        self.session_owner_of_encoded(&encode(session_id))
+    }
+
+    /// The pointer of an already encoded session id (as the user index holds them).
+    pub(crate) fn session_owner_of_encoded(&self, encoded_session_id: &str) -> String {
+        format!("{}:sid:{encoded_session_id}", self.prefix)
     }
 
     /// A `SCAN MATCH` pattern for every user-sessions key of this prefix. Encoded user ids

@@ -242,8 +242,7 @@ impl RedisSessionAdapter {
         if encoded_ids.is_empty() {
             return Ok(());
         }
-        let pointers: Vec<String> =
-            encoded_ids.iter().map(|id| format!("{}:sid:{id}", self.keys.prefix())).collect();
+        let pointers: Vec<String> = encoded_ids.iter().map(|id| self.keys.session_owner_of_encoded(id)).collect();
         // One DEL; in a cluster the client splits it by slot.
         let _: u64 = self.connection.clone().del(pointers).await.map_err(adapter_error)?;
         Ok(())
@@ -273,8 +272,13 @@ fn session_from_fields(id: String, fields: HashMap<String, String>) -> Result<Op
     if fields.is_empty() {
         return Ok(None);
     }
-    let mut session =
-        DatabaseSession { id, user_id: String::new(), active_expires: 0, idle_expires: 0, attributes: AttributeMap::new() };
+    let mut session = DatabaseSession {
+        id,
+        user_id: String::new(),
+        active_expires: 0,
+        idle_expires: 0,
+        attributes: AttributeMap::new(),
+    };
     let (mut user_id, mut active, mut idle) = (None, None, None);
     for (field, value) in fields {
         match field.as_str() {
@@ -299,12 +303,8 @@ fn session_from_fields(id: String, fields: HashMap<String, String>) -> Result<Op
 impl SessionAdapter for RedisSessionAdapter {
     async fn get_session(&self, session_id: &str) -> Result<Option<DatabaseSession>, AdapterError> {
         let Some(user_id) = self.owner(session_id).await? else { return Ok(None) };
-        let fields: HashMap<String, String> = self
-            .connection
-            .clone()
-            .hgetall(self.keys.session(&user_id, session_id))
-            .await
-            .map_err(adapter_error)?;
+        let fields: HashMap<String, String> =
+            self.connection.clone().hgetall(self.keys.session(&user_id, session_id)).await.map_err(adapter_error)?;
         session_from_fields(session_id.to_owned(), fields)
     }
 

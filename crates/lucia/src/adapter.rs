@@ -368,22 +368,20 @@ impl<U: UserAdapter, S: SessionAdapter> SessionAdapter for SplitAdapter<U, S> {
     /// the user store cannot have. With [`delete_user_cascade`](Adapter::delete_user_cascade)
     /// deleting sessions again after the user, no session outlives its user, however the two
     /// interleave.
-    fn set_session(&self, session: DatabaseSession) -> impl Future<Output = Result<(), AdapterError>> + Send {
-        async move {
-            let (id, user_id) = (session.id.clone(), session.user_id.clone());
-            self.sessions.set_session(session).await?;
-            match self.users.get_user(&user_id).await {
-                Ok(Some(_)) => Ok(()),
-                Ok(None) => {
-                    self.sessions.delete_session(&id).await?;
-                    Err(AdapterError::InvalidUserId)
-                }
-                Err(error) => {
-                    // Best effort: a session whose user could not be checked authenticates
-                    // nobody, and the sweeps remove it once dead.
-                    let _ = self.sessions.delete_session(&id).await;
-                    Err(error)
-                }
+    async fn set_session(&self, session: DatabaseSession) -> Result<(), AdapterError> {
+        let (id, user_id) = (session.id.clone(), session.user_id.clone());
+        self.sessions.set_session(session).await?;
+        match self.users.get_user(&user_id).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => {
+                self.sessions.delete_session(&id).await?;
+                Err(AdapterError::InvalidUserId)
+            }
+            Err(error) => {
+                // Best effort: a session whose user could not be checked authenticates
+                // nobody, and the sweeps remove it once dead.
+                let _ = self.sessions.delete_session(&id).await;
+                Err(error)
             }
         }
     }
@@ -418,12 +416,10 @@ impl<U: UserAdapter, S: SessionAdapter> Adapter for SplitAdapter<U, S> {
     /// refused by [`set_session`](SessionAdapter::set_session)'s check (which sees the user
     /// gone). The two stores have no common transaction; a failure part-way leaves a user
     /// who can no longer sign in rather than sessions of a deleted user.
-    fn delete_user_cascade(&self, user_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send {
-        async move {
-            self.sessions.delete_sessions_by_user_id(user_id).await?;
-            self.users.delete_keys_by_user_id(user_id).await?;
-            self.users.delete_user(user_id).await?;
-            self.sessions.delete_sessions_by_user_id(user_id).await
-        }
+    async fn delete_user_cascade(&self, user_id: &str) -> Result<(), AdapterError> {
+        self.sessions.delete_sessions_by_user_id(user_id).await?;
+        self.users.delete_keys_by_user_id(user_id).await?;
+        self.users.delete_user(user_id).await?;
+        self.sessions.delete_sessions_by_user_id(user_id).await
     }
 }
