@@ -1,23 +1,29 @@
-//! [`SeaOrmAdapter`]: Lucia's adapter traits over a SeaORM connection.
+//! [`SeaOrmAdapter`]: Lucia's adapter traits over a SeaORM connection, in three shapes: users,
+//! keys and sessions ([`WithSessions`]), users and keys only ([`UsersOnly`]), sessions only
+//! ([`SessionsOnly`]).
 
 use lucia::{
     Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, SessionAdapter, SessionUpdate,
     UserAdapter,
 };
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement, Value};
+use sea_orm::sea_query::{
+    Alias, DeleteStatement, Expr, ExprTrait, InsertStatement, JoinType, Order, Query, SelectStatement, UpdateStatement,
+    Value,
+};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryResult, SqlErr, Statement,
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryResult, RuntimeErr, SqlErr, Statement,
     TransactionTrait,
 };
 
 use crate::codec::{decode_row, encode, take_millis, take_optional_text, take_text};
 use crate::schema::{self, SchemaError, Table};
+use shape::{HasSessionTable, HasUserTables};
 
 /// The entities an adapter stores users, keys and sessions in: the counterpart of the
 /// `tables` argument of Lucia's `typeorm(dataSource, { user, key, session })`.
 ///
 /// `session` is a session entity, or [`NoSessionTable`] when sessions live in another
-/// adapter (Lucia's `session: null`).
+/// adapter (Lucia's `session: null`). For sessions alone, see [`SeaOrmAdapter::sessions_only`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Tables<U, K, S> {
     /// The user entity: an `id` text primary key plus any attribute columns.
@@ -29,78 +35,167 @@ pub struct Tables<U, K, S> {
     pub session: S,
 }
 
-/// No session table: the adapter stores users and keys only and is combined with a session
-/// adapter through [`lucia::SplitAdapter`]. (Lucia v2 accepted `session: null` and then threw
-/// "Session table not defined" at run time; here a users-only adapter has no session methods.)
+/// No session table: the adapter stores users and keys only ([`SeaOrmUserAdapter`]) and is
+/// combined with a session adapter through [`lucia::SplitAdapter`]. (Lucia v2 accepted
+/// `session: null` and then threw "Session table not defined" at run time; here a users-only
+/// adapter has no session methods.)
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoSessionTable;
 
-/// The session table of a [`SeaOrmAdapter`] that stores sessions.
+/// The shape of a [`SeaOrmAdapter`] over user and key tables only: it implements
+/// [`UserAdapter`] and leaves sessions to a session adapter ([`SeaOrmUserAdapter`]).
 #[derive(Debug, Clone)]
-pub struct WithSessions(Table);
+pub struct UsersOnly {
+    user: Table,
+    key: Table,
+}
+
+/// The shape of a [`SeaOrmAdapter`] over a session table only: it implements
+/// [`SessionAdapter`] and leaves users and keys to a user adapter ([`SeaOrmSessionAdapter`]).
+#[derive(Debug, Clone)]
+pub struct SessionsOnly {
+    session: Table,
+}
+
+/// The shape of a [`SeaOrmAdapter`] over user, key and session tables (the default): it
+/// implements [`UserAdapter`], [`SessionAdapter`] and [`Adapter`].
+#[derive(Debug, Clone)]
+pub struct WithSessions {
+    users: UsersOnly,
+    sessions: SessionsOnly,
+}
+
+/// The user and key half of a split deployment:
+/// `lucia::SplitAdapter<SeaOrmUserAdapter, SessionStore>`.
+pub type SeaOrmUserAdapter = SeaOrmAdapter<UsersOnly>;
+
+/// The session half of a split deployment: `lucia::SplitAdapter<UserStore, SeaOrmSessionAdapter>`.
+pub type SeaOrmSessionAdapter = SeaOrmAdapter<SessionsOnly>;
+
+/// Which tables a shape has. Public traits in a private module: the adapter's trait impls are
+/// written once over them, and no one outside can add shapes.
+mod shape {
+    use super::{SessionsOnly, UsersOnly, WithSessions};
+
+    /// A shape with user and key tables.
+    pub trait HasUserTables: Send + Sync {
+        fn user_tables(&self) -> &UsersOnly;
+    }
+
+    /// A shape with a session table.
+    pub trait HasSessionTable: Send + Sync {
+        fn session_table(&self) -> &SessionsOnly;
+    }
+
+    impl HasUserTables for UsersOnly {
+        fn user_tables(&self) -> &UsersOnly {
+            self
+        }
+    }
+
+    impl HasUserTables for WithSessions {
+        fn user_tables(&self) -> &UsersOnly {
+            &self.users
+        }
+    }
+
+    impl HasSessionTable for SessionsOnly {
+        fn session_table(&self) -> &SessionsOnly {
+            self
+        }
+    }
+
+    impl HasSessionTable for WithSessions {
+        fn session_table(&self) -> &SessionsOnly {
+            &self.sessions
+        }
+    }
+}
 
 /// What may stand in [`Tables::session`]: any SeaORM entity, or [`NoSessionTable`].
 pub trait SessionTableOption {
-    /// [`WithSessions`] or [`NoSessionTable`].
-    type Sessions;
-    /// Checks the entity and describes it.
-    fn describe(self) -> Result<Self::Sessions, SchemaError>;
+    /// The adapter's shape: [`WithSessions`] for an entity, [`UsersOnly`] for
+    /// [`NoSessionTable`].
+    type Shape;
+    /// Checks the session entity, if any, and joins it to the checked user and key tables.
+    fn with_users(self, users: UsersOnly) -> Result<Self::Shape, SchemaError>;
 }
 
 impl<E: EntityTrait> SessionTableOption for E {
-    type Sessions = WithSessions;
-    fn describe(self) -> Result<WithSessions, SchemaError> {
-        schema::session_table(self).map(WithSessions)
+    type Shape = WithSessions;
+    fn with_users(self, users: UsersOnly) -> Result<WithSessions, SchemaError> {
+        Ok(WithSessions { users, sessions: SessionsOnly::describe(self)? })
     }
 }
 
 impl SessionTableOption for NoSessionTable {
-    type Sessions = NoSessionTable;
-    fn describe(self) -> Result<NoSessionTable, SchemaError> {
-        Ok(self)
+    type Shape = UsersOnly;
+    fn with_users(self, users: UsersOnly) -> Result<UsersOnly, SchemaError> {
+        Ok(users)
     }
 }
 
 /// Lucia's adapter over a SeaORM [`DatabaseConnection`] and the caller's entities, on
-/// PostgreSQL, MySQL/MariaDB or SQLite. See the [crate documentation](crate).
+/// PostgreSQL, MySQL/MariaDB or SQLite. `Shape` says which tables it has and so which of
+/// Lucia's adapter traits it implements: [`WithSessions`] (the default), [`UsersOnly`],
+/// [`SessionsOnly`]. See the [crate documentation](crate).
 #[derive(Debug, Clone)]
-pub struct SeaOrmAdapter<Sessions = WithSessions> {
+pub struct SeaOrmAdapter<Shape = WithSessions> {
     db: DatabaseConnection,
-    user: Table,
-    key: Table,
-    sessions: Sessions,
+    shape: Shape,
 }
 
 impl SeaOrmAdapter {
-    /// Builds an adapter over `db` storing in the given entities' tables.
+    /// Builds an adapter over `db` storing in the given entities' tables: a
+    /// [`SeaOrmAdapter<WithSessions>`] for a session entity, a [`SeaOrmUserAdapter`] for
+    /// [`NoSessionTable`].
     ///
     /// Checks the entities now, so a missing or mistyped required column is an error here
     /// rather than on the first request: `id` columns and `user_id` must be text,
     /// `hashed_password` nullable text, `active_expires`/`idle_expires` 64-bit integers, and
     /// every column a type the adapter can carry (text, integers, floats, booleans, JSON,
     /// binary). It does not query the database.
-    pub fn new<U, K, S>(
-        db: DatabaseConnection,
-        tables: Tables<U, K, S>,
-    ) -> Result<SeaOrmAdapter<S::Sessions>, SchemaError>
+    pub fn new<U, K, S>(db: DatabaseConnection, tables: Tables<U, K, S>) -> Result<SeaOrmAdapter<S::Shape>, SchemaError>
     where
         U: EntityTrait,
         K: EntityTrait,
         S: SessionTableOption,
     {
-        Ok(SeaOrmAdapter {
-            db,
-            user: schema::user_table(tables.user)?,
-            key: schema::key_table(tables.key)?,
-            sessions: tables.session.describe()?,
-        })
+        let users = UsersOnly { user: schema::user_table(tables.user)?, key: schema::key_table(tables.key)? };
+        Ok(SeaOrmAdapter { db, shape: tables.session.with_users(users)? })
+    }
+
+    /// Builds a session-only adapter over `db` storing in `session`'s table, for sessions
+    /// kept apart from users and keys (joined with a user adapter through
+    /// [`lucia::SplitAdapter`]). No user or key entity is needed, and the table needs no
+    /// foreign key to a user table ([`LuciaMigration::sessions_only`](crate::LuciaMigration::sessions_only)
+    /// creates one like that).
+    ///
+    /// Checks the entity as [`SeaOrmAdapter::new`] does; does not query the database.
+    pub fn sessions_only<E: EntityTrait>(
+        db: DatabaseConnection,
+        session: E,
+    ) -> Result<SeaOrmSessionAdapter, SchemaError> {
+        Ok(SeaOrmAdapter { db, shape: SessionsOnly::describe(session)? })
     }
 }
 
-impl<Sessions> SeaOrmAdapter<Sessions> {
+impl<Shape> SeaOrmAdapter<Shape> {
     /// The connection the adapter runs on.
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+}
+
+impl<Shape: HasUserTables> SeaOrmAdapter<Shape> {
+    fn user_tables(&self) -> &UsersOnly {
+        self.shape.user_tables()
+    }
+}
+
+impl<Shape: HasSessionTable> SeaOrmAdapter<Shape> {
+    fn session(&self) -> &Table {
+        &self.shape.session_table().session
     }
 }
 
@@ -142,7 +237,7 @@ fn encode_attributes(
         .collect()
 }
 
-fn insert(table: &Table, pairs: Vec<(Alias, Expr)>) -> Result<sea_orm::sea_query::InsertStatement, AdapterError> {
+fn insert(table: &Table, pairs: Vec<(Alias, Expr)>) -> Result<InsertStatement, AdapterError> {
     let (columns, values): (Vec<_>, Vec<_>) = pairs.into_iter().unzip();
     let mut query = Query::insert();
     query.into_table(table.table_ref.clone()).columns(columns);
@@ -192,8 +287,36 @@ fn session_from_row(table: &Table, row: &QueryResult, prefix: &str) -> Result<Da
 
 // ---- errors -------------------------------------------------------------------------------
 
+/// A failed statement as the core sees it: [`AdapterError::Unavailable`] when the database
+/// could not be reached (see [`is_outage`]), [`AdapterError::Database`] otherwise.
 fn database(error: DbErr) -> AdapterError {
-    AdapterError::database(error)
+    if is_outage(&error) { AdapterError::unavailable(error) } else { AdapterError::database(error) }
+}
+
+/// Whether the database could not be reached, rather than refusing the statement: no
+/// connection could be opened or taken from the pool, or the connection broke. The request
+/// may succeed later; nothing is known about the data.
+fn is_outage(error: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    match error {
+        // No free connection in time, or the pool is closed; or opening a connection failed.
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => match &**error {
+            Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
+            Sqlx::Database(error) => is_connection_sqlstate(error.code().as_deref()),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// SQLSTATEs of a connection that broke, a server that went away or gave no answer in time:
+/// class `08` (connection exception, including MySQL's `08S01`), PostgreSQL's `57P01`-`57P03`
+/// (the server is shutting down or starting) and `53300` (too many connections), and
+/// MySQL/MariaDB's `70100`, an interrupted statement (a connection killed by an administrator,
+/// error 1927, or a statement past `max_statement_time`).
+fn is_connection_sqlstate(code: Option<&str>) -> bool {
+    code.is_some_and(|code| code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "70100"))
 }
 
 /// How often a statement or transaction aborted by a deadlock is run in all.
@@ -202,12 +325,10 @@ const ATTEMPTS: usize = 3;
 /// The driver's error, when the database refused the statement.
 fn driver_error(error: &DbErr) -> Option<&(dyn sea_orm::sqlx::error::DatabaseError + 'static)> {
     match error {
-        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(error)) | DbErr::Query(sea_orm::RuntimeErr::SqlxError(error)) => {
-            match &**error {
-                sea_orm::sqlx::Error::Database(error) => Some(&**error),
-                _ => None,
-            }
-        }
+        DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => match &**error {
+            sea_orm::sqlx::Error::Database(error) => Some(&**error),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -225,7 +346,7 @@ fn is_deadlock(error: &DbErr) -> bool {
     driver_error(error).is_some_and(|error| matches!(error.code().as_deref(), Some("40001" | "40P01")))
 }
 
-impl<Sessions> SeaOrmAdapter<Sessions> {
+impl<Shape> SeaOrmAdapter<Shape> {
     async fn fetch_one<T>(
         &self,
         query: &SelectStatement,
@@ -389,8 +510,12 @@ impl<Sessions> SeaOrmAdapter<Sessions> {
         query.from_table(table.table_ref.clone()).and_where(Expr::col(alias(column)).eq(value));
         self.backend().build(&query)
     }
+}
 
-    fn key_password_update(&self, key_id: &str, hashed_password: Option<&str>) -> sea_orm::sea_query::UpdateStatement {
+// ---- users and keys -----------------------------------------------------------------------
+
+impl UsersOnly {
+    fn key_password_update(&self, key_id: &str, hashed_password: Option<&str>) -> UpdateStatement {
         let password = Expr::val(Value::String(hashed_password.map(str::to_owned)));
         let mut query = Query::update();
         query
@@ -400,7 +525,7 @@ impl<Sessions> SeaOrmAdapter<Sessions> {
         query
     }
 
-    fn key_insert(&self, key: &DatabaseKey) -> Result<sea_orm::sea_query::InsertStatement, AdapterError> {
+    fn key_insert(&self, key: &DatabaseKey) -> Result<InsertStatement, AdapterError> {
         let password = Expr::val(Value::String(key.hashed_password.clone()));
         insert(
             &self.key,
@@ -413,19 +538,19 @@ impl<Sessions> SeaOrmAdapter<Sessions> {
     }
 }
 
-// ---- users and keys -----------------------------------------------------------------------
-
-impl<Sessions: Send + Sync> UserAdapter for SeaOrmAdapter<Sessions> {
+impl<Shape: HasUserTables> UserAdapter for SeaOrmAdapter<Shape> {
     async fn get_user(&self, user_id: &str) -> Result<Option<DatabaseUser>, AdapterError> {
-        self.fetch_one(&select_where(&self.user, "id", user_id), |row| user_from_row(&self.user, row, "")).await
+        let user = &self.user_tables().user;
+        self.fetch_one(&select_where(user, "id", user_id), |row| user_from_row(user, row, "")).await
     }
 
     async fn set_user(&self, user: DatabaseUser, key: Option<DatabaseKey>) -> Result<(), AdapterError> {
+        let tables = self.user_tables();
         let mut columns = vec![(alias("id"), text(&user.id))];
-        columns.extend(encode_attributes(&self.user, &user.attributes, USER_COLUMNS)?);
-        let user_insert = insert(&self.user, columns)?;
+        columns.extend(encode_attributes(&tables.user, &user.attributes, USER_COLUMNS)?);
+        let user_insert = insert(&tables.user, columns)?;
         let user_failure =
-            |e| self.write_failure(&self.user, &user.id, e, Some(AdapterError::DuplicateUserId), &user.attributes);
+            |e| self.write_failure(&tables.user, &user.id, e, Some(AdapterError::DuplicateUserId), &user.attributes);
         let Some(key) = key else {
             return match self.execute_statement(&user_insert).await {
                 Ok(_) => Ok(()),
@@ -433,102 +558,148 @@ impl<Sessions: Send + Sync> UserAdapter for SeaOrmAdapter<Sessions> {
             };
         };
         let backend = self.backend();
-        let statements = [backend.build(&user_insert), backend.build(&self.key_insert(&key)?)];
+        let statements = [backend.build(&user_insert), backend.build(&tables.key_insert(&key)?)];
         match self.in_transaction(&statements).await {
             Ok(()) => Ok(()),
             Err((Some(0), e)) => Err(user_failure(e).await),
             Err((Some(_), e)) => {
                 let no_attributes = AttributeMap::new();
                 let duplicate = Some(AdapterError::DuplicateKeyId);
-                Err(self.write_failure(&self.key, &key.id, e, duplicate, &no_attributes).await)
+                Err(self.write_failure(&tables.key, &key.id, e, duplicate, &no_attributes).await)
             }
             Err((None, e)) => Err(database(e)),
         }
     }
 
     async fn update_user(&self, user_id: &str, attributes: AttributeMap) -> Result<(), AdapterError> {
-        let values = encode_attributes(&self.user, &attributes, USER_COLUMNS)?;
-        self.update_where(&self.user, user_id, values, &attributes).await
+        let user = &self.user_tables().user;
+        let values = encode_attributes(user, &attributes, USER_COLUMNS)?;
+        self.update_where(user, user_id, values, &attributes).await
     }
 
     async fn delete_user(&self, user_id: &str) -> Result<(), AdapterError> {
-        self.delete_where(&self.user, "id", user_id).await
+        self.delete_where(&self.user_tables().user, "id", user_id).await
     }
 
     async fn get_key(&self, key_id: &str) -> Result<Option<DatabaseKey>, AdapterError> {
-        self.fetch_one(&select_where(&self.key, "id", key_id), |row| key_from_row(&self.key, row)).await
+        let key = &self.user_tables().key;
+        self.fetch_one(&select_where(key, "id", key_id), |row| key_from_row(key, row)).await
     }
 
     /// A locking read (`FOR SHARE`, `LOCK IN SHARE MODE`): it waits for a transaction that is
     /// changing the key (a password change and its revocation) and then sees its result,
     /// whatever the isolation level. SQLite runs one writer at a time and needs none.
     async fn get_key_latest(&self, key_id: &str) -> Result<Option<DatabaseKey>, AdapterError> {
-        let mut query = select_where(&self.key, "id", key_id);
+        let key = &self.user_tables().key;
+        let mut query = select_where(key, "id", key_id);
         if self.backend() != DbBackend::Sqlite {
             query.lock_shared();
         }
-        self.fetch_one(&query, |row| key_from_row(&self.key, row)).await
+        self.fetch_one(&query, |row| key_from_row(key, row)).await
     }
 
     async fn get_keys_by_user_id(&self, user_id: &str) -> Result<Vec<DatabaseKey>, AdapterError> {
-        self.fetch_all(&select_where(&self.key, "user_id", user_id), |row| key_from_row(&self.key, row)).await
+        let key = &self.user_tables().key;
+        self.fetch_all(&select_where(key, "user_id", user_id), |row| key_from_row(key, row)).await
     }
 
     async fn set_key(&self, key: DatabaseKey) -> Result<(), AdapterError> {
-        match self.execute_statement(&self.key_insert(&key)?).await {
+        let tables = self.user_tables();
+        match self.execute_statement(&tables.key_insert(&key)?).await {
             Ok(_) => Ok(()),
             Err(e) => {
                 let no_attributes = AttributeMap::new();
-                Err(self.write_failure(&self.key, &key.id, e, Some(AdapterError::DuplicateKeyId), &no_attributes).await)
+                let duplicate = Some(AdapterError::DuplicateKeyId);
+                Err(self.write_failure(&tables.key, &key.id, e, duplicate, &no_attributes).await)
             }
         }
     }
 
     async fn update_key(&self, key_id: &str, hashed_password: Option<&str>) -> Result<(), AdapterError> {
-        self.execute(&self.key_password_update(key_id, hashed_password)).await.map(drop)
+        self.execute(&self.user_tables().key_password_update(key_id, hashed_password)).await.map(drop)
     }
 
     async fn replace_key_password(&self, key_id: &str, current: &str, new: &str) -> Result<bool, AdapterError> {
-        let mut query = self.key_password_update(key_id, Some(new));
+        let mut query = self.user_tables().key_password_update(key_id, Some(new));
         query.and_where(Expr::col(alias("hashed_password")).eq(current));
         Ok(self.execute(&query).await? == 1)
     }
 
     async fn delete_key(&self, key_id: &str) -> Result<(), AdapterError> {
-        self.delete_where(&self.key, "id", key_id).await
+        self.delete_where(&self.user_tables().key, "id", key_id).await
     }
 
     async fn delete_keys_by_user_id(&self, user_id: &str) -> Result<(), AdapterError> {
-        self.delete_where(&self.key, "user_id", user_id).await
+        self.delete_where(&self.user_tables().key, "user_id", user_id).await
     }
 }
 
 // ---- sessions -----------------------------------------------------------------------------
 
-impl SeaOrmAdapter<WithSessions> {
-    fn session(&self) -> &Table {
-        &self.sessions.0
+/// The most rows one statement of a sweep deletes: each batch is its own short statement, so
+/// none holds its locks across a big table for long.
+pub(crate) const SWEEP_BATCH: u64 = 1000;
+
+/// What a sweep did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sweep {
+    pub(crate) deleted: u64,
+    pub(crate) statements: u64,
+}
+
+impl SessionsOnly {
+    fn describe<E: EntityTrait>(entity: E) -> Result<Self, SchemaError> {
+        Ok(Self { session: schema::session_table(entity)? })
     }
 
-    fn delete_dead(
-        &self,
-        user_id: Option<&str>,
-        now_ms: i64,
-    ) -> Result<sea_orm::sea_query::DeleteStatement, AdapterError> {
+    fn is_dead(&self, now_ms: i64) -> Result<Expr, AdapterError> {
+        Ok(Expr::col(alias("idle_expires")).lt(millis(&self.session, "idle_expires", now_ms)?))
+    }
+
+    fn delete_dead_of_user(&self, user_id: &str, now_ms: i64) -> Result<DeleteStatement, AdapterError> {
         let mut query = Query::delete();
-        query.from_table(self.session().table_ref.clone()).and_where(Expr::col(alias("idle_expires")).lt(millis(
-            self.session(),
-            "idle_expires",
-            now_ms,
-        )?));
-        if let Some(user_id) = user_id {
-            query.and_where(Expr::col(alias("user_id")).eq(user_id));
+        query
+            .from_table(self.session.table_ref.clone())
+            .and_where(self.is_dead(now_ms)?)
+            .and_where(Expr::col(alias("user_id")).eq(user_id));
+        Ok(query)
+    }
+
+    /// One batch of a sweep: at most `limit` dead sessions, found through the index on
+    /// `idle_expires`. MySQL/MariaDB allow `ORDER BY ... LIMIT` on a `DELETE` (but no `LIMIT`
+    /// in an `IN` subquery); PostgreSQL (and SQLite as usually built) have no `LIMIT` on
+    /// `DELETE`, so the ids come from a limited subquery.
+    fn delete_dead_batch(&self, backend: DbBackend, now_ms: i64, limit: u64) -> Result<DeleteStatement, AdapterError> {
+        let table = self.session.table_ref.clone();
+        let mut query = Query::delete();
+        query.from_table(table.clone());
+        if backend == DbBackend::MySql {
+            query.and_where(self.is_dead(now_ms)?).order_by(alias("idle_expires"), Order::Asc).limit(limit);
+        } else {
+            let mut dead = Query::select();
+            dead.column(alias("id")).from(table).and_where(self.is_dead(now_ms)?).limit(limit);
+            query.and_where(Expr::col(alias("id")).in_subquery(dead));
         }
         Ok(query)
     }
 }
 
-impl SeaOrmAdapter<WithSessions> {
+impl<Shape: HasSessionTable> SeaOrmAdapter<Shape> {
+    /// Deletes dead sessions `batch` at a time, each batch its own statement (and so its own
+    /// transaction), until one deletes fewer than `batch`.
+    pub(crate) async fn sweep(&self, now_ms: i64, batch: u64) -> Result<Sweep, AdapterError> {
+        let statement = self.shape.session_table().delete_dead_batch(self.backend(), now_ms, batch)?;
+        let mut sweep = Sweep { deleted: 0, statements: 0 };
+        loop {
+            let deleted = self.execute(&statement).await?;
+            sweep.deleted += deleted;
+            sweep.statements += 1;
+            if deleted < batch {
+                return Ok(sweep);
+            }
+        }
+    }
+
     /// The one-off step that moves a session table from clear ids (Lucia v2,
     /// [`SessionTokens::Plain`](lucia::SessionTokens::Plain)) to hashed ids (the default,
     /// [`SessionTokens::Hashed`](lucia::SessionTokens::Hashed)): each `id` is replaced by the
@@ -538,7 +709,8 @@ impl SeaOrmAdapter<WithSessions> {
     /// Run it once, when every instance of the application switches to the hashed mode (a
     /// Lucia v2 application sharing the table can no longer validate the converted sessions).
     /// Ids that already are 64 lowercase hex characters (a SHA-256, never a Lucia v2 id) are
-    /// left alone, so running it again changes nothing.
+    /// left alone, so running it again changes nothing. Available on the adapters with a
+    /// session table ([`WithSessions`], [`SessionsOnly`]).
     ///
     /// ```
     /// # async fn demo(adapter: lucia_adapter_sea_orm::SeaOrmAdapter) -> Result<(), lucia::AdapterError> {
@@ -580,7 +752,7 @@ impl SeaOrmAdapter<WithSessions> {
     }
 }
 
-impl SessionAdapter for SeaOrmAdapter<WithSessions> {
+impl<Shape: HasSessionTable> SessionAdapter for SeaOrmAdapter<Shape> {
     async fn get_session(&self, session_id: &str) -> Result<Option<DatabaseSession>, AdapterError> {
         let table = self.session();
         self.fetch_one(&select_where(table, "id", session_id), |row| session_from_row(table, row, "")).await
@@ -628,13 +800,17 @@ impl SessionAdapter for SeaOrmAdapter<WithSessions> {
     }
 
     async fn delete_dead_sessions_by_user_id(&self, user_id: &str, now_ms: i64) -> Result<(), AdapterError> {
-        self.execute(&self.delete_dead(Some(user_id), now_ms)?).await.map(drop)
+        self.execute(&self.shape.session_table().delete_dead_of_user(user_id, now_ms)?).await.map(drop)
     }
 
+    /// In batches of 1000 rows, each its own statement, on the index on `idle_expires`: a
+    /// sweep of a big table never holds locks on much of it at once.
     async fn delete_dead_sessions(&self, now_ms: i64) -> Result<u64, AdapterError> {
-        self.execute(&self.delete_dead(None, now_ms)?).await
+        self.sweep(now_ms, SWEEP_BATCH).await.map(|sweep| sweep.deleted)
     }
 }
+
+// ---- users, keys and sessions together ----------------------------------------------------
 
 impl Adapter for SeaOrmAdapter<WithSessions> {
     /// One query: the session joined with its user.
@@ -644,7 +820,7 @@ impl Adapter for SeaOrmAdapter<WithSessions> {
     ) -> Result<Option<(DatabaseSession, DatabaseUser)>, AdapterError> {
         const SESSION: &str = "s__";
         const USER: &str = "u__";
-        let (session, user) = (self.session(), &self.user);
+        let (session, user) = (self.session(), &self.user_tables().user);
         let mut query = Query::select();
         for column in &session.columns {
             query.expr_as(Expr::col((alias("s"), alias(&column.name))), alias(&format!("{SESSION}{}", column.name)));
@@ -670,18 +846,19 @@ impl Adapter for SeaOrmAdapter<WithSessions> {
     /// unknown user) instead of making the delete fail.
     async fn delete_user_cascade(&self, user_id: &str) -> Result<(), AdapterError> {
         let backend = self.backend();
+        let users = self.user_tables();
         let mut statements = Vec::with_capacity(4);
         if backend != DbBackend::Sqlite {
             let mut lock = Query::select();
             lock.expr(Expr::val(1))
-                .from(self.user.table_ref.clone())
+                .from(users.user.table_ref.clone())
                 .and_where(Expr::col(alias("id")).eq(user_id))
                 .lock_exclusive();
             statements.push(backend.build(&lock));
         }
         statements.push(self.delete_statement(self.session(), "user_id", user_id));
-        statements.push(self.delete_statement(&self.key, "user_id", user_id));
-        statements.push(self.delete_statement(&self.user, "id", user_id));
+        statements.push(self.delete_statement(&users.key, "user_id", user_id));
+        statements.push(self.delete_statement(&users.user, "id", user_id));
         self.in_transaction(&statements).await.map_err(|(_, error)| database(error))
     }
 
@@ -693,7 +870,7 @@ impl Adapter for SeaOrmAdapter<WithSessions> {
         user_id: &str,
     ) -> Result<(), AdapterError> {
         let statements = vec![
-            self.backend().build(&self.key_password_update(key_id, hashed_password)),
+            self.backend().build(&self.user_tables().key_password_update(key_id, hashed_password)),
             self.delete_statement(self.session(), "user_id", user_id),
         ];
         self.in_transaction(&statements).await.map_err(|(_, error)| database(error))

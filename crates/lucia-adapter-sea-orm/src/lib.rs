@@ -10,6 +10,11 @@
 //!     db: DatabaseConnection,
 //!     tables: Tables { user: U, key: K, session: S },
 //! ) -> Result<SeaOrmAdapter<…>, SchemaError>
+//!
+//! SeaOrmAdapter::sessions_only(
+//!     db: DatabaseConnection,
+//!     session: E,
+//! ) -> Result<SeaOrmSessionAdapter, SchemaError>
 //! ```
 //!
 //! ## Parameters
@@ -23,6 +28,22 @@
 //!
 //! The entities are checked when the adapter is built (see [`SeaOrmAdapter::new`]); a missing
 //! or mistyped column is a [`SchemaError`] then, not a failure on the first request.
+//!
+//! ## Shapes
+//!
+//! Which tables an adapter has decides which of Lucia's adapter traits it implements:
+//!
+//! | built with | type | implements |
+//! |---|---|---|
+//! | `new(db, Tables { user, key, session })` | [`SeaOrmAdapter`] (`SeaOrmAdapter<`[`WithSessions`]`>`) | [`UserAdapter`](lucia::UserAdapter), [`SessionAdapter`](lucia::SessionAdapter), [`Adapter`](lucia::Adapter) |
+//! | `new(db, Tables { user, key, session: NoSessionTable })` | [`SeaOrmUserAdapter`] (`SeaOrmAdapter<`[`UsersOnly`]`>`) | [`UserAdapter`](lucia::UserAdapter) |
+//! | `sessions_only(db, session)` | [`SeaOrmSessionAdapter`] (`SeaOrmAdapter<`[`SessionsOnly`]`>`) | [`SessionAdapter`](lucia::SessionAdapter) |
+//!
+//! The full adapter reads a session and its user in one query and runs a user's deletion in
+//! one transaction. The other two are halves of a split deployment, joined by
+//! [`lucia::SplitAdapter`]: `SplitAdapter<SeaOrmUserAdapter, SeaOrmSessionAdapter>` for users
+//! and sessions in two SQL databases, or `SplitAdapter<SeaOrmUserAdapter, RedisSessionAdapter>`
+//! with the `lucia-adapter-redis` crate.
 //!
 //! ## Installation
 //!
@@ -68,13 +89,47 @@
 //! (Lucia v2's TypeORM page showed `typeorm(dataSource)` without the `tables` argument that
 //! its own signature requires; here the tables are always given.)
 //!
-//! With sessions in another store, build a users-only adapter and join it with a session
-//! adapter:
+//! With sessions in another database, build a users-only adapter over one and a
+//! sessions-only adapter over the other, each migrated by its own [`LuciaMigration`] (the
+//! session table then has no foreign key to a user table it cannot see):
 //!
 //! ```
-//! # use lucia_adapter_sea_orm::{NoSessionTable, SeaOrmAdapter, Tables, entity};
+//! use lucia::{CreateUser, Lucia, NewKey, SplitAdapter};
+//! use lucia_adapter_sea_orm::{
+//!     LuciaMigration, NoSessionTable, SeaOrmAdapter, SeaOrmSessionAdapter, SeaOrmUserAdapter, Tables, entity,
+//! };
+//! use sea_orm::{ConnectOptions, Database};
+//! use sea_orm_migration::{MigrationTrait, SchemaManager};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let memory = || ConnectOptions::new("sqlite::memory:").max_connections(1).to_owned();
+//! let (users_db, sessions_db) = (Database::connect(memory()).await?, Database::connect(memory()).await?);
+//! LuciaMigration::new().tables("user", "key", None).up(&SchemaManager::new(&users_db)).await?;
+//! LuciaMigration::sessions_only().up(&SchemaManager::new(&sessions_db)).await?;
+//!
+//! let tables = Tables { user: entity::user::Entity, key: entity::key::Entity, session: NoSessionTable };
+//! let users: SeaOrmUserAdapter = SeaOrmAdapter::new(users_db, tables)?;
+//! let sessions: SeaOrmSessionAdapter = SeaOrmAdapter::sessions_only(sessions_db, entity::session::Entity)?;
+//! let auth: Lucia<SplitAdapter<SeaOrmUserAdapter, SeaOrmSessionAdapter>> =
+//!     Lucia::builder(SplitAdapter::new(users, sessions)).build();
+//!
+//! let key = NewKey::password("email", "ada@example.com", "hunter2 hunter2");
+//! let user = auth.create_user(CreateUser::new(Default::default()).with_key(key)).await?;
+//! let signed_in = auth.sign_in("email", "ada@example.com", Some("hunter2 hunter2"), Default::default()).await?;
+//! assert_eq!(auth.validate_session(signed_in.token.expose_secret()).await?.user.user_id, user.user_id);
+//! auth.delete_user(&user.user_id).await?; // its sessions go too
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Any other session adapter takes the sessions-only adapter's place:
+//!
+//! ```
+//! # use lucia_adapter_sea_orm::{NoSessionTable, SeaOrmAdapter, SeaOrmUserAdapter, Tables, entity};
 //! # fn demo<S: lucia::SessionAdapter>(db: sea_orm::DatabaseConnection, sessions: S) -> Result<(), lucia_adapter_sea_orm::SchemaError> {
-//! let users = SeaOrmAdapter::new(db, Tables { user: entity::user::Entity, key: entity::key::Entity, session: NoSessionTable })?;
+//! let users: SeaOrmUserAdapter =
+//!     SeaOrmAdapter::new(db, Tables { user: entity::user::Entity, key: entity::key::Entity, session: NoSessionTable })?;
 //! let auth = lucia::Lucia::builder(lucia::SplitAdapter::new(users, sessions)).build();
 //! # Ok(())
 //! # }
@@ -87,7 +142,8 @@
 //! `hashed_password`, `active_expires`, `idle_expires`. Every other column of the user and
 //! session entities is an attribute column; attribute columns may be text, integers, floats,
 //! booleans, JSON or binary. [`LuciaMigration`] creates the tables with foreign keys and
-//! indexes; [`entity`] has these three entities ready-made.
+//! indexes ([`LuciaMigration::sessions_only`]: the session table alone, without a foreign
+//! key); [`entity`] has these three entities ready-made.
 //!
 //! The entities below correct Lucia v2's TypeORM examples: there a key was `@OneToOne` with its
 //! user, which makes `key.user_id` unique and allows only one key per user; here a key
@@ -218,11 +274,19 @@
 //! | foreign key to an unknown user | [`AdapterError::InvalidUserId`](lucia::AdapterError::InvalidUserId) |
 //! | unknown column, wrong value type, `NULL` in a `NOT NULL` column | [`AdapterError::InvalidAttributes`](lucia::AdapterError::InvalidAttributes), before any write |
 //! | no value for a `NOT NULL` column the database has no default for | [`AdapterError::InvalidAttributes`](lucia::AdapterError::InvalidAttributes) (the insert fails; nothing is written) |
+//! | the database cannot be reached: connection refused, lost or killed, no free connection in the pool in time, server shutting down | [`AdapterError::Unavailable`](lucia::AdapterError::Unavailable), so an outage is not mistaken for a failed statement (or a sign-out) |
 //!
 //! No error carries the database's message text. A user and its first key are inserted in one
 //! transaction; so are a user's deletion with its sessions and keys, and a password change with
 //! the end of the user's sessions. `get_session_and_user` is one query (a join). With SQLite,
 //! keep sqlx's default `foreign_keys = ON`.
+//!
+//! ## Sweeping dead sessions
+//!
+//! [`delete_dead_sessions`](lucia::SessionAdapter::delete_dead_sessions) deletes in batches of
+//! 1000 rows through the index on `idle_expires`, each batch its own short statement, until a
+//! batch comes up short; so a sweep of a big table never holds locks on much of it at once,
+//! and sign-ins and sign-outs carry on meanwhile. It returns the total.
 //!
 //! ## Session tokens
 //!
@@ -244,6 +308,16 @@ pub mod entity;
 mod migration;
 mod schema;
 
-pub use adapter::{NoSessionTable, SeaOrmAdapter, SessionTableOption, Tables, WithSessions};
+// The sweep tests need private access (how many statements a sweep ran) and share the
+// integration tests' fixtures, which name this crate.
+#[cfg(test)]
+extern crate self as lucia_adapter_sea_orm;
+#[cfg(test)]
+mod sweep_tests;
+
+pub use adapter::{
+    NoSessionTable, SeaOrmAdapter, SeaOrmSessionAdapter, SeaOrmUserAdapter, SessionTableOption, SessionsOnly, Tables,
+    UsersOnly, WithSessions,
+};
 pub use migration::LuciaMigration;
 pub use schema::SchemaError;

@@ -1,4 +1,4 @@
-//! A `sea-orm-migration` migration that creates Lucia's tables.
+//! A `sea-orm-migration` migration that creates Lucia's tables, or the session table alone.
 
 use sea_orm::DbBackend;
 use sea_orm_migration::async_trait::async_trait;
@@ -6,7 +6,7 @@ use sea_orm_migration::prelude::*;
 
 /// Creates the user, key and (optionally) session tables with primary keys, foreign keys to
 /// the user table, and indexes on `user_id` and on `session.idle_expires` (for sweeps of dead
-/// sessions).
+/// sessions); or, built with [`LuciaMigration::sessions_only`], the session table alone.
 ///
 /// Column types follow Lucia v2's SQL schemas: `TEXT` ids on PostgreSQL and SQLite,
 /// `VARCHAR(255)` on MySQL/MariaDB (which cannot index `TEXT`), `BIGINT` millisecond expiries.
@@ -33,13 +33,38 @@ use sea_orm_migration::prelude::*;
 ///     }
 /// }
 /// ```
+///
+/// For sessions kept in their own database, apart from users and keys:
+///
+/// ```
+/// use lucia_adapter_sea_orm::LuciaMigration;
+/// use sea_orm_migration::prelude::*;
+///
+/// struct SessionMigrator;
+///
+/// impl MigratorTrait for SessionMigrator {
+///     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+///         vec![Box::new(
+///             LuciaMigration::sessions_only()
+///                 .session_table("user_session")
+///                 .session_column(ColumnDef::new("ip").string_len(64).null().to_owned()),
+///         )]
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct LuciaMigration {
-    user_table: String,
-    key_table: String,
+    /// `None` for a sessions-only migration.
+    user_tables: Option<UserTableNames>,
     session_table: Option<String>,
     user_columns: Vec<ColumnDef>,
     session_columns: Vec<ColumnDef>,
+}
+
+#[derive(Debug, Clone)]
+struct UserTableNames {
+    user: String,
+    key: String,
 }
 
 impl Default for LuciaMigration {
@@ -52,23 +77,43 @@ impl LuciaMigration {
     /// Tables `user`, `key` and `session`, with no attribute columns.
     pub fn new() -> Self {
         Self {
-            user_table: "user".into(),
-            key_table: "key".into(),
+            user_tables: Some(UserTableNames { user: "user".into(), key: "key".into() }),
             session_table: Some("session".into()),
             user_columns: Vec::new(),
             session_columns: Vec::new(),
         }
     }
 
-    /// Other table names; `session: None` creates no session table (sessions kept elsewhere).
+    /// Only the session table `session` (rename it with [`session_table`](Self::session_table)),
+    /// for sessions kept apart from users and keys: no user or key table, no foreign key to a
+    /// user table that lives elsewhere; the indexes on `user_id` and `idle_expires` as usual.
+    /// `down` drops only the session table. Its migration name differs from
+    /// [`new`](Self::new)'s, so both can be in one migrator.
+    pub fn sessions_only() -> Self {
+        Self {
+            user_tables: None,
+            session_table: Some("session".into()),
+            user_columns: Vec::new(),
+            session_columns: Vec::new(),
+        }
+    }
+
+    /// Names all three tables, creating the user and key tables (also after
+    /// [`sessions_only`](Self::sessions_only)); `session: None` creates no session table
+    /// (sessions kept elsewhere).
     pub fn tables(mut self, user: &str, key: &str, session: Option<&str>) -> Self {
-        self.user_table = user.into();
-        self.key_table = key.into();
+        self.user_tables = Some(UserTableNames { user: user.into(), key: key.into() });
         self.session_table = session.map(Into::into);
         self
     }
 
-    /// Adds an attribute column to the user table.
+    /// Names the session table (and creates it, also after `tables(.., None)`).
+    pub fn session_table(mut self, name: &str) -> Self {
+        self.session_table = Some(name.into());
+        self
+    }
+
+    /// Adds an attribute column to the user table (ignored when no user table is created).
     pub fn user_column(mut self, column: ColumnDef) -> Self {
         self.user_columns.push(column);
         self
@@ -83,7 +128,10 @@ impl LuciaMigration {
 
 impl MigrationName for LuciaMigration {
     fn name(&self) -> &str {
-        "m20260101_000001_create_lucia_tables"
+        match self.user_tables {
+            Some(_) => "m20260101_000001_create_lucia_tables",
+            None => "m20260101_000001_create_lucia_session_table",
+        }
     }
 }
 
@@ -116,27 +164,29 @@ impl MigrationTrait for LuciaMigration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let backend = manager.get_database_backend();
 
-        let mut user = Table::create();
-        user.table(Alias::new(&self.user_table)).col(id_column(backend, "id").primary_key());
-        for column in &self.user_columns {
-            user.col(column.clone());
-        }
-        manager.create_table(user).await?;
+        if let Some(names) = &self.user_tables {
+            let mut user = Table::create();
+            user.table(Alias::new(&names.user)).col(id_column(backend, "id").primary_key());
+            for column in &self.user_columns {
+                user.col(column.clone());
+            }
+            manager.create_table(user).await?;
 
-        let mut password = ColumnDef::new(Alias::new("hashed_password"));
-        match backend {
-            DbBackend::MySql => password.string_len(255),
-            _ => password.text(),
-        };
-        let key = Table::create()
-            .table(Alias::new(&self.key_table))
-            .col(id_column(backend, "id").primary_key())
-            .col(id_column(backend, "user_id"))
-            .col(password.null())
-            .foreign_key(&mut foreign_key_to_user(&self.key_table, &self.user_table))
-            .to_owned();
-        manager.create_table(key).await?;
-        manager.create_index(index(&self.key_table, "user_id")).await?;
+            let mut password = ColumnDef::new(Alias::new("hashed_password"));
+            match backend {
+                DbBackend::MySql => password.string_len(255),
+                _ => password.text(),
+            };
+            let key = Table::create()
+                .table(Alias::new(&names.key))
+                .col(id_column(backend, "id").primary_key())
+                .col(id_column(backend, "user_id"))
+                .col(password.null())
+                .foreign_key(&mut foreign_key_to_user(&names.key, &names.user))
+                .to_owned();
+            manager.create_table(key).await?;
+            manager.create_index(index(&names.key, "user_id")).await?;
+        }
 
         if let Some(session_table) = &self.session_table {
             let mut session = Table::create();
@@ -145,8 +195,12 @@ impl MigrationTrait for LuciaMigration {
                 .col(id_column(backend, "id").primary_key())
                 .col(id_column(backend, "user_id"))
                 .col(ColumnDef::new(Alias::new("active_expires")).big_integer().not_null())
-                .col(ColumnDef::new(Alias::new("idle_expires")).big_integer().not_null())
-                .foreign_key(&mut foreign_key_to_user(session_table, &self.user_table));
+                .col(ColumnDef::new(Alias::new("idle_expires")).big_integer().not_null());
+            // A foreign key only to a user table this migration creates: a sessions-only
+            // table's users live in another database.
+            if let Some(names) = &self.user_tables {
+                session.foreign_key(&mut foreign_key_to_user(session_table, &names.user));
+            }
             for column in &self.session_columns {
                 session.col(column.clone());
             }
@@ -157,11 +211,13 @@ impl MigrationTrait for LuciaMigration {
         Ok(())
     }
 
+    /// Drops the tables `up` created, and no other.
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let mut tables = Vec::new();
         tables.extend(self.session_table.iter());
-        tables.push(&self.key_table);
-        tables.push(&self.user_table);
+        if let Some(names) = &self.user_tables {
+            tables.extend([&names.key, &names.user]);
+        }
         for table in tables {
             manager.drop_table(Table::drop().table(Alias::new(table)).to_owned()).await?;
         }

@@ -1,8 +1,9 @@
 //! The conformance suite on each backend, one named test per case:
 //! `sqlite::get_user_returns_target_user`, `postgres::...`, `mysql::...`, and the
 //! session-adapter cases under `*_sessions::`. The full stores declare
-//! `Capabilities::sql()` (`username` and `email` unique, a schema, foreign keys); the
-//! sessions-only stores a schema and no foreign key (see `common::fixture`).
+//! `Capabilities::sql()` (`username` and `email` unique, a schema, foreign keys). The
+//! session-adapter cases run on `SeaOrmAdapter<SessionsOnly>` over a table made by
+//! `LuciaMigration::sessions_only()`: a schema and no foreign key (see `common::session_fixture`).
 
 mod common;
 

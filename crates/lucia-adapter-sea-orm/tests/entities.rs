@@ -57,6 +57,13 @@ entity!(user_with_date, "user", {
     #[sea_orm(column_type = "Date")]
     pub born: String,
 });
+entity!(session_s, "s", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub user_id: String,
+    pub active_expires: i64,
+    pub idle_expires: i64,
+});
 entity!(rich_user, "rich_user", {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
@@ -192,6 +199,62 @@ async fn postgres_migration_goes_up_and_down() {
 #[tokio::test]
 async fn mysql_migration_goes_up_and_down() {
     migration_goes_up_and_down(Backend::MySql).await;
+}
+
+/// `sessions_only` creates the session table alone, with its indexes and no foreign key (a
+/// session of a user this database does not know is accepted), next to tables it leaves
+/// alone, and `down` drops only the session table.
+async fn sessions_only_migration_goes_up_and_down(backend: Backend) {
+    with_store(backend, |db| async move {
+        use lucia::{DatabaseSession, SessionAdapter};
+        use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
+        let manager = SchemaManager::new(&db);
+        // Tables of someone else's, named as Lucia's user and key tables would be.
+        let others = lucia_adapter_sea_orm::LuciaMigration::new().tables("user", "key", None);
+        others.up(&manager).await.unwrap();
+        let migration = lucia_adapter_sea_orm::LuciaMigration::sessions_only().session_table("s");
+        assert_ne!(migration.name(), others.name(), "both fit in one migrator");
+        migration.up(&manager).await.unwrap();
+        assert!(manager.has_table("s").await.unwrap());
+        assert!(!manager.has_table("session").await.unwrap());
+        assert!(manager.has_index("s", "idx_s_user_id").await.unwrap());
+        assert!(manager.has_index("s", "idx_s_idle_expires").await.unwrap());
+
+        let adapter = SeaOrmAdapter::sessions_only(db.clone(), session_s::Entity).unwrap();
+        let session = DatabaseSession {
+            id: "session-of-a-user-elsewhere".into(),
+            user_id: "not-in-this-database".into(),
+            active_expires: 1,
+            idle_expires: 2,
+            attributes: AttributeMap::new(),
+        };
+        adapter.set_session(session.clone()).await.expect("no foreign key to a user table");
+        assert_eq!(adapter.get_session(&session.id).await.unwrap(), Some(session));
+
+        migration.down(&manager).await.unwrap();
+        assert!(!manager.has_table("s").await.unwrap(), "the session table is dropped");
+        for table in ["user", "key"] {
+            assert!(manager.has_table(table).await.unwrap(), "{table} is left alone");
+        }
+        migration.up(&manager).await.unwrap();
+        assert!(manager.has_table("s").await.unwrap(), "up again after down");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sqlite_sessions_only_migration_goes_up_and_down() {
+    sessions_only_migration_goes_up_and_down(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_sessions_only_migration_goes_up_and_down() {
+    sessions_only_migration_goes_up_and_down(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn mysql_sessions_only_migration_goes_up_and_down() {
+    sessions_only_migration_goes_up_and_down(Backend::MySql).await;
 }
 
 /// The one-off move from clear session ids (Lucia v2 compatible) to hashed ids keeps every

@@ -8,12 +8,12 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 use lucia::{DatabaseKey, DatabaseSession, DatabaseUser};
-use lucia_adapter_sea_orm::{LuciaMigration, SeaOrmAdapter, Tables, WithSessions};
+use lucia_adapter_sea_orm::{LuciaMigration, SeaOrmAdapter, SeaOrmSessionAdapter, Tables, WithSessions};
 use lucia_adapter_test::{Capabilities, Fixture, TestDatabase};
 use sea_orm::sea_query::{Alias, ColumnDef};
 use sea_orm::{
     ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, EntityTrait,
-    IntoActiveModel, QueryOrder, Schema,
+    IntoActiveModel, QueryOrder,
 };
 use sea_orm_migration::{MigrationTrait, SchemaManager};
 use serde_json::json;
@@ -97,16 +97,21 @@ pub enum Backend {
 /// A fresh, empty database or schema, dropped by [`Store::drop_store`].
 pub struct Store {
     pub db: DatabaseConnection,
+    /// How to open another pool on the same store: URL and PostgreSQL schema.
+    url: String,
+    schema: Option<String>,
     cleanup: Cleanup,
 }
 
 enum Cleanup {
     File(std::path::PathBuf),
     PostgresSchema { admin: DatabaseConnection, schema: String },
+    PostgresDatabase { admin: DatabaseConnection, database: String },
     MySqlDatabase { admin: DatabaseConnection, database: String },
 }
 
-fn server_url(variable: &str) -> Option<String> {
+/// The server URL in `variable`, or `None` (the test is skipped) if it is not set.
+pub fn server_url(variable: &str) -> Option<String> {
     match std::env::var(variable) {
         Ok(url) if !url.is_empty() => Some(url),
         _ if std::env::var("LUCIA_TEST_REQUIRE_SERVERS").is_ok_and(|v| v == "1") => {
@@ -120,8 +125,12 @@ fn server_url(variable: &str) -> Option<String> {
 }
 
 async fn connect(url: &str, schema: Option<&str>) -> DatabaseConnection {
+    connect_with(url, schema, 4).await
+}
+
+async fn connect_with(url: &str, schema: Option<&str>, max_connections: u32) -> DatabaseConnection {
     let mut options = ConnectOptions::new(url);
-    options.max_connections(4).min_connections(0).sqlx_logging(false).test_before_acquire(false);
+    options.max_connections(max_connections).min_connections(0).sqlx_logging(false).test_before_acquire(false);
     if let Some(schema) = schema {
         options.set_schema_search_path(schema);
     }
@@ -139,25 +148,43 @@ impl Store {
         Some(match backend {
             Backend::Sqlite => {
                 let path = std::env::temp_dir().join(format!("{name}.db"));
-                let db = connect(&format!("sqlite://{}?mode=rwc", path.display()), None).await;
-                Self { db, cleanup: Cleanup::File(path) }
+                let url = format!("sqlite://{}?mode=rwc", path.display());
+                let db = connect(&url, None).await;
+                Self { db, url, schema: None, cleanup: Cleanup::File(path) }
             }
             Backend::Postgres => {
                 let url = server_url("LUCIA_TEST_POSTGRES_URL")?;
                 let admin = connect(&url, None).await;
                 admin.execute_unprepared(&format!("CREATE SCHEMA \"{name}\"")).await.unwrap();
                 let db = connect(&url, Some(&name)).await;
-                Self { db, cleanup: Cleanup::PostgresSchema { admin, schema: name } }
+                Self { db, url, schema: Some(name.clone()), cleanup: Cleanup::PostgresSchema { admin, schema: name } }
             }
             Backend::MySql => {
                 let url = server_url("LUCIA_TEST_MYSQL_URL")?;
                 let admin = connect(&url, None).await;
                 admin.execute_unprepared(&format!("CREATE DATABASE `{name}`")).await.unwrap();
-                let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
-                let db = connect(&format!("{base}/{name}"), None).await;
-                Self { db, cleanup: Cleanup::MySqlDatabase { admin, database: name } }
+                let url = format!("{}/{name}", url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base));
+                let db = connect(&url, None).await;
+                Self { db, url, schema: None, cleanup: Cleanup::MySqlDatabase { admin, database: name } }
             }
         })
+    }
+
+    /// A new empty PostgreSQL database (not a schema: a store apart from [`Store::new`]'s), or
+    /// `None` if the server is not configured.
+    pub async fn new_postgres_database() -> Option<Self> {
+        let name = unique_name();
+        let url = server_url("LUCIA_TEST_POSTGRES_URL")?;
+        let admin = connect(&url, None).await;
+        admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
+        let url = format!("{}/{name}", url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base));
+        let db = connect(&url, None).await;
+        Some(Self { db, url, schema: None, cleanup: Cleanup::PostgresDatabase { admin, database: name } })
+    }
+
+    /// Another connection pool on the same store, of at most `max_connections`.
+    pub async fn another_pool(&self, max_connections: u32) -> DatabaseConnection {
+        connect_with(&self.url, self.schema.as_deref(), max_connections).await
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -178,17 +205,15 @@ impl Store {
         migration.up(&SchemaManager::new(&self.db)).await.unwrap();
     }
 
-    /// Creates only the session table, without a foreign key (for session-adapter tests). On
-    /// MySQL/MariaDB the ids get the binary collation the migration gives them, so they compare
-    /// case-sensitively.
-    pub async fn create_session_table_only(&self) {
-        let statement = Schema::new(self.backend()).create_table_from_entity(user_session::Entity);
-        self.db.execute(&statement).await.unwrap();
-        if self.backend() == DbBackend::MySql {
-            let binary = "VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL";
-            let alter = format!("ALTER TABLE user_session MODIFY id {binary}, MODIFY user_id {binary}");
-            self.db.execute_unprepared(&alter).await.unwrap();
-        }
+    /// Creates only the session table with [`LuciaMigration::sessions_only`] (no foreign key)
+    /// and the conformance suite's session attribute columns.
+    pub async fn migrate_session_table_only(&self) {
+        let column = |name: &str| ColumnDef::new(Alias::new(name));
+        let migration = LuciaMigration::sessions_only()
+            .session_table("user_session")
+            .session_column(column("country").string_len(255).not_null().to_owned())
+            .session_column(column("ip").string_len(255).null().to_owned());
+        migration.up(&SchemaManager::new(&self.db)).await.unwrap();
     }
 
     pub async fn drop_store(&self) {
@@ -201,6 +226,11 @@ impl Store {
             }
             Cleanup::PostgresSchema { admin, schema } => {
                 admin.execute_unprepared(&format!("DROP SCHEMA \"{schema}\" CASCADE")).await.unwrap();
+                let _ = admin.close_by_ref().await;
+            }
+            Cleanup::PostgresDatabase { admin, database } => {
+                // FORCE: a test's own pools may still hold connections.
+                admin.execute_unprepared(&format!("DROP DATABASE \"{database}\" WITH (FORCE)")).await.unwrap();
                 let _ = admin.close_by_ref().await;
             }
             Cleanup::MySqlDatabase { admin, database } => {
@@ -325,15 +355,16 @@ pub fn test_adapter(db: DatabaseConnection) -> SeaOrmAdapter<WithSessions> {
     SeaOrmAdapter::new(db, tables).expect("the test entities are valid")
 }
 
-pub struct SeaOrmFixture {
+/// A store and an adapter of any shape over it.
+pub struct SeaOrmFixture<Shape = WithSessions> {
     store: Store,
-    adapter: SeaOrmAdapter<WithSessions>,
+    adapter: SeaOrmAdapter<Shape>,
     tables: EntityTables,
     capabilities: Capabilities,
 }
 
-impl Fixture for SeaOrmFixture {
-    type Adapter = SeaOrmAdapter<WithSessions>;
+impl<Shape: Send + Sync + 'static> Fixture for SeaOrmFixture<Shape> {
+    type Adapter = SeaOrmAdapter<Shape>;
     type Database = EntityTables;
 
     fn adapter(&self) -> &Self::Adapter {
@@ -362,10 +393,13 @@ pub async fn fixture(backend: Backend) -> Option<SeaOrmFixture> {
     Some(SeaOrmFixture { adapter, tables, store, capabilities: Capabilities::sql() })
 }
 
-/// A store with only a session table, without foreign key, for the session-adapter cases.
-pub async fn session_fixture(backend: Backend) -> Option<SeaOrmFixture> {
+/// A store with only a session table made by [`LuciaMigration::sessions_only`] (no foreign
+/// key) and the sessions-only adapter over it, for the session-adapter cases.
+pub async fn session_fixture(backend: Backend) -> Option<SeaOrmFixture<lucia_adapter_sea_orm::SessionsOnly>> {
     let store = Store::new(backend).await?;
-    store.create_session_table_only().await;
-    let (adapter, tables) = (test_adapter(store.db.clone()), EntityTables(store.db.clone()));
+    store.migrate_session_table_only().await;
+    let adapter: SeaOrmSessionAdapter =
+        SeaOrmAdapter::sessions_only(store.db.clone(), user_session::Entity).expect("the session entity is valid");
+    let tables = EntityTables(store.db.clone());
     Some(SeaOrmFixture { adapter, tables, store, capabilities: Capabilities::none().schema() })
 }
