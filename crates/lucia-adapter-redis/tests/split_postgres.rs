@@ -115,7 +115,11 @@ async fn run_flow(db: DatabaseConnection, redis: std::sync::Arc<RedisFixture>) {
     auth.validate_session(last.token.expose_secret()).await.unwrap();
     auth.delete_user(&user.user_id).await.unwrap();
     assert!(matches!(auth.validate_session(last.token.expose_secret()).await, Err(Error::InvalidSessionId)));
-    assert_eq!(raw.keys(&format!(":{{{}}}*", common::encode(&user.user_id))), Vec::<String>::new(), "no Redis key of the deleted user");
+    assert_eq!(
+        raw.keys(&format!(":{{{}}}*", common::encode(&user.user_id))),
+        Vec::<String>::new(),
+        "no Redis key of the deleted user"
+    );
     assert_eq!(raw.keys(":sid:*").len(), 0, "no session id pointer left");
     assert_eq!(schema.count("user").await, 0);
     assert_eq!(schema.count("key").await, 0);
@@ -127,8 +131,10 @@ struct SchemaCounts {
 
 impl SchemaCounts {
     async fn count(&self, table: &str) -> i64 {
-        let statement =
-            sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, format!("SELECT COUNT(*) AS n FROM \"{table}\""));
+        let statement = sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!("SELECT COUNT(*) AS n FROM \"{table}\""),
+        );
         self.db.query_one_raw(statement).await.unwrap().unwrap().try_get("", "n").unwrap()
     }
 }
