@@ -1,7 +1,7 @@
 //! The layer and extractors over real HTTP: a server on an ephemeral port, a SQLite store, and
 //! requests with exactly the headers a browser or an API client would send.
 
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -12,49 +12,70 @@ use lucia::{
     AdapterError, AllowedSubdomains, CreateUser, CsrfConfig, DatabaseSession, Lucia, NewKey, NoAttributes, SameSite,
     SessionAdapter, SessionCookieConfig, SessionUpdate, SplitAdapter,
 };
-use lucia_adapter_sea_orm::{LuciaMigration, NoSessionTable, SeaOrmAdapter, Tables, WithSessions, entity};
+use lucia_adapter_sea_orm::{LuciaMigration, NoSessionTable, SeaOrmAdapter, SeaOrmUserAdapter, Tables, entity};
 use lucia_axum::{AuthError, AuthRequest, LuciaLayer, SignedIn};
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, AUTHORIZATION, COOKIE, HOST, LOCATION, ORIGIN, SET_COOKIE, WWW_AUTHENTICATE};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, COOKIE, HOST, LOCATION, ORIGIN, RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE,
+};
 use sea_orm::ConnectionTrait;
 use sea_orm_migration::{MigrationTrait, SchemaManager};
 
-/// Sessions from the SeaORM adapter, counting lookups.
+/// Sessions from the SeaORM adapter, counting lookups; while `down` is set, every call fails as
+/// an unreachable store does.
 #[derive(Clone)]
 struct CountingSessions {
-    inner: Arc<SeaOrmAdapter<WithSessions>>,
+    inner: Arc<SeaOrmAdapter>,
     lookups: Arc<AtomicUsize>,
+    down: Arc<AtomicBool>,
+}
+
+impl CountingSessions {
+    fn reachable(&self) -> Result<(), AdapterError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(AdapterError::unavailable("connection refused (test)"));
+        }
+        Ok(())
+    }
 }
 
 impl SessionAdapter for CountingSessions {
     async fn get_session(&self, session_id: &str) -> Result<Option<DatabaseSession>, AdapterError> {
         self.lookups.fetch_add(1, Ordering::SeqCst);
+        self.reachable()?;
         self.inner.get_session(session_id).await
     }
     async fn get_sessions_by_user_id(&self, user_id: &str) -> Result<Vec<DatabaseSession>, AdapterError> {
+        self.reachable()?;
         self.inner.get_sessions_by_user_id(user_id).await
     }
     async fn set_session(&self, session: DatabaseSession) -> Result<(), AdapterError> {
+        self.reachable()?;
         self.inner.set_session(session).await
     }
     async fn update_session(&self, session_id: &str, update: SessionUpdate) -> Result<(), AdapterError> {
+        self.reachable()?;
         self.inner.update_session(session_id, update).await
     }
     async fn delete_session(&self, session_id: &str) -> Result<(), AdapterError> {
+        self.reachable()?;
         self.inner.delete_session(session_id).await
     }
     async fn delete_sessions_by_user_id(&self, user_id: &str) -> Result<(), AdapterError> {
+        self.reachable()?;
         self.inner.delete_sessions_by_user_id(user_id).await
     }
     async fn delete_dead_sessions_by_user_id(&self, user_id: &str, now_ms: i64) -> Result<(), AdapterError> {
+        self.reachable()?;
         self.inner.delete_dead_sessions_by_user_id(user_id, now_ms).await
     }
     async fn delete_dead_sessions(&self, now_ms: i64) -> Result<u64, AdapterError> {
+        self.reachable()?;
         self.inner.delete_dead_sessions(now_ms).await
     }
 }
 
-type TestAdapter = SplitAdapter<SeaOrmAdapter<NoSessionTable>, CountingSessions>;
+type TestAdapter = SplitAdapter<SeaOrmUserAdapter, CountingSessions>;
 /// The one type the application names.
 type Auth = Lucia<TestAdapter>;
 
@@ -68,6 +89,8 @@ struct Server {
     db: sea_orm::DatabaseConnection,
     clock: Arc<AtomicI64>,
     lookups: Arc<AtomicUsize>,
+    /// Set: the session store is unreachable.
+    down: Arc<AtomicBool>,
     user_id: String,
     db_path: std::path::PathBuf,
 }
@@ -145,8 +168,12 @@ async fn start_with(
     let all = Tables { user: entity::user::Entity, key: entity::key::Entity, session: entity::session::Entity };
     let users = Tables { user: entity::user::Entity, key: entity::key::Entity, session: NoSessionTable };
     let lookups = Arc::new(AtomicUsize::new(0));
-    let sessions =
-        CountingSessions { inner: Arc::new(SeaOrmAdapter::new(db.clone(), all).unwrap()), lookups: lookups.clone() };
+    let down = Arc::new(AtomicBool::new(false));
+    let sessions = CountingSessions {
+        inner: Arc::new(SeaOrmAdapter::new(db.clone(), all).unwrap()),
+        lookups: lookups.clone(),
+        down: down.clone(),
+    };
     let clock = Arc::new(AtomicI64::new(START));
     let time = clock.clone();
     let lucia = Lucia::builder(SplitAdapter::new(SeaOrmAdapter::new(db.clone(), users).unwrap(), sessions))
@@ -172,7 +199,7 @@ async fn start_with(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    Server { base, client: reqwest::Client::new(), lucia, db, clock, lookups, user_id, db_path }
+    Server { base, client: reqwest::Client::new(), lucia, db, clock, lookups, down, user_id, db_path }
 }
 
 async fn start(configure: impl FnOnce(LuciaLayer) -> LuciaLayer, csrf: CsrfConfig) -> Server {
@@ -348,6 +375,47 @@ async fn an_unknown_or_dead_session_cookie_is_deleted() {
     let response = server.client.get(server.url("/me")).header(COOKIE, cookie(&token)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(is_removal(&set_cookie(&response).unwrap()), "the guard's rejection still deletes the cookie");
+}
+
+/// A `503` for an unreachable store: no cookie change, no redirect, no `401`.
+async fn assert_unavailable(response: reqwest::Response, what: &str) {
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{what}");
+    assert_eq!(response.headers().get(RETRY_AFTER).map(|v| v.to_str().unwrap()), Some("5"), "{what}");
+    assert_eq!(set_cookie(&response), None, "{what}: the cookie is not touched");
+    assert!(response.headers().get(LOCATION).is_none(), "{what}: no redirect to sign in");
+    assert!(response.headers().get(WWW_AUTHENTICATE).is_none(), "{what}: not a 401");
+    assert_eq!(response.text().await.unwrap(), "service unavailable", "{what}");
+}
+
+/// An outage of the session store is `503` with `Retry-After`, never a sign-out: the cookie is
+/// kept (no `Set-Cookie` at all), pages are not redirected to the sign-in page, and once the
+/// store is back the same cookie works.
+#[tokio::test]
+async fn an_unreachable_session_store_is_503_and_keeps_the_cookie() {
+    let server = default_server().await;
+    let token = server.sign_in().await;
+    server.down.store(true, Ordering::SeqCst);
+
+    let page = server.client.get(server.url("/me")).header(COOKIE, cookie(&token)).header(ACCEPT, "text/html");
+    assert_unavailable(page.send().await.unwrap(), "a guarded page").await;
+    let api = server.client.get(server.url("/me")).header(COOKIE, cookie(&token));
+    assert_unavailable(api.send().await.unwrap(), "a guarded API").await;
+    let optional = server.client.get(server.url("/cookie")).header(COOKIE, cookie(&token));
+    assert_unavailable(optional.send().await.unwrap(), "an optional session").await;
+    let bearer = server.client.get(server.url("/bearer")).header(AUTHORIZATION, format!("Bearer {token}"));
+    assert_unavailable(bearer.send().await.unwrap(), "a bearer token").await;
+    let sign_out =
+        server.client.post(server.url("/logout")).header(ORIGIN, &server.base).header(COOKIE, cookie(&token));
+    assert_unavailable(sign_out.send().await.unwrap(), "a sign-out").await;
+    let sign_in = server.client.post(server.url("/login")).header(ORIGIN, &server.base).body(PASSWORD);
+    assert_unavailable(sign_in.send().await.unwrap(), "a sign-in").await;
+
+    server.down.store(false, Ordering::SeqCst);
+    let response = server.client.get(server.url("/me")).header(COOKIE, cookie(&token)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "the same cookie works once the store is back");
+    assert_eq!(set_cookie(&response), None);
+    assert_eq!(response.text().await.unwrap(), server.user_id);
+    assert_eq!(server.live_sessions().await, 1, "nothing was signed in or out during the outage");
 }
 
 #[tokio::test]
