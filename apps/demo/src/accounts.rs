@@ -79,7 +79,7 @@ impl SignUpError {
         match self {
             Self::InvalidUsername(_) | Self::WeakPassword(_) => StatusCode::BAD_REQUEST,
             Self::UsernameTaken => StatusCode::CONFLICT,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal(error) => internal_status(error),
         }
     }
 }
@@ -88,8 +88,16 @@ impl SignInError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidCredentials | Self::OutdatedPassword => StatusCode::UNAUTHORIZED,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal(error) => internal_status(error),
         }
+    }
+}
+
+/// `503` for a store that could not be reached (try again), `500` for anything else.
+fn internal_status(error: &Error) -> StatusCode {
+    match error {
+        Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -214,5 +222,9 @@ mod tests {
         }
         let internal = SignInError::from(Error::Database("UNIQUE constraint failed: user.username".into()));
         assert_eq!(internal.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let unavailable = SignInError::from(Error::Unavailable("connection refused".into()));
+        assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let unavailable = SignUpError::from_lucia(Error::Unavailable("connection refused".into()));
+        assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 }

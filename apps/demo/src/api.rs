@@ -2,14 +2,15 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::AuthRequest;
 use crate::accounts::{self, Client, Credentials, PROVIDER, SignInError};
 
-/// `{"error": message}` with a status; server errors are logged and not described.
+/// `{"error": message}` with a status; server errors are logged and not described (`503`,
+/// a store that could not be reached, says `service unavailable` and when to retry).
 pub struct ApiError {
     status: StatusCode,
     message: String,
@@ -23,13 +24,20 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let message = if self.status.is_server_error() {
+        let message = if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(message = %self.message, "API request failed: store unavailable");
+            "service unavailable".to_owned()
+        } else if self.status.is_server_error() {
             tracing::error!(message = %self.message, "API request failed");
             "internal server error".to_owned()
         } else {
             self.message
         };
-        (self.status, Json(json!({ "error": message }))).into_response()
+        let mut response = (self.status, Json(json!({ "error": message }))).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(crate::RETRY_AFTER_SECONDS));
+        }
+        response
     }
 }
 

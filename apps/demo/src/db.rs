@@ -1,24 +1,54 @@
 //! The demo's schema: Lucia's `user`, `key` and `session` tables, with a `username` on users
-//! and the device, address and time of each session.
+//! and the device, address and time of each session. With sessions in Redis, only `user` and
+//! `key`.
 
 use lucia_adapter_sea_orm::LuciaMigration;
 use sea_orm::sea_query::{Alias, ColumnDef};
-use sea_orm_migration::{MigrationTrait, MigratorTrait};
+use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm_migration::{MigrationTrait, MigratorTrait, SchemaManager};
 
-/// Migrations, run at start.
+/// Migrations with sessions in the database, run at start.
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        let text = |name: &str| ColumnDef::new(Alias::new(name)).string_len(255).null().to_owned();
-        vec![Box::new(
-            LuciaMigration::new()
-                .user_column(ColumnDef::new(Alias::new("username")).string_len(255).not_null().unique_key().to_owned())
-                .session_column(text("ip"))
-                .session_column(text("user_agent"))
-                .session_column(ColumnDef::new(Alias::new("created_at")).big_integer().null().to_owned()),
-        )]
+        vec![Box::new(with_session_columns(LuciaMigration::new().user_column(username())))]
     }
+}
+
+/// Migrations with sessions in Redis, run at start: the user and key tables only. The
+/// migration has the same name as [`Migrator`]'s, so a database set up either way is not
+/// migrated again when the demo switches.
+pub struct UserMigrator;
+
+impl MigratorTrait for UserMigrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(LuciaMigration::new().tables("user", "key", None).user_column(username()))]
+    }
+}
+
+/// Creates the session table if the database has none: one set up while sessions were in
+/// Redis ([`UserMigrator`]), now that they are back in SQL. (Without a foreign key to
+/// `user`, as the session table of a sessions-only migration; Lucia checks users itself.)
+pub async fn ensure_session_table(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let manager = SchemaManager::new(db);
+    if manager.has_table("session").await? {
+        return Ok(());
+    }
+    tracing::info!("creating the session table: sessions were kept in Redis until now");
+    with_session_columns(LuciaMigration::sessions_only()).up(&manager).await
+}
+
+fn username() -> ColumnDef {
+    ColumnDef::new(Alias::new("username")).string_len(255).not_null().unique_key().to_owned()
+}
+
+fn with_session_columns(migration: LuciaMigration) -> LuciaMigration {
+    let text = |name: &str| ColumnDef::new(Alias::new(name)).string_len(255).null().to_owned();
+    migration
+        .session_column(text("ip"))
+        .session_column(text("user_agent"))
+        .session_column(ColumnDef::new(Alias::new("created_at")).big_integer().null().to_owned())
 }
 
 /// `user`: id and username.

@@ -1,11 +1,14 @@
 //! The lucia-rs demo: sign up, sign in and manage sessions in server-rendered pages, plus a
-//! JSON API with bearer tokens, on axum and the SeaORM adapter.
+//! JSON API with bearer tokens, on axum and the SeaORM adapter; with a Redis URL, sessions
+//! live in Redis and several instances of the demo can serve the same users.
 //!
 //! Contract (other tools drive the app through it): tables `user` (with `username`), `key`,
-//! `session`; sign-in keys `username:<name>`; cookie `auth_session`; `POST /api/signup` and
-//! `POST /api/login` taking `{"username","password"}` (login answers `{"token"}`),
-//! `GET /api/me` with `Authorization: Bearer <token>` answering `{"user_id","username"}`,
-//! `POST /api/logout`; HTML forms post `username` and `password`.
+//! `session` (not used with sessions in Redis, where keys start with `lucia-demo:`); sign-in
+//! keys `username:<name>`; cookie `auth_session`; `POST /api/signup` and `POST /api/login`
+//! taking `{"username","password"}` (login answers `{"token"}`), `GET /api/me` with
+//! `Authorization: Bearer <token>` answering `{"user_id","username"}`, `POST /api/logout`;
+//! HTML forms post `username` and `password`. A store that cannot be reached is `503` with
+//! `Retry-After`, never a sign-out.
 //!
 //! Session tokens leave the server only in their owner's own cookie or `/api/login` response:
 //! the account page lists sessions by [`lucia::SessionHandle`], and revokes them by handle.
@@ -13,20 +16,24 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+pub use adapter::DemoAdapter;
+
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use lucia::{Lucia, SessionExpiresIn};
-use lucia_adapter_sea_orm::{SeaOrmAdapter, Tables, WithSessions};
+use lucia::{Lucia, SessionExpiresIn, SplitAdapter};
+use lucia_adapter_redis::RedisSessionAdapter;
+use lucia_adapter_sea_orm::{NoSessionTable, SeaOrmAdapter, Tables};
 use lucia_axum::LuciaLayer;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use sea_orm_migration::MigratorTrait;
 use serde::{Deserialize, Serialize};
 
 mod accounts;
+mod adapter;
 mod api;
 pub mod db;
 mod html;
@@ -50,10 +57,9 @@ pub struct SessionAttributes {
     pub created_at: Option<i64>,
 }
 
-/// The adapter the demo runs on.
-pub type Adapter = SeaOrmAdapter<WithSessions>;
-/// The demo's lucia: the one type the handlers name, kept in the router state.
-pub type Auth = Lucia<Adapter, UserAttributes, SessionAttributes>;
+/// The demo's lucia: the one type the handlers name, kept in the router state, whichever
+/// store [`DemoAdapter`] is.
+pub type Auth = Lucia<DemoAdapter, UserAttributes, SessionAttributes>;
 /// What handlers extract to authenticate a request.
 pub type AuthRequest = lucia_axum::AuthRequest<Auth>;
 /// The guard for pages and actions of signed-in users (others go to `/login`).
@@ -62,12 +68,28 @@ pub type SignedIn = lucia_axum::SignedIn<Auth>;
 /// The default database: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://lucia-demo.db?mode=rwc";
 
+/// The prefix of the demo's keys in Redis.
+pub const REDIS_KEY_PREFIX: &str = "lucia-demo";
+
+/// How often dead sessions are deleted ([`Lucia::spawn_session_sweeper`]).
+pub const SWEEP_EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// `Retry-After` of the demo's own `503` pages and API errors (as lucia-axum's).
+const RETRY_AFTER_SECONDS: &str = "5";
+
+/// How long shutdown waits for a sweep in progress.
+const SWEEP_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How to run the demo.
 #[derive(Clone)]
 pub struct Config {
     /// SeaORM URL: `sqlite://...`, `postgres://...` or `mysql://...`. It may hold a password:
     /// log it only through [`redact_database_url`].
     pub database_url: String,
+    /// Redis URL (`redis://[:password@]host:port[/db]`): sessions in Redis, users and keys in
+    /// the database. `None` keeps sessions in the database. It may hold a password: log it
+    /// only through [`redact_database_url`].
+    pub redis_url: Option<String>,
     /// The origin browsers use, when behind a reverse proxy (`https://example.com`).
     pub public_origin: Option<lucia::Origin>,
     /// Production mode: `Secure` cookies, an `https` default origin, and
@@ -85,6 +107,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             database_url: DEFAULT_DATABASE_URL.to_owned(),
+            redis_url: None,
             public_origin: None,
             production: false,
             lucia_v2_compat: false,
@@ -97,6 +120,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("database_url", &redact_database_url(&self.database_url))
+            .field("redis_url", &self.redis_url.as_deref().map(redact_database_url))
             .field("public_origin", &self.public_origin)
             .field("production", &self.production)
             .field("lucia_v2_compat", &self.lucia_v2_compat)
@@ -108,9 +132,9 @@ impl std::fmt::Debug for Config {
 /// What stands for a password in logs.
 const REDACTED: &str = "REDACTED";
 
-/// The database URL with its password (in the user-info part or a `password=` query
-/// parameter) replaced by `REDACTED`, fit for a log line. A URL that does not parse is not
-/// shown beyond its scheme.
+/// The database (or Redis) URL with its password (in the user-info part or a `password=` or
+/// `pass=` query parameter) replaced by `REDACTED`, fit for a log line. A URL that does not
+/// parse is not shown beyond its scheme.
 pub fn redact_database_url(database_url: &str) -> String {
     let Ok(mut url) = url::Url::parse(database_url) else {
         return match database_url.split_once(':') {
@@ -143,8 +167,8 @@ fn is_password_parameter(name: &str) -> bool {
     name.eq_ignore_ascii_case("password") || name.eq_ignore_ascii_case("pass")
 }
 
-/// `text` (an error message, say) with every occurrence of the database URL's password
-/// replaced by `REDACTED`, in case a driver echoes it.
+/// `text` (an error message, say) with every occurrence of the database (or Redis) URL's
+/// password replaced by `REDACTED`, in case a driver echoes it.
 pub fn redact_password_in(text: &str, database_url: &str) -> String {
     let Ok(url) = url::Url::parse(database_url) else {
         return text.to_owned();
@@ -195,20 +219,16 @@ pub enum StartError {
     /// The entities do not fit the adapter (a bug in the demo).
     #[error("schema: {0}")]
     Schema(#[from] lucia_adapter_sea_orm::SchemaError),
+    /// Redis could not be reached, or its URL is wrong.
+    #[error("redis: {0}")]
+    Redis(#[from] lucia_adapter_redis::ConnectError),
 }
 
 /// Connects, migrates, and returns the application's router and its lucia.
 pub async fn build(config: &Config) -> Result<(Router, Auth), StartError> {
-    let db = connect(&config.database_url).await?;
-    db::Migrator::up(&db, None).await?;
-    let tables = Tables {
-        user: db::user::Entity,
-        key: lucia_adapter_sea_orm::entity::key::Entity,
-        session: db::session::Entity,
-    };
+    let adapter = connect_stores(config).await?;
     let env = if config.production { lucia::Env::Prod } else { lucia::Env::Dev };
-    let mut builder =
-        Lucia::builder(SeaOrmAdapter::new(db, tables)?).env(env).session_expires_in(config.session_expires_in);
+    let mut builder = Lucia::builder(adapter).env(env).session_expires_in(config.session_expires_in);
     if config.lucia_v2_compat {
         builder = builder.lucia_v2_compat();
     }
@@ -222,6 +242,29 @@ pub async fn build(config: &Config) -> Result<(Router, Auth), StartError> {
         .with_state(auth.clone())
         .layer(middleware::from_fn_with_state(Hardening { production: config.production }, log_and_harden));
     Ok((router, auth))
+}
+
+/// The database, migrated, and Redis if configured: everything in SQL, or users and keys in
+/// SQL and sessions in Redis. A database keeps its session table when sessions move to Redis
+/// (its sessions are not moved: their users sign in again); one set up with sessions in Redis
+/// gets a session table when they move back.
+async fn connect_stores(config: &Config) -> Result<DemoAdapter, StartError> {
+    let db = connect(&config.database_url).await?;
+    let (user, key) = (db::user::Entity, lucia_adapter_sea_orm::entity::key::Entity);
+    match &config.redis_url {
+        None => {
+            db::Migrator::up(&db, None).await?;
+            db::ensure_session_table(&db).await?;
+            let tables = Tables { user, key, session: db::session::Entity };
+            Ok(DemoAdapter::Sql(SeaOrmAdapter::new(db, tables)?))
+        }
+        Some(redis_url) => {
+            db::UserMigrator::up(&db, None).await?;
+            let users = SeaOrmAdapter::new(db, Tables { user, key, session: NoSessionTable })?;
+            let sessions = RedisSessionAdapter::builder().key_prefix(REDIS_KEY_PREFIX).connect(redis_url).await?;
+            Ok(DemoAdapter::Split(SplitAdapter::new(users, sessions)))
+        }
+    }
 }
 
 async fn connect(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
@@ -277,26 +320,22 @@ async fn log_and_harden(State(hardening): State<Hardening>, request: Request, ne
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then finishes open requests.
-/// Deletes dead sessions every hour meanwhile.
+/// Deletes dead sessions at start and every [`SWEEP_EVERY`] meanwhile (each instance of the
+/// demo sweeps; sweeps are idempotent), and stops sweeping at shutdown.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     auth: Auth,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let sweeper = tokio::spawn(async move {
-        let mut every_hour = tokio::time::interval(Duration::from_secs(60 * 60));
-        loop {
-            every_hour.tick().await;
-            match auth.delete_dead_sessions().await {
-                Ok(count) => tracing::info!(count, "deleted dead sessions"),
-                Err(error) => tracing::warn!(%error, "could not delete dead sessions"),
-            }
-        }
-    });
+    let sweeper = auth.spawn_session_sweeper(SWEEP_EVERY);
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
-    sweeper.abort();
+    // A sweep in progress finishes first, within reason: a store that does not answer must
+    // not hold the process.
+    if tokio::time::timeout(SWEEP_STOP_TIMEOUT, sweeper.stop()).await.is_err() {
+        tracing::warn!("a session sweep was still running at shutdown; not waiting for it");
+    }
     result
 }
 
@@ -313,7 +352,11 @@ mod tests {
                 "postgres://app@db/app?password=s3cret&sslmode=require",
                 "postgres://app@db/app?password=REDACTED&sslmode=require",
             ),
+            ("redis://:s3cret@cache.internal:6379/0", "redis://:REDACTED@cache.internal:6379/0"),
+            ("rediss://default:s3cret@cache:6380", "rediss://default:REDACTED@cache:6380"),
+            ("redis+unix:///run/redis.sock?db=1&pass=s3cret", "redis+unix:///run/redis.sock?db=1&pass=REDACTED"),
             // Nothing secret: shown as given.
+            ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379"),
             ("postgres://postgres@127.0.0.1:5432/test", "postgres://postgres@127.0.0.1:5432/test"),
             ("sqlite://lucia-demo.db?mode=rwc", "sqlite://lucia-demo.db?mode=rwc"),
             ("sqlite::memory:", "sqlite::memory:"),
@@ -325,8 +368,13 @@ mod tests {
             assert_eq!(redact_database_url(url), shown, "{url}");
             assert!(!redact_database_url(url).contains("s3cret") && !redact_database_url(url).contains("p%40ss"));
         }
-        let config = Config { database_url: "postgres://app:s3cret@db/app".into(), ..Config::default() };
-        assert!(!format!("{config:?}").contains("s3cret"));
+        let config = Config {
+            database_url: "postgres://app:s3cret@db/app".into(),
+            redis_url: Some("redis://:s3cret@cache:6379".into()),
+            ..Config::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret") && shown.contains("redis://:REDACTED@cache:6379"), "{shown}");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! `cargo run -p lucia-demo [-- --port 3000 --host 127.0.0.1 --database-url URL]`
+//! `cargo run -p lucia-demo [-- --port 3000 --host 127.0.0.1 --database-url URL --redis-url URL]`
 
 use std::process::ExitCode;
 
@@ -7,13 +7,16 @@ use lucia_demo::{Config, DEFAULT_DATABASE_URL, redact_database_url, redact_passw
 const HELP: &str = "\
 lucia-demo: sign up, sign in and manage sessions with lucia-rs
 
-Usage: lucia-demo [--port PORT] [--host ADDRESS] [--database-url URL] [--public-origin ORIGIN] [--production]
-                  [--lucia-v2-compat]
+Usage: lucia-demo [--port PORT] [--host ADDRESS] [--database-url URL] [--redis-url URL]
+                  [--public-origin ORIGIN] [--production] [--lucia-v2-compat]
 
   --port PORT            port to listen on (env PORT; default 3000)
   --host ADDRESS         address to listen on (env HOST; default 127.0.0.1)
   --database-url URL     sqlite://, postgres:// or mysql:// URL (env DATABASE_URL;
                          default sqlite://lucia-demo.db?mode=rwc)
+  --redis-url URL        keep sessions in Redis (redis://[:password@]host:port[/db]), users and
+                         keys in the database, so that several instances can share them
+                         (env REDIS_URL; default: sessions in the database)
   --public-origin ORIGIN origin browsers use behind a reverse proxy, e.g. https://example.com
                          (env PUBLIC_ORIGIN)
   --production           Secure cookies, https origin, Strict-Transport-Security (env PRODUCTION=1)
@@ -34,6 +37,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
     let mut host = env("HOST").unwrap_or_else(|| "127.0.0.1".into());
     let mut port = env("PORT").unwrap_or_else(|| "3000".into());
     let mut database_url = env("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+    let mut redis_url = env("REDIS_URL");
     let mut public_origin = env("PUBLIC_ORIGIN");
     let flag = |name: &str| env(name).is_some_and(|v| v == "1" || v == "true");
     let mut production = flag("PRODUCTION");
@@ -50,6 +54,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
             "--port" => port = value()?,
             "--host" => host = value()?,
             "--database-url" => database_url = value()?,
+            "--redis-url" => redis_url = Some(value()?),
             "--public-origin" => public_origin = Some(value()?),
             "--production" => production = true,
             "--lucia-v2-compat" => lucia_v2_compat = true,
@@ -61,7 +66,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
         Some(origin) => Some(origin.parse().map_err(|e| format!("invalid public origin {origin}: {e}"))?),
         None => None,
     };
-    let config = Config { database_url, public_origin, production, lucia_v2_compat, ..Config::default() };
+    let config = Config { database_url, redis_url, public_origin, production, lucia_v2_compat, ..Config::default() };
     Ok(Some(Options { host, port, config }))
 }
 
@@ -105,9 +110,13 @@ async fn main() -> ExitCode {
     let (router, auth) = match lucia_demo::build(&options.config).await {
         Ok(app) => app,
         Err(error) => {
-            let url = &options.config.database_url;
-            let error = redact_password_in(&error.to_string(), url);
-            tracing::error!(%error, database = %redact_database_url(url), "cannot start");
+            let config = &options.config;
+            let mut error = redact_password_in(&error.to_string(), &config.database_url);
+            if let Some(redis_url) = &config.redis_url {
+                error = redact_password_in(&error, redis_url);
+            }
+            let redis = config.redis_url.as_deref().map(redact_database_url);
+            tracing::error!(%error, database = %redact_database_url(&config.database_url), redis, "cannot start");
             return ExitCode::FAILURE;
         }
     };
@@ -121,6 +130,7 @@ async fn main() -> ExitCode {
     match listener.local_addr() {
         Ok(address) => tracing::info!(
             database = %redact_database_url(&options.config.database_url),
+            sessions = %options.config.redis_url.as_deref().map_or("in the database".to_owned(), redact_database_url),
             lucia_v2_compat = options.config.lucia_v2_compat,
             "listening on http://{address}"
         ),

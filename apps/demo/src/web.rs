@@ -3,7 +3,7 @@
 
 use axum::Form;
 use axum::extract::Query;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
@@ -16,6 +16,11 @@ pub struct PageError(StatusCode, String);
 impl From<lucia_axum::AuthError> for PageError {
     fn from(error: lucia_axum::AuthError) -> Self {
         let status = error.status();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // Not a sign-out: the cookie stays, and the same page works once the store is back.
+            tracing::warn!(%error, "page failed: store unavailable");
+            return Self(status, "The service is briefly unavailable. Please try again in a few seconds.".into());
+        }
         if status.is_server_error() {
             tracing::error!(%error, "page failed");
             return Self(status, "Something went wrong on our side. Please try again.".into());
@@ -43,7 +48,11 @@ impl IntoResponse for PageError {
             html::escape(title),
             html::escape(&self.1)
         );
-        (self.0, Html(html::page(title, None, &content))).into_response()
+        let mut response = (self.0, Html(html::page(title, None, &content))).into_response();
+        if self.0 == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(crate::RETRY_AFTER_SECONDS));
+        }
+        response
     }
 }
 

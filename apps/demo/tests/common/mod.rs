@@ -41,6 +41,12 @@ impl App {
         Self { base, db_path: None, stop: Some(stop) }
     }
 
+    /// The URL of the app's SQLite file, for another app on the same database.
+    pub fn sqlite_url(&self) -> String {
+        let path = self.db_path.as_ref().expect("a SQLite app");
+        format!("sqlite://{}?mode=rwc", path.display())
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

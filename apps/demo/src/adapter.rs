@@ -1,0 +1,82 @@
+//! [`DemoAdapter`]: the store the demo runs on, chosen at start-up: everything in SQL, or users
+//! and keys in SQL with sessions in Redis. One type either way, so the handlers name one
+//! `Lucia` type.
+
+use lucia::{
+    Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, SessionAdapter, SessionUpdate,
+    SplitAdapter, UserAdapter,
+};
+use lucia_adapter_redis::RedisSessionAdapter;
+use lucia_adapter_sea_orm::{SeaOrmAdapter, SeaOrmUserAdapter};
+
+/// Where the demo keeps users, keys and sessions.
+#[derive(Clone)]
+pub enum DemoAdapter {
+    /// Users, keys and sessions in the SQL database (the default).
+    Sql(SeaOrmAdapter),
+    /// Users and keys in SQL, sessions in Redis (`--redis-url`): several instances of the
+    /// demo can share one Redis.
+    Split(SplitAdapter<SeaOrmUserAdapter, RedisSessionAdapter>),
+}
+
+impl std::fmt::Debug for DemoAdapter {
+    // Which stores only: nothing of their connections, whose URLs may hold passwords.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sql(_) => f.write_str("DemoAdapter::Sql"),
+            Self::Split(split) => f.debug_tuple("DemoAdapter::Split").field(split.sessions()).finish(),
+        }
+    }
+}
+
+/// Implements trait methods by calling the same method of the chosen store, provided methods
+/// included: each store keeps its own versions of them (SQL's one-query session lookup and
+/// transactions, the split store's checks across its two stores).
+macro_rules! delegate {
+    ($(fn $method:ident(&self $(, $arg:ident: $type:ty)*) -> $output:ty;)*) => {$(
+        async fn $method(&self $(, $arg: $type)*) -> Result<$output, AdapterError> {
+            match self {
+                Self::Sql(store) => store.$method($($arg),*).await,
+                Self::Split(store) => store.$method($($arg),*).await,
+            }
+        }
+    )*};
+}
+
+impl UserAdapter for DemoAdapter {
+    delegate! {
+        fn get_user(&self, user_id: &str) -> Option<DatabaseUser>;
+        fn set_user(&self, user: DatabaseUser, key: Option<DatabaseKey>) -> ();
+        fn update_user(&self, user_id: &str, attributes: AttributeMap) -> ();
+        fn delete_user(&self, user_id: &str) -> ();
+        fn get_key(&self, key_id: &str) -> Option<DatabaseKey>;
+        fn get_key_latest(&self, key_id: &str) -> Option<DatabaseKey>;
+        fn get_keys_by_user_id(&self, user_id: &str) -> Vec<DatabaseKey>;
+        fn set_key(&self, key: DatabaseKey) -> ();
+        fn update_key(&self, key_id: &str, hashed_password: Option<&str>) -> ();
+        fn replace_key_password(&self, key_id: &str, current: &str, new: &str) -> bool;
+        fn delete_key(&self, key_id: &str) -> ();
+        fn delete_keys_by_user_id(&self, user_id: &str) -> ();
+    }
+}
+
+impl SessionAdapter for DemoAdapter {
+    delegate! {
+        fn get_session(&self, session_id: &str) -> Option<DatabaseSession>;
+        fn get_sessions_by_user_id(&self, user_id: &str) -> Vec<DatabaseSession>;
+        fn set_session(&self, session: DatabaseSession) -> ();
+        fn update_session(&self, session_id: &str, update: SessionUpdate) -> ();
+        fn delete_session(&self, session_id: &str) -> ();
+        fn delete_sessions_by_user_id(&self, user_id: &str) -> ();
+        fn delete_dead_sessions_by_user_id(&self, user_id: &str, now_ms: i64) -> ();
+        fn delete_dead_sessions(&self, now_ms: i64) -> u64;
+    }
+}
+
+impl Adapter for DemoAdapter {
+    delegate! {
+        fn get_session_and_user(&self, session_id: &str) -> Option<(DatabaseSession, DatabaseUser)>;
+        fn delete_user_cascade(&self, user_id: &str) -> ();
+        fn update_key_and_end_sessions(&self, key_id: &str, hashed_password: Option<&str>, user_id: &str) -> ();
+    }
+}
