@@ -16,10 +16,12 @@ MISSED. A replacement whose text is no longer in the file is reported STALE, a b
 not compile BROKEN (both mean the list needs updating). The unmodified copy must pass first.
 
 Usage (from anywhere in the workspace):
-    crates/lucia-adapter-test/mutation/planted_bugs.py [memory] [sea-orm] [--only NAME]
+    crates/lucia-adapter-test/mutation/planted_bugs.py [memory] [sea-orm] [redis] [--only NAME]
 
 `sea-orm` runs `cargo test -p lucia-adapter-sea-orm --test conformance`: set
 LUCIA_TEST_POSTGRES_URL and LUCIA_TEST_MYSQL_URL to include PostgreSQL and MariaDB.
+`redis` runs the Redis adapter's conformance and store tests: set LUCIA_TEST_REDIS_URL and
+LUCIA_TEST_REDIS_CLUSTER_URLS (`.ci/redis-cluster start` prints them).
 """
 
 import os
@@ -36,6 +38,9 @@ NOW_MS = "(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ma
 
 MEMORY = "crates/lucia/src/memory.rs"
 SEA_ORM = "crates/lucia-adapter-sea-orm/src/adapter.rs"
+REDIS = "crates/lucia-adapter-redis/src/lib.rs"
+REDIS_SCRIPTS = "crates/lucia-adapter-redis/src/scripts.rs"
+REDIS_CONNECTION = "crates/lucia-adapter-redis/src/connection.rs"
 
 # (name, file, old text, new text), or (name, file, [(old, new), ...], None) for a bug that
 # needs several edits: each old text must occur exactly once.
@@ -223,8 +228,8 @@ BUGS = {
         (
             "a unique attribute clash on insert is reported as a duplicate id",
             SEA_ORM,
-            "Some(duplicate_id) if self.exists(same_id).await.unwrap_or(false) => Ok(duplicate_id),",
-            "Some(duplicate_id) => { let _ = same_id; Ok(duplicate_id) }",
+            "(Ok(true), Some(duplicate_id)) => Ok(duplicate_id),",
+            "(_, Some(duplicate_id)) => Ok(duplicate_id),",
         ),
         (
             "foreign key violations are Database errors, not InvalidUserId",
@@ -259,8 +264,8 @@ BUGS = {
         (
             "the sweeps delete the boundary (<= instead of <)",
             SEA_ORM,
-            "and_where(Expr::col(alias(\"idle_expires\")).lt(millis(",
-            "and_where(Expr::col(alias(\"idle_expires\")).lte(millis(",
+            "Ok(Expr::col(alias(\"idle_expires\")).lt(millis(",
+            "Ok(Expr::col(alias(\"idle_expires\")).lte(millis(",
         ),
         (
             "replace_key_password is not a compare-and-set",
@@ -271,24 +276,24 @@ BUGS = {
         (
             "update_key_and_end_sessions deletes the sessions of the wrong id",
             SEA_ORM,
-            """            self.backend().build(&self.key_password_update(key_id, hashed_password)),
+            """            self.backend().build(&self.user_tables().key_password_update(key_id, hashed_password)),
             self.delete_statement(self.session(), "user_id", user_id),""",
-            """            self.backend().build(&self.key_password_update(key_id, hashed_password)),
+            """            self.backend().build(&self.user_tables().key_password_update(key_id, hashed_password)),
             self.delete_statement(self.session(), "user_id", key_id),""",
         ),
         (
             "delete_user_cascade forgets the sessions",
             SEA_ORM,
             """        statements.push(self.delete_statement(self.session(), "user_id", user_id));
-        statements.push(self.delete_statement(&self.key, "user_id", user_id));""",
-            """        statements.push(self.delete_statement(&self.key, "user_id", user_id));""",
+        statements.push(self.delete_statement(&users.key, "user_id", user_id));""",
+            """        statements.push(self.delete_statement(&users.key, "user_id", user_id));""",
         ),
         (
             "update_user ignores attributes that name no column",
             SEA_ORM,
-            """        let values = encode_attributes(&self.user, &attributes, USER_COLUMNS)?;""",
-            """        let known: AttributeMap = attributes.iter().filter(|(k, _)| self.user.column(k).is_some()).map(|(k, v)| (k.clone(), v.clone())).collect();
-        let values = encode_attributes(&self.user, &known, USER_COLUMNS)?;""",
+            """        let values = encode_attributes(user, &attributes, USER_COLUMNS)?;""",
+            """        let known: AttributeMap = attributes.iter().filter(|(k, _)| user.column(k).is_some()).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let values = encode_attributes(user, &known, USER_COLUMNS)?;""",
         ),
         (
             "get_sessions_by_user_id hides dead sessions",
@@ -299,11 +304,113 @@ BUGS = {
         self.fetch_all(&query, |row| session_from_row(table, row, "")).await""",
         ),
     ],
+    "redis": [
+        (
+            "session keys expire after a relative time, not at the deadline (Lucia v2's bug)",
+            REDIS_SCRIPTS,
+            """redis.call('PEXPIREAT', KEYS[1], at)
+redis.call('ZADD', KEYS[2], at, ARGV[1])
+refresh_index(KEYS[2], now)
+return 1
+\"
+    ))
+});
+
+/// KEYS: owner pointer. ARGV: new idle deadline""",
+            """redis.call('PEXPIRE', KEYS[1], at)
+redis.call('ZADD', KEYS[2], at, ARGV[1])
+refresh_index(KEYS[2], now)
+return 1
+\"
+    ))
+});
+
+/// KEYS: owner pointer. ARGV: new idle deadline""",
+        ),
+        (
+            "a session written dead vanishes at once (a sign-in's placeholder is lost)",
+            REDIS_SCRIPTS,
+            "  if tonumber(idle) > now then return idle end",
+            "  if true then return idle end",
+        ),
+        (
+            "deleting a session leaves its id in the user's index",
+            REDIS_SCRIPTS,
+            """local deleted = redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])""",
+            """local deleted = redis.call('DEL', KEYS[1])""",
+        ),
+        (
+            "the index never drops expired ids",
+            REDIS_SCRIPTS,
+            """local function refresh_index(index, now)
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', string.format('(%d', now))""",
+            """local function refresh_index(index, now)""",
+        ),
+        (
+            "the sweep deletes the boundary (<= instead of <)",
+            REDIS_SCRIPTS,
+            "  elseif tonumber(idle) < cutoff then",
+            "  elseif tonumber(idle) <= cutoff then",
+        ),
+        (
+            "listing a user's sessions hides dead ones",
+            REDIS_SCRIPTS,
+            """  if #fields == 0 then
+    redis.call('ZREM', KEYS[1], id)""",
+            """  if #fields == 0 or tonumber(redis.call('HGET', ARGV[1] .. id, 'idle_expires')) < now then
+    redis.call('ZREM', KEYS[1], id)""",
+        ),
+        (
+            "a session id is claimed without NX (duplicates overwrite the owner)",
+            REDIS_SCRIPTS,
+            "local ok = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PXAT',",
+            "local ok = redis.call('SET', KEYS[1], ARGV[1], 'PXAT',",
+        ),
+        (
+            "signing out everywhere leaves the session id pointers",
+            REDIS,
+            """        let deleted: Vec<String> = self.run(&delete).await?;
+        self.delete_owners(&deleted).await""",
+            """        let _deleted: Vec<String> = self.run(&delete).await?;
+        Ok(())""",
+        ),
+        (
+            "keys without a hash tag (a user's keys spread over slots)",
+            "crates/lucia-adapter-redis/src/keys.rs",
+            """        format!("{}:{{{}}}:sessions", self.prefix, encode(user_id))""",
+            """        format!("{}:{}:sessions", self.prefix, encode(user_id))""",
+        ),
+        (
+            "ids are not escaped in keys",
+            "crates/lucia-adapter-redis/src/keys.rs",
+            "const ESCAPED: &AsciiSet = &CONTROLS.add(b'%').add(b'{').add(b'}');",
+            "const ESCAPED: &AsciiSet = &CONTROLS;",
+        ),
+        (
+            "an outage is a Database error, not Unavailable",
+            REDIS_CONNECTION,
+            "    if outage { AdapterError::unavailable(error) } else { AdapterError::database(error) }",
+            "    let _ = outage;\n    AdapterError::database(error)",
+        ),
+        (
+            "updates of a renewed session leave the pointer's expiry behind",
+            REDIS,
+            """            Some((_, idle)) => {
+                let mut owner = scripts::OWNER_FOR_RENEWAL.key(self.keys.session_owner(session_id));
+                owner.arg(idle).arg(DEAD_SESSION_GRACE_MS);
+                self.run(&owner).await?
+            }""",
+            """            Some(_) => self.owner(session_id).await?,""",
+        ),
+    ],
 }
 
 COMMANDS = {
     "memory": ["cargo", "test", "-p", "lucia", "--test", "memory_conformance"],
     "sea-orm": ["cargo", "test", "-p", "lucia-adapter-sea-orm", "--test", "conformance"],
+    # The conformance suite (single server and cluster) and the adapter's own store tests.
+    "redis": ["cargo", "test", "-p", "lucia-adapter-redis", "--test", "conformance", "--test", "redis_store"],
 }
 
 
@@ -317,8 +424,9 @@ def copy_workspace() -> Path:
     )
     # rsync keeps the source's modification times; a file a previous run planted a bug in may
     # have an older time than the build made from the bug, so cargo would not rebuild it.
-    for file in (MEMORY, SEA_ORM):
-        (work / file).touch()
+    for group in BUGS.values():
+        for _, file, _, _ in group:
+            (work / file).touch()
     return work
 
 
@@ -340,7 +448,7 @@ def main() -> int:
     if "--only" in args:
         only = args[args.index("--only") + 1]
         del args[args.index("--only") : args.index("--only") + 2]
-    groups = args or ["memory", "sea-orm"]
+    groups = args or ["memory", "sea-orm", "redis"]
     work = copy_workspace()
     missed = stale = broken = 0
     for group in groups:
