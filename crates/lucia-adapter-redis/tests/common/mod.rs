@@ -42,6 +42,12 @@ fn server_urls(deployment: Deployment) -> Option<Vec<String>> {
     }
 }
 
+/// The URLs of a deployment's servers by the fixtures' rule: `None` (the test is skipped) if
+/// the variable is unset, a panic instead if `LUCIA_TEST_REQUIRE_SERVERS=1`.
+pub fn urls(deployment: Deployment) -> Option<Vec<String>> {
+    server_urls(deployment)
+}
+
 pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
