@@ -4,7 +4,7 @@
 use lucia::AdapterError;
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, SingleNodeRoutingInfo};
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{Cmd, ErrorKind, RedisError, RedisFuture, ServerErrorKind, Value};
 
 /// A single server through a [`ConnectionManager`] (reconnects by itself), or a cluster
@@ -45,35 +45,37 @@ impl ConnectionLike for Connection {
 }
 
 /// A server to run a `SCAN` on: the single server, or one cluster primary.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ScanTarget {
     Single,
     Primary { host: String, port: u16 },
 }
 
 impl Connection {
-    /// Every server whose keys a full `SCAN` must visit.
+    /// Every server whose keys a full `SCAN` must visit: the primaries `CLUSTER SLOTS` names,
+    /// asked of one node (a command fanned out to every primary can stall in redis-rs 1.8
+    /// until other traffic wakes the connection).
     pub(crate) async fn scan_targets(&self) -> Result<Vec<ScanTarget>, RedisError> {
         let Self::Cluster(connection) = self else { return Ok(vec![ScanTarget::Single]) };
-        // A command sent to every primary answers with a map keyed by each one's address.
-        let routing = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
-        let answers = connection.clone().route_command(redis::cmd("PING"), routing).await?;
-        let Value::Map(answers) = answers else {
-            return Err(RedisError::from((ErrorKind::Parse, "unexpected answer listing the cluster's primaries")));
-        };
-        answers
-            .into_iter()
-            .map(|(address, _)| {
-                let address: String = redis::from_redis_value(address)?;
-                let parsed = address.rsplit_once(':').and_then(|(host, port)| {
-                    Some(ScanTarget::Primary {
-                        host: host.trim_start_matches('[').trim_end_matches(']').to_owned(),
-                        port: port.parse().ok()?,
-                    })
-                });
-                parsed.ok_or_else(|| RedisError::from((ErrorKind::Parse, "unexpected cluster node address")))
-            })
-            .collect()
+        let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random);
+        let slots = connection.clone().route_command(redis::cmd("CLUSTER").arg("SLOTS").clone(), routing).await?;
+        // Each entry: start slot, end slot, then the primary as [host, port, id, ...], then replicas.
+        let ranges: Vec<Vec<Value>> = redis::from_redis_value(slots)?;
+        let mut targets: Vec<ScanTarget> = Vec::new();
+        for range in ranges {
+            let Some(primary) = range.into_iter().nth(2) else {
+                return Err(RedisError::from((ErrorKind::Parse, "unexpected CLUSTER SLOTS answer")));
+            };
+            let (host, port): (String, u16) = match redis::from_redis_value::<Vec<Value>>(primary)?.as_slice() {
+                [host, port, ..] => (redis::from_redis_value(host.clone())?, redis::from_redis_value(port.clone())?),
+                _ => return Err(RedisError::from((ErrorKind::Parse, "unexpected CLUSTER SLOTS answer"))),
+            };
+            let target = ScanTarget::Primary { host, port };
+            if !targets.contains(&target) {
+                targets.push(target);
+            }
+        }
+        Ok(targets)
     }
 
     /// One `SCAN` step on `target`: the next cursor and the keys found.

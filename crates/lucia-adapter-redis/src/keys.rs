@@ -8,7 +8,9 @@
 //!
 //! `{u}` is a hash tag: all of a user's keys live in one slot, so every change to a user's
 //! sessions is one script. Ids are percent-encoded where they could end or start a hash tag
-//! (`{`, `}`) or clash with the encoding (`%`), so two different ids never share a key.
+//! (`{`, `}`) or clash with the encoding (`%`), so two different ids never share a key; control
+//! characters and non-ASCII bytes are encoded too (`percent_encoding` always encodes the
+//! latter), so keys stay printable.
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 

@@ -57,8 +57,9 @@
 //!   `SET NX` on its pointer before the session is written, so two sessions can never share an
 //!   id. The pointer is written first and deleted last; a pointer left behind by a failure
 //!   finds no session and expires with it.
-//! - **Ids are opaque.** `{`, `}` and `%` in ids are percent-encoded in keys, so no id can
-//!   move another user's keys to its slot or reach another's keys.
+//! - **Ids are opaque.** `{`, `}`, `%`, control characters and every byte outside ASCII are
+//!   percent-encoded in keys, so no id can move another user's keys to its slot or reach
+//!   another's keys.
 //! - Ids in keys are what [`SessionTokens`](lucia::SessionTokens) stores: the SHA-256 of each
 //!   token by default, the token itself in Lucia v2 compatibility mode.
 //!
@@ -242,9 +243,16 @@ impl RedisSessionAdapter {
         if encoded_ids.is_empty() {
             return Ok(());
         }
-        let pointers: Vec<String> = encoded_ids.iter().map(|id| self.keys.session_owner_of_encoded(id)).collect();
-        // One DEL; in a cluster the client splits it by slot.
-        let _: u64 = self.connection.clone().del(pointers).await.map_err(adapter_error)?;
+        // One single-key DEL per pointer, sent together over the multiplexed connection. Not
+        // one multi-key DEL: in a cluster the pointers are in different slots, and redis-rs
+        // 1.8 can hold the parts of a split command until other traffic wakes the connection
+        // (seen as sign-outs and sweeps stalling to the timeout).
+        let deletes = encoded_ids.iter().map(|id| {
+            let mut connection = self.connection.clone();
+            let pointer = self.keys.session_owner_of_encoded(id);
+            async move { connection.del::<_, u64>(pointer).await }
+        });
+        try_join_all(deletes).await.map_err(adapter_error)?;
         Ok(())
     }
 

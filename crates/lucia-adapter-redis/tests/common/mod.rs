@@ -104,13 +104,30 @@ impl Raw {
     }
 }
 
-/// The documented encoding of ids in keys.
+/// The documented encoding of ids in keys: `%`, `{`, `}`, control characters and every byte
+/// outside ASCII become `%XX`.
 pub fn encode(id: &str) -> String {
-    id.replace('%', "%25").replace('{', "%7B").replace('}', "%7D")
+    id.bytes()
+        .map(|b| match b {
+            b'%' | b'{' | b'}' | 0..=0x1f | 0x7f.. => format!("%{b:02X}"),
+            _ => char::from(b).to_string(),
+        })
+        .collect()
 }
 
 fn decode(part: &str) -> String {
-    part.replace("%7D", "}").replace("%7B", "{").replace("%25", "%")
+    let bytes = part.as_bytes();
+    let (mut out, mut i) = (Vec::new(), 0);
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(u8::from_str_radix(&part[i + 1..i + 3], 16).expect("an encoded byte"));
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).expect("an encoded id")
 }
 
 impl TestDatabase for Raw {
@@ -148,6 +165,9 @@ impl TestDatabase for Raw {
             }
             sessions.push(row);
         }
+        // `KEYS` answers in no fixed order (on a cluster, node by node in any order): sort, as
+        // a SQL store's reads by primary key would come.
+        sessions.sort_by(|a, b| a.id.cmp(&b.id));
         sessions
     }
 
