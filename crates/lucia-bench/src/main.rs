@@ -1,0 +1,196 @@
+//! `lucia-bench`: lucia's speed on each backend, beside the raw driver under it.
+//!
+//! ```text
+//! cargo run --release -p lucia-bench -- --json
+//! ```
+//!
+//! Prints one line per scenario and backend (JSON with `--json`). Backends: `sqlite` (a
+//! temporary file), `postgres`, `mysql` (MariaDB or MySQL) and `redis` (sessions in Redis,
+//! users in PostgreSQL when it is reachable, else SQLite). Server URLs come from the flags or
+//! the tests' variables `LUCIA_TEST_POSTGRES_URL`, `LUCIA_TEST_MYSQL_URL` and
+//! `LUCIA_TEST_REDIS_URL`; a backend without a URL or whose server does not answer is skipped
+//! with a message on stderr. Each backend runs in a schema, database or key prefix of its own,
+//! removed at the end.
+//!
+//! Flags: `--json`, `--quick` (very short runs, to check that the benchmark works),
+//! `--seconds S` (each measurement, default 2), `--rounds N` (alternating rounds of lucia and
+//! its floor, default 3; medians are reported), `--backends sqlite,postgres,mysql,redis`,
+//! `--pool-size N` (default 10, sqlx's default), `--postgres-url`, `--mysql-url`,
+//! `--redis-url`.
+
+mod backend;
+mod measure;
+mod scenarios;
+
+use lucia::SplitAdapter;
+use lucia_adapter_redis::RedisSessionAdapter;
+use lucia_adapter_sea_orm::{NoSessionTable, SeaOrmAdapter, SeaOrmUserAdapter, Tables, entity};
+
+use backend::Floor;
+use backend::{PoolSettings, RedisPrefix, SqlBackend, Store};
+use scenarios::{Record, Settings};
+
+const BACKENDS: [&str; 4] = ["sqlite", "postgres", "mysql", "redis"];
+
+struct Args {
+    json: bool,
+    settings: Settings,
+    backends: Vec<String>,
+    pool: PoolSettings,
+    postgres_url: Option<String>,
+    mysql_url: Option<String>,
+    redis_url: Option<String>,
+}
+
+fn usage(problem: &str) -> ! {
+    eprintln!("lucia-bench: {problem}");
+    eprintln!(
+        "usage: lucia-bench [--json] [--quick] [--seconds S] [--rounds N] [--backends {}] [--pool-size N] \
+         [--postgres-url URL] [--mysql-url URL] [--redis-url URL]",
+        BACKENDS.join(",")
+    );
+    std::process::exit(2)
+}
+
+fn parse_args() -> Args {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut args = Args {
+        json: false,
+        settings: Settings { seconds: 2.0, rounds: 3, warm_up_seconds: 0.5, users: 100, sessions: 1000, sign_ins: 4 },
+        backends: BACKENDS.iter().map(|b| b.to_string()).collect(),
+        pool: PoolSettings { max_connections: 10 },
+        postgres_url: env("LUCIA_TEST_POSTGRES_URL"),
+        mysql_url: env("LUCIA_TEST_MYSQL_URL"),
+        redis_url: env("LUCIA_TEST_REDIS_URL"),
+    };
+    let mut given = std::env::args().skip(1);
+    let mut quick = false;
+    let (mut seconds, mut rounds) = (None, None);
+    while let Some(flag) = given.next() {
+        let mut value = || given.next().unwrap_or_else(|| usage(&format!("{flag} needs a value")));
+        let number = |v: String| v.parse::<f64>().ok().filter(|n| *n > 0.0).unwrap_or_else(|| usage(&flag));
+        match flag.as_str() {
+            "--json" => args.json = true,
+            "--quick" => quick = true,
+            "--seconds" => seconds = Some(number(value())),
+            "--rounds" => rounds = Some(number(value()) as usize),
+            "--pool-size" => args.pool.max_connections = number(value()) as u32,
+            "--backends" => args.backends = value().split(',').map(str::to_owned).collect(),
+            "--postgres-url" => args.postgres_url = Some(value()),
+            "--mysql-url" => args.mysql_url = Some(value()),
+            "--redis-url" => args.redis_url = Some(value()),
+            _ => usage(&format!("unknown argument {flag}")),
+        }
+    }
+    if quick {
+        args.settings =
+            Settings { seconds: 0.05, rounds: 1, warm_up_seconds: 0.01, users: 5, sessions: 20, sign_ins: 2 };
+    }
+    args.settings.seconds = seconds.unwrap_or(args.settings.seconds);
+    args.settings.rounds = rounds.unwrap_or(args.settings.rounds).max(1);
+    if let Some(unknown) = args.backends.iter().find(|b| !BACKENDS.contains(&b.as_str())) {
+        usage(&format!("unknown backend {unknown}"));
+    }
+    args
+}
+
+fn print(json: bool, record: &Record) {
+    if json {
+        println!("{}", serde_json::to_string(record).expect("a record serialises"));
+        return;
+    }
+    let mut line = format!(
+        "{:<24} {:<16} {:<10} in_flight={:<3} {:>9.0}/s  p50 {:>8.1} µs  p99 {:>8.1} µs",
+        record.scenario,
+        record.backend,
+        record.tokens.unwrap_or(""),
+        record.in_flight,
+        record.ops_per_sec,
+        record.p50_us,
+        record.p99_us
+    );
+    if let (Some(floor), Some(rate), Some(ratio)) = (&record.floor, record.floor_ops_per_sec, record.ratio) {
+        line += &format!("  floor {rate:.0}/s ({floor}), ratio {ratio:.2}");
+    }
+    if let (Some(idle), Some(ratio)) = (record.idle_p99_us, record.p99_ratio) {
+        line += &format!("  idle p99 {idle:.1} µs, p99 ratio {ratio:.2}");
+    }
+    println!("{line}");
+}
+
+fn url<'a>(url: &'a Option<String>, backend: &str, variable: &str) -> Option<&'a str> {
+    if url.is_none() {
+        eprintln!("lucia-bench: skipping {backend}: no URL (--{backend}-url or {variable})");
+    }
+    url.as_deref()
+}
+
+async fn run_sql(backend: SqlBackend, name: &str, url: &str, args: &Args, emit: &mut dyn FnMut(Record)) {
+    let store = match Store::open(backend, url, args.pool, true).await {
+        Ok(store) => store,
+        Err(e) => return eprintln!("lucia-bench: skipping {name}: {e}"),
+    };
+    let tables = Tables { user: entity::user::Entity, key: entity::key::Entity, session: entity::session::Entity };
+    let adapter = SeaOrmAdapter::new(store.db.clone(), tables).expect("the default entities are valid");
+    scenarios::run_all(name, adapter, store.floor.clone(), &args.settings, emit).await;
+    store.remove().await;
+}
+
+/// Sessions in Redis, users and keys in PostgreSQL if it answers, else in SQLite.
+async fn run_redis(redis_url: &str, args: &Args, emit: &mut dyn FnMut(Record)) {
+    let prefix = match RedisPrefix::new(redis_url) {
+        Ok(prefix) => prefix,
+        Err(e) => return eprintln!("lucia-bench: skipping redis: {e}"),
+    };
+    let sessions = match RedisSessionAdapter::builder().key_prefix(prefix.prefix.clone()).connect(redis_url).await {
+        Ok(sessions) => sessions,
+        Err(e) => return eprintln!("lucia-bench: skipping redis: {e}"),
+    };
+    let mut users = None;
+    if let Some(url) = &args.postgres_url {
+        users = Store::open(SqlBackend::Postgres, url, args.pool, false).await.ok().map(|s| ("redis+postgres", s));
+    }
+    if users.is_none() {
+        match Store::open(SqlBackend::Sqlite, "", args.pool, false).await {
+            Ok(store) => users = Some(("redis+sqlite", store)),
+            Err(e) => return eprintln!("lucia-bench: skipping redis: users store: {e}"),
+        }
+    }
+    let (name, store) = users.expect("a users store");
+    let tables = Tables { user: entity::user::Entity, key: entity::key::Entity, session: NoSessionTable };
+    let users: SeaOrmUserAdapter =
+        SeaOrmAdapter::new(store.db.clone(), tables).expect("the default entities are valid");
+    match Floor::redis(redis_url, &prefix.prefix, store.floor.clone()).await {
+        Ok(floor) => scenarios::run_all(name, SplitAdapter::new(users, sessions), floor, &args.settings, emit).await,
+        Err(e) => eprintln!("lucia-bench: skipping redis: {e}"),
+    }
+    store.remove().await;
+    prefix.remove().await;
+}
+
+#[tokio::main]
+async fn main() {
+    let args = parse_args();
+    let mut emit = |record: Record| print(args.json, &record);
+    for backend in &args.backends {
+        match backend.as_str() {
+            "sqlite" => run_sql(SqlBackend::Sqlite, "sqlite", "", &args, &mut emit).await,
+            "postgres" => {
+                if let Some(url) = url(&args.postgres_url, "postgres", "LUCIA_TEST_POSTGRES_URL") {
+                    run_sql(SqlBackend::Postgres, "postgres", url, &args, &mut emit).await;
+                }
+            }
+            "mysql" => {
+                if let Some(url) = url(&args.mysql_url, "mysql", "LUCIA_TEST_MYSQL_URL") {
+                    run_sql(SqlBackend::MySql, "mysql", url, &args, &mut emit).await;
+                }
+            }
+            "redis" => {
+                if let Some(url) = url(&args.redis_url, "redis", "LUCIA_TEST_REDIS_URL") {
+                    run_redis(url, &args, &mut emit).await;
+                }
+            }
+            _ => unreachable!("checked in parse_args"),
+        }
+    }
+}

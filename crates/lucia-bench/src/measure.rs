@@ -1,0 +1,113 @@
+//! A closed-loop load generator: `in_flight` tasks each run one operation after another
+//! until the time is up, and every operation's latency is recorded.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// One operation of a scenario, called with a number unique within the whole run (to pick a
+/// session, or to name a new user).
+pub type Op = Arc<dyn Fn(usize) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// Boxes an async closure as an [`Op`]. The operation panics if it fails: a benchmark of a
+/// failing operation measures nothing.
+pub fn op<F, Fut>(f: F) -> Op
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    Arc::new(move |i| Box::pin(f(i)))
+}
+
+/// Throughput and latency of one measurement.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    pub ops_per_sec: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+}
+
+impl Sample {
+    /// The median of each figure over several rounds.
+    pub fn median(samples: &[Sample]) -> Sample {
+        let pick = |f: fn(&Sample) -> f64| median(samples.iter().map(f).collect());
+        Sample { ops_per_sec: pick(|s| s.ops_per_sec), p50_us: pick(|s| s.p50_us), p99_us: pick(|s| s.p99_us) }
+    }
+}
+
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+/// Numbers handed to operations, unique over the whole run.
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs `op` from `in_flight` tasks for `duration`.
+pub async fn run(op: &Op, in_flight: usize, duration: Duration) -> Sample {
+    let start = Instant::now();
+    let deadline = start + duration;
+    let tasks: Vec<_> = (0..in_flight)
+        .map(|_| {
+            let op = Arc::clone(op);
+            tokio::spawn(async move {
+                let mut latencies_ns = Vec::with_capacity(4096);
+                loop {
+                    let began = Instant::now();
+                    if began >= deadline {
+                        break latencies_ns;
+                    }
+                    op(NEXT.fetch_add(1, Ordering::Relaxed)).await;
+                    latencies_ns.push(began.elapsed().as_nanos() as u64);
+                }
+            })
+        })
+        .collect();
+    let mut latencies_ns = Vec::new();
+    for task in tasks {
+        latencies_ns.extend(task.await.expect("benchmark operation panicked"));
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    latencies_ns.sort_unstable();
+    let percentile = |p: f64| {
+        let index = ((latencies_ns.len() as f64 * p).ceil() as usize).saturating_sub(1);
+        latencies_ns.get(index).map_or(f64::NAN, |&ns| ns as f64 / 1000.0)
+    };
+    Sample { ops_per_sec: latencies_ns.len() as f64 / elapsed, p50_us: percentile(0.50), p99_us: percentile(0.99) }
+}
+
+/// Password checks per second on `threads` OS threads with nothing else running: the most
+/// any sign-in path could reach on this machine.
+pub async fn raw_hashes(threads: usize, duration: Duration, check: Arc<dyn Fn() + Send + Sync>) -> f64 {
+    tokio::task::spawn_blocking(move || {
+        let start = Instant::now();
+        let deadline = start + duration;
+        let total: usize = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut count = 0;
+                        while Instant::now() < deadline {
+                            check();
+                            count += 1;
+                        }
+                        count
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().expect("hashing thread panicked")).sum()
+        });
+        total as f64 / start.elapsed().as_secs_f64()
+    })
+    .await
+    .expect("hashing threads panicked")
+}

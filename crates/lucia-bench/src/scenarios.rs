@@ -1,0 +1,316 @@
+//! The scenarios, written once over any adapter.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use lucia::{Adapter, CreateSession, CreateUser, Lucia, LuciaScrypt, NewKey, PasswordHasher, SessionExpiresIn};
+use serde::Serialize;
+
+use crate::backend::Floor;
+use crate::measure::{self, Op, Sample, op};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// How long and how often to measure.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Each measurement (one round of lucia or of its floor).
+    pub seconds: f64,
+    /// Alternating rounds of lucia and its floor; the medians are reported.
+    pub rounds: usize,
+    /// Discarded run before each scenario.
+    pub warm_up_seconds: f64,
+    /// Users made up front, and active sessions spread over them.
+    pub users: usize,
+    pub sessions: usize,
+    /// Concurrent sign-ins in the hashing scenarios (the "four sign-ins").
+    pub sign_ins: usize,
+}
+
+impl Settings {
+    fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.seconds)
+    }
+}
+
+/// One line of output.
+#[derive(Debug, Serialize)]
+pub struct Record {
+    pub scenario: &'static str,
+    pub backend: String,
+    /// How session ids are stored: `hashed` (the default) or `v2_compat` (the token itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<&'static str>,
+    pub in_flight: usize,
+    pub ops_per_sec: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    /// What the floor is: the raw driver, or raw password hashing on every core.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub floor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub floor_ops_per_sec: Option<f64>,
+    /// `ops_per_sec / floor_ops_per_sec`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<f64>,
+    /// `validate_during_signins`: the p99 of the same validation with no sign-ins running,
+    /// measured in alternate rounds, and `p99_us / idle_p99_us`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_p99_us: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p99_ratio: Option<f64>,
+}
+
+impl Record {
+    fn new(scenario: &'static str, backend: &str, in_flight: usize, sample: Sample) -> Self {
+        Self {
+            scenario,
+            backend: backend.to_owned(),
+            tokens: None,
+            in_flight,
+            ops_per_sec: sample.ops_per_sec,
+            p50_us: sample.p50_us,
+            p99_us: sample.p99_us,
+            floor: None,
+            floor_ops_per_sec: None,
+            ratio: None,
+            idle_p99_us: None,
+            p99_ratio: None,
+        }
+    }
+
+    fn with_floor(mut self, floor: String, floor_ops_per_sec: f64) -> Self {
+        self.ratio = Some(self.ops_per_sec / floor_ops_per_sec);
+        self.floor = Some(floor);
+        self.floor_ops_per_sec = Some(floor_ops_per_sec);
+        self
+    }
+}
+
+/// A scenario's subject and, for the read scenarios, its floor, measured in alternate rounds.
+struct Scenario {
+    name: &'static str,
+    in_flight: usize,
+    op: Op,
+    floor: Option<(String, Op)>,
+}
+
+impl Scenario {
+    async fn run(self, backend: &str, settings: &Settings) -> Record {
+        let warm_up = Duration::from_secs_f64(settings.warm_up_seconds);
+        measure::run(&self.op, self.in_flight, warm_up).await;
+        if let Some((_, floor)) = &self.floor {
+            measure::run(floor, self.in_flight, warm_up).await;
+        }
+        let (mut subject, mut floor) = (Vec::new(), Vec::new());
+        for _ in 0..settings.rounds {
+            subject.push(measure::run(&self.op, self.in_flight, settings.duration()).await);
+            if let Some((_, op)) = &self.floor {
+                floor.push(measure::run(op, self.in_flight, settings.duration()).await);
+            }
+        }
+        let record = Record::new(self.name, backend, self.in_flight, Sample::median(&subject));
+        match self.floor {
+            Some((name, _)) => record.with_floor(name, Sample::median(&floor).ops_per_sec),
+            None => record,
+        }
+    }
+}
+
+/// Runs every scenario on `adapter`, handing each line to `emit` as soon as it is measured.
+pub async fn run_all<A>(backend: &str, adapter: A, floor: Floor, settings: &Settings, emit: &mut dyn FnMut(Record))
+where
+    A: Adapter + Clone + 'static,
+{
+    let hashed = Lucia::builder(adapter.clone()).build();
+    let compat = Lucia::builder(adapter.clone()).lucia_v2_compat().build();
+    let users = make_users(&hashed, settings.users).await;
+
+    // validate_session on active sessions, both token modes, against the floor.
+    for (tokens, auth) in [("hashed", &hashed), ("v2_compat", &compat)] {
+        let (tokens_, stored_ids) = make_sessions(auth, &users, settings.sessions).await;
+        for in_flight in [1, 32] {
+            let auth = auth.clone();
+            let tokens_ = Arc::clone(&tokens_);
+            let subject = op(move |i| {
+                let (auth, tokens_) = (auth.clone(), Arc::clone(&tokens_));
+                async move {
+                    auth.validate_session(&tokens_[i % tokens_.len()]).await.expect("validate_session");
+                }
+            });
+            let (raw, stored_ids) = (floor.clone(), Arc::clone(&stored_ids));
+            let floor_op = op(move |i| {
+                let (raw, stored_ids) = (raw.clone(), Arc::clone(&stored_ids));
+                async move { raw.get_session_and_user(&stored_ids[i % stored_ids.len()]).await }
+            });
+            let floor = Some((floor.driver(), floor_op));
+            let scenario = Scenario { name: "validate_session", in_flight, op: subject, floor };
+            let mut record = scenario.run(backend, settings).await;
+            record.tokens = Some(tokens);
+            emit(record);
+        }
+    }
+
+    // validate_session that renews every time: no active period, and a clock that moves on
+    // by a millisecond at each reading, so every validation finds its session idle.
+    let renewing = renewing(adapter.clone());
+    let (renew_tokens, _) = make_sessions(&renewing, &users, settings.sessions).await;
+    let subject = op(move |i| {
+        let (auth, tokens) = (renewing.clone(), Arc::clone(&renew_tokens));
+        async move {
+            let session = auth.validate_session(&tokens[i % tokens.len()]).await.expect("validate_session");
+            assert!(session.fresh, "the session was not renewed");
+        }
+    });
+    emit(
+        Scenario { name: "validate_session_renew", in_flight: 1, op: subject, floor: None }
+            .run(backend, settings)
+            .await,
+    );
+
+    // create_session for existing users.
+    let (auth, users_) = (hashed.clone(), Arc::clone(&users));
+    let subject = op(move |i| {
+        let (auth, users) = (auth.clone(), Arc::clone(&users_));
+        async move {
+            auth.create_session(CreateSession::for_user(&users[i % users.len()])).await.expect("create_session");
+        }
+    });
+    emit(Scenario { name: "create_session", in_flight: 1, op: subject, floor: None }.run(backend, settings).await);
+
+    // create_user with a password key: one hash each.
+    let auth = hashed.clone();
+    let prefix = lucia::generate_random_string(8);
+    let subject = op(move |i| {
+        let (auth, email) = (auth.clone(), format!("new-{prefix}-{i}@example.com"));
+        async move {
+            let key = NewKey::password("email", email, PASSWORD);
+            auth.create_user(CreateUser::new(Default::default()).with_key(key)).await.expect("create_user");
+        }
+    });
+    let scenario = Scenario { name: "create_user", in_flight: settings.sign_ins, op: subject, floor: None };
+    emit(scenario.run(backend, settings).await);
+
+    // use_key with a password (`s2:` scrypt), against raw hashing on every core.
+    let emails = make_password_users(&hashed, settings.sign_ins).await;
+    let sign_in = use_key_op(&hashed, &emails);
+    let record = Scenario { name: "use_key", in_flight: settings.sign_ins, op: Arc::clone(&sign_in), floor: None }
+        .run(backend, settings)
+        .await;
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let raw = raw_scrypt(cores, settings).await;
+    emit(record.with_floor(format!("s2: scrypt on {cores} threads, nothing else running"), raw));
+
+    // validate_session p99 while sign-ins hash, beside its idle p99 in alternate rounds.
+    let (tokens_, _) = make_sessions(&hashed, &users, settings.sessions).await;
+    let auth = hashed.clone();
+    let validate = op(move |i| {
+        let (auth, tokens_) = (auth.clone(), Arc::clone(&tokens_));
+        async move {
+            auth.validate_session(&tokens_[i % tokens_.len()]).await.expect("validate_session");
+        }
+    });
+    emit(validate_during_signins(backend, &validate, &sign_in, settings).await);
+}
+
+fn renewing<A: Adapter>(adapter: A) -> Lucia<A> {
+    let ticks = Arc::new(AtomicU64::new(0));
+    Lucia::builder(adapter)
+        .session_expires_in(SessionExpiresIn {
+            active_period: Duration::ZERO,
+            idle_period: SessionExpiresIn::default().idle_period,
+        })
+        .clock(move || SystemTime::now() + Duration::from_millis(ticks.fetch_add(1, Ordering::Relaxed)))
+        .build()
+}
+
+async fn make_users<A: Adapter>(auth: &Lucia<A>, count: usize) -> Arc<Vec<String>> {
+    let mut users = Vec::with_capacity(count);
+    for _ in 0..count {
+        users.push(auth.create_user(CreateUser::new(Default::default())).await.expect("create_user").user_id);
+    }
+    Arc::new(users)
+}
+
+/// `count` sessions spread over `users`: their tokens, and the ids stored for them.
+async fn make_sessions<A: Adapter>(
+    auth: &Lucia<A>,
+    users: &[String],
+    count: usize,
+) -> (Arc<Vec<String>>, Arc<Vec<String>>) {
+    let (mut tokens, mut stored_ids) = (Vec::with_capacity(count), Vec::with_capacity(count));
+    for i in 0..count {
+        let new = auth.create_session(CreateSession::for_user(&users[i % users.len()])).await.expect("create_session");
+        let token = new.token.expose_secret().to_owned();
+        stored_ids.push(auth.config().session_tokens.stored_id(&token));
+        tokens.push(token);
+    }
+    (Arc::new(tokens), Arc::new(stored_ids))
+}
+
+/// `count` users with an email key and [`PASSWORD`]; their emails.
+async fn make_password_users<A: Adapter>(auth: &Lucia<A>, count: usize) -> Arc<Vec<String>> {
+    let prefix = lucia::generate_random_string(8);
+    let mut emails = Vec::with_capacity(count);
+    for i in 0..count {
+        let email = format!("user-{prefix}-{i}@example.com");
+        let key = NewKey::password("email", email.clone(), PASSWORD);
+        auth.create_user(CreateUser::new(Default::default()).with_key(key)).await.expect("create_user");
+        emails.push(email);
+    }
+    Arc::new(emails)
+}
+
+fn use_key_op<A: Adapter + 'static>(auth: &Lucia<A>, emails: &Arc<Vec<String>>) -> Op {
+    let (auth, emails) = (auth.clone(), Arc::clone(emails));
+    op(move |i| {
+        let (auth, emails) = (auth.clone(), Arc::clone(&emails));
+        async move {
+            auth.use_key("email", &emails[i % emails.len()], Some(PASSWORD)).await.expect("use_key");
+        }
+    })
+}
+
+/// The median over the rounds of raw `s2:` password checks per second on `threads` threads.
+async fn raw_scrypt(threads: usize, settings: &Settings) -> f64 {
+    let hash = Arc::new(LuciaScrypt.hash(PASSWORD).expect("hash"));
+    let check = Arc::new(move || assert!(LuciaScrypt.verify(PASSWORD, &hash).expect("verify")));
+    let mut rates = Vec::new();
+    for _ in 0..settings.rounds {
+        rates.push(measure::raw_hashes(threads, settings.duration(), check.clone()).await);
+    }
+    measure::median(rates)
+}
+
+/// `validate` at one in flight while `settings.sign_ins` tasks call `sign_in` back to back,
+/// and, in alternate rounds, with nothing else running.
+async fn validate_during_signins(backend: &str, validate: &Op, sign_in: &Op, settings: &Settings) -> Record {
+    let (mut idle, mut busy) = (Vec::new(), Vec::new());
+    for _ in 0..settings.rounds {
+        idle.push(measure::run(validate, 1, settings.duration()).await);
+        let stop = Arc::new(AtomicBool::new(false));
+        let signers: Vec<_> = (0..settings.sign_ins)
+            .map(|i| {
+                let (sign_in, stop) = (Arc::clone(sign_in), Arc::clone(&stop));
+                tokio::spawn(async move {
+                    while !stop.load(Ordering::Relaxed) {
+                        sign_in(i).await;
+                    }
+                })
+            })
+            .collect();
+        // Let the hashes start before measuring.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        busy.push(measure::run(validate, 1, settings.duration()).await);
+        stop.store(true, Ordering::Relaxed);
+        for signer in signers {
+            signer.await.expect("sign-in panicked");
+        }
+    }
+    let (idle, busy) = (Sample::median(&idle), Sample::median(&busy));
+    let mut record = Record::new("validate_during_signins", backend, 1, busy);
+    record.idle_p99_us = Some(idle.p99_us);
+    record.p99_ratio = Some(busy.p99_us / idle.p99_us);
+    record
+}

@@ -1,0 +1,47 @@
+//! The benchmark still runs: `--quick` on SQLite, every scenario printing a well-formed line.
+//! No figure is checked; targets are read from a full run's output.
+
+use std::process::Command;
+
+#[test]
+fn quick_run_on_sqlite_prints_every_scenario() {
+    let output = Command::new(env!("CARGO_BIN_EXE_lucia-bench"))
+        .args(["--quick", "--json", "--backends", "sqlite"])
+        .output()
+        .expect("run lucia-bench");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "lucia-bench failed: {stderr}");
+    let lines: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .expect("UTF-8 output")
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}")))
+        .collect();
+    let scenarios: Vec<&str> = lines.iter().map(|l| l["scenario"].as_str().expect("scenario")).collect();
+    assert_eq!(
+        scenarios,
+        [
+            "validate_session",
+            "validate_session",
+            "validate_session",
+            "validate_session",
+            "validate_session_renew",
+            "create_session",
+            "create_user",
+            "use_key",
+            "validate_during_signins",
+        ]
+    );
+    for line in &lines {
+        assert_eq!(line["backend"], "sqlite");
+        for field in ["in_flight", "ops_per_sec", "p50_us", "p99_us"] {
+            assert!(line[field].as_f64().is_some_and(|v| v > 0.0), "{field} in {line}");
+        }
+        if line["scenario"] == "validate_session" {
+            assert_eq!(line["floor"], "rusqlite (same statement)");
+            assert!(line["floor_ops_per_sec"].as_f64().is_some_and(|v| v > 0.0), "{line}");
+            assert!(line["ratio"].as_f64().is_some(), "{line}");
+        }
+    }
+    let modes: Vec<_> = lines.iter().filter_map(|l| l["tokens"].as_str()).collect();
+    assert_eq!(modes, ["hashed", "hashed", "v2_compat", "v2_compat"]);
+}
