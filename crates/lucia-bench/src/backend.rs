@@ -3,6 +3,8 @@
 //! statement the SeaORM adapter sends for `get_session_and_user`.
 
 use std::str::FromStr;
+
+use sqlx::ConnectOptions as _;
 use std::sync::{Arc, Mutex};
 
 use lucia_adapter_sea_orm::LuciaMigration;
@@ -40,7 +42,8 @@ pub struct PoolSettings {
 /// A fresh store on one backend.
 pub struct Store {
     pub db: DatabaseConnection,
-    pub floor: Floor,
+    /// The floors: the raw driver under the adapter, then, on SQLite, sqlx alone.
+    pub floors: Vec<Floor>,
     cleanup: Cleanup,
 }
 
@@ -60,6 +63,11 @@ fn options(url: &str, pool: PoolSettings) -> ConnectOptions {
     options
 }
 
+/// The floor's pool: the settings [`options`] gives SeaORM's.
+fn pool_options<DB: sqlx::Database>(pool: PoolSettings) -> sqlx::pool::PoolOptions<DB> {
+    sqlx::pool::PoolOptions::new().max_connections(pool.max_connections).min_connections(0).test_before_acquire(false)
+}
+
 fn failed(what: &str) -> impl Fn(&dyn std::fmt::Display) -> String + '_ {
     move |e| format!("{what}: {e}")
 }
@@ -74,8 +82,13 @@ impl Store {
                 let path = std::env::temp_dir().join(format!("{name}.db"));
                 let url = format!("sqlite://{}?mode=rwc", path.display());
                 let db = Database::connect(options(&url, pool)).await.map_err(|e| failed("sqlite")(&e))?;
-                let floor = Floor::sqlite(&path, pool.max_connections).map_err(|e| failed("rusqlite")(&e))?;
-                Self { db, floor, cleanup: Cleanup::File(path) }
+                let rusqlite = Floor::sqlite(&path, pool.max_connections).map_err(|e| failed("rusqlite")(&e))?;
+                let connect = sqlx::sqlite::SqliteConnectOptions::from_str(&url).map_err(|e| failed(&url)(&e))?;
+                let sqlx = pool_options(pool)
+                    .connect_with(connect.disable_statement_logging())
+                    .await
+                    .map_err(|e| failed(&url)(&e))?;
+                Self { db, floors: vec![rusqlite, Floor::SqlxSqlite(sqlx)], cleanup: Cleanup::File(path) }
             }
             SqlBackend::Postgres => {
                 let admin = Database::connect(options(url, PoolSettings { max_connections: 1 }))
@@ -87,14 +100,9 @@ impl Store {
                 seaorm.set_schema_search_path(&name);
                 let db = Database::connect(seaorm).await.map_err(|e| failed(url)(&e))?;
                 let connect = sqlx::postgres::PgConnectOptions::from_str(url).map_err(|e| failed(url)(&e))?;
-                let floor = sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(pool.max_connections)
-                    .min_connections(0)
-                    .test_before_acquire(false)
-                    .connect_with(connect.options([("search_path", name.as_str())]))
-                    .await
-                    .map_err(|e| failed(url)(&e))?;
-                Self { db, floor: Floor::Postgres(floor), cleanup }
+                let connect = connect.options([("search_path", name.as_str())]).disable_statement_logging();
+                let floor = pool_options(pool).connect_with(connect).await.map_err(|e| failed(url)(&e))?;
+                Self { db, floors: vec![Floor::Postgres(floor)], cleanup }
             }
             SqlBackend::MySql => {
                 let admin = Database::connect(options(url, PoolSettings { max_connections: 1 }))
@@ -104,14 +112,12 @@ impl Store {
                 let cleanup = Cleanup::MySqlDatabase { admin, database: name.clone() };
                 let url = format!("{}/{name}", url.rsplit_once('/').map_or(url, |(base, _)| base));
                 let db = Database::connect(options(&url, pool)).await.map_err(|e| failed(&url)(&e))?;
-                let floor = sqlx::mysql::MySqlPoolOptions::new()
-                    .max_connections(pool.max_connections)
-                    .min_connections(0)
-                    .test_before_acquire(false)
-                    .connect(&url)
+                let connect = sqlx::mysql::MySqlConnectOptions::from_str(&url).map_err(|e| failed(&url)(&e))?;
+                let floor = pool_options(pool)
+                    .connect_with(connect.disable_statement_logging())
                     .await
                     .map_err(|e| failed(&url)(&e))?;
-                Self { db, floor: Floor::MySql(floor), cleanup }
+                Self { db, floors: vec![Floor::MySql(floor)], cleanup }
             }
         };
         let migration =
@@ -157,6 +163,9 @@ pub enum Floor {
     Postgres(sqlx::PgPool),
     /// `sqlx`, as for PostgreSQL.
     MySql(sqlx::MySqlPool),
+    /// `sqlx` on SQLite: the driver SeaORM uses there, whose connections each run on a
+    /// worker thread of their own.
+    SqlxSqlite(sqlx::SqlitePool),
     /// Sessions in Redis: the adapter's two reads (`GET` of the session id's pointer to its
     /// user, `HGETALL` of the session) on a `ConnectionManager`, then the user's row through
     /// the users' floor (SQLite or PostgreSQL) with the users-only adapter's statement.
@@ -180,7 +189,7 @@ impl Floor {
     pub fn driver(&self) -> String {
         match self {
             Self::Sqlite(_) => "rusqlite (same statement)".into(),
-            Self::Postgres(_) | Self::MySql(_) => "sqlx (same statement)".into(),
+            Self::Postgres(_) | Self::MySql(_) | Self::SqlxSqlite(_) => "sqlx (same statement)".into(),
             Self::Redis { users, .. } => format!("redis GET+HGETALL, then {}", users.driver()),
         }
     }
@@ -204,6 +213,9 @@ impl Floor {
             Self::Postgres(pool) => {
                 sqlx::query_as(POSTGRES_USER).bind(user_id).fetch_optional(pool).await.expect("query")
             }
+            Self::SqlxSqlite(pool) => {
+                sqlx::query_as(SQLITE_USER).bind(user_id).fetch_optional(pool).await.expect("query")
+            }
             Self::MySql(_) | Self::Redis { .. } => unreachable!("users are in SQLite or PostgreSQL"),
         };
         assert!(found.is_some(), "the floor found no user {user_id}");
@@ -226,6 +238,9 @@ impl Floor {
             }
             Self::MySql(pool) => {
                 sqlx::query_as(MYSQL_SELECT).bind(stored_id).fetch_optional(pool).await.expect("query")
+            }
+            Self::SqlxSqlite(pool) => {
+                sqlx::query_as(SQLITE_SELECT).bind(stored_id).fetch_optional(pool).await.expect("query")
             }
             Self::Redis { connection, prefix, users } => {
                 // Session and user ids are `[a-z0-9]`, which the adapter's keys carry as they are.

@@ -112,6 +112,9 @@ fn print(json: bool, record: &Record) {
     if let (Some(floor), Some(rate), Some(ratio)) = (&record.floor, record.floor_ops_per_sec, record.ratio) {
         line += &format!("  floor {rate:.0}/s ({floor}), ratio {ratio:.2}");
     }
+    for other in &record.other_floors {
+        line += &format!("; {:.0}/s ({}), ratio {:.2}", other.ops_per_sec, other.floor, other.ratio);
+    }
     if let (Some(idle), Some(ratio)) = (record.idle_p99_us, record.p99_ratio) {
         line += &format!("  idle p99 {idle:.1} µs, p99 ratio {ratio:.2}");
     }
@@ -132,7 +135,7 @@ async fn run_sql(backend: SqlBackend, name: &str, url: &str, args: &Args, emit: 
     };
     let tables = Tables { user: entity::user::Entity, key: entity::key::Entity, session: entity::session::Entity };
     let adapter = SeaOrmAdapter::new(store.db.clone(), tables).expect("the default entities are valid");
-    scenarios::run_all(name, adapter, store.floor.clone(), &args.settings, emit).await;
+    scenarios::run_all(name, adapter, store.floors.clone(), &args.settings, emit).await;
     store.remove().await;
 }
 
@@ -160,8 +163,10 @@ async fn run_redis(redis_url: &str, args: &Args, emit: &mut dyn FnMut(Record)) {
     let tables = Tables { user: entity::user::Entity, key: entity::key::Entity, session: NoSessionTable };
     let users: SeaOrmUserAdapter =
         SeaOrmAdapter::new(store.db.clone(), tables).expect("the default entities are valid");
-    match Floor::redis(redis_url, &prefix.prefix, store.floor.clone()).await {
-        Ok(floor) => scenarios::run_all(name, SplitAdapter::new(users, sessions), floor, &args.settings, emit).await,
+    match Floor::redis(redis_url, &prefix.prefix, store.floors[0].clone()).await {
+        Ok(floor) => {
+            scenarios::run_all(name, SplitAdapter::new(users, sessions), vec![floor], &args.settings, emit).await
+        }
         Err(e) => eprintln!("lucia-bench: skipping redis: {e}"),
     }
     store.remove().await;

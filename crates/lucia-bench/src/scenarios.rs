@@ -54,12 +54,24 @@ pub struct Record {
     /// `ops_per_sec / floor_ops_per_sec`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ratio: Option<f64>,
+    /// Further floors measured in the same rounds: on SQLite, sqlx alone (what the SeaORM
+    /// adapter can reach at best).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_floors: Vec<OtherFloor>,
     /// `validate_during_signins`: the p99 of the same validation with no sign-ins running,
     /// measured in alternate rounds, and `p99_us / idle_p99_us`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idle_p99_us: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub p99_ratio: Option<f64>,
+}
+
+/// A floor beyond the first.
+#[derive(Debug, Serialize)]
+pub struct OtherFloor {
+    pub floor: String,
+    pub ops_per_sec: f64,
+    pub ratio: f64,
 }
 
 impl Record {
@@ -75,6 +87,7 @@ impl Record {
             floor: None,
             floor_ops_per_sec: None,
             ratio: None,
+            other_floors: Vec::new(),
             idle_p99_us: None,
             p99_ratio: None,
         }
@@ -88,39 +101,54 @@ impl Record {
     }
 }
 
-/// A scenario's subject and, for the read scenarios, its floor, measured in alternate rounds.
+/// A scenario's subject and, for the read scenarios, its floors, measured in alternate rounds.
 struct Scenario {
     name: &'static str,
     in_flight: usize,
     op: Op,
-    floor: Option<(String, Op)>,
+    floors: Vec<(String, Op)>,
 }
 
 impl Scenario {
     async fn run(self, backend: &str, settings: &Settings) -> Record {
         let warm_up = Duration::from_secs_f64(settings.warm_up_seconds);
         measure::run(&self.op, self.in_flight, warm_up).await;
-        if let Some((_, floor)) = &self.floor {
+        for (_, floor) in &self.floors {
             measure::run(floor, self.in_flight, warm_up).await;
         }
-        let (mut subject, mut floor) = (Vec::new(), Vec::new());
+        let mut subject = Vec::new();
+        let mut floors = vec![Vec::new(); self.floors.len()];
         for _ in 0..settings.rounds {
             subject.push(measure::run(&self.op, self.in_flight, settings.duration()).await);
-            if let Some((_, op)) = &self.floor {
-                floor.push(measure::run(op, self.in_flight, settings.duration()).await);
+            for ((_, op), samples) in self.floors.iter().zip(&mut floors) {
+                samples.push(measure::run(op, self.in_flight, settings.duration()).await);
             }
         }
-        let record = Record::new(self.name, backend, self.in_flight, Sample::median(&subject));
-        match self.floor {
-            Some((name, _)) => record.with_floor(name, Sample::median(&floor).ops_per_sec),
-            None => record,
+        let mut record = Record::new(self.name, backend, self.in_flight, Sample::median(&subject));
+        for ((name, _), samples) in self.floors.into_iter().zip(floors) {
+            let rate = Sample::median(&samples).ops_per_sec;
+            if record.floor.is_none() {
+                record = record.with_floor(name, rate);
+            } else {
+                record.other_floors.push(OtherFloor {
+                    floor: name,
+                    ops_per_sec: rate,
+                    ratio: record.ops_per_sec / rate,
+                });
+            }
         }
+        record
     }
 }
 
 /// Runs every scenario on `adapter`, handing each line to `emit` as soon as it is measured.
-pub async fn run_all<A>(backend: &str, adapter: A, floor: Floor, settings: &Settings, emit: &mut dyn FnMut(Record))
-where
+pub async fn run_all<A>(
+    backend: &str,
+    adapter: A,
+    floors: Vec<Floor>,
+    settings: &Settings,
+    emit: &mut dyn FnMut(Record),
+) where
     A: Adapter + Clone + 'static,
 {
     let hashed = Lucia::builder(adapter.clone()).build();
@@ -139,13 +167,18 @@ where
                     auth.validate_session(&tokens_[i % tokens_.len()]).await.expect("validate_session");
                 }
             });
-            let (raw, stored_ids) = (floor.clone(), Arc::clone(&stored_ids));
-            let floor_op = op(move |i| {
-                let (raw, stored_ids) = (raw.clone(), Arc::clone(&stored_ids));
-                async move { raw.get_session_and_user(&stored_ids[i % stored_ids.len()]).await }
-            });
-            let floor = Some((floor.driver(), floor_op));
-            let scenario = Scenario { name: "validate_session", in_flight, op: subject, floor };
+            let floors = floors
+                .iter()
+                .map(|floor| {
+                    let (raw, stored_ids) = (floor.clone(), Arc::clone(&stored_ids));
+                    let read = op(move |i| {
+                        let (raw, stored_ids) = (raw.clone(), Arc::clone(&stored_ids));
+                        async move { raw.get_session_and_user(&stored_ids[i % stored_ids.len()]).await }
+                    });
+                    (floor.driver(), read)
+                })
+                .collect();
+            let scenario = Scenario { name: "validate_session", in_flight, op: subject, floors };
             let mut record = scenario.run(backend, settings).await;
             record.tokens = Some(tokens);
             emit(record);
@@ -164,7 +197,7 @@ where
         }
     });
     emit(
-        Scenario { name: "validate_session_renew", in_flight: 1, op: subject, floor: None }
+        Scenario { name: "validate_session_renew", in_flight: 1, op: subject, floors: Vec::new() }
             .run(backend, settings)
             .await,
     );
@@ -177,7 +210,9 @@ where
             auth.create_session(CreateSession::for_user(&users[i % users.len()])).await.expect("create_session");
         }
     });
-    emit(Scenario { name: "create_session", in_flight: 1, op: subject, floor: None }.run(backend, settings).await);
+    emit(
+        Scenario { name: "create_session", in_flight: 1, op: subject, floors: Vec::new() }.run(backend, settings).await,
+    );
 
     // create_user with a password key: one hash each.
     let auth = hashed.clone();
@@ -189,15 +224,16 @@ where
             auth.create_user(CreateUser::new(Default::default()).with_key(key)).await.expect("create_user");
         }
     });
-    let scenario = Scenario { name: "create_user", in_flight: settings.sign_ins, op: subject, floor: None };
+    let scenario = Scenario { name: "create_user", in_flight: settings.sign_ins, op: subject, floors: Vec::new() };
     emit(scenario.run(backend, settings).await);
 
     // use_key with a password (`s2:` scrypt), against raw hashing on every core.
     let emails = make_password_users(&hashed, settings.sign_ins).await;
     let sign_in = use_key_op(&hashed, &emails);
-    let record = Scenario { name: "use_key", in_flight: settings.sign_ins, op: Arc::clone(&sign_in), floor: None }
-        .run(backend, settings)
-        .await;
+    let record =
+        Scenario { name: "use_key", in_flight: settings.sign_ins, op: Arc::clone(&sign_in), floors: Vec::new() }
+            .run(backend, settings)
+            .await;
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let raw = raw_scrypt(cores, settings).await;
     emit(record.with_floor(format!("s2: scrypt on {cores} threads, nothing else running"), raw));

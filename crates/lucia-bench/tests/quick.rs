@@ -40,6 +40,8 @@ fn quick_run_on_sqlite_prints_every_scenario() {
             assert_eq!(line["floor"], "rusqlite (same statement)");
             assert!(line["floor_ops_per_sec"].as_f64().is_some_and(|v| v > 0.0), "{line}");
             assert!(line["ratio"].as_f64().is_some(), "{line}");
+            assert_eq!(line["other_floors"][0]["floor"], "sqlx (same statement)", "{line}");
+            assert!(line["other_floors"][0]["ops_per_sec"].as_f64().is_some_and(|v| v > 0.0), "{line}");
         }
     }
     let modes: Vec<_> = lines.iter().filter_map(|l| l["tokens"].as_str()).collect();
