@@ -27,7 +27,8 @@ for line in sys.stdin:
     if "idle_p99_us" in r:
         floor = f"idle p99 {r['idle_p99_us']:.0f} µs"
         ratio = f"p99 {r['p99_ratio']:.1f}x idle"
+    scenario = r["scenario"] + (f" (hashes at {r['hashing']})" if "hashing" in r else "")
     print(
-        f"| {r['scenario']} | {r['backend']} | {r.get('tokens', '')} | {r['in_flight']} "
+        f"| {scenario} | {r['backend']} | {r.get('tokens', '')} | {r['in_flight']} "
         f"| {rate(r['ops_per_sec'])} | {r['p50_us']:.0f} | {r['p99_us']:.0f} | {floor} | {floor_rate} | {ratio} |"
     )

@@ -115,6 +115,9 @@ fn print(json: bool, record: &Record) {
     for other in &record.other_floors {
         line += &format!("; {:.0}/s ({}), ratio {:.2}", other.ops_per_sec, other.floor, other.ratio);
     }
+    if let Some(hashing) = record.hashing {
+        line += &format!("  hashing at {hashing}");
+    }
     if let (Some(idle), Some(ratio)) = (record.idle_p99_us, record.p99_ratio) {
         line += &format!("  idle p99 {idle:.1} µs, p99 ratio {ratio:.2}");
     }

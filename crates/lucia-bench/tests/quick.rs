@@ -29,6 +29,8 @@ fn quick_run_on_sqlite_prints_every_scenario() {
             "create_user",
             "use_key",
             "validate_during_signins",
+            "use_key",
+            "validate_during_signins",
         ]
     );
     for line in &lines {
