@@ -13,7 +13,8 @@
 //! removed at the end.
 //!
 //! Flags: `--json`, `--quick` (very short runs, to check that the benchmark works),
-//! `--seconds S` (each measurement, default 2), `--rounds N` (alternating rounds of lucia and
+//! `--seconds S` (each measurement, default 2), `--scenarios validate_session,use_key` (only
+//! these; default all), `--rounds N` (alternating rounds of lucia and
 //! its floor, default 3; medians are reported), `--backends sqlite,postgres,mysql,redis`,
 //! `--pool-size N` (default 10, sqlx's default), `--postgres-url`, `--mysql-url`,
 //! `--redis-url`.
@@ -45,7 +46,7 @@ struct Args {
 fn usage(problem: &str) -> ! {
     eprintln!("lucia-bench: {problem}");
     eprintln!(
-        "usage: lucia-bench [--json] [--quick] [--seconds S] [--rounds N] [--backends {}] [--pool-size N] \
+        "usage: lucia-bench [--json] [--quick] [--seconds S] [--rounds N] [--backends {}] [--scenarios A,B] [--pool-size N] \
          [--postgres-url URL] [--mysql-url URL] [--redis-url URL]",
         BACKENDS.join(",")
     );
@@ -56,7 +57,15 @@ fn parse_args() -> Args {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let mut args = Args {
         json: false,
-        settings: Settings { seconds: 2.0, rounds: 3, warm_up_seconds: 0.5, users: 100, sessions: 1000, sign_ins: 4 },
+        settings: Settings {
+            seconds: 2.0,
+            rounds: 3,
+            warm_up_seconds: 0.5,
+            users: 100,
+            sessions: 1000,
+            sign_ins: 4,
+            only: None,
+        },
         backends: BACKENDS.iter().map(|b| b.to_string()).collect(),
         pool: PoolSettings { max_connections: 10 },
         postgres_url: env("LUCIA_TEST_POSTGRES_URL"),
@@ -75,6 +84,7 @@ fn parse_args() -> Args {
             "--seconds" => seconds = Some(number(value())),
             "--rounds" => rounds = Some(number(value()) as usize),
             "--pool-size" => args.pool.max_connections = number(value()) as u32,
+            "--scenarios" => args.settings.only = Some(value().split(',').map(str::to_owned).collect()),
             "--backends" => args.backends = value().split(',').map(str::to_owned).collect(),
             "--postgres-url" => args.postgres_url = Some(value()),
             "--mysql-url" => args.mysql_url = Some(value()),
@@ -83,8 +93,9 @@ fn parse_args() -> Args {
         }
     }
     if quick {
+        let only = args.settings.only.take();
         args.settings =
-            Settings { seconds: 0.05, rounds: 1, warm_up_seconds: 0.01, users: 5, sessions: 20, sign_ins: 2 };
+            Settings { seconds: 0.05, rounds: 1, warm_up_seconds: 0.01, users: 5, sessions: 20, sign_ins: 2, only };
     }
     args.settings.seconds = seconds.unwrap_or(args.settings.seconds);
     args.settings.rounds = rounds.unwrap_or(args.settings.rounds).max(1);

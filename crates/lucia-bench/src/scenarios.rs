@@ -13,7 +13,7 @@ use crate::measure::{self, Op, Sample, op};
 const PASSWORD: &str = "correct horse battery staple";
 
 /// How long and how often to measure.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// Each measurement (one round of lucia or of its floor).
     pub seconds: f64,
@@ -26,9 +26,15 @@ pub struct Settings {
     pub sessions: usize,
     /// Concurrent sign-ins in the hashing scenarios (the "four sign-ins").
     pub sign_ins: usize,
+    /// Only these scenarios (all when `None`).
+    pub only: Option<Vec<String>>,
 }
 
 impl Settings {
+    fn wants(&self, scenario: &str) -> bool {
+        self.only.as_ref().is_none_or(|only| only.iter().any(|s| s == scenario))
+    }
+
     fn duration(&self) -> Duration {
         Duration::from_secs_f64(self.seconds)
     }
@@ -161,7 +167,9 @@ pub async fn run_all<A>(
     let users = make_users(&hashed, settings.users).await;
 
     // validate_session on active sessions, both token modes, against the floor.
-    for (tokens, auth) in [("hashed", &hashed), ("v2_compat", &compat)] {
+    let modes =
+        if settings.wants("validate_session") { vec![("hashed", &hashed), ("v2_compat", &compat)] } else { Vec::new() };
+    for (tokens, auth) in modes {
         let (tokens_, stored_ids) = make_sessions(auth, &users, settings.sessions).await;
         for in_flight in [1, 32] {
             let auth = auth.clone();
@@ -192,56 +200,66 @@ pub async fn run_all<A>(
 
     // validate_session that renews every time: no active period, and a clock that moves on
     // by a millisecond at each reading, so every validation finds its session idle.
-    let renewing = renewing(adapter.clone());
-    let (renew_tokens, _) = make_sessions(&renewing, &users, settings.sessions).await;
-    let subject = op(move |i| {
-        let (auth, tokens) = (renewing.clone(), Arc::clone(&renew_tokens));
-        async move {
-            let session = auth.validate_session(&tokens[i % tokens.len()]).await.expect("validate_session");
-            assert!(session.fresh, "the session was not renewed");
-        }
-    });
-    emit(
-        Scenario { name: "validate_session_renew", in_flight: 1, op: subject, floors: Vec::new() }
-            .run(backend, settings)
-            .await,
-    );
+    if settings.wants("validate_session_renew") {
+        let renewing = renewing(adapter.clone());
+        let (renew_tokens, _) = make_sessions(&renewing, &users, settings.sessions).await;
+        let subject = op(move |i| {
+            let (auth, tokens) = (renewing.clone(), Arc::clone(&renew_tokens));
+            async move {
+                let session = auth.validate_session(&tokens[i % tokens.len()]).await.expect("validate_session");
+                assert!(session.fresh, "the session was not renewed");
+            }
+        });
+        let scenario = Scenario { name: "validate_session_renew", in_flight: 1, op: subject, floors: Vec::new() };
+        emit(scenario.run(backend, settings).await);
+    }
 
     // create_session for existing users.
-    let (auth, users_) = (hashed.clone(), Arc::clone(&users));
-    let subject = op(move |i| {
-        let (auth, users) = (auth.clone(), Arc::clone(&users_));
-        async move {
-            auth.create_session(CreateSession::for_user(&users[i % users.len()])).await.expect("create_session");
-        }
-    });
-    emit(
-        Scenario { name: "create_session", in_flight: 1, op: subject, floors: Vec::new() }.run(backend, settings).await,
-    );
+    if settings.wants("create_session") {
+        let (auth, users_) = (hashed.clone(), Arc::clone(&users));
+        let subject = op(move |i| {
+            let (auth, users) = (auth.clone(), Arc::clone(&users_));
+            async move {
+                auth.create_session(CreateSession::for_user(&users[i % users.len()])).await.expect("create_session");
+            }
+        });
+        let scenario = Scenario { name: "create_session", in_flight: 1, op: subject, floors: Vec::new() };
+        emit(scenario.run(backend, settings).await);
+    }
 
     // create_user with a password key: one hash each.
-    let auth = hashed.clone();
-    let prefix = lucia::generate_random_string(8);
-    let subject = op(move |i| {
-        let (auth, email) = (auth.clone(), format!("new-{prefix}-{i}@example.com"));
-        async move {
-            let key = NewKey::password("email", email, PASSWORD);
-            auth.create_user(CreateUser::new(Default::default()).with_key(key)).await.expect("create_user");
-        }
-    });
-    let scenario = Scenario { name: "create_user", in_flight: settings.sign_ins, op: subject, floors: Vec::new() };
-    emit(scenario.run(backend, settings).await);
+    if settings.wants("create_user") {
+        let auth = hashed.clone();
+        let prefix = lucia::generate_random_string(8);
+        let subject = op(move |i| {
+            let (auth, email) = (auth.clone(), format!("new-{prefix}-{i}@example.com"));
+            async move {
+                let key = NewKey::password("email", email, PASSWORD);
+                auth.create_user(CreateUser::new(Default::default()).with_key(key)).await.expect("create_user");
+            }
+        });
+        let scenario = Scenario { name: "create_user", in_flight: settings.sign_ins, op: subject, floors: Vec::new() };
+        emit(scenario.run(backend, settings).await);
+    }
 
     // use_key with a password (`s2:` scrypt), against raw hashing on every core.
+    let (use_key, during_signins) = (settings.wants("use_key"), settings.wants("validate_during_signins"));
+    if !use_key && !during_signins {
+        return;
+    }
     let emails = make_password_users(&hashed, settings.sign_ins).await;
     let sign_in = use_key_op(&hashed, &emails);
-    let record =
-        Scenario { name: "use_key", in_flight: settings.sign_ins, op: Arc::clone(&sign_in), floors: Vec::new() }
-            .run(backend, settings)
-            .await;
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    let raw = raw_scrypt(cores, settings).await;
-    emit(record.with_floor(format!("s2: scrypt on {cores} threads, nothing else running"), raw));
+    let raw_floor = format!("s2: scrypt on {cores} threads, nothing else running");
+    let mut raw = None;
+    if use_key {
+        let scenario =
+            Scenario { name: "use_key", in_flight: settings.sign_ins, op: Arc::clone(&sign_in), floors: Vec::new() };
+        let record = scenario.run(backend, settings).await;
+        let rate = raw_scrypt(cores, settings).await;
+        raw = Some(rate);
+        emit(record.with_floor(raw_floor.clone(), rate));
+    }
 
     // validate_session p99 while sign-ins hash, beside its idle p99 in alternate rounds.
     let (tokens_, _) = make_sessions(&hashed, &users, settings.sessions).await;
@@ -252,23 +270,31 @@ pub async fn run_all<A>(
             auth.validate_session(&tokens_[i % tokens_.len()]).await.expect("validate_session");
         }
     });
-    emit(validate_during_signins(backend, &validate, &sign_in, settings).await);
+    if during_signins {
+        emit(validate_during_signins(backend, &validate, &sign_in, settings).await);
+    }
 
     // The same two sign-in lines with each hash at nice 19 (an experiment towards the p99
     // target: does a lower OS priority keep hashes off the request path without costing
     // sign-ins?).
     let nice = Lucia::builder(adapter).password_hasher(NiceScrypt).build();
     let nice_sign_in = use_key_op(&nice, &emails);
-    let record =
-        Scenario { name: "use_key", in_flight: settings.sign_ins, op: Arc::clone(&nice_sign_in), floors: Vec::new() }
-            .run(backend, settings)
-            .await;
-    let mut record = record.with_floor(format!("s2: scrypt on {cores} threads, nothing else running"), raw);
-    record.hashing = Some(NiceScrypt::LABEL);
-    emit(record);
-    let mut record = validate_during_signins(backend, &validate, &nice_sign_in, settings).await;
-    record.hashing = Some(NiceScrypt::LABEL);
-    emit(record);
+    if let Some(raw) = raw {
+        let scenario = Scenario {
+            name: "use_key",
+            in_flight: settings.sign_ins,
+            op: Arc::clone(&nice_sign_in),
+            floors: Vec::new(),
+        };
+        let mut record = scenario.run(backend, settings).await.with_floor(raw_floor, raw);
+        record.hashing = Some(NiceScrypt::LABEL);
+        emit(record);
+    }
+    if during_signins {
+        let mut record = validate_during_signins(backend, &validate, &nice_sign_in, settings).await;
+        record.hashing = Some(NiceScrypt::LABEL);
+        emit(record);
+    }
 }
 
 /// Lucia's `s2:` scrypt, each hash run with its thread at nice 19 and put back to nice 0
