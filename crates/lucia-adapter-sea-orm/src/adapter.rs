@@ -63,6 +63,9 @@ pub struct SessionsOnly {
 pub struct WithSessions {
     users: UsersOnly,
     sessions: SessionsOnly,
+    /// `get_session_and_user`'s SQL, rendered once for the connection's backend: it runs on
+    /// every validated request, and rendering it each time cost as much as the driver did.
+    session_and_user_sql: std::sync::OnceLock<String>,
 }
 
 /// The user and key half of a split deployment:
@@ -124,7 +127,7 @@ pub trait SessionTableOption {
 impl<E: EntityTrait> SessionTableOption for E {
     type Shape = WithSessions;
     fn with_users(self, users: UsersOnly) -> Result<WithSessions, SchemaError> {
-        Ok(WithSessions { users, sessions: SessionsOnly::describe(self)? })
+        Ok(WithSessions { users, sessions: SessionsOnly::describe(self)?, session_and_user_sql: Default::default() })
     }
 }
 
@@ -821,24 +824,33 @@ impl Adapter for SeaOrmAdapter<WithSessions> {
         const SESSION: &str = "s__";
         const USER: &str = "u__";
         let (session, user) = (self.session(), &self.user_tables().user);
-        let mut query = Query::select();
-        for column in &session.columns {
-            query.expr_as(Expr::col((alias("s"), alias(&column.name))), alias(&format!("{SESSION}{}", column.name)));
-        }
-        for column in &user.columns {
-            query.expr_as(Expr::col((alias("u"), alias(&column.name))), alias(&format!("{USER}{}", column.name)));
-        }
-        query
-            .from_as(session.table_ref.clone(), alias("s"))
-            .join_as(
-                JoinType::InnerJoin,
-                user.table_ref.clone(),
-                alias("u"),
-                Expr::col((alias("u"), alias("id"))).equals((alias("s"), alias("user_id"))),
-            )
-            .and_where(Expr::col((alias("s"), alias("id"))).eq(session_id));
-        self.fetch_one(&query, |row| Ok((session_from_row(session, row, SESSION)?, user_from_row(user, row, USER)?)))
-            .await
+        let sql = self.shape.session_and_user_sql.get_or_init(|| {
+            let mut query = Query::select();
+            for column in &session.columns {
+                query
+                    .expr_as(Expr::col((alias("s"), alias(&column.name))), alias(&format!("{SESSION}{}", column.name)));
+            }
+            for column in &user.columns {
+                query.expr_as(Expr::col((alias("u"), alias(&column.name))), alias(&format!("{USER}{}", column.name)));
+            }
+            query
+                .from_as(session.table_ref.clone(), alias("s"))
+                .join_as(
+                    JoinType::InnerJoin,
+                    user.table_ref.clone(),
+                    alias("u"),
+                    Expr::col((alias("u"), alias("id"))).equals((alias("s"), alias("user_id"))),
+                )
+                // The one parameter; its value is bound per call below.
+                .and_where(Expr::col((alias("s"), alias("id"))).eq(""));
+            self.backend().build(&query).sql
+        });
+        let statement =
+            Statement::from_sql_and_values(self.backend(), sql.as_str(), [Value::String(Some(session_id.to_owned()))]);
+        let row = self.db.query_one_raw(statement).await.map_err(database)?;
+        row.as_ref()
+            .map(|row| Ok((session_from_row(session, row, SESSION)?, user_from_row(user, row, USER)?)))
+            .transpose()
     }
 
     /// One transaction. On PostgreSQL and MySQL it first locks the user row, so a session or
