@@ -44,7 +44,7 @@
 //!   (`PEXPIREAT`), and again whenever the session is renewed. (Lucia v2's Redis adapter gave
 //!   the deadline as a relative `EX`, so sessions lived decades.) A session written already
 //!   dead, as [`Lucia::sign_in`](lucia::Lucia::sign_in)'s placeholder is, is kept one minute
-//!   so the sign-in can make it live; dead sessions never authenticate, whatever the store
+//!   ([`lucia::DEAD_SESSION_GRACE_MS`]) so the sign-in can make it live; dead sessions never authenticate, whatever the store
 //!   holds.
 //! - **The per-user index stays short.** Every change to a user's sessions drops the ids of
 //!   expired ones from the index, listing a user's sessions drops ids whose session is gone,
@@ -93,17 +93,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use futures_util::future::try_join_all;
-use lucia::{AdapterError, AttributeMap, DatabaseSession, SessionAdapter, SessionUpdate};
+use lucia::{AdapterError, AttributeMap, DEAD_SESSION_GRACE_MS, DatabaseSession, SessionAdapter, SessionUpdate};
 use redis::aio::ConnectionManagerConfig;
 use redis::{AsyncCommands, Client, RedisError, ScriptInvocation};
 
 use crate::connection::{Connection, adapter_error};
 use crate::keys::Keys;
-
-/// How long a session written already dead is kept, in milliseconds: the sign-in that wrote
-/// it as a placeholder has this long to make it live. Lucia's sweeps keep dead sessions as
-/// long.
-const DEAD_SESSION_GRACE_MS: i64 = 60_000;
 
 /// Attribute fields are `a:<name>` in a session hash.
 const ATTRIBUTE_FIELD: &str = "a:";
@@ -275,35 +270,24 @@ fn corrupt(what: &str) -> AdapterError {
     AdapterError::InvalidAttributes(format!("stored session has an unreadable {what}"))
 }
 
-/// A session from its hash fields (`None` if the hash is empty: the session is gone).
+/// A session from its hash fields (`None` if the hash is empty: the session is gone). A field
+/// that is missing or does not parse is [`AdapterError::InvalidAttributes`], never a panic.
 fn session_from_fields(id: String, fields: HashMap<String, String>) -> Result<Option<DatabaseSession>, AdapterError> {
     if fields.is_empty() {
         return Ok(None);
     }
-    let mut session = DatabaseSession {
-        id,
-        user_id: String::new(),
-        active_expires: 0,
-        idle_expires: 0,
-        attributes: AttributeMap::new(),
+    let millis = |name: &str| -> Result<i64, AdapterError> {
+        fields.get(name).and_then(|value| value.parse().ok()).ok_or_else(|| corrupt(name))
     };
-    let (mut user_id, mut active, mut idle) = (None, None, None);
-    for (field, value) in fields {
-        match field.as_str() {
-            "user_id" => user_id = Some(value),
-            "active_expires" => active = Some(value.parse().map_err(|_| corrupt("active_expires"))?),
-            "idle_expires" => idle = Some(value.parse().map_err(|_| corrupt("idle_expires"))?),
-            _ => {
-                let Some(name) = field.strip_prefix(ATTRIBUTE_FIELD) else { continue };
-                let value = serde_json::from_str(&value).map_err(|_| corrupt("attribute"))?;
-                session.attributes.insert(name.to_owned(), value);
-            }
+    let (active_expires, idle_expires) = (millis("active_expires")?, millis("idle_expires")?);
+    let user_id = fields.get("user_id").cloned().ok_or_else(|| corrupt("user_id"))?;
+    let mut attributes = AttributeMap::new();
+    for (field, value) in &fields {
+        if let Some(name) = field.strip_prefix(ATTRIBUTE_FIELD) {
+            attributes.insert(name.to_owned(), serde_json::from_str(value).map_err(|_| corrupt("attribute"))?);
         }
     }
-    session.user_id = user_id.ok_or_else(|| corrupt("user_id"))?;
-    session.active_expires = active.ok_or_else(|| corrupt("active_expires"))?;
-    session.idle_expires = idle.ok_or_else(|| corrupt("idle_expires"))?;
-    Ok(Some(session))
+    Ok(Some(DatabaseSession { id, user_id, active_expires, idle_expires, attributes }))
 }
 
 // ---- the adapter --------------------------------------------------------------------------

@@ -78,6 +78,7 @@ on_both_deployments!(
     sweep_of_tens_of_thousands,
     odd_ids_round_trip,
     both_token_modes,
+    unreadable_stored_sessions_are_typed_errors,
 );
 
 mod cluster_deletes_do_not_wait_for_another_node {
@@ -960,5 +961,32 @@ async fn both_token_modes(fixture: &RedisFixture) {
         assert!(auth.validate_session(&token).await.is_err());
         assert!(!exists(fixture, &fixture.raw.session_key(&user.user_id, &stored_id)));
         assert!(!exists(fixture, &fixture.raw.owner_key(&stored_id)));
+    }
+}
+
+/// A session hash that something else wrote or damaged (a missing field, a number or an
+/// attribute that does not parse) is `InvalidAttributes` on every read, never a panic, and a
+/// damaged session can still be deleted.
+async fn unreadable_stored_sessions_are_typed_errors(fixture: &RedisFixture) {
+    let (adapter, raw) = (&fixture.adapter, &fixture.raw);
+    let damages: [(&str, &[&str]); 4] = [
+        ("s-no-user", &["HDEL", "user_id"]),
+        ("s-bad-idle", &["HSET", "idle_expires", "soon"]),
+        ("s-bad-active", &["HSET", "active_expires", "9223372036854775808"]),
+        ("s-bad-attribute", &["HSET", "a:ip", "{not json"]),
+    ];
+    for (id, damage) in damages {
+        let user = format!("u-{id}");
+        adapter.set_session(session(id, &user, now_ms() + 10 * MINUTE)).await.unwrap();
+        let mut command = redis::cmd(damage[0]);
+        command.arg(raw.session_key(&user, id)).arg(&damage[1..]);
+        let _: i64 = raw.query(&command);
+        assert!(matches!(adapter.get_session(id).await, Err(AdapterError::InvalidAttributes(_))), "{id}: get_session");
+        assert!(
+            matches!(adapter.get_sessions_by_user_id(&user).await, Err(AdapterError::InvalidAttributes(_))),
+            "{id}: get_sessions_by_user_id"
+        );
+        adapter.delete_session(id).await.unwrap();
+        assert_eq!(adapter.get_session(id).await.unwrap(), None, "{id}: deleted");
     }
 }

@@ -135,10 +135,11 @@ impl<S> CreateSession<S> {
 const RESERVED_USER_COLUMNS: &[&str] = &["id"];
 const RESERVED_SESSION_COLUMNS: &[&str] = &["id", "user_id", "active_expires", "idle_expires"];
 
-/// How long a dead session is kept before the sweeps delete it. A sign-in in progress holds a
-/// dead placeholder row (see [`Lucia::sign_in`]); the grace keeps sweeps from deleting it
-/// under the sign-in's feet.
-const SWEEP_GRACE_MS: i64 = 60_000;
+/// How long a dead session is kept before Lucia's sweeps delete it, in milliseconds. A sign-in
+/// in progress holds a dead placeholder row (see [`Lucia::sign_in`]); the grace keeps sweeps
+/// from deleting it under the sign-in's feet. A store that expires sessions by itself (Redis)
+/// must keep a session written already dead at least this long.
+pub const DEAD_SESSION_GRACE_MS: i64 = 60_000;
 
 /// How often [`Lucia::sign_in`] starts over when its session is revoked while it runs.
 const SIGN_IN_ATTEMPTS: usize = 3;
@@ -682,7 +683,7 @@ where
     }
 
     fn sweep_cutoff(&self) -> i64 {
-        self.now_ms().saturating_sub(SWEEP_GRACE_MS)
+        self.now_ms().saturating_sub(DEAD_SESSION_GRACE_MS)
     }
 
     async fn live_session(&self, token: &str, now: i64) -> Result<(DatabaseSession, DatabaseUser), Error> {

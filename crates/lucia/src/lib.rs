@@ -82,7 +82,7 @@ pub use adapter::{
     Adapter, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, SessionAdapter, SessionUpdate, SplitAdapter,
     UserAdapter,
 };
-pub use auth::{CreateSession, CreateUser, Lucia, NewKey, NoAttributes};
+pub use auth::{CreateSession, CreateUser, DEAD_SESSION_GRACE_MS, Lucia, NewKey, NoAttributes};
 pub use config::{Clock, Config, Env, LuciaBuilder, SessionExpiresIn};
 pub use cookie::{
     DEFAULT_SESSION_COOKIE_NAME, SameSite, SessionCookie, SessionCookieConfig, read_bearer_token, read_cookie,
