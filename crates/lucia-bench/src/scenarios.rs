@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use lucia::{Adapter, CreateSession, CreateUser, Lucia, LuciaScrypt, NewKey, PasswordHasher, SessionExpiresIn};
+use lucia::{
+    Adapter, CreateSession, CreateUser, HashingPriority, Lucia, LuciaScrypt, NewKey, PasswordHasher, SessionExpiresIn,
+};
 use serde::Serialize;
 
 use crate::backend::Floor;
@@ -64,8 +66,8 @@ pub struct Record {
     /// adapter can reach at best).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub other_floors: Vec<OtherFloor>,
-    /// How password hashes ran, when not as lucia runs them: `nice 19` for the experiment
-    /// with [`NiceScrypt`].
+    /// How password hashes ran, when not as lucia runs them by default (in the background):
+    /// `normal priority` for [`HashingPriority::Normal`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hashing: Option<&'static str>,
     /// `validate_during_signins`: the p99 of the same validation with no sign-ins running,
@@ -274,56 +276,30 @@ pub async fn run_all<A>(
         emit(validate_during_signins(backend, &validate, &sign_in, settings).await);
     }
 
-    // The same two sign-in lines with each hash at nice 19 (an experiment towards the p99
-    // target: does a lower OS priority keep hashes off the request path without costing
-    // sign-ins?).
-    let nice = Lucia::builder(adapter).password_hasher(NiceScrypt).build();
-    let nice_sign_in = use_key_op(&nice, &emails);
+    // The same two sign-in lines with the hashes at the same priority as everything else
+    // (what lucia did before `HashingPriority::Background`), to show what the priority buys.
+    let normal = Lucia::builder(adapter).hashing_priority(HashingPriority::Normal).build();
+    let normal_sign_in = use_key_op(&normal, &emails);
     if let Some(raw) = raw {
         let scenario = Scenario {
             name: "use_key",
             in_flight: settings.sign_ins,
-            op: Arc::clone(&nice_sign_in),
+            op: Arc::clone(&normal_sign_in),
             floors: Vec::new(),
         };
         let mut record = scenario.run(backend, settings).await.with_floor(raw_floor, raw);
-        record.hashing = Some(NiceScrypt::LABEL);
+        record.hashing = Some(NORMAL_PRIORITY);
         emit(record);
     }
     if during_signins {
-        let mut record = validate_during_signins(backend, &validate, &nice_sign_in, settings).await;
-        record.hashing = Some(NiceScrypt::LABEL);
+        let mut record = validate_during_signins(backend, &validate, &normal_sign_in, settings).await;
+        record.hashing = Some(NORMAL_PRIORITY);
         emit(record);
     }
 }
 
-/// Lucia's `s2:` scrypt, each hash run with its thread at nice 19 and put back to nice 0
-/// afterwards (Linux's `setpriority` on the calling thread; putting it back needs
-/// `CAP_SYS_NICE`, else the blocking thread stays at 19, which only hashes use here).
-struct NiceScrypt;
-
-impl NiceScrypt {
-    const LABEL: &'static str = "nice 19";
-
-    fn lowered<T>(job: impl FnOnce() -> T) -> T {
-        // SAFETY: setpriority has no memory effects; `who = 0` is the calling thread on Linux.
-        unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
-        let outcome = job();
-        // SAFETY: as above.
-        unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 0) };
-        outcome
-    }
-}
-
-impl PasswordHasher for NiceScrypt {
-    fn hash(&self, password: &str) -> Result<String, lucia::PasswordHashError> {
-        Self::lowered(|| LuciaScrypt.hash(password))
-    }
-
-    fn verify(&self, password: &str, hash: &str) -> Result<bool, lucia::PasswordHashError> {
-        Self::lowered(|| LuciaScrypt.verify(password, hash))
-    }
-}
+/// The `hashing` of lines measured with [`HashingPriority::Normal`].
+const NORMAL_PRIORITY: &str = "normal priority";
 
 fn renewing<A: Adapter>(adapter: A) -> Lucia<A> {
     let ticks = Arc::new(AtomicU64::new(0));

@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::password::HashingPool;
+use crate::password::{HashingPool, HashingPriority};
 use crate::{
     Adapter, CsrfConfig, Lucia, LuciaScrypt, NoAttributes, PasswordHasher, SessionCookieConfig, SessionTokens,
 };
@@ -100,6 +100,7 @@ pub struct LuciaBuilder<A, U = NoAttributes, S = NoAttributes> {
     config: Config,
     hasher: Arc<dyn PasswordHasher>,
     hashing_threads: usize,
+    hashing_priority: HashingPriority,
     types: PhantomData<fn() -> (U, S)>,
 }
 
@@ -117,6 +118,7 @@ impl<A: Adapter> LuciaBuilder<A> {
             },
             hasher: Arc::new(LuciaScrypt),
             hashing_threads: std::thread::available_parallelism().map_or(2, usize::from),
+            hashing_priority: HashingPriority::default(),
             types: PhantomData,
         }
     }
@@ -167,10 +169,18 @@ impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
         self
     }
 
-    /// How many passwords may be hashed at once (default: the number of CPUs). Each Lucia
-    /// scrypt hash needs 32 MiB, so this also bounds memory.
+    /// How many passwords may be hashed at once (default: the number of CPUs): the number of
+    /// hashing threads. Each Lucia scrypt hash needs 32 MiB, so this also bounds memory; further
+    /// sign-ins wait for a free thread.
     pub fn hashing_threads(mut self, threads: usize) -> Self {
         self.hashing_threads = threads;
+        self
+    }
+
+    /// How the hashing threads are scheduled (default [`HashingPriority::Background`]: after
+    /// every other thread of the process, so that requests do not wait behind sign-ins).
+    pub fn hashing_priority(mut self, priority: HashingPriority) -> Self {
+        self.hashing_priority = priority;
         self
     }
 
@@ -196,13 +206,14 @@ impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
             config: self.config,
             hasher: self.hasher,
             hashing_threads: self.hashing_threads,
+            hashing_priority: self.hashing_priority,
             types: PhantomData,
         }
     }
 
     /// Finishes the configuration.
     pub fn build(self) -> Lucia<A, U, S> {
-        let hashing = HashingPool::new(self.hasher, self.hashing_threads);
+        let hashing = HashingPool::new(self.hasher, self.hashing_threads, self.hashing_priority);
         Lucia::from_parts(self.adapter, self.config, hashing)
     }
 }

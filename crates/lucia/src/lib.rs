@@ -43,8 +43,9 @@
 //!
 //! `Lucia` is cheap to clone (one shared adapter and configuration) and its futures are
 //! `Send`, so it fits in any framework's state. Password hashing (32 MiB of scrypt per call)
-//! runs on tokio's blocking threads, a few at a time ([`LuciaBuilder::hashing_threads`]), never
-//! on an async worker; outside a tokio runtime it runs in place.
+//! runs on threads of its own, a few at a time ([`LuciaBuilder::hashing_threads`]), never on an
+//! async worker, and in the background ([`HashingPriority`]): requests that arrive during
+//! sign-ins are served first.
 //!
 //! **Session tokens** are stored as their SHA-256 by default ([`SessionTokens::Hashed`]), so a
 //! leaked session table yields no live session; [`LuciaBuilder::lucia_v2_compat`] stores them
@@ -91,7 +92,7 @@ pub use csrf::{AllowedSubdomains, CsrfConfig, Origin, OriginError};
 pub use error::{AdapterError, BoxError, Error};
 pub use id::{ALPHABET, SESSION_ID_LENGTH, USER_ID_LENGTH, generate_random_string};
 pub use key::{Key, create_key_id};
-pub use password::{LuciaScrypt, PasswordHashError, PasswordHasher};
+pub use password::{HashingPriority, LuciaScrypt, PasswordHashError, PasswordHasher};
 pub use session::{NewSession, Session, SessionState};
 pub use sweeper::SessionSweeper;
 pub use token::{InvalidSessionHandle, MAX_SESSION_TOKEN_LENGTH, SessionHandle, SessionToken, SessionTokens};
