@@ -12,6 +12,11 @@
 //! with a message on stderr. Each backend runs in a schema, database or key prefix of its own,
 //! removed at the end.
 //!
+//! Memory: `allocations` lines say what one validate_session, create_session and use_key
+//! allocate (counted on the thread that polls the call; the floor's read beside
+//! validate_session), and `concurrent_sign_ins` starts 1,000 sign-ins at once and reports the
+//! peak resident memory while they run against the bound the hashing threads set.
+//!
 //! Flags: `--json`, `--quick` (very short runs, to check that the benchmark works),
 //! `--seconds S` (each measurement, default 2), `--scenarios validate_session,use_key` (only
 //! these; default all), `--rounds N` (alternating rounds of lucia and
@@ -21,7 +26,12 @@
 
 mod backend;
 mod measure;
+mod memory;
 mod scenarios;
+
+// Counts allocations, per thread, for the `allocations` lines (a thread-local increment per
+// allocation: the same small cost for lucia and for its floors).
+use allocation_counter as _;
 
 use lucia::SplitAdapter;
 use lucia_adapter_redis::RedisSessionAdapter;
@@ -64,6 +74,7 @@ fn parse_args() -> Args {
             users: 100,
             sessions: 1000,
             sign_ins: 4,
+            concurrent_sign_ins: 1000,
             only: None,
         },
         backends: BACKENDS.iter().map(|b| b.to_string()).collect(),
@@ -94,8 +105,16 @@ fn parse_args() -> Args {
     }
     if quick {
         let only = args.settings.only.take();
-        args.settings =
-            Settings { seconds: 0.05, rounds: 1, warm_up_seconds: 0.01, users: 5, sessions: 20, sign_ins: 2, only };
+        args.settings = Settings {
+            seconds: 0.05,
+            rounds: 1,
+            warm_up_seconds: 0.01,
+            users: 5,
+            sessions: 20,
+            sign_ins: 2,
+            concurrent_sign_ins: 50,
+            only,
+        };
     }
     args.settings.seconds = seconds.unwrap_or(args.settings.seconds);
     args.settings.rounds = rounds.unwrap_or(args.settings.rounds).max(1);
@@ -109,6 +128,27 @@ fn print(json: bool, record: &Record) {
     if json {
         println!("{}", serde_json::to_string(record).expect("a record serialises"));
         return;
+    }
+    if let (Some(op), Some(count), Some(bytes)) = (record.op, record.allocations_per_op, record.bytes_per_op) {
+        let mut line = format!(
+            "{:<24} {:<16} {:<16} {count:>7.1} allocations, {bytes:>8.0} bytes per call",
+            record.scenario, record.backend, op
+        );
+        if let (Some(floor), Some(floor_count)) = (&record.floor, record.floor_allocations_per_op) {
+            line += &format!("  floor {floor_count:.1} allocations ({floor})");
+        }
+        return println!("{line}");
+    }
+    if let (Some(before), Some(peak), Some(finished), Some(bound)) =
+        (record.rss_before_mib, record.rss_peak_mib, record.finished, record.hashing_bound_mib)
+    {
+        return println!(
+            "{:<24} {:<16} in_flight={:<5} resident {before:.0} MiB before, peak {peak:.0} MiB (+{:.0}, hashing bound {bound:.0} MiB), {finished} finished",
+            record.scenario,
+            record.backend,
+            record.in_flight,
+            peak - before
+        );
     }
     let mut line = format!(
         "{:<24} {:<16} {:<10} in_flight={:<3} {:>9.0}/s  p50 {:>8.1} µs  p99 {:>8.1} µs",

@@ -11,8 +11,12 @@ use serde::Serialize;
 
 use crate::backend::Floor;
 use crate::measure::{self, Op, Sample, op};
+use crate::memory;
 
 const PASSWORD: &str = "correct horse battery staple";
+
+/// The memory one `s2:` scrypt hash needs (N = 16384, r = 16: 128 x r x N bytes).
+const SCRYPT_MIB: f64 = 32.0;
 
 /// How long and how often to measure.
 #[derive(Debug, Clone)]
@@ -28,6 +32,8 @@ pub struct Settings {
     pub sessions: usize,
     /// Concurrent sign-ins in the hashing scenarios (the "four sign-ins").
     pub sign_ins: usize,
+    /// Sign-ins started at once in `concurrent_sign_ins`.
+    pub concurrent_sign_ins: usize,
     /// Only these scenarios (all when `None`).
     pub only: Option<Vec<String>>,
 }
@@ -76,6 +82,27 @@ pub struct Record {
     pub idle_p99_us: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub p99_ratio: Option<f64>,
+    /// `allocations`: which operation, and what one call allocates on the thread that polls
+    /// it (and what the floor's allocates, for validate_session).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub op: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allocations_per_op: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_per_op: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub floor_allocations_per_op: Option<f64>,
+    /// `concurrent_sign_ins`: resident memory before and at the peak while `in_flight`
+    /// sign-ins were under way, how many finished in the time measured, and the bound the
+    /// hashing threads set (their number x one hash's memory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rss_before_mib: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rss_peak_mib: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hashing_bound_mib: Option<f64>,
 }
 
 /// A floor beyond the first.
@@ -103,7 +130,20 @@ impl Record {
             hashing: None,
             idle_p99_us: None,
             p99_ratio: None,
+            op: None,
+            allocations_per_op: None,
+            bytes_per_op: None,
+            floor_allocations_per_op: None,
+            rss_before_mib: None,
+            rss_peak_mib: None,
+            finished: None,
+            hashing_bound_mib: None,
         }
+    }
+
+    /// A line that reports no speed, only memory.
+    fn memory(scenario: &'static str, backend: &str, in_flight: usize) -> Self {
+        Self::new(scenario, backend, in_flight, Sample { ops_per_sec: f64::NAN, p50_us: f64::NAN, p99_us: f64::NAN })
     }
 
     fn with_floor(mut self, floor: String, floor_ops_per_sec: f64) -> Self {
@@ -200,6 +240,45 @@ pub async fn run_all<A>(
         }
     }
 
+    // What one validate_session and one create_session allocate, beside the floor's read.
+    if settings.wants("allocations") {
+        let (tokens_, stored_ids) = make_sessions(&hashed, &users, settings.sessions).await;
+        let auth = hashed.clone();
+        let validate = op(move |i| {
+            let (auth, tokens_) = (auth.clone(), Arc::clone(&tokens_));
+            async move {
+                auth.validate_session(&tokens_[i % tokens_.len()]).await.expect("validate_session");
+            }
+        });
+        let floor = floors.first().cloned().map(|raw| {
+            op(move |i| {
+                let (raw, stored_ids) = (raw.clone(), Arc::clone(&stored_ids));
+                async move { raw.get_session_and_user(&stored_ids[i % stored_ids.len()]).await }
+            })
+        });
+        let (count, bytes) = memory::allocations_per_op(&validate);
+        let mut record = Record::memory("allocations", backend, 1);
+        (record.op, record.allocations_per_op, record.bytes_per_op) =
+            (Some("validate_session"), Some(count), Some(bytes));
+        if let Some(floor_op) = floor {
+            record.floor = floors.first().map(Floor::driver);
+            record.floor_allocations_per_op = Some(memory::allocations_per_op(&floor_op).0);
+        }
+        emit(record);
+        let (auth, users_) = (hashed.clone(), Arc::clone(&users));
+        let create = op(move |i| {
+            let (auth, users) = (auth.clone(), Arc::clone(&users_));
+            async move {
+                auth.create_session(CreateSession::for_user(&users[i % users.len()])).await.expect("create_session");
+            }
+        });
+        let (count, bytes) = memory::allocations_per_op(&create);
+        let mut record = Record::memory("allocations", backend, 1);
+        (record.op, record.allocations_per_op, record.bytes_per_op) =
+            (Some("create_session"), Some(count), Some(bytes));
+        emit(record);
+    }
+
     // validate_session that renews every time: no active period, and a clock that moves on
     // by a millisecond at each reading, so every validation finds its session idle.
     if settings.wants("validate_session_renew") {
@@ -246,11 +325,32 @@ pub async fn run_all<A>(
 
     // use_key with a password (`s2:` scrypt), against raw hashing on every core.
     let (use_key, during_signins) = (settings.wants("use_key"), settings.wants("validate_during_signins"));
-    if !use_key && !during_signins {
+    let (allocations, concurrent) = (settings.wants("allocations"), settings.wants("concurrent_sign_ins"));
+    if !use_key && !during_signins && !allocations && !concurrent {
         return;
     }
     let emails = make_password_users(&hashed, settings.sign_ins).await;
     let sign_in = use_key_op(&hashed, &emails);
+    if allocations {
+        // The request's side only: the hash itself (32 MiB of scrypt) is allocated on a
+        // hashing thread, and shows in `concurrent_sign_ins`.
+        let (count, bytes) = memory::allocations_per_op(&sign_in);
+        let mut record = Record::memory("allocations", backend, 1);
+        (record.op, record.allocations_per_op, record.bytes_per_op) = (Some("use_key"), Some(count), Some(bytes));
+        emit(record);
+    }
+    if concurrent {
+        let threads = std::thread::available_parallelism().map_or(2, usize::from);
+        let count = settings.concurrent_sign_ins;
+        if let Some(seen) = memory::concurrent_sign_ins(&sign_in, count, settings.duration()).await {
+            let mut record = Record::memory("concurrent_sign_ins", backend, count);
+            record.rss_before_mib = Some(seen.before_mib);
+            record.rss_peak_mib = Some(seen.peak_mib);
+            record.finished = Some(seen.finished);
+            record.hashing_bound_mib = Some(threads as f64 * SCRYPT_MIB);
+            emit(record);
+        }
+    }
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let raw_floor = format!("s2: scrypt on {cores} threads, nothing else running");
     let mut raw = None;

@@ -24,9 +24,13 @@ fn quick_run_on_sqlite_prints_every_scenario() {
             "validate_session",
             "validate_session",
             "validate_session",
+            "allocations",
+            "allocations",
             "validate_session_renew",
             "create_session",
             "create_user",
+            "allocations",
+            "concurrent_sign_ins",
             "use_key",
             "validate_during_signins",
             "use_key",
@@ -35,8 +39,24 @@ fn quick_run_on_sqlite_prints_every_scenario() {
     );
     for line in &lines {
         assert_eq!(line["backend"], "sqlite");
-        for field in ["in_flight", "ops_per_sec", "p50_us", "p99_us"] {
-            assert!(line[field].as_f64().is_some_and(|v| v > 0.0), "{field} in {line}");
+        match line["scenario"].as_str() {
+            Some("allocations") => {
+                assert!(line["op"].is_string(), "{line}");
+                for field in ["allocations_per_op", "bytes_per_op"] {
+                    assert!(line[field].as_f64().is_some_and(|v| v > 0.0), "{field} in {line}");
+                }
+            }
+            Some("concurrent_sign_ins") => {
+                for field in ["rss_before_mib", "rss_peak_mib", "hashing_bound_mib"] {
+                    assert!(line[field].as_f64().is_some_and(|v| v > 0.0), "{field} in {line}");
+                }
+                assert!(line["finished"].as_u64().is_some(), "{line}");
+            }
+            _ => {
+                for field in ["in_flight", "ops_per_sec", "p50_us", "p99_us"] {
+                    assert!(line[field].as_f64().is_some_and(|v| v > 0.0), "{field} in {line}");
+                }
+            }
         }
         if line["scenario"] == "validate_session" {
             assert_eq!(line["floor"], "rusqlite (same statement)");
