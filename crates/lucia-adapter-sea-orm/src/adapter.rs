@@ -263,13 +263,14 @@ const SESSION_COLUMNS: &[&str] = &["id", "user_id", "active_expires", "idle_expi
 
 // ---- rows ---------------------------------------------------------------------------------
 
-fn user_from_row(table: &Table, row: &QueryResult, prefix: &str) -> Result<DatabaseUser, AdapterError> {
-    let mut attributes = decode_row(table, row, prefix)?;
+/// The row's columns from position `first` on are the user's, in `table.columns`' order.
+fn user_from_row(table: &Table, row: &QueryResult, first: usize) -> Result<DatabaseUser, AdapterError> {
+    let mut attributes = decode_row(table, row, first)?;
     Ok(DatabaseUser { id: take_text(&mut attributes, "id")?, attributes })
 }
 
 fn key_from_row(table: &Table, row: &QueryResult) -> Result<DatabaseKey, AdapterError> {
-    let mut columns = decode_row(table, row, "")?;
+    let mut columns = decode_row(table, row, 0)?;
     Ok(DatabaseKey {
         id: take_text(&mut columns, "id")?,
         user_id: take_text(&mut columns, "user_id")?,
@@ -277,8 +278,9 @@ fn key_from_row(table: &Table, row: &QueryResult) -> Result<DatabaseKey, Adapter
     })
 }
 
-fn session_from_row(table: &Table, row: &QueryResult, prefix: &str) -> Result<DatabaseSession, AdapterError> {
-    let mut attributes = decode_row(table, row, prefix)?;
+/// The row's columns from position `first` on are the session's, in `table.columns`' order.
+fn session_from_row(table: &Table, row: &QueryResult, first: usize) -> Result<DatabaseSession, AdapterError> {
+    let mut attributes = decode_row(table, row, first)?;
     Ok(DatabaseSession {
         id: take_text(&mut attributes, "id")?,
         user_id: take_text(&mut attributes, "user_id")?,
@@ -544,7 +546,7 @@ impl UsersOnly {
 impl<Shape: HasUserTables> UserAdapter for SeaOrmAdapter<Shape> {
     async fn get_user(&self, user_id: &str) -> Result<Option<DatabaseUser>, AdapterError> {
         let user = &self.user_tables().user;
-        self.fetch_one(&select_where(user, "id", user_id), |row| user_from_row(user, row, "")).await
+        self.fetch_one(&select_where(user, "id", user_id), |row| user_from_row(user, row, 0)).await
     }
 
     async fn set_user(&self, user: DatabaseUser, key: Option<DatabaseKey>) -> Result<(), AdapterError> {
@@ -758,12 +760,12 @@ impl<Shape: HasSessionTable> SeaOrmAdapter<Shape> {
 impl<Shape: HasSessionTable> SessionAdapter for SeaOrmAdapter<Shape> {
     async fn get_session(&self, session_id: &str) -> Result<Option<DatabaseSession>, AdapterError> {
         let table = self.session();
-        self.fetch_one(&select_where(table, "id", session_id), |row| session_from_row(table, row, "")).await
+        self.fetch_one(&select_where(table, "id", session_id), |row| session_from_row(table, row, 0)).await
     }
 
     async fn get_sessions_by_user_id(&self, user_id: &str) -> Result<Vec<DatabaseSession>, AdapterError> {
         let table = self.session();
-        self.fetch_all(&select_where(table, "user_id", user_id), |row| session_from_row(table, row, "")).await
+        self.fetch_all(&select_where(table, "user_id", user_id), |row| session_from_row(table, row, 0)).await
     }
 
     async fn set_session(&self, session: DatabaseSession) -> Result<(), AdapterError> {
@@ -821,6 +823,7 @@ impl Adapter for SeaOrmAdapter<WithSessions> {
         &self,
         session_id: &str,
     ) -> Result<Option<(DatabaseSession, DatabaseUser)>, AdapterError> {
+        // Aliased so that the two `id`s stay apart; decoded by position.
         const SESSION: &str = "s__";
         const USER: &str = "u__";
         let (session, user) = (self.session(), &self.user_tables().user);
@@ -849,7 +852,7 @@ impl Adapter for SeaOrmAdapter<WithSessions> {
             Statement::from_sql_and_values(self.backend(), sql.as_str(), [Value::String(Some(session_id.to_owned()))]);
         let row = self.db.query_one_raw(statement).await.map_err(database)?;
         row.as_ref()
-            .map(|row| Ok((session_from_row(session, row, SESSION)?, user_from_row(user, row, USER)?)))
+            .map(|row| Ok((session_from_row(session, row, 0)?, user_from_row(user, row, session.columns.len())?)))
             .transpose()
     }
 

@@ -8,32 +8,39 @@ use serde_json::Value as Json;
 
 use crate::schema::{Column, Kind, Table};
 
-/// Reads every column of `table` from a row (columns aliased as `{prefix}{name}`).
-pub(crate) fn decode_row(table: &Table, row: &QueryResult, prefix: &str) -> Result<AttributeMap, AdapterError> {
-    table.columns.iter().map(|column| Ok((column.name.clone(), decode(column, row, prefix)?))).collect()
+/// Reads every column of `table` from a row that holds them in `table.columns`' order from
+/// position `first` on (by position: the statements are built from the same list, and a
+/// lookup by name would format and compare every column's alias).
+pub(crate) fn decode_row(table: &Table, row: &QueryResult, first: usize) -> Result<AttributeMap, AdapterError> {
+    table
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, column)| Ok((column.name.clone(), decode(column, row, first + i)?)))
+        .collect()
 }
 
-fn decode(column: &Column, row: &QueryResult, prefix: &str) -> Result<Json, AdapterError> {
-    fn get<T: TryGetable + Into<Json>>(column: &Column, row: &QueryResult, prefix: &str) -> Result<Json, AdapterError> {
-        row.try_get::<Option<T>>(prefix, &column.name)
+fn decode(column: &Column, row: &QueryResult, index: usize) -> Result<Json, AdapterError> {
+    fn get<T: TryGetable + Into<Json>>(column: &Column, row: &QueryResult, index: usize) -> Result<Json, AdapterError> {
+        row.try_get_by_index::<Option<T>>(index)
             .map(|value| value.map_or(Json::Null, Into::into))
             .map_err(|e| AdapterError::InvalidAttributes(format!("cannot read column `{}`: {e}", column.name)))
     }
     match column.kind {
-        Kind::Text => get::<String>(column, row, prefix),
-        Kind::I8 => get::<i8>(column, row, prefix),
-        Kind::I16 => get::<i16>(column, row, prefix),
-        Kind::I32 => get::<i32>(column, row, prefix),
-        Kind::I64 => get::<i64>(column, row, prefix),
-        Kind::U8 => get::<u8>(column, row, prefix),
-        Kind::U16 => get::<u16>(column, row, prefix),
-        Kind::U32 => get::<u32>(column, row, prefix),
-        Kind::U64 => get::<u64>(column, row, prefix),
-        Kind::F32 => get::<f32>(column, row, prefix),
-        Kind::F64 => get::<f64>(column, row, prefix),
-        Kind::Bool => get::<bool>(column, row, prefix),
-        Kind::Json => get::<Json>(column, row, prefix),
-        Kind::Bytes => get::<Vec<u8>>(column, row, prefix),
+        Kind::Text => get::<String>(column, row, index),
+        Kind::I8 => get::<i8>(column, row, index),
+        Kind::I16 => get::<i16>(column, row, index),
+        Kind::I32 => get::<i32>(column, row, index),
+        Kind::I64 => get::<i64>(column, row, index),
+        Kind::U8 => get::<u8>(column, row, index),
+        Kind::U16 => get::<u16>(column, row, index),
+        Kind::U32 => get::<u32>(column, row, index),
+        Kind::U64 => get::<u64>(column, row, index),
+        Kind::F32 => get::<f32>(column, row, index),
+        Kind::F64 => get::<f64>(column, row, index),
+        Kind::Bool => get::<bool>(column, row, index),
+        Kind::Json => get::<Json>(column, row, index),
+        Kind::Bytes => get::<Vec<u8>>(column, row, index),
     }
 }
 
