@@ -15,7 +15,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use crate::codec::{decode_row, encode, take_millis, take_optional_text, take_text};
+use crate::codec::{decode_row, encode, read_millis, read_optional_text, read_text};
 use crate::schema::{self, SchemaError, Table};
 use shape::{HasSessionTable, HasUserTables};
 
@@ -265,27 +265,28 @@ const SESSION_COLUMNS: &[&str] = &["id", "user_id", "active_expires", "idle_expi
 
 /// The row's columns from position `first` on are the user's, in `table.columns`' order.
 fn user_from_row(table: &Table, row: &QueryResult, first: usize) -> Result<DatabaseUser, AdapterError> {
-    let mut attributes = decode_row(table, row, first)?;
-    Ok(DatabaseUser { id: take_text(&mut attributes, "id")?, attributes })
+    let ([id], attributes) = decode_row(table, row, first, ["id"])?;
+    Ok(DatabaseUser { id: read_text(id, "id")?, attributes })
 }
 
 fn key_from_row(table: &Table, row: &QueryResult) -> Result<DatabaseKey, AdapterError> {
-    let mut columns = decode_row(table, row, 0)?;
+    let ([id, user_id, hashed_password], _) = decode_row(table, row, 0, ["id", "user_id", "hashed_password"])?;
     Ok(DatabaseKey {
-        id: take_text(&mut columns, "id")?,
-        user_id: take_text(&mut columns, "user_id")?,
-        hashed_password: take_optional_text(&mut columns, "hashed_password")?,
+        id: read_text(id, "id")?,
+        user_id: read_text(user_id, "user_id")?,
+        hashed_password: read_optional_text(hashed_password, "hashed_password")?,
     })
 }
 
 /// The row's columns from position `first` on are the session's, in `table.columns`' order.
 fn session_from_row(table: &Table, row: &QueryResult, first: usize) -> Result<DatabaseSession, AdapterError> {
-    let mut attributes = decode_row(table, row, first)?;
+    let ([id, user_id, active_expires, idle_expires], attributes) =
+        decode_row(table, row, first, ["id", "user_id", "active_expires", "idle_expires"])?;
     Ok(DatabaseSession {
-        id: take_text(&mut attributes, "id")?,
-        user_id: take_text(&mut attributes, "user_id")?,
-        active_expires: take_millis(&mut attributes, "active_expires")?,
-        idle_expires: take_millis(&mut attributes, "idle_expires")?,
+        id: read_text(id, "id")?,
+        user_id: read_text(user_id, "user_id")?,
+        active_expires: read_millis(active_expires, "active_expires")?,
+        idle_expires: read_millis(idle_expires, "idle_expires")?,
         attributes,
     })
 }

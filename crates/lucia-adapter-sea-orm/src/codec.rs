@@ -10,14 +10,27 @@ use crate::schema::{Column, Kind, Table};
 
 /// Reads every column of `table` from a row that holds them in `table.columns`' order from
 /// position `first` on (by position: the statements are built from the same list, and a
-/// lookup by name would format and compare every column's alias).
-pub(crate) fn decode_row(table: &Table, row: &QueryResult, first: usize) -> Result<AttributeMap, AdapterError> {
-    table
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(i, column)| Ok((column.name.clone(), decode(column, row, first + i)?)))
-        .collect()
+/// lookup by name would format and compare every column's alias). The columns named in
+/// `fixed` come back on their own, in that order (`None` if the table has no such column),
+/// the others as the attribute map.
+pub(crate) fn decode_row<const N: usize>(
+    table: &Table,
+    row: &QueryResult,
+    first: usize,
+    fixed: [&str; N],
+) -> Result<([Option<Json>; N], AttributeMap), AdapterError> {
+    let mut values = [const { None }; N];
+    let mut attributes = AttributeMap::new();
+    for (i, column) in table.columns.iter().enumerate() {
+        let value = decode(column, row, first + i)?;
+        match fixed.iter().position(|name| *name == column.name) {
+            Some(slot) => values[slot] = Some(value),
+            None => {
+                attributes.insert(column.name.clone(), value);
+            }
+        }
+    }
+    Ok((values, attributes))
 }
 
 fn decode(column: &Column, row: &QueryResult, index: usize) -> Result<Json, AdapterError> {
@@ -108,26 +121,26 @@ fn null_of(kind: Kind) -> Value {
     }
 }
 
-/// Removes a text column from a decoded row.
-pub(crate) fn take_text(row: &mut AttributeMap, name: &str) -> Result<String, AdapterError> {
-    match row.remove(name) {
+/// A text column's value.
+pub(crate) fn read_text(value: Option<Json>, name: &str) -> Result<String, AdapterError> {
+    match value {
         Some(Json::String(text)) => Ok(text),
         other => Err(AdapterError::InvalidAttributes(format!("column `{name}` is not text: {other:?}"))),
     }
 }
 
-/// Removes a nullable text column from a decoded row.
-pub(crate) fn take_optional_text(row: &mut AttributeMap, name: &str) -> Result<Option<String>, AdapterError> {
-    match row.remove(name) {
+/// A nullable text column's value.
+pub(crate) fn read_optional_text(value: Option<Json>, name: &str) -> Result<Option<String>, AdapterError> {
+    match value {
         Some(Json::Null) | None => Ok(None),
         Some(Json::String(text)) => Ok(Some(text)),
         Some(other) => Err(AdapterError::InvalidAttributes(format!("column `{name}` is not text: {other}"))),
     }
 }
 
-/// Removes a millisecond column from a decoded row.
-pub(crate) fn take_millis(row: &mut AttributeMap, name: &str) -> Result<i64, AdapterError> {
-    row.remove(name).and_then(|value| value.as_i64()).ok_or_else(|| {
+/// A millisecond column's value.
+pub(crate) fn read_millis(value: Option<Json>, name: &str) -> Result<i64, AdapterError> {
+    value.and_then(|value| value.as_i64()).ok_or_else(|| {
         AdapterError::InvalidAttributes(format!("column `{name}` is not a millisecond count in i64 range"))
     })
 }
