@@ -31,7 +31,9 @@
 //!   what sqlx-sqlite, under SeaORM, does for every query). When every reader is taken, the read
 //!   goes to [`tokio::task::spawn_blocking`] rather than block the async worker. Give at least
 //!   as many readers as the runtime has worker threads ([`Builder::readers`]; the default is
-//!   the number of CPUs plus two, at least four).
+//!   the number of CPUs plus two, at least four). The exceptions, where a WAL reader does wait
+//!   (up to the busy timeout, on the calling worker): recovery of the WAL after a crash, and
+//!   another process holding the database with `locking_mode = EXCLUSIVE`.
 //! - **Writes on one writer.** Writes can wait for SQLite's write lock (another process) and
 //!   for `fsync`, so they run on [`spawn_blocking`](tokio::task::spawn_blocking) with the one
 //!   writer connection, which also serialises this process's writers. A write started runs to

@@ -241,3 +241,19 @@ fn debug_shows_tables_not_data() {
     let debug = format!("{:?}", open(&db));
     assert!(debug.contains("test_user") && debug.contains("readers"), "{debug}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clear_session_ids_are_hashed_once() {
+    let db = TempDb::new(&full_schema());
+    let adapter = open(&db);
+    adapter.set_user(user("u", "u"), None).await.unwrap();
+    let token = "a".repeat(40);
+    adapter.set_session(session(&token, "u")).await.unwrap();
+    let hashed = lucia::SessionTokens::Hashed.stored_id(&token);
+    adapter.set_session(session(&lucia::SessionTokens::Hashed.stored_id("other"), "u")).await.unwrap();
+    assert_eq!(adapter.hash_clear_session_ids().await.unwrap(), 1);
+    assert_eq!(adapter.get_session(&token).await.unwrap(), None);
+    assert_eq!(adapter.get_session(&hashed).await.unwrap().map(|s| s.user_id), Some("u".to_owned()));
+    assert_eq!(adapter.hash_clear_session_ids().await.unwrap(), 0, "running it again changes nothing");
+    assert_eq!(adapter.get_sessions_by_user_id("u").await.unwrap().len(), 2);
+}
