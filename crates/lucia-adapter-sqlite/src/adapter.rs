@@ -10,7 +10,7 @@ use lucia::{
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, ErrorCode, Row, TransactionBehavior, ffi, params, params_from_iter};
 
-use crate::codec::{decode_row, encode_attributes, take_millis, take_text, text_at};
+use crate::codec::{decode_split, encode_attributes, required_millis, required_text, text_at};
 use crate::schema::{Table, quote};
 use crate::{SqliteAdapter, SqliteSessionAdapter};
 
@@ -54,19 +54,33 @@ impl SessionTable {
 }
 
 fn session_from(table: &Table, row: &Row<'_>, start: usize) -> Result<DatabaseSession, AdapterError> {
-    let mut attributes = decode_row(table, row, start)?;
+    let (mut id, mut user_id, mut active_expires, mut idle_expires) = (None, None, None, None);
+    let attributes = decode_split(table, row, start, SESSION_COLUMNS, |index, column, value| {
+        match index {
+            0 => id = Some(required_text(column, value)?),
+            1 => user_id = Some(required_text(column, value)?),
+            2 => active_expires = Some(required_millis(column, value)?),
+            _ => idle_expires = Some(required_millis(column, value)?),
+        }
+        Ok(())
+    })?;
+    let missing = |name: &str| AdapterError::InvalidAttributes(format!("no column `{name}`"));
     Ok(DatabaseSession {
-        id: take_text(&mut attributes, "id")?,
-        user_id: take_text(&mut attributes, "user_id")?,
-        active_expires: take_millis(&mut attributes, "active_expires")?,
-        idle_expires: take_millis(&mut attributes, "idle_expires")?,
+        id: id.ok_or_else(|| missing("id"))?,
+        user_id: user_id.ok_or_else(|| missing("user_id"))?,
+        active_expires: active_expires.ok_or_else(|| missing("active_expires"))?,
+        idle_expires: idle_expires.ok_or_else(|| missing("idle_expires"))?,
         attributes,
     })
 }
 
 fn user_from(table: &Table, row: &Row<'_>, start: usize) -> Result<DatabaseUser, AdapterError> {
-    let mut attributes = decode_row(table, row, start)?;
-    Ok(DatabaseUser { id: take_text(&mut attributes, "id")?, attributes })
+    let mut id = None;
+    let attributes = decode_split(table, row, start, USER_COLUMNS, |_, column, value| {
+        id = Some(required_text(column, value)?);
+        Ok(())
+    })?;
+    Ok(DatabaseUser { id: id.ok_or_else(|| AdapterError::InvalidAttributes("no column `id`".into()))?, attributes })
 }
 
 fn key_from(row: &Row<'_>) -> Result<DatabaseKey, AdapterError> {

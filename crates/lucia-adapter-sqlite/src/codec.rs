@@ -47,16 +47,6 @@ pub(crate) fn decode(table: &Table, column: &Column, value: ValueRef<'_>) -> Res
     })
 }
 
-/// Reads columns `start..` of a row into an attribute map, in the table's column order.
-pub(crate) fn decode_row(table: &Table, row: &Row<'_>, start: usize) -> Result<AttributeMap, AdapterError> {
-    let mut attributes = AttributeMap::new();
-    for (offset, column) in table.columns.iter().enumerate() {
-        let value = row.get_ref(start + offset).map_err(AdapterError::database)?;
-        attributes.insert(column.name.clone(), decode(table, column, value)?);
-    }
-    Ok(attributes)
-}
-
 /// A JSON attribute value as a SQL value for `column`, or why it does not fit. Text may not
 /// hold NUL (PostgreSQL cannot store it; refused on every store so that they agree).
 pub(crate) fn encode(table: &Table, column: &Column, value: &Json) -> Result<Sql, AdapterError> {
@@ -114,19 +104,45 @@ pub(crate) fn encode_attributes<'t>(
         .collect()
 }
 
-/// Removes a text column from a decoded row.
-pub(crate) fn take_text(row: &mut AttributeMap, name: &str) -> Result<String, AdapterError> {
-    match row.remove(name) {
-        Some(Json::String(text)) => Ok(text),
-        other => Err(invalid(format!("column `{name}` is not text: {other:?}"))),
+/// Reads columns `start..` of a row: the Lucia columns named in `lucia` through `take` (by
+/// their position in `lucia`), every other column into the returned attribute map. The Lucia
+/// columns never go through the map: this runs for every validated request.
+pub(crate) fn decode_split(
+    table: &Table,
+    row: &Row<'_>,
+    start: usize,
+    lucia: &[&str],
+    mut take: impl FnMut(usize, &Column, ValueRef<'_>) -> Result<(), AdapterError>,
+) -> Result<AttributeMap, AdapterError> {
+    let mut attributes = AttributeMap::new();
+    for (offset, column) in table.columns.iter().enumerate() {
+        let value = row.get_ref(start + offset).map_err(AdapterError::database)?;
+        match lucia.iter().position(|name| *name == column.name) {
+            Some(index) => take(index, column, value)?,
+            None => {
+                attributes.insert(column.name.clone(), decode(table, column, value)?);
+            }
+        }
+    }
+    Ok(attributes)
+}
+
+/// A Lucia text column (`id`, `user_id`): text, not null.
+pub(crate) fn required_text(column: &Column, value: ValueRef<'_>) -> Result<String, AdapterError> {
+    match value {
+        ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(|_| invalid(format!("column `{}` holds text that is not UTF-8", column.name))),
+        _ => Err(invalid(format!("column `{}` is not text", column.name))),
     }
 }
 
-/// Removes a millisecond column from a decoded row.
-pub(crate) fn take_millis(row: &mut AttributeMap, name: &str) -> Result<i64, AdapterError> {
-    row.remove(name)
-        .and_then(|value| value.as_i64())
-        .ok_or_else(|| invalid(format!("column `{name}` is not a millisecond count in i64 range")))
+/// A Lucia millisecond column: an integer, not null.
+pub(crate) fn required_millis(column: &Column, value: ValueRef<'_>) -> Result<i64, AdapterError> {
+    match value {
+        ValueRef::Integer(value) => Ok(value),
+        _ => Err(invalid(format!("column `{}` is not a millisecond count in i64 range", column.name))),
+    }
 }
 
 /// A text column read directly (the key table's columns).
