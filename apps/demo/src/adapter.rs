@@ -8,11 +8,15 @@ use lucia::{
 };
 use lucia_adapter_redis::RedisSessionAdapter;
 use lucia_adapter_sea_orm::{SeaOrmAdapter, SeaOrmUserAdapter};
+use lucia_adapter_sqlite::SqliteAdapter;
 
 /// Where the demo keeps users, keys and sessions.
 #[derive(Clone)]
 pub enum DemoAdapter {
-    /// Users, keys and sessions in the SQL database (the default).
+    /// Users, keys and sessions in a SQLite file (the default): `lucia-adapter-sqlite`, whose
+    /// session lookup runs in place on a reader connection.
+    Sqlite(SqliteAdapter),
+    /// Users, keys and sessions in PostgreSQL, MySQL/MariaDB or an in-memory SQLite database.
     Sql(SeaOrmAdapter),
     /// Users and keys in SQL, sessions in Redis (`--redis-url`): several instances of the
     /// demo can share one Redis.
@@ -23,6 +27,7 @@ impl std::fmt::Debug for DemoAdapter {
     // Which stores only: nothing of their connections, whose URLs may hold passwords.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Self::Sqlite(_) => f.write_str("DemoAdapter::Sqlite"),
             Self::Sql(_) => f.write_str("DemoAdapter::Sql"),
             Self::Split(split) => f.debug_tuple("DemoAdapter::Split").field(split.sessions()).finish(),
         }
@@ -36,6 +41,7 @@ macro_rules! delegate {
     ($(fn $method:ident(&self $(, $arg:ident: $type:ty)*) -> $output:ty;)*) => {$(
         async fn $method(&self $(, $arg: $type)*) -> Result<$output, AdapterError> {
             match self {
+                Self::Sqlite(store) => store.$method($($arg),*).await,
                 Self::Sql(store) => store.$method($($arg),*).await,
                 Self::Split(store) => store.$method($($arg),*).await,
             }

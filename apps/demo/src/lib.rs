@@ -219,6 +219,9 @@ pub enum StartError {
     /// The entities do not fit the adapter (a bug in the demo).
     #[error("schema: {0}")]
     Schema(#[from] lucia_adapter_sea_orm::SchemaError),
+    /// The SQLite file could not be opened by `lucia-adapter-sqlite`.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] lucia_adapter_sqlite::OpenError),
     /// Redis could not be reached, or its URL is wrong.
     #[error("redis: {0}")]
     Redis(#[from] lucia_adapter_redis::ConnectError),
@@ -256,7 +259,16 @@ async fn connect_stores(config: &Config) -> Result<DemoAdapter, StartError> {
             db::Migrator::up(&db, None).await?;
             db::ensure_session_table(&db).await?;
             let tables = Tables { user, key, session: db::session::Entity };
-            Ok(DemoAdapter::Sql(SeaOrmAdapter::new(db, tables)?))
+            let adapter = SeaOrmAdapter::new(db, tables)?;
+            // A SQLite file: the tables SeaORM migrated, through lucia-adapter-sqlite (reads
+            // in place, no thread hop per query). Opening it is a few milliseconds of file I/O.
+            if let Some(path) = sqlite_file(&config.database_url) {
+                let tables = lucia_adapter_sqlite::Tables::new("user", "key", "session");
+                let sqlite = lucia_adapter_sqlite::SqliteAdapter::builder().tables(tables).open(path)?;
+                drop(adapter);
+                return Ok(DemoAdapter::Sqlite(sqlite));
+            }
+            Ok(DemoAdapter::Sql(adapter))
         }
         Some(redis_url) => {
             db::UserMigrator::up(&db, None).await?;
@@ -265,6 +277,18 @@ async fn connect_stores(config: &Config) -> Result<DemoAdapter, StartError> {
             Ok(DemoAdapter::Split(SplitAdapter::new(users, sessions)))
         }
     }
+}
+
+/// The file of a `sqlite://path` or `sqlite:path` URL, or `None` for another database or an
+/// in-memory one (which `lucia-adapter-sqlite` cannot share with SeaORM's pool).
+fn sqlite_file(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let path = percent_decode(path).ok()?;
+    let in_memory = path.is_empty()
+        || path.contains(":memory:")
+        || query.split('&').any(|pair| pair == "mode=memory" || pair.starts_with("vfs="));
+    (!in_memory).then_some(path)
 }
 
 async fn connect(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
@@ -342,6 +366,16 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_files_are_told_from_other_databases() {
+        assert_eq!(sqlite_file("sqlite://lucia-demo.db?mode=rwc").as_deref(), Some("lucia-demo.db"));
+        assert_eq!(sqlite_file("sqlite:///tmp/a%20b.db").as_deref(), Some("/tmp/a b.db"));
+        assert_eq!(sqlite_file("sqlite:data.db").as_deref(), Some("data.db"));
+        for url in ["sqlite::memory:", "sqlite://file.db?mode=memory&cache=shared", "postgres://db/app", "sqlite://"] {
+            assert_eq!(sqlite_file(url), None, "{url}");
+        }
+    }
 
     #[test]
     fn database_url_passwords_are_redacted() {

@@ -129,6 +129,14 @@ impl Store {
         Ok(store)
     }
 
+    /// The SQLite file, on SQLite.
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        match &self.cleanup {
+            Cleanup::File(path) => Some(path),
+            _ => None,
+        }
+    }
+
     /// Drops the schema or database, or deletes the file.
     pub async fn remove(self) {
         let _ = self.db.close().await;

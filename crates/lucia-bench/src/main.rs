@@ -5,7 +5,7 @@
 //! ```
 //!
 //! Prints one line per scenario and backend (JSON with `--json`). Backends: `sqlite` (a
-//! temporary file), `postgres`, `mysql` (MariaDB or MySQL) and `redis` (sessions in Redis,
+//! temporary file, `lucia-adapter-sqlite`), `sqlite-sea-orm` (the same through SeaORM), `postgres`, `mysql` (MariaDB or MySQL) and `redis` (sessions in Redis,
 //! users in PostgreSQL when it is reachable, else SQLite). Server URLs come from the flags or
 //! the tests' variables `LUCIA_TEST_POSTGRES_URL`, `LUCIA_TEST_MYSQL_URL` and
 //! `LUCIA_TEST_REDIS_URL`; a backend without a URL or whose server does not answer is skipped
@@ -20,7 +20,7 @@
 //! Flags: `--json`, `--quick` (very short runs, to check that the benchmark works),
 //! `--seconds S` (each measurement, default 2), `--scenarios validate_session,use_key` (only
 //! these; default all), `--rounds N` (alternating rounds of lucia and
-//! its floor, default 3; medians are reported), `--backends sqlite,postgres,mysql,redis`,
+//! its floor, default 3; medians are reported), `--backends sqlite,sqlite-sea-orm,postgres,mysql,redis`,
 //! `--pool-size N` (default 10, sqlx's default), `--postgres-url`, `--mysql-url`,
 //! `--redis-url`.
 
@@ -41,7 +41,7 @@ use backend::Floor;
 use backend::{PoolSettings, RedisPrefix, SqlBackend, Store};
 use scenarios::{Record, Settings};
 
-const BACKENDS: [&str; 4] = ["sqlite", "postgres", "mysql", "redis"];
+const BACKENDS: [&str; 5] = ["sqlite", "sqlite-sea-orm", "postgres", "mysql", "redis"];
 
 struct Args {
     json: bool,
@@ -193,6 +193,23 @@ async fn run_sql(backend: SqlBackend, name: &str, url: &str, args: &Args, emit: 
     store.remove().await;
 }
 
+/// `lucia-adapter-sqlite` over the SeaORM migration's tables (`user`, `key`, `session`), against
+/// the rusqlite floor (the same join, prepared, on connections of its own) and, as for SeaORM,
+/// sqlx alone.
+async fn run_rusqlite(name: &str, args: &Args, emit: &mut dyn FnMut(Record)) {
+    let store = match Store::open(SqlBackend::Sqlite, "", args.pool, true).await {
+        Ok(store) => store,
+        Err(e) => return eprintln!("lucia-bench: skipping {name}: {e}"),
+    };
+    let path = store.sqlite_path().expect("a SQLite store has a file").to_owned();
+    let tables = lucia_adapter_sqlite::Tables::new("user", "key", "session");
+    match lucia_adapter_sqlite::SqliteAdapter::builder().tables(tables).open(&path) {
+        Ok(adapter) => scenarios::run_all(name, adapter, store.floors.clone(), &args.settings, emit).await,
+        Err(e) => eprintln!("lucia-bench: skipping {name}: {e}"),
+    }
+    store.remove().await;
+}
+
 /// Sessions in Redis, users and keys in PostgreSQL if it answers, else in SQLite.
 async fn run_redis(redis_url: &str, args: &Args, emit: &mut dyn FnMut(Record)) {
     let prefix = match RedisPrefix::new(redis_url) {
@@ -233,7 +250,8 @@ async fn main() {
     let mut emit = |record: Record| print(args.json, &record);
     for backend in &args.backends {
         match backend.as_str() {
-            "sqlite" => run_sql(SqlBackend::Sqlite, "sqlite", "", &args, &mut emit).await,
+            "sqlite" => run_rusqlite("sqlite", &args, &mut emit).await,
+            "sqlite-sea-orm" => run_sql(SqlBackend::Sqlite, "sqlite-sea-orm", "", &args, &mut emit).await,
             "postgres" => {
                 if let Some(url) = url(&args.postgres_url, "postgres", "LUCIA_TEST_POSTGRES_URL") {
                     run_sql(SqlBackend::Postgres, "postgres", url, &args, &mut emit).await;

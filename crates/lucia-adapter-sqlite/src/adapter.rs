@@ -1,0 +1,763 @@
+//! The store behind both adapters: reader pool, writer, statements; and the trait impls.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+
+use lucia::{
+    Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, SessionAdapter, SessionUpdate,
+    UserAdapter,
+};
+use rusqlite::types::Value as Sql;
+use rusqlite::{Connection, ErrorCode, Row, TransactionBehavior, ffi, params, params_from_iter};
+
+use crate::codec::{decode_split, encode_attributes, required_millis, required_text, text_at};
+use crate::schema::{Table, quote};
+use crate::{SqliteAdapter, SqliteSessionAdapter};
+
+const USER_COLUMNS: &[&str] = &["id"];
+const SESSION_COLUMNS: &[&str] = &["id", "user_id", "active_expires", "idle_expires"];
+
+/// The most rows one statement of the sweep deletes: each batch is its own short write, so
+/// the sweep never holds the write lock for long.
+const SWEEP_BATCH: i64 = 1000;
+
+/// The session table and its fixed statements.
+pub(crate) struct SessionTable {
+    table: Table,
+    by_id: String,
+    by_user: String,
+    delete: String,
+    delete_by_user: String,
+    delete_dead_of_user: String,
+    delete_dead_batch: String,
+}
+
+impl SessionTable {
+    pub(crate) fn new(table: Table) -> Self {
+        let (t, columns) = (&table.quoted, table.column_list(None));
+        Self {
+            by_id: format!("SELECT {columns} FROM {t} WHERE \"id\" = ?1"),
+            by_user: format!("SELECT {columns} FROM {t} WHERE \"user_id\" = ?1"),
+            delete: format!("DELETE FROM {t} WHERE \"id\" = ?1"),
+            delete_by_user: format!("DELETE FROM {t} WHERE \"user_id\" = ?1"),
+            delete_dead_of_user: format!("DELETE FROM {t} WHERE \"user_id\" = ?1 AND \"idle_expires\" < ?2"),
+            delete_dead_batch: format!(
+                "DELETE FROM {t} WHERE \"id\" IN (SELECT \"id\" FROM {t} WHERE \"idle_expires\" < ?1 LIMIT ?2)"
+            ),
+            table,
+        }
+    }
+
+    fn session(&self, row: &Row<'_>) -> Result<DatabaseSession, AdapterError> {
+        session_from(&self.table, row, 0)
+    }
+}
+
+fn session_from(table: &Table, row: &Row<'_>, start: usize) -> Result<DatabaseSession, AdapterError> {
+    let (mut id, mut user_id, mut active_expires, mut idle_expires) = (None, None, None, None);
+    let attributes = decode_split(table, row, start, SESSION_COLUMNS, |index, column, value| {
+        match index {
+            0 => id = Some(required_text(column, value)?),
+            1 => user_id = Some(required_text(column, value)?),
+            2 => active_expires = Some(required_millis(column, value)?),
+            _ => idle_expires = Some(required_millis(column, value)?),
+        }
+        Ok(())
+    })?;
+    let missing = |name: &str| AdapterError::InvalidAttributes(format!("no column `{name}`"));
+    Ok(DatabaseSession {
+        id: id.ok_or_else(|| missing("id"))?,
+        user_id: user_id.ok_or_else(|| missing("user_id"))?,
+        active_expires: active_expires.ok_or_else(|| missing("active_expires"))?,
+        idle_expires: idle_expires.ok_or_else(|| missing("idle_expires"))?,
+        attributes,
+    })
+}
+
+fn user_from(table: &Table, row: &Row<'_>, start: usize) -> Result<DatabaseUser, AdapterError> {
+    let mut id = None;
+    let attributes = decode_split(table, row, start, USER_COLUMNS, |_, column, value| {
+        id = Some(required_text(column, value)?);
+        Ok(())
+    })?;
+    Ok(DatabaseUser { id: id.ok_or_else(|| AdapterError::InvalidAttributes("no column `id`".into()))?, attributes })
+}
+
+fn key_from(row: &Row<'_>) -> Result<DatabaseKey, AdapterError> {
+    let missing = |name: &str| AdapterError::InvalidAttributes(format!("column `{name}` of a key is null"));
+    Ok(DatabaseKey {
+        id: text_at(row, 0, "id")?.ok_or_else(|| missing("id"))?,
+        user_id: text_at(row, 1, "user_id")?.ok_or_else(|| missing("user_id"))?,
+        hashed_password: text_at(row, 2, "hashed_password")?,
+    })
+}
+
+/// The user and key tables and their fixed statements.
+pub(crate) struct UserTables {
+    user: Table,
+    key: Table,
+    user_by_id: String,
+    user_delete: String,
+    key_by_id: String,
+    keys_by_user: String,
+    key_insert: String,
+    key_update: String,
+    key_replace: String,
+    key_delete: String,
+    keys_delete_by_user: String,
+    /// The session joined with its user: session columns first, then the user's.
+    session_and_user: String,
+}
+
+impl UserTables {
+    pub(crate) fn new(user: Table, key: Table, session: &Table) -> Self {
+        let (u, k, s) = (&user.quoted, &key.quoted, &session.quoted);
+        let key_columns = "\"id\", \"user_id\", \"hashed_password\"";
+        Self {
+            user_by_id: format!("SELECT {} FROM {u} WHERE \"id\" = ?1", user.column_list(None)),
+            user_delete: format!("DELETE FROM {u} WHERE \"id\" = ?1"),
+            key_by_id: format!("SELECT {key_columns} FROM {k} WHERE \"id\" = ?1"),
+            keys_by_user: format!("SELECT {key_columns} FROM {k} WHERE \"user_id\" = ?1"),
+            key_insert: format!("INSERT INTO {k} ({key_columns}) VALUES (?1, ?2, ?3)"),
+            key_update: format!("UPDATE {k} SET \"hashed_password\" = ?2 WHERE \"id\" = ?1"),
+            key_replace: format!(
+                "UPDATE {k} SET \"hashed_password\" = ?3 WHERE \"id\" = ?1 AND \"hashed_password\" = ?2"
+            ),
+            key_delete: format!("DELETE FROM {k} WHERE \"id\" = ?1"),
+            keys_delete_by_user: format!("DELETE FROM {k} WHERE \"user_id\" = ?1"),
+            session_and_user: format!(
+                "SELECT {}, {} FROM {s} AS s INNER JOIN {u} AS u ON u.\"id\" = s.\"user_id\" WHERE s.\"id\" = ?1",
+                session.column_list(Some("s")),
+                user.column_list(Some("u")),
+            ),
+            user,
+            key,
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) sessions: SessionTable,
+    pub(crate) users: Option<UserTables>,
+    pub(crate) readers: Box<[Mutex<Connection>]>,
+    pub(crate) next_reader: AtomicUsize,
+    pub(crate) writer: Mutex<Connection>,
+}
+
+impl Inner {
+    fn users(&self) -> Result<&UserTables, AdapterError> {
+        // Only `SqliteSessionAdapter` has no user tables, and it implements no user method.
+        self.users.as_ref().ok_or_else(|| AdapterError::database("this adapter has no user and key tables"))
+    }
+}
+
+/// Shared by [`SqliteAdapter`] and [`SqliteSessionAdapter`].
+#[derive(Clone)]
+pub(crate) struct Store {
+    pub(crate) inner: Arc<Inner>,
+}
+
+fn lock(mutex: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic while a connection was held cannot leave a transaction open: a dropped
+    // `rusqlite::Transaction` rolls back.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+// ---- errors -------------------------------------------------------------------------------
+
+/// A failed statement as the core sees it: a lock still held after the busy timeout, or a
+/// file that cannot be opened, is [`AdapterError::Unavailable`]; anything else
+/// [`AdapterError::Database`].
+fn sqlite(error: rusqlite::Error) -> AdapterError {
+    match error.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen) => {
+            AdapterError::unavailable(error)
+        }
+        _ => AdapterError::database(error),
+    }
+}
+
+fn extended_code(error: &rusqlite::Error) -> Option<i32> {
+    match error {
+        rusqlite::Error::SqliteFailure(failure, _) => Some(failure.extended_code),
+        _ => None,
+    }
+}
+
+fn exists(connection: &Connection, sql: &str, id: &str) -> Result<bool, AdapterError> {
+    let mut statement = connection.prepare_cached(sql).map_err(sqlite)?;
+    statement.exists([id]).map_err(sqlite)
+}
+
+/// Turns a failed insert or update of row `id` into a typed error, from SQLite's extended
+/// result code (never its message). A unique violation is `duplicate_id` if a row with that
+/// id exists, else a unique attribute column, found by looking for the value. Runs in the
+/// failed write's transaction, so what it reads is what the write saw.
+fn write_failure(
+    connection: &Connection,
+    table: &Table,
+    id: &str,
+    error: rusqlite::Error,
+    duplicate_id: Option<AdapterError>,
+    attributes: &AttributeMap,
+) -> AdapterError {
+    let outcome = match extended_code(&error) {
+        Some(ffi::SQLITE_CONSTRAINT_PRIMARYKEY | ffi::SQLITE_CONSTRAINT_UNIQUE) => (|| {
+            if let Some(duplicate_id) = duplicate_id
+                && exists(connection, &format!("SELECT 1 FROM {} WHERE \"id\" = ?1", table.quoted), id)?
+            {
+                return Ok(duplicate_id);
+            }
+            taken_column(connection, table, id, attributes).map(|column| AdapterError::DuplicateAttribute { column })
+        })(),
+        Some(ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => Ok(AdapterError::InvalidUserId),
+        Some(ffi::SQLITE_CONSTRAINT_NOTNULL) => Ok(AdapterError::InvalidAttributes(format!(
+            "a column of table `{}` that cannot be null has no value",
+            table.name
+        ))),
+        _ => Ok(sqlite(error)),
+    };
+    outcome.unwrap_or_else(|lookup| lookup)
+}
+
+/// The unique attribute column whose value in `attributes` a row other than `own_id` holds.
+fn taken_column(
+    connection: &Connection,
+    table: &Table,
+    own_id: &str,
+    attributes: &AttributeMap,
+) -> Result<Option<String>, AdapterError> {
+    let pairs = encode_attributes(table, attributes, &[])?;
+    for (column, value) in pairs.into_iter().filter(|(column, value)| column.unique && *value != Sql::Null) {
+        let sql = format!("SELECT 1 FROM {} WHERE {} = ?1 AND \"id\" <> ?2", table.quoted, quote(&column.name));
+        let mut statement = connection.prepare_cached(&sql).map_err(sqlite)?;
+        if statement.exists(params![value, own_id]).map_err(sqlite)? {
+            return Ok(Some(column.name.clone()));
+        }
+    }
+    Ok(None)
+}
+
+// ---- statements built per call ------------------------------------------------------------
+
+/// `INSERT INTO table ("id", columns...) VALUES (?1, ...)`, with `lead` values first.
+fn insert(
+    connection: &Connection,
+    table: &Table,
+    lead: Vec<(&str, Sql)>,
+    attributes: Vec<(&crate::schema::Column, Sql)>,
+) -> Result<usize, rusqlite::Error> {
+    let mut names = Vec::with_capacity(lead.len() + attributes.len());
+    let mut values = Vec::with_capacity(names.capacity());
+    for (name, value) in lead {
+        names.push(quote(name));
+        values.push(value);
+    }
+    for (column, value) in attributes {
+        names.push(quote(&column.name));
+        values.push(value);
+    }
+    let placeholders: Vec<String> = (1..=values.len()).map(|i| format!("?{i}")).collect();
+    let sql = format!("INSERT INTO {} ({}) VALUES ({})", table.quoted, names.join(", "), placeholders.join(", "));
+    connection.prepare_cached(&sql)?.execute(params_from_iter(values))
+}
+
+/// `UPDATE table SET column = ?2, ... WHERE "id" = ?1`.
+fn update(
+    connection: &Connection,
+    table: &Table,
+    id: &str,
+    values: Vec<(String, Sql)>,
+) -> Result<usize, rusqlite::Error> {
+    let sets: Vec<String> =
+        values.iter().enumerate().map(|(i, (name, _))| format!("{} = ?{}", quote(name), i + 2)).collect();
+    let sql = format!("UPDATE {} SET {} WHERE \"id\" = ?1", table.quoted, sets.join(", "));
+    let mut parameters = Vec::with_capacity(values.len() + 1);
+    parameters.push(Sql::Text(id.to_owned()));
+    parameters.extend(values.into_iter().map(|(_, value)| value));
+    connection.prepare_cached(&sql)?.execute(params_from_iter(parameters))
+}
+
+// ---- reading and writing ------------------------------------------------------------------
+
+impl Store {
+    /// Runs `read` on a free reader connection, in place; when none is free, on a blocking
+    /// thread that waits for one. `read` is a plain function so that the in-place path
+    /// borrows `argument` without copying it.
+    async fn read<T: Send + 'static>(
+        &self,
+        argument: &str,
+        read: fn(&Inner, &Connection, &str) -> Result<T, AdapterError>,
+    ) -> Result<T, AdapterError> {
+        if let Some(result) = self.read_in_place(argument, read) {
+            return result;
+        }
+        let (inner, argument) = (Arc::clone(&self.inner), argument.to_owned());
+        let task = tokio::task::spawn_blocking(move || {
+            let index = inner.next_reader.fetch_add(1, Ordering::Relaxed) % inner.readers.len();
+            let connection = lock(&inner.readers[index]);
+            read(&inner, &connection, &argument)
+        });
+        task.await.unwrap_or_else(|error| Err(AdapterError::database(error)))
+    }
+
+    fn read_in_place<T>(
+        &self,
+        argument: &str,
+        read: fn(&Inner, &Connection, &str) -> Result<T, AdapterError>,
+    ) -> Option<Result<T, AdapterError>> {
+        for reader in &*self.inner.readers {
+            let connection = match reader.try_lock() {
+                Ok(connection) => connection,
+                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => continue,
+            };
+            return Some(read(&self.inner, &connection, argument));
+        }
+        None
+    }
+
+    /// Runs `write` with the writer connection on a blocking thread. It runs to the end (its
+    /// commit or rollback) even if the returned future is dropped.
+    async fn write<T, W>(&self, write: W) -> Result<T, AdapterError>
+    where
+        T: Send + 'static,
+        W: FnOnce(&Inner, &mut Connection) -> Result<T, AdapterError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        let task = tokio::task::spawn_blocking(move || {
+            let mut connection = lock(&inner.writer);
+            write(&inner, &mut connection)
+        });
+        task.await.unwrap_or_else(|error| Err(AdapterError::database(error)))
+    }
+
+    /// One statement with one or two text parameters on the writer; returns the rows changed.
+    async fn execute(&self, sql: fn(&Inner) -> Result<&str, AdapterError>, first: &str) -> Result<usize, AdapterError> {
+        let first = first.to_owned();
+        self.write(move |inner, connection| {
+            connection.prepare_cached(sql(inner)?).map_err(sqlite)?.execute([first]).map_err(sqlite)
+        })
+        .await
+    }
+
+    pub(crate) fn describe<'a, 'b>(&self, mut debug: std::fmt::DebugStruct<'a, 'b>) -> std::fmt::DebugStruct<'a, 'b> {
+        if let Some(users) = &self.inner.users {
+            debug.field("user_table", &users.user.name).field("key_table", &users.key.name);
+        }
+        debug.field("session_table", &self.inner.sessions.table.name).field("readers", &self.inner.readers.len());
+        debug
+    }
+
+    pub(crate) async fn hash_clear_session_ids(&self) -> Result<u64, AdapterError> {
+        self.write(|inner, connection| {
+            let table = &inner.sessions.table.quoted;
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite)?;
+            let ids: Vec<String> = {
+                let mut select = transaction.prepare(&format!("SELECT \"id\" FROM {table}")).map_err(sqlite)?;
+                let rows = select.query_map([], |row| row.get(0)).map_err(sqlite)?;
+                rows.collect::<Result<_, _>>().map_err(sqlite)?
+            };
+            let mut converted = 0;
+            {
+                let sql = format!("UPDATE {table} SET \"id\" = ?2 WHERE \"id\" = ?1");
+                let mut update = transaction.prepare(&sql).map_err(sqlite)?;
+                for id in ids.iter().filter(|id| !lucia::SessionTokens::is_hashed_id(id)) {
+                    let hashed = lucia::SessionTokens::Hashed.stored_id(id);
+                    converted += update.execute(params![id, hashed]).map_err(sqlite)? as u64;
+                }
+            }
+            transaction.commit().map_err(sqlite)?;
+            Ok(converted)
+        })
+        .await
+    }
+
+    // ---- users and keys -------------------------------------------------------------------
+
+    async fn get_user(&self, user_id: &str) -> Result<Option<DatabaseUser>, AdapterError> {
+        self.read(user_id, |inner, connection, user_id| {
+            let users = inner.users()?;
+            let mut statement = connection.prepare_cached(&users.user_by_id).map_err(sqlite)?;
+            let mut rows = statement.query([user_id]).map_err(sqlite)?;
+            rows.next().map_err(sqlite)?.map(|row| user_from(&users.user, row, 0)).transpose()
+        })
+        .await
+    }
+
+    async fn set_user(&self, user: DatabaseUser, key: Option<DatabaseKey>) -> Result<(), AdapterError> {
+        self.write(move |inner, connection| {
+            let users = inner.users()?;
+            let attributes = encode_attributes(&users.user, &user.attributes, USER_COLUMNS)?;
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite)?;
+            let lead = vec![("id", Sql::Text(user.id.clone()))];
+            if let Err(error) = insert(&transaction, &users.user, lead, attributes) {
+                let duplicate = Some(AdapterError::DuplicateUserId);
+                return Err(write_failure(&transaction, &users.user, &user.id, error, duplicate, &user.attributes));
+            }
+            if let Some(key) = key {
+                let mut statement = transaction.prepare_cached(&users.key_insert).map_err(sqlite)?;
+                if let Err(error) = statement.execute(params![key.id, key.user_id, key.hashed_password]) {
+                    drop(statement);
+                    let duplicate = Some(AdapterError::DuplicateKeyId);
+                    return Err(write_failure(
+                        &transaction,
+                        &users.key,
+                        &key.id,
+                        error,
+                        duplicate,
+                        &AttributeMap::new(),
+                    ));
+                }
+            }
+            transaction.commit().map_err(sqlite)
+        })
+        .await
+    }
+
+    async fn update_user(&self, user_id: &str, attributes: AttributeMap) -> Result<(), AdapterError> {
+        if attributes.is_empty() {
+            return Ok(());
+        }
+        let user_id = user_id.to_owned();
+        self.write(move |inner, connection| {
+            let table = &inner.users()?.user;
+            let values = encode_attributes(table, &attributes, USER_COLUMNS)?
+                .into_iter()
+                .map(|(column, value)| (column.name.clone(), value))
+                .collect();
+            match update(connection, table, &user_id, values) {
+                Ok(_) => Ok(()),
+                Err(error) => Err(write_failure(connection, table, &user_id, error, None, &attributes)),
+            }
+        })
+        .await
+    }
+
+    async fn get_key(&self, key_id: &str) -> Result<Option<DatabaseKey>, AdapterError> {
+        self.read(key_id, |inner, connection, key_id| {
+            let mut statement = connection.prepare_cached(&inner.users()?.key_by_id).map_err(sqlite)?;
+            let mut rows = statement.query([key_id]).map_err(sqlite)?;
+            rows.next().map_err(sqlite)?.map(key_from).transpose()
+        })
+        .await
+    }
+
+    async fn get_keys_by_user_id(&self, user_id: &str) -> Result<Vec<DatabaseKey>, AdapterError> {
+        self.read(user_id, |inner, connection, user_id| {
+            let mut statement = connection.prepare_cached(&inner.users()?.keys_by_user).map_err(sqlite)?;
+            let mut rows = statement.query([user_id]).map_err(sqlite)?;
+            let mut keys = Vec::new();
+            while let Some(row) = rows.next().map_err(sqlite)? {
+                keys.push(key_from(row)?);
+            }
+            Ok(keys)
+        })
+        .await
+    }
+
+    async fn set_key(&self, key: DatabaseKey) -> Result<(), AdapterError> {
+        self.write(move |inner, connection| {
+            let users = inner.users()?;
+            let mut statement = connection.prepare_cached(&users.key_insert).map_err(sqlite)?;
+            match statement.execute(params![key.id, key.user_id, key.hashed_password]) {
+                Ok(_) => Ok(()),
+                Err(error) => {
+                    drop(statement);
+                    let duplicate = Some(AdapterError::DuplicateKeyId);
+                    Err(write_failure(connection, &users.key, &key.id, error, duplicate, &AttributeMap::new()))
+                }
+            }
+        })
+        .await
+    }
+
+    async fn update_key(&self, key_id: &str, hashed_password: Option<&str>) -> Result<(), AdapterError> {
+        let (key_id, hashed_password) = (key_id.to_owned(), hashed_password.map(str::to_owned));
+        self.write(move |inner, connection| {
+            let mut statement = connection.prepare_cached(&inner.users()?.key_update).map_err(sqlite)?;
+            statement.execute(params![key_id, hashed_password]).map(drop).map_err(sqlite)
+        })
+        .await
+    }
+
+    async fn replace_key_password(&self, key_id: &str, current: &str, new: &str) -> Result<bool, AdapterError> {
+        let (key_id, current, new) = (key_id.to_owned(), current.to_owned(), new.to_owned());
+        self.write(move |inner, connection| {
+            // One statement: the comparison and the write see the same row.
+            let mut statement = connection.prepare_cached(&inner.users()?.key_replace).map_err(sqlite)?;
+            Ok(statement.execute(params![key_id, current, new]).map_err(sqlite)? == 1)
+        })
+        .await
+    }
+
+    // ---- sessions -------------------------------------------------------------------------
+
+    async fn get_session(&self, session_id: &str) -> Result<Option<DatabaseSession>, AdapterError> {
+        self.read(session_id, |inner, connection, session_id| {
+            let mut statement = connection.prepare_cached(&inner.sessions.by_id).map_err(sqlite)?;
+            let mut rows = statement.query([session_id]).map_err(sqlite)?;
+            rows.next().map_err(sqlite)?.map(|row| inner.sessions.session(row)).transpose()
+        })
+        .await
+    }
+
+    async fn get_sessions_by_user_id(&self, user_id: &str) -> Result<Vec<DatabaseSession>, AdapterError> {
+        self.read(user_id, |inner, connection, user_id| {
+            let mut statement = connection.prepare_cached(&inner.sessions.by_user).map_err(sqlite)?;
+            let mut rows = statement.query([user_id]).map_err(sqlite)?;
+            let mut sessions = Vec::new();
+            while let Some(row) = rows.next().map_err(sqlite)? {
+                sessions.push(inner.sessions.session(row)?);
+            }
+            Ok(sessions)
+        })
+        .await
+    }
+
+    async fn set_session(&self, session: DatabaseSession) -> Result<(), AdapterError> {
+        self.write(move |inner, connection| {
+            let table = &inner.sessions.table;
+            let attributes = encode_attributes(table, &session.attributes, SESSION_COLUMNS)?;
+            let lead = vec![
+                ("id", Sql::Text(session.id.clone())),
+                ("user_id", Sql::Text(session.user_id.clone())),
+                ("active_expires", Sql::Integer(session.active_expires)),
+                ("idle_expires", Sql::Integer(session.idle_expires)),
+            ];
+            match insert(connection, table, lead, attributes) {
+                Ok(_) => Ok(()),
+                Err(error) => {
+                    let duplicate = Some(AdapterError::DuplicateSessionId);
+                    Err(write_failure(connection, table, &session.id, error, duplicate, &session.attributes))
+                }
+            }
+        })
+        .await
+    }
+
+    async fn update_session(&self, session_id: &str, update_: SessionUpdate) -> Result<(), AdapterError> {
+        if update_.is_empty() {
+            return Ok(());
+        }
+        let session_id = session_id.to_owned();
+        self.write(move |inner, connection| {
+            let table = &inner.sessions.table;
+            let mut values: Vec<(String, Sql)> = encode_attributes(table, &update_.attributes, SESSION_COLUMNS)?
+                .into_iter()
+                .map(|(column, value)| (column.name.clone(), value))
+                .collect();
+            if let Some((active, idle)) = update_.expires {
+                values.push(("active_expires".into(), Sql::Integer(active)));
+                values.push(("idle_expires".into(), Sql::Integer(idle)));
+            }
+            match update(connection, table, &session_id, values) {
+                Ok(_) => Ok(()),
+                Err(error) => Err(write_failure(connection, table, &session_id, error, None, &update_.attributes)),
+            }
+        })
+        .await
+    }
+
+    async fn delete_dead_sessions_by_user_id(&self, user_id: &str, now_ms: i64) -> Result<(), AdapterError> {
+        let user_id = user_id.to_owned();
+        self.write(move |inner, connection| {
+            let mut statement = connection.prepare_cached(&inner.sessions.delete_dead_of_user).map_err(sqlite)?;
+            statement.execute(params![user_id, now_ms]).map(drop).map_err(sqlite)
+        })
+        .await
+    }
+
+    /// In batches of [`SWEEP_BATCH`] rows, each its own write, so other writes run between
+    /// them.
+    async fn delete_dead_sessions(&self, now_ms: i64) -> Result<u64, AdapterError> {
+        let mut deleted = 0;
+        loop {
+            let batch = self
+                .write(move |inner, connection| {
+                    let mut statement = connection.prepare_cached(&inner.sessions.delete_dead_batch).map_err(sqlite)?;
+                    statement.execute(params![now_ms, SWEEP_BATCH]).map_err(sqlite)
+                })
+                .await? as u64;
+            deleted += batch;
+            if batch < SWEEP_BATCH as u64 {
+                return Ok(deleted);
+            }
+        }
+    }
+
+    // ---- together -------------------------------------------------------------------------
+
+    async fn get_session_and_user(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<(DatabaseSession, DatabaseUser)>, AdapterError> {
+        self.read(session_id, |inner, connection, session_id| {
+            let users = inner.users()?;
+            let mut statement = connection.prepare_cached(&users.session_and_user).map_err(sqlite)?;
+            let mut rows = statement.query([session_id]).map_err(sqlite)?;
+            let Some(row) = rows.next().map_err(sqlite)? else { return Ok(None) };
+            let session = session_from(&inner.sessions.table, row, 0)?;
+            let user = user_from(&users.user, row, inner.sessions.table.columns.len())?;
+            Ok(Some((session, user)))
+        })
+        .await
+    }
+
+    async fn delete_user_cascade(&self, user_id: &str) -> Result<(), AdapterError> {
+        let user_id = user_id.to_owned();
+        self.write(move |inner, connection| {
+            let users = inner.users()?;
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite)?;
+            for sql in [&inner.sessions.delete_by_user, &users.keys_delete_by_user, &users.user_delete] {
+                transaction.prepare_cached(sql).map_err(sqlite)?.execute([&user_id]).map_err(sqlite)?;
+            }
+            transaction.commit().map_err(sqlite)
+        })
+        .await
+    }
+
+    async fn update_key_and_end_sessions(
+        &self,
+        key_id: &str,
+        hashed_password: Option<&str>,
+        user_id: &str,
+    ) -> Result<(), AdapterError> {
+        let (key_id, hashed_password, user_id) =
+            (key_id.to_owned(), hashed_password.map(str::to_owned), user_id.to_owned());
+        self.write(move |inner, connection| {
+            let users = inner.users()?;
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite)?;
+            transaction
+                .prepare_cached(&users.key_update)
+                .map_err(sqlite)?
+                .execute(params![key_id, hashed_password])
+                .map_err(sqlite)?;
+            transaction
+                .prepare_cached(&inner.sessions.delete_by_user)
+                .map_err(sqlite)?
+                .execute([&user_id])
+                .map_err(sqlite)?;
+            transaction.commit().map_err(sqlite)
+        })
+        .await
+    }
+}
+
+// ---- the traits ---------------------------------------------------------------------------
+
+impl UserAdapter for SqliteAdapter {
+    async fn get_user(&self, user_id: &str) -> Result<Option<DatabaseUser>, AdapterError> {
+        self.0.get_user(user_id).await
+    }
+
+    /// With a key: one transaction.
+    async fn set_user(&self, user: DatabaseUser, key: Option<DatabaseKey>) -> Result<(), AdapterError> {
+        self.0.set_user(user, key).await
+    }
+
+    async fn update_user(&self, user_id: &str, attributes: AttributeMap) -> Result<(), AdapterError> {
+        self.0.update_user(user_id, attributes).await
+    }
+
+    async fn delete_user(&self, user_id: &str) -> Result<(), AdapterError> {
+        self.0.execute(|inner| Ok(&inner.users()?.user_delete), user_id).await.map(drop)
+    }
+
+    async fn get_key(&self, key_id: &str) -> Result<Option<DatabaseKey>, AdapterError> {
+        self.0.get_key(key_id).await
+    }
+
+    async fn get_keys_by_user_id(&self, user_id: &str) -> Result<Vec<DatabaseKey>, AdapterError> {
+        self.0.get_keys_by_user_id(user_id).await
+    }
+
+    async fn set_key(&self, key: DatabaseKey) -> Result<(), AdapterError> {
+        self.0.set_key(key).await
+    }
+
+    async fn update_key(&self, key_id: &str, hashed_password: Option<&str>) -> Result<(), AdapterError> {
+        self.0.update_key(key_id, hashed_password).await
+    }
+
+    /// One `UPDATE ... WHERE hashed_password = current`: atomic.
+    async fn replace_key_password(&self, key_id: &str, current: &str, new: &str) -> Result<bool, AdapterError> {
+        self.0.replace_key_password(key_id, current, new).await
+    }
+
+    async fn delete_key(&self, key_id: &str) -> Result<(), AdapterError> {
+        self.0.execute(|inner| Ok(&inner.users()?.key_delete), key_id).await.map(drop)
+    }
+
+    async fn delete_keys_by_user_id(&self, user_id: &str) -> Result<(), AdapterError> {
+        self.0.execute(|inner| Ok(&inner.users()?.keys_delete_by_user), user_id).await.map(drop)
+    }
+}
+
+/// The session methods, for both adapters.
+macro_rules! session_adapter {
+    ($type:ty) => {
+        impl SessionAdapter for $type {
+            async fn get_session(&self, session_id: &str) -> Result<Option<DatabaseSession>, AdapterError> {
+                self.0.get_session(session_id).await
+            }
+
+            async fn get_sessions_by_user_id(&self, user_id: &str) -> Result<Vec<DatabaseSession>, AdapterError> {
+                self.0.get_sessions_by_user_id(user_id).await
+            }
+
+            async fn set_session(&self, session: DatabaseSession) -> Result<(), AdapterError> {
+                self.0.set_session(session).await
+            }
+
+            async fn update_session(&self, session_id: &str, update: SessionUpdate) -> Result<(), AdapterError> {
+                self.0.update_session(session_id, update).await
+            }
+
+            async fn delete_session(&self, session_id: &str) -> Result<(), AdapterError> {
+                self.0.execute(|inner| Ok(&inner.sessions.delete), session_id).await.map(drop)
+            }
+
+            async fn delete_sessions_by_user_id(&self, user_id: &str) -> Result<(), AdapterError> {
+                self.0.execute(|inner| Ok(&inner.sessions.delete_by_user), user_id).await.map(drop)
+            }
+
+            async fn delete_dead_sessions_by_user_id(&self, user_id: &str, now_ms: i64) -> Result<(), AdapterError> {
+                self.0.delete_dead_sessions_by_user_id(user_id, now_ms).await
+            }
+
+            /// In batches of 1000 rows, each its own short write.
+            async fn delete_dead_sessions(&self, now_ms: i64) -> Result<u64, AdapterError> {
+                self.0.delete_dead_sessions(now_ms).await
+            }
+        }
+    };
+}
+
+session_adapter!(SqliteAdapter);
+session_adapter!(SqliteSessionAdapter);
+
+impl Adapter for SqliteAdapter {
+    /// One query, in place on a reader: the session joined with its user.
+    async fn get_session_and_user(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<(DatabaseSession, DatabaseUser)>, AdapterError> {
+        self.0.get_session_and_user(session_id).await
+    }
+
+    /// One transaction: the user's sessions, keys, then the user.
+    async fn delete_user_cascade(&self, user_id: &str) -> Result<(), AdapterError> {
+        self.0.delete_user_cascade(user_id).await
+    }
+
+    /// One transaction: the key's update, then the delete of the user's sessions.
+    async fn update_key_and_end_sessions(
+        &self,
+        key_id: &str,
+        hashed_password: Option<&str>,
+        user_id: &str,
+    ) -> Result<(), AdapterError> {
+        self.0.update_key_and_end_sessions(key_id, hashed_password, user_id).await
+    }
+}

@@ -1,0 +1,326 @@
+//! Lucia's adapter for SQLite over [`rusqlite`]: users, keys and sessions in Lucia v2's SQLite
+//! tables, with the reads that run on every request done in place.
+//!
+//! ```
+//! use lucia::{CreateUser, Lucia, NewKey};
+//! use lucia_adapter_sqlite::SqliteAdapter;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let path = std::env::temp_dir().join(format!("lucia-sqlite-doc-{}.db", std::process::id()));
+//! // Lucia v2's tables (`user`, `user_key`, `user_session`), created if missing.
+//! let adapter = SqliteAdapter::builder().create_tables().open(&path)?;
+//! let auth = Lucia::builder(adapter).build();
+//! let key = NewKey::password("email", "ada@example.com", "hunter2 hunter2");
+//! let user = auth.create_user(CreateUser::new(Default::default()).with_key(key)).await?;
+//! let signed_in = auth.sign_in("email", "ada@example.com", Some("hunter2 hunter2"), Default::default()).await?;
+//! let validated = auth.validate_session(signed_in.token.expose_secret()).await?;
+//! assert_eq!(validated.user.user_id, user.user_id);
+//! # drop(auth);
+//! # for suffix in ["", "-wal", "-shm"] { let _ = std::fs::remove_file(format!("{}{suffix}", path.display())); }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Why it is built this way
+//!
+//! - **Reads in place.** `get_session_and_user` (every validated request), `get_session`,
+//!   `get_user`, `get_key` and the other reads run on the calling task, on one of a small pool
+//!   of reader connections. In WAL mode a reader never waits for the writer, and a primary-key
+//!   lookup costs a few microseconds of CPU, less than handing it to another thread (which is
+//!   what sqlx-sqlite, under SeaORM, does for every query). When every reader is taken, the read
+//!   goes to [`tokio::task::spawn_blocking`] rather than block the async worker. Give at least
+//!   as many readers as the runtime has worker threads ([`Builder::readers`]; the default is
+//!   the number of CPUs plus two, at least four). The exceptions, where a WAL reader does wait
+//!   (up to the busy timeout, on the calling worker): recovery of the WAL after a crash, and
+//!   another process holding the database with `locking_mode = EXCLUSIVE`.
+//! - **Writes on one writer.** Writes can wait for SQLite's write lock (another process) and
+//!   for `fsync`, so they run on [`spawn_blocking`](tokio::task::spawn_blocking) with the one
+//!   writer connection, which also serialises this process's writers. A write started runs to
+//!   its commit or rollback even when the caller's future is dropped. Combined methods
+//!   ([`lucia::Adapter::delete_user_cascade`], [`update_key_and_end_sessions`](lucia::Adapter::update_key_and_end_sessions),
+//!   `set_user` with a key) are one `BEGIN IMMEDIATE` transaction; checks that follow a
+//!   failed write (which unique column clashed) run inside it.
+//! - **Checked once.** On open, the tables' columns are read with `pragma_table_info`: a
+//!   missing Lucia column or one of the wrong type is an [`OpenError`], and an attribute that
+//!   is not a column is [`lucia::AdapterError::InvalidAttributes`] before anything is written.
+//!   Every fixed statement is built once with quoted identifiers and prepared once per
+//!   connection (`prepare_cached`).
+//! - **Typed values.** Attribute columns are read into JSON by their declared type: `INTEGER`
+//!   and `REAL` as numbers, `TEXT` as strings, `BOOLEAN` (stored 0/1) as booleans, `JSON` as
+//!   the value it holds, `BLOB` as an array of bytes, `NULL` as `null`. SQLite stores any value
+//!   in any column, so a value that does not fit its column is refused on write, and a stored
+//!   value of the wrong type is `InvalidAttributes` on read.
+//! - **Connections.** WAL journal (required: [`OpenError::NotWal`] otherwise, for example
+//!   for `:memory:`), `foreign_keys = ON`, a busy timeout ([`Builder::busy_timeout`], 5 s by
+//!   default; a lock still held after it is [`lucia::AdapterError::Unavailable`]), and
+//!   SQLite's default `synchronous = FULL`, so a committed sign-out survives a power cut.
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod adapter;
+mod codec;
+mod schema;
+
+use std::path::Path;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use schema::Tables;
+use schema::{Kind, Table};
+
+/// Lucia v2's SQLite schema under the default table names (`user`, `user_key`,
+/// `user_session`), with indexes on `user_id` and `idle_expires`: what
+/// [`Builder::create_tables`] runs. For other names, see [`Tables::schema`].
+pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS \"user\" (
+    id TEXT NOT NULL PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS \"user_key\" (
+    id TEXT NOT NULL PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES \"user\"(id),
+    hashed_password TEXT
+);
+CREATE INDEX IF NOT EXISTS \"user_key_user_id_idx\" ON \"user_key\"(user_id);
+CREATE TABLE IF NOT EXISTS \"user_session\" (
+    id TEXT NOT NULL PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES \"user\"(id),
+    active_expires INTEGER NOT NULL,
+    idle_expires INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS \"user_session_user_id_idx\" ON \"user_session\"(user_id);
+CREATE INDEX IF NOT EXISTS \"user_session_idle_expires_idx\" ON \"user_session\"(idle_expires);
+";
+
+/// Why an adapter could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// SQLite failed: the file cannot be opened or is not a database, or a statement of the
+    /// set-up failed.
+    #[error("sqlite: {0}")]
+    Sqlite(#[source] rusqlite::Error),
+    /// The database is not in WAL mode and cannot be put in it (an in-memory database, or a
+    /// file system without shared memory). The readers need WAL to never wait for the writer.
+    #[error("the database cannot use WAL (journal mode is `{0}`); open a file on a local file system")]
+    NotWal(String),
+    /// A table name is empty or holds a NUL character.
+    #[error("invalid table name {0:?}")]
+    InvalidTableName(String),
+    /// A table does not exist.
+    #[error("no table `{0}` in the database")]
+    MissingTable(String),
+    /// A table has no column that Lucia needs.
+    #[error("table `{table}` has no column `{column}`")]
+    MissingColumn {
+        /// The table.
+        table: String,
+        /// The missing column.
+        column: String,
+    },
+    /// A column that Lucia needs has the wrong declared type or nullability.
+    #[error("column `{column}` of table `{table}` is declared `{declared}`; Lucia needs {expected}")]
+    ColumnType {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// Its declared type.
+        declared: String,
+        /// What Lucia needs.
+        expected: &'static str,
+    },
+}
+
+/// Opens a [`SqliteAdapter`] or [`SqliteSessionAdapter`] with non-default settings.
+#[derive(Debug, Clone)]
+pub struct Builder {
+    tables: Tables,
+    readers: usize,
+    busy_timeout: Duration,
+    create_tables: bool,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            tables: Tables::default(),
+            readers: (cpus + 2).max(4),
+            busy_timeout: Duration::from_secs(5),
+            create_tables: false,
+        }
+    }
+}
+
+impl Builder {
+    /// Table names (default: `user`, `user_key`, `user_session`).
+    #[must_use]
+    pub fn tables(mut self, tables: Tables) -> Self {
+        self.tables = tables;
+        self
+    }
+
+    /// How many reader connections (at least 1). Reads run in place on a free one; when none
+    /// is free they wait on a blocking thread.
+    #[must_use]
+    pub fn readers(mut self, readers: usize) -> Self {
+        self.readers = readers.max(1);
+        self
+    }
+
+    /// How long a statement waits for a lock held by another connection before it fails with
+    /// [`lucia::AdapterError::Unavailable`] (default 5 s).
+    #[must_use]
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// Creates the tables that are missing with [`Tables::schema`] (no attribute columns)
+    /// before reading them.
+    #[must_use]
+    pub fn create_tables(mut self) -> Self {
+        self.create_tables = true;
+        self
+    }
+
+    /// Opens (creating if needed) the database file at `path` and checks the user, key and
+    /// session tables. Blocks on file I/O: call it at start-up, not on an async worker that
+    /// serves requests.
+    pub fn open(self, path: impl AsRef<Path>) -> Result<SqliteAdapter, OpenError> {
+        Ok(SqliteAdapter(self.open_store(path.as_ref(), true)?))
+    }
+
+    /// Opens the database file at `path` for sessions only: the session table is checked
+    /// (it needs no foreign key), user and key tables are not read. For a
+    /// [`lucia::SplitAdapter`] with users kept elsewhere. [`create_tables`](Self::create_tables)
+    /// creates the three tables all the same.
+    pub fn open_sessions_only(self, path: impl AsRef<Path>) -> Result<SqliteSessionAdapter, OpenError> {
+        Ok(SqliteSessionAdapter(self.open_store(path.as_ref(), false)?))
+    }
+
+    fn connect(&self, path: &Path) -> Result<Connection, OpenError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let connection = Connection::open_with_flags(path, flags).map_err(OpenError::Sqlite)?;
+        connection.busy_timeout(self.busy_timeout).map_err(OpenError::Sqlite)?;
+        connection.set_prepared_statement_cache_capacity(64);
+        Ok(connection)
+    }
+
+    fn open_store(self, path: &Path, with_users: bool) -> Result<adapter::Store, OpenError> {
+        for name in [&self.tables.user, &self.tables.key, &self.tables.session] {
+            if name.is_empty() || name.contains('\0') {
+                return Err(OpenError::InvalidTableName(name.clone()));
+            }
+        }
+        let writer = self.connect(path)?;
+        let mode: String =
+            writer.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)).map_err(OpenError::Sqlite)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(OpenError::NotWal(mode));
+        }
+        writer.pragma_update(None, "foreign_keys", true).map_err(OpenError::Sqlite)?;
+        if self.create_tables {
+            writer.execute_batch(&self.tables.schema()).map_err(OpenError::Sqlite)?;
+        }
+        let session = Table::read(&writer, &self.tables.session)?;
+        session.require("id", Kind::Text, None)?;
+        session.require("user_id", Kind::Text, None)?;
+        session.require("active_expires", Kind::Integer, None)?;
+        session.require("idle_expires", Kind::Integer, None)?;
+        let users = if with_users {
+            let user = Table::read(&writer, &self.tables.user)?;
+            user.require("id", Kind::Text, None)?;
+            let key = Table::read(&writer, &self.tables.key)?;
+            key.require("id", Kind::Text, None)?;
+            key.require("user_id", Kind::Text, None)?;
+            key.require("hashed_password", Kind::Text, Some(true))?;
+            Some(adapter::UserTables::new(user, key, &session))
+        } else {
+            None
+        };
+        let readers = (0..self.readers)
+            .map(|_| {
+                let reader = self.connect(path)?;
+                reader.pragma_update(None, "query_only", true).map_err(OpenError::Sqlite)?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<Result<Vec<_>, OpenError>>()?;
+        Ok(adapter::Store {
+            inner: Arc::new(adapter::Inner {
+                sessions: adapter::SessionTable::new(session),
+                users,
+                readers: readers.into_boxed_slice(),
+                next_reader: AtomicUsize::new(0),
+                writer: Mutex::new(writer),
+            }),
+        })
+    }
+}
+
+/// Lucia's adapter over a SQLite file: users, keys and sessions, implementing
+/// [`lucia::UserAdapter`], [`lucia::SessionAdapter`] and [`lucia::Adapter`]. Clones share the
+/// connections. See the [crate documentation](crate) for how it reads and writes.
+#[derive(Clone)]
+pub struct SqliteAdapter(adapter::Store);
+
+/// Sessions only, in a SQLite file: [`lucia::SessionAdapter`], for a
+/// [`lucia::SplitAdapter`] whose users live elsewhere. Opened by
+/// [`Builder::open_sessions_only`].
+#[derive(Clone)]
+pub struct SqliteSessionAdapter(adapter::Store);
+
+impl SqliteAdapter {
+    /// Opens the database file at `path` with the default settings: tables `user`, `user_key`,
+    /// `user_session`, which must exist (see [`Builder::create_tables`] and [`SCHEMA`]).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, OpenError> {
+        Self::builder().open(path)
+    }
+
+    /// Settings for [`Builder::open`].
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Replaces every clear session id (Lucia v2, [`SessionTokens::Plain`](lucia::SessionTokens::Plain))
+    /// with its SHA-256 ([`SessionTokens::Hashed`](lucia::SessionTokens::Hashed), the default),
+    /// in one transaction, and returns how many it replaced. Ids that already are 64 lowercase
+    /// hex characters are left alone, so running it again changes nothing.
+    pub async fn hash_clear_session_ids(&self) -> Result<u64, lucia::AdapterError> {
+        self.0.hash_clear_session_ids().await
+    }
+}
+
+impl SqliteSessionAdapter {
+    /// As [`SqliteAdapter::hash_clear_session_ids`].
+    pub async fn hash_clear_session_ids(&self) -> Result<u64, lucia::AdapterError> {
+        self.0.hash_clear_session_ids().await
+    }
+}
+
+impl std::fmt::Debug for SqliteAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.describe(f.debug_struct("SqliteAdapter")).finish()
+    }
+}
+
+impl std::fmt::Debug for SqliteSessionAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.describe(f.debug_struct("SqliteSessionAdapter")).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn schema_const_is_the_default_tables_schema() {
+        assert_eq!(super::SCHEMA.replace(['\n', ' '], ""), super::Tables::default().schema().replace(['\n', ' '], ""));
+    }
+}

@@ -1,0 +1,205 @@
+//! The tables as the database declares them: read once on open with `pragma_table_info` and
+//! `pragma_index_list`, so that every later statement is built from checked, quoted names.
+
+use rusqlite::Connection;
+
+use crate::OpenError;
+
+/// Table names: Lucia v2's `user`, `user_key` and `user_session` by default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    /// The user table: `id` text primary key, plus attribute columns.
+    pub user: String,
+    /// The key table: `id`, `user_id`, nullable `hashed_password`.
+    pub key: String,
+    /// The session table: `id`, `user_id`, `active_expires`, `idle_expires`, plus attribute
+    /// columns.
+    pub session: String,
+}
+
+impl Default for Tables {
+    fn default() -> Self {
+        Self::new("user", "user_key", "user_session")
+    }
+}
+
+impl Tables {
+    /// Tables under these names.
+    pub fn new(user: impl Into<String>, key: impl Into<String>, session: impl Into<String>) -> Self {
+        Self { user: user.into(), key: key.into(), session: session.into() }
+    }
+
+    /// Lucia v2's SQLite schema under these names (`CREATE TABLE IF NOT EXISTS`, so running it
+    /// again changes nothing), plus indexes on `user_id` and `idle_expires` for the lookups by
+    /// user and the dead-session sweeps. Attribute columns are yours to add.
+    pub fn schema(&self) -> String {
+        let (user, key, session) = (quote(&self.user), quote(&self.key), quote(&self.session));
+        let index = |table: &str, column: &str| quote(&format!("{table}_{column}_idx"));
+        format!(
+            "CREATE TABLE IF NOT EXISTS {user} (\n    id TEXT NOT NULL PRIMARY KEY\n);\n\
+             CREATE TABLE IF NOT EXISTS {key} (\n    id TEXT NOT NULL PRIMARY KEY,\n    \
+             user_id TEXT NOT NULL REFERENCES {user}(id),\n    hashed_password TEXT\n);\n\
+             CREATE INDEX IF NOT EXISTS {key_user} ON {key}(user_id);\n\
+             CREATE TABLE IF NOT EXISTS {session} (\n    id TEXT NOT NULL PRIMARY KEY,\n    \
+             user_id TEXT NOT NULL REFERENCES {user}(id),\n    active_expires INTEGER NOT NULL,\n    \
+             idle_expires INTEGER NOT NULL\n);\n\
+             CREATE INDEX IF NOT EXISTS {session_user} ON {session}(user_id);\n\
+             CREATE INDEX IF NOT EXISTS {session_idle} ON {session}(idle_expires);\n",
+            key_user = index(&self.key, "user_id"),
+            session_user = index(&self.session, "user_id"),
+            session_idle = index(&self.session, "idle_expires"),
+        )
+    }
+}
+
+/// `name` as a SQL identifier: in double quotes, inner quotes doubled. Names are checked to
+/// hold no NUL before they get here.
+pub(crate) fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// What a column holds, from its declared type, following SQLite's affinity rules, with
+/// booleans and JSON told apart as SeaORM and most schemas declare them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// `TEXT`, `VARCHAR(n)`, `CLOB`...: JSON strings.
+    Text,
+    /// `INTEGER`, `BIGINT`...: JSON integers in `i64` range.
+    Integer,
+    /// `REAL`, `DOUBLE`, `FLOAT`: JSON numbers.
+    Real,
+    /// `BOOLEAN`, `BOOL`: JSON booleans, stored as 0 and 1.
+    Bool,
+    /// `JSON`, `JSON_TEXT`, `JSONB`: any JSON value, stored as its text.
+    Json,
+    /// `BLOB`: arrays of bytes.
+    Blob,
+    /// No declared type, or one with `NUMERIC` affinity (`NUMERIC`, `DECIMAL`, `DATETIME`...):
+    /// strings and numbers, read back by what SQLite stored.
+    Loose,
+}
+
+impl Kind {
+    fn of(declared: &str) -> Self {
+        let declared = declared.to_ascii_uppercase();
+        let has = |part: &str| declared.contains(part);
+        if has("BOOL") {
+            Self::Bool
+        } else if has("JSON") {
+            Self::Json
+        } else if has("INT") {
+            Self::Integer
+        } else if has("CHAR") || has("CLOB") || has("TEXT") {
+            Self::Text
+        } else if has("BLOB") {
+            Self::Blob
+        } else if has("REAL") || has("FLOA") || has("DOUB") {
+            Self::Real
+        } else {
+            Self::Loose
+        }
+    }
+}
+
+/// One column.
+#[derive(Debug, Clone)]
+pub(crate) struct Column {
+    pub(crate) name: String,
+    pub(crate) kind: Kind,
+    pub(crate) declared: String,
+    pub(crate) not_null: bool,
+    /// The only column of a unique index (not the primary key).
+    pub(crate) unique: bool,
+}
+
+/// One table, as declared in the database.
+#[derive(Debug, Clone)]
+pub(crate) struct Table {
+    pub(crate) name: String,
+    pub(crate) quoted: String,
+    pub(crate) columns: Vec<Column>,
+}
+
+impl Table {
+    /// Reads `name`'s columns and single-column unique indexes.
+    pub(crate) fn read(connection: &Connection, name: &str) -> Result<Self, OpenError> {
+        if name.is_empty() || name.contains('\0') {
+            return Err(OpenError::InvalidTableName(name.to_owned()));
+        }
+        let mut statement = connection
+            .prepare("SELECT name, type, \"notnull\" FROM pragma_table_info(?1) ORDER BY cid")
+            .map_err(OpenError::Sqlite)?;
+        let rows = statement
+            .query_map([name], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)?)))
+            .map_err(OpenError::Sqlite)?;
+        let mut columns = Vec::new();
+        for row in rows {
+            let (column, declared, not_null) = row.map_err(OpenError::Sqlite)?;
+            columns.push(Column {
+                kind: Kind::of(&declared),
+                name: column,
+                declared,
+                not_null: not_null != 0,
+                unique: false,
+            });
+        }
+        if columns.is_empty() {
+            return Err(OpenError::MissingTable(name.to_owned()));
+        }
+        let mut indexes = connection
+            .prepare("SELECT name FROM pragma_index_list(?1) WHERE \"unique\" = 1 AND origin <> 'pk'")
+            .map_err(OpenError::Sqlite)?;
+        let unique: Vec<String> = indexes
+            .query_map([name], |row| row.get(0))
+            .map_err(OpenError::Sqlite)?
+            .collect::<Result<_, _>>()
+            .map_err(OpenError::Sqlite)?;
+        let mut parts = connection.prepare("SELECT name FROM pragma_index_info(?1)").map_err(OpenError::Sqlite)?;
+        for index in unique {
+            let names: Vec<Option<String>> = parts
+                .query_map([&index], |row| row.get(0))
+                .map_err(OpenError::Sqlite)?
+                .collect::<Result<_, _>>()
+                .map_err(OpenError::Sqlite)?;
+            if let [Some(only)] = names.as_slice()
+                && let Some(column) = columns.iter_mut().find(|c| &c.name == only)
+            {
+                column.unique = true;
+            }
+        }
+        Ok(Self { quoted: quote(name), name: name.to_owned(), columns })
+    }
+
+    pub(crate) fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Checks that `name` is a column of `kind`, and nullable or not as `nullable` says
+    /// (`None`: either).
+    pub(crate) fn require(&self, name: &str, kind: Kind, nullable: Option<bool>) -> Result<(), OpenError> {
+        let column = self
+            .column(name)
+            .ok_or_else(|| OpenError::MissingColumn { table: self.name.clone(), column: name.to_owned() })?;
+        let nullable_ok = nullable.is_none_or(|nullable| nullable != column.not_null);
+        if column.kind != kind || !nullable_ok {
+            let expected = match (kind, nullable) {
+                (Kind::Text, Some(true)) => "nullable TEXT",
+                (Kind::Text, _) => "TEXT NOT NULL",
+                _ => "INTEGER NOT NULL",
+            };
+            return Err(OpenError::ColumnType {
+                table: self.name.clone(),
+                column: name.to_owned(),
+                declared: format!("{}{}", column.declared, if column.not_null { " NOT NULL" } else { "" }),
+                expected,
+            });
+        }
+        Ok(())
+    }
+
+    /// The columns' quoted names, comma-separated, each prefixed with `alias.` if given.
+    pub(crate) fn column_list(&self, alias: Option<&str>) -> String {
+        let prefix = alias.map(|alias| format!("{alias}.")).unwrap_or_default();
+        self.columns.iter().map(|c| format!("{prefix}{}", quote(&c.name))).collect::<Vec<_>>().join(", ")
+    }
+}

@@ -1,0 +1,259 @@
+//! The adapter's own refusals and promises, beyond the suites: bad table names, missing or
+//! mistyped columns and a database that cannot use WAL are `OpenError`s; values of the wrong
+//! type in the database are `InvalidAttributes`, never a panic; a lock held too long is
+//! `Unavailable`; a dropped write still commits; reads work when every reader is taken.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{SESSION_TABLE, TempDb, USER_AND_KEY_TABLES, raw_connection, test_tables};
+use lucia::{Adapter, AdapterError, DatabaseSession, DatabaseUser, SessionAdapter, UserAdapter};
+use lucia_adapter_sqlite::{OpenError, SCHEMA, SqliteAdapter, Tables};
+use serde_json::json;
+
+fn full_schema() -> String {
+    format!("{USER_AND_KEY_TABLES}{SESSION_TABLE}")
+}
+
+fn open(db: &TempDb) -> SqliteAdapter {
+    SqliteAdapter::builder().tables(test_tables()).open(&db.path).expect("open the adapter")
+}
+
+fn user(id: &str, username: &str) -> DatabaseUser {
+    DatabaseUser { id: id.into(), attributes: json!({ "username": username }).as_object().cloned().unwrap() }
+}
+
+fn session(id: &str, user_id: &str) -> DatabaseSession {
+    DatabaseSession {
+        id: id.into(),
+        user_id: user_id.into(),
+        active_expires: 1,
+        idle_expires: 2,
+        attributes: json!({ "country": "XX" }).as_object().cloned().unwrap(),
+    }
+}
+
+#[test]
+fn bad_table_names_are_refused() {
+    let db = TempDb::new(&full_schema());
+    for tables in [
+        Tables::new("", "user_key", "user_session"),
+        Tables::new("test_user", "user\0key", "user_session"),
+        Tables::new("test_user", "user_key", ""),
+    ] {
+        let error = SqliteAdapter::builder().tables(tables).open(&db.path).unwrap_err();
+        assert!(matches!(error, OpenError::InvalidTableName(_)), "{error:?}");
+    }
+    let error = SqliteAdapter::builder().tables(Tables::new("nobody", "user_key", "user_session")).open(&db.path);
+    assert!(matches!(error, Err(OpenError::MissingTable(name)) if name == "nobody"));
+    // A name that needs quoting is quoted, not spliced: it names no table.
+    let injected = Tables::new("test_user\"; DROP TABLE user_key; --", "user_key", "user_session");
+    assert!(matches!(SqliteAdapter::builder().tables(injected).open(&db.path), Err(OpenError::MissingTable(_))));
+    raw_connection(&db.path).execute_batch("SELECT 1 FROM user_key").expect("still there");
+}
+
+#[test]
+fn missing_and_mistyped_lucia_columns_are_refused() {
+    let cases = [
+        ("CREATE TABLE user_session (id TEXT PRIMARY KEY, user_id TEXT, active_expires INTEGER)", "idle_expires"),
+        ("CREATE TABLE user_session (id TEXT PRIMARY KEY, active_expires INTEGER, idle_expires INTEGER)", "user_id"),
+    ];
+    for (session_table, column) in cases {
+        let db = TempDb::new(&format!("{USER_AND_KEY_TABLES}{session_table}"));
+        match SqliteAdapter::builder().tables(test_tables()).open(&db.path) {
+            Err(OpenError::MissingColumn { table, column: missing }) => {
+                assert_eq!((table.as_str(), missing.as_str()), ("user_session", column));
+            }
+            other => panic!("expected MissingColumn, got {other:?}"),
+        }
+    }
+    let mistyped = [
+        "CREATE TABLE user_session (id TEXT PRIMARY KEY, user_id TEXT, active_expires TEXT, idle_expires INTEGER)",
+        "CREATE TABLE user_session (id INTEGER PRIMARY KEY, user_id TEXT, active_expires INTEGER, idle_expires INTEGER)",
+    ];
+    for session_table in mistyped {
+        let db = TempDb::new(&format!("{USER_AND_KEY_TABLES}{session_table}"));
+        let error = SqliteAdapter::builder().tables(test_tables()).open(&db.path).unwrap_err();
+        assert!(matches!(error, OpenError::ColumnType { .. }), "{error:?}");
+    }
+    // A password column that cannot be null would refuse passwordless keys.
+    let db = TempDb::new(&format!(
+        "CREATE TABLE test_user (id TEXT PRIMARY KEY);
+         CREATE TABLE user_key (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, hashed_password TEXT NOT NULL);
+         {SESSION_TABLE}"
+    ));
+    let error = SqliteAdapter::builder().tables(test_tables()).open(&db.path).unwrap_err();
+    assert!(matches!(&error, OpenError::ColumnType { column, .. } if column == "hashed_password"), "{error:?}");
+    assert!(error.to_string().contains("nullable TEXT"), "{error}");
+}
+
+#[test]
+fn in_memory_databases_are_refused() {
+    let error = SqliteAdapter::builder().create_tables().open(":memory:").unwrap_err();
+    assert!(matches!(error, OpenError::NotWal(_)), "{error:?}");
+}
+
+#[test]
+fn create_tables_makes_lucia_v2_schema_once() {
+    let db = TempDb::new("");
+    let first = SqliteAdapter::builder().create_tables().open(&db.path).expect("creates the tables");
+    drop(first);
+    SqliteAdapter::builder().create_tables().open(&db.path).expect("running it again changes nothing");
+    SqliteAdapter::open(&db.path).expect("the default names");
+    let other = TempDb::new(SCHEMA);
+    SqliteAdapter::open(&other.path).expect("SCHEMA is the default tables");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_types_in_the_database_are_typed_errors() {
+    let db = TempDb::new(&full_schema());
+    let adapter = open(&db);
+    let raw = raw_connection(&db.path);
+    // TEXT columns turn numbers into text on insert (SQLite's affinity), so blobs stand for
+    // values no text column should hold.
+    raw.execute_batch(
+        "INSERT INTO test_user (id, username, age) VALUES ('textage', 'a', 'old');
+         INSERT INTO test_user (id, username, admin) VALUES ('twoadmin', 'b', 2);
+         INSERT INTO test_user (id, username) VALUES ('ok', 'c');
+         INSERT INTO test_user (id, username) VALUES ('blobname', X'00ff');
+         INSERT INTO user_key (id, user_id, hashed_password) VALUES ('k', 'ok', X'07');
+         INSERT INTO user_session VALUES ('textidle', 'ok', 1, 'soon', 'XX', NULL);
+         INSERT INTO user_session VALUES ('realactive', 'ok', 1.5, 2, 'XX', NULL);
+         INSERT INTO user_session VALUES ('badcountry', 'ok', 1, 2, X'03', NULL);
+         INSERT INTO user_session VALUES ('ofbadage', 'textage', 1, 2, 'XX', NULL);",
+    )
+    .unwrap();
+    // Not UTF-8: a text value SQLite stores as given.
+    raw.execute("INSERT INTO test_user (id, username) VALUES ('latin1', CAST(X'e9' AS TEXT))", []).unwrap();
+    for id in ["textage", "twoadmin", "blobname", "latin1"] {
+        let result = adapter.get_user(id).await;
+        assert!(matches!(result, Err(AdapterError::InvalidAttributes(_))), "{id}: {result:?}");
+    }
+    assert!(adapter.get_user("ok").await.unwrap().is_some());
+    assert!(matches!(adapter.get_key("k").await, Err(AdapterError::InvalidAttributes(_))));
+    assert!(matches!(adapter.get_keys_by_user_id("ok").await, Err(AdapterError::InvalidAttributes(_))));
+    for id in ["textidle", "realactive", "badcountry"] {
+        let result = adapter.get_session(id).await;
+        assert!(matches!(result, Err(AdapterError::InvalidAttributes(_))), "{id}: {result:?}");
+        let result = adapter.get_session_and_user(id).await;
+        assert!(matches!(result, Err(AdapterError::InvalidAttributes(_))), "{id}: {result:?}");
+    }
+    let result = adapter.get_session_and_user("ofbadage").await;
+    assert!(matches!(result, Err(AdapterError::InvalidAttributes(_))), "{result:?}");
+    assert!(matches!(adapter.get_sessions_by_user_id("ok").await, Err(AdapterError::InvalidAttributes(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_columns_round_trip() {
+    let db = TempDb::new(
+        "CREATE TABLE user (id TEXT PRIMARY KEY, score REAL, meta JSON, note, amount NUMERIC, data BLOB, flag BOOL);
+         CREATE TABLE user_key (id TEXT PRIMARY KEY, user_id TEXT REFERENCES user(id), hashed_password TEXT);
+         CREATE TABLE user_session (id TEXT PRIMARY KEY, user_id TEXT REFERENCES user(id),
+             active_expires INTEGER, idle_expires INTEGER);",
+    );
+    let adapter = SqliteAdapter::open(&db.path).unwrap();
+    let attributes = json!({
+        "score": 1.5, "meta": { "roles": ["admin"], "n": 1 }, "note": "free", "amount": 12,
+        "data": [0, 255], "flag": true,
+    });
+    let user = DatabaseUser { id: "u".into(), attributes: attributes.as_object().cloned().unwrap() };
+    adapter.set_user(user.clone(), None).await.unwrap();
+    assert_eq!(adapter.get_user("u").await.unwrap(), Some(user));
+    for (column, value) in [
+        ("score", json!("x")),
+        ("data", json!([256])),
+        ("flag", json!(1)),
+        ("note", json!(true)),
+        ("amount", json!([])),
+    ] {
+        let update = json!({ column: value }).as_object().cloned().unwrap();
+        let result = adapter.update_user("u", update).await;
+        assert!(matches!(result, Err(AdapterError::InvalidAttributes(_))), "{column}: {result:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_lock_held_too_long_is_unavailable() {
+    let db = TempDb::new(&full_schema());
+    let adapter =
+        SqliteAdapter::builder().tables(test_tables()).busy_timeout(Duration::from_millis(50)).open(&db.path).unwrap();
+    adapter.set_user(user("a", "a"), None).await.unwrap();
+    let raw = raw_connection(&db.path);
+    raw.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let result = adapter.set_user(user("b", "b"), None).await;
+    assert!(matches!(result, Err(AdapterError::Unavailable(_))), "{result:?}");
+    // Readers do not wait for the writer.
+    assert!(adapter.get_user("a").await.unwrap().is_some());
+    raw.execute_batch("ROLLBACK").unwrap();
+    adapter.set_user(user("b", "b"), None).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_write_still_commits_whole() {
+    let db = TempDb::new(&full_schema());
+    let adapter = open(&db);
+    adapter.set_user(user("u", "u"), None).await.unwrap();
+    adapter.set_session(session("s1", "u")).await.unwrap();
+    // Another connection holds the write lock, so the write waits (busy timeout) on its
+    // blocking thread when its future is dropped; the lock is released afterwards.
+    let raw = raw_connection(&db.path);
+    raw.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let cascade = adapter.delete_user_cascade("u");
+    assert!(tokio::time::timeout(Duration::from_millis(100), cascade).await.is_err());
+    assert!(adapter.get_user("u").await.unwrap().is_some(), "nothing is committed yet");
+    raw.execute_batch("ROLLBACK").unwrap();
+    for _ in 0..200 {
+        if adapter.get_user("u").await.unwrap().is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(adapter.get_user("u").await.unwrap(), None);
+    assert_eq!(adapter.get_session("s1").await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_work_when_every_reader_is_taken() {
+    let db = TempDb::new(&full_schema());
+    let adapter = Arc::new(SqliteAdapter::builder().tables(test_tables()).readers(1).open(&db.path).unwrap());
+    adapter.set_user(user("u", "u"), None).await.unwrap();
+    adapter.set_session(session("s", "u")).await.unwrap();
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let adapter = Arc::clone(&adapter);
+            tokio::spawn(async move {
+                for _ in 0..50 {
+                    assert!(adapter.get_session_and_user("s").await.unwrap().is_some());
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+#[test]
+fn debug_shows_tables_not_data() {
+    let db = TempDb::new(&full_schema());
+    let debug = format!("{:?}", open(&db));
+    assert!(debug.contains("test_user") && debug.contains("readers"), "{debug}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clear_session_ids_are_hashed_once() {
+    let db = TempDb::new(&full_schema());
+    let adapter = open(&db);
+    adapter.set_user(user("u", "u"), None).await.unwrap();
+    let token = "a".repeat(40);
+    adapter.set_session(session(&token, "u")).await.unwrap();
+    let hashed = lucia::SessionTokens::Hashed.stored_id(&token);
+    adapter.set_session(session(&lucia::SessionTokens::Hashed.stored_id("other"), "u")).await.unwrap();
+    assert_eq!(adapter.hash_clear_session_ids().await.unwrap(), 1);
+    assert_eq!(adapter.get_session(&token).await.unwrap(), None);
+    assert_eq!(adapter.get_session(&hashed).await.unwrap().map(|s| s.user_id), Some("u".to_owned()));
+    assert_eq!(adapter.hash_clear_session_ids().await.unwrap(), 0, "running it again changes nothing");
+    assert_eq!(adapter.get_sessions_by_user_id("u").await.unwrap().len(), 2);
+}
