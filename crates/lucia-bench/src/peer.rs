@@ -10,6 +10,9 @@ use std::process::{Command, Stdio};
 /// Where `bench.mjs` and its `node_modules` are, unless `--peer-dir` says otherwise.
 const DEFAULT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../interop/lucia-v2");
 
+/// The scenarios `bench.mjs` measures.
+const SCENARIOS: [&str; 5] = ["validate_session", "validate_session_renew", "create_session", "create_user", "use_key"];
+
 /// A runnable peer: `node` on the PATH, and `bench.mjs` with its installed packages.
 pub struct Peer {
     dir: PathBuf,
@@ -50,6 +53,9 @@ impl Peer {
     /// line it prints to `emit` as a JSON value. A failure of the peer is reported on stderr
     /// and ends only the peer's run.
     pub fn run(&self, backend: &str, postgres_url: Option<&str>, args: &PeerArgs, emit: &mut dyn FnMut(&str)) {
+        if args.scenarios.is_some_and(|only| !only.iter().any(|s| SCENARIOS.contains(&s.as_str()))) {
+            return;
+        }
         let mut command = Command::new("node");
         command.current_dir(&self.dir).arg("bench.mjs").args(["--backend", backend]);
         if let Some(url) = postgres_url {
