@@ -9,6 +9,11 @@
 //! over the demo's tables through its own `sqlx` pool (10 connections, the pool size the demo
 //! gets), checks the expiries and answers the same JSON. The load is one `reqwest` client
 //! (HTTP/1.1, keep-alive), 1 and 32 requests in flight, in alternating rounds.
+//!
+//! No log subscriber is installed, so the demo's per-request `tracing::info!` costs next to
+//! nothing; with `LUCIA_BENCH_HTTP_LOG=1` the demo's own subscriber (`fmt`, level INFO, as its
+//! `main` installs) is installed for the whole process, writing to a sink: the cost of
+//! formatting each request's log line, without the I/O.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -189,6 +194,14 @@ impl Store {
 pub async fn run(backend: SqlBackend, name: &str, url: &str, settings: &Settings, emit: &mut dyn FnMut(Record)) {
     if !settings.wants("http_me") {
         return;
+    }
+    if std::env::var_os("LUCIA_BENCH_HTTP_LOG").is_some_and(|v| v == "1") {
+        // Once per process; a second call (the next backend) finds it installed.
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+            .with_ansi(false)
+            .with_writer(std::io::sink)
+            .try_init();
     }
     let store = match Store::open(backend, url).await {
         Ok(store) => store,
