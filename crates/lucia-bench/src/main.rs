@@ -20,7 +20,8 @@
 //! `--redis-url`.
 //!
 //! `http_me` (SQLite and PostgreSQL): the demo's `GET /api/me` over HTTP/1.1 keep-alive, beside
-//! a minimal axum handler doing the same work by hand (see `http.rs`).
+//! a minimal axum handler doing the same work by hand (see `http.rs`; `LUCIA_BENCH_HTTP_LOG=1`
+//! installs the demo's log subscriber, writing to a sink).
 //!
 //! The peer: after lucia-rs's run of `sqlite` and of `postgres`, the same scenarios with the
 //! real lucia@2.7.7 on Node (`interop/lucia-v2/bench.mjs`, lines with `"peer": "lucia@2"`),
