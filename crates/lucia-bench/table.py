@@ -3,6 +3,12 @@
 
     cargo run --release -p lucia-bench -- --json | tee run.jsonl
     python3 crates/lucia-bench/table.py < run.jsonl
+
+Lines of the lucia@2 peer (`"peer": "lucia@2"`) are rows of their own, and the last column,
+"vs lucia@2", gives lucia-rs's ops/s over lucia@2's for the same scenario, backend and in
+flight (for `validate_session`, in each token mode: lucia@2 stores ids as they are, like
+`v2_compat`). Issue 9's targets: validate_session >= 2x on SQLite, >= 2.5x on PostgreSQL at 1
+in flight and >= 4x at 32; use_key >= 2.5x.
 """
 
 import json
@@ -13,10 +19,12 @@ def rate(value):
     return f"{value / 1000:.1f}k/s" if value >= 1000 else f"{value:.0f}/s"
 
 
-print("| scenario | backend | tokens | in flight | ops/s | p50 µs | p99 µs | floor | floor ops/s | ratio |")
-print("|---|---|---|---|---|---|---|---|---|---|")
-for line in sys.stdin:
-    r = json.loads(line)
+records = [json.loads(line) for line in sys.stdin if line.strip()]
+peers = {(r["scenario"], r["backend"], r["in_flight"]): r for r in records if "peer" in r}
+
+print("| scenario | backend | tokens | in flight | ops/s | p50 µs | p99 µs | floor | floor ops/s | ratio | vs lucia@2 |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+for r in records:
     floor, floor_rate, ratio = r.get("floor", ""), "", ""
     if "floor_ops_per_sec" in r:
         floor_rate, ratio = rate(r["floor_ops_per_sec"]), f"{r['ratio']:.2f}"
@@ -28,7 +36,15 @@ for line in sys.stdin:
         floor = f"idle p99 {r['idle_p99_us']:.0f} µs"
         ratio = f"p99 {r['p99_ratio']:.1f}x idle"
     scenario = r["scenario"] + (f" (hashes at {r['hashing']})" if "hashing" in r else "")
+    tokens, versus = r.get("tokens", ""), ""
+    if "peer" in r:
+        tokens = r["peer"]
+    else:
+        peer = peers.get((r["scenario"], r["backend"], r["in_flight"]))
+        if peer and "hashing" not in r:
+            versus = f"{r['ops_per_sec'] / peer['ops_per_sec']:.1f}x"
     print(
-        f"| {scenario} | {r['backend']} | {r.get('tokens', '')} | {r['in_flight']} "
-        f"| {rate(r['ops_per_sec'])} | {r['p50_us']:.0f} | {r['p99_us']:.0f} | {floor} | {floor_rate} | {ratio} |"
+        f"| {scenario} | {r['backend']} | {tokens} | {r['in_flight']} "
+        f"| {rate(r['ops_per_sec'])} | {r['p50_us']:.0f} | {r['p99_us']:.0f} | {floor} | {floor_rate} | {ratio} "
+        f"| {versus} |"
     )

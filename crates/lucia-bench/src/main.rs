@@ -23,10 +23,22 @@
 //! its floor, default 3; medians are reported), `--backends sqlite,sqlite-sea-orm,postgres,mysql,redis`,
 //! `--pool-size N` (default 10, sqlx's default), `--postgres-url`, `--mysql-url`,
 //! `--redis-url`.
+//!
+//! `http_me` (SQLite and PostgreSQL): the demo's `GET /api/me` over HTTP/1.1 keep-alive, beside
+//! a minimal axum handler doing the same work by hand (see `http.rs`; `LUCIA_BENCH_HTTP_LOG=1`
+//! installs the demo's log subscriber, writing to a sink).
+//!
+//! The peer: after lucia-rs's run of `sqlite` and of `postgres`, the same scenarios with the
+//! real lucia@2.7.7 on Node (`interop/lucia-v2/bench.mjs`, lines with `"peer": "lucia@2"`),
+//! when `node` is on the PATH and `interop/lucia-v2/node_modules` is installed (`npm ci
+//! --prefix interop/lucia-v2`); else skipped with a message on stderr. `--no-peer` skips it,
+//! `--peer-dir DIR` runs the `bench.mjs` in `DIR`.
 
 mod backend;
+mod http;
 mod measure;
 mod memory;
+mod peer;
 mod scenarios;
 
 // Counts allocations, per thread, for the `allocations` lines (a thread-local increment per
@@ -51,13 +63,19 @@ struct Args {
     postgres_url: Option<String>,
     mysql_url: Option<String>,
     redis_url: Option<String>,
+    /// The lucia@2 peer: off with `--no-peer`; `--peer-dir`; the timing flags as given.
+    no_peer: bool,
+    peer_dir: Option<std::path::PathBuf>,
+    quick: bool,
+    given_seconds: Option<f64>,
+    given_rounds: Option<usize>,
 }
 
 fn usage(problem: &str) -> ! {
     eprintln!("lucia-bench: {problem}");
     eprintln!(
         "usage: lucia-bench [--json] [--quick] [--seconds S] [--rounds N] [--backends {}] [--scenarios A,B] [--pool-size N] \
-         [--postgres-url URL] [--mysql-url URL] [--redis-url URL]",
+         [--postgres-url URL] [--mysql-url URL] [--redis-url URL] [--no-peer] [--peer-dir DIR]",
         BACKENDS.join(",")
     );
     std::process::exit(2)
@@ -82,6 +100,11 @@ fn parse_args() -> Args {
         postgres_url: env("LUCIA_TEST_POSTGRES_URL"),
         mysql_url: env("LUCIA_TEST_MYSQL_URL"),
         redis_url: env("LUCIA_TEST_REDIS_URL"),
+        no_peer: false,
+        peer_dir: None,
+        quick: false,
+        given_seconds: None,
+        given_rounds: None,
     };
     let mut given = std::env::args().skip(1);
     let mut quick = false;
@@ -100,6 +123,8 @@ fn parse_args() -> Args {
             "--postgres-url" => args.postgres_url = Some(value()),
             "--mysql-url" => args.mysql_url = Some(value()),
             "--redis-url" => args.redis_url = Some(value()),
+            "--no-peer" => args.no_peer = true,
+            "--peer-dir" => args.peer_dir = Some(value().into()),
             _ => usage(&format!("unknown argument {flag}")),
         }
     }
@@ -116,6 +141,7 @@ fn parse_args() -> Args {
             only,
         };
     }
+    (args.quick, args.given_seconds, args.given_rounds) = (quick, seconds, rounds);
     args.settings.seconds = seconds.unwrap_or(args.settings.seconds);
     args.settings.rounds = rounds.unwrap_or(args.settings.rounds).max(1);
     if let Some(unknown) = args.backends.iter().find(|b| !BACKENDS.contains(&b.as_str())) {
@@ -244,17 +270,43 @@ async fn run_redis(redis_url: &str, args: &Args, emit: &mut dyn FnMut(Record)) {
     prefix.remove().await;
 }
 
+/// The lucia@2 peer on `backend`, its lines printed as lucia-bench's.
+fn run_peer(peer: Option<&peer::Peer>, backend: &str, postgres_url: Option<&str>, args: &Args) {
+    let Some(peer) = peer else { return };
+    let peer_args = peer::PeerArgs {
+        seconds: args.given_seconds,
+        rounds: args.given_rounds,
+        quick: args.quick,
+        scenarios: args.settings.only.as_deref(),
+    };
+    peer.run(backend, postgres_url, &peer_args, &mut |line| {
+        if args.json {
+            println!("{line}");
+        } else {
+            println!("{}", peer::text_line(line));
+        }
+    });
+}
+
 #[tokio::main]
 async fn main() {
     let args = parse_args();
     let mut emit = |record: Record| print(args.json, &record);
+    let wants_peer = args.backends.iter().any(|b| b == "sqlite" || (b == "postgres" && args.postgres_url.is_some()));
+    let peer = if args.no_peer || !wants_peer { None } else { peer::Peer::find(args.peer_dir.as_deref()) };
     for backend in &args.backends {
         match backend.as_str() {
-            "sqlite" => run_rusqlite("sqlite", &args, &mut emit).await,
+            "sqlite" => {
+                run_rusqlite("sqlite", &args, &mut emit).await;
+                http::run(SqlBackend::Sqlite, "sqlite", "", &args.settings, &mut emit).await;
+                run_peer(peer.as_ref(), "sqlite", None, &args);
+            }
             "sqlite-sea-orm" => run_sql(SqlBackend::Sqlite, "sqlite-sea-orm", "", &args, &mut emit).await,
             "postgres" => {
                 if let Some(url) = url(&args.postgres_url, "postgres", "LUCIA_TEST_POSTGRES_URL") {
                     run_sql(SqlBackend::Postgres, "postgres", url, &args, &mut emit).await;
+                    http::run(SqlBackend::Postgres, "postgres", url, &args.settings, &mut emit).await;
+                    run_peer(peer.as_ref(), "postgres", Some(url), &args);
                 }
             }
             "mysql" => {

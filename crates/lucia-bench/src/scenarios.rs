@@ -39,7 +39,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    fn wants(&self, scenario: &str) -> bool {
+    pub(crate) fn wants(&self, scenario: &str) -> bool {
         self.only.as_ref().is_none_or(|only| only.iter().any(|s| s == scenario))
     }
 
@@ -155,15 +155,15 @@ impl Record {
 }
 
 /// A scenario's subject and, for the read scenarios, its floors, measured in alternate rounds.
-struct Scenario {
-    name: &'static str,
-    in_flight: usize,
-    op: Op,
-    floors: Vec<(String, Op)>,
+pub(crate) struct Scenario {
+    pub(crate) name: &'static str,
+    pub(crate) in_flight: usize,
+    pub(crate) op: Op,
+    pub(crate) floors: Vec<(String, Op)>,
 }
 
 impl Scenario {
-    async fn run(self, backend: &str, settings: &Settings) -> Record {
+    pub(crate) async fn run(self, backend: &str, settings: &Settings) -> Record {
         let warm_up = Duration::from_secs_f64(settings.warm_up_seconds);
         measure::run(&self.op, self.in_flight, warm_up).await;
         for (_, floor) in &self.floors {

@@ -1,5 +1,7 @@
-//! The benchmark still runs: `--quick` on SQLite, every scenario printing a well-formed line.
-//! No figure is checked; targets are read from a full run's output.
+//! The benchmark still runs: `--quick` on SQLite, every scenario printing a well-formed line,
+//! `http_me` included; and the lucia@2 peer's lines when `node` and
+//! `interop/lucia-v2/node_modules` are there (else the run says it skips the peer). No figure
+//! is checked; targets are read from a full run's output.
 
 use std::process::Command;
 
@@ -11,11 +13,11 @@ fn quick_run_on_sqlite_prints_every_scenario() {
         .expect("run lucia-bench");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "lucia-bench failed: {stderr}");
-    let lines: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+    let (peer_lines, lines): (Vec<serde_json::Value>, Vec<serde_json::Value>) = String::from_utf8(output.stdout)
         .expect("UTF-8 output")
         .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}")))
-        .collect();
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}")))
+        .partition(|line| line.get("peer").is_some());
     let scenarios: Vec<&str> = lines.iter().map(|l| l["scenario"].as_str().expect("scenario")).collect();
     assert_eq!(
         scenarios,
@@ -35,6 +37,8 @@ fn quick_run_on_sqlite_prints_every_scenario() {
             "validate_during_signins",
             "use_key",
             "validate_during_signins",
+            "http_me",
+            "http_me",
         ]
     );
     for line in &lines {
@@ -64,6 +68,34 @@ fn quick_run_on_sqlite_prints_every_scenario() {
             assert!(line["ratio"].as_f64().is_some(), "{line}");
             assert_eq!(line["other_floors"][0]["floor"], "sqlx (same statement)", "{line}");
             assert!(line["other_floors"][0]["ops_per_sec"].as_f64().is_some_and(|v| v > 0.0), "{line}");
+        }
+    }
+    let http: Vec<_> = lines.iter().filter(|l| l["scenario"] == "http_me").collect();
+    assert_eq!(http.iter().map(|l| l["in_flight"].as_u64().unwrap()).collect::<Vec<_>>(), [1, 32]);
+    for line in http {
+        assert_eq!(line["floor"], "axum+sqlx", "{line}");
+        assert!(line["ratio"].as_f64().is_some_and(|v| v > 0.0), "{line}");
+    }
+    if peer_lines.is_empty() {
+        assert!(stderr.contains("skipping the lucia@2 peer"), "no peer lines and no skip message: {stderr}");
+    } else {
+        let scenarios: Vec<&str> = peer_lines.iter().map(|l| l["scenario"].as_str().expect("scenario")).collect();
+        assert_eq!(
+            scenarios,
+            [
+                "validate_session",
+                "validate_session",
+                "validate_session_renew",
+                "create_session",
+                "create_user",
+                "use_key"
+            ]
+        );
+        for line in &peer_lines {
+            assert_eq!((&line["peer"], &line["backend"]), (&"lucia@2".into(), &"sqlite".into()), "{line}");
+            for field in ["in_flight", "ops_per_sec", "p50_us", "p99_us"] {
+                assert!(line[field].as_f64().is_some_and(|v| v > 0.0), "{field} in {line}");
+            }
         }
     }
     let modes: Vec<_> = lines.iter().filter_map(|l| l["tokens"].as_str()).collect();
