@@ -19,7 +19,10 @@ def rate(value):
     return f"{value / 1000:.1f}k/s" if value >= 1000 else f"{value:.0f}/s"
 
 
-records = [json.loads(line) for line in sys.stdin if line.strip()]
+MEMORY = ("allocations", "concurrent_sign_ins")
+everything = [json.loads(line) for line in sys.stdin if line.strip()]
+records = [r for r in everything if r["scenario"] not in MEMORY]
+memory = [r for r in everything if r["scenario"] in MEMORY]
 peers = {(r["scenario"], r["backend"], r["in_flight"]): r for r in records if "peer" in r}
 
 print("| scenario | backend | tokens | in flight | ops/s | p50 µs | p99 µs | floor | floor ops/s | ratio | vs lucia@2 |")
@@ -48,3 +51,20 @@ for r in records:
         f"| {rate(r['ops_per_sec'])} | {r['p50_us']:.0f} | {r['p99_us']:.0f} | {floor} | {floor_rate} | {ratio} "
         f"| {versus} |"
     )
+
+if memory:
+    print()
+    print("| memory | backend | call | allocations per call | bytes per call | floor's allocations | resident before → peak MiB | hashing bound MiB | finished |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in memory:
+        if r["scenario"] == "allocations":
+            floor = f"{r['floor_allocations_per_op']:.1f}" if "floor_allocations_per_op" in r else ""
+            print(
+                f"| allocations | {r['backend']} | {r['op']} | {r['allocations_per_op']:.1f} | {r['bytes_per_op']:.0f} "
+                f"| {floor} | | | |"
+            )
+        else:
+            print(
+                f"| {r['in_flight']} sign-ins at once | {r['backend']} | use_key | | | "
+                f"| {r['rss_before_mib']:.0f} → {r['rss_peak_mib']:.0f} | {r['hashing_bound_mib']:.0f} | {r['finished']} |"
+            )
