@@ -217,16 +217,17 @@ impl HashingPool {
         // caller stops waiting: a cancelled sign-in cannot free its slot while its hash runs.
         let job: Job = Box::new(move || {
             let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job(hasher.as_ref())));
-            // Free before answering, so that a caller who gets the answer finds its slot free.
-            drop(permit);
-            // The caller may have gone; the hash is then simply dropped.
-            let _ = outcome_sender.send(outcome);
+            // The caller releases the permit: releasing wakes the next sign-in under the
+            // semaphore's lock, which a background thread must not hold (preempted, it would
+            // stall the async workers waiting for that lock). If the caller has gone, the
+            // permit is released here.
+            let _ = outcome_sender.send((outcome, permit));
         });
         self.queue().send(job).map_err(|_| Error::PasswordHash("no password hashing thread is running".into()))?;
-        let outcome = outcome
-            .await
-            .map_err(|_| Error::PasswordHash("the password hashing thread stopped".into()))?
-            .map_err(|_| Error::PasswordHash("the password hasher panicked".into()))?;
+        let (outcome, permit) =
+            outcome.await.map_err(|_| Error::PasswordHash("the password hashing thread stopped".into()))?;
+        drop(permit);
+        let outcome = outcome.map_err(|_| Error::PasswordHash("the password hasher panicked".into()))?;
         outcome.map_err(|e| match e {
             PasswordHashError::Outdated => Error::OutdatedPassword,
             PasswordHashError::Failed(message) => Error::PasswordHash(message),
