@@ -141,6 +141,14 @@ impl Record {
         }
     }
 
+    /// An `allocations` line: what one call of `call` (named `name`) allocates.
+    fn allocations(backend: &str, name: &'static str, call: &Op) -> Self {
+        let (count, bytes) = memory::allocations_per_op(call);
+        let mut record = Self::memory("allocations", backend, 1);
+        (record.op, record.allocations_per_op, record.bytes_per_op) = (Some(name), Some(count), Some(bytes));
+        record
+    }
+
     /// A line that reports no speed, only memory.
     fn memory(scenario: &'static str, backend: &str, in_flight: usize) -> Self {
         Self::new(scenario, backend, in_flight, Sample { ops_per_sec: f64::NAN, p50_us: f64::NAN, p99_us: f64::NAN })
@@ -214,26 +222,8 @@ pub async fn run_all<A>(
     for (tokens, auth) in modes {
         let (tokens_, stored_ids) = make_sessions(auth, &users, settings.sessions).await;
         for in_flight in [1, 32] {
-            let auth = auth.clone();
-            let tokens_ = Arc::clone(&tokens_);
-            let subject = op(move |i| {
-                let (auth, tokens_) = (auth.clone(), Arc::clone(&tokens_));
-                async move {
-                    auth.validate_session(&tokens_[i % tokens_.len()]).await.expect("validate_session");
-                }
-            });
-            let floors = floors
-                .iter()
-                .map(|floor| {
-                    let (raw, stored_ids) = (floor.clone(), Arc::clone(&stored_ids));
-                    let read = op(move |i| {
-                        let (raw, stored_ids) = (raw.clone(), Arc::clone(&stored_ids));
-                        async move { raw.get_session_and_user(&stored_ids[i % stored_ids.len()]).await }
-                    });
-                    (floor.driver(), read)
-                })
-                .collect();
-            let scenario = Scenario { name: "validate_session", in_flight, op: subject, floors };
+            let floors = floors.iter().map(|floor| (floor.driver(), floor_read_op(floor, &stored_ids))).collect();
+            let scenario = Scenario { name: "validate_session", in_flight, op: validate_op(auth, &tokens_), floors };
             let mut record = scenario.run(backend, settings).await;
             record.tokens = Some(tokens);
             emit(record);
@@ -243,40 +233,13 @@ pub async fn run_all<A>(
     // What one validate_session and one create_session allocate, beside the floor's read.
     if settings.wants("allocations") {
         let (tokens_, stored_ids) = make_sessions(&hashed, &users, settings.sessions).await;
-        let auth = hashed.clone();
-        let validate = op(move |i| {
-            let (auth, tokens_) = (auth.clone(), Arc::clone(&tokens_));
-            async move {
-                auth.validate_session(&tokens_[i % tokens_.len()]).await.expect("validate_session");
-            }
-        });
-        let floor = floors.first().cloned().map(|raw| {
-            op(move |i| {
-                let (raw, stored_ids) = (raw.clone(), Arc::clone(&stored_ids));
-                async move { raw.get_session_and_user(&stored_ids[i % stored_ids.len()]).await }
-            })
-        });
-        let (count, bytes) = memory::allocations_per_op(&validate);
-        let mut record = Record::memory("allocations", backend, 1);
-        (record.op, record.allocations_per_op, record.bytes_per_op) =
-            (Some("validate_session"), Some(count), Some(bytes));
-        if let Some(floor_op) = floor {
-            record.floor = floors.first().map(Floor::driver);
-            record.floor_allocations_per_op = Some(memory::allocations_per_op(&floor_op).0);
+        let mut record = Record::allocations(backend, "validate_session", &validate_op(&hashed, &tokens_));
+        if let Some(floor) = floors.first() {
+            record.floor = Some(floor.driver());
+            record.floor_allocations_per_op = Some(memory::allocations_per_op(&floor_read_op(floor, &stored_ids)).0);
         }
         emit(record);
-        let (auth, users_) = (hashed.clone(), Arc::clone(&users));
-        let create = op(move |i| {
-            let (auth, users) = (auth.clone(), Arc::clone(&users_));
-            async move {
-                auth.create_session(CreateSession::for_user(&users[i % users.len()])).await.expect("create_session");
-            }
-        });
-        let (count, bytes) = memory::allocations_per_op(&create);
-        let mut record = Record::memory("allocations", backend, 1);
-        (record.op, record.allocations_per_op, record.bytes_per_op) =
-            (Some("create_session"), Some(count), Some(bytes));
-        emit(record);
+        emit(Record::allocations(backend, "create_session", &create_session_op(&hashed, &users)));
     }
 
     // validate_session that renews every time: no active period, and a clock that moves on
@@ -297,13 +260,7 @@ pub async fn run_all<A>(
 
     // create_session for existing users.
     if settings.wants("create_session") {
-        let (auth, users_) = (hashed.clone(), Arc::clone(&users));
-        let subject = op(move |i| {
-            let (auth, users) = (auth.clone(), Arc::clone(&users_));
-            async move {
-                auth.create_session(CreateSession::for_user(&users[i % users.len()])).await.expect("create_session");
-            }
-        });
+        let subject = create_session_op(&hashed, &users);
         let scenario = Scenario { name: "create_session", in_flight: 1, op: subject, floors: Vec::new() };
         emit(scenario.run(backend, settings).await);
     }
@@ -334,10 +291,7 @@ pub async fn run_all<A>(
     if allocations {
         // The request's side only: the hash itself (32 MiB of scrypt) is allocated on a
         // hashing thread, and shows in `concurrent_sign_ins`.
-        let (count, bytes) = memory::allocations_per_op(&sign_in);
-        let mut record = Record::memory("allocations", backend, 1);
-        (record.op, record.allocations_per_op, record.bytes_per_op) = (Some("use_key"), Some(count), Some(bytes));
-        emit(record);
+        emit(Record::allocations(backend, "use_key", &sign_in));
     }
     if concurrent {
         let threads = std::thread::available_parallelism().map_or(2, usize::from);
@@ -364,14 +318,7 @@ pub async fn run_all<A>(
     }
 
     // validate_session p99 while sign-ins hash, beside its idle p99 in alternate rounds.
-    let (tokens_, _) = make_sessions(&hashed, &users, settings.sessions).await;
-    let auth = hashed.clone();
-    let validate = op(move |i| {
-        let (auth, tokens_) = (auth.clone(), Arc::clone(&tokens_));
-        async move {
-            auth.validate_session(&tokens_[i % tokens_.len()]).await.expect("validate_session");
-        }
-    });
+    let validate = validate_op(&hashed, &make_sessions(&hashed, &users, settings.sessions).await.0);
     if during_signins {
         emit(validate_during_signins(backend, &validate, &sign_in, settings).await);
     }
@@ -447,6 +394,37 @@ async fn make_password_users<A: Adapter>(auth: &Lucia<A>, count: usize) -> Arc<V
         emails.push(email);
     }
     Arc::new(emails)
+}
+
+/// `validate_session` of the next of `tokens`.
+fn validate_op<A: Adapter + 'static>(auth: &Lucia<A>, tokens: &Arc<Vec<String>>) -> Op {
+    let (auth, tokens) = (auth.clone(), Arc::clone(tokens));
+    op(move |i| {
+        let (auth, tokens) = (auth.clone(), Arc::clone(&tokens));
+        async move {
+            auth.validate_session(&tokens[i % tokens.len()]).await.expect("validate_session");
+        }
+    })
+}
+
+/// The floor's read of the next of `stored_ids`.
+fn floor_read_op(floor: &Floor, stored_ids: &Arc<Vec<String>>) -> Op {
+    let (raw, stored_ids) = (floor.clone(), Arc::clone(stored_ids));
+    op(move |i| {
+        let (raw, stored_ids) = (raw.clone(), Arc::clone(&stored_ids));
+        async move { raw.get_session_and_user(&stored_ids[i % stored_ids.len()]).await }
+    })
+}
+
+/// `create_session` for the next of `users`.
+fn create_session_op<A: Adapter + 'static>(auth: &Lucia<A>, users: &Arc<Vec<String>>) -> Op {
+    let (auth, users) = (auth.clone(), Arc::clone(users));
+    op(move |i| {
+        let (auth, users) = (auth.clone(), Arc::clone(&users));
+        async move {
+            auth.create_session(CreateSession::for_user(&users[i % users.len()])).await.expect("create_session");
+        }
+    })
 }
 
 fn use_key_op<A: Adapter + 'static>(auth: &Lucia<A>, emails: &Arc<Vec<String>>) -> Op {
