@@ -309,7 +309,10 @@ async fn the_account_page_holds_no_foreign_token_in_chromium() {
     assert!(api_alive(tokens[1].clone()).await, "the other browser's did not");
     assert!(api_alive(tokens[0].clone()).await, "nor Chromium's");
 
-    // Then the other browser's: the only one left to revoke.
+    // Then the other browser's: the only one left to revoke. From a fresh `/account`, so that
+    // waiting for `?notice=revoked` waits for this revocation, not the one above.
+    browser.goto(&app.url("/account")).await;
+    browser.wait_for_path("/account").await;
     browser.click("form[action='/account/sessions/revoke'] button").await;
     browser.wait_for_path("/account?notice=revoked").await;
     let response = other_browser.get(app.url("/account")).send().await.unwrap();
