@@ -45,6 +45,12 @@
 //! and sessions in two SQL databases, or `SplitAdapter<SeaOrmUserAdapter, RedisSessionAdapter>`
 //! with the `lucia-adapter-redis` crate.
 //!
+//! The full adapter's session-and-user read, which `validate_session` makes on every
+//! authenticated request, is sent as a prepared statement straight to the sqlx pool inside the
+//! [`DatabaseConnection`], without SeaORM's statement copies: SeaORM's metric callback
+//! (`DatabaseConnection::set_metric_callback`) and its `sea_orm.query_one` tracing span do not
+//! see that one query. Every other statement goes through SeaORM.
+//!
 //! ## Installation
 //!
 //! ```text
