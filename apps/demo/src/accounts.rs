@@ -183,7 +183,7 @@ pub async fn sign_up(auth: &Auth, credentials: &Credentials) -> Result<User<User
 /// Refuses input no account can have before any hashing, to bound the work an anonymous
 /// request can cause.
 pub fn check_sign_in_input(username: &str, password: &str) -> Result<(), SignInError> {
-    if username.len() > 64 || password.len() > 1024 {
+    if username.len() > 64 || password.len() > lucia::MAX_PASSWORD_BYTES {
         return Err(SignInError::InvalidCredentials);
     }
     Ok(())
