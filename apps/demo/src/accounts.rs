@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::{StatusCode, header, request::Parts};
-use lucia::{CreateUser, Error, NewKey, User};
+use lucia::{CreateUser, Error, NewKey, PasswordPolicy, PasswordRejection, User};
 use serde::Deserialize;
 
 use crate::{Auth, SessionAttributes, UserAttributes};
@@ -34,8 +34,13 @@ impl std::fmt::Debug for Credentials {
 pub enum SignUpError {
     #[error("{0}")]
     InvalidUsername(&'static str),
+    /// The password is the username (the demo's own rule).
+    #[error("Your password must not be your username.")]
+    PasswordIsUsername,
+    /// The library's [`PasswordPolicy`] refused the password; its sentence is shown next to
+    /// the password field.
     #[error("{0}")]
-    WeakPassword(&'static str),
+    PasswordRejected(PasswordRejection),
     #[error("That username is taken. Please choose another.")]
     UsernameTaken,
     #[error(transparent)]
@@ -71,13 +76,20 @@ impl SignUpError {
     fn from_lucia(error: Error) -> Self {
         match error {
             Error::DuplicateKeyId | Error::DuplicateAttribute { .. } => Self::UsernameTaken,
+            Error::PasswordRejected(rejection) => Self::PasswordRejected(rejection),
             error => Self::Internal(error),
         }
     }
 
+    /// Whether the failure is about the password (shown next to the password field) rather
+    /// than the username.
+    pub fn is_about_the_password(&self) -> bool {
+        matches!(self, Self::PasswordIsUsername | Self::PasswordRejected(_))
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::InvalidUsername(_) | Self::WeakPassword(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidUsername(_) | Self::PasswordIsUsername | Self::PasswordRejected(_) => StatusCode::BAD_REQUEST,
             Self::UsernameTaken => StatusCode::CONFLICT,
             Self::Internal(error) => internal_status(error),
         }
@@ -93,10 +105,11 @@ impl SignInError {
     }
 }
 
-/// `503` for a store that could not be reached (try again), `500` for anything else.
+/// `503` for a store that could not be reached or too many sign-ins at once (try again), `500`
+/// for anything else.
 fn internal_status(error: &Error) -> StatusCode {
     match error {
-        Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Unavailable(_) | Error::Busy => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -113,16 +126,17 @@ pub fn check_username(username: &str) -> Result<(), SignUpError> {
     Ok(())
 }
 
-/// At least 8 characters, at most 256 bytes, not the username.
+/// The demo's password policy: the library's lengths (8 characters to 256 bytes) and a
+/// `zxcvbn` strength of at least 3 of 4 (the username counts as a guessable word). Applied by
+/// lucia to every new password (sign-up and password change), on a hashing thread.
+pub fn password_policy() -> PasswordPolicy {
+    PasswordPolicy::new().min_strength(3)
+}
+
+/// The demo's own rule on top of the [`password_policy`]: the password is not the username.
 pub fn check_new_password(password: &str, username: &str) -> Result<(), SignUpError> {
-    if password.chars().count() < 8 {
-        return Err(SignUpError::WeakPassword("Passwords must be at least 8 characters long."));
-    }
-    if password.len() > 256 {
-        return Err(SignUpError::WeakPassword("Passwords must be at most 256 bytes long."));
-    }
     if password.eq_ignore_ascii_case(username) {
-        return Err(SignUpError::WeakPassword("Your password must not be your username."));
+        return Err(SignUpError::PasswordIsUsername);
     }
     Ok(())
 }
@@ -169,7 +183,7 @@ pub async fn sign_up(auth: &Auth, credentials: &Credentials) -> Result<User<User
 /// Refuses input no account can have before any hashing, to bound the work an anonymous
 /// request can cause.
 pub fn check_sign_in_input(username: &str, password: &str) -> Result<(), SignInError> {
-    if username.len() > 64 || password.len() > 1024 {
+    if username.len() > 64 || password.len() > lucia::MAX_PASSWORD_BYTES {
         return Err(SignInError::InvalidCredentials);
     }
     Ok(())
@@ -200,9 +214,16 @@ mod tests {
             assert!(check_username(bad).is_err(), "{bad}");
         }
         assert!(check_new_password("correct horse", "ada").is_ok());
-        assert!(check_new_password("short", "ada").is_err());
         assert!(check_new_password("adalovelace", "AdaLovelace").is_err());
-        assert!(check_new_password(&"x".repeat(257), "ada").is_err());
+        let policy = password_policy();
+        for weak in ["short", "password123", "qwertyuiop", "AdaLovelace1"] {
+            assert!(policy.check_password(weak, &["adalovelace"]).is_err(), "{weak}");
+        }
+        assert!(policy.check_password(&"x".repeat(257), &[]).is_err());
+        // The passwords of the demo's tests pass.
+        for good in ["correct horse battery", "brand new password", "a long enough password", "rust pässword"] {
+            assert_eq!(policy.check_password(good, &["someone"]), Ok(()), "{good}");
+        }
     }
 
     #[test]

@@ -63,19 +63,34 @@ fn alert(error: Option<&str>) -> String {
     error.map(|e| format!(r#"<p class="error" role="alert" id="form-error">{}</p>"#, escape(e))).unwrap_or_default()
 }
 
+/// An error about the password, shown under its field (`id` for `aria-describedby`).
+fn field_error(id: &str, error: Option<&str>) -> String {
+    error.map(|e| format!(r#"<p class="error" role="alert" id="{id}">{}</p>"#, escape(e))).unwrap_or_default()
+}
+
 /// Sign-up and sign-in forms share their fields. On sign-up the rules are shown and tied to
-/// the fields; an error is tied to both fields, which are then marked invalid.
-pub fn credentials_form(action: &str, heading: &str, button: &str, username: &str, error: Option<&str>) -> String {
+/// the fields; an error is tied to both fields, which are then marked invalid, and an error
+/// about the password alone (`password_error`: the password policy's sentence) is shown under
+/// the password field and tied to it only.
+pub fn credentials_form(
+    action: &str,
+    heading: &str,
+    button: &str,
+    username: &str,
+    error: Option<&str>,
+    password_error: Option<&str>,
+) -> String {
     let signup = action == "/signup";
-    let describe = |hint: &str| {
-        let ids: Vec<&str> = [signup.then_some(hint), error.map(|_| "form-error")].into_iter().flatten().collect();
-        let invalid = if error.is_some() { r#" aria-invalid="true""# } else { "" };
+    let describe = |hint: &str, field_error: Option<&str>| {
+        let ids: Vec<&str> =
+            [signup.then_some(hint), error.map(|_| "form-error"), field_error].into_iter().flatten().collect();
+        let invalid = if error.is_some() || field_error.is_some() { r#" aria-invalid="true""# } else { "" };
         if ids.is_empty() { String::new() } else { format!(r#" aria-describedby="{}"{invalid}"#, ids.join(" ")) }
     };
     let (username_rules, password_rules, autocomplete, other) = if signup {
         (
             r#" minlength="3" maxlength="32""#,
-            r#"<p class="hint" id="password-hint">At least 8 characters.</p>"#,
+            r#"<p class="hint" id="password-hint">At least 8 characters, and hard to guess: a few unrelated words work well.</p>"#,
             "new-password",
             r#"<p>Already have an account? <a href="/login">Sign in</a>.</p>"#,
         )
@@ -93,14 +108,15 @@ pub fn credentials_form(action: &str, heading: &str, button: &str, username: &st
 {username_hint}
 <label for="password">Password</label>
 <input type="password" id="password" name="password" required autocomplete="{autocomplete}"{password_described}>
-{password_rules}
+{password_error}{password_rules}
 <button type="submit">{button}</button>
 </form>
 {other}"#,
         alert = alert(error),
         username = escape(username),
-        username_described = describe("username-hint"),
-        password_described = describe("password-hint"),
+        username_described = describe("username-hint", None),
+        password_described = describe("password-hint", password_error.map(|_| "password-error")),
+        password_error = field_error("password-error", password_error),
     )
 }
 
@@ -128,6 +144,7 @@ pub fn account(
     sessions: &[Session<UserAttributes, SessionAttributes>],
     notice: Option<&str>,
     error: Option<&str>,
+    password_error: Option<&str>,
 ) -> String {
     let mut rows = String::new();
     for session in sessions {
@@ -186,8 +203,8 @@ pub fn account(
 <label for="current_password">Current password</label>
 <input type="password" id="current_password" name="current_password" required autocomplete="current-password">
 <label for="new_password">New password</label>
-<input type="password" id="new_password" name="new_password" required minlength="8" autocomplete="new-password" aria-describedby="new-password-hint">
-<p class="hint" id="new-password-hint">At least 8 characters.</p>
+<input type="password" id="new_password" name="new_password" required minlength="8" autocomplete="new-password" aria-describedby="{new_password_described}"{new_password_invalid}>
+{new_password_error}<p class="hint" id="new-password-hint">At least 8 characters, and hard to guess.</p>
 <button type="submit">Change password</button>
 </form>
 <form class="card" method="post" action="/account/delete" aria-labelledby="delete-heading">
@@ -198,6 +215,10 @@ pub fn account(
 <button type="submit" class="danger">Delete my account</button>
 </form>"#,
         alert = alert(error),
+        new_password_described =
+            if password_error.is_some() { "new-password-error new-password-hint" } else { "new-password-hint" },
+        new_password_invalid = if password_error.is_some() { r#" aria-invalid="true""# } else { "" },
+        new_password_error = field_error("new-password-error", password_error),
         username = escape(&current.user.attributes.username),
         user_id = escape(&current.user.user_id),
     )

@@ -231,7 +231,10 @@ pub enum StartError {
 pub async fn build(config: &Config) -> Result<(Router, Auth), StartError> {
     let adapter = connect_stores(config).await?;
     let env = if config.production { lucia::Env::Prod } else { lucia::Env::Dev };
-    let mut builder = Lucia::builder(adapter).env(env).session_expires_in(config.session_expires_in);
+    let mut builder = Lucia::builder(adapter)
+        .env(env)
+        .session_expires_in(config.session_expires_in)
+        .password_policy(accounts::password_policy());
     if config.lucia_v2_compat {
         builder = builder.lucia_v2_compat();
     }

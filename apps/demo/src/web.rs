@@ -16,6 +16,9 @@ pub struct PageError(StatusCode, String);
 impl From<lucia_axum::AuthError> for PageError {
     fn from(error: lucia_axum::AuthError) -> Self {
         let status = error.status();
+        if matches!(error, lucia_axum::AuthError::Lucia(lucia::Error::Busy)) {
+            return Self(status, "Too many people are signing in right now. Please try again in a moment.".into());
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             // Not a sign-out: the cookie stays, and the same page works once the store is back.
             tracing::warn!(%error, "page failed: store unavailable");
@@ -107,7 +110,7 @@ pub async fn signup_page(auth: AuthRequest) -> PageResult {
         StatusCode::OK,
         "Sign up",
         None,
-        &html::credentials_form("/signup", "Create an account", "Sign up", "", None),
+        &html::credentials_form("/signup", "Create an account", "Sign up", "", None, None),
     ))
 }
 
@@ -120,12 +123,20 @@ pub async fn signup(auth: AuthRequest, client: Client, Form(credentials): Form<C
         }
         Err(SignUpError::Internal(error)) => Err(error.into()),
         Err(failure) => {
+            // The password policy's sentence goes under the password field.
+            let message = failure.to_string();
+            let (error, password_error) = if failure.is_about_the_password() {
+                (None, Some(message.as_str()))
+            } else {
+                (Some(message.as_str()), None)
+            };
             let form = html::credentials_form(
                 "/signup",
                 "Create an account",
                 "Sign up",
                 &credentials.username,
-                Some(&failure.to_string()),
+                error,
+                password_error,
             );
             Ok(page(failure.status(), "Sign up", None, &form))
         }
@@ -137,7 +148,7 @@ pub async fn login_page(auth: AuthRequest, Query(notice): Query<Notice>) -> Page
         return Ok(Redirect::to("/account").into_response());
     }
     let notice = html::notice(notice.message());
-    let form = html::credentials_form("/login", "Sign in", "Sign in", "", None);
+    let form = html::credentials_form("/login", "Sign in", "Sign in", "", None, None);
     Ok(page(StatusCode::OK, "Sign in", None, &format!("{notice}{form}")))
 }
 
@@ -153,6 +164,7 @@ pub async fn login(auth: AuthRequest, client: Client, Form(credentials): Form<Cr
                 "Sign in",
                 &credentials.username,
                 Some(&failure.to_string()),
+                None,
             );
             Ok(page(failure.status(), "Sign in", None, &form))
         }
@@ -186,7 +198,7 @@ pub async fn logout(auth: AuthRequest) -> PageResult {
 
 /// Signed-in users only: [`SignedIn`] sends everyone else to `/login`.
 pub async fn account(SignedIn { session, auth, .. }: SignedIn, Query(notice): Query<Notice>) -> PageResult {
-    account_page(&auth, &session, StatusCode::OK, notice.message(), None).await
+    account_page(&auth, &session, StatusCode::OK, notice.message(), None, None).await
 }
 
 async fn account_page(
@@ -195,12 +207,13 @@ async fn account_page(
     status: StatusCode,
     notice: Option<&str>,
     error: Option<&str>,
+    password_error: Option<&str>,
 ) -> PageResult {
     // Sessions by handle: the page names each session without holding its token.
     let mut sessions = auth.lucia().get_all_user_sessions(&session.user.user_id).await?;
     // This device first, then the most recent.
     sessions.sort_by_key(|s| (s.handle != session.handle, std::cmp::Reverse(s.attributes.created_at)));
-    let content = html::account(session, &sessions, notice, error);
+    let content = html::account(session, &sessions, notice, error, password_error);
     Ok(page(status, "Your account", Some(&session.user.attributes.username), &content))
 }
 
@@ -259,15 +272,22 @@ pub async fn change_password(
         Err(SignInError::Internal(error)) => return Err(error.into()),
         Err(_) => {
             let error = Some("Your current password is not correct.");
-            return account_page(&auth, &current, StatusCode::BAD_REQUEST, None, error).await;
+            return account_page(&auth, &current, StatusCode::BAD_REQUEST, None, error, None).await;
         }
     }
     if let Err(failure) = accounts::check_new_password(&form.new_password, username) {
-        return account_page(&auth, &current, failure.status(), None, Some(&failure.to_string())).await;
+        return account_page(&auth, &current, failure.status(), None, None, Some(&failure.to_string())).await;
     }
-    // The new password and the end of every session (this one included), atomically; no
-    // sign-in that checked the old password survives it.
-    lucia.change_password(PROVIDER, username, &form.new_password).await?;
+    // The new password (if the password policy takes it) and the end of every session (this
+    // one included), atomically; no sign-in that checked the old password survives it.
+    match lucia.change_password(PROVIDER, username, &form.new_password).await {
+        Ok(_) => {}
+        Err(lucia::Error::PasswordRejected(rejection)) => {
+            let message = rejection.to_string();
+            return account_page(&auth, &current, StatusCode::BAD_REQUEST, None, None, Some(&message)).await;
+        }
+        Err(error) => return Err(error.into()),
+    }
     auth.start_session(&current.user.user_id, client.session_attributes()).await?;
     Ok(Redirect::to("/account?notice=password-changed").into_response())
 }
@@ -287,7 +307,7 @@ pub async fn delete_account(
         Err(SignInError::Internal(error)) => return Err(error.into()),
         Err(_) => {
             let error = Some("That password is not correct; your account was not deleted.");
-            return account_page(&auth, &current, StatusCode::BAD_REQUEST, None, error).await;
+            return account_page(&auth, &current, StatusCode::BAD_REQUEST, None, error, None).await;
         }
     }
     auth.lucia().delete_user(&current.user.user_id).await?;

@@ -207,10 +207,27 @@ async fn sign_up_sign_out_sign_in_in_chromium() {
     let name = unique_name();
     let password = "a long enough password";
 
-    // Sign up with the mouse.
+    // Sign up with the mouse. A password the policy refuses first: its sentence appears under
+    // the password field, announced, and the username is kept.
     browser.goto(&app.url("/signup")).await;
     browser.assert_accessible().await;
     browser.type_into("#username", &name).await;
+    browser.type_into("#password", "password123").await;
+    browser.click("main form button[type=submit]").await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let rejection = loop {
+        let text = browser.script("return document.querySelector('#password-error')?.textContent ?? null").await;
+        if let Some(text) = text.as_str() {
+            break text.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no password error shown");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(rejection.starts_with("The password is too easy to guess."), "{rejection}");
+    let described = browser.script("return document.querySelector('#password').getAttribute('aria-describedby')").await;
+    assert!(described.as_str().is_some_and(|ids| ids.contains("password-error")), "{described}");
+    browser.assert_accessible().await;
+    browser.screenshot("demo-signup-weak-password.png").await;
     browser.type_into("#password", password).await;
     browser.click("main form button[type=submit]").await;
     browser.wait_for_path("/account").await;

@@ -126,7 +126,8 @@ async fn the_database_follows_the_contract() {
     let (active, idle): (i64, i64) = (row.try_get_by_index(4).unwrap(), row.try_get_by_index(5).unwrap());
     assert_eq!(user_id.len(), 15);
     assert_eq!(key_id, format!("username:{name}"));
-    assert!(hash.starts_with("s2:") && hash.len() == 148);
+    // Argon2id by default (issue 10); `--lucia-v2-compat` writes `s2:` (below).
+    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
     assert_eq!(idle - active, 14 * 86_400_000, "millisecond expiries, 14 idle days");
 }
 
@@ -137,9 +138,12 @@ async fn sign_up_errors_are_clear_and_change_nothing() {
     let name = unique_name();
     sign_up(&app, &browser, &name).await;
     let other = app.browser();
-    let cases: [(&str, &str, StatusCode, &str); 5] = [
+    let cases: [(&str, &str, StatusCode, &str); 7] = [
         (&name, PASSWORD, StatusCode::CONFLICT, "That username is taken"),
         ("newuser", "short", StatusCode::BAD_REQUEST, "at least 8 characters"),
+        // The library's password policy: zxcvbn's estimate, the username a guessable word.
+        ("newuser", "password123", StatusCode::BAD_REQUEST, "too easy to guess"),
+        ("newuser", "newuser2024", StatusCode::BAD_REQUEST, "too easy to guess"),
         ("ab", PASSWORD, StatusCode::BAD_REQUEST, "3 to 32 characters"),
         ("bad name", PASSWORD, StatusCode::BAD_REQUEST, "only letters, digits"),
         ("", "", StatusCode::BAD_REQUEST, "3 to 32 characters"),
@@ -150,6 +154,12 @@ async fn sign_up_errors_are_clear_and_change_nothing() {
         assert!(set_cookies(&response).is_empty());
         let body = response.text().await.unwrap();
         assert!(body.contains(r#"role="alert""#) && body.contains(message), "{username:?}: {body}");
+        // A password rejection is shown under the password field, and tied to it.
+        let about_the_password = message.contains("at least 8") || message.contains("too easy");
+        assert_eq!(body.contains(r#"id="password-error""#), about_the_password, "{username:?}: {body}");
+        if about_the_password {
+            assert!(body.contains(r#"aria-describedby="password-hint password-error" aria-invalid="true""#), "{body}");
+        }
     }
     // A form without fields is the same clear error, not a crash.
     let response = other
@@ -271,6 +281,10 @@ async fn changing_the_password_signs_out_other_sessions() {
     let response = change(PASSWORD, "short").await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(response.text().await.unwrap().contains("at least 8 characters"));
+    let response = change(PASSWORD, "qwertyuiop").await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body = response.text().await.unwrap();
+    assert!(body.contains(r#"id="new-password-error""#) && body.contains("too easy to guess"), "{body}");
 
     let response = change(PASSWORD, "brand new password").await;
     assert_eq!(location(&response), "/account?notice=password-changed");
@@ -590,7 +604,12 @@ async fn session_tokens_are_hashed_at_rest_unless_lucia_v2_compat() {
         let hash: String = rows[0].try_get_by_index(1).unwrap();
         let expected = if lucia_v2_compat { token.clone() } else { lucia::SessionTokens::Hashed.stored_id(&token) };
         assert_eq!(stored, expected, "lucia_v2_compat: {lucia_v2_compat}");
-        assert!(hash.starts_with("s2:"), "Lucia v2's password hashes in both modes");
+        // A Lucia v2 application must read the hashes the compat mode writes; otherwise Argon2id.
+        if lucia_v2_compat {
+            assert!(hash.starts_with("s2:") && hash.len() == 148, "Lucia v2's password hashes: {hash}");
+        } else {
+            assert!(hash.starts_with("$argon2id$"), "Argon2id by default: {hash}");
+        }
     }
 }
 

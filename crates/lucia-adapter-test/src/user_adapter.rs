@@ -441,7 +441,8 @@ pub async fn extra_set_user_rejects_unknown_column_and_writes_nothing<F: Fixture
     }
 }
 
-/// A key with a (148-character `s2:`) password hash is stored and read back verbatim.
+/// Keys with a (148-character `s2:`) password hash and with an Argon2id PHC string (the
+/// default hasher's, `$`, `=` and `,` included) are stored and read back verbatim.
 pub async fn extra_set_key_with_password_round_trips<F: Fixture<Adapter: Adapter>>(t: Arc<F>) {
     let (adapter, db) = (t.adapter(), t.database());
     let user = generate_user();
@@ -451,10 +452,19 @@ pub async fn extra_set_key_with_password_round_trips<F: Fixture<Adapter: Adapter
         hashed_password: Some(format!("s2:{}:{}", "a".repeat(16), "0f".repeat(64))),
         ..generate_key(Some(&user.id))
     };
-    adapter.set_key(key.clone()).await.unwrap();
-    assert_eq!(adapter.get_key(&key.id).await.unwrap(), Some(key.clone()));
-    assert_rows!(adapter.get_keys_by_user_id(&user.id).await.unwrap(), vec![key.clone()]);
-    assert_rows!(db.keys().await, vec![key]);
+    let argon2id = DatabaseKey {
+        id: "email:argon@example.com".into(),
+        hashed_password: Some(
+            "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$K5ZhbrH1Vk3kp0GtPY6qvq3Hv6m7mFbI0CnLRmpo0Ns".into(),
+        ),
+        ..generate_key(Some(&user.id))
+    };
+    for key in [&key, &argon2id] {
+        adapter.set_key(key.clone()).await.unwrap();
+        assert_eq!(adapter.get_key(&key.id).await.unwrap(), Some(key.clone()));
+    }
+    assert_rows!(adapter.get_keys_by_user_id(&user.id).await.unwrap(), vec![key.clone(), argon2id.clone()]);
+    assert_rows!(db.keys().await, vec![key, argon2id]);
 }
 
 /// A taken session id is `DuplicateSessionId`, and the stored session is unchanged.

@@ -30,9 +30,10 @@ pub enum AuthError {
         location: HeaderValue,
     },
     /// A lucia operation failed. Client-caused errors (invalid session, password or key,
-    /// duplicates) map to 4xx; a store that could not be reached
-    /// ([`lucia::Error::Unavailable`]) to `503` with `Retry-After`; other store and
-    /// configuration failures to `500`.
+    /// duplicates, a new password the policy refuses) map to 4xx; a store that could not be
+    /// reached ([`lucia::Error::Unavailable`]) or a full password hashing queue
+    /// ([`lucia::Error::Busy`]) to `503` with `Retry-After`; other store and configuration
+    /// failures to `500`.
     #[error(transparent)]
     Lucia(#[from] lucia::Error),
     /// The handler runs without [`LuciaLayer`](crate::LuciaLayer): a programming error, `500`.
@@ -54,7 +55,8 @@ impl AuthError {
                 E::DuplicateKeyId | E::DuplicateUserId | E::DuplicateSessionId | E::DuplicateAttribute { .. },
             ) => StatusCode::CONFLICT,
             Self::Lucia(E::InvalidUserId | E::InvalidProviderId | E::OutdatedPassword) => StatusCode::BAD_REQUEST,
-            Self::Lucia(E::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Lucia(E::PasswordRejected(_)) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Lucia(E::Unavailable(_) | E::Busy) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Lucia(_) | Self::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -67,9 +69,11 @@ impl AuthError {
     /// | 403 | `cross-site request refused` |
     /// | 409 | `already taken` (a duplicate key, user id or unique attribute) |
     /// | 400 | `unknown user`, `invalid provider id`, `password must be reset` |
+    /// | 422 | `password rejected` (a new password the [`PasswordPolicy`](lucia::PasswordPolicy) refuses: [`lucia::Error::PasswordRejected`]; its [`PasswordRejection`](lucia::PasswordRejection) is the sentence to show next to the field) |
     /// | 303 | empty (the `Location` header says where to sign in) |
     /// | 500 | `internal server error` |
     /// | 503 | `service unavailable`, with `Retry-After: 5` (the store could not be reached: [`lucia::Error::Unavailable`]) |
+    /// | 503 | `too many sign-ins at once, try again`, with `Retry-After: 1` (the password hashing threads and their queue are full: [`lucia::Error::Busy`]) |
     ///
     /// A `503` is not a sign-out: the session cookie is kept (it is deleted only for a session
     /// that is unknown or dead), and [`SignedIn`](crate::SignedIn) answers it to page requests
@@ -87,7 +91,9 @@ impl AuthError {
             Self::Lucia(E::InvalidUserId) => "unknown user",
             Self::Lucia(E::InvalidProviderId) => "invalid provider id",
             Self::Lucia(E::OutdatedPassword) => "password must be reset",
+            Self::Lucia(E::PasswordRejected(_)) => "password rejected",
             Self::Lucia(E::Unavailable(_)) => "service unavailable",
+            Self::Lucia(E::Busy) => "too many sign-ins at once, try again",
             Self::Lucia(_) | Self::MissingLayer => "internal server error",
         }
     }
@@ -97,11 +103,18 @@ impl AuthError {
 /// a user retrying by hand is not turned away for long.
 const RETRY_AFTER_SECONDS: &str = "5";
 
+/// The `Retry-After` of a busy hashing pool: a hash takes tens of milliseconds, so the queue
+/// drains within a second.
+const BUSY_RETRY_AFTER_SECONDS: &str = "1";
+
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
         let status = self.status();
         // A missing layer was logged where it was found, with its route.
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if matches!(self, Self::Lucia(lucia::Error::Busy)) {
+            // Expected under a burst of sign-ins (or an attack): not a failure of the server.
+            tracing::debug!("password hashing queue full: answered 503");
+        } else if status == StatusCode::SERVICE_UNAVAILABLE {
             tracing::warn!(error = %self, "authentication store unavailable");
         } else if status.is_server_error() && !matches!(self, Self::MissingLayer) {
             tracing::error!(error = %self, "authentication failed");
@@ -113,6 +126,9 @@ impl IntoResponse for AuthError {
             }
             _ if status == StatusCode::UNAUTHORIZED => {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::Lucia(lucia::Error::Busy) => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(BUSY_RETRY_AFTER_SECONDS));
             }
             _ if status == StatusCode::SERVICE_UNAVAILABLE => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
@@ -169,10 +185,28 @@ mod tests {
             let unauthorized = status == StatusCode::UNAUTHORIZED;
             assert_eq!(response.headers().contains_key(header::WWW_AUTHENTICATE), unauthorized, "{shown}");
             let unavailable = status == StatusCode::SERVICE_UNAVAILABLE;
+            // (`Busy`, also a 503, has its own test: `Retry-After: 1`.)
             assert_eq!(response.headers().get(header::RETRY_AFTER).is_some_and(|v| v == "5"), unavailable, "{shown}");
             assert!(!response.headers().contains_key(header::SET_COOKIE), "{shown}");
             assert_eq!(body_text(response), text, "{shown}");
         }
+    }
+
+    #[test]
+    fn busy_is_503_retry_after_1_and_rejected_passwords_422_without_detail() {
+        let busy = AuthError::from(lucia::Error::Busy);
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let response = busy.into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(body_text(response), "too many sign-ins at once, try again");
+
+        let rejection = lucia::PasswordRejection::Refused("not hunter22, seen in a breach".into());
+        let rejected = AuthError::from(lucia::Error::PasswordRejected(rejection));
+        assert_eq!(rejected.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let response = rejected.into_response();
+        assert!(!response.headers().contains_key(header::RETRY_AFTER));
+        assert!(!response.headers().contains_key(header::WWW_AUTHENTICATE));
+        assert_eq!(body_text(response), "password rejected");
     }
 
     #[test]

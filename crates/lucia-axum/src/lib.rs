@@ -198,6 +198,12 @@
 //! [`lucia::Error::Unavailable`]) is answered `503 service unavailable` with `Retry-After`,
 //! to pages and APIs alike. It is not a sign-out: the session cookie is deleted only when the
 //! store says the session is unknown or dead, so once the store is back the same cookie works.
+//!
+//! A sign-in or sign-up refused because too many passwords are being hashed
+//! ([`lucia::Error::Busy`]) is answered `503` with `Retry-After: 1`; a new password the
+//! [`PasswordPolicy`](lucia::PasswordPolicy) refuses ([`lucia::Error::PasswordRejected`]) is
+//! `422 password rejected`, and the application shows the rejection's sentence next to the
+//! password field.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

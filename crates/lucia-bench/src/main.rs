@@ -15,7 +15,13 @@
 //! Memory: `allocations` lines say what one validate_session, create_session and use_key
 //! allocate (counted on the thread that polls the call; the floor's read beside
 //! validate_session), and `concurrent_sign_ins` starts 1,000 sign-ins at once and reports the
-//! peak resident memory while they run against the bound the hashing threads set.
+//! peak resident memory while they run against the bound the hashing threads set, how many
+//! finished, and how many were refused at once with `Error::Busy` (past the hashing threads
+//! and their queue of 16 per thread).
+//!
+//! The sign-in lines (`create_user`, `use_key` with its raw floor, `validate_during_signins`)
+//! run once per password hasher, named by their `hasher` field: `argon2id` (the default) and
+//! `s2` (Lucia v2's scrypt, the compat mode's writer).
 //!
 //! Flags: `--json`, `--quick` (very short runs, to check that the benchmark works),
 //! `--seconds S` (each measurement, default 2), `--scenarios validate_session,use_key` (only

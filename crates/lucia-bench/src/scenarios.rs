@@ -1,11 +1,12 @@
 //! The scenarios, written once over any adapter.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use lucia::{
-    Adapter, CreateSession, CreateUser, HashingPriority, Lucia, LuciaScrypt, NewKey, PasswordHasher, SessionExpiresIn,
+    Adapter, Argon2id, CreateSession, CreateUser, Error, HashingPriority, Lucia, LuciaScrypt, NewKey, PasswordHasher,
+    SessionExpiresIn,
 };
 use serde::Serialize;
 
@@ -15,8 +16,20 @@ use crate::memory;
 
 const PASSWORD: &str = "correct horse battery staple";
 
-/// The memory one `s2:` scrypt hash needs (N = 16384, r = 16: 128 x r x N bytes).
-const SCRYPT_MIB: f64 = 32.0;
+/// The memory one Argon2id hash with the default (OWASP) parameters needs: m = 19456 KiB.
+const ARGON2ID_MIB: f64 = 19.0;
+
+/// The hashers the sign-in lines are measured with, by their `hasher` field: the default
+/// (Argon2id, OWASP's parameters) and Lucia v2's `s2:` scrypt (the compat mode's writer).
+const HASHERS: [&str; 2] = ["argon2id", "s2"];
+
+/// The hasher a `hasher` field names.
+fn hasher(name: &str) -> Arc<dyn PasswordHasher> {
+    match name {
+        "s2" => Arc::new(LuciaScrypt),
+        _ => Arc::new(Argon2id::default()),
+    }
+}
 
 /// How long and how often to measure.
 #[derive(Debug, Clone)]
@@ -72,6 +85,10 @@ pub struct Record {
     /// adapter can reach at best).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub other_floors: Vec<OtherFloor>,
+    /// The password hasher of `use_key`, `create_user` and `validate_during_signins` lines:
+    /// `argon2id` (the default) or `s2` (Lucia v2's scrypt, as in the compat mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hasher: Option<&'static str>,
     /// How password hashes ran, when not as lucia runs them by default (in the background):
     /// `normal priority` for [`HashingPriority::Normal`].
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -101,6 +118,10 @@ pub struct Record {
     pub rss_peak_mib: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finished: Option<usize>,
+    /// `concurrent_sign_ins`: how many were refused at once with `Error::Busy` (past the
+    /// hashing threads and their queue) instead of waiting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busy: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hashing_bound_mib: Option<f64>,
 }
@@ -127,6 +148,7 @@ impl Record {
             floor_ops_per_sec: None,
             ratio: None,
             other_floors: Vec::new(),
+            hasher: None,
             hashing: None,
             idle_p99_us: None,
             p99_ratio: None,
@@ -137,6 +159,7 @@ impl Record {
             rss_before_mib: None,
             rss_peak_mib: None,
             finished: None,
+            busy: None,
             hashing_bound_mib: None,
         }
     }
@@ -265,22 +288,40 @@ pub async fn run_all<A>(
         emit(scenario.run(backend, settings).await);
     }
 
-    // create_user with a password key: one hash each.
+    // The default Lucia (Argon2id) and one writing Lucia v2's `s2:` hashes.
+    let by_hasher: Vec<(&'static str, Lucia<A>)> = HASHERS
+        .iter()
+        .map(|&name| {
+            let auth = if name == "s2" {
+                Lucia::builder(adapter.clone()).password_hasher(LuciaScrypt).build()
+            } else {
+                hashed.clone()
+            };
+            (name, auth)
+        })
+        .collect();
+
+    // create_user with a password key: one hash each, per hasher.
     if settings.wants("create_user") {
-        let auth = hashed.clone();
-        let prefix = lucia::generate_random_string(8);
-        let subject = op(move |i| {
-            let (auth, email) = (auth.clone(), format!("new-{prefix}-{i}@example.com"));
-            async move {
-                let key = NewKey::password("email", email, PASSWORD);
-                auth.create_user(CreateUser::new(Default::default()).with_key(key)).await.expect("create_user");
-            }
-        });
-        let scenario = Scenario { name: "create_user", in_flight: settings.sign_ins, op: subject, floors: Vec::new() };
-        emit(scenario.run(backend, settings).await);
+        for (name, auth) in &by_hasher {
+            let auth = auth.clone();
+            let prefix = lucia::generate_random_string(8);
+            let subject = op(move |i| {
+                let (auth, email) = (auth.clone(), format!("new-{prefix}-{i}@example.com"));
+                async move {
+                    let key = NewKey::password("email", email, PASSWORD);
+                    auth.create_user(CreateUser::new(Default::default()).with_key(key)).await.expect("create_user");
+                }
+            });
+            let scenario =
+                Scenario { name: "create_user", in_flight: settings.sign_ins, op: subject, floors: Vec::new() };
+            let mut record = scenario.run(backend, settings).await;
+            record.hasher = Some(name);
+            emit(record);
+        }
     }
 
-    // use_key with a password (`s2:` scrypt), against raw hashing on every core.
+    // use_key with a password, per hasher, against raw hashing on every core.
     let (use_key, during_signins) = (settings.wants("use_key"), settings.wants("validate_during_signins"));
     let (allocations, concurrent) = (settings.wants("allocations"), settings.wants("concurrent_sign_ins"));
     if !use_key && !during_signins && !allocations && !concurrent {
@@ -289,60 +330,94 @@ pub async fn run_all<A>(
     let emails = make_password_users(&hashed, settings.sign_ins).await;
     let sign_in = use_key_op(&hashed, &emails);
     if allocations {
-        // The request's side only: the hash itself (32 MiB of scrypt) is allocated on a
+        // The request's side only: the hash itself (19 MiB of Argon2id) is allocated on a
         // hashing thread, and shows in `concurrent_sign_ins`.
         emit(Record::allocations(backend, "use_key", &sign_in));
     }
     if concurrent {
+        // All at once: past the hashing threads and their queue (16 per thread by default),
+        // sign-ins are refused at once with `Busy` instead of waiting in memory.
         let threads = std::thread::available_parallelism().map_or(2, usize::from);
         let count = settings.concurrent_sign_ins;
-        if let Some(seen) = memory::concurrent_sign_ins(&sign_in, count, settings.duration()).await {
+        let busy = Arc::new(AtomicUsize::new(0));
+        let tolerant = use_key_or_busy_op(&hashed, &emails, &busy);
+        if let Some(seen) = memory::concurrent_sign_ins(&tolerant, count, settings.duration()).await {
+            let refused = busy.load(Ordering::Relaxed);
             let mut record = Record::memory("concurrent_sign_ins", backend, count);
             record.rss_before_mib = Some(seen.before_mib);
             record.rss_peak_mib = Some(seen.peak_mib);
-            record.finished = Some(seen.finished);
-            record.hashing_bound_mib = Some(threads as f64 * SCRYPT_MIB);
+            record.finished = Some(seen.finished.saturating_sub(refused));
+            record.busy = Some(refused);
+            record.hashing_bound_mib = Some(threads as f64 * ARGON2ID_MIB);
             emit(record);
         }
     }
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    let raw_floor = format!("s2: scrypt on {cores} threads, nothing else running");
-    let mut raw = None;
-    if use_key {
-        let scenario =
-            Scenario { name: "use_key", in_flight: settings.sign_ins, op: Arc::clone(&sign_in), floors: Vec::new() };
-        let record = scenario.run(backend, settings).await;
-        let rate = raw_scrypt(cores, settings).await;
-        raw = Some(rate);
-        emit(record.with_floor(raw_floor.clone(), rate));
+    let validate = if during_signins {
+        Some(validate_op(&hashed, &make_sessions(&hashed, &users, settings.sessions).await.0))
+    } else {
+        None
+    };
+    let mut default_raw = None;
+    for (name, auth) in &by_hasher {
+        let sign_in = if *name == HASHERS[0] {
+            Arc::clone(&sign_in)
+        } else {
+            use_key_op(auth, &make_password_users(auth, settings.sign_ins).await)
+        };
+        if use_key {
+            let scenario = Scenario {
+                name: "use_key",
+                in_flight: settings.sign_ins,
+                op: Arc::clone(&sign_in),
+                floors: Vec::new(),
+            };
+            let record = scenario.run(backend, settings).await;
+            let rate = raw_hashes(hasher(name), cores, settings).await;
+            let floor = raw_floor(name, cores);
+            if *name == HASHERS[0] {
+                default_raw = Some(rate);
+            }
+            let mut record = record.with_floor(floor, rate);
+            record.hasher = Some(name);
+            emit(record);
+        }
+        // validate_session p99 while sign-ins hash, beside its idle p99 in alternate rounds.
+        if let Some(validate) = &validate {
+            let mut record = validate_during_signins(backend, validate, &sign_in, settings).await;
+            record.hasher = Some(name);
+            emit(record);
+        }
     }
 
-    // validate_session p99 while sign-ins hash, beside its idle p99 in alternate rounds.
-    let validate = validate_op(&hashed, &make_sessions(&hashed, &users, settings.sessions).await.0);
-    if during_signins {
-        emit(validate_during_signins(backend, &validate, &sign_in, settings).await);
-    }
-
-    // The same two sign-in lines with the hashes at the same priority as everything else
-    // (what lucia did before `HashingPriority::Background`), to show what the priority buys.
+    // The same two sign-in lines (default hasher) with the hashes at the same priority as
+    // everything else (what lucia did before `HashingPriority::Background`), to show what the
+    // priority buys.
     let normal = Lucia::builder(adapter).hashing_priority(HashingPriority::Normal).build();
     let normal_sign_in = use_key_op(&normal, &emails);
-    if let Some(raw) = raw {
+    if let Some(raw) = default_raw {
         let scenario = Scenario {
             name: "use_key",
             in_flight: settings.sign_ins,
             op: Arc::clone(&normal_sign_in),
             floors: Vec::new(),
         };
-        let mut record = scenario.run(backend, settings).await.with_floor(raw_floor, raw);
+        let mut record = scenario.run(backend, settings).await.with_floor(raw_floor(HASHERS[0], cores), raw);
         record.hashing = Some(NORMAL_PRIORITY);
+        record.hasher = Some(HASHERS[0]);
         emit(record);
     }
-    if during_signins {
-        let mut record = validate_during_signins(backend, &validate, &normal_sign_in, settings).await;
+    if let Some(validate) = &validate {
+        let mut record = validate_during_signins(backend, validate, &normal_sign_in, settings).await;
         record.hashing = Some(NORMAL_PRIORITY);
+        record.hasher = Some(HASHERS[0]);
         emit(record);
     }
+}
+
+/// What the raw floor of `use_key` with `hasher` is.
+fn raw_floor(hasher: &str, cores: usize) -> String {
+    format!("{hasher}: raw hashes on {cores} threads, nothing else running")
 }
 
 /// The `hashing` of lines measured with [`HashingPriority::Normal`].
@@ -427,6 +502,24 @@ fn create_session_op<A: Adapter + 'static>(auth: &Lucia<A>, users: &Arc<Vec<Stri
     })
 }
 
+/// `use_key` of the next of `emails`, counting the calls refused with `Error::Busy` in `busy`
+/// (any other failure panics).
+fn use_key_or_busy_op<A: Adapter + 'static>(auth: &Lucia<A>, emails: &Arc<Vec<String>>, busy: &Arc<AtomicUsize>) -> Op {
+    let (auth, emails, busy) = (auth.clone(), Arc::clone(emails), Arc::clone(busy));
+    op(move |i| {
+        let (auth, emails, busy) = (auth.clone(), Arc::clone(&emails), Arc::clone(&busy));
+        async move {
+            match auth.use_key("email", &emails[i % emails.len()], Some(PASSWORD)).await {
+                Ok(_) => {}
+                Err(Error::Busy) => {
+                    busy.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(error) => panic!("use_key: {error}"),
+            }
+        }
+    })
+}
+
 fn use_key_op<A: Adapter + 'static>(auth: &Lucia<A>, emails: &Arc<Vec<String>>) -> Op {
     let (auth, emails) = (auth.clone(), Arc::clone(emails));
     op(move |i| {
@@ -437,10 +530,11 @@ fn use_key_op<A: Adapter + 'static>(auth: &Lucia<A>, emails: &Arc<Vec<String>>) 
     })
 }
 
-/// The median over the rounds of raw `s2:` password checks per second on `threads` threads.
-async fn raw_scrypt(threads: usize, settings: &Settings) -> f64 {
-    let hash = Arc::new(LuciaScrypt.hash(PASSWORD).expect("hash"));
-    let check = Arc::new(move || assert!(LuciaScrypt.verify(PASSWORD, &hash).expect("verify")));
+/// The median over the rounds of raw password checks per second with `hasher` on `threads`
+/// threads.
+async fn raw_hashes(hasher: Arc<dyn PasswordHasher>, threads: usize, settings: &Settings) -> f64 {
+    let hash = Arc::new(hasher.hash(PASSWORD).expect("hash"));
+    let check = Arc::new(move || assert!(hasher.verify(PASSWORD, &hash).expect("verify")));
     let mut rates = Vec::new();
     for _ in 0..settings.rounds {
         rates.push(measure::raw_hashes(threads, settings.duration(), check.clone()).await);

@@ -31,8 +31,11 @@ fn quick_run_on_sqlite_prints_every_scenario() {
             "validate_session_renew",
             "create_session",
             "create_user",
+            "create_user",
             "allocations",
             "concurrent_sign_ins",
+            "use_key",
+            "validate_during_signins",
             "use_key",
             "validate_during_signins",
             "use_key",
@@ -41,6 +44,32 @@ fn quick_run_on_sqlite_prints_every_scenario() {
             "http_me",
         ]
     );
+    // The sign-in lines, once per hasher (the default Argon2id, Lucia v2's s2), then the
+    // default's at normal priority; each use_key with its own raw floor.
+    let hashers: Vec<(&str, &str, Option<&str>)> = lines
+        .iter()
+        .filter(|l| ["create_user", "use_key", "validate_during_signins"].contains(&l["scenario"].as_str().unwrap()))
+        .map(|l| (l["scenario"].as_str().unwrap(), l["hasher"].as_str().expect("a hasher"), l["hashing"].as_str()))
+        .collect();
+    assert_eq!(
+        hashers,
+        [
+            ("create_user", "argon2id", None),
+            ("create_user", "s2", None),
+            ("use_key", "argon2id", None),
+            ("validate_during_signins", "argon2id", None),
+            ("use_key", "s2", None),
+            ("validate_during_signins", "s2", None),
+            ("use_key", "argon2id", Some("normal priority")),
+            ("validate_during_signins", "argon2id", Some("normal priority")),
+        ]
+    );
+    for line in lines.iter().filter(|l| l["scenario"] == "use_key") {
+        let hasher = line["hasher"].as_str().unwrap();
+        let floor = line["floor"].as_str().expect("a raw floor");
+        assert!(floor.starts_with(&format!("{hasher}: raw hashes on ")), "{line}");
+        assert!(line["floor_ops_per_sec"].as_f64().is_some_and(|v| v > 0.0), "{line}");
+    }
     for line in &lines {
         assert_eq!(line["backend"], "sqlite");
         match line["scenario"].as_str() {
@@ -55,6 +84,10 @@ fn quick_run_on_sqlite_prints_every_scenario() {
                     assert!(line[field].as_f64().is_some_and(|v| v > 0.0), "{field} in {line}");
                 }
                 assert!(line["finished"].as_u64().is_some(), "{line}");
+                // Past the hashing threads and their queue, sign-ins are refused, not queued.
+                let (finished, busy) = (line["finished"].as_u64().unwrap(), line["busy"].as_u64().expect("busy"));
+                // (How many depends on the number of cores: 16 waiting per hashing thread.)
+                assert!(finished + busy <= line["in_flight"].as_u64().unwrap(), "{line}");
             }
             _ => {
                 for field in ["in_flight", "ops_per_sec", "p50_us", "p99_us"] {

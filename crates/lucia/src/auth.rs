@@ -13,8 +13,8 @@ use crate::password::HashingPool;
 use crate::session::{from_millis, to_millis};
 use crate::token::MAX_SESSION_TOKEN_LENGTH;
 use crate::{
-    Adapter, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, Env, Error, Key, NewSession, Session,
-    SessionCookie, SessionHandle, SessionState, SessionToken, SessionUpdate, User, create_key_id,
+    Adapter, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, Env, Error, Key, MAX_PASSWORD_BYTES, NewSession,
+    Session, SessionCookie, SessionHandle, SessionState, SessionToken, SessionUpdate, User, create_key_id,
     generate_random_string,
 };
 
@@ -38,8 +38,9 @@ pub struct NewKey {
     /// For example the email address. Stored verbatim: no case folding (lowercase emails
     /// yourself, as Lucia v2 apps do).
     pub provider_user_id: String,
-    /// A password to hash and store, or `None` for a key without password (OAuth). An empty
-    /// password is refused ([`Error::InvalidPassword`]): no sign-in could ever use it.
+    /// A password to hash and store, or `None` for a key without password (OAuth). It must
+    /// pass the [`PasswordPolicy`](crate::PasswordPolicy) ([`Error::PasswordRejected`]
+    /// otherwise; an empty password never does).
     pub password: Option<String>,
 }
 
@@ -249,8 +250,9 @@ where
     ///
     /// Errors: [`Error::DuplicateKeyId`], [`Error::DuplicateUserId`],
     /// [`Error::DuplicateAttribute`] (a unique attribute column), [`Error::InvalidProviderId`],
-    /// [`Error::InvalidAttributes`], [`Error::InvalidPassword`] (an empty password). On any
-    /// error nothing is written.
+    /// [`Error::InvalidAttributes`], [`Error::PasswordRejected`] (the key's password fails the
+    /// [`PasswordPolicy`](crate::PasswordPolicy)), [`Error::Busy`] (too many hashes at once).
+    /// On any error nothing is written.
     pub async fn create_user(&self, options: CreateUser<U>) -> Result<User<U>, Error> {
         let user_id = options.user_id.unwrap_or_else(|| generate_random_string(USER_ID_LENGTH));
         check_user_id(&user_id)?;
@@ -293,26 +295,37 @@ where
 
     async fn database_key(&self, user_id: &str, key: NewKey) -> Result<DatabaseKey, Error> {
         let id = create_key_id(&key.provider_id, &key.provider_user_id)?;
-        let hashed_password = self.hash_password(key.password.as_deref()).await?;
+        let hashed_password = self.hash_password(key.password.as_deref(), &key.provider_user_id).await?;
         Ok(DatabaseKey { id, user_id: user_id.to_owned(), hashed_password })
     }
 
-    async fn hash_password(&self, password: Option<&str>) -> Result<Option<String>, Error> {
+    /// Checks a new password against the policy and hashes it; `provider_user_id` is a word
+    /// the strength estimate treats as guessable.
+    async fn hash_password(&self, password: Option<&str>, provider_user_id: &str) -> Result<Option<String>, Error> {
         match password {
-            Some("") => Err(Error::InvalidPassword),
-            Some(password) => Ok(Some(self.inner.hashing.hash(password).await?)),
+            Some(password) => Ok(Some(self.inner.hashing.hash_new(password, vec![provider_user_id.to_owned()]).await?)),
             None => Ok(None),
         }
     }
 
+    /// Checks a new password before any database access, for the cheap rules (its length), so
+    /// that nothing is read for a password that cannot be set.
+    fn check_new_password_length(&self, password: Option<&str>) -> Result<(), Error> {
+        match password {
+            Some(password) => self.inner.hashing.policy().check_length(password).map_err(Error::PasswordRejected),
+            None => Ok(()),
+        }
+    }
+
     /// The key row, or [`Error::InvalidKeyId`] after the same hashing work a wrong password
-    /// costs, so that response times do not reveal which keys exist.
+    /// costs (a hash by the configured hasher), so that response times do not reveal which
+    /// keys exist.
     async fn find_key(&self, key_id: &str, password: Option<&str>) -> Result<DatabaseKey, Error> {
         match self.inner.adapter.get_key(key_id).await? {
             Some(key) => Ok(key),
             None => {
                 if let Some(password) = password.filter(|p| !p.is_empty()) {
-                    self.inner.hashing.verify(password, DUMMY_HASH).await?;
+                    self.inner.hashing.verify_dummy(password).await?;
                 }
                 Err(Error::InvalidKeyId)
             }
@@ -331,10 +344,15 @@ where
                 if needs_rehash {
                     // Best effort: a failed upgrade never fails the sign-in. Only over the hash
                     // just checked, so a password changed meanwhile stays.
-                    if let Ok(fresh) = self.inner.hashing.hash(password).await
-                        && let Ok(true) = self.inner.adapter.replace_key_password(&key.id, hash, &fresh).await
-                    {
-                        key.hashed_password = Some(fresh);
+                    match self.upgrade_hash(&key.id, hash, password).await {
+                        Ok(Some(fresh)) => key.hashed_password = Some(fresh),
+                        // Another sign-in upgraded it, or the password changed: nothing to do.
+                        Ok(None) => {}
+                        Err(error) => {
+                            // The key id names the account; the error never holds the password
+                            // or a hash.
+                            tracing::warn!(key_id = %key.id, %error, "lucia: could not upgrade an outdated password hash; the sign-in goes on");
+                        }
                     }
                 }
                 Ok(key)
@@ -344,16 +362,30 @@ where
         }
     }
 
+    /// Replaces `old` by a fresh hash of `password` if the key still holds `old`; returns the
+    /// fresh hash if it was stored.
+    async fn upgrade_hash(&self, key_id: &str, old: &str, password: &str) -> Result<Option<String>, Error> {
+        let fresh = self.inner.hashing.hash(password).await?;
+        Ok(self.inner.adapter.replace_key_password(key_id, old, &fresh).await?.then_some(fresh))
+    }
+
     /// Checks a key's password and returns the key (whose `user_id` says whose it is), without
     /// starting a session: to confirm a password before a sensitive action. To sign in, use
     /// [`sign_in`](Self::sign_in), which also starts the session safely.
     ///
     /// `password` must be `Some` for a key with a password and `None` for a key without
     /// ([`Error::InvalidPassword`] otherwise, as for a wrong or empty password). An unknown key
-    /// is [`Error::InvalidKeyId`]; the password is still hashed then, so response times do not
-    /// reveal which keys exist. If the hasher says the stored hash is outdated
-    /// ([`PasswordHasher::needs_rehash`](crate::PasswordHasher::needs_rehash)), it is replaced
-    /// by a fresh hash, unless the password changed meanwhile.
+    /// is [`Error::InvalidKeyId`]; the password is still hashed then (against a hash of a random
+    /// password by the configured hasher), so response times do not reveal which keys exist.
+    /// A password longer than [`MAX_PASSWORD_BYTES`](crate::MAX_PASSWORD_BYTES) is
+    /// [`Error::InvalidPassword`] at once, without hashing. When the hashing threads and their
+    /// queue are full, [`Error::Busy`].
+    ///
+    /// If the hasher says the stored hash is outdated
+    /// ([`PasswordHasher::needs_rehash`](crate::PasswordHasher::needs_rehash): with the default
+    /// [`Argon2id`](crate::Argon2id), an `s2:` scrypt hash or weaker parameters), it is replaced
+    /// by a fresh hash, unless the password changed meanwhile. That upgrade is best effort: if
+    /// it fails, a warning is logged and the password check still succeeds.
     pub async fn use_key(
         &self,
         provider_id: &str,
@@ -361,14 +393,17 @@ where
         password: Option<&str>,
     ) -> Result<Key, Error> {
         let key_id = create_key_id(provider_id, provider_user_id)?;
+        check_password_size(password)?;
         let key = self.find_key(&key_id, password).await?;
         Ok(Key::from_database(self.verify_key(key, password).await?))
     }
 
     /// Adds a key to an existing user. Errors: [`Error::DuplicateKeyId`],
     /// [`Error::InvalidUserId`] (on every store, foreign keys or not),
-    /// [`Error::InvalidProviderId`], [`Error::InvalidPassword`] (an empty password).
+    /// [`Error::InvalidProviderId`], [`Error::PasswordRejected`] (the password fails the
+    /// [`PasswordPolicy`](crate::PasswordPolicy)), [`Error::Busy`].
     pub async fn create_key(&self, user_id: &str, key: NewKey) -> Result<Key, Error> {
+        self.check_new_password_length(key.password.as_deref())?;
         self.get_user(user_id).await?;
         let key = self.database_key(user_id, key).await?;
         self.inner.adapter.set_key(key.clone()).await?;
@@ -394,7 +429,9 @@ where
     /// Sets (or with `None`, removes) a key's password, leaving sessions alone (Lucia v2's
     /// `updateKeyPassword`). When a user changes their password, use
     /// [`change_password`](Self::change_password), which also ends their sessions. An unknown
-    /// key is [`Error::InvalidKeyId`], reported before any hashing (Lucia v2 hashed first).
+    /// key is [`Error::InvalidKeyId`], reported before any hashing (Lucia v2 hashed first). A
+    /// new password must pass the [`PasswordPolicy`](crate::PasswordPolicy)
+    /// ([`Error::PasswordRejected`]).
     pub async fn update_key_password(
         &self,
         provider_id: &str,
@@ -402,8 +439,9 @@ where
         password: Option<&str>,
     ) -> Result<Key, Error> {
         let key_id = create_key_id(provider_id, provider_user_id)?;
+        self.check_new_password_length(password)?;
         let mut key = self.inner.adapter.get_key(&key_id).await?.ok_or(Error::InvalidKeyId)?;
-        key.hashed_password = self.hash_password(password).await?;
+        key.hashed_password = self.hash_password(password, provider_user_id).await?;
         self.inner.adapter.update_key(&key_id, key.hashed_password.as_deref()).await?;
         Ok(Key::from_database(key))
     }
@@ -414,7 +452,9 @@ where
     /// same time. Start a new session for the device that made the change, if it should stay
     /// signed in.
     ///
-    /// An unknown key is [`Error::InvalidKeyId`]; an empty password [`Error::InvalidPassword`].
+    /// An unknown key is [`Error::InvalidKeyId`]; a password that fails the
+    /// [`PasswordPolicy`](crate::PasswordPolicy) (an empty one always does)
+    /// [`Error::PasswordRejected`], and nothing changes.
     pub async fn change_password(
         &self,
         provider_id: &str,
@@ -422,8 +462,9 @@ where
         new_password: &str,
     ) -> Result<Key, Error> {
         let key_id = create_key_id(provider_id, provider_user_id)?;
+        self.check_new_password_length(Some(new_password))?;
         let mut key = self.inner.adapter.get_key(&key_id).await?.ok_or(Error::InvalidKeyId)?;
-        key.hashed_password = self.hash_password(Some(new_password)).await?;
+        key.hashed_password = self.hash_password(Some(new_password), provider_user_id).await?;
         self.inner.adapter.update_key_and_end_sessions(&key_id, key.hashed_password.as_deref(), &key.user_id).await?;
         Ok(Key::from_database(key))
     }
@@ -490,6 +531,7 @@ where
     ) -> Result<NewSession<U, S>, Error> {
         let key_id = create_key_id(provider_id, provider_user_id)?;
         let attribute_map = to_attribute_map(&attributes, RESERVED_SESSION_COLUMNS)?;
+        check_password_size(password)?;
         if password == Some("") {
             // Never valid (Lucia v2's rule); answered without writing a placeholder.
             self.find_key(&key_id, password).await?;
@@ -712,9 +754,14 @@ where
     }
 }
 
-/// A valid Lucia v2 `s2:` hash of a random password, verified against unknown keys so that
-/// rejecting them costs as much as rejecting a wrong password.
-const DUMMY_HASH: &str = "s2:0000000000000000:fc67cbdcdbd4f5c77534b6bce9f305722702e082dad70c063672144962c6afade6b483a9ffff5be62fe96ab2c5544dd37dab0a24c8bf6f2270766c58bef20a57";
+/// Refuses a password no key can hold (longer than [`MAX_PASSWORD_BYTES`]) before any lookup
+/// or hashing, for known and unknown keys alike.
+fn check_password_size(password: Option<&str>) -> Result<(), Error> {
+    match password {
+        Some(password) if password.len() > MAX_PASSWORD_BYTES => Err(Error::InvalidPassword),
+        _ => Ok(()),
+    }
+}
 
 /// Rejects tokens no session can have (empty, oversized, or containing NUL) before any query.
 fn check_token(token: &str) -> Result<(), Error> {

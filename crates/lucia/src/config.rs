@@ -4,9 +4,10 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::password::{HashingPool, HashingPriority};
+use crate::password::{HashingPool, HashingPriority, QUEUE_PER_THREAD};
 use crate::{
-    Adapter, CsrfConfig, Lucia, LuciaScrypt, NoAttributes, PasswordHasher, SessionCookieConfig, SessionTokens,
+    Adapter, Argon2id, CsrfConfig, Lucia, LuciaScrypt, NoAttributes, PasswordHasher, PasswordPolicy,
+    SessionCookieConfig, SessionTokens,
 };
 
 /// Development or production. Production sets the cookie's `Secure` attribute (as does
@@ -99,7 +100,9 @@ pub struct LuciaBuilder<A, U = NoAttributes, S = NoAttributes> {
     adapter: A,
     config: Config,
     hasher: Arc<dyn PasswordHasher>,
+    policy: PasswordPolicy,
     hashing_threads: usize,
+    hashing_queue: Option<usize>,
     hashing_priority: HashingPriority,
     types: PhantomData<fn() -> (U, S)>,
 }
@@ -116,8 +119,10 @@ impl<A: Adapter> LuciaBuilder<A> {
                 session_tokens: SessionTokens::default(),
                 clock: Arc::new(SystemTime::now),
             },
-            hasher: Arc::new(LuciaScrypt),
+            hasher: Arc::new(Argon2id::default()),
+            policy: PasswordPolicy::default(),
             hashing_threads: std::thread::available_parallelism().map_or(2, usize::from),
+            hashing_queue: None,
             hashing_priority: HashingPriority::default(),
             types: PhantomData,
         }
@@ -156,24 +161,60 @@ impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
     }
 
     /// Shares the database with a running Lucia v2 application: session ids in clear
-    /// ([`SessionTokens::Plain`]) and Lucia v2's `s2:` scrypt hashes ([`LuciaScrypt`]), so each
-    /// side signs in, validates and revokes the other's users, keys and sessions. Only for
-    /// that: by default tokens are stored hashed.
+    /// ([`SessionTokens::Plain`]) and Lucia v2's `s2:` scrypt hashes ([`LuciaScrypt`]) for new
+    /// passwords, so each side signs in, validates and revokes the other's users, keys and
+    /// sessions (Lucia v2 cannot read Argon2id). Only for that: by default tokens are stored
+    /// hashed and passwords hashed with [`Argon2id`].
     pub fn lucia_v2_compat(self) -> Self {
         self.session_tokens(SessionTokens::Plain).password_hasher(LuciaScrypt)
     }
 
-    /// Replaces the password hasher (default [`LuciaScrypt`], Lucia v2's `s2:` format).
+    /// Replaces the password hasher (default [`Argon2id::default`], OWASP's parameters; it also
+    /// verifies Lucia v2's `s2:` hashes and upgrades them on sign-in).
     pub fn password_hasher(mut self, hasher: impl PasswordHasher) -> Self {
         self.hasher = Arc::new(hasher);
         self
     }
 
     /// How many passwords may be hashed at once (default: the number of CPUs): the number of
-    /// hashing threads. Each Lucia scrypt hash needs 32 MiB, so this also bounds memory; further
-    /// sign-ins wait for a free thread.
+    /// hashing threads. Each hash needs its memory (19 MiB for Argon2id, 32 MiB for Lucia's
+    /// scrypt), so this also bounds memory; further sign-ins wait for a free thread, up to
+    /// [`hashing_queue`](Self::hashing_queue) of them.
     pub fn hashing_threads(mut self, threads: usize) -> Self {
         self.hashing_threads = threads;
+        self
+    }
+
+    /// How many calls may wait for a hashing thread (default: 16 per hashing thread). A call
+    /// that would wait beyond it ([`Lucia::sign_in`], [`Lucia::use_key`], [`Lucia::create_user`]
+    /// with a password, ...) fails at once with [`Error::Busy`](crate::Error::Busy), without
+    /// hashing: a flood of sign-ins costs neither memory nor ever longer waits, and the client
+    /// is told to retry (`lucia-axum` answers 503 with `Retry-After`). With 0, calls never wait.
+    ///
+    /// ```
+    /// # fn demo<A: lucia::Adapter>(adapter: A) {
+    /// // Two hashes at a time, eight more waiting, the rest refused.
+    /// let auth = lucia::Lucia::builder(adapter).hashing_threads(2).hashing_queue(8).build();
+    /// # }
+    /// ```
+    pub fn hashing_queue(mut self, waiting: usize) -> Self {
+        self.hashing_queue = Some(waiting);
+        self
+    }
+
+    /// What new passwords must be (default [`PasswordPolicy::default`]: 8 characters to 256
+    /// bytes). Checked by [`Lucia::create_user`], [`Lucia::create_key`],
+    /// [`Lucia::update_key_password`] and [`Lucia::change_password`] before hashing.
+    ///
+    /// ```
+    /// # fn demo<A: lucia::Adapter>(adapter: A) {
+    /// use lucia::{Lucia, PasswordPolicy};
+    ///
+    /// let auth = Lucia::builder(adapter).password_policy(PasswordPolicy::new().min_length(12).min_strength(3)).build();
+    /// # }
+    /// ```
+    pub fn password_policy(mut self, policy: PasswordPolicy) -> Self {
+        self.policy = policy;
         self
     }
 
@@ -205,7 +246,9 @@ impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
             adapter: self.adapter,
             config: self.config,
             hasher: self.hasher,
+            policy: self.policy,
             hashing_threads: self.hashing_threads,
+            hashing_queue: self.hashing_queue,
             hashing_priority: self.hashing_priority,
             types: PhantomData,
         }
@@ -213,7 +256,9 @@ impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
 
     /// Finishes the configuration.
     pub fn build(self) -> Lucia<A, U, S> {
-        let hashing = HashingPool::new(self.hasher, self.hashing_threads, self.hashing_priority);
+        let threads = self.hashing_threads.max(1);
+        let queue = self.hashing_queue.unwrap_or(threads.saturating_mul(QUEUE_PER_THREAD));
+        let hashing = HashingPool::new(self.hasher, Arc::new(self.policy), threads, queue, self.hashing_priority);
         Lucia::from_parts(self.adapter, self.config, hashing)
     }
 }

@@ -15,8 +15,9 @@ pub enum Error {
     /// (past its idle period). Code `AUTH_INVALID_SESSION_ID`.
     #[error("invalid session id")]
     InvalidSessionId,
-    /// The password is wrong, missing for a key that has one, or given for a key that has none.
-    /// Code `AUTH_INVALID_PASSWORD`.
+    /// The password is wrong, missing for a key that has one, given for a key that has none,
+    /// or longer than [`MAX_PASSWORD_BYTES`](crate::MAX_PASSWORD_BYTES) (refused before any
+    /// hashing). Code `AUTH_INVALID_PASSWORD`.
     #[error("invalid password")]
     InvalidPassword,
     /// A key with this id already exists. Code `AUTH_DUPLICATE_KEY_ID`.
@@ -56,6 +57,18 @@ pub enum Error {
     /// attribute type.
     #[error("invalid attributes: {0}")]
     InvalidAttributes(String),
+    /// A new password does not satisfy the [`PasswordPolicy`](crate::PasswordPolicy) (too
+    /// short, too long, too weak, or refused by the application's check); nothing was written.
+    /// The [`PasswordRejection`](crate::PasswordRejection)'s `Display` is a sentence for the
+    /// user.
+    #[error("password rejected: {0}")]
+    PasswordRejected(crate::PasswordRejection),
+    /// Too many passwords are being hashed and waiting to be: the hashing threads are all busy
+    /// and the queue ([`LuciaBuilder::hashing_queue`](crate::LuciaBuilder::hashing_queue)) is
+    /// full. Nothing was hashed or written; the request may succeed in a moment (HTTP 503 with
+    /// `Retry-After`).
+    #[error("too many password hashes at once; try again shortly")]
+    Busy,
     /// The password hasher failed (not a wrong password: that is [`Error::InvalidPassword`]).
     #[error("password hashing failed: {0}")]
     PasswordHash(String),

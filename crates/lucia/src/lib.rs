@@ -4,7 +4,8 @@
 //!
 //! This crate holds the rules and no database code; storage comes from an [`Adapter`], such
 //! as `lucia-adapter-sea-orm`. It can share a database with a running Lucia v2 (Node)
-//! application: same tables, ids, `s2:` scrypt hashes and millisecond expiries.
+//! application: same tables, ids, `s2:` scrypt hashes and millisecond expiries
+//! ([`LuciaBuilder::lucia_v2_compat`]).
 //!
 //! ```
 //! use lucia::{CreateUser, Lucia, NewKey};
@@ -42,10 +43,15 @@
 //! ```
 //!
 //! `Lucia` is cheap to clone (one shared adapter and configuration) and its futures are
-//! `Send`, so it fits in any framework's state. Password hashing (32 MiB of scrypt per call)
-//! runs on threads of its own, a few at a time ([`LuciaBuilder::hashing_threads`]), never on an
-//! async worker, and in the background ([`HashingPriority`]): requests that arrive during
-//! sign-ins are served first.
+//! `Send`, so it fits in any framework's state.
+//!
+//! **Passwords** are hashed with [`Argon2id`] (OWASP's parameters) by default; Lucia v2's `s2:`
+//! scrypt hashes still verify and are upgraded to Argon2id on the next sign-in. Hashing runs on
+//! threads of its own, a few at a time ([`LuciaBuilder::hashing_threads`]) with a bounded queue
+//! ([`LuciaBuilder::hashing_queue`], then [`Error::Busy`]), never on an async worker, and in
+//! the background ([`HashingPriority`]): requests that arrive during sign-ins are served first.
+//! New passwords must pass a [`PasswordPolicy`] (8 characters by default; a `zxcvbn` strength
+//! estimate and the application's own check on demand).
 //!
 //! **Session tokens** are stored as their SHA-256 by default ([`SessionTokens::Hashed`]), so a
 //! leaked session table yields no live session; [`LuciaBuilder::lucia_v2_compat`] stores them
@@ -72,6 +78,7 @@ mod key;
 #[cfg(feature = "memory")]
 pub mod memory;
 mod password;
+mod policy;
 mod session;
 mod sweeper;
 mod token;
@@ -92,7 +99,8 @@ pub use csrf::{AllowedSubdomains, CsrfConfig, Origin, OriginError};
 pub use error::{AdapterError, BoxError, Error};
 pub use id::{ALPHABET, SESSION_ID_LENGTH, USER_ID_LENGTH, generate_random_string};
 pub use key::{Key, create_key_id};
-pub use password::{HashingPriority, LuciaScrypt, PasswordHashError, PasswordHasher};
+pub use password::{Argon2id, HashingPriority, LuciaScrypt, MAX_PASSWORD_BYTES, PasswordHashError, PasswordHasher};
+pub use policy::{PasswordPolicy, PasswordRejection};
 pub use session::{NewSession, Session, SessionState};
 pub use sweeper::SessionSweeper;
 pub use token::{InvalidSessionHandle, MAX_SESSION_TOKEN_LENGTH, SessionHandle, SessionToken, SessionTokens};

@@ -1,22 +1,36 @@
-//! Password hashing: the [`PasswordHasher`] trait, Lucia v2's scrypt format, and the bounded
-//! pool of background threads that keeps hashing off the async runtime's worker threads and
-//! out of the way of requests.
+//! Password hashing: the [`PasswordHasher`] trait, [`Argon2id`] (the default), Lucia v2's
+//! scrypt format, and the bounded pool of background threads that keeps hashing off the async
+//! runtime's worker threads and out of the way of requests.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
 
 use subtle::ConstantTimeEq;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{OnceCell, Semaphore, oneshot};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::Error;
+use crate::{Error, PasswordPolicy};
+
+/// The longest password [`Lucia`](crate::Lucia) hashes, in bytes (UTF-8).
+///
+/// A longer password is refused before any hashing: [`Lucia::use_key`](crate::Lucia::use_key)
+/// and [`Lucia::sign_in`](crate::Lucia::sign_in) answer [`Error::InvalidPassword`] (no such
+/// password can have been stored), and a new password is
+/// [`Error::PasswordRejected`] with [`PasswordRejection::TooLong`](crate::PasswordRejection::TooLong).
+/// A [`PasswordPolicy`]'s maximum is never above it.
+///
+/// ```
+/// assert_eq!(lucia::MAX_PASSWORD_BYTES, 1024);
+/// ```
+pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// Why a [`PasswordHasher`] could not give a yes/no answer.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PasswordHashError {
-    /// The stored hash is in a format that can no longer be verified (Lucia's beta bcrypt
-    /// hashes); the user must reset the password.
+    /// The stored hash is in a format that can no longer be verified (bcrypt, as in Lucia's
+    /// beta); the user must reset the password.
     #[error("outdated password hash")]
     Outdated,
     /// The hasher failed (bad parameters, out of memory, ...).
@@ -124,6 +138,136 @@ fn derive_key(password: &str, salt: &str, r: u32) -> Result<String, PasswordHash
     Ok(crate::token::hex(&key))
 }
 
+/// Argon2id in the PHC string format (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`): the
+/// default hasher for new passwords. [`Argon2id::default`] uses OWASP's parameters (19 MiB of
+/// memory, 2 passes, 1 lane); [`Argon2id::new`] takes others. The password is NFKC-normalised
+/// first, as [`LuciaScrypt`] does, so the same characters typed differently verify.
+///
+/// [`verify`](PasswordHasher::verify) accepts every hash a database may hold: Argon2 PHC
+/// strings (with their own parameters, also `argon2i` and `argon2d`), Lucia v2's `s2:` scrypt
+/// and its legacy two-part format (through [`LuciaScrypt`]). bcrypt hashes (`$2a$`, `$2b$`,
+/// `$2y$`) are [`PasswordHashError::Outdated`]; anything else is `Ok(false)`.
+/// [`needs_rehash`](PasswordHasher::needs_rehash) is `true` for every hash that is not
+/// Argon2id with at least the configured memory, passes and lanes, so that
+/// [`Lucia::use_key`](crate::Lucia::use_key) upgrades older hashes on sign-in.
+///
+/// ```
+/// use lucia::{Argon2id, LuciaScrypt, PasswordHasher};
+///
+/// let hasher = Argon2id::default();
+/// let hash = hasher.hash("correct horse battery staple").unwrap();
+/// assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+/// assert!(hasher.verify("correct horse battery staple", &hash).unwrap());
+/// assert!(!hasher.verify("wrong", &hash).unwrap());
+/// assert!(!hasher.needs_rehash(&hash));
+///
+/// // Lucia v2's hashes still verify, and are due for an upgrade.
+/// let old = LuciaScrypt.hash("hunter22").unwrap();
+/// assert!(hasher.verify("hunter22", &old).unwrap());
+/// assert!(hasher.needs_rehash(&old));
+///
+/// // Stronger parameters than the stored hash's: upgraded on the next sign-in too.
+/// let stronger = Argon2id::new(65536, 3, 1).unwrap();
+/// assert!(stronger.needs_rehash(&hash));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2id {
+    m_cost: u32,
+    t_cost: u32,
+    p_cost: u32,
+}
+
+impl Argon2id {
+    /// OWASP's recommended parameters: m = 19456 KiB, t = 2, p = 1.
+    pub const OWASP: Self = Self { m_cost: 19 * 1024, t_cost: 2, p_cost: 1 };
+
+    /// Argon2id with `m_cost` KiB of memory, `t_cost` passes and `p_cost` lanes. Parameters
+    /// the `argon2` crate refuses (zero passes, less than 8 KiB per lane, ...) are
+    /// [`PasswordHashError::Failed`].
+    pub fn new(m_cost: u32, t_cost: u32, p_cost: u32) -> Result<Self, PasswordHashError> {
+        argon2::Params::new(m_cost, t_cost, p_cost, None).map_err(|e| PasswordHashError::Failed(e.to_string()))?;
+        Ok(Self { m_cost, t_cost, p_cost })
+    }
+
+    /// Memory per hash, in KiB.
+    pub fn m_cost(&self) -> u32 {
+        self.m_cost
+    }
+
+    /// Number of passes.
+    pub fn t_cost(&self) -> u32 {
+        self.t_cost
+    }
+
+    /// Number of lanes.
+    pub fn p_cost(&self) -> u32 {
+        self.p_cost
+    }
+
+    fn context(&self) -> Result<argon2::Argon2<'static>, PasswordHashError> {
+        let params = argon2::Params::new(self.m_cost, self.t_cost, self.p_cost, None)
+            .map_err(|e| PasswordHashError::Failed(e.to_string()))?;
+        Ok(argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params))
+    }
+}
+
+impl Default for Argon2id {
+    fn default() -> Self {
+        Self::OWASP
+    }
+}
+
+/// The most memory a stored Argon2 hash may ask for (4 GiB, in KiB): a corrupt or hostile row
+/// is a wrong password, not an allocation the process cannot survive.
+const MAX_VERIFY_M_COST: u32 = 4 * 1024 * 1024;
+/// The most passes times lanes a stored Argon2 hash may ask for, for the same reason.
+const MAX_VERIFY_WORK: u64 = 1024;
+
+fn is_bcrypt(hash: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"].iter().any(|prefix| hash.starts_with(prefix))
+}
+
+impl PasswordHasher for Argon2id {
+    fn hash(&self, password: &str) -> Result<String, PasswordHashError> {
+        use argon2::PasswordHasher as _;
+        let normalized: String = password.nfkc().collect();
+        let hash = self
+            .context()?
+            .hash_password(normalized.as_bytes())
+            .map_err(|e| PasswordHashError::Failed(e.to_string()))?;
+        Ok(hash.to_string())
+    }
+
+    fn verify(&self, password: &str, hash: &str) -> Result<bool, PasswordHashError> {
+        use argon2::PasswordVerifier as _;
+        if is_bcrypt(hash) {
+            return Err(PasswordHashError::Outdated);
+        }
+        if !hash.starts_with("$argon2") {
+            // `s2:`, the legacy two-part format, or nothing Lucia ever wrote (`Ok(false)`).
+            return LuciaScrypt.verify(password, hash);
+        }
+        let Ok(parsed) = argon2::PasswordHash::new(hash) else { return Ok(false) };
+        let Ok(params) = argon2::Params::try_from(&parsed) else { return Ok(false) };
+        let work = u64::from(params.t_cost()) * u64::from(params.p_cost());
+        if params.m_cost() > MAX_VERIFY_M_COST.max(self.m_cost) || work > MAX_VERIFY_WORK {
+            return Ok(false);
+        }
+        let normalized: String = password.nfkc().collect();
+        // The algorithm, version and parameters are the stored hash's.
+        Ok(argon2::Argon2::default().verify_password(normalized.as_bytes(), &parsed).is_ok())
+    }
+
+    fn needs_rehash(&self, hash: &str) -> bool {
+        let Ok(parsed) = argon2::PasswordHash::new(hash) else { return true };
+        if parsed.algorithm != argon2::ARGON2ID_IDENT || parsed.version != Some(argon2::Version::V0x13.into()) {
+            return true;
+        }
+        let Ok(params) = argon2::Params::try_from(&parsed) else { return true };
+        params.m_cost() < self.m_cost || params.t_cost() < self.t_cost || params.p_cost() < self.p_cost
+    }
+}
+
 /// How the threads that hash passwords are scheduled against the rest of the process.
 ///
 /// A password hash is tens of milliseconds of memory-hard work on purpose. At the same priority
@@ -147,12 +291,12 @@ pub enum HashingPriority {
 type Job = Box<dyn FnOnce() + Send>;
 
 /// Runs a [`PasswordHasher`] on threads of its own, at most `threads` hashes at a time, at
-/// [`HashingPriority`].
+/// [`HashingPriority`], with at most `queue` callers waiting for a thread.
 ///
-/// Each Lucia scrypt hash takes 32 MiB; the bound keeps a burst of sign-ins to `threads` hashes
-/// in memory at once, the rest waiting (asynchronously) for a slot. The threads start with the
-/// first hash and stop when the last clone of the pool is dropped. Waiting for the result needs
-/// no particular async runtime.
+/// Each hash takes tens of MiB; the bound keeps a burst of sign-ins to `threads` hashes in
+/// memory at once, the next `queue` waiting (asynchronously) for a slot, and the rest refused
+/// at once with [`Error::Busy`]. The threads start with the first hash and stop when the last
+/// clone of the pool is dropped. Waiting for the result needs no particular async runtime.
 #[derive(Clone)]
 pub(crate) struct HashingPool {
     inner: Arc<PoolInner>,
@@ -160,18 +304,58 @@ pub(crate) struct HashingPool {
 
 struct PoolInner {
     hasher: Arc<dyn PasswordHasher>,
+    policy: Arc<PasswordPolicy>,
     permits: Arc<Semaphore>,
     threads: usize,
+    /// How many callers may wait for a permit.
+    queue_limit: usize,
+    /// How many callers wait for a permit now.
+    waiting: AtomicUsize,
     priority: HashingPriority,
     queue: OnceLock<mpsc::Sender<Job>>,
+    /// A hash of a random password by the configured hasher, verified for unknown keys.
+    dummy: OnceCell<String>,
+}
+
+/// The default number of callers that may wait for each hashing thread
+/// ([`LuciaBuilder::hashing_queue`](crate::LuciaBuilder::hashing_queue)).
+pub(crate) const QUEUE_PER_THREAD: usize = 16;
+
+/// Counts a caller waiting for a permit until it has one or gives up (cancellation included).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl HashingPool {
-    pub(crate) fn new(hasher: Arc<dyn PasswordHasher>, threads: usize, priority: HashingPriority) -> Self {
+    pub(crate) fn new(
+        hasher: Arc<dyn PasswordHasher>,
+        policy: Arc<PasswordPolicy>,
+        threads: usize,
+        queue_limit: usize,
+        priority: HashingPriority,
+    ) -> Self {
         let threads = threads.max(1);
-        let inner =
-            PoolInner { hasher, permits: Arc::new(Semaphore::new(threads)), threads, priority, queue: OnceLock::new() };
+        let inner = PoolInner {
+            hasher,
+            policy,
+            permits: Arc::new(Semaphore::new(threads)),
+            threads,
+            queue_limit,
+            waiting: AtomicUsize::new(0),
+            priority,
+            queue: OnceLock::new(),
+            dummy: OnceCell::new(),
+        };
         Self { inner: Arc::new(inner) }
+    }
+
+    /// The password policy new passwords must pass.
+    pub(crate) fn policy(&self) -> &PasswordPolicy {
+        &self.inner.policy
     }
 
     /// The queue the hashing threads take jobs from, starting them on first use.
@@ -203,20 +387,35 @@ impl HashingPool {
         })
     }
 
+    /// A hashing permit: at once if a thread is free, after waiting if fewer than
+    /// `queue_limit` callers wait already, or [`Error::Busy`].
+    async fn permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Error> {
+        let closed = || Error::PasswordHash("the hashing pool is closed".into());
+        match Arc::clone(&self.inner.permits).try_acquire_owned() {
+            Ok(permit) => return Ok(permit),
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(closed()),
+            Err(tokio::sync::TryAcquireError::NoPermits) => {}
+        }
+        let waiting = &self.inner.waiting;
+        if waiting.fetch_add(1, Ordering::SeqCst) >= self.inner.queue_limit {
+            waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(Error::Busy);
+        }
+        let _waiting = Waiting(waiting);
+        Arc::clone(&self.inner.permits).acquire_owned().await.map_err(|_| closed())
+    }
+
     async fn run<T: Send + 'static>(
         &self,
-        job: impl FnOnce(&dyn PasswordHasher) -> Result<T, PasswordHashError> + Send + 'static,
+        job: impl FnOnce(&dyn PasswordHasher, &PasswordPolicy) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
-        let permit = Arc::clone(&self.inner.permits)
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::PasswordHash("the hashing pool is closed".into()))?;
-        let hasher = Arc::clone(&self.inner.hasher);
+        let permit = self.permit().await?;
+        let (hasher, policy) = (Arc::clone(&self.inner.hasher), Arc::clone(&self.inner.policy));
         let (outcome_sender, outcome) = oneshot::channel();
         // The permit moves into the job and is released when the hash is done, not when the
         // caller stops waiting: a cancelled sign-in cannot free its slot while its hash runs.
         let job: Job = Box::new(move || {
-            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job(hasher.as_ref())));
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job(hasher.as_ref(), policy.as_ref())));
             // The caller releases the permit: releasing wakes the next sign-in under the
             // semaphore's lock, which a background thread must not hold (preempted, it would
             // stall the async workers waiting for that lock). If the caller has gone, the
@@ -227,26 +426,63 @@ impl HashingPool {
         let (outcome, permit) =
             outcome.await.map_err(|_| Error::PasswordHash("the password hashing thread stopped".into()))?;
         drop(permit);
-        let outcome = outcome.map_err(|_| Error::PasswordHash("the password hasher panicked".into()))?;
-        outcome.map_err(|e| match e {
-            PasswordHashError::Outdated => Error::OutdatedPassword,
-            PasswordHashError::Failed(message) => Error::PasswordHash(message),
-        })
+        outcome.map_err(|_| Error::PasswordHash("the password hasher panicked".into()))?
     }
 
     pub(crate) async fn hash(&self, password: &str) -> Result<String, Error> {
         let password = password.to_owned();
-        self.run(move |hasher| hasher.hash(&password)).await
+        self.run(move |hasher, _| hasher.hash(&password).map_err(hash_error)).await
+    }
+
+    /// Checks a new password against the policy, then hashes it, both on a hashing thread
+    /// (a strength estimate takes milliseconds). `user_inputs` are words the password must
+    /// not be built from (the key's provider user id).
+    pub(crate) async fn hash_new(&self, password: &str, user_inputs: Vec<String>) -> Result<String, Error> {
+        // The cheap checks first, so that a too short or too long password is told so even
+        // when the pool is busy.
+        self.inner.policy.check_length(password).map_err(Error::PasswordRejected)?;
+        if !self.inner.policy.has_content_checks() {
+            return self.hash(password).await;
+        }
+        let password = password.to_owned();
+        self.run(move |hasher, policy| {
+            let inputs: Vec<&str> = user_inputs.iter().map(String::as_str).collect();
+            policy.check_content(&password, &inputs).map_err(Error::PasswordRejected)?;
+            hasher.hash(&password).map_err(hash_error)
+        })
+        .await
     }
 
     /// Returns whether the password matched and, if so, whether the hash should be renewed.
     pub(crate) async fn verify(&self, password: &str, hash: &str) -> Result<(bool, bool), Error> {
         let (password, hash) = (password.to_owned(), hash.to_owned());
-        self.run(move |hasher| {
-            let valid = hasher.verify(&password, &hash)?;
+        self.run(move |hasher, _| {
+            let valid = hasher.verify(&password, &hash).map_err(hash_error)?;
             Ok((valid, valid && hasher.needs_rehash(&hash)))
         })
         .await
+    }
+
+    /// Verifies `password` against a hash of a random password made by the configured hasher
+    /// (made once, on first use): what rejecting an unknown key costs, the same as a known key
+    /// with a wrong password.
+    pub(crate) async fn verify_dummy(&self, password: &str) -> Result<(), Error> {
+        let dummy = self
+            .inner
+            .dummy
+            .get_or_try_init(|| async {
+                let random = crate::generate_random_string(SALT_LENGTH * 2);
+                self.hash(&random).await
+            })
+            .await?;
+        self.verify(password, dummy).await.map(drop)
+    }
+}
+
+fn hash_error(error: PasswordHashError) -> Error {
+    match error {
+        PasswordHashError::Outdated => Error::OutdatedPassword,
+        PasswordHashError::Failed(message) => Error::PasswordHash(message),
     }
 }
 
@@ -278,6 +514,7 @@ impl std::fmt::Debug for HashingPool {
         f.debug_struct("HashingPool")
             .field("threads", &self.inner.threads)
             .field("priority", &self.inner.priority)
+            .field("queue", &self.inner.queue_limit)
             .field("available", &self.inner.permits.available_permits())
             .finish()
     }
@@ -328,7 +565,7 @@ mod tests {
 
     #[test]
     fn the_pool_needs_no_tokio_runtime() {
-        let pool = HashingPool::new(Arc::new(LuciaScrypt), 1, HashingPriority::Background);
+        let pool = HashingPool::new(Arc::new(LuciaScrypt), Arc::default(), 1, 64, HashingPriority::Background);
         let hash = block_on(pool.hash("pässwörd")).unwrap();
         assert_eq!(block_on(pool.verify("pässwörd", &hash)).unwrap(), (true, false));
         assert_eq!(block_on(pool.verify("wrong", &hash)).unwrap(), (false, false));
@@ -351,7 +588,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_pool_hashes_on_its_own_threads_in_the_background() {
-        let pool = HashingPool::new(Arc::new(WhereAmI), 2, HashingPriority::Background);
+        let pool = HashingPool::new(Arc::new(WhereAmI), Arc::default(), 2, 64, HashingPriority::Background);
         let (a, b, c) = tokio::join!(pool.hash("a"), pool.hash("b"), pool.hash("c"));
         for outcome in [a, b, c] {
             let outcome = outcome.unwrap();
@@ -360,7 +597,7 @@ mod tests {
                 assert!(outcome.ends_with("Normal(Idle)"), "{outcome}");
             }
         }
-        let normal = HashingPool::new(Arc::new(WhereAmI), 1, HashingPriority::Normal);
+        let normal = HashingPool::new(Arc::new(WhereAmI), Arc::default(), 1, 64, HashingPriority::Normal);
         let outcome = normal.hash("a").await.unwrap();
         if cfg!(target_os = "linux") {
             assert_eq!(outcome, "lucia-hashing|Normal(Other)");
@@ -369,7 +606,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_pool_hashes_with_lucias_scrypt() {
-        let pool = HashingPool::new(Arc::new(LuciaScrypt), 2, HashingPriority::Background);
+        let pool = HashingPool::new(Arc::new(LuciaScrypt), Arc::default(), 2, 64, HashingPriority::Background);
         let hashes = tokio::join!(pool.hash("a"), pool.hash("b"), pool.hash("c"));
         for (password, hash) in [("a", hashes.0), ("b", hashes.1), ("c", hashes.2)] {
             assert!(LuciaScrypt.verify(password, &hash.unwrap()).unwrap());
@@ -414,7 +651,7 @@ mod tests {
     async fn cancelled_hashes_keep_their_permits() {
         use std::sync::atomic::Ordering::SeqCst;
         let hasher = counting(100);
-        let pool = HashingPool::new(hasher.clone(), 2, HashingPriority::Background);
+        let pool = HashingPool::new(hasher.clone(), Arc::default(), 2, 64, HashingPriority::Background);
         let requests: Vec<_> = (0..20)
             .map(|i| {
                 let pool = pool.clone();
@@ -458,7 +695,7 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_hasher_gives_its_permit_back() {
         let hasher = Arc::new(Counting { panics: true, ..Counting::default() });
-        let pool = HashingPool::new(hasher, 1, HashingPriority::Background);
+        let pool = HashingPool::new(hasher, Arc::default(), 1, 64, HashingPriority::Background);
         for _ in 0..3 {
             let outcome = tokio::time::timeout(std::time::Duration::from_secs(10), pool.hash("pw")).await;
             assert!(matches!(outcome, Ok(Err(Error::PasswordHash(_)))), "{outcome:?}");
@@ -468,7 +705,7 @@ mod tests {
 
     #[test]
     fn zero_threads_means_one() {
-        let pool = HashingPool::new(Arc::new(LuciaScrypt), 0, HashingPriority::Background);
+        let pool = HashingPool::new(Arc::new(LuciaScrypt), Arc::default(), 0, 64, HashingPriority::Background);
         assert_eq!(pool.inner.permits.available_permits(), 1);
     }
 
@@ -477,5 +714,161 @@ mod tests {
         let hash = LuciaScrypt.hash_with_salt("hunter2", "yhi1foxffz41bqs5").unwrap();
         let upper = format!("s2:yhi1foxffz41bqs5:{}", hash[20..].to_uppercase());
         assert!(!LuciaScrypt.verify("hunter2", &upper).unwrap());
+    }
+    /// Cheap Argon2id parameters for tests.
+    fn small() -> Argon2id {
+        Argon2id::new(64, 1, 1).unwrap()
+    }
+
+    #[test]
+    fn argon2id_verifies_every_format_lucia_stores() {
+        let hasher = small();
+        let hash = hasher.hash("pässwörd").unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{hash}");
+        assert!(hasher.verify("pässwörd", &hash).unwrap());
+        // NFKC: the decomposed spelling is the same password.
+        assert!(hasher.verify("pa\u{308}sswo\u{308}rd", &hash).unwrap());
+        assert!(!hasher.verify("passwörd", &hash).unwrap());
+        let s2 = LuciaScrypt.hash_with_salt("hunter2", "yhi1foxffz41bqs5").unwrap();
+        assert!(hasher.verify("hunter2", &s2).unwrap());
+        assert!(!hasher.verify("hunter3", &s2).unwrap());
+        // The legacy two-part format (r = 8).
+        let legacy = format!("yhi1foxffz41bqs5:{}", derive_key("hunter2", "yhi1foxffz41bqs5", 8).unwrap());
+        assert!(hasher.verify("hunter2", &legacy).unwrap());
+        for bcrypt in ["$2a$10$abc", "$2b$12$abcdefghijklmnopqrstuv", "$2y$10$x"] {
+            assert!(matches!(hasher.verify("x", bcrypt), Err(PasswordHashError::Outdated)), "{bcrypt}");
+        }
+    }
+
+    #[test]
+    fn argon2id_says_malformed_hashes_are_wrong_passwords() {
+        let hasher = small();
+        let good = hasher.hash("x").unwrap();
+        let cut = &good[..good.len() - 5];
+        for hash in [
+            "",
+            "$",
+            "$argon2id",
+            "$argon2id$",
+            "$argon2id$v=19$m=64,t=1,p=1$",
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$",
+            "$argon2id$v=19$m=0,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+            "$argon2id$v=19$m=4294967295,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+            "$argon2id$v=19$m=64,t=4294967295,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+            "$argon2id$v=99$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+            "$argon2x$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+            "$scrypt$ln=14,r=8,p=1$c2FsdA$aGFzaA",
+            "s2::",
+            "s3:abc:def",
+            cut,
+        ] {
+            assert!(!hasher.verify("x", hash).unwrap(), "{hash}");
+        }
+    }
+
+    #[test]
+    fn argon2id_wants_a_rehash_of_anything_weaker() {
+        let hasher = Argon2id::new(128, 2, 1).unwrap();
+        let same = hasher.hash("x").unwrap();
+        assert!(!hasher.needs_rehash(&same));
+        assert!(!hasher.needs_rehash(&Argon2id::new(256, 3, 2).unwrap().hash("x").unwrap()), "stronger is fine");
+        for weaker in [Argon2id::new(64, 2, 1).unwrap(), Argon2id::new(128, 1, 1).unwrap()] {
+            let hash = weaker.hash("x").unwrap();
+            assert!(hasher.verify("x", &hash).unwrap());
+            assert!(hasher.needs_rehash(&hash), "{hash}");
+        }
+        let context = |algorithm| {
+            argon2::Argon2::new(algorithm, argon2::Version::V0x13, argon2::Params::new(128, 2, 1, None).unwrap())
+        };
+        for algorithm in [argon2::Algorithm::Argon2i, argon2::Algorithm::Argon2d] {
+            use argon2::PasswordHasher as _;
+            let hash = context(algorithm).hash_password(b"x").unwrap().to_string();
+            assert!(hasher.verify("x", &hash).unwrap(), "{hash}");
+            assert!(hasher.needs_rehash(&hash), "{hash}");
+        }
+        assert!(hasher.needs_rehash(&LuciaScrypt.hash("x").unwrap()));
+        assert!(hasher.needs_rehash("garbage"));
+        assert_eq!(Argon2id::default(), Argon2id::OWASP);
+        assert_eq!((Argon2id::OWASP.m_cost(), Argon2id::OWASP.t_cost(), Argon2id::OWASP.p_cost()), (19456, 2, 1));
+        assert!(matches!(Argon2id::new(64, 0, 1), Err(PasswordHashError::Failed(_))));
+    }
+
+    /// Issue 10: past the threads and the queue, a call fails at once with `Busy`, without
+    /// hashing; waiters that give up leave the queue.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_is_busy_at_once() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let hasher = counting(300);
+        let pool = HashingPool::new(hasher.clone(), Arc::default(), 1, 2, HashingPriority::Background);
+        let spawn = |pool: &HashingPool| {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.hash("pw").await })
+        };
+        let running = spawn(&pool);
+        while hasher.running.load(SeqCst) < 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        let waiting = [spawn(&pool), spawn(&pool)];
+        while pool.inner.waiting.load(SeqCst) < 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        let started = std::time::Instant::now();
+        assert!(matches!(pool.hash("pw").await, Err(Error::Busy)));
+        assert!(matches!(pool.verify("pw", "counted:pw").await, Err(Error::Busy)));
+        assert!(started.elapsed() < std::time::Duration::from_millis(200), "refused without waiting");
+        // A waiter that gives up frees its place in the queue.
+        waiting[1].abort();
+        assert!(
+            waiting[1].is_finished()
+                || tokio::time::timeout(std::time::Duration::from_secs(5), async {
+                    while pool.inner.waiting.load(SeqCst) > 1 {
+                        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    }
+                })
+                .await
+                .is_ok()
+        );
+        let late = spawn(&pool);
+        let [first, second] = waiting;
+        assert_eq!(running.await.unwrap().unwrap(), "counted:pw");
+        assert_eq!(first.await.unwrap().unwrap(), "counted:pw");
+        assert!(second.await.unwrap_err().is_cancelled());
+        assert_eq!(late.await.unwrap().unwrap(), "counted:pw");
+        assert_eq!(hasher.calls.load(SeqCst), 3, "the refused and the cancelled calls hashed nothing");
+        assert_eq!(pool.inner.waiting.load(SeqCst), 0);
+        assert_eq!(pool.inner.permits.available_permits(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_dummy_hash_is_made_once_by_the_configured_hasher() {
+        let argon = HashingPool::new(Arc::new(small()), Arc::default(), 1, 4, HashingPriority::Background);
+        argon.verify_dummy("guess").await.unwrap();
+        let dummy = argon.inner.dummy.get().cloned().unwrap();
+        assert!(dummy.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{dummy}");
+        argon.verify_dummy("guess").await.unwrap();
+        assert_eq!(argon.inner.dummy.get(), Some(&dummy), "made once");
+        let scrypt = HashingPool::new(Arc::new(LuciaScrypt), Arc::default(), 1, 4, HashingPriority::Background);
+        scrypt.verify_dummy("guess").await.unwrap();
+        assert!(scrypt.inner.dummy.get().unwrap().starts_with("s2:"));
+    }
+
+    #[tokio::test]
+    async fn the_policy_runs_on_the_hashing_thread_before_hashing() {
+        let policy = PasswordPolicy::new().check(|_| match std::thread::current().name() {
+            Some("lucia-hashing") => Err("on the hashing thread".into()),
+            _ => Ok(()),
+        });
+        let hasher = counting(0);
+        let pool = HashingPool::new(hasher.clone(), Arc::new(policy), 1, 4, HashingPriority::Background);
+        let refused = pool.hash_new("long enough", vec!["ada".into()]).await;
+        assert!(
+            matches!(&refused, Err(Error::PasswordRejected(crate::PasswordRejection::Refused(s))) if s == "on the hashing thread"),
+            "{refused:?}"
+        );
+        assert!(matches!(
+            pool.hash_new("short", vec![]).await,
+            Err(Error::PasswordRejected(crate::PasswordRejection::TooShort { min: 8 }))
+        ));
+        assert_eq!(hasher.calls.load(std::sync::atomic::Ordering::SeqCst), 0, "a refused password is not hashed");
     }
 }

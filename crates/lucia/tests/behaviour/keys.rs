@@ -1,9 +1,14 @@
 //! Keys and passwords: checking, changing, upgrading, failing hashers.
 
-use lucia::{CreateUser, DatabaseKey, Error, NewKey};
+use std::time::Duration;
+
+use lucia::{
+    Argon2id, CreateUser, DatabaseKey, Error, LuciaScrypt, MAX_PASSWORD_BYTES, NewKey, PasswordHasher, PasswordPolicy,
+    PasswordRejection,
+};
 use lucia_adapter_test::TestDatabase;
 
-use super::support::{BrokenHasher, UpgradingHasher};
+use super::support::{BrokenHasher, CountingHasher, UpgradingHasher};
 use super::{Ctx, Fixture, assert_err, email_key, new_session, new_user, new_user_with_password, token, user, xx};
 
 pub async fn use_key_rejects_wrong_missing_and_extra_passwords<F: Fixture>(t: &Ctx<F>) {
@@ -210,4 +215,163 @@ pub async fn hasher_failures_are_typed_errors_and_write_nothing<F: Fixture>(t: &
         auth.use_key("github", "1", None).await.unwrap();
         t.auth.delete_user(&id).await.unwrap();
     }
+}
+
+/// Issue 10: a Lucia v2 `s2:` hash (written by a Lucia configured with [`LuciaScrypt`], as a
+/// Lucia v2 application would) is replaced by an Argon2id hash the first time the default
+/// configuration signs its user in, through `use_key` and `sign_in` alike; the new hash
+/// verifies, and is not replaced again.
+pub async fn default_hasher_upgrades_lucia_v2_hashes_on_sign_in<F: Fixture>(t: &Ctx<F>) {
+    let v2 = t.builder(t.adapter()).password_hasher(LuciaScrypt).build();
+    let auth = t.builder(t.adapter()).password_hasher(Argon2id::default()).build();
+    let password = "correct horse battery staple";
+    let id = new_user_with_password(&v2, "upgrade", password).await;
+    let address = "upgrade@example.com";
+    let stored = |keys: Vec<DatabaseKey>, key_id: &str| {
+        keys.into_iter().find(|k| k.id == key_id).and_then(|k| k.hashed_password).expect("the key has a hash")
+    };
+    let old = stored(t.db().keys().await, &format!("email:{address}"));
+    assert!(old.starts_with("s2:"), "{old}");
+    auth.use_key("email", address, Some(password)).await.unwrap();
+    let fresh = stored(t.db().keys().await, &format!("email:{address}"));
+    assert!(fresh.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{fresh}");
+    assert!(Argon2id::default().verify(password, &fresh).unwrap());
+    auth.use_key("email", address, Some(password)).await.unwrap();
+    assert_eq!(stored(t.db().keys().await, &format!("email:{address}")), fresh, "upgraded once");
+
+    // sign_in upgrades too, and its session lives: the upgrade is not a password change.
+    let row = DatabaseKey {
+        id: "email:second@example.com".into(),
+        user_id: id,
+        hashed_password: Some(LuciaScrypt.hash(password).unwrap()),
+    };
+    t.db().insert_key(&row).await;
+    let signed_in = auth.sign_in("email", "second@example.com", Some(password), xx()).await.unwrap();
+    let fresh = stored(t.db().keys().await, &row.id);
+    assert!(fresh.starts_with("$argon2id$"), "{fresh}");
+    assert!(Argon2id::default().verify(password, &fresh).unwrap());
+    auth.validate_session(token(&signed_in)).await.unwrap();
+    auth.use_key("email", "second@example.com", Some(password)).await.unwrap();
+}
+
+/// A wrong password never touches an outdated hash.
+pub async fn wrong_password_leaves_an_outdated_hash_alone<F: Fixture>(t: &Ctx<F>) {
+    let auth = t.builder(t.adapter()).password_hasher(Argon2id::default()).build();
+    let id = new_user(&auth, "stays").await;
+    let old = LuciaScrypt.hash("correct horse battery staple").unwrap();
+    let row = DatabaseKey { id: "email:stays@example.com".into(), user_id: id, hashed_password: Some(old) };
+    t.db().insert_key(&row).await;
+    assert_err!(auth.use_key("email", "stays@example.com", Some("wrong horse")).await, Error::InvalidPassword);
+    assert_err!(auth.sign_in("email", "stays@example.com", Some("wrong horse"), xx()).await, Error::InvalidPassword);
+    assert_eq!(t.db().keys().await, vec![row]);
+    assert_eq!(t.db().sessions().await, vec![]);
+}
+
+/// A failed upgrade (the store refuses the write) is logged and the sign-in goes on.
+pub async fn failed_hash_upgrade_does_not_fail_sign_in<F: Fixture>(t: &Ctx<F>) {
+    let probe = t.probe();
+    let auth = t.builder(probe.clone()).password_hasher(UpgradingHasher).build();
+    let id = new_user(&auth, "failing").await;
+    let row = DatabaseKey { id: "email:f@example.com".into(), user_id: id, hashed_password: Some("plain:pw".into()) };
+    t.db().insert_key(&row).await;
+    probe.fail("replace_key_password");
+    auth.use_key("email", "f@example.com", Some("pw")).await.unwrap();
+    let signed_in = auth.sign_in("email", "f@example.com", Some("pw"), xx()).await.unwrap();
+    probe.heal();
+    auth.validate_session(token(&signed_in)).await.unwrap();
+    assert_eq!(t.db().keys().await, vec![row], "the outdated hash stays");
+    auth.use_key("email", "f@example.com", Some("pw")).await.unwrap();
+    assert_eq!(t.db().keys().await[0].hashed_password.as_deref(), Some("good:pw"), "upgraded once the store heals");
+}
+
+/// Issue 10: the default policy (8 characters to 256 bytes) and an application check apply to
+/// every new password, before hashing, and a refused password writes nothing. Passwords
+/// already stored are not checked again.
+pub async fn password_policy_applies_to_every_new_password<F: Fixture>(t: &Ctx<F>) {
+    let hasher = CountingHasher::new(Duration::ZERO);
+    let policy =
+        PasswordPolicy::default().check(|p| if p.contains("breached") { Err("Breached.".into()) } else { Ok(()) });
+    let auth = t.builder(t.adapter()).password_hasher(hasher.clone()).password_policy(policy).build();
+    let options = CreateUser::new(user("policy")).with_key(email_key("p@example.com", "seven77"));
+    assert_err!(auth.create_user(options).await, Error::PasswordRejected(PasswordRejection::TooShort { min: 8 }));
+    let options = CreateUser::new(user("policy")).with_key(email_key("p@example.com", "breached password"));
+    match auth.create_user(options).await {
+        Err(Error::PasswordRejected(PasswordRejection::Refused(sentence))) => assert_eq!(sentence, "Breached."),
+        other => panic!("expected the application's refusal, got {other:?}"),
+    }
+    let long = "x".repeat(257);
+    let options = CreateUser::new(user("policy")).with_key(email_key("p@example.com", &long));
+    assert_err!(auth.create_user(options).await, Error::PasswordRejected(PasswordRejection::TooLong { max: 256 }));
+    assert_eq!(t.db().users().await, vec![]);
+    assert_eq!(hasher.calls(), 0, "refused passwords are not hashed");
+
+    // A short password stored before (by another configuration) still signs in.
+    let id = new_user_with_password(&t.auth, "policy", "short").await;
+    let keys = t.db().keys().await;
+    t.auth.use_key("email", "policy@example.com", Some("short")).await.unwrap();
+    let refused = [
+        auth.create_key(&id, email_key("q@example.com", "seven77")).await,
+        auth.update_key_password("email", "policy@example.com", Some("seven77")).await,
+        auth.change_password("email", "policy@example.com", "seven77").await,
+        auth.change_password("email", "policy@example.com", "still breached").await,
+        auth.change_password("email", "policy@example.com", &long).await,
+    ];
+    for outcome in refused {
+        assert_err!(outcome, Error::PasswordRejected(_));
+    }
+    assert_eq!(t.db().keys().await, keys, "nothing written");
+    auth.change_password("email", "policy@example.com", "long enough now").await.unwrap();
+    auth.use_key("email", "policy@example.com", Some("long enough now")).await.unwrap();
+}
+
+/// A password longer than `MAX_PASSWORD_BYTES` is refused before any hashing: a wrong
+/// password for sign-ins (known key or not), too long for new passwords.
+pub async fn oversized_passwords_are_refused_before_hashing<F: Fixture>(t: &Ctx<F>) {
+    let hasher = CountingHasher::new(Duration::ZERO);
+    let auth = t.builder(t.adapter()).password_hasher(hasher.clone()).build();
+    let id = new_user_with_password(&auth, "huge", "pw").await;
+    let calls = hasher.calls();
+    let huge = "x".repeat(MAX_PASSWORD_BYTES + 1);
+    for address in ["huge@example.com", "unknown@example.com"] {
+        assert_err!(auth.use_key("email", address, Some(&huge)).await, Error::InvalidPassword);
+        assert_err!(auth.sign_in("email", address, Some(&huge), xx()).await, Error::InvalidPassword);
+    }
+    assert_err!(auth.change_password("email", "huge@example.com", &huge).await, Error::PasswordRejected(_));
+    assert_err!(auth.create_key(&id, email_key("h2@example.com", &huge)).await, Error::PasswordRejected(_));
+    assert_eq!(hasher.calls(), calls, "nothing hashed");
+    assert_eq!(t.db().sessions().await, vec![]);
+    // At the limit, an ordinary wrong password.
+    let at_limit = "x".repeat(MAX_PASSWORD_BYTES);
+    assert_err!(auth.use_key("email", "huge@example.com", Some(&at_limit)).await, Error::InvalidPassword);
+    assert_eq!(hasher.calls(), calls + 1);
+}
+
+/// Issue 10: with every hashing thread busy and the queue full, sign-ins and sign-ups fail at
+/// once with `Busy`, hash nothing and write nothing.
+pub async fn busy_hashing_is_a_typed_error_and_writes_nothing<F: Fixture>(t: &Ctx<F>) {
+    let hasher = CountingHasher::new(Duration::from_millis(300));
+    let auth = t.builder(t.adapter()).password_hasher(hasher.clone()).hashing_threads(1).hashing_queue(0).build();
+    let id = new_user_with_password(&auth, "busy", "pw").await;
+    let (users, keys) = (t.db().users().await, t.db().keys().await);
+    let running = tokio::spawn({
+        let auth = auth.clone();
+        async move { auth.use_key("email", "busy@example.com", Some("pw")).await }
+    });
+    for _ in 0..10_000 {
+        if hasher.running() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let calls = hasher.calls();
+    assert_err!(auth.sign_in("email", "busy@example.com", Some("pw"), xx()).await, Error::Busy);
+    assert_err!(auth.use_key("email", "unknown@example.com", Some("pw")).await, Error::Busy);
+    let options = CreateUser::new(user("other")).with_key(email_key("o@example.com", "pw"));
+    assert_err!(auth.create_user(options).await, Error::Busy);
+    assert_err!(auth.change_password("email", "busy@example.com", "new").await, Error::Busy);
+    assert_eq!(hasher.calls(), calls, "nothing hashed");
+    assert_eq!((t.db().users().await, t.db().keys().await), (users, keys));
+    assert_eq!(t.db().sessions().await, vec![], "no placeholder left behind");
+    assert_eq!(running.await.unwrap().unwrap().user_id, id);
+    auth.sign_in("email", "busy@example.com", Some("pw"), xx()).await.unwrap();
 }

@@ -25,7 +25,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
-use lucia::{Adapter, CreateSession, CreateUser, DatabaseSession, Lucia, LuciaBuilder, NewKey, NewSession};
+use lucia::{
+    Adapter, CreateSession, CreateUser, DatabaseSession, Lucia, LuciaBuilder, NewKey, NewSession, PasswordPolicy,
+};
 use lucia_adapter_test::TestDatabase;
 use serde::{Deserialize, Serialize};
 
@@ -84,7 +86,8 @@ pub type Created = NewSession<UserAttributes, SessionAttributes>;
 pub const DAY: i64 = 86_400_000;
 pub const START: i64 = 1_795_655_076_154;
 
-/// A test's store, a `Lucia` over it (hashed tokens, [`FastHasher`]) and the clock.
+/// A test's store, a `Lucia` over it (hashed tokens, [`FastHasher`], a password policy of one
+/// character at least) and the clock.
 pub struct Ctx<F: Fixture> {
     pub fixture: Arc<F>,
     pub auth: Auth<F::Adapter>,
@@ -137,6 +140,9 @@ fn configure<A: Adapter>(adapter: A, clock: &Arc<AtomicI64>) -> LuciaBuilder<A, 
     Lucia::builder(adapter)
         .clock(move || UNIX_EPOCH + Duration::from_millis(clock.load(Ordering::SeqCst) as u64))
         .password_hasher(FastHasher::default())
+        // The cases use short passwords ("pw", "old", "new") to stay readable; the default
+        // policy (8 characters) has cases of its own (`keys::password_policy_*`).
+        .password_policy(PasswordPolicy::new().min_length(1))
         .user_attributes::<UserAttributes>()
         .session_attributes::<SessionAttributes>()
 }
@@ -196,6 +202,12 @@ macro_rules! behaviour_tests {
             keys::change_password_sets_the_password_and_ends_every_session,
             keys::update_key_password_keeps_sessions,
             keys::hasher_failures_are_typed_errors_and_write_nothing,
+            keys::default_hasher_upgrades_lucia_v2_hashes_on_sign_in,
+            keys::wrong_password_leaves_an_outdated_hash_alone,
+            keys::failed_hash_upgrade_does_not_fail_sign_in,
+            keys::password_policy_applies_to_every_new_password,
+            keys::oversized_passwords_are_refused_before_hashing,
+            keys::busy_hashing_is_a_typed_error_and_writes_nothing,
             sessions::hashed_mode_stores_the_sha256_of_the_token,
             sessions::compat_mode_stores_the_token,
             sessions::debug_output_holds_no_credentials,
