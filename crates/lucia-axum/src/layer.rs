@@ -84,8 +84,8 @@ impl LuciaLayer {
         }
     }
 
-    /// Limits sign-ins and sign-ups per client IP address ([`AuthRequest::sign_in`],
-    /// [`AuthRequest::sign_up`] and [`AuthRequest::check_rate_limit`]) with a token bucket of
+    /// Limits sign-ins and sign-ups per client IP address ([`AuthRequest::sign_in`](crate::AuthRequest::sign_in),
+    /// [`AuthRequest::sign_up`](crate::AuthRequest::sign_up) and [`AuthRequest::check_rate_limit`](crate::AuthRequest::check_rate_limit)) with a token bucket of
     /// this quota, kept in memory per IPv4 address and per IPv6 /64. Over the limit a request
     /// is [`AuthError::RateLimited`]: `429` with `Retry-After`.
     ///
