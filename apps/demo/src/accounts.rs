@@ -43,6 +43,9 @@ pub enum SignUpError {
     PasswordRejected(PasswordRejection),
     #[error("That username is taken. Please choose another.")]
     UsernameTaken,
+    /// Too many sign-ups (or sign-ins) from this address: `429` with `Retry-After`.
+    #[error("{}", too_many_attempts(*.0))]
+    TooManyAttempts(u64),
     #[error(transparent)]
     Internal(#[from] Error),
 }
@@ -56,6 +59,10 @@ pub enum SignInError {
     InvalidCredentials,
     #[error("This password can no longer be used. Please contact support to reset it.")]
     OutdatedPassword,
+    /// Too many attempts on this account (lucia's per-key throttle) or from this address
+    /// (lucia-axum's per-IP limit): `429` with `Retry-After`, in seconds.
+    #[error("{}", too_many_attempts(*.0))]
+    TooManyAttempts(u64),
     #[error(transparent)]
     Internal(Error),
 }
@@ -65,9 +72,42 @@ impl From<Error> for SignInError {
         match error {
             Error::InvalidKeyId | Error::InvalidPassword => Self::InvalidCredentials,
             Error::OutdatedPassword => Self::OutdatedPassword,
+            Error::Throttled { retry_after } => Self::TooManyAttempts(seconds(retry_after)),
             error => Self::Internal(error),
         }
     }
+}
+
+impl SignInError {
+    /// A failure of [`lucia_axum::AuthRequest::sign_in`] or
+    /// [`check_rate_limit`](lucia_axum::AuthRequest::check_rate_limit): a sign-in failure, or
+    /// (`Err`) another error to answer as such.
+    pub fn from_auth(error: lucia_axum::AuthError) -> Result<Self, lucia_axum::AuthError> {
+        match error {
+            lucia_axum::AuthError::Lucia(error) => Ok(Self::from(error)),
+            lucia_axum::AuthError::RateLimited { retry_after } => Ok(Self::TooManyAttempts(seconds(retry_after))),
+            other => Err(other),
+        }
+    }
+
+    /// `Retry-After` in seconds, for a `429`.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::TooManyAttempts(seconds) => Some(*seconds),
+            _ => None,
+        }
+    }
+}
+
+/// "Too many attempts, try again in N seconds."
+fn too_many_attempts(seconds: u64) -> String {
+    let unit = if seconds == 1 { "second" } else { "seconds" };
+    format!("Too many attempts, try again in {seconds} {unit}.")
+}
+
+/// A wait in whole seconds, rounded up, at least 1 (what `Retry-After` says).
+fn seconds(wait: std::time::Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 impl SignUpError {
@@ -91,7 +131,24 @@ impl SignUpError {
         match self {
             Self::InvalidUsername(_) | Self::PasswordIsUsername | Self::PasswordRejected(_) => StatusCode::BAD_REQUEST,
             Self::UsernameTaken => StatusCode::CONFLICT,
+            Self::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(error) => internal_status(error),
+        }
+    }
+
+    /// `Retry-After` in seconds, for a `429`.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::TooManyAttempts(seconds) => Some(*seconds),
+            _ => None,
+        }
+    }
+
+    /// The per-IP limit's refusal as a sign-up failure (`Err`: another error).
+    pub fn from_rate_limit(error: lucia_axum::AuthError) -> Result<Self, lucia_axum::AuthError> {
+        match error {
+            lucia_axum::AuthError::RateLimited { retry_after } => Ok(Self::TooManyAttempts(seconds(retry_after))),
+            other => Err(other),
         }
     }
 }
@@ -100,6 +157,7 @@ impl SignInError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidCredentials | Self::OutdatedPassword => StatusCode::UNAUTHORIZED,
+            Self::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(error) => internal_status(error),
         }
     }
@@ -247,5 +305,20 @@ mod tests {
         assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
         let unavailable = SignUpError::from_lucia(Error::Unavailable("connection refused".into()));
         assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn too_many_attempts_say_when_to_retry() {
+        use std::time::Duration;
+        let throttled = SignInError::from(Error::Throttled { retry_after: Duration::from_millis(1_200) });
+        assert_eq!((throttled.status(), throttled.retry_after()), (StatusCode::TOO_MANY_REQUESTS, Some(2)));
+        assert_eq!(throttled.to_string(), "Too many attempts, try again in 2 seconds.");
+        let limited = lucia_axum::AuthError::RateLimited { retry_after: Duration::from_millis(10) };
+        let limited = SignInError::from_auth(limited).unwrap();
+        assert_eq!(limited.to_string(), "Too many attempts, try again in 1 second.");
+        let limited = lucia_axum::AuthError::RateLimited { retry_after: Duration::from_secs(3) };
+        let limited = SignUpError::from_rate_limit(limited).unwrap();
+        assert_eq!((limited.status(), limited.retry_after()), (StatusCode::TOO_MANY_REQUESTS, Some(3)));
+        assert!(SignUpError::from_rate_limit(lucia_axum::AuthError::NoClientAddress).is_err());
     }
 }

@@ -7,18 +7,20 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::AuthRequest;
-use crate::accounts::{self, Client, Credentials, PROVIDER, SignInError};
+use crate::accounts::{self, Client, Credentials, PROVIDER, SignInError, SignUpError};
 
 /// `{"error": message}` with a status; server errors are logged and not described (`503`,
 /// a store that could not be reached, says `service unavailable` and when to retry).
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    /// `Retry-After` of a `429`, in seconds.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, message: impl std::fmt::Display) -> Self {
-        Self { status, message: message.to_string() }
+        Self { status, message: message.to_string(), retry_after: None }
     }
 }
 
@@ -37,6 +39,9 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(crate::RETRY_AFTER_SECONDS));
         }
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }
@@ -46,13 +51,19 @@ impl From<lucia_axum::AuthError> for ApiError {
         let status = error.status();
         // The fixed public text for clients; the detail only in the log of a server error.
         let message = if status.is_server_error() { error.to_string() } else { error.public_message().to_owned() };
-        Self::new(status, message)
+        Self { retry_after: error.retry_after_seconds(), ..Self::new(status, message) }
     }
 }
 
 impl From<SignInError> for ApiError {
     fn from(failure: SignInError) -> Self {
-        Self::new(failure.status(), failure)
+        Self { retry_after: failure.retry_after(), ..Self::new(failure.status(), &failure) }
+    }
+}
+
+impl From<SignUpError> for ApiError {
+    fn from(failure: SignUpError) -> Self {
+        Self { retry_after: failure.retry_after(), ..Self::new(failure.status(), &failure) }
     }
 }
 
@@ -65,9 +76,8 @@ fn credentials(body: Result<Json<Credentials>, JsonRejection>) -> Result<Credent
 /// `/api/login` to get a token.
 pub async fn signup(auth: AuthRequest, body: Result<Json<Credentials>, JsonRejection>) -> Result<Response, ApiError> {
     let credentials = credentials(body)?;
-    let user = accounts::sign_up(auth.lucia(), &credentials)
-        .await
-        .map_err(|failure| ApiError::new(failure.status(), failure))?;
+    auth.check_rate_limit()?;
+    let user = accounts::sign_up(auth.lucia(), &credentials).await.map_err(ApiError::from)?;
     let body = json!({ "user_id": user.user_id, "username": user.attributes.username });
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -80,6 +90,8 @@ pub async fn login(
     body: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let credentials = credentials(body)?;
+    // The per-IP limit, as `AuthRequest::sign_in` applies it; then lucia's per-account one.
+    auth.check_rate_limit()?;
     accounts::check_sign_in_input(&credentials.username, &credentials.password)?;
     let signed_in = auth
         .lucia()

@@ -8,7 +8,9 @@
 //! taking `{"username","password"}` (login answers `{"token"}`), `GET /api/me` with
 //! `Authorization: Bearer <token>` answering `{"user_id","username"}`, `POST /api/logout`;
 //! HTML forms post `username` and `password`. A store that cannot be reached is `503` with
-//! `Retry-After`, never a sign-out.
+//! `Retry-After`, never a sign-out. Too many sign-in attempts on one account (lucia's per-key
+//! throttle, in Redis with `--redis-url` so that every instance counts them) or sign-ins and
+//! sign-ups from one address (lucia-axum's per-IP limit) are `429` with `Retry-After`.
 //!
 //! Session tokens leave the server only in their owner's own cookie or `/api/login` response:
 //! the account page lists sessions by [`lucia::SessionHandle`], and revokes them by handle.
@@ -25,9 +27,9 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use lucia::{Lucia, SessionExpiresIn, SplitAdapter};
-use lucia_adapter_redis::RedisSessionAdapter;
+use lucia_adapter_redis::{RedisSessionAdapter, RedisThrottleStore};
 use lucia_adapter_sea_orm::{NoSessionTable, SeaOrmAdapter, Tables};
-use lucia_axum::LuciaLayer;
+use lucia_axum::{LuciaLayer, Quota};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use sea_orm_migration::MigratorTrait;
 use serde::{Deserialize, Serialize};
@@ -101,7 +103,20 @@ pub struct Config {
     pub lucia_v2_compat: bool,
     /// Session periods (Lucia's defaults unless changed, for example by tests).
     pub session_expires_in: SessionExpiresIn,
+    /// The header a trusted reverse proxy writes the client address in (`x-forwarded-for`),
+    /// for the per-IP sign-in limit; `None` (the default) takes the connection's address.
+    pub trusted_proxy_header: Option<String>,
+    /// Sign-ins and sign-ups per client address: a burst of this many, then one more every
+    /// [`SIGN_IN_REFILL`] (lucia-axum's default: 20). `0` turns the per-IP limit off (the
+    /// per-account throttle stays).
+    pub sign_in_burst: u32,
 }
+
+/// How often a client address gets one more sign-in or sign-up once its burst is spent.
+pub const SIGN_IN_REFILL: Duration = Duration::from_secs(3);
+
+/// The default [`Config::sign_in_burst`].
+pub const DEFAULT_SIGN_IN_BURST: u32 = 20;
 
 impl Default for Config {
     fn default() -> Self {
@@ -112,6 +127,8 @@ impl Default for Config {
             production: false,
             lucia_v2_compat: false,
             session_expires_in: SessionExpiresIn::default(),
+            trusted_proxy_header: None,
+            sign_in_burst: DEFAULT_SIGN_IN_BURST,
         }
     }
 }
@@ -125,6 +142,8 @@ impl std::fmt::Debug for Config {
             .field("production", &self.production)
             .field("lucia_v2_compat", &self.lucia_v2_compat)
             .field("session_expires_in", &self.session_expires_in)
+            .field("trusted_proxy_header", &self.trusted_proxy_header)
+            .field("sign_in_burst", &self.sign_in_burst)
             .finish()
     }
 }
@@ -225,16 +244,33 @@ pub enum StartError {
     /// Redis could not be reached, or its URL is wrong.
     #[error("redis: {0}")]
     Redis(#[from] lucia_adapter_redis::ConnectError),
+    /// The trusted proxy header is not a valid header name.
+    #[error("invalid trusted proxy header name {0:?}")]
+    TrustedProxyHeader(String),
 }
 
 /// Connects, migrates, and returns the application's router and its lucia.
 pub async fn build(config: &Config) -> Result<(Router, Auth), StartError> {
+    if let Some(name) = &config.trusted_proxy_header
+        && axum::http::HeaderName::try_from(name.as_str()).is_err()
+    {
+        return Err(StartError::TrustedProxyHeader(name.clone()));
+    }
     let adapter = connect_stores(config).await?;
     let env = if config.production { lucia::Env::Prod } else { lucia::Env::Dev };
+    // With sessions in Redis, sign-in attempts are counted there too, so that every instance
+    // sees them; otherwise in this instance's memory (lucia's default).
+    let throttle: Option<RedisThrottleStore> = match &adapter {
+        DemoAdapter::Split(split) => Some(split.sessions().throttle_store()),
+        DemoAdapter::Sqlite(_) | DemoAdapter::Sql(_) => None,
+    };
     let mut builder = Lucia::builder(adapter)
         .env(env)
         .session_expires_in(config.session_expires_in)
         .password_policy(accounts::password_policy());
+    if let Some(store) = throttle {
+        builder = builder.sign_in_throttle(store);
+    }
     if config.lucia_v2_compat {
         builder = builder.lucia_v2_compat();
     }
@@ -242,6 +278,15 @@ pub async fn build(config: &Config) -> Result<(Router, Auth), StartError> {
     let mut layer = LuciaLayer::new(&auth).sign_in_url("/login");
     if let Some(origin) = &config.public_origin {
         layer = layer.public_origin(origin.clone());
+    }
+    layer = match std::num::NonZeroU32::new(config.sign_in_burst) {
+        Some(burst) => layer.sign_in_rate_limit(
+            Quota::with_period(SIGN_IN_REFILL).map_or(Quota::per_minute(burst), |quota| quota.allow_burst(burst)),
+        ),
+        None => layer.without_sign_in_rate_limit(),
+    };
+    if let Some(name) = &config.trusted_proxy_header {
+        layer = layer.trusted_proxy_header(name);
     }
     let router = router()
         .layer(layer)

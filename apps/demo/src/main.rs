@@ -1,4 +1,4 @@
-//! `cargo run -p lucia-demo [-- --port 3000 --host 127.0.0.1 --database-url URL --redis-url URL]`
+//! `cargo run -p lucia-demo [-- --port 3000 --host 127.0.0.1 --database-url URL --redis-url URL ...]`
 
 use std::process::ExitCode;
 
@@ -8,17 +8,27 @@ const HELP: &str = "\
 lucia-demo: sign up, sign in and manage sessions with lucia-rs
 
 Usage: lucia-demo [--port PORT] [--host ADDRESS] [--database-url URL] [--redis-url URL]
-                  [--public-origin ORIGIN] [--production] [--lucia-v2-compat]
+                  [--public-origin ORIGIN] [--trusted-proxy-header NAME] [--sign-in-burst N]
+                  [--production] [--lucia-v2-compat]
 
   --port PORT            port to listen on (env PORT; default 3000)
   --host ADDRESS         address to listen on (env HOST; default 127.0.0.1)
   --database-url URL     sqlite://, postgres:// or mysql:// URL (env DATABASE_URL;
                          default sqlite://lucia-demo.db?mode=rwc)
   --redis-url URL        keep sessions in Redis (redis://[:password@]host:port[/db]), users and
-                         keys in the database, so that several instances can share them
-                         (env REDIS_URL; default: sessions in the database)
+                         keys in the database, so that several instances can share them; the
+                         sign-in attempts per account are counted there too (env REDIS_URL;
+                         default: sessions in the database, attempts in memory)
   --public-origin ORIGIN origin browsers use behind a reverse proxy, e.g. https://example.com
                          (env PUBLIC_ORIGIN)
+  --trusted-proxy-header NAME
+                         behind a reverse proxy that always sets it, the header with the client
+                         address for the per-IP sign-in limit, e.g. x-forwarded-for (its
+                         right-most entry; env TRUSTED_PROXY_HEADER; default: off, the
+                         connection's address)
+  --sign-in-burst N      sign-ins and sign-ups per client address: N at once, then one more
+                         every 3 seconds (env SIGN_IN_BURST; default 20; 0 turns the per-IP
+                         limit off, the per-account throttle stays)
   --production           Secure cookies, https origin, Strict-Transport-Security (env PRODUCTION=1)
   --lucia-v2-compat      share the database with a Lucia v2 application: session ids stored in
                          clear, as Lucia v2 does (env LUCIA_V2_COMPAT=1); by default they are
@@ -39,6 +49,8 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
     let mut database_url = env("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
     let mut redis_url = env("REDIS_URL");
     let mut public_origin = env("PUBLIC_ORIGIN");
+    let mut trusted_proxy_header = env("TRUSTED_PROXY_HEADER");
+    let mut sign_in_burst = env("SIGN_IN_BURST");
     let flag = |name: &str| env(name).is_some_and(|v| v == "1" || v == "true");
     let mut production = flag("PRODUCTION");
     let mut lucia_v2_compat = flag("LUCIA_V2_COMPAT");
@@ -56,6 +68,8 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
             "--database-url" => database_url = value()?,
             "--redis-url" => redis_url = Some(value()?),
             "--public-origin" => public_origin = Some(value()?),
+            "--trusted-proxy-header" => trusted_proxy_header = Some(value()?),
+            "--sign-in-burst" => sign_in_burst = Some(value()?),
             "--production" => production = true,
             "--lucia-v2-compat" => lucia_v2_compat = true,
             other => return Err(format!("unknown argument {other} (see --help)")),
@@ -66,7 +80,20 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
         Some(origin) => Some(origin.parse().map_err(|e| format!("invalid public origin {origin}: {e}"))?),
         None => None,
     };
-    let config = Config { database_url, redis_url, public_origin, production, lucia_v2_compat, ..Config::default() };
+    let sign_in_burst = match sign_in_burst {
+        Some(burst) => burst.parse().map_err(|_| format!("invalid sign-in burst {burst}"))?,
+        None => lucia_demo::DEFAULT_SIGN_IN_BURST,
+    };
+    let config = Config {
+        database_url,
+        redis_url,
+        public_origin,
+        production,
+        lucia_v2_compat,
+        trusted_proxy_header,
+        sign_in_burst,
+        ..Config::default()
+    };
     Ok(Some(Options { host, port, config }))
 }
 
@@ -132,6 +159,8 @@ async fn main() -> ExitCode {
             database = %redact_database_url(&options.config.database_url),
             sessions = %options.config.redis_url.as_deref().map_or("in the database".to_owned(), redact_database_url),
             lucia_v2_compat = options.config.lucia_v2_compat,
+            trusted_proxy_header = options.config.trusted_proxy_header.as_deref(),
+            sign_in_burst = options.config.sign_in_burst,
             "listening on http://{address}"
         ),
         Err(error) => tracing::warn!(%error, "listening on an unknown address"),

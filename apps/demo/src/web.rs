@@ -86,6 +86,21 @@ fn page(status: StatusCode, title: &str, username: Option<&str>, content: &str) 
     (status, Html(html::page(title, username, content))).into_response()
 }
 
+/// A form page again with a failure next to the form; a `429` says when to retry.
+fn form_page(
+    status: StatusCode,
+    retry_after: Option<u64>,
+    title: &str,
+    username: Option<&str>,
+    form: &str,
+) -> Response {
+    let mut response = page(status, title, username, form);
+    if let Some(seconds) = retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
 pub async fn stylesheet() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("style.css")).into_response()
 }
@@ -115,7 +130,16 @@ pub async fn signup_page(auth: AuthRequest) -> PageResult {
 }
 
 pub async fn signup(auth: AuthRequest, client: Client, Form(credentials): Form<Credentials>) -> PageResult {
-    match accounts::sign_up(auth.lucia(), &credentials).await {
+    // Sign-ups count against the address's sign-in budget (each hashes a password).
+    let checked = match auth.check_rate_limit() {
+        Ok(()) => Ok(()),
+        Err(error) => Err(SignUpError::from_rate_limit(error)?),
+    };
+    let created = match checked {
+        Ok(()) => accounts::sign_up(auth.lucia(), &credentials).await,
+        Err(failure) => Err(failure),
+    };
+    match created {
         Ok(user) => {
             // A new session for this browser; one it already had is ended.
             auth.start_session(&user.user_id, client.session_attributes()).await?;
@@ -138,7 +162,7 @@ pub async fn signup(auth: AuthRequest, client: Client, Form(credentials): Form<C
                 error,
                 password_error,
             );
-            Ok(page(failure.status(), "Sign up", None, &form))
+            Ok(form_page(failure.status(), failure.retry_after(), "Sign up", None, &form))
         }
     }
 }
@@ -166,7 +190,7 @@ pub async fn login(auth: AuthRequest, client: Client, Form(credentials): Form<Cr
                 Some(&failure.to_string()),
                 None,
             );
-            Ok(page(failure.status(), "Sign in", None, &form))
+            Ok(form_page(failure.status(), failure.retry_after(), "Sign in", None, &form))
         }
     }
 }
@@ -183,11 +207,10 @@ async fn try_sign_in(
     let attributes = client.session_attributes();
     match auth.sign_in(PROVIDER, &credentials.username, Some(&credentials.password), attributes).await {
         Ok(_) => Ok(Ok(())),
-        Err(lucia_axum::AuthError::Lucia(error)) => match SignInError::from(error) {
+        Err(error) => match SignInError::from_auth(error)? {
             SignInError::Internal(error) => Err(error.into()),
             failure => Ok(Err(failure)),
         },
-        Err(other) => Err(other.into()),
     }
 }
 
@@ -270,6 +293,9 @@ pub async fn change_password(
     match accounts::check_password(lucia, username, &form.current_password).await {
         Ok(_) => {}
         Err(SignInError::Internal(error)) => return Err(error.into()),
+        Err(failure @ SignInError::TooManyAttempts(_)) => {
+            return account_page(&auth, &current, failure.status(), None, Some(&failure.to_string()), None).await;
+        }
         Err(_) => {
             let error = Some("Your current password is not correct.");
             return account_page(&auth, &current, StatusCode::BAD_REQUEST, None, error, None).await;
@@ -305,6 +331,9 @@ pub async fn delete_account(
     match accounts::check_password(auth.lucia(), &current.user.attributes.username, &form.password).await {
         Ok(_) => {}
         Err(SignInError::Internal(error)) => return Err(error.into()),
+        Err(failure @ SignInError::TooManyAttempts(_)) => {
+            return account_page(&auth, &current, failure.status(), None, Some(&failure.to_string()), None).await;
+        }
         Err(_) => {
             let error = Some("That password is not correct; your account was not deleted.");
             return account_page(&auth, &current, StatusCode::BAD_REQUEST, None, error, None).await;

@@ -678,3 +678,79 @@ async fn the_demo_runs_on_postgres() {
 async fn the_demo_runs_on_mariadb() {
     runs_on_server("LUCIA_TEST_MYSQL_URL").await;
 }
+
+// ---- brute force: the per-account throttle and the per-IP limit ---------------------------
+
+#[tokio::test]
+async fn twenty_wrong_passwords_for_one_account_are_throttled_while_another_signs_in() {
+    // Every request comes from 127.0.0.1: a per-IP budget above the thirty-odd sign-ins, so
+    // that the per-account throttle (in this instance's memory) is what answers.
+    let app = App::start_with(lucia_demo::Config { sign_in_burst: 100, ..Default::default() }).await;
+    common::twenty_wrong_passwords_are_throttled_while_another_account_signs_in(&[&app]).await;
+}
+
+#[tokio::test]
+async fn sign_ins_and_sign_ups_from_one_address_are_limited() {
+    let app = App::start_with(lucia_demo::Config { sign_in_burst: 3, ..Default::default() }).await;
+    let browser = app.browser();
+    let name = unique_name();
+    sign_up(&app, &browser, &name).await;
+    assert_eq!(sign_in(&app, &app.browser(), &name, PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(sign_in(&app, &app.browser(), &name, "wrong password").await.status(), StatusCode::UNAUTHORIZED);
+    // The budget of 3 is spent: one more every 3 seconds.
+    for (path, title) in [("/login", "Sign in"), ("/signup", "Sign up")] {
+        let form = [("username", "someone_else"), ("password", PASSWORD)];
+        let response = post_form(&app.browser(), &app.url(path), &form).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+        let wait: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=3).contains(&wait), "{wait}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains(&format!("<title>{title}")), "the form page: {body}");
+        assert!(body.contains("Too many attempts, try again in"), "{body}");
+    }
+    // The API answers 429 too, with a JSON error.
+    let credentials = json!({ "username": name, "password": PASSWORD });
+    for path in ["/api/login", "/api/signup"] {
+        let response = app.api().post(app.url(path)).json(&credentials).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+        assert!(response.headers().contains_key("retry-after"));
+        assert_eq!(response.json::<Value>().await.unwrap(), json!({ "error": "too many attempts" }));
+    }
+    // Pages of a signed-in user are not limited.
+    assert_eq!(page(&browser, &app.url("/account")).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_api_reports_a_throttled_account_with_retry_after() {
+    let app = App::start_with(lucia_demo::Config { sign_in_burst: 100, ..Default::default() }).await;
+    let name = unique_name();
+    sign_up(&app, &app.browser(), &name).await;
+    let wrong = json!({ "username": name, "password": "wrong password" });
+    for _ in 0..5 {
+        let response = app.api().post(app.url("/api/login")).json(&wrong).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let right = json!({ "username": name, "password": PASSWORD });
+    let response = app.api().post(app.url("/api/login")).json(&right).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body = response.json::<Value>().await.unwrap();
+    assert_eq!(body, json!({ "error": "Too many attempts, try again in 1 second." }));
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
+    let config = lucia_demo::Config {
+        sign_in_burst: 2,
+        trusted_proxy_header: Some("x-forwarded-for".into()),
+        ..Default::default()
+    };
+    let app = App::start_with(config).await;
+    let name = unique_name();
+    let form = [("username", name.as_str()), ("password", PASSWORD)];
+    let from = |client: &str| app.browser().post(app.url("/signup")).header("x-forwarded-for", client).form(&form);
+    assert_eq!(from("203.0.113.1").send().await.unwrap().status(), StatusCode::SEE_OTHER);
+    assert_eq!(from("203.0.113.1").send().await.unwrap().status(), StatusCode::CONFLICT);
+    assert_eq!(from("10.0.0.9, 203.0.113.1").send().await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(from("203.0.113.2").send().await.unwrap().status(), StatusCode::CONFLICT, "another client");
+}

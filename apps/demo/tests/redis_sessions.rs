@@ -1,5 +1,6 @@
 //! The demo with sessions in Redis (`--redis-url`) on a SQLite database: no session table is
-//! made, and moving sessions back to SQL gives the database one. Needs `LUCIA_TEST_REDIS_URL`
+//! made, moving sessions back to SQL gives the database one, and two instances share the
+//! per-account sign-in throttle through Redis. Needs `LUCIA_TEST_REDIS_URL`
 //! (skipped without it, unless `LUCIA_TEST_REQUIRE_SERVERS=1`).
 
 mod common;
@@ -69,4 +70,17 @@ async fn sessions_in_redis_need_no_session_table_and_can_move_back_to_sql() {
     db_tables.retain(|table| table == "session");
     assert_eq!(db_tables, ["session"]);
     drop(in_sql);
+}
+
+/// The acceptance test on two instances over one SQLite file and one Redis: the attempts
+/// alternate between them, and both count every one of them (the throttle is in Redis).
+#[tokio::test]
+async fn two_instances_share_the_sign_in_throttle_in_redis() {
+    let Some(redis_url) = redis_url() else { return };
+    // Every request comes from 127.0.0.1: a per-IP budget above the test's sign-ins.
+    let config = Config { redis_url: Some(redis_url), sign_in_burst: 100, ..Config::default() };
+    let first = App::start_with(config.clone()).await;
+    let second = App::start_at(Config { database_url: first.sqlite_url(), ..config }).await;
+    common::twenty_wrong_passwords_are_throttled_while_another_account_signs_in(&[&first, &second]).await;
+    drop(second);
 }

@@ -5,6 +5,7 @@
 //! | `lucia:{u}:s:<s>` | hash | the session: `user_id`, `active_expires`, `idle_expires`, and `a:<column>` = JSON per attribute | at `idle_expires` |
 //! | `lucia:{u}:sessions` | sorted set | the user's session ids, scored by when each session key expires | with the last of them |
 //! | `lucia:sid:<s>` | string | the user id of session `s`, so a session is found from its id alone | with the session |
+//! | `lucia:throttle:<k>` | hash | sign-in attempts on key id `k`: `attempts`, `last` (server ms) | an hour (the backoff's `forget_after`) after the last attempt |
 //!
 //! `{u}` is a hash tag: all of a user's keys live in one slot, so every change to a user's
 //! sessions is one script. Ids are percent-encoded where they could end or start a hash tag
@@ -73,6 +74,12 @@ impl Keys {
         format!("{}:sid:{encoded_session_id}", self.prefix)
     }
 
+    /// The sign-in throttle record of a key id (see `RedisThrottleStore`): one key, so one
+    /// slot, per account.
+    pub(crate) fn throttle(&self, key_id: &str) -> String {
+        format!("{}:throttle:{}", self.prefix, encode(key_id))
+    }
+
     /// A `SCAN MATCH` pattern for every user-sessions key of this prefix. Encoded user ids
     /// hold no `}`, so nothing else matches.
     pub(crate) fn user_sessions_pattern(&self) -> String {
@@ -90,6 +97,7 @@ mod tests {
         assert_eq!(keys.session("u1", "abc"), "app:{u1}:s:abc");
         assert_eq!(keys.user_sessions("u1"), "app:{u1}:sessions");
         assert_eq!(keys.session_owner("abc"), "app:sid:abc");
+        assert_eq!(keys.throttle("email:a{b}"), "app:throttle:email:a%7Bb%7D");
         assert_eq!(keys.session("a}b{", "x}"), "app:{a%7Db%7B}:s:x%7D");
         assert_eq!(keys.session_key_prefix_of_index("app:{a%7Db}:sessions").as_deref(), Some("app:{a%7Db}:s:"));
         assert_eq!(keys.session_key_prefix_of_index("app:sid:x"), None);

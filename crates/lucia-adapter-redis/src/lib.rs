@@ -39,6 +39,7 @@
 //! | `lucia:{u}:s:<s>` | hash | `user_id`, `active_expires`, `idle_expires`; each attribute as `a:<name>` = JSON | at `idle_expires` (absolute, to the millisecond) |
 //! | `lucia:{u}:sessions` | sorted set | the user's session ids, scored by when each expires | with the user's last session |
 //! | `lucia:sid:<s>` | string | `u`: finds a session from its id alone | with the session |
+//! | `lucia:throttle:<k>` | hash | sign-in attempts on key id `k` ([`RedisThrottleStore`]) | an hour after the last attempt |
 //!
 //! - **Expiry is absolute.** Each session key is set to expire at its idle deadline
 //!   (`PEXPIREAT`), and again whenever the session is renewed. (Lucia v2's Redis adapter gave
@@ -65,6 +66,12 @@
 //!
 //! A session read costs two round trips (the pointer, then the session); a renewal two more.
 //!
+//! ## Sign-in throttling
+//!
+//! [`RedisThrottleStore`] ([`RedisSessionAdapter::throttle_store`]) keeps lucia's per-key
+//! sign-in throttle in the same Redis, so that every instance of the application counts the
+//! same attempts: give it to [`LuciaBuilder::sign_in_throttle`](lucia::LuciaBuilder::sign_in_throttle).
+//!
 //! ## Errors
 //!
 //! A server that cannot be reached, drops the connection, answers too late (the
@@ -88,6 +95,7 @@
 mod connection;
 mod keys;
 mod scripts;
+mod throttle;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -99,6 +107,7 @@ use redis::{AsyncCommands, Client, RedisError, ScriptInvocation};
 
 use crate::connection::{Connection, adapter_error};
 use crate::keys::Keys;
+pub use crate::throttle::RedisThrottleStore;
 
 /// Attribute fields are `a:<name>` in a session hash.
 const ATTRIBUTE_FIELD: &str = "a:";

@@ -169,3 +169,38 @@ return dead
 "
     ))
 });
+
+/// KEYS: a key's throttle record (a hash: `attempts`, `last`). ARGV: free attempts, base
+/// delay, maximum delay, forget-after (milliseconds). `{1, 0}` if the attempt is allowed (and
+/// now recorded), `{0, wait}` with the milliseconds left if not. The same arithmetic as
+/// `lucia::Backoff`, on the server's clock, so that instances with skewed clocks agree.
+pub(crate) static THROTTLE_ATTEMPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local free, base, max, forget = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local function delay(attempts)
+  if attempts < free then return 0 end
+  local wait = base * 2 ^ (attempts - free)
+  if wait > max or wait ~= wait then wait = max end
+  return math.floor(wait)
+end
+local record = redis.call('HMGET', KEYS[1], 'attempts', 'last')
+local attempts = tonumber(record[1]) or 0
+if attempts > 0 then
+  local elapsed = now - (tonumber(record[2]) or now)
+  if elapsed < 0 then elapsed = 0 end
+  local wait = delay(attempts)
+  if elapsed < wait then return {0, wait - elapsed} end
+end
+attempts = attempts + 1
+redis.call('HSET', KEYS[1], 'attempts', string.format('%d', attempts), 'last', string.format('%d', now))
+local keep = delay(attempts)
+if forget > keep then keep = forget end
+if keep < 1 then keep = 1 end
+redis.call('PEXPIRE', KEYS[1], string.format('%d', keep))
+return {1, 0}
+",
+    )
+});

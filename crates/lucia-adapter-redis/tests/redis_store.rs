@@ -24,7 +24,7 @@ use futures_util::future::join_all;
 use lucia::memory::MemoryAdapter;
 use lucia::{
     AdapterError, AttributeMap, CreateUser, DatabaseSession, Lucia, NewKey, NoAttributes, SessionAdapter,
-    SessionTokens, SessionUpdate, SplitAdapter,
+    SessionTokens, SessionUpdate, SplitAdapter, ThrottleStore,
 };
 use lucia_adapter_redis::{ConnectError, RedisSessionAdapter};
 use serde_json::json;
@@ -837,8 +837,31 @@ async fn an_outage_is_unavailable_and_nothing_persisted_is_lost() {
     kept.idle_expires = idle + MINUTE;
     kept.attributes.insert("ip".into(), json!("198.51.100.1"));
     assert_eq!(adapter.get_session("kept").await.unwrap().as_ref(), Some(&kept));
+    // The sign-in throttle on the same connection, and a Lucia that uses it.
+    let throttle = adapter.throttle_store();
+    let backoff = lucia::Backoff::default();
+    assert_eq!(
+        throttle.attempt("email:a", &backoff, std::time::SystemTime::now()).await.unwrap(),
+        lucia::Attempt::Allowed
+    );
+    let throttled = Lucia::builder(MemoryAdapter::new()).sign_in_throttle(throttle.clone()).build();
 
     server.shutdown(&url);
+
+    // The throttle fails closed: an attempt it cannot record is refused as Unavailable.
+    let hang = "a throttle call hangs during an outage";
+    let guard = Duration::from_secs(60);
+    let attempt = throttle.attempt("email:a", &backoff, std::time::SystemTime::now());
+    assert_unavailable("throttle attempt", tokio::time::timeout(guard, attempt).await.expect(hang));
+    assert_unavailable(
+        "throttle succeeded",
+        tokio::time::timeout(guard, throttle.succeeded("email:a")).await.expect(hang),
+    );
+    let sign_in = throttled.use_key("email", "a", Some("password"));
+    match tokio::time::timeout(guard, sign_in).await.expect(hang) {
+        Err(lucia::Error::Unavailable(_)) => {}
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
 
     // Every method is Unavailable, none is a Database error, none hangs.
     let started = Instant::now();

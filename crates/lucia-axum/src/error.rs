@@ -1,5 +1,7 @@
 //! [`AuthError`] and its HTTP responses.
 
+use std::time::Duration;
+
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use lucia::OriginError;
@@ -39,6 +41,25 @@ pub enum AuthError {
     /// The handler runs without [`LuciaLayer`](crate::LuciaLayer): a programming error, `500`.
     #[error("no LuciaLayer on this route: add `.layer(LuciaLayer::new(&lucia))` to the router")]
     MissingLayer,
+    /// Too many sign-ins or sign-ups from this client's IP address (the layer's
+    /// [`sign_in_rate_limit`](crate::LuciaLayer::sign_in_rate_limit)): `429 Too Many
+    /// Requests` with `Retry-After`.
+    #[error("too many sign-in attempts from this address: retry after {retry_after:?}")]
+    RateLimited {
+        /// How long until this address may try again.
+        retry_after: Duration,
+    },
+    /// The per-IP rate limit needs the client's address, and the request has none: the
+    /// application is not served with connect info. A programming error, `500`; serve the
+    /// router with `into_make_service_with_connect_info::<SocketAddr>()` (or, in tests that
+    /// call the router directly, add `axum::extract::connect_info::MockConnectInfo`), or turn
+    /// the limit off with [`LuciaLayer::without_sign_in_rate_limit`](crate::LuciaLayer::without_sign_in_rate_limit).
+    #[error(
+        "no client address for the sign-in rate limit: serve the app with \
+         `router.into_make_service_with_connect_info::<std::net::SocketAddr>()` (tests: add \
+         `axum::extract::connect_info::MockConnectInfo`), or call `LuciaLayer::without_sign_in_rate_limit`"
+    )]
+    NoClientAddress,
 }
 
 impl AuthError {
@@ -57,8 +78,26 @@ impl AuthError {
             Self::Lucia(E::InvalidUserId | E::InvalidProviderId | E::OutdatedPassword) => StatusCode::BAD_REQUEST,
             Self::Lucia(E::PasswordRejected(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Lucia(E::Unavailable(_) | E::Busy) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Lucia(_) | Self::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::RateLimited { .. } | Self::Lucia(E::Throttled { .. }) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Lucia(_) | Self::MissingLayer | Self::NoClientAddress => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+
+    /// For a `429`, how long the client should wait: the per-key throttle's
+    /// ([`lucia::Error::Throttled`]) or the per-IP limit's ([`AuthError::RateLimited`]).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after } | Self::Lucia(lucia::Error::Throttled { retry_after }) => {
+                Some(*retry_after)
+            }
+            _ => None,
+        }
+    }
+
+    /// [`retry_after`](Self::retry_after) in whole seconds, rounded up (at least 1): the
+    /// `Retry-After` of a `429`.
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        self.retry_after().map(|wait| wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).map(|s| s.max(1))
     }
 
     /// The text the response body carries: one fixed text per kind, never a detail.
@@ -68,6 +107,7 @@ impl AuthError {
     /// | 401 | `not signed in`, or `invalid credentials` for a wrong password or unknown key (the same text for both) |
     /// | 403 | `cross-site request refused` |
     /// | 409 | `already taken` (a duplicate key, user id or unique attribute) |
+    /// | 429 | `too many attempts`, with `Retry-After` in seconds (rounded up): too many sign-in attempts on the key ([`lucia::Error::Throttled`]) or from the client's address ([`AuthError::RateLimited`]) |
     /// | 400 | `unknown user`, `invalid provider id`, `password must be reset` |
     /// | 422 | `password rejected` (a new password the [`PasswordPolicy`](lucia::PasswordPolicy) refuses: [`lucia::Error::PasswordRejected`]; its [`PasswordRejection`](lucia::PasswordRejection) is the sentence to show next to the field) |
     /// | 303 | empty (the `Location` header says where to sign in) |
@@ -94,7 +134,8 @@ impl AuthError {
             Self::Lucia(E::PasswordRejected(_)) => "password rejected",
             Self::Lucia(E::Unavailable(_)) => "service unavailable",
             Self::Lucia(E::Busy) => "too many sign-ins at once, try again",
-            Self::Lucia(_) | Self::MissingLayer => "internal server error",
+            Self::RateLimited { .. } | Self::Lucia(E::Throttled { .. }) => "too many attempts",
+            Self::Lucia(_) | Self::MissingLayer | Self::NoClientAddress => "internal server error",
         }
     }
 }
@@ -110,16 +151,19 @@ const BUSY_RETRY_AFTER_SECONDS: &str = "1";
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
         let status = self.status();
-        // A missing layer was logged where it was found, with its route.
+        // A missing layer or client address was logged where it was found, with its route.
         if matches!(self, Self::Lucia(lucia::Error::Busy)) {
             // Expected under a burst of sign-ins (or an attack): not a failure of the server.
             tracing::debug!("password hashing queue full: answered 503");
         } else if status == StatusCode::SERVICE_UNAVAILABLE {
             tracing::warn!(error = %self, "authentication store unavailable");
-        } else if status.is_server_error() && !matches!(self, Self::MissingLayer) {
+        } else if status.is_server_error() && !matches!(self, Self::MissingLayer | Self::NoClientAddress) {
             tracing::error!(error = %self, "authentication failed");
         }
         let mut response = (status, self.public_message()).into_response();
+        if let Some(seconds) = self.retry_after_seconds() {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         match self {
             Self::SignInRequired { location } => {
                 response.headers_mut().insert(header::LOCATION, location);
@@ -171,6 +215,7 @@ mod tests {
                 "internal server error",
             ),
             (AuthError::MissingLayer, StatusCode::INTERNAL_SERVER_ERROR, "internal server error"),
+            (AuthError::NoClientAddress, StatusCode::INTERNAL_SERVER_ERROR, "internal server error"),
             (
                 E::Unavailable("connection refused: redis://:hunter2@10.0.0.5".into()).into(),
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -207,6 +252,27 @@ mod tests {
         assert!(!response.headers().contains_key(header::RETRY_AFTER));
         assert!(!response.headers().contains_key(header::WWW_AUTHENTICATE));
         assert_eq!(body_text(response), "password rejected");
+    }
+
+    #[test]
+    fn too_many_attempts_are_429_with_retry_after_in_whole_seconds() {
+        let cases: Vec<(AuthError, &str)> = vec![
+            (lucia::Error::Throttled { retry_after: Duration::from_secs(1) }.into(), "1"),
+            (lucia::Error::Throttled { retry_after: Duration::from_millis(1_001) }.into(), "2"),
+            (lucia::Error::Throttled { retry_after: Duration::from_millis(3) }.into(), "1"),
+            (lucia::Error::Throttled { retry_after: Duration::ZERO }.into(), "1"),
+            (AuthError::RateLimited { retry_after: Duration::from_millis(2_500) }, "3"),
+            (AuthError::RateLimited { retry_after: Duration::from_secs(900) }, "900"),
+        ];
+        for (error, seconds) in cases {
+            let shown = error.to_string();
+            assert_eq!(error.status(), StatusCode::TOO_MANY_REQUESTS, "{shown}");
+            let response = error.into_response();
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(response.headers()[header::RETRY_AFTER], seconds, "{shown}");
+            assert!(!response.headers().contains_key(header::WWW_AUTHENTICATE));
+            assert_eq!(body_text(response), "too many attempts", "{shown}");
+        }
     }
 
     #[test]

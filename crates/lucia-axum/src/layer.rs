@@ -6,13 +6,15 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, Request, header};
+use governor::Quota;
+use http::{HeaderMap, HeaderName, HeaderValue, Request, header};
 use lucia::{CsrfConfig, Env, Lucia, Origin, OriginError, SessionToken};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::AuthError;
-use crate::request::{ContextSlot, CookieCredential, RequestContext};
+use crate::rate_limit::{IpRateLimiter, client_ip, default_quota};
+use crate::request::{ClientLimit, ContextSlot, CookieCredential, RequestContext};
 
 /// Runs around every request: applies the [CSRF rule](crate#csrf), reads the session cookie
 /// and the bearer token, gives the request's extractors ([`AuthRequest`](crate::AuthRequest),
@@ -22,6 +24,11 @@ use crate::request::{ContextSlot, CookieCredential, RequestContext};
 /// It is not generic: it takes the cookie name, the CSRF settings and the environment from
 /// the `Lucia` it is built from, and the extractors take the `Lucia` itself from the router
 /// state.
+///
+/// It also limits sign-ins and sign-ups per client IP address
+/// ([`sign_in_rate_limit`](Self::sign_in_rate_limit), on by default), for which the app must
+/// be served with connect info: `axum::serve(listener,
+/// router.into_make_service_with_connect_info::<SocketAddr>())`.
 ///
 /// ```
 /// # fn demo(lucia: lucia::Lucia<lucia::memory::MemoryAdapter>) {
@@ -42,6 +49,9 @@ struct Settings {
     env: Env,
     public_origin: Option<Origin>,
     sign_in_url: Option<HeaderValue>,
+    /// The per-IP token bucket, shared by every clone of the layer.
+    rate_limit: Option<Arc<IpRateLimiter>>,
+    trusted_proxy_header: Option<HeaderName>,
 }
 
 impl std::fmt::Debug for LuciaLayer {
@@ -51,6 +61,8 @@ impl std::fmt::Debug for LuciaLayer {
             .field("csrf", &self.settings.csrf)
             .field("public_origin", &self.settings.public_origin)
             .field("sign_in_url", &self.settings.sign_in_url)
+            .field("sign_in_rate_limit", &self.settings.rate_limit)
+            .field("trusted_proxy_header", &self.settings.trusted_proxy_header)
             .finish()
     }
 }
@@ -66,8 +78,67 @@ impl LuciaLayer {
                 env: config.env,
                 public_origin: None,
                 sign_in_url: None,
+                rate_limit: Some(Arc::new(IpRateLimiter::new(default_quota()))),
+                trusted_proxy_header: None,
             }),
         }
+    }
+
+    /// Limits sign-ins and sign-ups per client IP address ([`AuthRequest::sign_in`](crate::AuthRequest::sign_in),
+    /// [`AuthRequest::sign_up`](crate::AuthRequest::sign_up) and [`AuthRequest::check_rate_limit`](crate::AuthRequest::check_rate_limit)) with a token bucket of
+    /// this quota, kept in memory per IPv4 address and per IPv6 /64. Over the limit a request
+    /// is [`AuthError::RateLimited`]: `429` with `Retry-After`.
+    ///
+    /// **On by default**, at a burst of 20 then one every 3 seconds (1,200 an hour): enough for
+    /// a household or an office behind one address, while a single address cannot try more
+    /// than 1,200 passwords an hour across all accounts. It works alongside lucia's per-key
+    /// throttle, which bounds the attempts on each account whatever their addresses.
+    ///
+    /// The client address is the connection's (serve the app with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`; without it the request is a
+    /// `500`, [`AuthError::NoClientAddress`], never an unlimited one), or behind a reverse proxy
+    /// the one it writes in a header ([`trusted_proxy_header`](Self::trusted_proxy_header)).
+    /// Clones of the layer share one limiter; each `LuciaLayer::new` has its own.
+    ///
+    /// ```
+    /// # fn demo(lucia: lucia::Lucia<lucia::memory::MemoryAdapter>) {
+    /// use std::num::NonZeroU32;
+    /// use lucia_axum::Quota;
+    ///
+    /// let quota = Quota::per_minute(NonZeroU32::new(10).unwrap()); // 10 at once, then 10 a minute
+    /// let layer = lucia_axum::LuciaLayer::new(&lucia).sign_in_rate_limit(quota);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn sign_in_rate_limit(mut self, quota: Quota) -> Self {
+        Arc::make_mut(&mut self.settings).rate_limit = Some(Arc::new(IpRateLimiter::new(quota)));
+        self
+    }
+
+    /// Turns the per-IP limit of [`sign_in_rate_limit`](Self::sign_in_rate_limit) off (for an
+    /// application that limits requests in front of it). The per-key throttle of lucia stays.
+    #[must_use]
+    pub fn without_sign_in_rate_limit(mut self) -> Self {
+        Arc::make_mut(&mut self.settings).rate_limit = None;
+        self
+    }
+
+    /// Takes the client address for the per-IP limit from this header, such as
+    /// `x-forwarded-for`, instead of from the connection: only behind a reverse proxy that
+    /// **always** sets it, since clients can send any header. The right-most entry is used:
+    /// the one your proxy appended (entries before it come from the client and are not
+    /// trusted). A request without a readable entry falls back to the connection's address.
+    ///
+    /// # Panics
+    ///
+    /// If `name` is not a valid header name: a mistake in the program, reported when the
+    /// router is built.
+    #[must_use]
+    pub fn trusted_proxy_header(mut self, name: &str) -> Self {
+        let name = HeaderName::try_from(name)
+            .unwrap_or_else(|_| panic!("LuciaLayer::trusted_proxy_header: {name:?} is not a valid header name"));
+        Arc::make_mut(&mut self.settings).trusted_proxy_header = Some(name);
+        self
     }
 
     /// The origin browsers see, such as `https://example.com`, instead of one built from each
@@ -126,7 +197,11 @@ impl Settings {
         let bearer = read_bearer(&request.headers).map(SessionToken::from);
         let page_request = accepts_html(&request.headers);
         let build = |cookie: CookieCredential, bearer, writes| {
-            RequestContext::new(cookie, bearer, writes, page_request, self.sign_in_url.clone())
+            let limit = self.rate_limit.as_ref().map(|limiter| ClientLimit {
+                limiter: Arc::clone(limiter),
+                ip: client_ip(request, self.trusted_proxy_header.as_ref()),
+            });
+            RequestContext::new(cookie, bearer, writes, page_request, self.sign_in_url.clone(), limit)
         };
         let safe = ["GET", "HEAD", "OPTIONS", "TRACE"].contains(&request.method.as_str());
         if !self.csrf.enabled || safe {

@@ -5,9 +5,12 @@
 //!   UserAttributes, SessionAttributes>;`), and puts that `Lucia` in the router state.
 //! - [`LuciaLayer`] runs around every request: the [CSRF check](#csrf), reading the session
 //!   cookie and the bearer token, and the `Set-Cookie` of the response.
-//! - Handlers extract [`AuthRequest<Auth>`](AuthRequest) (validate, sign in, start a session,
-//!   sign out) or the guard [`SignedIn<Auth>`](SignedIn) (the session, or 401 / a redirect
-//!   to the sign-in page). Each credential is validated at most once per request.
+//! - Handlers extract [`AuthRequest<Auth>`](AuthRequest) (validate, sign up, sign in, start a
+//!   session, sign out) or the guard [`SignedIn<Auth>`](SignedIn) (the session, or 401 / a
+//!   redirect to the sign-in page). Each credential is validated at most once per request.
+//! - Sign-ins and sign-ups are [limited](#brute-force) per client IP address here and per
+//!   account by lucia, both on by default; serve the app with connect info
+//!   (`into_make_service_with_connect_info::<SocketAddr>()`).
 //!
 //! # Example: sign-up, sign-in, a protected route, sign-out
 //!
@@ -33,15 +36,17 @@
 //!
 //! async fn sign_up(auth: AuthRequest<Auth>, Form(form): Form<Credentials>) -> Result<Redirect, AuthError> {
 //!     let key = NewKey::password("username", &form.username, &form.password);
-//!     let attributes = UserAttributes { username: form.username };
-//!     let user = auth.lucia().create_user(CreateUser::new(attributes).with_key(key)).await?; // 409 if taken
-//!     auth.start_session(&user.user_id, Default::default()).await?; // sets the cookie
+//!     let user = CreateUser::new(UserAttributes { username: form.username }).with_key(key);
+//!     // Creates the user and its session, sets the cookie; 409 if taken, 429 if this address
+//!     // signed up or in too often.
+//!     auth.sign_up(user, Default::default()).await?;
 //!     Ok(Redirect::to("/me"))
 //! }
 //!
 //! async fn sign_in(auth: AuthRequest<Auth>, Form(form): Form<Credentials>) -> Result<Redirect, AuthError> {
 //!     // Checks the password, starts the session, ends the one the browser had, sets the cookie.
-//!     auth.sign_in("username", &form.username, Some(&form.password), Default::default()).await?; // 401 if wrong
+//!     // 401 if wrong; 429 after too many attempts on this account or from this address.
+//!     auth.sign_in("username", &form.username, Some(&form.password), Default::default()).await?;
 //!     Ok(Redirect::to("/me"))
 //! }
 //!
@@ -62,6 +67,13 @@
 //!         .route("/sign-out", post(sign_out))
 //!         .layer(LuciaLayer::new(&auth).sign_in_url("/sign-in"))
 //!         .with_state(auth)
+//! }
+//!
+//! /// Served with the client's address, which the per-IP limit needs.
+//! async fn serve(auth: Auth) -> std::io::Result<()> {
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//!     let service = app(auth).into_make_service_with_connect_info::<std::net::SocketAddr>();
+//!     axum::serve(listener, service).await
 //! }
 //! # use axum::body::Body;
 //! # use axum::http::{Request, StatusCode, header};
@@ -85,7 +97,9 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! let auth = Lucia::builder(MemoryAdapter::new()).user_attributes::<UserAttributes>().build();
-//! let app = app(auth);
+//! # let _ = serve;
+//! // Tests that call the router directly give it a client address this way.
+//! let app = app(auth).layer(axum::extract::connect_info::MockConnectInfo(std::net::SocketAddr::from(([192, 0, 2, 1], 4321))));
 //! # let form = "username=ada&password=correct+horse+battery";
 //! # let signed_up = send(&app, "POST", "/sign-up", "", form).await;
 //! # assert_eq!(signed_up.status(), StatusCode::SEE_OTHER);
@@ -100,6 +114,11 @@
 //! # assert_eq!(send(&app, "GET", "/me", &first, "").await.headers()[header::LOCATION], "/sign-in");
 //! # let wrong = send(&app, "POST", "/sign-in", "", "username=ada&password=nope").await;
 //! # assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+//! # for _ in 0..4 { send(&app, "POST", "/sign-in", "", "username=ada&password=nope").await; }
+//! # let throttled = send(&app, "POST", "/sign-in", "", form).await;
+//! # assert_eq!((throttled.status(), &throttled.headers()[header::RETRY_AFTER]), (StatusCode::TOO_MANY_REQUESTS, &"1".parse::<axum::http::HeaderValue>().unwrap()));
+//! # tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+//! # assert_eq!(send(&app, "POST", "/sign-in", "", form).await.status(), StatusCode::SEE_OTHER);
 //! # let signed_out = send(&app, "POST", "/sign-out", &second, "").await;
 //! # assert!(signed_out.headers()[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
 //! # let page = send(&app, "GET", "/me", &second, "").await;
@@ -188,6 +207,29 @@
 //! are redirected (`303`) to the layer's [`sign_in_url`](LuciaLayer::sign_in_url), and
 //! everything else gets `401` with `WWW-Authenticate: Bearer`.
 //!
+//! # Brute force
+//!
+//! Two limits, both on by default, answer `429 too many attempts` with `Retry-After` (in
+//! whole seconds, rounded up):
+//!
+//! - **per account**, in lucia ([`lucia::Backoff`]): after 5 attempts on one key, each further
+//!   attempt waits twice as long as the one before, from 1 s up to 15 minutes, until the right
+//!   password ([`lucia::Error::Throttled`]); nothing is hashed while an account waits;
+//! - **per client address**, here ([`LuciaLayer::sign_in_rate_limit`]): a token bucket on
+//!   [`AuthRequest::sign_in`], [`AuthRequest::sign_up`] and
+//!   [`AuthRequest::check_rate_limit`], a burst of 20 then one every 3 seconds per IPv4
+//!   address or IPv6 /64 ([`AuthError::RateLimited`]).
+//!
+//! The address is the connection's, so the app must be served with
+//! `into_make_service_with_connect_info::<SocketAddr>()` (a sign-in without it is a `500`
+//! that names the fix, [`AuthError::NoClientAddress`]); behind a reverse proxy, name the
+//! header it sets with [`LuciaLayer::trusted_proxy_header`].
+//!
+//! The per-account limit lets anyone slow down one account's sign-ins by guessing its
+//! password: at most 15 minutes between two attempts, and each address can keep that up
+//! only within its own budget. That is the price of stopping password guessing from many
+//! addresses at once.
+//!
 //! # Errors
 //!
 //! [`AuthError`] answers with a fixed text per kind: never a database message, a table or a
@@ -212,9 +254,12 @@ mod error;
 mod guard;
 mod layer;
 mod lucia_type;
+mod rate_limit;
 mod request;
 
 pub use error::AuthError;
+/// The quota of [`LuciaLayer::sign_in_rate_limit`] (from the `governor` crate).
+pub use governor::Quota;
 pub use guard::SignedIn;
 pub use layer::{LuciaLayer, LuciaService};
 pub use lucia_type::LuciaType;

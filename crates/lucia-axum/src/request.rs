@@ -1,15 +1,24 @@
 //! [`AuthRequest`]: the per-request view of authentication that handlers extract.
 
 use std::any::Any;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::{FromRef, FromRequestParts};
 use http::HeaderValue;
 use http::request::Parts;
-use lucia::{CreateSession, NewSession, OriginError, SessionCookie, SessionToken};
+use lucia::{CreateSession, CreateUser, NewSession, OriginError, SessionCookie, SessionToken};
 
 use crate::AuthError;
 use crate::lucia_type::{LuciaType, SessionOf};
+use crate::rate_limit::IpRateLimiter;
+
+/// The per-IP limit as it applies to one request: the layer's limiter and the client's address
+/// (`None` when the app is not served with connect info).
+pub(crate) struct ClientLimit {
+    pub(crate) limiter: Arc<IpRateLimiter>,
+    pub(crate) ip: Option<IpAddr>,
+}
 
 /// What the session cookie of this request may be used for.
 #[derive(Debug, Clone)]
@@ -41,6 +50,8 @@ pub(crate) struct RequestContext {
     cookie_session: tokio::sync::Mutex<Cached>,
     bearer_session: tokio::sync::Mutex<Cached>,
     pending_cookie: Mutex<Option<SessionCookie>>,
+    /// `None` when the layer's per-IP limit is off.
+    limit: Option<ClientLimit>,
 }
 
 impl RequestContext {
@@ -50,6 +61,7 @@ impl RequestContext {
         cookie_writes: Result<(), OriginError>,
         page_request: bool,
         sign_in_url: Option<HeaderValue>,
+        limit: Option<ClientLimit>,
     ) -> Self {
         Self {
             cookie: Mutex::new(cookie),
@@ -60,6 +72,7 @@ impl RequestContext {
             cookie_session: tokio::sync::Mutex::new(None),
             bearer_session: tokio::sync::Mutex::new(None),
             pending_cookie: Mutex::new(None),
+            limit,
         }
     }
 
@@ -219,6 +232,30 @@ impl<L: LuciaType> AuthRequest<L> {
         }
     }
 
+    /// Takes one attempt from the client address's sign-in budget (the layer's
+    /// [`sign_in_rate_limit`](crate::LuciaLayer::sign_in_rate_limit)):
+    /// [`AuthError::RateLimited`] (`429` with `Retry-After`) when it is spent.
+    /// [`sign_in`](Self::sign_in) and [`sign_up`](Self::sign_up) call it; call it yourself
+    /// before other work an anonymous client can repeat at will, such as an API sign-in
+    /// through [`Lucia::sign_in`](lucia::Lucia::sign_in) that returns a token.
+    ///
+    /// Without a client address (the app is not served with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`) it is
+    /// [`AuthError::NoClientAddress`], logged with the fix, rather than no limit. With the
+    /// limit turned off it always succeeds.
+    pub fn check_rate_limit(&self) -> Result<(), AuthError> {
+        let Some(limit) = &self.context.limit else { return Ok(()) };
+        let Some(ip) = limit.ip else {
+            tracing::error!(
+                "lucia_axum: the sign-in rate limit has no client address: serve the app with \
+                 `router.into_make_service_with_connect_info::<std::net::SocketAddr>()` (in tests, add \
+                 `axum::extract::connect_info::MockConnectInfo`), or call `LuciaLayer::without_sign_in_rate_limit`"
+            );
+            return Err(AuthError::NoClientAddress);
+        };
+        limit.limiter.check(ip).map_err(|retry_after| AuthError::RateLimited { retry_after })
+    }
+
     /// Signs in with a key and its password (`None` for a key without one): checks the
     /// password and starts a session with [`Lucia::sign_in`](lucia::Lucia::sign_in) (safe
     /// against a password change racing it), ends the session the request came with (if its
@@ -229,7 +266,13 @@ impl<L: LuciaType> AuthRequest<L> {
     /// InvalidKeyId)`, answered `401 invalid credentials`. A cross-origin request let through
     /// for its bearer token cannot set a cookie: [`AuthError::Csrf`]. For API clients that
     /// want a token rather than a cookie, call [`Lucia::sign_in`](lucia::Lucia::sign_in) on
-    /// [`lucia()`](Self::lucia) and return its token.
+    /// [`lucia()`](Self::lucia) and return its token (after
+    /// [`check_rate_limit`](Self::check_rate_limit)).
+    ///
+    /// Limited twice over: per client address first ([`check_rate_limit`](Self::check_rate_limit),
+    /// [`AuthError::RateLimited`]), then per key by lucia's throttle
+    /// ([`lucia::Error::Throttled`]); both are answered `429 too many attempts` with
+    /// `Retry-After`.
     pub async fn sign_in(
         &self,
         provider_id: &str,
@@ -238,8 +281,28 @@ impl<L: LuciaType> AuthRequest<L> {
         attributes: L::SessionAttributes,
     ) -> Result<SessionOf<L>, AuthError> {
         self.context.cookie_writes.clone()?;
+        self.check_rate_limit()?;
         let new = self.lucia.as_lucia().sign_in(provider_id, provider_user_id, password, attributes).await?;
         self.replace_cookie_session(new).await
+    }
+
+    /// Signs up: creates the user (and its first key) with
+    /// [`Lucia::create_user`](lucia::Lucia::create_user), starts its session and sends the
+    /// cookie, as [`start_session`](Self::start_session) does. Counted against the client
+    /// address's budget first ([`check_rate_limit`](Self::check_rate_limit)), so that one
+    /// address cannot create accounts (and hash their passwords) at will.
+    ///
+    /// A taken key or unique attribute is `AuthError::Lucia(DuplicateKeyId |
+    /// DuplicateAttribute { .. })`, answered `409 already taken`; nothing is written then.
+    pub async fn sign_up(
+        &self,
+        user: CreateUser<L::UserAttributes>,
+        attributes: L::SessionAttributes,
+    ) -> Result<SessionOf<L>, AuthError> {
+        self.context.cookie_writes.clone()?;
+        self.check_rate_limit()?;
+        let user = self.lucia.as_lucia().create_user(user).await?;
+        self.start_session(&user.user_id, attributes).await
     }
 
     /// Starts a session for `user_id` (after sign-up, or after

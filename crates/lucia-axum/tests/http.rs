@@ -9,11 +9,11 @@ use axum::Router;
 use axum::extract::Path;
 use axum::routing::{get, post};
 use lucia::{
-    AdapterError, AllowedSubdomains, CreateUser, CsrfConfig, DatabaseSession, Lucia, NewKey, NoAttributes, SameSite,
-    SessionAdapter, SessionCookieConfig, SessionUpdate, SplitAdapter,
+    AdapterError, AllowedSubdomains, CreateUser, CsrfConfig, DatabaseSession, Lucia, LuciaScrypt, NewKey, NoAttributes,
+    PasswordHashError, PasswordHasher, SameSite, SessionAdapter, SessionCookieConfig, SessionUpdate, SplitAdapter,
 };
 use lucia_adapter_sea_orm::{LuciaMigration, NoSessionTable, SeaOrmAdapter, SeaOrmUserAdapter, Tables, entity};
-use lucia_axum::{AuthError, AuthRequest, LuciaLayer, SignedIn};
+use lucia_axum::{AuthError, AuthRequest, LuciaLayer, Quota, SignedIn};
 use reqwest::StatusCode;
 use reqwest::header::{
     ACCEPT, AUTHORIZATION, COOKIE, HOST, LOCATION, ORIGIN, RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE,
@@ -82,10 +82,28 @@ type Auth = Lucia<TestAdapter>;
 const EMAIL: &str = "ada@example.com";
 const PASSWORD: &str = "correct horse battery staple";
 
+/// Lucia v2's scrypt, counting the passwords it checks.
+#[derive(Clone, Default)]
+struct CountingScrypt {
+    verified: Arc<AtomicUsize>,
+}
+
+impl PasswordHasher for CountingScrypt {
+    fn hash(&self, password: &str) -> Result<String, PasswordHashError> {
+        LuciaScrypt.hash(password)
+    }
+    fn verify(&self, password: &str, hash: &str) -> Result<bool, PasswordHashError> {
+        self.verified.fetch_add(1, Ordering::SeqCst);
+        LuciaScrypt.verify(password, hash)
+    }
+}
+
 struct Server {
     base: String,
     client: reqwest::Client,
     lucia: Auth,
+    /// Passwords checked (scrypt runs) so far.
+    verified: Arc<AtomicUsize>,
     db: sea_orm::DatabaseConnection,
     clock: Arc<AtomicI64>,
     lookups: Arc<AtomicUsize>,
@@ -138,6 +156,17 @@ async fn sign_in(auth: AuthRequest<Auth>, password: String) -> Result<String, Au
     Ok(session.handle.to_string())
 }
 
+/// One-call sign-up of `email`, the request body as the password: the new user's id.
+async fn sign_up_as(auth: AuthRequest<Auth>, Path(email): Path<String>, password: String) -> Result<String, AuthError> {
+    let user = CreateUser::new(NoAttributes {}).with_key(NewKey::password("email", email, password));
+    Ok(auth.sign_up(user, NoAttributes {}).await?.user.user_id)
+}
+
+/// Sign-in of `email`, the request body as the password.
+async fn sign_in_as(auth: AuthRequest<Auth>, Path(email): Path<String>, password: String) -> Result<String, AuthError> {
+    Ok(auth.sign_in("email", &email, Some(&password), NoAttributes {}).await?.handle.to_string())
+}
+
 async fn start_session(auth: AuthRequest<Auth>, Path(user_id): Path<String>) -> Result<String, AuthError> {
     Ok(auth.start_session(&user_id, NoAttributes {}).await?.handle.to_string())
 }
@@ -176,8 +205,11 @@ async fn start_with(
     };
     let clock = Arc::new(AtomicI64::new(START));
     let time = clock.clone();
+    let hasher = CountingScrypt::default();
+    let verified = Arc::clone(&hasher.verified);
     let lucia = Lucia::builder(SplitAdapter::new(SeaOrmAdapter::new(db.clone(), users).unwrap(), sessions))
         .clock(move || UNIX_EPOCH + Duration::from_millis(time.load(Ordering::SeqCst) as u64))
+        .password_hasher(hasher)
         .csrf(csrf)
         .session_cookie(cookie)
         .build();
@@ -194,12 +226,16 @@ async fn start_with(
         .route("/logout", post(sign_out))
         .route("/open", post(open))
         .route("/users/{user_id}", post(create_user))
+        .route("/signup/{email}", post(sign_up_as))
+        .route("/login/{email}", post(sign_in_as))
         .layer(configure(LuciaLayer::new(&lucia).sign_in_url("/sign-in?from=guard")))
         .with_state(lucia.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    Server { base, client: reqwest::Client::new(), lucia, db, clock, lookups, down, user_id, db_path }
+    // With the client's address, which the per-IP sign-in limit needs.
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
+    Server { base, client: reqwest::Client::new(), lucia, verified, db, clock, lookups, down, user_id, db_path }
 }
 
 async fn start(configure: impl FnOnce(LuciaLayer) -> LuciaLayer, csrf: CsrfConfig) -> Server {
@@ -743,4 +779,180 @@ async fn a_handler_without_the_layer_is_a_logged_server_error() {
     let lines: Vec<&str> = logged.lines().filter(|line| line.contains("without LuciaLayer")).collect();
     assert_eq!(lines.len(), 2, "{logged}");
     assert!(lines[0].contains("ERROR") && lines[0].contains("path=/me"), "{logged}");
+}
+
+// ---- brute force: the per-account throttle and the per-IP limit ---------------------------
+
+/// A same-origin browser's POST of `password` to `path`.
+async fn post_password(server: &Server, path: &str, password: &str, forwarded_for: Option<&str>) -> reqwest::Response {
+    let mut request = server.client.post(server.url(path)).header(ORIGIN, &server.base).body(password.to_owned());
+    if let Some(forwarded_for) = forwarded_for {
+        request = request.header("x-forwarded-for", forwarded_for);
+    }
+    request.send().await.unwrap()
+}
+
+fn retry_after(response: &reqwest::Response) -> u64 {
+    response.headers()[RETRY_AFTER].to_str().unwrap().parse().unwrap()
+}
+
+/// The acceptance test: twenty wrong passwords for one account are throttled (429
+/// with `Retry-After`, no hashing) while another account signs in normally; then the right
+/// password is refused too until the wait is over.
+#[tokio::test]
+async fn twenty_wrong_passwords_for_one_account_are_throttled_while_another_signs_in() {
+    // All from one address: a per-IP budget above the thirty-odd attempts, so that only the
+    // per-account throttle answers here.
+    let server = start(|layer| layer.sign_in_rate_limit(quota(100)), CsrfConfig::default()).await;
+    let other = post_password(&server, "/signup/bob@example.com", "bob's password", None).await;
+    assert_eq!(other.status(), StatusCode::OK);
+    let before = server.verified.load(Ordering::SeqCst);
+    let mut statuses = Vec::new();
+    for attempt in 0..20 {
+        let response = post_password(&server, &format!("/login/{EMAIL}"), "wrong password", None).await;
+        let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(retry_after(&response), 1, "the first wait is one second");
+            assert!(response.headers().get(SET_COOKIE).is_none());
+            assert_eq!(response.text().await.unwrap(), "too many attempts");
+        }
+        statuses.push(status);
+        // Meanwhile, the other account signs in normally.
+        if attempt % 5 == 4 {
+            let bob = post_password(&server, "/login/bob@example.com", "bob's password", None).await;
+            assert_eq!(bob.status(), StatusCode::OK, "another account is not throttled");
+        }
+    }
+    assert_eq!(statuses[..5], [StatusCode::UNAUTHORIZED; 5], "five free attempts");
+    assert_eq!(statuses[5..], [StatusCode::TOO_MANY_REQUESTS; 15]);
+    // Five wrong passwords and Bob's four sign-ins were hashed; the fifteen refused ones not.
+    assert_eq!(server.verified.load(Ordering::SeqCst) - before, 5 + 4);
+    // The right password is refused until the wait is over ...
+    let right = post_password(&server, &format!("/login/{EMAIL}"), PASSWORD, None).await;
+    assert_eq!((right.status(), retry_after(&right)), (StatusCode::TOO_MANY_REQUESTS, 1));
+    server.clock.fetch_add(999, Ordering::SeqCst);
+    let right = post_password(&server, &format!("/login/{EMAIL}"), PASSWORD, None).await;
+    assert_eq!((right.status(), retry_after(&right)), (StatusCode::TOO_MANY_REQUESTS, 1), "1 ms left rounds up");
+    // ... then signs in, and clears the count.
+    server.clock.fetch_add(1, Ordering::SeqCst);
+    assert_eq!(post_password(&server, &format!("/login/{EMAIL}"), PASSWORD, None).await.status(), StatusCode::OK);
+    let wrong = post_password(&server, &format!("/login/{EMAIL}"), "wrong password", None).await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    // An unknown account is throttled the same way.
+    for attempt in 0..6 {
+        let response = post_password(&server, "/login/nobody@example.com", "guess", None).await;
+        let expected = if attempt < 5 { StatusCode::UNAUTHORIZED } else { StatusCode::TOO_MANY_REQUESTS };
+        assert_eq!(response.status(), expected, "attempt {attempt}");
+    }
+}
+
+fn quota(burst: u32) -> Quota {
+    Quota::per_hour(std::num::NonZeroU32::new(burst).unwrap())
+}
+
+#[tokio::test]
+async fn sign_ins_and_sign_ups_are_limited_per_client_address() {
+    let server = start(|layer| layer.sign_in_rate_limit(quota(4)), CsrfConfig::default()).await;
+    // Sign-ups and sign-ins share the address's budget, whatever the account.
+    let up = post_password(&server, "/signup/c@example.com", "c's password", None).await;
+    assert_eq!(up.status(), StatusCode::OK);
+    assert_eq!(post_password(&server, "/login/c@example.com", "c's password", None).await.status(), StatusCode::OK);
+    assert_eq!(post_password(&server, "/login/x@example.com", "guess", None).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(post_password(&server, &format!("/login/{EMAIL}"), PASSWORD, None).await.status(), StatusCode::OK);
+    let verified = server.verified.load(Ordering::SeqCst);
+    for path in [format!("/login/{EMAIL}"), "/signup/d@example.com".to_owned()] {
+        let refused = post_password(&server, &path, PASSWORD, None).await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+        // One token per 15 minutes: the wait, rounded up.
+        assert!((899..=900).contains(&retry_after(&refused)), "{}", retry_after(&refused));
+        assert_eq!(refused.text().await.unwrap(), "too many attempts");
+    }
+    assert_eq!(server.verified.load(Ordering::SeqCst), verified, "refused before any hashing");
+    assert!(server.lucia.get_key("email", "d@example.com").await.is_err(), "no user created");
+    // Other routes are not limited, and a forwarded-for header is ignored unless trusted.
+    let spoofed = post_password(&server, &format!("/login/{EMAIL}"), PASSWORD, Some("203.0.113.9")).await;
+    assert_eq!(spoofed.status(), StatusCode::TOO_MANY_REQUESTS);
+    let token = server.lucia.sign_in("email", EMAIL, Some(PASSWORD), NoAttributes {}).await.unwrap().token;
+    let me = server.client.get(server.url("/me")).header(COOKIE, cookie(token.expose_secret())).send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_right_most_forwarded_address_counts() {
+    let configure = |layer: LuciaLayer| layer.sign_in_rate_limit(quota(2)).trusted_proxy_header("x-forwarded-for");
+    let server = start(configure, CsrfConfig::default()).await;
+    let login = format!("/login/{EMAIL}");
+    for _ in 0..2 {
+        let response = post_password(&server, &login, PASSWORD, Some("10.0.0.1, 198.51.100.7")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    // A client cannot escape by prepending addresses: the proxy's entry is the last one.
+    let response = post_password(&server, &login, PASSWORD, Some("192.0.2.99, 198.51.100.7")).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the proxy has its own budget; one IPv6 /64 shares one.
+    assert_eq!(post_password(&server, &login, PASSWORD, Some("198.51.100.8")).await.status(), StatusCode::OK);
+    for (address, status) in [
+        ("2001:db8:1:2::1", StatusCode::OK),
+        ("2001:db8:1:2:ffff::2", StatusCode::OK),
+        ("2001:db8:1:2::3", StatusCode::TOO_MANY_REQUESTS),
+        ("2001:db8:1:3::1", StatusCode::OK),
+    ] {
+        assert_eq!(post_password(&server, &login, PASSWORD, Some(address)).await.status(), status, "{address}");
+    }
+    // Without the header, the connection's address (the proxy's) counts.
+    for _ in 0..2 {
+        assert_eq!(post_password(&server, &login, PASSWORD, None).await.status(), StatusCode::OK);
+    }
+    assert_eq!(post_password(&server, &login, PASSWORD, Some("garbage")).await.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn the_limit_can_be_turned_off() {
+    let server = start(|layer| layer.without_sign_in_rate_limit(), CsrfConfig::default()).await;
+    for _ in 0..25 {
+        assert_eq!(post_password(&server, &format!("/login/{EMAIL}"), PASSWORD, None).await.status(), StatusCode::OK);
+    }
+}
+
+// Single-threaded, so the handler logs to this thread's subscriber.
+#[tokio::test(flavor = "current_thread")]
+async fn without_connect_info_sign_in_is_a_logged_server_error_naming_the_fix() {
+    use tower::ServiceExt as _;
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let lucia = Lucia::builder(lucia::memory::MemoryAdapter::new()).build();
+    let user = CreateUser::new(NoAttributes {}).with_key(NewKey::password("email", EMAIL, PASSWORD));
+    lucia.create_user(user).await.unwrap();
+    let router = |layer: LuciaLayer| {
+        Router::new()
+            .route(
+                "/login",
+                post(|auth: AuthRequest<Lucia<lucia::memory::MemoryAdapter>>| async move {
+                    auth.sign_in("email", EMAIL, Some(PASSWORD), NoAttributes {}).await.map(|_| "signed in")
+                }),
+            )
+            .layer(layer)
+            .with_state(lucia.clone())
+    };
+    let request = || axum::http::Request::post("/login").body(axum::body::Body::empty()).unwrap();
+    let response = router(LuciaLayer::new(&lucia)).oneshot(request()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+    assert_eq!(body, "internal server error");
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logged.contains("ERROR")
+            && logged.contains("into_make_service_with_connect_info")
+            && logged.contains("MockConnectInfo"),
+        "{logged}"
+    );
+    // With MockConnectInfo (tests), or the limit off, it works.
+    let mock = axum::extract::connect_info::MockConnectInfo(std::net::SocketAddr::from(([192, 0, 2, 1], 1)));
+    let response = router(LuciaLayer::new(&lucia)).layer(mock).oneshot(request()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = router(LuciaLayer::new(&lucia).without_sign_in_rate_limit()).oneshot(request()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
 }

@@ -7,10 +7,11 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::{Config, LuciaBuilder};
+use crate::config::{Config, LuciaBuilder, SignInThrottle};
 use crate::id::USER_ID_LENGTH;
 use crate::password::HashingPool;
 use crate::session::{from_millis, to_millis};
+use crate::throttle::{Attempt, throttle_key};
 use crate::token::MAX_SESSION_TOKEN_LENGTH;
 use crate::{
     Adapter, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, Env, Error, Key, MAX_PASSWORD_BYTES, NewSession,
@@ -159,6 +160,7 @@ struct Inner<A> {
     adapter: A,
     config: Config,
     hashing: HashingPool,
+    throttle: Option<SignInThrottle>,
 }
 
 impl<A, U, S> Clone for Lucia<A, U, S> {
@@ -169,7 +171,10 @@ impl<A, U, S> Clone for Lucia<A, U, S> {
 
 impl<A, U, S> std::fmt::Debug for Lucia<A, U, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Lucia").field("config", &self.inner.config).finish_non_exhaustive()
+        f.debug_struct("Lucia")
+            .field("config", &self.inner.config)
+            .field("sign_in_backoff", &self.inner.throttle.as_ref().map(|throttle| throttle.backoff))
+            .finish_non_exhaustive()
     }
 }
 
@@ -183,8 +188,13 @@ impl<A: Adapter> Lucia<A> {
 }
 
 impl<A, U, S> Lucia<A, U, S> {
-    pub(crate) fn from_parts(adapter: A, config: Config, hashing: HashingPool) -> Self {
-        Self { inner: Arc::new(Inner { adapter, config, hashing }), types: PhantomData }
+    pub(crate) fn from_parts(
+        adapter: A,
+        config: Config,
+        hashing: HashingPool,
+        throttle: Option<SignInThrottle>,
+    ) -> Self {
+        Self { inner: Arc::new(Inner { adapter, config, hashing, throttle }), types: PhantomData }
     }
 
     /// The adapter, for operations Lucia does not wrap.
@@ -386,6 +396,11 @@ where
     /// [`Argon2id`](crate::Argon2id), an `s2:` scrypt hash or weaker parameters), it is replaced
     /// by a fresh hash, unless the password changed meanwhile. That upgrade is best effort: if
     /// it fails, a warning is logged and the password check still succeeds.
+    ///
+    /// With a password, the attempt is throttled per key first (on by default; see
+    /// [`LuciaBuilder::sign_in_throttle`]): a key that must wait is [`Error::Throttled`],
+    /// answered before the key is looked up and without hashing; a correct password clears
+    /// the key's count.
     pub async fn use_key(
         &self,
         provider_id: &str,
@@ -394,8 +409,41 @@ where
     ) -> Result<Key, Error> {
         let key_id = create_key_id(provider_id, provider_user_id)?;
         check_password_size(password)?;
-        let key = self.find_key(&key_id, password).await?;
-        Ok(Key::from_database(self.verify_key(key, password).await?))
+        self.throttled(&key_id, password, async {
+            let key = self.find_key(&key_id, password).await?;
+            Ok(Key::from_database(self.verify_key(key, password).await?))
+        })
+        .await
+    }
+
+    /// Runs `check` (which checks `password` against key `key_id`) under the per-key sign-in
+    /// throttle: an attempt with a password is recorded before `check` runs, and refused
+    /// without running it while the key must wait; success clears the record. Attempts
+    /// without a password (passwordless keys) are not throttled.
+    async fn throttled<T>(
+        &self,
+        key_id: &str,
+        password: Option<&str>,
+        check: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let Some(throttle) = self.inner.throttle.as_ref().filter(|_| password.is_some()) else {
+            return check.await;
+        };
+        let key = throttle_key(key_id);
+        // Fails closed: an attempt that cannot be recorded is not made.
+        match throttle.store.attempt(&key, &throttle.backoff, self.inner.config.now()).await? {
+            Attempt::Allowed => {}
+            Attempt::Throttled { retry_after } => return Err(Error::Throttled { retry_after }),
+        }
+        let outcome = check.await;
+        if outcome.is_ok() {
+            // Best effort: the password is proven; a record left behind only slows this key's
+            // next sign-ins, and is forgotten in time.
+            if let Err(error) = throttle.store.succeeded(&key).await {
+                tracing::warn!(%error, "could not clear the sign-in throttle of a key after a correct password");
+            }
+        }
+        outcome
     }
 
     /// Adds a key to an existing user. Errors: [`Error::DuplicateKeyId`],
@@ -454,7 +502,8 @@ where
     ///
     /// An unknown key is [`Error::InvalidKeyId`]; a password that fails the
     /// [`PasswordPolicy`](crate::PasswordPolicy) (an empty one always does)
-    /// [`Error::PasswordRejected`], and nothing changes.
+    /// [`Error::PasswordRejected`], and nothing changes. The key's sign-in throttle is cleared
+    /// (best effort).
     pub async fn change_password(
         &self,
         provider_id: &str,
@@ -466,6 +515,12 @@ where
         let mut key = self.inner.adapter.get_key(&key_id).await?.ok_or(Error::InvalidKeyId)?;
         key.hashed_password = self.hash_password(Some(new_password), provider_user_id).await?;
         self.inner.adapter.update_key_and_end_sessions(&key_id, key.hashed_password.as_deref(), &key.user_id).await?;
+        // A new password starts with a clean slate: the owner can sign in with it at once.
+        if let Some(throttle) = &self.inner.throttle
+            && let Err(error) = throttle.store.succeeded(&throttle_key(&key_id)).await
+        {
+            tracing::warn!(%error, "could not clear the sign-in throttle of a key after a password change");
+        }
         Ok(Key::from_database(key))
     }
 
@@ -518,7 +573,8 @@ where
     /// is made live only after the check, if it still exists and the key still holds the same
     /// hash. A sign-in whose placeholder was revoked starts over (the new attempt checks the
     /// password again); after three such races it gives up with [`Error::InvalidSessionId`].
-    /// A user deleted meanwhile is [`Error::InvalidKeyId`].
+    /// A user deleted meanwhile is [`Error::InvalidKeyId`]. With a password, the sign-in is
+    /// throttled per key as [`use_key`](Self::use_key) is ([`Error::Throttled`]).
     ///
     /// [`change_password`]: Self::change_password
     /// [`invalidate_all_user_sessions`]: Self::invalidate_all_user_sessions
@@ -532,13 +588,23 @@ where
         let key_id = create_key_id(provider_id, provider_user_id)?;
         let attribute_map = to_attribute_map(&attributes, RESERVED_SESSION_COLUMNS)?;
         check_password_size(password)?;
+        self.throttled(&key_id, password, self.sign_in_unthrottled(&key_id, password, attribute_map)).await
+    }
+
+    /// [`sign_in`](Self::sign_in) after the throttle.
+    async fn sign_in_unthrottled(
+        &self,
+        key_id: &str,
+        password: Option<&str>,
+        attribute_map: AttributeMap,
+    ) -> Result<NewSession<U, S>, Error> {
         if password == Some("") {
             // Never valid (Lucia v2's rule); answered without writing a placeholder.
-            self.find_key(&key_id, password).await?;
+            self.find_key(key_id, password).await?;
             return Err(Error::InvalidPassword);
         }
         for _ in 0..SIGN_IN_ATTEMPTS {
-            let key = self.find_key(&key_id, password).await?;
+            let key = self.find_key(key_id, password).await?;
             let token = SessionToken::generate();
             let stored_id = self.stored_id(token.expose_secret());
             // Dead from the start: it authenticates nothing until it is made live below.
@@ -556,7 +622,7 @@ where
                 Err(crate::AdapterError::InvalidUserId) => return Err(Error::InvalidKeyId),
                 Err(error) => return Err(error.into()),
             }
-            let outcome = self.finish_sign_in(&key_id, key, password, &stored_id).await;
+            let outcome = self.finish_sign_in(key_id, key, password, &stored_id).await;
             match outcome {
                 Ok(Some(session)) => return Ok(NewSession { token, session }),
                 // Revoked while signing in: start over.

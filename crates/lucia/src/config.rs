@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::password::{HashingPool, HashingPriority, QUEUE_PER_THREAD};
+use crate::throttle::DynThrottleStore;
 use crate::{
-    Adapter, Argon2id, CsrfConfig, Lucia, LuciaScrypt, NoAttributes, PasswordHasher, PasswordPolicy,
-    SessionCookieConfig, SessionTokens,
+    Adapter, Argon2id, Backoff, CsrfConfig, Lucia, LuciaScrypt, MemoryThrottleStore, NoAttributes, PasswordHasher,
+    PasswordPolicy, SessionCookieConfig, SessionTokens, ThrottleStore,
 };
 
 /// Development or production. Production sets the cookie's `Secure` attribute (as does
@@ -104,7 +105,15 @@ pub struct LuciaBuilder<A, U = NoAttributes, S = NoAttributes> {
     hashing_threads: usize,
     hashing_queue: Option<usize>,
     hashing_priority: HashingPriority,
+    throttle: Option<SignInThrottle>,
     types: PhantomData<fn() -> (U, S)>,
+}
+
+/// The per-key sign-in throttle of a [`Lucia`]: a store and its backoff.
+#[derive(Clone)]
+pub(crate) struct SignInThrottle {
+    pub(crate) store: Arc<dyn DynThrottleStore>,
+    pub(crate) backoff: Backoff,
 }
 
 impl<A: Adapter> LuciaBuilder<A> {
@@ -124,6 +133,7 @@ impl<A: Adapter> LuciaBuilder<A> {
             hashing_threads: std::thread::available_parallelism().map_or(2, usize::from),
             hashing_queue: None,
             hashing_priority: HashingPriority::default(),
+            throttle: Some(SignInThrottle { store: Arc::new(MemoryThrottleStore::new()), backoff: Backoff::default() }),
             types: PhantomData,
         }
     }
@@ -225,6 +235,55 @@ impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
         self
     }
 
+    /// Counts sign-in attempts per key in `store` instead of this `Lucia`'s own memory
+    /// ([`MemoryThrottleStore`], the default): give instances of an application that serve the
+    /// same users one shared store, such as `lucia-adapter-redis`'s `RedisThrottleStore`.
+    /// Turns the throttle back on after [`without_sign_in_throttle`](Self::without_sign_in_throttle).
+    ///
+    /// [`Lucia::use_key`] and [`Lucia::sign_in`] with a password record each attempt in the
+    /// store before anything else, and refuse it with [`Error::Throttled`](crate::Error) while
+    /// the key must wait ([`sign_in_backoff`](Self::sign_in_backoff)). A store error fails the
+    /// sign-in ([`Error::Unavailable`](crate::Error) when the store cannot be reached): the
+    /// throttle is never skipped.
+    ///
+    /// ```
+    /// # fn demo<A: lucia::Adapter>(adapter: A) {
+    /// let auth = lucia::Lucia::builder(adapter).sign_in_throttle(lucia::MemoryThrottleStore::new()).build();
+    /// # }
+    /// ```
+    pub fn sign_in_throttle(mut self, store: impl ThrottleStore) -> Self {
+        let backoff = self.throttle.as_ref().map_or_else(Backoff::default, |throttle| throttle.backoff);
+        self.throttle = Some(SignInThrottle { store: Arc::new(store), backoff });
+        self
+    }
+
+    /// How sign-in attempts on one key are spaced out (default [`Backoff::default`]: 5 free
+    /// attempts, then 1 s doubling up to 15 minutes). Turns the throttle on, with the memory
+    /// store, if it was off.
+    ///
+    /// ```
+    /// # fn demo<A: lucia::Adapter>(adapter: A) {
+    /// use std::time::Duration;
+    /// let backoff = lucia::Backoff::default().free_attempts(10).max_delay(Duration::from_secs(5 * 60));
+    /// let auth = lucia::Lucia::builder(adapter).sign_in_backoff(backoff).build();
+    /// # }
+    /// ```
+    pub fn sign_in_backoff(mut self, backoff: Backoff) -> Self {
+        match &mut self.throttle {
+            Some(throttle) => throttle.backoff = backoff,
+            None => self.throttle = Some(SignInThrottle { store: Arc::new(MemoryThrottleStore::new()), backoff }),
+        }
+        self
+    }
+
+    /// Turns the per-key sign-in throttle off: no attempt is counted or refused. For tests and
+    /// benchmarks, or an application that throttles sign-ins in front of Lucia; brute force
+    /// against a password is then bounded only by hashing time.
+    pub fn without_sign_in_throttle(mut self) -> Self {
+        self.throttle = None;
+        self
+    }
+
     /// Replaces the clock (for tests).
     pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
         self.config.clock = Arc::new(clock);
@@ -250,6 +309,7 @@ impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
             hashing_threads: self.hashing_threads,
             hashing_queue: self.hashing_queue,
             hashing_priority: self.hashing_priority,
+            throttle: self.throttle,
             types: PhantomData,
         }
     }
@@ -259,6 +319,6 @@ impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
         let threads = self.hashing_threads.max(1);
         let queue = self.hashing_queue.unwrap_or(threads.saturating_mul(QUEUE_PER_THREAD));
         let hashing = HashingPool::new(self.hasher, Arc::new(self.policy), threads, queue, self.hashing_priority);
-        Lucia::from_parts(self.adapter, self.config, hashing)
+        Lucia::from_parts(self.adapter, self.config, hashing, self.throttle)
     }
 }

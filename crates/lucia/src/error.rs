@@ -75,6 +75,16 @@ pub enum Error {
     /// The database or another store failed.
     #[error("database error: {0}")]
     Database(#[source] BoxError),
+    /// Too many sign-in attempts on this key: [`Lucia::use_key`](crate::Lucia::use_key) and
+    /// [`Lucia::sign_in`](crate::Lucia::sign_in) refuse it before any lookup or hashing
+    /// (see [`Backoff`](crate::Backoff)). Unknown keys are throttled exactly like known ones,
+    /// so this says nothing about whether the key exists. lucia-axum answers `429` with
+    /// `Retry-After`.
+    #[error("too many sign-in attempts: retry after {retry_after:?}")]
+    Throttled {
+        /// How long until the next attempt on this key is allowed.
+        retry_after: std::time::Duration,
+    },
     /// The store could not be reached (connection refused or lost, or no answer in time):
     /// the request may succeed later. Nothing is known about the session or credential, so
     /// callers should answer "try again" (HTTP 503), not sign the user out.

@@ -58,6 +58,14 @@
 //! in clear, as Lucia v2 does, to share a database with a Lucia v2 application. Sessions are
 //! listed and revoked by [`SessionHandle`]s, which cannot authenticate.
 //!
+//! **Sign-ins are throttled per key**, on by default: after five attempts on one key (right
+//! or wrong, counted before the password is checked), each further attempt must wait twice as
+//! long as the one before, from 1 s up to 15 minutes, until the right password clears the
+//! count ([`Backoff`], [`LuciaBuilder::sign_in_throttle`]). A throttled attempt is
+//! [`Error::Throttled`] and costs no hashing. The count is kept in memory
+//! ([`MemoryThrottleStore`]) unless the application shares a store between its instances
+//! (`lucia-adapter-redis`'s `RedisThrottleStore`).
+//!
 //! **Dead sessions** are deleted by a sweep: [`Lucia::spawn_session_sweeper`] runs one
 //! periodically in the background, reports each through `tracing`, and stops at shutdown.
 //!
@@ -81,6 +89,7 @@ mod password;
 mod policy;
 mod session;
 mod sweeper;
+mod throttle;
 mod token;
 mod user;
 
@@ -103,5 +112,6 @@ pub use password::{Argon2id, HashingPriority, LuciaScrypt, MAX_PASSWORD_BYTES, P
 pub use policy::{PasswordPolicy, PasswordRejection};
 pub use session::{NewSession, Session, SessionState};
 pub use sweeper::SessionSweeper;
+pub use throttle::{Attempt, Backoff, MAX_THROTTLE_KEY_LENGTH, MemoryThrottleStore, ThrottleStore};
 pub use token::{InvalidSessionHandle, MAX_SESSION_TOKEN_LENGTH, SessionHandle, SessionToken, SessionTokens};
 pub use user::User;

@@ -102,3 +102,62 @@ pub fn cookie_token(set_cookie: &str) -> String {
 pub fn unique_name() -> String {
     format!("user_{}", lucia::generate_random_string(8))
 }
+
+/// The issue's acceptance test, over HTTP: twenty wrong passwords for one account through the
+/// sign-in form are answered `401` five times, then `429` with `Retry-After` and the message
+/// next to the form, without hashing (a refused attempt costs a fraction of a checked one);
+/// meanwhile another account signs in normally; the right password is refused too until the
+/// wait is over, then signs in. Attempts go to `apps` in turn (instances sharing one store).
+pub async fn twenty_wrong_passwords_are_throttled_while_another_account_signs_in(apps: &[&App]) {
+    const PASSWORD: &str = "correct horse battery";
+    let (victim, other) = (unique_name(), unique_name());
+    for name in [&victim, &other] {
+        let form = [("username", name.as_str()), ("password", PASSWORD)];
+        let response = apps[0].browser().post(apps[0].url("/signup")).form(&form).send().await.unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER, "sign-up of {name}");
+    }
+    // One browser per instance: each sends its own instance's origin.
+    let attackers: Vec<reqwest::Client> = apps.iter().map(|app| app.browser()).collect();
+    let (mut checked, mut refused) = (Vec::new(), Vec::new());
+    for attempt in 0..20 {
+        let (app, attacker) = (apps[attempt % apps.len()], &attackers[attempt % apps.len()]);
+        let form = [("username", victim.as_str()), ("password", "wrong password")];
+        let started = std::time::Instant::now();
+        let response = attacker.post(app.url("/login")).form(&form).send().await.unwrap();
+        let status = response.status();
+        let retry_after = response.headers().get(reqwest::header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_owned());
+        let body = response.text().await.unwrap();
+        let elapsed = started.elapsed();
+        if attempt < 5 {
+            assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED, "attempt {attempt} is free");
+            assert!(body.contains("Incorrect username or password."));
+            checked.push(elapsed);
+        } else {
+            assert_eq!(status, reqwest::StatusCode::TOO_MANY_REQUESTS, "attempt {attempt} is throttled");
+            assert_eq!(retry_after.as_deref(), Some("1"), "the first wait is one second");
+            assert!(body.contains("Too many attempts, try again in 1 second."), "{body}");
+            assert!(body.contains(&format!(r#"value="{victim}""#)), "the form is shown again");
+            refused.push(elapsed);
+        }
+        // Meanwhile, another account signs in normally (on every instance).
+        if [2, 10, 19].contains(&attempt) {
+            let form = [("username", other.as_str()), ("password", PASSWORD)];
+            let response = app.browser().post(app.url("/login")).form(&form).send().await.unwrap();
+            assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER, "the other account signs in");
+        }
+    }
+    // Fifteen refusals cost less than five password checks: no hashing while throttled.
+    let (checked, refused): (std::time::Duration, std::time::Duration) = (checked.iter().sum(), refused.iter().sum());
+    assert!(refused < checked, "15 refused attempts took {refused:?}, 5 checked ones {checked:?}");
+    // The right password waits too ...
+    let form = [("username", victim.as_str()), ("password", PASSWORD)];
+    let app = apps[apps.len() - 1];
+    let response = app.browser().post(app.url("/login")).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::TOO_MANY_REQUESTS, "the right password waits too");
+    let wait: u64 = response.headers()[reqwest::header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    // ... until the wait is over.
+    tokio::time::sleep(std::time::Duration::from_millis(wait * 1000 + 50)).await;
+    let response = app.browser().post(app.url("/login")).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER, "signed in after the wait");
+    assert_eq!(response.headers()[reqwest::header::LOCATION], "/account");
+}

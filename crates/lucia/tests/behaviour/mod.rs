@@ -18,6 +18,7 @@ pub mod keys;
 pub mod races;
 pub mod sessions;
 pub mod support;
+pub mod throttle;
 pub mod users;
 
 use std::future::Future;
@@ -249,6 +250,13 @@ macro_rules! behaviour_tests {
             differences::v2_create_key_for_unknown_user_is_invalid_user_id,
             differences::v2_delete_user_is_atomic,
             differences::v2_lucia_column_names_are_not_attributes,
+            throttle::throttle_wrong_passwords_then_wait_without_hashing_or_lookup,
+            throttle::throttle_unknown_keys_like_known_ones,
+            throttle::throttle_skips_keys_without_password,
+            throttle::throttle_holds_against_concurrent_guesses,
+            throttle::throttle_is_cleared_by_a_password_change,
+            throttle::throttle_can_be_configured_or_turned_off,
+            throttle::throttle_store_failures_refuse_the_sign_in,
         );
     };
     (@cases $fixture:expr; $($group:ident :: $case:ident),* $(,)?) => {

@@ -358,7 +358,9 @@ async fn join_all<T>(tasks: Vec<tokio::task::JoinHandle<Vec<T>>>) -> Vec<T> {
 }
 
 pub async fn race_sign_ins_against_change_password<F: Fixture>(t: &Ctx<F>) {
-    let auth = t.builder(t.adapter()).password_hasher(racing_hasher()).build();
+    // Bursts of sign-ins of one account, right password or old: the per-key throttle would
+    // refuse most of them, and this race is about revocations, not throttling.
+    let auth = t.builder(t.adapter()).password_hasher(racing_hasher()).without_sign_in_throttle().build();
     let mut before_change = 0;
     for round in 0..ROUNDS {
         let name = format!("race{round}");
@@ -387,7 +389,9 @@ pub async fn race_sign_ins_against_change_password<F: Fixture>(t: &Ctx<F>) {
 
 pub async fn race_sign_ins_against_sign_out_everywhere<F: Fixture>(t: &Ctx<F>) {
     let probe = t.probe();
-    let auth = t.builder(probe.clone()).password_hasher(racing_hasher()).build();
+    // Bursts of sign-ins of one account, right password or old: the per-key throttle would
+    // refuse most of them, and this race is about revocations, not throttling.
+    let auth = t.builder(probe.clone()).password_hasher(racing_hasher()).without_sign_in_throttle().build();
     let (mut ended, mut survived) = (0, 0);
     for round in 0..ROUNDS {
         let name = format!("out{round}");
@@ -421,7 +425,9 @@ pub async fn race_sign_ins_against_sign_out_everywhere<F: Fixture>(t: &Ctx<F>) {
 }
 
 pub async fn race_sign_ins_against_delete_user<F: Fixture>(t: &Ctx<F>) {
-    let auth = t.builder(t.adapter()).password_hasher(racing_hasher()).build();
+    // Bursts of sign-ins of one account, right password or old: the per-key throttle would
+    // refuse most of them, and this race is about revocations, not throttling.
+    let auth = t.builder(t.adapter()).password_hasher(racing_hasher()).without_sign_in_throttle().build();
     let mut succeeded = 0;
     for round in 0..ROUNDS {
         let name = format!("gone{round}");
@@ -537,7 +543,10 @@ pub async fn change_password_and_its_revocation_are_atomic<F: Fixture>(t: &Ctx<F
 /// their hash runs (the permit belongs to the hashing job, not to the request's future).
 pub async fn hashing_is_bounded_when_sign_ins_are_cancelled<F: Fixture>(t: &Ctx<F>) {
     let hasher = CountingHasher::new(Duration::from_millis(100));
-    let auth = t.builder(t.adapter()).password_hasher(hasher.clone()).hashing_threads(2).build();
+    // Twenty sign-ins of one account at once: without the throttle, which would refuse all but
+    // five of them before hashing (see `throttle::throttle_holds_against_concurrent_guesses`).
+    let auth =
+        t.builder(t.adapter()).password_hasher(hasher.clone()).hashing_threads(2).without_sign_in_throttle().build();
     new_user_with_password(&auth, "bounded", "pw").await;
     let requests: Vec<_> = (0..20)
         .map(|i| {
