@@ -368,19 +368,11 @@ pub async fn run_all<A>(
             use_key_op(auth, &make_password_users(auth, settings.sign_ins).await)
         };
         if use_key {
-            let scenario = Scenario {
-                name: "use_key",
-                in_flight: settings.sign_ins,
-                op: Arc::clone(&sign_in),
-                floors: Vec::new(),
-            };
-            let record = scenario.run(backend, settings).await;
-            let rate = raw_hashes(hasher(name), cores, settings).await;
-            let floor = raw_floor(name, cores);
+            let raw = raw_check(name);
+            let mut record = use_key_against_raw(backend, &sign_in, &raw, cores, settings).await;
             if *name == HASHERS[0] {
-                default_raw = Some(rate);
+                default_raw = Some(raw);
             }
-            let mut record = record.with_floor(floor, rate);
             record.hasher = Some(name);
             emit(record);
         }
@@ -398,13 +390,7 @@ pub async fn run_all<A>(
     let normal = Lucia::builder(adapter).hashing_priority(HashingPriority::Normal).without_sign_in_throttle().build();
     let normal_sign_in = use_key_op(&normal, &emails);
     if let Some(raw) = default_raw {
-        let scenario = Scenario {
-            name: "use_key",
-            in_flight: settings.sign_ins,
-            op: Arc::clone(&normal_sign_in),
-            floors: Vec::new(),
-        };
-        let mut record = scenario.run(backend, settings).await.with_floor(raw_floor(HASHERS[0], cores), raw);
+        let mut record = use_key_against_raw(backend, &normal_sign_in, &raw, cores, settings).await;
         record.hashing = Some(NORMAL_PRIORITY);
         record.hasher = Some(HASHERS[0]);
         emit(record);
@@ -415,11 +401,6 @@ pub async fn run_all<A>(
         record.hasher = Some(HASHERS[0]);
         emit(record);
     }
-}
-
-/// What the raw floor of `use_key` with `hasher` is.
-fn raw_floor(hasher: &str, cores: usize) -> String {
-    format!("{hasher}: raw hashes on {cores} threads, nothing else running")
 }
 
 /// The `hashing` of lines measured with [`HashingPriority::Normal`].
@@ -532,16 +513,33 @@ fn use_key_op<A: Adapter + 'static>(auth: &Lucia<A>, emails: &Arc<Vec<String>>) 
     })
 }
 
-/// The median over the rounds of raw password checks per second with `hasher` on `threads`
-/// threads.
-async fn raw_hashes(hasher: Arc<dyn PasswordHasher>, threads: usize, settings: &Settings) -> f64 {
-    let hash = Arc::new(hasher.hash(PASSWORD).expect("hash"));
-    let check = Arc::new(move || assert!(hasher.verify(PASSWORD, &hash).expect("verify")));
-    let mut rates = Vec::new();
+/// One password check of `hasher` (on the password the benchmark's users have), and its name.
+struct RawCheck {
+    hasher: &'static str,
+    check: Arc<dyn Fn() + Send + Sync>,
+}
+
+fn raw_check(name: &'static str) -> RawCheck {
+    let hasher = hasher(name);
+    let hash = hasher.hash(PASSWORD).expect("hash");
+    RawCheck { hasher: name, check: Arc::new(move || assert!(hasher.verify(PASSWORD, &hash).expect("verify"))) }
+}
+
+/// `use_key` (`sign_in`) at `settings.sign_ins` in flight, against raw checks of the same
+/// hasher on `cores` threads with nothing else running, in alternate rounds (medians), so that
+/// whatever else the machine does meanwhile (a database's autovacuum after the write
+/// scenarios) weighs on both alike.
+async fn use_key_against_raw(backend: &str, sign_in: &Op, raw: &RawCheck, cores: usize, settings: &Settings) -> Record {
+    let (mut subject, mut rates) = (Vec::new(), Vec::new());
     for _ in 0..settings.rounds {
-        rates.push(measure::raw_hashes(threads, settings.duration(), check.clone()).await);
+        subject.push(measure::run(sign_in, settings.sign_ins, settings.duration()).await);
+        rates.push(measure::raw_hashes(cores, settings.duration(), Arc::clone(&raw.check)).await);
     }
-    measure::median(rates)
+    let record = Record::new("use_key", backend, settings.sign_ins, Sample::median(&subject));
+    record.with_floor(
+        format!("{}: raw hashes on {cores} threads, nothing else running", raw.hasher),
+        measure::median(rates),
+    )
 }
 
 /// `validate` at one in flight while `settings.sign_ins` tasks call `sign_in` back to back,
