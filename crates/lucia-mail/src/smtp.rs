@@ -66,8 +66,8 @@ impl fmt::Debug for SmtpMailer {
 impl SmtpMailer {
     /// A mailer from a connection URL, sending as `from`.
     ///
-    /// `smtp://[user:pass@]host[:port]` is plain (port 587 by default),
-    /// `smtp://...?tls=required` uses STARTTLS, `smtps://[user:pass@]host[:port]` implicit TLS
+    /// `smtp://[user:pass@]host[:port]` is plain (port 25 by default),
+    /// `smtp://...?tls=required` uses STARTTLS (port 587), `smtps://[user:pass@]host[:port]` implicit TLS
     /// (port 465 by default). User and password are percent-decoded.
     pub fn from_url(url: &str, from: &str) -> Result<Self, MailError> {
         let from = crate::parse_from(from)?;
