@@ -1,5 +1,6 @@
 //! `SmtpMailer` against a real SMTP server: Python's `aiosmtpd` (pinned in `.ci/run`), started
-//! per test on a free loopback port with its `Mailbox` handler, which stores each delivered
+//! per test on a free loopback port with its `Mailbox` handler (`rejecting_mailbox.py` next to
+//! this file: refuses recipients starting with `reject` or `later`), which stores each delivered
 //! message in a maildir that the test reads back.
 //!
 //! Without `aiosmtpd` the tests are skipped (and say so), unless `LUCIA_TEST_REQUIRE_SERVERS=1`.
@@ -52,7 +53,9 @@ fn start_server(name: &str) -> Option<Server> {
     let maildir = temp_dir(name);
     let port = free_port();
     let child = Command::new("python3")
-        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "rejecting_mailbox.RejectingMailbox"])
+        .env("PYTHONPATH", concat!(env!("CARGO_MANIFEST_DIR"), "/tests"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .arg(&maildir)
         .stdout(Stdio::null())
         .spawn()
@@ -152,6 +155,21 @@ mod smtp {
             matches!(error, MailError::InvalidAddress { ref address, .. } if address == "not an address"),
             "{error:?}"
         );
+        assert!(delivered(&server.maildir).is_empty());
+    }
+
+    #[tokio::test]
+    async fn refused_recipient_is_rejected_with_its_code() {
+        let Some(server) = start_server("rejected") else { return };
+        let mailer = SmtpMailer::builder("127.0.0.1", "no-reply@example.com")
+            .tls(SmtpTls::None)
+            .port(server.port)
+            .build()
+            .unwrap();
+        let error = mailer.send(&Mail::new("reject@example.com", "Hi", "Hi")).await.unwrap_err();
+        assert!(matches!(error, MailError::Rejected { code: 550, transient: false, .. }), "{error:?}");
+        let error = mailer.send(&Mail::new("later@example.com", "Hi", "Hi")).await.unwrap_err();
+        assert!(matches!(error, MailError::Rejected { code: 451, transient: true, .. }), "{error:?}");
         assert!(delivered(&server.maildir).is_empty());
     }
 }
