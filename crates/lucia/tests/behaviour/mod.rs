@@ -252,6 +252,7 @@ macro_rules! behaviour_tests {
             differences::v2_lucia_column_names_are_not_attributes,
             throttle::throttle_wrong_passwords_then_wait_without_hashing_or_lookup,
             throttle::throttle_unknown_keys_like_known_ones,
+            throttle::throttle_is_not_sidestepped_by_ids_a_collation_equates,
             throttle::throttle_skips_keys_without_password,
             throttle::throttle_holds_against_concurrent_guesses,
             throttle::throttle_is_cleared_by_a_password_change,

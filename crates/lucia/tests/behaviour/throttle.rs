@@ -75,6 +75,23 @@ pub async fn throttle_unknown_keys_like_known_ones<F: Fixture>(t: &Ctx<F>) {
     assert_eq!(answers[0][5], "throttled 1s");
 }
 
+/// A store whose comparison ignores trailing spaces (MariaDB's `utf8mb4_bin` is PAD SPACE)
+/// finds `email:a@example.com` for `email:a@example.com  `; each such spelling has a
+/// throttle record of its own, so it must not reach the key, or every added space would buy
+/// an attacker five more free guesses on the account.
+pub async fn throttle_is_not_sidestepped_by_ids_a_collation_equates<F: Fixture>(t: &Ctx<F>) {
+    new_user_with_password(&t.auth, "padded", "right").await;
+    for _ in 0..5 {
+        assert_err!(t.auth.use_key("email", "padded@example.com", Some("wrong")).await, Error::InvalidPassword);
+    }
+    assert_err!(t.auth.use_key("email", "padded@example.com", Some("right")).await, Error::Throttled { .. });
+    for spaces in 1..4 {
+        let variant = format!("padded@example.com{}", " ".repeat(spaces));
+        assert_err!(t.auth.use_key("email", &variant, Some("right")).await, Error::InvalidKeyId);
+        assert_err!(t.auth.sign_in("email", &variant, Some("right"), xx()).await, Error::InvalidKeyId);
+    }
+}
+
 pub async fn throttle_skips_keys_without_password<F: Fixture>(t: &Ctx<F>) {
     let id = new_user_with_password(&t.auth, "oauth", "right").await;
     t.auth.create_key(&id, NewKey::passwordless("github", "42")).await.unwrap();
