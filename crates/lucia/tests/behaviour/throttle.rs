@@ -103,19 +103,18 @@ pub async fn throttle_skips_keys_without_password<F: Fixture>(t: &Ctx<F>) {
 
 pub async fn throttle_holds_against_concurrent_guesses<F: Fixture>(t: &Ctx<F>) {
     new_user_with_password(&t.auth, "burst", "right").await;
-    let guesses = (0..20).map(|i| {
+    // All wrong: a right one among the first five would clear the count (by design) and
+    // let more through, which made this test fail now and then under load.
+    let guesses = (0..20).map(|_| {
         let auth = t.auth.clone();
-        tokio::spawn(async move {
-            let password = if i == 19 { "right" } else { "wrong" };
-            auth.sign_in("email", "burst@example.com", Some(password), xx()).await.map(drop)
-        })
+        tokio::spawn(async move { auth.sign_in("email", "burst@example.com", Some("wrong"), xx()).await.map(drop) })
     });
     let mut throttled = 0;
     for guess in guesses.collect::<Vec<_>>() {
         match guess.await.unwrap() {
             Err(Error::Throttled { .. }) => throttled += 1,
-            Ok(()) | Err(Error::InvalidPassword) => {}
-            Err(other) => panic!("{other:?}"),
+            Err(Error::InvalidPassword) => {}
+            other => panic!("{other:?}"),
         }
     }
     // Counted before the check: exactly the five free attempts were checked.
