@@ -372,6 +372,12 @@ where
                 Ok(key)
             }
             (None, None) => Ok(key),
+            (None, Some(password)) if !password.is_empty() => {
+                // A key without password: the same hash an unknown key costs, so that
+                // response times do not reveal that the key exists.
+                self.inner.hashing.verify_dummy(password).await?;
+                Err(Error::InvalidPassword)
+            }
             _ => Err(Error::InvalidPassword),
         }
     }

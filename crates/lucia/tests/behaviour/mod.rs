@@ -254,6 +254,7 @@ macro_rules! behaviour_tests {
             throttle::throttle_unknown_keys_like_known_ones,
             throttle::throttle_is_not_sidestepped_by_ids_a_collation_equates,
             throttle::throttle_skips_keys_without_password,
+            throttle::a_password_on_a_passwordless_key_costs_a_hash_like_an_unknown_key,
             throttle::throttle_holds_against_concurrent_guesses,
             throttle::throttle_is_cleared_by_a_password_change,
             throttle::throttle_can_be_configured_or_turned_off,

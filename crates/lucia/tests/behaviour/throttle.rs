@@ -92,6 +92,24 @@ pub async fn throttle_is_not_sidestepped_by_ids_a_collation_equates<F: Fixture>(
     }
 }
 
+/// A password tried on a key that has none (an OAuth or magic-link key) costs the same hash
+/// as one tried on an unknown key, so response times do not reveal that the key exists.
+pub async fn a_password_on_a_passwordless_key_costs_a_hash_like_an_unknown_key<F: Fixture>(t: &Ctx<F>) {
+    let hasher = CountingHasher::default();
+    let auth = t.builder(t.probe()).password_hasher(hasher.clone()).build();
+    let id = new_user_with_password(&auth, "magic", "right").await;
+    auth.create_key(&id, NewKey::passwordless("link", "magic@example.com")).await.unwrap();
+    // Warm the dummy hash up (made once, on first use).
+    assert_err!(auth.use_key("link", "nobody@example.com", Some("guess")).await, Error::InvalidKeyId);
+    let before = hasher.calls();
+    assert_err!(auth.use_key("link", "nobody2@example.com", Some("guess")).await, Error::InvalidKeyId);
+    let unknown = hasher.calls() - before;
+    let before = hasher.calls();
+    assert_err!(auth.use_key("link", "magic@example.com", Some("guess")).await, Error::InvalidPassword);
+    assert_err!(auth.sign_in("link", "magic@example.com", Some("guess"), xx()).await, Error::InvalidPassword);
+    assert_eq!((unknown, hasher.calls() - before), (1, 2), "one hash per attempt, known key or not");
+}
+
 pub async fn throttle_skips_keys_without_password<F: Fixture>(t: &Ctx<F>) {
     let id = new_user_with_password(&t.auth, "oauth", "right").await;
     t.auth.create_key(&id, NewKey::passwordless("github", "42")).await.unwrap();
