@@ -107,7 +107,7 @@ fn too_many_attempts(seconds: u64) -> String {
 
 /// A wait in whole seconds, rounded up, at least 1 (what `Retry-After` says).
 fn seconds(wait: std::time::Duration) -> u64 {
-    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+    wait.as_secs().saturating_add(u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 impl SignUpError {
@@ -313,6 +313,8 @@ mod tests {
         let throttled = SignInError::from(Error::Throttled { retry_after: Duration::from_millis(1_200) });
         assert_eq!((throttled.status(), throttled.retry_after()), (StatusCode::TOO_MANY_REQUESTS, Some(2)));
         assert_eq!(throttled.to_string(), "Too many attempts, try again in 2 seconds.");
+        // An uncapped backoff's wait: no overflow rounding it up.
+        assert_eq!(SignInError::from(Error::Throttled { retry_after: Duration::MAX }).retry_after(), Some(u64::MAX));
         let limited = lucia_axum::AuthError::RateLimited { retry_after: Duration::from_millis(10) };
         let limited = SignInError::from_auth(limited).unwrap();
         assert_eq!(limited.to_string(), "Too many attempts, try again in 1 second.");

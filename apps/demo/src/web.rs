@@ -240,6 +240,20 @@ async fn account_page(
     Ok(page(status, "Your account", Some(&session.user.attributes.username), &content))
 }
 
+/// The account page with a `429` for a current password the per-account throttle refused,
+/// and `Retry-After` saying when to try again.
+async fn throttled_account_page(
+    auth: &AuthRequest,
+    session: &lucia::Session<crate::UserAttributes, crate::SessionAttributes>,
+    failure: &SignInError,
+) -> PageResult {
+    let mut response = account_page(auth, session, failure.status(), None, Some(&failure.to_string()), None).await?;
+    if let Some(seconds) = failure.retry_after() {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    Ok(response)
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct RevokeForm {
@@ -294,7 +308,7 @@ pub async fn change_password(
         Ok(_) => {}
         Err(SignInError::Internal(error)) => return Err(error.into()),
         Err(failure @ SignInError::TooManyAttempts(_)) => {
-            return account_page(&auth, &current, failure.status(), None, Some(&failure.to_string()), None).await;
+            return throttled_account_page(&auth, &current, &failure).await;
         }
         Err(_) => {
             let error = Some("Your current password is not correct.");
@@ -332,7 +346,7 @@ pub async fn delete_account(
         Ok(_) => {}
         Err(SignInError::Internal(error)) => return Err(error.into()),
         Err(failure @ SignInError::TooManyAttempts(_)) => {
-            return account_page(&auth, &current, failure.status(), None, Some(&failure.to_string()), None).await;
+            return throttled_account_page(&auth, &current, &failure).await;
         }
         Err(_) => {
             let error = Some("That password is not correct; your account was not deleted.");

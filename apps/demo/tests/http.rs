@@ -721,6 +721,25 @@ async fn sign_ins_and_sign_ups_from_one_address_are_limited() {
 }
 
 #[tokio::test]
+async fn a_throttled_current_password_on_the_account_page_says_when_to_retry() {
+    let app = App::start().await;
+    let (name, laptop) = (unique_name(), app.browser());
+    sign_up(&app, &laptop, &name).await;
+    let url = app.url("/account/password");
+    for _ in 0..5 {
+        let form = [("current_password", "not my password"), ("new_password", "brand new password")];
+        assert_eq!(post_form(&laptop, &url, &form).await.status(), StatusCode::BAD_REQUEST);
+    }
+    for (path, field) in [("/account/password", "current_password"), ("/account/delete", "password")] {
+        let form = [(field, PASSWORD), ("new_password", "brand new password")];
+        let response = post_form(&laptop, &app.url(path), &form).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+        let wait: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=2).contains(&wait), "{path}: {wait}");
+    }
+}
+
+#[tokio::test]
 async fn the_api_reports_a_throttled_account_with_retry_after() {
     let app = App::start_with(lucia_demo::Config { sign_in_burst: 100, ..Default::default() }).await;
     let name = unique_name();

@@ -97,7 +97,7 @@ impl AuthError {
     /// [`retry_after`](Self::retry_after) in whole seconds, rounded up (at least 1): the
     /// `Retry-After` of a `429`.
     pub fn retry_after_seconds(&self) -> Option<u64> {
-        self.retry_after().map(|wait| wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).map(|s| s.max(1))
+        self.retry_after().map(|wait| wait.as_secs().saturating_add(u64::from(wait.subsec_nanos() > 0)).max(1))
     }
 
     /// The text the response body carries: one fixed text per kind, never a detail.
@@ -263,6 +263,8 @@ mod tests {
             (lucia::Error::Throttled { retry_after: Duration::ZERO }.into(), "1"),
             (AuthError::RateLimited { retry_after: Duration::from_millis(2_500) }, "3"),
             (AuthError::RateLimited { retry_after: Duration::from_secs(900) }, "900"),
+            // A backoff without a cap (`Duration::MAX`): no overflow in the rounding up.
+            (lucia::Error::Throttled { retry_after: Duration::MAX }.into(), "18446744073709551615"),
         ];
         for (error, seconds) in cases {
             let shown = error.to_string();

@@ -330,8 +330,12 @@ where
     /// The key row, or [`Error::InvalidKeyId`] after the same hashing work a wrong password
     /// costs (a hash by the configured hasher), so that response times do not reveal which
     /// keys exist.
+    ///
+    /// Only a row whose id is exactly `key_id` counts: a store whose comparison equates other
+    /// spellings (MariaDB's `utf8mb4_bin` ignores trailing spaces) would otherwise let each
+    /// spelling reach the same key under a sign-in throttle record of its own.
     async fn find_key(&self, key_id: &str, password: Option<&str>) -> Result<DatabaseKey, Error> {
-        match self.inner.adapter.get_key(key_id).await? {
+        match self.inner.adapter.get_key(key_id).await?.filter(|key| key.id == key_id) {
             Some(key) => Ok(key),
             None => {
                 if let Some(password) = password.filter(|p| !p.is_empty()) {
@@ -368,6 +372,12 @@ where
                 Ok(key)
             }
             (None, None) => Ok(key),
+            (None, Some(password)) if !password.is_empty() => {
+                // A key without password: the same hash an unknown key costs, so that
+                // response times do not reveal that the key exists.
+                self.inner.hashing.verify_dummy(password).await?;
+                Err(Error::InvalidPassword)
+            }
             _ => Err(Error::InvalidPassword),
         }
     }

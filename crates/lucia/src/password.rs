@@ -250,7 +250,9 @@ impl PasswordHasher for Argon2id {
         let Ok(parsed) = argon2::PasswordHash::new(hash) else { return Ok(false) };
         let Ok(params) = argon2::Params::try_from(&parsed) else { return Ok(false) };
         let work = u64::from(params.t_cost()) * u64::from(params.p_cost());
-        if params.m_cost() > MAX_VERIFY_M_COST.max(self.m_cost) || work > MAX_VERIFY_WORK {
+        // The bounds never refuse a hash this hasher's own parameters make.
+        let own_work = u64::from(self.t_cost) * u64::from(self.p_cost);
+        if params.m_cost() > MAX_VERIFY_M_COST.max(self.m_cost) || work > MAX_VERIFY_WORK.max(own_work) {
             return Ok(false);
         }
         let normalized: String = password.nfkc().collect();
@@ -764,6 +766,16 @@ mod tests {
         ] {
             assert!(!hasher.verify("x", hash).unwrap(), "{hash}");
         }
+    }
+
+    #[test]
+    fn argon2id_verifies_its_own_hashes_past_the_work_bound() {
+        // t × p above the bound for stored hashes: still this hasher's own parameters.
+        let hasher = Argon2id::new(8, 1025, 1).unwrap();
+        let hash = hasher.hash("pw").unwrap();
+        assert!(hasher.verify("pw", &hash).unwrap());
+        // The default hasher still refuses that much work from a stored hash.
+        assert!(!Argon2id::default().verify("pw", &hash).unwrap());
     }
 
     #[test]
