@@ -240,9 +240,11 @@ pub const MAX_THROTTLE_KEY_LENGTH: usize = 128;
 /// has its own unless given one ([`LuciaBuilder::sign_in_throttle`](crate::LuciaBuilder)):
 /// instances of an application that share users should share a store instead (Redis).
 ///
-/// Memory stays bounded: records are dropped once forgotten
-/// ([`Backoff::forget_after`]), in sweeps that run when the map has doubled since the last
-/// sweep, or a minute after it.
+/// Records are dropped once forgotten ([`Backoff::forget_after`]), in sweeps that run when
+/// the map has doubled since the last sweep, or a minute after it. There is no hard cap: the
+/// map holds one record (about a hundred bytes) per key tried within `forget_after`, so its
+/// size follows the rate of attempts on distinct keys, which the per-IP limit of
+/// `lucia-axum` bounds per client address but not across many addresses.
 #[derive(Debug, Default)]
 pub struct MemoryThrottleStore {
     state: Mutex<MemoryState>,
