@@ -3,8 +3,10 @@
 
 #[allow(unused_macros, unused_imports)] // only the test doubles are used here
 mod behaviour;
+mod logs;
 
-use std::io::Write;
+use logs::Logs;
+
 use std::time::{Duration, Instant};
 
 use behaviour::Probe;
@@ -47,43 +49,6 @@ async fn new_passwords_are_argon2id_by_default_and_s2_in_compat_mode() {
     // The default configuration reads it and upgrades it.
     auth.use_key("email", "v2@example.com", Some(PASSWORD)).await.unwrap();
     assert!(hash_of(&adapter, "email:v2@example.com").starts_with("$argon2id$"));
-}
-
-/// What `tracing` logged on this thread (one global subscriber writes each event to a buffer
-/// of the thread that logs it; the test's current-thread runtime logs on the test's thread).
-struct Logs;
-
-thread_local! {
-    static THREAD_LOGS: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-impl Logs {
-    fn install() -> Self {
-        static GLOBAL: std::sync::Once = std::sync::Once::new();
-        GLOBAL.call_once(|| {
-            let subscriber = tracing_subscriber::fmt()
-                .with_writer(|| Logs)
-                .with_ansi(false)
-                .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
-                .finish();
-            tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
-        });
-        THREAD_LOGS.with(|logs| logs.borrow_mut().clear());
-        Logs
-    }
-    fn text(&self) -> String {
-        THREAD_LOGS.with(|logs| String::from_utf8_lossy(&logs.borrow()).into_owned())
-    }
-}
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        THREAD_LOGS.with(|logs| logs.borrow_mut().extend_from_slice(buf));
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[tokio::test]

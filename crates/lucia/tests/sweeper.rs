@@ -2,7 +2,10 @@
 //! once and then every period, `stop` waits for a sweep in progress, dropping the sweeper
 //! ends its task, and a failing store is logged and retried.
 
-use std::io::Write;
+mod logs;
+
+use logs::Logs;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -127,45 +130,6 @@ async fn settle(what: &str, done: impl Fn() -> bool) {
 async fn idle() {
     for _ in 0..100 {
         tokio::task::yield_now().await;
-    }
-}
-
-/// What `tracing` logged on this thread. One global subscriber writes each event to a buffer of
-/// the thread that logs it; each test's current-thread runtime runs the sweeper on the test's
-/// thread. (Scoped subscribers, one per test, race with each other over tracing's cached
-/// callsite interest when tests run in parallel, and lose events.)
-struct Logs;
-
-thread_local! {
-    static THREAD_LOGS: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-impl Logs {
-    fn install() -> Self {
-        static GLOBAL: std::sync::Once = std::sync::Once::new();
-        GLOBAL.call_once(|| {
-            let subscriber = tracing_subscriber::fmt()
-                .with_writer(|| Logs)
-                .with_ansi(false)
-                .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
-                .finish();
-            tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
-        });
-        THREAD_LOGS.with(|logs| logs.borrow_mut().clear());
-        Logs
-    }
-    fn text(&self) -> String {
-        THREAD_LOGS.with(|logs| String::from_utf8_lossy(&logs.borrow()).into_owned())
-    }
-}
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        THREAD_LOGS.with(|logs| logs.borrow_mut().extend_from_slice(buf));
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 
