@@ -447,13 +447,20 @@ where
         }
         let outcome = check.await;
         if outcome.is_ok() {
-            // Best effort: the password is proven; a record left behind only slows this key's
-            // next sign-ins, and is forgotten in time.
-            if let Err(error) = throttle.store.succeeded(&key).await {
-                tracing::warn!(%error, "could not clear the sign-in throttle of a key after a correct password");
-            }
+            self.forget_sign_in_attempts(key_id).await;
         }
         outcome
+    }
+
+    /// Clears a key's sign-in throttle after its password was proven or set, so that its owner
+    /// can sign in at once. Best effort: a record left behind only slows the key's next
+    /// sign-ins, and is forgotten in time.
+    async fn forget_sign_in_attempts(&self, key_id: &str) {
+        if let Some(throttle) = &self.inner.throttle
+            && let Err(error) = throttle.store.succeeded(&throttle_key(key_id)).await
+        {
+            tracing::warn!(%error, "lucia: could not clear the sign-in throttle of a key");
+        }
     }
 
     /// Adds a key to an existing user. Errors: [`Error::DuplicateKeyId`],
@@ -489,7 +496,7 @@ where
     /// [`change_password`](Self::change_password), which also ends their sessions. An unknown
     /// key is [`Error::InvalidKeyId`], reported before any hashing (Lucia v2 hashed first). A
     /// new password must pass the [`PasswordPolicy`](crate::PasswordPolicy)
-    /// ([`Error::PasswordRejected`]).
+    /// ([`Error::PasswordRejected`]). The key's sign-in throttle is cleared (best effort).
     pub async fn update_key_password(
         &self,
         provider_id: &str,
@@ -501,6 +508,7 @@ where
         let mut key = self.inner.adapter.get_key(&key_id).await?.ok_or(Error::InvalidKeyId)?;
         key.hashed_password = self.hash_password(password, provider_user_id).await?;
         self.inner.adapter.update_key(&key_id, key.hashed_password.as_deref()).await?;
+        self.forget_sign_in_attempts(&key_id).await;
         Ok(Key::from_database(key))
     }
 
@@ -525,12 +533,7 @@ where
         let mut key = self.inner.adapter.get_key(&key_id).await?.ok_or(Error::InvalidKeyId)?;
         key.hashed_password = self.hash_password(Some(new_password), provider_user_id).await?;
         self.inner.adapter.update_key_and_end_sessions(&key_id, key.hashed_password.as_deref(), &key.user_id).await?;
-        // A new password starts with a clean slate: the owner can sign in with it at once.
-        if let Some(throttle) = &self.inner.throttle
-            && let Err(error) = throttle.store.succeeded(&throttle_key(&key_id)).await
-        {
-            tracing::warn!(%error, "could not clear the sign-in throttle of a key after a password change");
-        }
+        self.forget_sign_in_attempts(&key_id).await;
         Ok(Key::from_database(key))
     }
 

@@ -147,6 +147,14 @@ pub async fn throttle_is_cleared_by_a_password_change<F: Fixture>(t: &Ctx<F>) {
     assert_err!(t.auth.use_key("email", "reset@example.com", Some("old")).await, Error::Throttled { .. });
     t.auth.change_password("email", "reset@example.com", "new").await.unwrap();
     t.auth.sign_in("email", "reset@example.com", Some("new"), xx()).await.unwrap();
+
+    // So does setting it with update_key_password (an administrator's reset).
+    for _ in 0..6 {
+        let _ = t.auth.use_key("email", "reset@example.com", Some("guess")).await;
+    }
+    assert_err!(t.auth.use_key("email", "reset@example.com", Some("new")).await, Error::Throttled { .. });
+    t.auth.update_key_password("email", "reset@example.com", Some("newer")).await.unwrap();
+    t.auth.use_key("email", "reset@example.com", Some("newer")).await.unwrap();
 }
 
 pub async fn throttle_can_be_configured_or_turned_off<F: Fixture>(t: &Ctx<F>) {
