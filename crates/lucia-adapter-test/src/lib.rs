@@ -113,6 +113,7 @@ use serde_json::json;
 #[cfg(feature = "memory")]
 pub mod memory;
 pub mod session_adapter;
+pub mod token_adapter;
 pub mod user_adapter;
 
 #[doc(hidden)]
@@ -565,6 +566,37 @@ macro_rules! session_adapter_tests {
                 extra_set_session_unknown_column,
                 extra_session_ids_are_case_sensitive,
                 extra_concurrent_sessions_for_one_id_have_one_winner,
+            ]
+        );
+    };
+}
+
+/// Generates one `#[test]` per case for a [`TokenAdapter`](lucia::TokenAdapter): single-use
+/// tokens beside users, keys and sessions (see [`token_adapter`] for the token table).
+#[macro_export]
+macro_rules! token_adapter_tests {
+    ($fixture:expr) => {
+        $crate::__generate_cases!(
+            $fixture,
+            token_adapter,
+            [
+                set_token_round_trips,
+                get_token_returns_none_for_unknown,
+                token_ids_are_case_sensitive,
+                set_token_replaces_the_users_token_of_that_kind,
+                set_token_of_unknown_user,
+                count_token_attempt_counts,
+                a_replacing_token_starts_uncounted,
+                consume_token_deletes_it_and_updates_its_user_once,
+                consume_token_without_attributes_only_deletes,
+                consume_token_that_cannot_update_keeps_the_token,
+                revoke_user_tokens_deletes_all_of_that_user,
+                revoke_user_tokens_that_cannot_update_changes_nothing,
+                delete_expired_tokens_keeps_live_and_boundary,
+                deleting_a_user_deletes_its_tokens,
+                concurrent_consumptions_have_one_winner,
+                concurrent_attempt_counts_are_distinct,
+                concurrent_issues_leave_one_token,
             ]
         );
     };

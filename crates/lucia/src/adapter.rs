@@ -113,7 +113,9 @@ pub trait UserAdapter: Send + Sync {
         attributes: AttributeMap,
     ) -> impl Future<Output = Result<(), AdapterError>> + Send;
 
-    /// Deletes a user. Keys and sessions must be deleted first if foreign keys require it.
+    /// Deletes a user. Keys and sessions must be deleted first if foreign keys require it; a
+    /// store of single-use tokens ([`TokenAdapter`](crate::TokenAdapter)) deletes the user's
+    /// tokens with it.
     fn delete_user(&self, user_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send;
 
     /// The key with this id.
@@ -159,6 +161,14 @@ pub trait UserAdapter: Send + Sync {
 
     /// Deletes all keys of a user.
     fn delete_keys_by_user_id(&self, user_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send;
+
+    /// Deletes every single-use token whose `expires` is before `now_ms`, and returns how many.
+    /// A store that implements [`TokenAdapter`](crate::TokenAdapter) must implement it; the
+    /// default, for stores without tokens, deletes nothing.
+    fn delete_expired_tokens(&self, now_ms: i64) -> impl Future<Output = Result<u64, AdapterError>> + Send {
+        let _ = now_ms;
+        std::future::ready(Ok(0))
+    }
 }
 
 /// Storage of sessions.
@@ -347,6 +357,9 @@ impl<U: UserAdapter, S: SessionAdapter> UserAdapter for SplitAdapter<U, S> {
     }
     fn delete_keys_by_user_id(&self, user_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send {
         self.users.delete_keys_by_user_id(user_id)
+    }
+    fn delete_expired_tokens(&self, now_ms: i64) -> impl Future<Output = Result<u64, AdapterError>> + Send {
+        self.users.delete_expired_tokens(now_ms)
     }
 }
 

@@ -11,8 +11,9 @@ use crate::config::{Config, LuciaBuilder, SignInThrottle};
 use crate::id::USER_ID_LENGTH;
 use crate::password::HashingPool;
 use crate::session::{from_millis, to_millis};
-use crate::throttle::{Attempt, throttle_key};
+use crate::throttle::{Attempt, DynThrottleStore, throttle_key};
 use crate::token::MAX_SESSION_TOKEN_LENGTH;
+use crate::verification::EmailSettings;
 use crate::{
     Adapter, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, Env, Error, Key, MAX_PASSWORD_BYTES, NewSession,
     Session, SessionCookie, SessionHandle, SessionState, SessionToken, SessionUpdate, User, create_key_id,
@@ -152,15 +153,19 @@ const SIGN_IN_ATTEMPTS: usize = 3;
 /// (de)serialises as a map of column names). `Lucia` is cheap to clone: clones share one
 /// adapter and configuration.
 pub struct Lucia<A, U = NoAttributes, S = NoAttributes> {
-    inner: Arc<Inner<A>>,
+    pub(crate) inner: Arc<Inner<A>>,
     types: PhantomData<fn() -> (U, S)>,
 }
 
-struct Inner<A> {
-    adapter: A,
-    config: Config,
-    hashing: HashingPool,
-    throttle: Option<SignInThrottle>,
+pub(crate) struct Inner<A> {
+    pub(crate) adapter: A,
+    pub(crate) config: Config,
+    pub(crate) hashing: HashingPool,
+    pub(crate) throttle: Option<SignInThrottle>,
+    /// Where issuing of verification codes and reset links is counted (the sign-in
+    /// throttle's store when one is set).
+    pub(crate) token_throttle: Arc<dyn DynThrottleStore>,
+    pub(crate) email: EmailSettings,
 }
 
 impl<A, U, S> Clone for Lucia<A, U, S> {
@@ -193,8 +198,11 @@ impl<A, U, S> Lucia<A, U, S> {
         config: Config,
         hashing: HashingPool,
         throttle: Option<SignInThrottle>,
+        token_throttle: Arc<dyn DynThrottleStore>,
+        email: EmailSettings,
     ) -> Self {
-        Self { inner: Arc::new(Inner { adapter, config, hashing, throttle }), types: PhantomData }
+        let inner = Inner { adapter, config, hashing, throttle, token_throttle, email };
+        Self { inner: Arc::new(inner), types: PhantomData }
     }
 
     /// The adapter, for operations Lucia does not wrap.
@@ -207,7 +215,7 @@ impl<A, U, S> Lucia<A, U, S> {
         &self.inner.config
     }
 
-    fn now_ms(&self) -> i64 {
+    pub(crate) fn now_ms(&self) -> i64 {
         to_millis(self.inner.config.now())
     }
 
@@ -311,7 +319,11 @@ where
 
     /// Checks a new password against the policy and hashes it; `provider_user_id` is a word
     /// the strength estimate treats as guessable.
-    async fn hash_password(&self, password: Option<&str>, provider_user_id: &str) -> Result<Option<String>, Error> {
+    pub(crate) async fn hash_password(
+        &self,
+        password: Option<&str>,
+        provider_user_id: &str,
+    ) -> Result<Option<String>, Error> {
         match password {
             Some(password) => Ok(Some(self.inner.hashing.hash_new(password, vec![provider_user_id.to_owned()]).await?)),
             None => Ok(None),
@@ -320,7 +332,7 @@ where
 
     /// Checks a new password before any database access, for the cheap rules (its length), so
     /// that nothing is read for a password that cannot be set.
-    fn check_new_password_length(&self, password: Option<&str>) -> Result<(), Error> {
+    pub(crate) fn check_new_password_length(&self, password: Option<&str>) -> Result<(), Error> {
         match password {
             Some(password) => self.inner.hashing.policy().check_length(password).map_err(Error::PasswordRejected),
             None => Ok(()),
@@ -455,7 +467,7 @@ where
     /// Clears a key's sign-in throttle after its password was proven or set, so that its owner
     /// can sign in at once. Best effort: a record left behind only slows the key's next
     /// sign-ins, and is forgotten in time.
-    async fn forget_sign_in_attempts(&self, key_id: &str) {
+    pub(crate) async fn forget_sign_in_attempts(&self, key_id: &str) {
         if let Some(throttle) = &self.inner.throttle
             && let Err(error) = throttle.store.succeeded(&throttle_key(key_id)).await
         {
@@ -803,6 +815,14 @@ where
         Ok(self.inner.adapter.delete_dead_sessions(self.sweep_cutoff()).await?)
     }
 
+    /// Deletes every single-use token (verification code, reset link) that has expired, and
+    /// returns how many; the session sweeper
+    /// ([`spawn_session_sweeper`](Self::spawn_session_sweeper)) runs it after each sweep of
+    /// sessions. Stores without tokens delete nothing.
+    pub async fn delete_expired_tokens(&self) -> Result<u64, Error> {
+        Ok(self.inner.adapter.delete_expired_tokens(self.now_ms()).await?)
+    }
+
     fn sweep_cutoff(&self) -> i64 {
         self.now_ms().saturating_sub(DEAD_SESSION_GRACE_MS)
     }
@@ -852,7 +872,7 @@ fn check_token(token: &str) -> Result<(), Error> {
 
 /// Rejects user ids no store can hold (containing NUL, which PostgreSQL cannot store) before
 /// any query: no such user can exist.
-fn check_user_id(user_id: &str) -> Result<(), Error> {
+pub(crate) fn check_user_id(user_id: &str) -> Result<(), Error> {
     if user_id.contains('\0') {
         return Err(Error::InvalidUserId);
     }

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::password::{HashingPool, HashingPriority, QUEUE_PER_THREAD};
 use crate::throttle::DynThrottleStore;
+use crate::verification::EmailSettings;
 use crate::{
     Adapter, Argon2id, Backoff, CsrfConfig, Lucia, LuciaScrypt, MemoryThrottleStore, NoAttributes, PasswordHasher,
     PasswordPolicy, SessionCookieConfig, SessionTokens, ThrottleStore,
@@ -106,6 +107,8 @@ pub struct LuciaBuilder<A, U = NoAttributes, S = NoAttributes> {
     hashing_queue: Option<usize>,
     hashing_priority: HashingPriority,
     throttle: Option<SignInThrottle>,
+    token_throttle: Arc<dyn DynThrottleStore>,
+    email: EmailSettings,
     types: PhantomData<fn() -> (U, S)>,
 }
 
@@ -118,6 +121,7 @@ pub(crate) struct SignInThrottle {
 
 impl<A: Adapter> LuciaBuilder<A> {
     pub(crate) fn new(adapter: A) -> Self {
+        let store: Arc<dyn DynThrottleStore> = Arc::new(MemoryThrottleStore::new());
         Self {
             adapter,
             config: Config {
@@ -133,7 +137,9 @@ impl<A: Adapter> LuciaBuilder<A> {
             hashing_threads: std::thread::available_parallelism().map_or(2, usize::from),
             hashing_queue: None,
             hashing_priority: HashingPriority::default(),
-            throttle: Some(SignInThrottle { store: Arc::new(MemoryThrottleStore::new()), backoff: Backoff::default() }),
+            throttle: Some(SignInThrottle { store: Arc::clone(&store), backoff: Backoff::default() }),
+            token_throttle: store,
+            email: EmailSettings::default(),
             types: PhantomData,
         }
     }
@@ -253,7 +259,9 @@ impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
     /// ```
     pub fn sign_in_throttle(mut self, store: impl ThrottleStore) -> Self {
         let backoff = self.throttle.as_ref().map_or_else(Backoff::default, |throttle| throttle.backoff);
-        self.throttle = Some(SignInThrottle { store: Arc::new(store), backoff });
+        let store: Arc<dyn DynThrottleStore> = Arc::new(store);
+        self.throttle = Some(SignInThrottle { store: Arc::clone(&store), backoff });
+        self.token_throttle = store;
         self
     }
 
@@ -271,8 +279,24 @@ impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
     pub fn sign_in_backoff(mut self, backoff: Backoff) -> Self {
         match &mut self.throttle {
             Some(throttle) => throttle.backoff = backoff,
-            None => self.throttle = Some(SignInThrottle { store: Arc::new(MemoryThrottleStore::new()), backoff }),
+            None => self.throttle = Some(SignInThrottle { store: Arc::clone(&self.token_throttle), backoff }),
         }
+        self
+    }
+
+    /// Settings of the email verification and password-reset flows (see
+    /// [`EmailSettings`]; the defaults follow Lucia v2's guides). Issuing codes and links is
+    /// counted in the sign-in throttle's store ([`sign_in_throttle`](Self::sign_in_throttle)),
+    /// also when sign-ins are not throttled.
+    ///
+    /// ```
+    /// # fn demo<A: lucia::Adapter>(adapter: A) {
+    /// let email = lucia::EmailSettings::default().attributes("email", "verified");
+    /// let auth = lucia::Lucia::builder(adapter).email(email).build();
+    /// # }
+    /// ```
+    pub fn email(mut self, settings: EmailSettings) -> Self {
+        self.email = settings;
         self
     }
 
@@ -310,6 +334,8 @@ impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
             hashing_queue: self.hashing_queue,
             hashing_priority: self.hashing_priority,
             throttle: self.throttle,
+            token_throttle: self.token_throttle,
+            email: self.email,
             types: PhantomData,
         }
     }
@@ -319,6 +345,6 @@ impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
         let threads = self.hashing_threads.max(1);
         let queue = self.hashing_queue.unwrap_or(threads.saturating_mul(QUEUE_PER_THREAD));
         let hashing = HashingPool::new(self.hasher, Arc::new(self.policy), threads, queue, self.hashing_priority);
-        Lucia::from_parts(self.adapter, self.config, hashing, self.throttle)
+        Lucia::from_parts(self.adapter, self.config, hashing, self.throttle, self.token_throttle, self.email)
     }
 }

@@ -85,6 +85,14 @@ pub enum Error {
         /// How long until the next attempt on this key is allowed.
         retry_after: std::time::Duration,
     },
+    /// A verification code or password-reset token is wrong, unknown, already used, replaced by
+    /// a newer one, or no longer matches the user's address.
+    #[error("invalid or used token")]
+    InvalidToken,
+    /// A verification code or password-reset token has expired, or a code was tried too many
+    /// times: issue a new one.
+    #[error("expired token")]
+    ExpiredToken,
     /// The store could not be reached (connection refused or lost, or no answer in time):
     /// the request may succeed later. Nothing is known about the session or credential, so
     /// callers should answer "try again" (HTTP 503), not sign the user out.

@@ -92,6 +92,7 @@ mod sweeper;
 mod throttle;
 mod token;
 mod user;
+mod verification;
 
 /// The `cookie` crate, whose [`Cookie`](::cookie::Cookie) [`SessionCookie::into_cookie`] returns.
 pub use ::cookie as cookie_crate;
@@ -115,3 +116,7 @@ pub use sweeper::SessionSweeper;
 pub use throttle::{Attempt, Backoff, MAX_THROTTLE_KEY_LENGTH, MemoryThrottleStore, ThrottleStore};
 pub use token::{InvalidSessionHandle, MAX_SESSION_TOKEN_LENGTH, SessionHandle, SessionToken, SessionTokens};
 pub use user::User;
+pub use verification::{
+    DatabaseToken, EmailSettings, EmailVerificationCode, PasswordReset, PasswordResetRequest, TokenAdapter, TokenKind,
+    VERIFICATION_CODE_DIGITS,
+};

@@ -17,11 +17,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::{
-    Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, SessionAdapter, SessionUpdate,
-    UserAdapter,
+    Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseToken, DatabaseUser, SessionAdapter,
+    SessionUpdate, TokenAdapter, TokenKind, UserAdapter,
 };
 
-/// An in-memory store of users, keys and sessions. Clones share one store.
+/// An in-memory store of users, keys, sessions and single-use tokens
+/// ([`TokenAdapter`]). Clones share one store.
 ///
 /// It keeps the promises a SQL schema keeps: unique ids, unique attribute columns that are
 /// declared with [`unique_user_attribute`](Self::unique_user_attribute) (`null` values never
@@ -42,6 +43,7 @@ struct Store {
     users: BTreeMap<String, AttributeMap>,
     keys: BTreeMap<String, DatabaseKey>,
     sessions: BTreeMap<String, DatabaseSession>,
+    tokens: BTreeMap<String, DatabaseToken>,
 }
 
 impl MemoryAdapter {
@@ -85,6 +87,11 @@ impl MemoryAdapter {
         self.lock().sessions.values().cloned().collect()
     }
 
+    /// Every single-use token, by id.
+    pub fn tokens(&self) -> Vec<DatabaseToken> {
+        self.lock().tokens.values().cloned().collect()
+    }
+
     fn lock(&self) -> MutexGuard<'_, Store> {
         // A panic while holding the lock cannot leave a half-made change: every change is
         // checked before it is applied.
@@ -98,6 +105,25 @@ impl MemoryAdapter {
             let taken = store.users.iter().any(|(id, other)| id != user_id && other.get(column) == Some(value));
             taken.then(|| column.clone())
         })
+    }
+
+    /// Merges `attributes` into a user's, as `update_user` does; an unknown user is left alone.
+    fn update_attributes(
+        &self,
+        store: &mut Store,
+        user_id: &str,
+        attributes: AttributeMap,
+    ) -> Result<(), AdapterError> {
+        if attributes.is_empty() || !store.users.contains_key(user_id) {
+            return Ok(());
+        }
+        if let Some(column) = self.taken_attribute(store, user_id, &attributes) {
+            return Err(AdapterError::DuplicateAttribute { column: Some(column) });
+        }
+        if let Some(user) = store.users.get_mut(user_id) {
+            user.extend(attributes);
+        }
+        Ok(())
     }
 
     fn check_user(&self, store: &Store, user_id: &str) -> Result<(), AdapterError> {
@@ -145,17 +171,7 @@ impl UserAdapter for MemoryAdapter {
     }
 
     async fn update_user(&self, user_id: &str, attributes: AttributeMap) -> Result<(), AdapterError> {
-        let mut store = self.lock();
-        if !store.users.contains_key(user_id) {
-            return Ok(());
-        }
-        if let Some(column) = self.taken_attribute(&store, user_id, &attributes) {
-            return Err(AdapterError::DuplicateAttribute { column: Some(column) });
-        }
-        if let Some(user) = store.users.get_mut(user_id) {
-            user.extend(attributes);
-        }
-        Ok(())
+        self.update_attributes(&mut self.lock(), user_id, attributes)
     }
 
     async fn delete_user(&self, user_id: &str) -> Result<(), AdapterError> {
@@ -166,6 +182,7 @@ impl UserAdapter for MemoryAdapter {
             return Err(AdapterError::database("the user still has keys or sessions"));
         }
         store.users.remove(user_id);
+        store.tokens.retain(|_, token| token.user_id != user_id);
         Ok(())
     }
 
@@ -212,6 +229,57 @@ impl UserAdapter for MemoryAdapter {
 
     async fn delete_keys_by_user_id(&self, user_id: &str) -> Result<(), AdapterError> {
         self.lock().keys.retain(|_, key| key.user_id != user_id);
+        Ok(())
+    }
+
+    async fn delete_expired_tokens(&self, now_ms: i64) -> Result<u64, AdapterError> {
+        let mut store = self.lock();
+        let before = store.tokens.len();
+        store.tokens.retain(|_, token| token.expires >= now_ms);
+        Ok((before - store.tokens.len()) as u64)
+    }
+}
+
+impl TokenAdapter for MemoryAdapter {
+    async fn set_token(&self, token: DatabaseToken) -> Result<(), AdapterError> {
+        let mut store = self.lock();
+        self.check_user(&store, &token.user_id)?;
+        store.tokens.retain(|_, other| other.user_id != token.user_id || other.kind != token.kind);
+        store.tokens.insert(token.id.clone(), token);
+        Ok(())
+    }
+
+    async fn get_token(&self, token_id: &str) -> Result<Option<DatabaseToken>, AdapterError> {
+        Ok(self.lock().tokens.get(token_id).cloned())
+    }
+
+    async fn get_user_token(&self, user_id: &str, kind: TokenKind) -> Result<Option<DatabaseToken>, AdapterError> {
+        Ok(self.lock().tokens.values().find(|token| token.user_id == user_id && token.kind == kind).cloned())
+    }
+
+    async fn count_token_attempt(&self, token_id: &str) -> Result<Option<u32>, AdapterError> {
+        Ok(self.lock().tokens.get_mut(token_id).map(|token| {
+            token.attempts = token.attempts.saturating_add(1);
+            token.attempts
+        }))
+    }
+
+    async fn consume_token(&self, token_id: &str, attributes: AttributeMap) -> Result<bool, AdapterError> {
+        let mut store = self.lock();
+        let Some(user_id) = store.tokens.get(token_id).map(|token| token.user_id.clone()) else {
+            return Ok(false);
+        };
+        // The user is updated first: a refused update leaves the token, as a rolled-back
+        // transaction would.
+        self.update_attributes(&mut store, &user_id, attributes)?;
+        store.tokens.remove(token_id);
+        Ok(true)
+    }
+
+    async fn revoke_user_tokens(&self, user_id: &str, attributes: AttributeMap) -> Result<(), AdapterError> {
+        let mut store = self.lock();
+        self.update_attributes(&mut store, user_id, attributes)?;
+        store.tokens.retain(|_, token| token.user_id != user_id);
         Ok(())
     }
 }
@@ -285,6 +353,7 @@ impl Adapter for MemoryAdapter {
         let mut store = self.lock();
         delete_sessions_of(&mut store, user_id);
         store.keys.retain(|_, key| key.user_id != user_id);
+        store.tokens.retain(|_, token| token.user_id != user_id);
         store.users.remove(user_id);
         Ok(())
     }

@@ -19,8 +19,8 @@ where
     U: Serialize + DeserializeOwned + Send + Sync + 'static,
     S: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
-    /// Spawns a tokio task that runs [`delete_dead_sessions`](Self::delete_dead_sessions)
-    /// every `every`, until the returned [`SessionSweeper`] is stopped or dropped. Spawn it
+    /// Spawns a tokio task that runs [`delete_dead_sessions`](Self::delete_dead_sessions), then
+    /// [`delete_expired_tokens`](Self::delete_expired_tokens), every `every`, until the returned [`SessionSweeper`] is stopped or dropped. Spawn it
     /// once per application instance, next to the server.
     ///
     /// The first sweep runs **at once**, so an application that was down for a while starts
@@ -143,6 +143,15 @@ where
                 error = %error,
                 elapsed_ms = millis(started.elapsed()),
                 "session sweep failed; trying again at the next period"
+            ),
+        }
+        match auth.delete_expired_tokens().await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(target: "lucia::sweeper", deleted, "swept expired tokens"),
+            Err(error) => tracing::warn!(
+                target: "lucia::sweeper",
+                error = %error,
+                "token sweep failed; trying again at the next period"
             ),
         }
     }

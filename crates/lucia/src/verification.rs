@@ -1,0 +1,693 @@
+//! Single-use tokens: email verification codes and password-reset links.
+//!
+//! Both are random secrets from the operating system's CSPRNG, handed out once (to be mailed)
+//! and stored only as a SHA-256, bound to a user and an email address, short-lived, and
+//! consumed atomically: of two requests that present the same token at once, one succeeds.
+//! A user has at most one outstanding token of each kind; issuing a new one replaces it, and
+//! [`Lucia::change_email`] revokes both.
+//!
+//! - **Email verification**: [`Lucia::issue_email_verification`] makes an 8-digit code for the
+//!   user's email address (15 minutes by default); [`Lucia::verify_email`] checks it, in
+//!   constant time, at most [`EmailSettings::max_code_attempts`] times, and sets the user's
+//!   "verified" attribute.
+//! - **Password reset**: [`Lucia::request_password_reset`] takes an email address, throttles
+//!   it, and gives a [`PasswordResetRequest`] whose [`issue`](PasswordResetRequest::issue)
+//!   makes a link token if the address has a password key (one hour at most);
+//!   [`Lucia::reset_password`] redeems it with a new password, ends all the user's sessions,
+//!   and counts the address as verified.
+//!
+//! Issuing is throttled per user (codes) and per address (resets), in the sign-in throttle's
+//! store ([`EmailSettings::issue_backoff`]); a refused issue is [`Error::Throttled`].
+//!
+//! Tokens live in the user store: an adapter that implements [`TokenAdapter`] (the memory
+//! adapter, `lucia-adapter-sea-orm` with a token entity, `lucia-adapter-sqlite`).
+//!
+//! ```
+//! use lucia::{CreateUser, Error, Lucia, NewKey, memory::MemoryAdapter};
+//!
+//! #[derive(serde::Serialize, serde::Deserialize)]
+//! struct UserAttributes {
+//!     email: String,
+//!     email_verified: bool,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Error> {
+//! let auth = Lucia::builder(MemoryAdapter::new()).user_attributes::<UserAttributes>().build();
+//! let email = "ada@example.com";
+//! let key = NewKey::password("email", email, "correct horse battery staple");
+//! let user = auth
+//!     .create_user(CreateUser::new(UserAttributes { email: email.into(), email_verified: false }).with_key(key))
+//!     .await?;
+//!
+//! // Sign-up: mail a code to the address, and ask for it.
+//! let code = auth.issue_email_verification(&user.user_id).await?;
+//! # let mail_body = code.code().to_owned();
+//! // send `code.code()` to `code.email`, then, when the user types it in:
+//! auth.verify_email(&user.user_id, &mail_body).await?;
+//! assert!(auth.get_user(&user.user_id).await?.attributes.email_verified);
+//!
+//! // "Forgot password": throttle first, then issue and mail off the request's path, so that
+//! // the response says nothing (in content or timing) about whether the address exists.
+//! let request = auth.request_password_reset(email).await?;
+//! if let Some(reset) = request.issue().await? {
+//!     // mail a link with `reset.token()` to `reset.email`
+//! # let link_token = reset.token().to_owned();
+//!     // ... and when the link is opened and a new password chosen:
+//!     auth.reset_password(&link_token, "a new and better passphrase").await?;
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+
+use crate::session::to_millis;
+use crate::throttle::Attempt;
+use crate::token::sha256_hex;
+use crate::{
+    Adapter, AdapterError, AttributeMap, Backoff, DatabaseUser, Error, Lucia, SplitAdapter, User, UserAdapter,
+    create_key_id, generate_random_string,
+};
+
+/// Digits in an email verification code.
+pub const VERIFICATION_CODE_DIGITS: usize = 8;
+/// Characters in a password-reset token (`[a-z0-9]`, about 206 bits).
+const RESET_TOKEN_LENGTH: usize = 40;
+/// The longest token accepted from a request; longer ones are refused before any query.
+const MAX_TOKEN_INPUT: usize = 128;
+/// The longest a reset link may live.
+const MAX_RESET_LIFETIME: Duration = Duration::from_secs(60 * 60);
+
+/// What a single-use token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenKind {
+    /// A code that proves the user received mail at an address.
+    EmailVerification,
+    /// A link token that lets the user set a new password.
+    PasswordReset,
+}
+
+impl TokenKind {
+    /// The value of the token table's `kind` column.
+    ///
+    /// ```
+    /// use lucia::TokenKind;
+    /// assert_eq!(TokenKind::PasswordReset.as_str(), "password_reset");
+    /// assert_eq!(TokenKind::parse("email_verification"), Some(TokenKind::EmailVerification));
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EmailVerification => "email_verification",
+            Self::PasswordReset => "password_reset",
+        }
+    }
+
+    /// The kind a `kind` column value names, if any.
+    pub fn parse(kind: &str) -> Option<Self> {
+        match kind {
+            "email_verification" => Some(Self::EmailVerification),
+            "password_reset" => Some(Self::PasswordReset),
+            _ => None,
+        }
+    }
+}
+
+/// A row of the token table. `Debug` does not show the `id` (a hash of the secret).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseToken {
+    /// Lowercase hex SHA-256 of the secret (and, for a code, of its user): the primary key.
+    pub id: String,
+    /// The user the token was issued to.
+    pub user_id: String,
+    /// What the token is for.
+    pub kind: TokenKind,
+    /// The email address the token was sent to.
+    pub email: String,
+    /// When the token stops working, in milliseconds since the Unix epoch.
+    pub expires: i64,
+    /// How many times a code was tried (always 0 for reset tokens).
+    pub attempts: u32,
+}
+
+impl fmt::Debug for DatabaseToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseToken")
+            .field("id", &"<redacted>")
+            .field("user_id", &self.user_id)
+            .field("kind", &self.kind)
+            .field("email", &self.email)
+            .field("expires", &self.expires)
+            .field("attempts", &self.attempts)
+            .finish()
+    }
+}
+
+/// Storage of single-use tokens, beside users and keys: a capability of user stores.
+///
+/// Contract (checked by the `lucia-adapter-test` conformance suite's token cases): a user has
+/// at most one token of each kind; tokens refer to users (a token of an unknown user is
+/// [`AdapterError::InvalidUserId`]), and [`UserAdapter::delete_user`] deletes the user's
+/// tokens with it; [`UserAdapter::delete_expired_tokens`] must be implemented (its default
+/// deletes nothing); lookups of unknown ids return `None`.
+pub trait TokenAdapter: UserAdapter {
+    /// Stores a token, replacing the user's token of the same kind if there is one, in one
+    /// atomic step (an upsert on `(user_id, kind)`).
+    fn set_token(&self, token: DatabaseToken) -> impl Future<Output = Result<(), AdapterError>> + Send;
+
+    /// The token with this id.
+    fn get_token(&self, token_id: &str) -> impl Future<Output = Result<Option<DatabaseToken>, AdapterError>> + Send;
+
+    /// The user's token of this kind.
+    fn get_user_token(
+        &self,
+        user_id: &str,
+        kind: TokenKind,
+    ) -> impl Future<Output = Result<Option<DatabaseToken>, AdapterError>> + Send;
+
+    /// Adds one to a token's `attempts` and returns the new count, atomically (concurrent
+    /// calls get distinct counts), or `None` if the token is gone.
+    fn count_token_attempt(&self, token_id: &str) -> impl Future<Output = Result<Option<u32>, AdapterError>> + Send;
+
+    /// Deletes a token and, if it was there, sets `attributes` on its user (nothing when
+    /// empty), in one transaction. Returns whether the token was there: of concurrent calls
+    /// for one token, exactly one sees `true`.
+    fn consume_token(
+        &self,
+        token_id: &str,
+        attributes: AttributeMap,
+    ) -> impl Future<Output = Result<bool, AdapterError>> + Send;
+
+    /// Deletes all the user's tokens and sets `attributes` on the user (nothing when empty), in
+    /// one transaction, tokens first (the order [`consume_token`](Self::consume_token) takes
+    /// its locks in).
+    fn revoke_user_tokens(
+        &self,
+        user_id: &str,
+        attributes: AttributeMap,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send;
+}
+
+impl<U: TokenAdapter, S: crate::SessionAdapter> TokenAdapter for SplitAdapter<U, S> {
+    fn set_token(&self, token: DatabaseToken) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        self.users().set_token(token)
+    }
+    fn get_token(&self, token_id: &str) -> impl Future<Output = Result<Option<DatabaseToken>, AdapterError>> + Send {
+        self.users().get_token(token_id)
+    }
+    fn get_user_token(
+        &self,
+        user_id: &str,
+        kind: TokenKind,
+    ) -> impl Future<Output = Result<Option<DatabaseToken>, AdapterError>> + Send {
+        self.users().get_user_token(user_id, kind)
+    }
+    fn count_token_attempt(&self, token_id: &str) -> impl Future<Output = Result<Option<u32>, AdapterError>> + Send {
+        self.users().count_token_attempt(token_id)
+    }
+    fn consume_token(
+        &self,
+        token_id: &str,
+        attributes: AttributeMap,
+    ) -> impl Future<Output = Result<bool, AdapterError>> + Send {
+        self.users().consume_token(token_id, attributes)
+    }
+    fn revoke_user_tokens(
+        &self,
+        user_id: &str,
+        attributes: AttributeMap,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        self.users().revoke_user_tokens(user_id, attributes)
+    }
+}
+
+/// Settings of the email verification and password-reset flows
+/// ([`LuciaBuilder::email`](crate::LuciaBuilder::email)). The defaults follow Lucia v2's
+/// guides: the address in the user attribute `email`, a boolean attribute `email_verified`,
+/// and a password key `email:<address>`.
+///
+/// ```
+/// use std::time::Duration;
+/// let settings = lucia::EmailSettings::default()
+///     .attributes("email_address", "verified")
+///     .code_expires_in(Duration::from_secs(10 * 60));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EmailSettings {
+    /// The user attribute column holding the address (default `email`).
+    pub email_attribute: String,
+    /// The boolean user attribute column set when the address is verified (default
+    /// `email_verified`).
+    pub verified_attribute: String,
+    /// The provider id of password keys named by address (default `email`): a reset sets the
+    /// password of key `email:<address>`.
+    pub key_provider: String,
+    /// How long a verification code works (default 15 minutes).
+    pub code_expires_in: Duration,
+    /// How long a reset link works (default and maximum 1 hour).
+    pub reset_expires_in: Duration,
+    /// How many times a code may be tried before it stops working (default 5).
+    pub max_code_attempts: u32,
+    /// How issuing is spaced out, per user for codes and per address for reset links
+    /// (default: 3 at once, then 1 minute doubling up to an hour, forgotten after an hour).
+    pub issue_backoff: Backoff,
+}
+
+impl Default for EmailSettings {
+    fn default() -> Self {
+        Self {
+            email_attribute: "email".into(),
+            verified_attribute: "email_verified".into(),
+            key_provider: "email".into(),
+            code_expires_in: Duration::from_secs(15 * 60),
+            reset_expires_in: MAX_RESET_LIFETIME,
+            max_code_attempts: 5,
+            issue_backoff: Backoff::default()
+                .free_attempts(3)
+                .base_delay(Duration::from_secs(60))
+                .max_delay(Duration::from_secs(60 * 60))
+                .forget_after(Duration::from_secs(60 * 60)),
+        }
+    }
+}
+
+impl EmailSettings {
+    /// Names the user attribute columns of the address and of its verified flag.
+    #[must_use]
+    pub fn attributes(mut self, email: impl Into<String>, verified: impl Into<String>) -> Self {
+        self.email_attribute = email.into();
+        self.verified_attribute = verified.into();
+        self
+    }
+
+    /// Names the provider id of password keys named by address (default `email`).
+    #[must_use]
+    pub fn key_provider(mut self, provider_id: impl Into<String>) -> Self {
+        self.key_provider = provider_id.into();
+        self
+    }
+
+    /// How long a verification code works (default 15 minutes).
+    #[must_use]
+    pub fn code_expires_in(mut self, lifetime: Duration) -> Self {
+        self.code_expires_in = lifetime;
+        self
+    }
+
+    /// How long a reset link works: at most an hour (longer is cut to an hour).
+    #[must_use]
+    pub fn reset_expires_in(mut self, lifetime: Duration) -> Self {
+        self.reset_expires_in = lifetime.min(MAX_RESET_LIFETIME);
+        self
+    }
+
+    /// How many times a code may be tried (default 5; at least 1).
+    #[must_use]
+    pub fn max_code_attempts(mut self, attempts: u32) -> Self {
+        self.max_code_attempts = attempts.max(1);
+        self
+    }
+
+    /// How issuing is spaced out per user (codes) and per address (reset links).
+    #[must_use]
+    pub fn issue_backoff(mut self, backoff: Backoff) -> Self {
+        self.issue_backoff = backoff;
+        self
+    }
+}
+
+/// A secret to mail: a verification code or a reset-link token. `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+struct Secret(String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// A new email verification code, from [`Lucia::issue_email_verification`]: mail
+/// [`code`](Self::code) to [`email`](Self::email). `Debug` does not show the code.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct EmailVerificationCode {
+    code: Secret,
+    /// The address to send it to (the user's, when it was issued).
+    pub email: String,
+    /// When the code stops working.
+    pub expires_at: SystemTime,
+}
+
+impl EmailVerificationCode {
+    /// The code: [`VERIFICATION_CODE_DIGITS`] decimal digits. Put it in the mail and nowhere
+    /// else.
+    pub fn code(&self) -> &str {
+        &self.code.0
+    }
+}
+
+/// A new password-reset token, from [`PasswordResetRequest::issue`]: mail a link holding
+/// [`token`](Self::token) to [`email`](Self::email). `Debug` does not show the token.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PasswordReset {
+    token: Secret,
+    /// The user whose password it resets.
+    pub user_id: String,
+    /// The address to send it to.
+    pub email: String,
+    /// When the token stops working.
+    pub expires_at: SystemTime,
+}
+
+impl PasswordReset {
+    /// The token, for the link in the mail (`https://app.example/reset-password?token=...`)
+    /// and nowhere else.
+    pub fn token(&self) -> &str {
+        &self.token.0
+    }
+}
+
+/// A password reset that passed the per-address throttle, from
+/// [`Lucia::request_password_reset`]; [`issue`](Self::issue) it off the request's path.
+#[must_use = "a reset request does nothing until issued"]
+pub struct PasswordResetRequest<A, U, S> {
+    auth: Lucia<A, U, S>,
+    email: String,
+}
+
+impl<A, U, S> fmt::Debug for PasswordResetRequest<A, U, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordResetRequest").field("email", &self.email).finish_non_exhaustive()
+    }
+}
+
+impl<A, U, S> PasswordResetRequest<A, U, S>
+where
+    A: Adapter + TokenAdapter,
+    U: Serialize + DeserializeOwned + Send + Sync,
+    S: Serialize + DeserializeOwned + Send + Sync,
+{
+    /// Makes a reset token if the address has a password key
+    /// (`<key_provider>:<address>`), replacing the user's earlier one; `None` otherwise (no
+    /// such key, or a key without a password, such as an OAuth account's).
+    ///
+    /// Its duration depends on the answer (a write, or none): run it, and send the mail, after
+    /// the response has gone or in a task of its own (`tokio::spawn`), so that clients cannot
+    /// tell which addresses have accounts.
+    pub async fn issue(self) -> Result<Option<PasswordReset>, Error> {
+        let auth = &self.auth;
+        let settings = &auth.inner.email;
+        let key_id = create_key_id(&settings.key_provider, &self.email)?;
+        let Some(key) = auth.inner.adapter.get_key(&key_id).await?.filter(|key| key.id == key_id) else {
+            return Ok(None);
+        };
+        if key.hashed_password.is_none() {
+            return Ok(None);
+        }
+        let token = generate_random_string(RESET_TOKEN_LENGTH);
+        let expires_at = auth.inner.config.now() + settings.reset_expires_in;
+        auth.inner
+            .adapter
+            .set_token(DatabaseToken {
+                id: sha256_hex(token.as_bytes()),
+                user_id: key.user_id.clone(),
+                kind: TokenKind::PasswordReset,
+                email: self.email.clone(),
+                expires: to_millis(expires_at),
+                attempts: 0,
+            })
+            .await?;
+        Ok(Some(PasswordReset { token: Secret(token), user_id: key.user_id, email: self.email, expires_at }))
+    }
+}
+
+impl<A, U, S> Lucia<A, U, S>
+where
+    A: Adapter + TokenAdapter,
+    U: Serialize + DeserializeOwned + Send + Sync,
+    S: Serialize + DeserializeOwned + Send + Sync,
+{
+    /// Issues an email verification code for the user's address (the
+    /// [`email_attribute`](EmailSettings::email_attribute)), replacing the user's earlier
+    /// code. Mail it to [`EmailVerificationCode::email`].
+    ///
+    /// Errors: [`Error::InvalidUserId`]; [`Error::InvalidAttributes`] if the user has no
+    /// address; [`Error::Throttled`] when codes were issued to this user too often
+    /// ([`EmailSettings::issue_backoff`]).
+    pub async fn issue_email_verification(&self, user_id: &str) -> Result<EmailVerificationCode, Error> {
+        crate::auth::check_user_id(user_id)?;
+        let user = self.inner.adapter.get_user(user_id).await?.ok_or(Error::InvalidUserId)?;
+        let email = self.email_of(&user)?.to_owned();
+        self.throttle_issue("verify", user_id).await?;
+        let code = random_digits(VERIFICATION_CODE_DIGITS);
+        let expires_at = self.inner.config.now() + self.inner.email.code_expires_in;
+        self.inner
+            .adapter
+            .set_token(DatabaseToken {
+                id: code_id(user_id, &code),
+                user_id: user_id.to_owned(),
+                kind: TokenKind::EmailVerification,
+                email: email.clone(),
+                expires: to_millis(expires_at),
+                attempts: 0,
+            })
+            .await?;
+        Ok(EmailVerificationCode { code: Secret(code), email, expires_at })
+    }
+
+    /// Checks a verification code and, if right, sets the user's
+    /// [`verified_attribute`](EmailSettings::verified_attribute) to `true` and consumes the
+    /// code. Returns the verified address.
+    ///
+    /// Every try counts, right or wrong, before the code is compared (in constant time); past
+    /// [`max_code_attempts`](EmailSettings::max_code_attempts) tries the code is deleted.
+    /// Errors: [`Error::InvalidToken`] (wrong code, none outstanding, already used, or the
+    /// user's address changed since), [`Error::ExpiredToken`] (expired, or too many tries:
+    /// issue a new one).
+    pub async fn verify_email(&self, user_id: &str, code: &str) -> Result<String, Error> {
+        crate::auth::check_user_id(user_id)?;
+        let adapter = &self.inner.adapter;
+        let settings = &self.inner.email;
+        let token = adapter
+            .get_user_token(user_id, TokenKind::EmailVerification)
+            .await?
+            .filter(|token| token.user_id == user_id)
+            .ok_or(Error::InvalidToken)?;
+        self.check_expiry(&token).await?;
+        match adapter.count_token_attempt(&token.id).await? {
+            None => return Err(Error::InvalidToken),
+            Some(attempts) if attempts > settings.max_code_attempts => {
+                adapter.consume_token(&token.id, AttributeMap::new()).await?;
+                return Err(Error::ExpiredToken);
+            }
+            Some(_) => {}
+        }
+        let presented = code_id(user_id, code);
+        if code.len() > MAX_TOKEN_INPUT || !bool::from(presented.as_bytes().ct_eq(token.id.as_bytes())) {
+            return Err(Error::InvalidToken);
+        }
+        let user = adapter.get_user(user_id).await?.ok_or(Error::InvalidUserId)?;
+        if self.email_of(&user)? != token.email {
+            adapter.consume_token(&token.id, AttributeMap::new()).await?;
+            return Err(Error::InvalidToken);
+        }
+        if !adapter.consume_token(&token.id, self.verified()).await? {
+            return Err(Error::InvalidToken);
+        }
+        Ok(token.email)
+    }
+
+    /// Starts a password reset for an address: checks the per-address throttle
+    /// ([`EmailSettings::issue_backoff`]; [`Error::Throttled`]), which counts addresses with
+    /// and without accounts alike, and returns the request to
+    /// [`issue`](PasswordResetRequest::issue). Answer the client the same way whatever
+    /// `issue` finds.
+    pub async fn request_password_reset(&self, email: &str) -> Result<PasswordResetRequest<A, U, S>, Error> {
+        // The key id is checked first so that `issue` cannot fail on it after the answer.
+        create_key_id(&self.inner.email.key_provider, email)?;
+        self.throttle_issue("reset", email).await?;
+        Ok(PasswordResetRequest { auth: self.clone(), email: email.to_owned() })
+    }
+
+    /// Redeems a reset token: sets the new password of the key `<key_provider>:<address>`,
+    /// ends every session of the user, counts the address as verified (if it is still the
+    /// user's), consumes the token, and clears the key's sign-in throttle. Returns the user.
+    ///
+    /// A password that fails the [`PasswordPolicy`](crate::PasswordPolicy) is
+    /// [`Error::PasswordRejected`] and leaves the token usable. Errors: [`Error::InvalidToken`]
+    /// (unknown, used, replaced, or its key is gone), [`Error::ExpiredToken`],
+    /// [`Error::Busy`].
+    pub async fn reset_password(&self, token: &str, new_password: &str) -> Result<User<U>, Error> {
+        if token.is_empty() || token.len() > MAX_TOKEN_INPUT {
+            return Err(Error::InvalidToken);
+        }
+        self.check_new_password_length(Some(new_password))?;
+        let adapter = &self.inner.adapter;
+        let row = adapter
+            .get_token(&sha256_hex(token.as_bytes()))
+            .await?
+            .filter(|row| row.kind == TokenKind::PasswordReset)
+            .ok_or(Error::InvalidToken)?;
+        self.check_expiry(&row).await?;
+        let key_id = create_key_id(&self.inner.email.key_provider, &row.email)?;
+        let key =
+            adapter.get_key(&key_id).await?.filter(|key| key.user_id == row.user_id).ok_or(Error::InvalidToken)?;
+        let hash = self.hash_password(Some(new_password), &row.email).await?;
+        let user = adapter.get_user(&row.user_id).await?.ok_or(Error::InvalidToken)?;
+        let verified =
+            if self.email_of(&user).ok() == Some(row.email.as_str()) { self.verified() } else { AttributeMap::new() };
+        if !adapter.consume_token(&row.id, verified).await? {
+            return Err(Error::InvalidToken);
+        }
+        adapter.update_key_and_end_sessions(&key.id, hash.as_deref(), &key.user_id).await?;
+        self.forget_sign_in_attempts(&key_id).await;
+        self.get_user(&row.user_id).await
+    }
+
+    /// Changes a user's address: sets the
+    /// [`email_attribute`](EmailSettings::email_attribute), clears the verified flag, and
+    /// revokes the user's outstanding codes and reset links, in one transaction. If the user
+    /// has a key `<key_provider>:<old address>`, it moves to the new address with its
+    /// password (a new key is added first, so a failure leaves the user able to sign in).
+    ///
+    /// Errors: [`Error::InvalidUserId`]; [`Error::DuplicateKeyId`] if another user's key
+    /// holds the new address (nothing changes); [`Error::DuplicateAttribute`] if the address
+    /// column is unique and taken.
+    pub async fn change_email(&self, user_id: &str, new_email: &str) -> Result<User<U>, Error> {
+        crate::auth::check_user_id(user_id)?;
+        let adapter = &self.inner.adapter;
+        let settings = &self.inner.email;
+        let user = adapter.get_user(user_id).await?.ok_or(Error::InvalidUserId)?;
+        let old_email = user.attributes.get(&settings.email_attribute).and_then(Value::as_str).map(str::to_owned);
+        let old_key = match &old_email {
+            Some(old) if old != new_email => {
+                let old_id = create_key_id(&settings.key_provider, old)?;
+                adapter.get_key(&old_id).await?.filter(|key| key.user_id == user_id && key.id == old_id)
+            }
+            _ => None,
+        };
+        if let Some(key) = &old_key {
+            let moved = crate::DatabaseKey {
+                id: create_key_id(&settings.key_provider, new_email)?,
+                user_id: user_id.to_owned(),
+                hashed_password: key.hashed_password.clone(),
+            };
+            adapter.set_key(moved).await?;
+        }
+        let mut attributes = AttributeMap::new();
+        attributes.insert(settings.email_attribute.clone(), Value::String(new_email.to_owned()));
+        attributes.insert(settings.verified_attribute.clone(), Value::Bool(false));
+        adapter.revoke_user_tokens(user_id, attributes).await?;
+        if let Some(key) = old_key {
+            adapter.delete_key(&key.id).await?;
+        }
+        self.get_user(user_id).await
+    }
+
+    /// Refuses an expired token, deleting it.
+    async fn check_expiry(&self, token: &DatabaseToken) -> Result<(), Error> {
+        if self.now_ms() > token.expires {
+            // Best effort: the sweeps delete it anyway.
+            let _ = self.inner.adapter.consume_token(&token.id, AttributeMap::new()).await;
+            return Err(Error::ExpiredToken);
+        }
+        Ok(())
+    }
+
+    /// The issue throttle, per user (codes) or per address (reset links).
+    async fn throttle_issue(&self, kind: &str, subject: &str) -> Result<(), Error> {
+        let key = crate::throttle::throttle_key(&format!("{kind}:{subject}")).into_owned();
+        let now = self.inner.config.now();
+        match self.inner.token_throttle.attempt(&key, &self.inner.email.issue_backoff, now).await? {
+            Attempt::Allowed => Ok(()),
+            Attempt::Throttled { retry_after } => Err(Error::Throttled { retry_after }),
+        }
+    }
+
+    /// The user's address, or [`Error::InvalidAttributes`].
+    fn email_of<'u>(&self, user: &'u DatabaseUser) -> Result<&'u str, Error> {
+        let column = &self.inner.email.email_attribute;
+        user.attributes
+            .get(column)
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::InvalidAttributes(format!("the user has no address in `{column}`")))
+    }
+
+    /// `{verified_attribute: true}`.
+    fn verified(&self) -> AttributeMap {
+        let mut attributes = AttributeMap::new();
+        attributes.insert(self.inner.email.verified_attribute.clone(), Value::Bool(true));
+        attributes
+    }
+}
+
+/// The stored id of a code: bound to its user, so that two users' equal codes differ.
+fn code_id(user_id: &str, code: &str) -> String {
+    sha256_hex(format!("{user_id}\0{code}").as_bytes())
+}
+
+/// `digits` decimal digits, each uniform, from the operating system's CSPRNG.
+fn random_digits(digits: usize) -> String {
+    // 250 = 25 × 10: bytes at or above it are dropped so every digit is equally likely.
+    const LIMIT: u8 = 250;
+    let mut out = String::with_capacity(digits);
+    let mut buffer = [0u8; 16];
+    while out.len() < digits {
+        getrandom::fill(&mut buffer).expect("the operating system's random number generator failed");
+        for &byte in buffer.iter().filter(|&&byte| byte < LIMIT) {
+            if out.len() == digits {
+                break;
+            }
+            out.push(char::from(b'0' + byte % 10));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_digits_of_the_right_length_and_vary() {
+        let codes: Vec<String> = (0..50).map(|_| random_digits(VERIFICATION_CODE_DIGITS)).collect();
+        assert!(codes.iter().all(|code| code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit())));
+        let distinct: std::collections::HashSet<_> = codes.iter().collect();
+        assert!(distinct.len() > 45);
+    }
+
+    #[test]
+    fn code_ids_differ_by_user() {
+        assert_ne!(code_id("a", "12345678"), code_id("b", "12345678"));
+        assert_eq!(code_id("a", "12345678").len(), 64);
+    }
+
+    #[test]
+    fn secrets_are_not_in_debug() {
+        let code = EmailVerificationCode {
+            code: Secret("12345678".into()),
+            email: "a@example.com".into(),
+            expires_at: SystemTime::UNIX_EPOCH,
+        };
+        assert!(!format!("{code:?}").contains("12345678"));
+        let row = DatabaseToken {
+            id: "feedface".into(),
+            user_id: "u".into(),
+            kind: TokenKind::PasswordReset,
+            email: "a@example.com".into(),
+            expires: 0,
+            attempts: 0,
+        };
+        assert!(!format!("{row:?}").contains("feedface"));
+    }
+}
