@@ -75,7 +75,9 @@ impl AuthError {
             Self::Lucia(
                 E::DuplicateKeyId | E::DuplicateUserId | E::DuplicateSessionId | E::DuplicateAttribute { .. },
             ) => StatusCode::CONFLICT,
-            Self::Lucia(E::InvalidUserId | E::InvalidProviderId | E::OutdatedPassword) => StatusCode::BAD_REQUEST,
+            Self::Lucia(
+                E::InvalidUserId | E::InvalidProviderId | E::OutdatedPassword | E::InvalidToken | E::ExpiredToken,
+            ) => StatusCode::BAD_REQUEST,
             Self::Lucia(E::PasswordRejected(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Lucia(E::Unavailable(_) | E::Busy) => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited { .. } | Self::Lucia(E::Throttled { .. }) => StatusCode::TOO_MANY_REQUESTS,
@@ -108,7 +110,7 @@ impl AuthError {
     /// | 403 | `cross-site request refused` |
     /// | 409 | `already taken` (a duplicate key, user id or unique attribute) |
     /// | 429 | `too many attempts`, with `Retry-After` in seconds (rounded up): too many sign-in attempts on the key ([`lucia::Error::Throttled`]) or from the client's address ([`AuthError::RateLimited`]) |
-    /// | 400 | `unknown user`, `invalid provider id`, `password must be reset` |
+    /// | 400 | `unknown user`, `invalid provider id`, `password must be reset`, `invalid code or link` ([`lucia::Error::InvalidToken`]: wrong, used or replaced), `expired code or link` ([`lucia::Error::ExpiredToken`]: expired or tried too often; ask for a new one) |
     /// | 422 | `password rejected` (a new password the [`PasswordPolicy`](lucia::PasswordPolicy) refuses: [`lucia::Error::PasswordRejected`]; its [`PasswordRejection`](lucia::PasswordRejection) is the sentence to show next to the field) |
     /// | 303 | empty (the `Location` header says where to sign in) |
     /// | 500 | `internal server error` |
@@ -131,6 +133,8 @@ impl AuthError {
             Self::Lucia(E::InvalidUserId) => "unknown user",
             Self::Lucia(E::InvalidProviderId) => "invalid provider id",
             Self::Lucia(E::OutdatedPassword) => "password must be reset",
+            Self::Lucia(E::InvalidToken) => "invalid code or link",
+            Self::Lucia(E::ExpiredToken) => "expired code or link",
             Self::Lucia(E::PasswordRejected(_)) => "password rejected",
             Self::Lucia(E::Unavailable(_)) => "service unavailable",
             Self::Lucia(E::Busy) => "too many sign-ins at once, try again",
@@ -204,6 +208,8 @@ mod tests {
             (E::DuplicateAttribute { column: Some("email".into()) }.into(), StatusCode::CONFLICT, "already taken"),
             (E::DuplicateAttribute { column: None }.into(), StatusCode::CONFLICT, "already taken"),
             (E::InvalidProviderId.into(), StatusCode::BAD_REQUEST, "invalid provider id"),
+            (E::InvalidToken.into(), StatusCode::BAD_REQUEST, "invalid code or link"),
+            (E::ExpiredToken.into(), StatusCode::BAD_REQUEST, "expired code or link"),
             (
                 E::Database("UNIQUE constraint failed: app_users.email at 10.0.0.5".into()).into(),
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -19,6 +19,7 @@ pub mod races;
 pub mod sessions;
 pub mod support;
 pub mod throttle;
+pub mod tokens;
 pub mod users;
 
 use std::future::Future;
@@ -274,6 +275,34 @@ macro_rules! behaviour_tests {
     };
 }
 pub(crate) use behaviour_tests;
+
+/// The email verification and password-reset cases ([`tokens`]), for stores that hold
+/// single-use tokens ([`lucia::TokenAdapter`]). Expand it next to [`behaviour_tests!`].
+macro_rules! token_behaviour_tests {
+    ($fixture:expr) => {
+        crate::behaviour::behaviour_tests!(@cases $fixture;
+            tokens::verify_email_sets_the_flag_and_consumes_the_code,
+            tokens::verification_codes_expire,
+            tokens::verification_tries_are_limited,
+            tokens::concurrent_guesses_cannot_exceed_the_tries,
+            tokens::a_new_code_replaces_the_old_one,
+            tokens::issuing_codes_is_throttled_per_user,
+            tokens::a_code_for_an_old_address_does_not_verify_the_new_one,
+            tokens::change_email_revokes_tokens_moves_the_key_and_unverifies,
+            tokens::password_reset_sets_the_password_ends_sessions_and_verifies,
+            tokens::password_reset_issues_nothing_for_unknown_or_passwordless_addresses,
+            tokens::password_reset_is_throttled_per_address_known_or_not,
+            tokens::reset_links_live_an_hour_at_most,
+            tokens::a_rejected_new_password_leaves_the_link_usable,
+            tokens::concurrent_redemptions_of_a_link_have_one_winner,
+            tokens::expired_tokens_are_swept,
+            tokens::deleting_a_user_with_tokens_removes_them,
+            tokens::bad_input_is_a_typed_error,
+        );
+    };
+}
+#[allow(unused_imports)] // runners over stores without tokens do not expand it
+pub(crate) use token_behaviour_tests;
 
 // ---- helpers shared by the cases ----------------------------------------------------------
 
