@@ -248,9 +248,16 @@ pub struct EmailSettings {
     /// The boolean user attribute column set when the address is verified (default
     /// `email_verified`).
     pub verified_attribute: String,
-    /// The provider id of password keys named by address (default `email`): a reset sets the
-    /// password of key `email:<address>`.
+    /// The provider id of the keys that name users by address (default `email`): a reset for
+    /// an address finds its user by the key `email:<address>`, and [`Lucia::change_email`]
+    /// moves that key.
     pub key_provider: String,
+    /// The provider id of the password key a reset sets (default: the same as
+    /// [`key_provider`](Self::key_provider), so the address key itself). An application that
+    /// signs in with usernames keeps a passwordless `email:<address>` key to find users by
+    /// address and names `username` here: the reset then sets the password of the user's
+    /// `username:...` key.
+    pub password_key_provider: String,
     /// How long a verification code works (default 15 minutes).
     pub code_expires_in: Duration,
     /// How long a reset link works (default and maximum 1 hour).
@@ -268,6 +275,7 @@ impl Default for EmailSettings {
             email_attribute: "email".into(),
             verified_attribute: "email_verified".into(),
             key_provider: "email".into(),
+            password_key_provider: "email".into(),
             code_expires_in: Duration::from_secs(15 * 60),
             reset_expires_in: MAX_RESET_LIFETIME,
             max_code_attempts: 5,
@@ -289,10 +297,21 @@ impl EmailSettings {
         self
     }
 
-    /// Names the provider id of password keys named by address (default `email`).
+    /// Names the provider id of the keys that name users by address (default `email`), and
+    /// of the password key a reset sets (the same key, unless
+    /// [`password_key_provider`](Self::password_key_provider) says otherwise afterwards).
     #[must_use]
     pub fn key_provider(mut self, provider_id: impl Into<String>) -> Self {
         self.key_provider = provider_id.into();
+        self.password_key_provider.clone_from(&self.key_provider);
+        self
+    }
+
+    /// Names the provider id of the password key a reset sets, when it is not the address key
+    /// (an application that signs in with `username:<name>` keys).
+    #[must_use]
+    pub fn password_key_provider(mut self, provider_id: impl Into<String>) -> Self {
+        self.password_key_provider = provider_id.into();
         self
     }
 
@@ -397,9 +416,11 @@ where
     U: Serialize + DeserializeOwned + Send + Sync,
     S: Serialize + DeserializeOwned + Send + Sync,
 {
-    /// Makes a reset token if the address has a password key
-    /// (`<key_provider>:<address>`), replacing the user's earlier one; `None` otherwise (no
-    /// such key, or a key without a password, such as an OAuth account's).
+    /// Makes a reset token if the address names a user (by the key
+    /// `<key_provider>:<address>`) who has a password key (of
+    /// [`password_key_provider`](EmailSettings::password_key_provider)), replacing the user's
+    /// earlier one; `None` otherwise (no such user, or only keys without a password, such as
+    /// an OAuth account's).
     ///
     /// Its duration depends on the answer (a write, or none): run it, and send the mail, after
     /// the response has gone or in a task of its own (`tokio::spawn`), so that clients cannot
@@ -407,13 +428,9 @@ where
     pub async fn issue(self) -> Result<Option<PasswordReset>, Error> {
         let auth = &self.auth;
         let settings = &auth.inner.email;
-        let key_id = create_key_id(&settings.key_provider, &self.email)?;
-        let Some(key) = auth.inner.adapter.get_key(&key_id).await?.filter(|key| key.id == key_id) else {
+        let Some(key) = auth.password_key_for(&self.email).await? else {
             return Ok(None);
         };
-        if key.hashed_password.is_none() {
-            return Ok(None);
-        }
         let token = generate_random_string(RESET_TOKEN_LENGTH);
         let expires_at = auth.inner.config.now() + settings.reset_expires_in;
         auth.inner
@@ -519,7 +536,8 @@ where
         Ok(PasswordResetRequest { auth: self.clone(), email: email.to_owned() })
     }
 
-    /// Redeems a reset token: sets the new password of the key `<key_provider>:<address>`,
+    /// Redeems a reset token: sets the new password of the user's password key (see
+    /// [`PasswordResetRequest::issue`]),
     /// ends every session of the user, counts the address as verified (if it is still the
     /// user's), consumes the token, and clears the key's sign-in throttle. Returns the user.
     ///
@@ -539,9 +557,9 @@ where
             .filter(|row| row.kind == TokenKind::PasswordReset)
             .ok_or(Error::InvalidToken)?;
         self.check_expiry(&row).await?;
-        let key_id = create_key_id(&self.inner.email.key_provider, &row.email)?;
-        let key =
-            adapter.get_key(&key_id).await?.filter(|key| key.user_id == row.user_id).ok_or(Error::InvalidToken)?;
+        // The address must still name the same user, who must still have a password key.
+        let key = self.password_key_for(&row.email).await?.filter(|key| key.user_id == row.user_id);
+        let key = key.ok_or(Error::InvalidToken)?;
         let hash = self.hash_password(Some(new_password), &row.email).await?;
         let user = adapter.get_user(&row.user_id).await?.ok_or(Error::InvalidToken)?;
         let verified =
@@ -550,7 +568,7 @@ where
             return Err(Error::InvalidToken);
         }
         adapter.update_key_and_end_sessions(&key.id, hash.as_deref(), &key.user_id).await?;
-        self.forget_sign_in_attempts(&key_id).await;
+        self.forget_sign_in_attempts(&key.id).await;
         self.get_user(&row.user_id).await
     }
 
@@ -612,6 +630,23 @@ where
             Attempt::Allowed => Ok(()),
             Attempt::Throttled { retry_after } => Err(Error::Throttled { retry_after }),
         }
+    }
+
+    /// The password key of the user the address names, if both exist: the address key itself,
+    /// or the user's key of [`password_key_provider`](EmailSettings::password_key_provider).
+    async fn password_key_for(&self, email: &str) -> Result<Option<crate::DatabaseKey>, Error> {
+        let settings = &self.inner.email;
+        let adapter = &self.inner.adapter;
+        let key_id = create_key_id(&settings.key_provider, email)?;
+        let Some(key) = adapter.get_key(&key_id).await?.filter(|key| key.id == key_id) else {
+            return Ok(None);
+        };
+        if settings.password_key_provider == settings.key_provider {
+            return Ok(key.hashed_password.is_some().then_some(key));
+        }
+        let prefix = format!("{}:", settings.password_key_provider);
+        let keys = adapter.get_keys_by_user_id(&key.user_id).await?;
+        Ok(keys.into_iter().find(|other| other.id.starts_with(&prefix) && other.hashed_password.is_some()))
     }
 
     /// The user's address, or [`Error::InvalidAttributes`].

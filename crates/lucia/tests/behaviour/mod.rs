@@ -291,6 +291,7 @@ macro_rules! token_behaviour_tests {
             tokens::change_email_revokes_tokens_moves_the_key_and_unverifies,
             tokens::password_reset_sets_the_password_ends_sessions_and_verifies,
             tokens::password_reset_issues_nothing_for_unknown_or_passwordless_addresses,
+            tokens::password_reset_can_set_a_username_key_found_by_address,
             tokens::password_reset_is_throttled_per_address_known_or_not,
             tokens::reset_links_live_an_hour_at_most,
             tokens::a_rejected_new_password_leaves_the_link_usable,

@@ -242,6 +242,32 @@ where
     assert_eq!(t.adapter().get_user_token(&oauth_only, TokenKind::PasswordReset).await.unwrap(), None);
 }
 
+pub async fn password_reset_can_set_a_username_key_found_by_address<F>(t: &Ctx<F>)
+where
+    F: Fixture<Adapter: TokenAdapter>,
+{
+    let auth = t.builder(t.adapter()).email(settings().password_key_provider("username")).build();
+    // Signs in by username; a passwordless address key finds the user.
+    let created = lucia::CreateUser::new(user("ada")).with_key(NewKey::password("username", "ada", "pw"));
+    let user_id = auth.create_user(created).await.unwrap().user_id;
+    auth.create_key(&user_id, NewKey::passwordless("email", "ada@example.com")).await.unwrap();
+    auth.update_user_attributes(&user_id, &json!({ "email": "ada@example.com", "admin": false })).await.unwrap();
+    let session = new_session(&auth, &user_id).await;
+    // An address whose user has no username key gets nothing.
+    let carol = new_user(&auth, "carol").await;
+    auth.create_key(&carol, NewKey::passwordless("email", "carol@example.com")).await.unwrap();
+    assert!(auth.request_password_reset("carol@example.com").await.unwrap().issue().await.unwrap().is_none());
+
+    let reset = auth.request_password_reset("ada@example.com").await.unwrap().issue().await.unwrap().unwrap();
+    auth.reset_password(reset.token(), "new").await.unwrap();
+    auth.use_key("username", "ada", Some("new")).await.unwrap();
+    assert_err!(auth.use_key("username", "ada", Some("pw")).await, Error::InvalidPassword);
+    assert_err!(auth.validate_session(token(&session)).await, Error::InvalidSessionId);
+    assert_eq!(verified(t, &user_id).await, Some(true));
+    // The address key keeps no password.
+    assert_err!(auth.use_key("email", "ada@example.com", Some("new")).await, Error::InvalidPassword);
+}
+
 pub async fn password_reset_is_throttled_per_address_known_or_not<F>(t: &Ctx<F>)
 where
     F: Fixture<Adapter: TokenAdapter>,
