@@ -75,6 +75,19 @@ impl Mail {
     }
 }
 
+/// Whether `address` is a plain email address (`local@domain`, no display name) that a
+/// [`Mail`] can be sent to: check addresses typed into a form with it before storing them.
+///
+/// ```
+/// assert!(lucia_mail::is_valid_address("ada@example.com"));
+/// for bad in ["", "ada", "ada@", "@example.com", "Ada <ada@example.com>", "a b@example.com", "ada@exa mple.com"] {
+///     assert!(!lucia_mail::is_valid_address(bad), "{bad}");
+/// }
+/// ```
+pub fn is_valid_address(address: &str) -> bool {
+    address.parse::<lettre::Address>().is_ok()
+}
+
 /// Parses a sender address from a mailer's configuration.
 pub(crate) fn parse_from(from: &str) -> Result<lettre::message::Mailbox, MailError> {
     from.parse().map_err(|e: lettre::address::AddressError| MailError::InvalidAddress {

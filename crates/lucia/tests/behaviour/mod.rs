@@ -290,6 +290,8 @@ macro_rules! token_behaviour_tests {
             tokens::a_code_for_an_old_address_does_not_verify_the_new_one,
             tokens::change_email_revokes_tokens_moves_the_key_and_unverifies,
             tokens::password_reset_sets_the_password_ends_sessions_and_verifies,
+            tokens::a_reset_verifies_only_the_address_it_was_sent_to,
+            tokens::a_code_is_not_a_reset_link,
             tokens::password_reset_issues_nothing_for_unknown_or_passwordless_addresses,
             tokens::password_reset_can_set_a_username_key_found_by_address,
             tokens::password_reset_is_throttled_per_address_known_or_not,

@@ -194,6 +194,9 @@ where
 
     auth.change_email(&user_id, "ada.new@example.com").await.unwrap();
     assert_eq!(verified(t, &user_id).await, Some(false));
+    for kind in [TokenKind::EmailVerification, TokenKind::PasswordReset] {
+        assert_eq!(t.adapter().get_user_token(&user_id, kind).await.unwrap(), None, "{kind:?} revoked");
+    }
     assert_err!(auth.verify_email(&user_id, code.code()).await, Error::InvalidToken);
     assert_err!(auth.reset_password(reset.token(), "new").await, Error::InvalidToken);
     // The password key moved to the new address.
@@ -219,6 +222,12 @@ where
     assert_eq!(row.id, SessionTokens::Hashed.stored_id(reset.token()), "stored as its SHA-256");
     assert_eq!(row.expires, t.now() + 60 * MINUTE);
 
+    // Someone has been guessing the password: the key must wait...
+    for _ in 0..5 {
+        assert_err!(auth.use_key("email", &email, Some("guess")).await, Error::InvalidPassword);
+    }
+    assert_err!(auth.use_key("email", &email, Some("pw")).await, Error::Throttled { .. });
+    // ...until the owner proves the address and sets a new password.
     let user = auth.reset_password(reset.token(), "new").await.unwrap();
     assert_eq!(user.user_id, user_id);
     assert_err!(auth.validate_session(token(&session)).await, Error::InvalidSessionId);
@@ -228,6 +237,38 @@ where
     assert_eq!(verified(t, &user_id).await, Some(true), "the link proved the address");
     assert_err!(auth.reset_password(reset.token(), "newer").await, Error::InvalidToken);
     assert_eq!(t.adapter().get_user_token(&user_id, TokenKind::PasswordReset).await.unwrap(), None);
+}
+
+pub async fn a_reset_verifies_only_the_address_it_was_sent_to<F>(t: &Ctx<F>)
+where
+    F: Fixture<Adapter: TokenAdapter>,
+{
+    let auth = auth(t);
+    let (user_id, email) = email_user(&auth, "ada").await;
+    let reset = auth.request_password_reset(&email).await.unwrap().issue().await.unwrap().unwrap();
+    // The address changed behind the flows' back (the key stays): the reset still sets the
+    // password, but proves nothing about the new address.
+    auth.update_user_attributes(&user_id, &json!({ "email": "other@example.com" })).await.unwrap();
+    auth.reset_password(reset.token(), "new").await.unwrap();
+    assert_eq!(verified(t, &user_id).await, Some(false));
+    auth.use_key("email", &email, Some("new")).await.unwrap();
+}
+
+pub async fn a_code_is_not_a_reset_link<F>(t: &Ctx<F>)
+where
+    F: Fixture<Adapter: TokenAdapter>,
+{
+    let auth = auth(t);
+    let (user_id, _) = email_user(&auth, "ada").await;
+    let code = auth.issue_email_verification(&user_id).await.unwrap();
+    // Whatever a code's row is keyed by, presenting it (or its parts) as a link does nothing.
+    for presented in
+        [code.code().to_owned(), format!("{user_id}\0{}", code.code()), format!("{user_id}:{}", code.code())]
+    {
+        assert_err!(auth.reset_password(&presented, "new").await, Error::InvalidToken);
+    }
+    auth.use_key("email", "ada@example.com", Some("pw")).await.unwrap();
+    auth.verify_email(&user_id, code.code()).await.unwrap();
 }
 
 pub async fn password_reset_issues_nothing_for_unknown_or_passwordless_addresses<F>(t: &Ctx<F>)
