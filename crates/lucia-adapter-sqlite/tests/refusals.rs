@@ -289,9 +289,9 @@ fn missing_and_mistyped_token_columns_are_refused() {
         let mut definitions: Vec<&str> =
             columns.iter().filter(|(name, _)| *name != replace).map(|(_, definition)| *definition).collect();
         definitions.extend(with);
-        // Without `user_id` or `kind`, the unique index names what is left of them.
-        let unique = ["user_id", "kind"].iter().any(|name| *name == replace && with.is_none());
-        if !unique {
+        // The unique index cannot name a column that is left out.
+        let leaves_out_a_unique_column = with.is_none() && ["user_id", "kind"].contains(&replace);
+        if !leaves_out_a_unique_column {
             definitions.push("UNIQUE (user_id, kind)");
         }
         format!("CREATE TABLE user_token ({});", definitions.join(", "))
