@@ -4,15 +4,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 
 use lucia::{
-    Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, SessionAdapter, SessionUpdate,
-    UserAdapter,
+    Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseToken, DatabaseUser, SessionAdapter,
+    SessionUpdate, TokenAdapter, TokenKind, UserAdapter,
 };
 use rusqlite::types::Value as Sql;
-use rusqlite::{Connection, ErrorCode, Row, TransactionBehavior, ffi, params, params_from_iter};
+use rusqlite::{CachedStatement, Connection, ErrorCode, Row, TransactionBehavior, ffi, params, params_from_iter};
 
-use crate::codec::{decode_split, encode_attributes, required_millis, required_text, text_at};
+use crate::codec::{decode_split, encode_attributes, integer_at, required_millis, required_text, text_at};
 use crate::schema::{Table, quote};
-use crate::{SqliteAdapter, SqliteSessionAdapter};
+use crate::{SqliteAdapter, SqliteSessionAdapter, WithTokens};
 
 const USER_COLUMNS: &[&str] = &["id"];
 const SESSION_COLUMNS: &[&str] = &["id", "user_id", "active_expires", "idle_expires"];
@@ -83,13 +83,92 @@ fn user_from(table: &Table, row: &Row<'_>, start: usize) -> Result<DatabaseUser,
     Ok(DatabaseUser { id: id.ok_or_else(|| AdapterError::InvalidAttributes("no column `id`".into()))?, attributes })
 }
 
+/// A text column of a key or token row that must not be null.
+fn required_text_at(row: &Row<'_>, index: usize, name: &str, of: &str) -> Result<String, AdapterError> {
+    text_at(row, index, name)?
+        .ok_or_else(|| AdapterError::InvalidAttributes(format!("column `{name}` of a {of} is null")))
+}
+
 fn key_from(row: &Row<'_>) -> Result<DatabaseKey, AdapterError> {
-    let missing = |name: &str| AdapterError::InvalidAttributes(format!("column `{name}` of a key is null"));
     Ok(DatabaseKey {
-        id: text_at(row, 0, "id")?.ok_or_else(|| missing("id"))?,
-        user_id: text_at(row, 1, "user_id")?.ok_or_else(|| missing("user_id"))?,
+        id: required_text_at(row, 0, "id", "key")?,
+        user_id: required_text_at(row, 1, "user_id", "key")?,
         hashed_password: text_at(row, 2, "hashed_password")?,
     })
+}
+
+/// The token columns, in the order [`token_from`] reads them.
+const TOKEN_COLUMNS: &str = "\"id\", \"user_id\", \"kind\", \"email\", \"expires\", \"attempts\"";
+
+fn token_from(row: &Row<'_>) -> Result<DatabaseToken, AdapterError> {
+    let kind = required_text_at(row, 2, "kind", "token")?;
+    Ok(DatabaseToken {
+        id: required_text_at(row, 0, "id", "token")?,
+        user_id: required_text_at(row, 1, "user_id", "token")?,
+        kind: TokenKind::parse(&kind)
+            .ok_or_else(|| AdapterError::InvalidAttributes(format!("unknown token kind {kind:?}")))?,
+        email: required_text_at(row, 3, "email", "token")?,
+        expires: integer_at(row, 4, "expires")?,
+        attempts: attempts(integer_at(row, 5, "attempts")?)?,
+    })
+}
+
+fn attempts(count: i64) -> Result<u32, AdapterError> {
+    u32::try_from(count)
+        .map_err(|_| AdapterError::InvalidAttributes(format!("a token's attempts ({count}) are out of range")))
+}
+
+/// The token table and its fixed statements.
+pub(crate) struct TokenTable {
+    table: Table,
+    by_id: String,
+    by_user_and_kind: String,
+    /// One statement, so that concurrent issues leave one token per user and kind.
+    upsert: String,
+    count_attempt: String,
+    consume: String,
+    delete_by_user: String,
+    delete_expired_batch: String,
+}
+
+impl TokenTable {
+    pub(crate) fn new(table: Table) -> Self {
+        let t = &table.quoted;
+        Self {
+            by_id: format!("SELECT {TOKEN_COLUMNS} FROM {t} WHERE \"id\" = ?1"),
+            by_user_and_kind: format!("SELECT {TOKEN_COLUMNS} FROM {t} WHERE \"user_id\" = ?1 AND \"kind\" = ?2"),
+            upsert: format!(
+                "INSERT INTO {t} ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT (\"user_id\", \"kind\") DO UPDATE SET \"id\" = excluded.\"id\", \
+                 \"email\" = excluded.\"email\", \"expires\" = excluded.\"expires\", \
+                 \"attempts\" = excluded.\"attempts\""
+            ),
+            // Stops at `u32::MAX`, where the memory adapter's count saturates.
+            count_attempt: format!(
+                "UPDATE {t} SET \"attempts\" = MIN(\"attempts\" + 1, 4294967295) WHERE \"id\" = ?1 \
+                 RETURNING \"attempts\""
+            ),
+            consume: format!("DELETE FROM {t} WHERE \"id\" = ?1 RETURNING \"user_id\""),
+            delete_by_user: format!("DELETE FROM {t} WHERE \"user_id\" = ?1"),
+            delete_expired_batch: format!(
+                "DELETE FROM {t} WHERE \"id\" IN (SELECT \"id\" FROM {t} WHERE \"expires\" < ?1 LIMIT ?2)"
+            ),
+            table,
+        }
+    }
+
+    /// Every fixed statement, to prepare once at open.
+    pub(crate) fn statements(&self) -> [&str; 7] {
+        [
+            &self.by_id,
+            &self.by_user_and_kind,
+            &self.upsert,
+            &self.count_attempt,
+            &self.consume,
+            &self.delete_by_user,
+            &self.delete_expired_batch,
+        ]
+    }
 }
 
 /// The user and key tables and their fixed statements.
@@ -139,6 +218,7 @@ impl UserTables {
 pub(crate) struct Inner {
     pub(crate) sessions: SessionTable,
     pub(crate) users: Option<UserTables>,
+    pub(crate) tokens: Option<TokenTable>,
     pub(crate) readers: Box<[Mutex<Connection>]>,
     pub(crate) next_reader: AtomicUsize,
     pub(crate) writer: Mutex<Connection>,
@@ -148,6 +228,11 @@ impl Inner {
     fn users(&self) -> Result<&UserTables, AdapterError> {
         // Only `SqliteSessionAdapter` has no user tables, and it implements no user method.
         self.users.as_ref().ok_or_else(|| AdapterError::database("this adapter has no user and key tables"))
+    }
+
+    fn tokens(&self) -> Result<&TokenTable, AdapterError> {
+        // Only `SqliteAdapter<WithTokens>` implements the token methods, and it has the table.
+        self.tokens.as_ref().ok_or_else(|| AdapterError::database("this adapter has no token table"))
     }
 }
 
@@ -278,6 +363,53 @@ fn update(
     connection.prepare_cached(&sql)?.execute(params_from_iter(parameters))
 }
 
+/// Sets attribute columns of user `user_id` (nothing when empty), refusing unknown columns
+/// and values that do not fit, and naming a taken unique column. For `update_user` and the
+/// token methods that update the user in their transaction.
+fn update_user_attributes(
+    connection: &Connection,
+    table: &Table,
+    user_id: &str,
+    attributes: &AttributeMap,
+) -> Result<(), AdapterError> {
+    if attributes.is_empty() {
+        return Ok(());
+    }
+    let values = encode_attributes(table, attributes, USER_COLUMNS)?
+        .into_iter()
+        .map(|(column, value)| (column.name.clone(), value))
+        .collect();
+    match update(connection, table, user_id, values) {
+        Ok(_) => Ok(()),
+        Err(error) => Err(write_failure(connection, table, user_id, error, None, attributes)),
+    }
+}
+
+/// The first column of the first row a `... RETURNING` statement gives, if any. It steps the
+/// statement to its end: outside a transaction, that is where it commits, so a failed commit
+/// is an error here rather than lost when the statement is reset.
+fn returning(statement: &mut CachedStatement<'_>, id: &str) -> Result<Option<Sql>, AdapterError> {
+    let mut values = statement.query_map([id], |row| row.get::<_, Sql>(0)).map_err(sqlite)?;
+    let first = values.next().transpose().map_err(sqlite)?;
+    for value in values {
+        value.map_err(sqlite)?;
+    }
+    Ok(first)
+}
+
+/// Runs each statement with `user_id` in one `BEGIN IMMEDIATE` transaction.
+fn delete_all_of_user<'s>(
+    connection: &mut Connection,
+    statements: impl IntoIterator<Item = &'s str>,
+    user_id: &str,
+) -> Result<(), AdapterError> {
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite)?;
+    for sql in statements {
+        transaction.prepare_cached(sql).map_err(sqlite)?.execute([user_id]).map_err(sqlite)?;
+    }
+    transaction.commit().map_err(sqlite)
+}
+
 // ---- reading and writing ------------------------------------------------------------------
 
 impl Store {
@@ -289,22 +421,33 @@ impl Store {
         argument: &str,
         read: fn(&Inner, &Connection, &str) -> Result<T, AdapterError>,
     ) -> Result<T, AdapterError> {
-        if let Some(result) = self.read_in_place(argument, read) {
+        self.read_with(argument, read, |inner, connection, argument, read| read(inner, connection, argument)).await
+    }
+
+    /// As [`read`](Self::read), with a second argument that is `Copy` (a token kind).
+    async fn read_with<T: Send + 'static, X: Copy + Send + 'static>(
+        &self,
+        argument: &str,
+        extra: X,
+        read: fn(&Inner, &Connection, &str, X) -> Result<T, AdapterError>,
+    ) -> Result<T, AdapterError> {
+        if let Some(result) = self.read_in_place(argument, extra, read) {
             return result;
         }
         let (inner, argument) = (Arc::clone(&self.inner), argument.to_owned());
         let task = tokio::task::spawn_blocking(move || {
             let index = inner.next_reader.fetch_add(1, Ordering::Relaxed) % inner.readers.len();
             let connection = lock(&inner.readers[index]);
-            read(&inner, &connection, &argument)
+            read(&inner, &connection, &argument, extra)
         });
         task.await.unwrap_or_else(|error| Err(AdapterError::database(error)))
     }
 
-    fn read_in_place<T>(
+    fn read_in_place<T, X>(
         &self,
         argument: &str,
-        read: fn(&Inner, &Connection, &str) -> Result<T, AdapterError>,
+        extra: X,
+        read: fn(&Inner, &Connection, &str, X) -> Result<T, AdapterError>,
     ) -> Option<Result<T, AdapterError>> {
         for reader in &*self.inner.readers {
             let connection = match reader.try_lock() {
@@ -312,7 +455,7 @@ impl Store {
                 Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
                 Err(TryLockError::WouldBlock) => continue,
             };
-            return Some(read(&self.inner, &connection, argument));
+            return Some(read(&self.inner, &connection, argument, extra));
         }
         None
     }
@@ -344,6 +487,9 @@ impl Store {
     pub(crate) fn describe<'a, 'b>(&self, mut debug: std::fmt::DebugStruct<'a, 'b>) -> std::fmt::DebugStruct<'a, 'b> {
         if let Some(users) = &self.inner.users {
             debug.field("user_table", &users.user.name).field("key_table", &users.key.name);
+        }
+        if let Some(tokens) = &self.inner.tokens {
+            debug.field("token_table", &tokens.table.name);
         }
         debug.field("session_table", &self.inner.sessions.table.name).field("readers", &self.inner.readers.len());
         debug
@@ -421,15 +567,19 @@ impl Store {
         }
         let user_id = user_id.to_owned();
         self.write(move |inner, connection| {
-            let table = &inner.users()?.user;
-            let values = encode_attributes(table, &attributes, USER_COLUMNS)?
-                .into_iter()
-                .map(|(column, value)| (column.name.clone(), value))
-                .collect();
-            match update(connection, table, &user_id, values) {
-                Ok(_) => Ok(()),
-                Err(error) => Err(write_failure(connection, table, &user_id, error, None, &attributes)),
-            }
+            update_user_attributes(connection, &inner.users()?.user, &user_id, &attributes)
+        })
+        .await
+    }
+
+    /// With a token table, the user's tokens go in the same transaction: their foreign key
+    /// would refuse the user's delete otherwise.
+    async fn delete_user(&self, user_id: &str) -> Result<(), AdapterError> {
+        let user_id = user_id.to_owned();
+        self.write(move |inner, connection| {
+            let users = inner.users()?;
+            let tokens = inner.tokens.as_ref().map(|tokens| tokens.delete_by_user.as_str());
+            delete_all_of_user(connection, tokens.into_iter().chain([users.user_delete.as_str()]), &user_id)
         })
         .await
     }
@@ -568,14 +718,19 @@ impl Store {
         .await
     }
 
-    /// In batches of [`SWEEP_BATCH`] rows, each its own write, so other writes run between
-    /// them.
     async fn delete_dead_sessions(&self, now_ms: i64) -> Result<u64, AdapterError> {
+        self.sweep(|inner| Ok(&inner.sessions.delete_dead_batch), now_ms).await
+    }
+
+    /// Runs a sweep statement (`?1` the time, `?2` the batch size) until it deletes less than
+    /// a batch: in batches of [`SWEEP_BATCH`] rows, each its own write, so other writes run
+    /// between them. Returns how many rows it deleted.
+    async fn sweep(&self, sql: fn(&Inner) -> Result<&str, AdapterError>, now_ms: i64) -> Result<u64, AdapterError> {
         let mut deleted = 0;
         loop {
             let batch = self
                 .write(move |inner, connection| {
-                    let mut statement = connection.prepare_cached(&inner.sessions.delete_dead_batch).map_err(sqlite)?;
+                    let mut statement = connection.prepare_cached(sql(inner)?).map_err(sqlite)?;
                     statement.execute(params![now_ms, SWEEP_BATCH]).map_err(sqlite)
                 })
                 .await? as u64;
@@ -608,11 +763,9 @@ impl Store {
         let user_id = user_id.to_owned();
         self.write(move |inner, connection| {
             let users = inner.users()?;
-            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite)?;
-            for sql in [&inner.sessions.delete_by_user, &users.keys_delete_by_user, &users.user_delete] {
-                transaction.prepare_cached(sql).map_err(sqlite)?.execute([&user_id]).map_err(sqlite)?;
-            }
-            transaction.commit().map_err(sqlite)
+            let tokens = inner.tokens.as_ref().map(|tokens| tokens.delete_by_user.as_str());
+            let rest = [&inner.sessions.delete_by_user, &users.keys_delete_by_user, &users.user_delete];
+            delete_all_of_user(connection, tokens.into_iter().chain(rest.map(String::as_str)), &user_id)
         })
         .await
     }
@@ -644,9 +797,104 @@ impl Store {
     }
 }
 
+// ---- single-use tokens ---------------------------------------------------------------------
+
+impl Store {
+    async fn get_token(&self, token_id: &str) -> Result<Option<DatabaseToken>, AdapterError> {
+        self.read(token_id, |inner, connection, token_id| {
+            let mut statement = connection.prepare_cached(&inner.tokens()?.by_id).map_err(sqlite)?;
+            let mut rows = statement.query([token_id]).map_err(sqlite)?;
+            rows.next().map_err(sqlite)?.map(token_from).transpose()
+        })
+        .await
+    }
+
+    async fn get_user_token(&self, user_id: &str, kind: TokenKind) -> Result<Option<DatabaseToken>, AdapterError> {
+        self.read_with(user_id, kind.as_str(), |inner, connection, user_id, kind| {
+            let mut statement = connection.prepare_cached(&inner.tokens()?.by_user_and_kind).map_err(sqlite)?;
+            let mut rows = statement.query([user_id, kind]).map_err(sqlite)?;
+            rows.next().map_err(sqlite)?.map(token_from).transpose()
+        })
+        .await
+    }
+
+    async fn set_token(&self, token: DatabaseToken) -> Result<(), AdapterError> {
+        self.write(move |inner, connection| {
+            let tokens = inner.tokens()?;
+            let mut statement = connection.prepare_cached(&tokens.upsert).map_err(sqlite)?;
+            let DatabaseToken { id, user_id, kind, email, expires, attempts } = &token;
+            match statement.execute(params![id, user_id, kind.as_str(), email, expires, attempts]) {
+                Ok(_) => Ok(()),
+                Err(error) => {
+                    drop(statement);
+                    // An unknown user (the foreign key) is `InvalidUserId`.
+                    Err(write_failure(connection, &tokens.table, id, error, None, &AttributeMap::new()))
+                }
+            }
+        })
+        .await
+    }
+
+    async fn count_token_attempt(&self, token_id: &str) -> Result<Option<u32>, AdapterError> {
+        let token_id = token_id.to_owned();
+        self.write(move |inner, connection| {
+            // One statement: concurrent counts each see their own increment.
+            let mut statement = connection.prepare_cached(&inner.tokens()?.count_attempt).map_err(sqlite)?;
+            match returning(&mut statement, &token_id)? {
+                None => Ok(None),
+                Some(Sql::Integer(count)) => attempts(count).map(Some),
+                Some(_) => {
+                    Err(AdapterError::InvalidAttributes("column `attempts` of a token is not an integer".into()))
+                }
+            }
+        })
+        .await
+    }
+
+    async fn consume_token(&self, token_id: &str, attributes: AttributeMap) -> Result<bool, AdapterError> {
+        let token_id = token_id.to_owned();
+        self.write(move |inner, connection| {
+            let (users, tokens) = (inner.users()?, inner.tokens()?);
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite)?;
+            let deleted = returning(&mut transaction.prepare_cached(&tokens.consume).map_err(sqlite)?, &token_id)?;
+            let user_id = match deleted {
+                None => return Ok(false),
+                Some(Sql::Text(user_id)) => user_id,
+                Some(_) => {
+                    return Err(AdapterError::InvalidAttributes("column `user_id` of a token is not text".into()));
+                }
+            };
+            // A refused update returns before the commit: the rollback keeps the token.
+            update_user_attributes(&transaction, &users.user, &user_id, &attributes)?;
+            transaction.commit().map_err(sqlite)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn revoke_user_tokens(&self, user_id: &str, attributes: AttributeMap) -> Result<(), AdapterError> {
+        let user_id = user_id.to_owned();
+        self.write(move |inner, connection| {
+            let (users, tokens) = (inner.users()?, inner.tokens()?);
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite)?;
+            transaction.prepare_cached(&tokens.delete_by_user).map_err(sqlite)?.execute([&user_id]).map_err(sqlite)?;
+            update_user_attributes(&transaction, &users.user, &user_id, &attributes)?;
+            transaction.commit().map_err(sqlite)
+        })
+        .await
+    }
+
+    async fn delete_expired_tokens(&self, now_ms: i64) -> Result<u64, AdapterError> {
+        if self.inner.tokens.is_none() {
+            return Ok(0);
+        }
+        self.sweep(|inner| Ok(&inner.tokens()?.delete_expired_batch), now_ms).await
+    }
+}
+
 // ---- the traits ---------------------------------------------------------------------------
 
-impl UserAdapter for SqliteAdapter {
+impl<T> UserAdapter for SqliteAdapter<T> {
     async fn get_user(&self, user_id: &str) -> Result<Option<DatabaseUser>, AdapterError> {
         self.0.get_user(user_id).await
     }
@@ -660,8 +908,9 @@ impl UserAdapter for SqliteAdapter {
         self.0.update_user(user_id, attributes).await
     }
 
+    /// With tokens, one transaction: the user's tokens, then the user.
     async fn delete_user(&self, user_id: &str) -> Result<(), AdapterError> {
-        self.0.execute(|inner| Ok(&inner.users()?.user_delete), user_id).await.map(drop)
+        self.0.delete_user(user_id).await
     }
 
     async fn get_key(&self, key_id: &str) -> Result<Option<DatabaseKey>, AdapterError> {
@@ -692,12 +941,17 @@ impl UserAdapter for SqliteAdapter {
     async fn delete_keys_by_user_id(&self, user_id: &str) -> Result<(), AdapterError> {
         self.0.execute(|inner| Ok(&inner.users()?.keys_delete_by_user), user_id).await.map(drop)
     }
+
+    /// With tokens, in batches of 1000 rows, each its own short write; without, nothing.
+    async fn delete_expired_tokens(&self, now_ms: i64) -> Result<u64, AdapterError> {
+        self.0.delete_expired_tokens(now_ms).await
+    }
 }
 
 /// The session methods, for both adapters.
 macro_rules! session_adapter {
-    ($type:ty) => {
-        impl SessionAdapter for $type {
+    ([$($generic:ident)?] $type:ty) => {
+        impl$(<$generic>)? SessionAdapter for $type {
             async fn get_session(&self, session_id: &str) -> Result<Option<DatabaseSession>, AdapterError> {
                 self.0.get_session(session_id).await
             }
@@ -734,10 +988,10 @@ macro_rules! session_adapter {
     };
 }
 
-session_adapter!(SqliteAdapter);
-session_adapter!(SqliteSessionAdapter);
+session_adapter!([T] SqliteAdapter<T>);
+session_adapter!([] SqliteSessionAdapter);
 
-impl Adapter for SqliteAdapter {
+impl<T> Adapter for SqliteAdapter<T> {
     /// One query, in place on a reader: the session joined with its user.
     async fn get_session_and_user(
         &self,
@@ -746,7 +1000,7 @@ impl Adapter for SqliteAdapter {
         self.0.get_session_and_user(session_id).await
     }
 
-    /// One transaction: the user's sessions, keys, then the user.
+    /// One transaction: the user's tokens (with a token table), sessions, keys, then the user.
     async fn delete_user_cascade(&self, user_id: &str) -> Result<(), AdapterError> {
         self.0.delete_user_cascade(user_id).await
     }
@@ -759,5 +1013,35 @@ impl Adapter for SqliteAdapter {
         user_id: &str,
     ) -> Result<(), AdapterError> {
         self.0.update_key_and_end_sessions(key_id, hashed_password, user_id).await
+    }
+}
+
+impl TokenAdapter for SqliteAdapter<WithTokens> {
+    /// One upsert on `(user_id, kind)`.
+    async fn set_token(&self, token: DatabaseToken) -> Result<(), AdapterError> {
+        self.0.set_token(token).await
+    }
+
+    async fn get_token(&self, token_id: &str) -> Result<Option<DatabaseToken>, AdapterError> {
+        self.0.get_token(token_id).await
+    }
+
+    async fn get_user_token(&self, user_id: &str, kind: TokenKind) -> Result<Option<DatabaseToken>, AdapterError> {
+        self.0.get_user_token(user_id, kind).await
+    }
+
+    /// One `UPDATE ... RETURNING`.
+    async fn count_token_attempt(&self, token_id: &str) -> Result<Option<u32>, AdapterError> {
+        self.0.count_token_attempt(token_id).await
+    }
+
+    /// One transaction: the token's delete, then the user's update if it was there.
+    async fn consume_token(&self, token_id: &str, attributes: AttributeMap) -> Result<bool, AdapterError> {
+        self.0.consume_token(token_id, attributes).await
+    }
+
+    /// One transaction: the user's tokens' delete, then the user's update.
+    async fn revoke_user_tokens(&self, user_id: &str, attributes: AttributeMap) -> Result<(), AdapterError> {
+        self.0.revoke_user_tokens(user_id, attributes).await
     }
 }

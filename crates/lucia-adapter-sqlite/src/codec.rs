@@ -155,3 +155,11 @@ pub(crate) fn text_at(row: &Row<'_>, index: usize, name: &str) -> Result<Option<
         _ => Err(invalid(format!("column `{name}` is not text"))),
     }
 }
+
+/// An integer column read directly (the token table's `expires` and `attempts`): not null.
+pub(crate) fn integer_at(row: &Row<'_>, index: usize, name: &str) -> Result<i64, AdapterError> {
+    match row.get_ref(index).map_err(AdapterError::database)? {
+        ValueRef::Integer(value) => Ok(value),
+        _ => Err(invalid(format!("column `{name}` is not an integer"))),
+    }
+}

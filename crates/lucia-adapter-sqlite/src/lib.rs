@@ -22,6 +22,51 @@
 //! # }
 //! ```
 //!
+//! # Single-use tokens
+//!
+//! Email verification codes and password-reset links ([`lucia::TokenAdapter`]) need a token
+//! table, which the adapter uses only when asked to at open: [`Builder::tokens`] (table
+//! `user_token`, see [`TOKEN_SCHEMA`]) or [`Builder::token_table`] checks it like the others
+//! and gives a [`SqliteAdapter<WithTokens>`], the type that implements `TokenAdapter`. A plain
+//! [`SqliteAdapter`] does not, so using tokens without the table is a compile error, and a
+//! missing or mistyped token table an [`OpenError`], not a failure of a request. With the token
+//! table, deleting a user deletes its tokens in the same transaction.
+//!
+//! ```
+//! use lucia::{CreateUser, Lucia, NewKey};
+//! use lucia_adapter_sqlite::{SqliteAdapter, WithTokens};
+//!
+//! #[derive(serde::Serialize, serde::Deserialize)]
+//! struct UserAttributes {
+//!     email: String,
+//!     email_verified: bool,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let path = std::env::temp_dir().join(format!("lucia-sqlite-tokens-doc-{}.db", std::process::id()));
+//! // `create_tables` makes Lucia's columns only; the attribute columns that the email flows
+//! // read and set are the application's.
+//! rusqlite::Connection::open(&path)?.execute_batch(
+//!     "CREATE TABLE IF NOT EXISTS user (
+//!         id TEXT NOT NULL PRIMARY KEY, email TEXT NOT NULL UNIQUE, email_verified BOOLEAN NOT NULL
+//!     )",
+//! )?;
+//! let adapter: SqliteAdapter<WithTokens> = SqliteAdapter::builder().create_tables().tokens().open(&path)?;
+//! let auth = Lucia::builder(adapter).user_attributes::<UserAttributes>().build();
+//! let email = "ada@example.com";
+//! let key = NewKey::password("email", email, "hunter2 hunter2");
+//! let attributes = UserAttributes { email: email.into(), email_verified: false };
+//! let user = auth.create_user(CreateUser::new(attributes).with_key(key)).await?;
+//! let code = auth.issue_email_verification(&user.user_id).await?;
+//! auth.verify_email(&user.user_id, code.code()).await?;
+//! assert!(auth.get_user(&user.user_id).await?.attributes.email_verified);
+//! # drop(auth);
+//! # for suffix in ["", "-wal", "-shm"] { let _ = std::fs::remove_file(format!("{}{suffix}", path.display())); }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Why it is built this way
 //!
 //! - **Reads in place.** `get_session_and_user` (every validated request), `get_session`,
@@ -42,7 +87,8 @@
 //!   `set_user` with a key) are one `BEGIN IMMEDIATE` transaction; checks that follow a
 //!   failed write (which unique column clashed) run inside it.
 //! - **Checked once.** On open, the tables' columns are read with `pragma_table_info`: a
-//!   missing Lucia column or one of the wrong type is an [`OpenError`], and an attribute that
+//!   missing Lucia column or one of the wrong type is an [`OpenError`] (for the token table
+//!   also a missing unique index on `(user_id, kind)`), and an attribute that
 //!   is not a column is [`lucia::AdapterError::InvalidAttributes`] before anything is written.
 //!   Every fixed statement is built once with quoted identifiers and prepared once per
 //!   connection (`prepare_cached`).
@@ -63,6 +109,7 @@ mod adapter;
 mod codec;
 mod schema;
 
+use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
@@ -93,6 +140,27 @@ CREATE TABLE IF NOT EXISTS \"user_session\" (
 );
 CREATE INDEX IF NOT EXISTS \"user_session_user_id_idx\" ON \"user_session\"(user_id);
 CREATE INDEX IF NOT EXISTS \"user_session_idle_expires_idx\" ON \"user_session\"(idle_expires);
+";
+
+/// The default name of the token table of [`Builder::tokens`], in the style of Lucia v2's
+/// `user_key` and `user_session`.
+pub const DEFAULT_TOKEN_TABLE: &str = "user_token";
+
+/// The token table under its default name (`user_token`, referring to `user`): what
+/// [`Builder::create_tables`] adds with [`Builder::tokens`]. One token per user and kind (the
+/// unique index, which is the target of the upsert that replaces a user's token and serves
+/// lookups by user); `expires` is indexed for the sweep. For other names, see
+/// [`Tables::token_schema`].
+pub const TOKEN_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS \"user_token\" (
+    id TEXT NOT NULL PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES \"user\"(id),
+    kind TEXT NOT NULL,
+    email TEXT NOT NULL,
+    expires INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (user_id, kind)
+);
+CREATE INDEX IF NOT EXISTS \"user_token_expires_idx\" ON \"user_token\"(expires);
 ";
 
 /// Why an adapter could not be opened.
@@ -133,15 +201,44 @@ pub enum OpenError {
         /// What Lucia needs.
         expected: &'static str,
     },
+    /// A table has no unique index on columns that Lucia needs unique together (the token
+    /// table's `(user_id, kind)`, the conflict target of its upsert).
+    #[error("table `{table}` has no unique index on ({columns})")]
+    MissingUniqueIndex {
+        /// The table.
+        table: String,
+        /// The columns, comma-separated.
+        columns: String,
+    },
 }
 
+/// Marks a [`SqliteAdapter`] opened without a token table: it does not implement
+/// [`lucia::TokenAdapter`]. The default.
+///
+/// ```compile_fail
+/// fn needs_tokens(_: &impl lucia::TokenAdapter) {}
+/// let adapter = lucia_adapter_sqlite::SqliteAdapter::open("app.db").unwrap();
+/// needs_tokens(&adapter); // no token table was checked: no token methods
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub enum NoTokens {}
+
+/// Marks a [`SqliteAdapter`] whose token table was checked at open ([`Builder::tokens`]): it
+/// implements [`lucia::TokenAdapter`].
+#[derive(Debug, Clone, Copy)]
+pub enum WithTokens {}
+
 /// Opens a [`SqliteAdapter`] or [`SqliteSessionAdapter`] with non-default settings.
+/// `Builder<WithTokens>` ([`tokens`](Self::tokens)) opens a [`SqliteAdapter<WithTokens>`].
 #[derive(Debug, Clone)]
-pub struct Builder {
+pub struct Builder<T = NoTokens> {
     tables: Tables,
     readers: usize,
     busy_timeout: Duration,
     create_tables: bool,
+    /// Set exactly when `T` is [`WithTokens`]: only [`Builder::token_table`] makes one.
+    token_table: Option<String>,
+    mode: PhantomData<fn() -> T>,
 }
 
 impl Default for Builder {
@@ -152,11 +249,13 @@ impl Default for Builder {
             readers: (cpus + 2).max(4),
             busy_timeout: Duration::from_secs(5),
             create_tables: false,
+            token_table: None,
+            mode: PhantomData,
         }
     }
 }
 
-impl Builder {
+impl<T> Builder<T> {
     /// Table names (default: `user`, `user_key`, `user_session`).
     #[must_use]
     pub fn tables(mut self, tables: Tables) -> Self {
@@ -180,27 +279,40 @@ impl Builder {
         self
     }
 
-    /// Creates the tables that are missing with [`Tables::schema`] (no attribute columns)
-    /// before reading them.
+    /// Creates the tables that are missing with [`Tables::schema`] (no attribute columns),
+    /// and with tokens the token table with [`Tables::token_schema`], before reading them.
     #[must_use]
     pub fn create_tables(mut self) -> Self {
         self.create_tables = true;
         self
     }
 
-    /// Opens (creating if needed) the database file at `path` and checks the user, key and
-    /// session tables. Blocks on file I/O: call it at start-up, not on an async worker that
-    /// serves requests.
-    pub fn open(self, path: impl AsRef<Path>) -> Result<SqliteAdapter, OpenError> {
-        Ok(SqliteAdapter(self.open_store(path.as_ref(), true)?))
+    /// Single-use tokens in the table `user_token` ([`DEFAULT_TOKEN_TABLE`], see
+    /// [`TOKEN_SCHEMA`]): [`open`](Builder::open) checks it and gives a
+    /// [`SqliteAdapter<WithTokens>`], which implements [`lucia::TokenAdapter`].
+    #[must_use]
+    pub fn tokens(self) -> Builder<WithTokens> {
+        self.token_table(DEFAULT_TOKEN_TABLE)
     }
 
-    /// Opens the database file at `path` for sessions only: the session table is checked
-    /// (it needs no foreign key), user and key tables are not read. For a
-    /// [`lucia::SplitAdapter`] with users kept elsewhere. [`create_tables`](Self::create_tables)
-    /// creates the three tables all the same.
-    pub fn open_sessions_only(self, path: impl AsRef<Path>) -> Result<SqliteSessionAdapter, OpenError> {
-        Ok(SqliteSessionAdapter(self.open_store(path.as_ref(), false)?))
+    /// As [`tokens`](Self::tokens), with the token table under another name.
+    #[must_use]
+    pub fn token_table(self, table: impl Into<String>) -> Builder<WithTokens> {
+        Builder {
+            tables: self.tables,
+            readers: self.readers,
+            busy_timeout: self.busy_timeout,
+            create_tables: self.create_tables,
+            token_table: Some(table.into()),
+            mode: PhantomData,
+        }
+    }
+
+    /// Opens (creating if needed) the database file at `path` and checks the user, key and
+    /// session tables, and the token table if [`tokens`](Self::tokens) asked for it. Blocks on
+    /// file I/O: call it at start-up, not on an async worker that serves requests.
+    pub fn open(self, path: impl AsRef<Path>) -> Result<SqliteAdapter<T>, OpenError> {
+        Ok(SqliteAdapter(self.open_store(path.as_ref(), true)?, PhantomData))
     }
 
     fn connect(&self, path: &Path) -> Result<Connection, OpenError> {
@@ -215,7 +327,8 @@ impl Builder {
     }
 
     fn open_store(self, path: &Path, with_users: bool) -> Result<adapter::Store, OpenError> {
-        for name in [&self.tables.user, &self.tables.key, &self.tables.session] {
+        let names = [&self.tables.user, &self.tables.key, &self.tables.session];
+        for name in names.into_iter().chain(self.token_table.as_ref()) {
             if name.is_empty() || name.contains('\0') {
                 return Err(OpenError::InvalidTableName(name.clone()));
             }
@@ -229,6 +342,9 @@ impl Builder {
         writer.pragma_update(None, "foreign_keys", true).map_err(OpenError::Sqlite)?;
         if self.create_tables {
             writer.execute_batch(&self.tables.schema()).map_err(OpenError::Sqlite)?;
+            if let Some(token) = &self.token_table {
+                writer.execute_batch(&self.tables.token_schema(token)).map_err(OpenError::Sqlite)?;
+            }
         }
         let session = Table::read(&writer, &self.tables.session)?;
         session.require("id", Kind::Text, None)?;
@@ -246,6 +362,26 @@ impl Builder {
         } else {
             None
         };
+        // Only `open` (with users) gets here with a token table.
+        let tokens = match &self.token_table {
+            Some(name) if with_users => {
+                let token = Table::read(&writer, name)?;
+                for column in ["id", "user_id", "kind", "email"] {
+                    token.require(column, Kind::Text, None)?;
+                }
+                token.require("expires", Kind::Integer, None)?;
+                token.require("attempts", Kind::Integer, None)?;
+                token.require_unique(&["user_id", "kind"])?;
+                let tokens = adapter::TokenTable::new(token);
+                // Preparing fails for what the checks above do not cover (a conflict target
+                // SQLite does not accept), here rather than on a request.
+                for sql in tokens.statements() {
+                    writer.prepare_cached(sql).map_err(OpenError::Sqlite)?;
+                }
+                Some(tokens)
+            }
+            _ => None,
+        };
         let readers = (0..self.readers)
             .map(|_| {
                 let reader = self.connect(path)?;
@@ -257,6 +393,7 @@ impl Builder {
             inner: Arc::new(adapter::Inner {
                 sessions: adapter::SessionTable::new(session),
                 users,
+                tokens,
                 readers: readers.into_boxed_slice(),
                 next_reader: AtomicUsize::new(0),
                 writer: Mutex::new(writer),
@@ -265,11 +402,30 @@ impl Builder {
     }
 }
 
+// A sessions-only store has no user table for tokens to refer to.
+impl Builder {
+    /// Opens the database file at `path` for sessions only: the session table is checked
+    /// (it needs no foreign key), user and key tables are not read. For a
+    /// [`lucia::SplitAdapter`] with users kept elsewhere. [`create_tables`](Self::create_tables)
+    /// creates the three tables all the same.
+    pub fn open_sessions_only(self, path: impl AsRef<Path>) -> Result<SqliteSessionAdapter, OpenError> {
+        Ok(SqliteSessionAdapter(self.open_store(path.as_ref(), false)?))
+    }
+}
+
 /// Lucia's adapter over a SQLite file: users, keys and sessions, implementing
-/// [`lucia::UserAdapter`], [`lucia::SessionAdapter`] and [`lucia::Adapter`]. Clones share the
-/// connections. See the [crate documentation](crate) for how it reads and writes.
-#[derive(Clone)]
-pub struct SqliteAdapter(adapter::Store);
+/// [`lucia::UserAdapter`], [`lucia::SessionAdapter`] and [`lucia::Adapter`]; opened with
+/// [`Builder::tokens`], `SqliteAdapter<WithTokens>` also implements [`lucia::TokenAdapter`].
+/// Clones share the connections. See the [crate documentation](crate) for how it reads and
+/// writes.
+pub struct SqliteAdapter<T = NoTokens>(adapter::Store, PhantomData<fn() -> T>);
+
+// By hand: a derive would require `T: Clone` of the marker.
+impl<T> Clone for SqliteAdapter<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone(), PhantomData)
+    }
+}
 
 /// Sessions only, in a SQLite file: [`lucia::SessionAdapter`], for a
 /// [`lucia::SplitAdapter`] whose users live elsewhere. Opened by
@@ -288,7 +444,9 @@ impl SqliteAdapter {
     pub fn builder() -> Builder {
         Builder::default()
     }
+}
 
+impl<T> SqliteAdapter<T> {
     /// Replaces every clear session id (Lucia v2, [`SessionTokens::Plain`](lucia::SessionTokens::Plain))
     /// with its SHA-256 ([`SessionTokens::Hashed`](lucia::SessionTokens::Hashed), the default),
     /// in one transaction, and returns how many it replaced. Ids that already are 64 lowercase
@@ -305,7 +463,7 @@ impl SqliteSessionAdapter {
     }
 }
 
-impl std::fmt::Debug for SqliteAdapter {
+impl<T> std::fmt::Debug for SqliteAdapter<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.describe(f.debug_struct("SqliteAdapter")).finish()
     }
@@ -322,5 +480,11 @@ mod tests {
     #[test]
     fn schema_const_is_the_default_tables_schema() {
         assert_eq!(super::SCHEMA.replace(['\n', ' '], ""), super::Tables::default().schema().replace(['\n', ' '], ""));
+    }
+
+    #[test]
+    fn token_schema_const_is_the_default_token_schema() {
+        let schema = super::Tables::default().token_schema(super::DEFAULT_TOKEN_TABLE);
+        assert_eq!(super::TOKEN_SCHEMA.replace(['\n', ' '], ""), schema.replace(['\n', ' '], ""));
     }
 }

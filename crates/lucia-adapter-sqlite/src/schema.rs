@@ -50,6 +50,22 @@ impl Tables {
             session_idle = index(&self.session, "idle_expires"),
         )
     }
+
+    /// The token table `table` of [`Builder::tokens`](crate::Builder::tokens), referring to
+    /// these tables' user table (`CREATE TABLE IF NOT EXISTS`): the secret's hash as primary
+    /// key, one token per user and kind (the unique index, which also serves lookups by user),
+    /// and an index on `expires` for the sweep. See [`TOKEN_SCHEMA`](crate::TOKEN_SCHEMA).
+    pub fn token_schema(&self, table: &str) -> String {
+        let (user, token) = (quote(&self.user), quote(table));
+        format!(
+            "CREATE TABLE IF NOT EXISTS {token} (\n    id TEXT NOT NULL PRIMARY KEY,\n    \
+             user_id TEXT NOT NULL REFERENCES {user}(id),\n    kind TEXT NOT NULL,\n    \
+             email TEXT NOT NULL,\n    expires INTEGER NOT NULL,\n    \
+             attempts INTEGER NOT NULL DEFAULT 0,\n    UNIQUE (user_id, kind)\n);\n\
+             CREATE INDEX IF NOT EXISTS {expires} ON {token}(expires);\n",
+            expires = quote(&format!("{table}_expires_idx")),
+        )
+    }
 }
 
 /// `name` as a SQL identifier: in double quotes, inner quotes doubled. Names are checked to
@@ -118,6 +134,8 @@ pub(crate) struct Table {
     pub(crate) name: String,
     pub(crate) quoted: String,
     pub(crate) columns: Vec<Column>,
+    /// The columns of each unique index that is neither the primary key nor partial.
+    pub(crate) unique_indexes: Vec<Vec<String>>,
 }
 
 impl Table {
@@ -147,15 +165,16 @@ impl Table {
             return Err(OpenError::MissingTable(name.to_owned()));
         }
         let mut indexes = connection
-            .prepare("SELECT name FROM pragma_index_list(?1) WHERE \"unique\" = 1 AND origin <> 'pk'")
+            .prepare("SELECT name, partial FROM pragma_index_list(?1) WHERE \"unique\" = 1 AND origin <> 'pk'")
             .map_err(OpenError::Sqlite)?;
-        let unique: Vec<String> = indexes
-            .query_map([name], |row| row.get(0))
+        let unique: Vec<(String, bool)> = indexes
+            .query_map([name], |row| Ok((row.get(0)?, row.get::<_, i64>(1)? != 0)))
             .map_err(OpenError::Sqlite)?
             .collect::<Result<_, _>>()
             .map_err(OpenError::Sqlite)?;
         let mut parts = connection.prepare("SELECT name FROM pragma_index_info(?1)").map_err(OpenError::Sqlite)?;
-        for index in unique {
+        let mut unique_indexes = Vec::new();
+        for (index, partial) in unique {
             let names: Vec<Option<String>> = parts
                 .query_map([&index], |row| row.get(0))
                 .map_err(OpenError::Sqlite)?
@@ -166,8 +185,24 @@ impl Table {
             {
                 column.unique = true;
             }
+            // An expression (no name) or partial index cannot be an upsert's conflict target.
+            if !partial && let Some(names) = names.into_iter().collect::<Option<Vec<_>>>() {
+                unique_indexes.push(names);
+            }
         }
-        Ok(Self { quoted: quote(name), name: name.to_owned(), columns })
+        Ok(Self { quoted: quote(name), name: name.to_owned(), columns, unique_indexes })
+    }
+
+    /// Checks that a unique index covers exactly `columns` (in any order): what
+    /// `ON CONFLICT (columns)` needs.
+    pub(crate) fn require_unique(&self, columns: &[&str]) -> Result<(), OpenError> {
+        let matches = |index: &Vec<String>| {
+            index.len() == columns.len() && columns.iter().all(|column| index.iter().any(|name| name == column))
+        };
+        if self.unique_indexes.iter().any(matches) {
+            return Ok(());
+        }
+        Err(OpenError::MissingUniqueIndex { table: self.name.clone(), columns: columns.join(", ") })
     }
 
     pub(crate) fn column(&self, name: &str) -> Option<&Column> {

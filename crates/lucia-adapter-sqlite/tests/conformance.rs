@@ -1,12 +1,20 @@
 //! The conformance suite, one named test per case: `rusqlite::<case>` on the full adapter
 //! over the suite's three tables (`Capabilities::sql()`: `username` and `email` unique, a
-//! schema, foreign keys), and `rusqlite_sessions::<case>` on the sessions-only adapter over a
-//! session table without foreign key (a schema, nothing else).
+//! schema, foreign keys), and for the token cases on the adapter opened with tokens, with a
+//! token table as well; `rusqlite_sessions::<case>` on the sessions-only adapter over a
+//! session table without foreign key (a schema, nothing else). `rusqlite_with_tokens::<case>`
+//! runs the adapter cases again on the adapter with tokens, whose user deletes also delete
+//! tokens.
 
 mod common;
 
 mod rusqlite {
     lucia_adapter_test::adapter_tests!(crate::common::fixture());
+    lucia_adapter_test::token_adapter_tests!(crate::common::token_fixture());
+}
+
+mod rusqlite_with_tokens {
+    lucia_adapter_test::adapter_tests!(crate::common::token_fixture());
 }
 
 mod rusqlite_sessions {

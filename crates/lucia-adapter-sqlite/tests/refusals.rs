@@ -1,16 +1,19 @@
 //! The adapter's own refusals and promises, beyond the suites: bad table names, missing or
 //! mistyped columns and a database that cannot use WAL are `OpenError`s; values of the wrong
 //! type in the database are `InvalidAttributes`, never a panic; a lock held too long is
-//! `Unavailable`; a dropped write still commits; reads work when every reader is taken.
+//! `Unavailable`; a dropped write still commits; reads work when every reader is taken. The
+//! same for the token table of `Builder::tokens`.
 
 mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{SESSION_TABLE, TempDb, USER_AND_KEY_TABLES, raw_connection, test_tables};
-use lucia::{Adapter, AdapterError, DatabaseSession, DatabaseUser, SessionAdapter, UserAdapter};
-use lucia_adapter_sqlite::{OpenError, SCHEMA, SqliteAdapter, Tables};
+use common::{SESSION_TABLE, TOKEN_TABLE, TempDb, USER_AND_KEY_TABLES, raw_connection, test_tables};
+use lucia::{
+    Adapter, AdapterError, DatabaseSession, DatabaseUser, SessionAdapter, TokenAdapter, TokenKind, UserAdapter,
+};
+use lucia_adapter_sqlite::{OpenError, SCHEMA, SqliteAdapter, TOKEN_SCHEMA, Tables, WithTokens};
 use serde_json::json;
 
 fn full_schema() -> String {
@@ -256,4 +259,144 @@ async fn clear_session_ids_are_hashed_once() {
     assert_eq!(adapter.get_session(&hashed).await.unwrap().map(|s| s.user_id), Some("u".to_owned()));
     assert_eq!(adapter.hash_clear_session_ids().await.unwrap(), 0, "running it again changes nothing");
     assert_eq!(adapter.get_sessions_by_user_id("u").await.unwrap().len(), 2);
+}
+
+fn open_with_tokens(db: &TempDb) -> Result<SqliteAdapter<WithTokens>, OpenError> {
+    SqliteAdapter::builder().tables(test_tables()).tokens().open(&db.path)
+}
+
+#[test]
+fn a_missing_token_table_is_refused() {
+    let db = TempDb::new(&full_schema());
+    let error = open_with_tokens(&db).unwrap_err();
+    assert!(matches!(&error, OpenError::MissingTable(name) if name == "user_token"), "{error:?}");
+    let error = SqliteAdapter::builder().tables(test_tables()).token_table("").open(&db.path).unwrap_err();
+    assert!(matches!(error, OpenError::InvalidTableName(_)), "{error:?}");
+    open(&db);
+}
+
+#[test]
+fn missing_and_mistyped_token_columns_are_refused() {
+    let columns = [
+        ("id", "id TEXT NOT NULL PRIMARY KEY"),
+        ("user_id", "user_id TEXT NOT NULL REFERENCES test_user(id)"),
+        ("kind", "kind TEXT NOT NULL"),
+        ("email", "email TEXT NOT NULL"),
+        ("expires", "expires INTEGER NOT NULL"),
+        ("attempts", "attempts INTEGER NOT NULL DEFAULT 0"),
+    ];
+    let table = |replace: &str, with: Option<&str>| {
+        let mut definitions: Vec<&str> =
+            columns.iter().filter(|(name, _)| *name != replace).map(|(_, definition)| *definition).collect();
+        definitions.extend(with);
+        // The unique index cannot name a column that is left out.
+        let leaves_out_a_unique_column = with.is_none() && ["user_id", "kind"].contains(&replace);
+        if !leaves_out_a_unique_column {
+            definitions.push("UNIQUE (user_id, kind)");
+        }
+        format!("CREATE TABLE user_token ({});", definitions.join(", "))
+    };
+    for (column, _) in columns {
+        let db = TempDb::new(&format!("{}{}", full_schema(), table(column, None)));
+        match open_with_tokens(&db) {
+            Err(OpenError::MissingColumn { table, column: missing }) => {
+                assert_eq!((table.as_str(), missing.as_str()), ("user_token", column));
+            }
+            other => panic!("{column}: expected MissingColumn, got {other:?}"),
+        }
+    }
+    for (column, mistyped) in [
+        ("id", "id INTEGER PRIMARY KEY"),
+        ("kind", "kind INTEGER NOT NULL"),
+        ("email", "email BLOB NOT NULL"),
+        ("expires", "expires TEXT NOT NULL"),
+        ("attempts", "attempts REAL NOT NULL DEFAULT 0"),
+    ] {
+        let db = TempDb::new(&format!("{}{}", full_schema(), table(column, Some(mistyped))));
+        let error = open_with_tokens(&db).unwrap_err();
+        assert!(
+            matches!(&error, OpenError::ColumnType { table, column: c, .. } if table == "user_token" && c == column),
+            "{column}: {error:?}"
+        );
+    }
+}
+
+#[test]
+fn a_token_table_without_one_token_per_user_and_kind_is_refused() {
+    for unique in ["", ", UNIQUE (user_id)", ", UNIQUE (user_id, kind, email)"] {
+        let db = TempDb::new(&format!(
+            "{}CREATE TABLE user_token (id TEXT NOT NULL PRIMARY KEY, user_id TEXT NOT NULL, kind TEXT NOT NULL, \
+             email TEXT NOT NULL, expires INTEGER NOT NULL, attempts INTEGER NOT NULL{unique});",
+            full_schema()
+        ));
+        let error = open_with_tokens(&db).unwrap_err();
+        assert!(
+            matches!(&error, OpenError::MissingUniqueIndex { table, .. } if table == "user_token"),
+            "{unique}: {error:?}"
+        );
+    }
+    // A partial unique index is no conflict target for the upsert.
+    let db = TempDb::new(&format!(
+        "{}CREATE TABLE user_token (id TEXT NOT NULL PRIMARY KEY, user_id TEXT NOT NULL, kind TEXT NOT NULL, \
+         email TEXT NOT NULL, expires INTEGER NOT NULL, attempts INTEGER NOT NULL);
+         CREATE UNIQUE INDEX user_token_partial ON user_token(user_id, kind) WHERE expires > 0;",
+        full_schema()
+    ));
+    assert!(matches!(open_with_tokens(&db), Err(OpenError::MissingUniqueIndex { .. })));
+    // The same index, whole and in the other column order, is one.
+    let db = TempDb::new(&format!(
+        "{}CREATE TABLE user_token (id TEXT NOT NULL PRIMARY KEY, user_id TEXT NOT NULL, kind TEXT NOT NULL, \
+         email TEXT NOT NULL, expires INTEGER NOT NULL, attempts INTEGER NOT NULL);
+         CREATE UNIQUE INDEX user_token_one ON user_token(kind, user_id);",
+        full_schema()
+    ));
+    open_with_tokens(&db).expect("a unique index on (kind, user_id)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_tables_with_tokens_makes_the_token_table_once() {
+    let db = TempDb::new("");
+    let first = SqliteAdapter::builder().create_tables().tokens().open(&db.path).expect("creates the tables");
+    drop(first);
+    let adapter = SqliteAdapter::builder().create_tables().tokens().open(&db.path).expect("again changes nothing");
+    assert!(format!("{adapter:?}").contains("user_token"));
+    // The plain adapter opens the same file, and knows nothing of tokens.
+    assert_eq!(SqliteAdapter::open(&db.path).unwrap().delete_expired_tokens(i64::MAX).await.unwrap(), 0);
+    let other = TempDb::new(&format!("{SCHEMA}{TOKEN_SCHEMA}"));
+    SqliteAdapter::builder().tokens().open(&other.path).expect("TOKEN_SCHEMA is the default token table");
+    let named = TempDb::new("");
+    let tables = Tables::new("people", "logins", "visits");
+    let adapter = SqliteAdapter::builder().tables(tables.clone()).token_table("mail codes").create_tables();
+    adapter.open(&named.path).expect("a token table of another name, referring to `people`");
+    raw_connection(&named.path)
+        .execute_batch("SELECT id, user_id, kind, email, expires, attempts FROM \"mail codes\"")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_token_rows_in_the_database_are_typed_errors() {
+    let db = TempDb::new(&format!("{}{TOKEN_TABLE}", full_schema()));
+    let adapter = open_with_tokens(&db).unwrap();
+    adapter.set_user(user("u", "u"), None).await.unwrap();
+    let raw = raw_connection(&db.path);
+    raw.execute_batch("INSERT INTO test_user (id, username) VALUES ('v', 'v')").unwrap();
+    raw.execute_batch(
+        "INSERT INTO user_token VALUES ('unknownkind', 'u', 'magic_link', 'a@example.com', 1, 0);
+         INSERT INTO user_token VALUES ('textexpires', 'u', 'email_verification', 'a@example.com', 'soon', 0);
+         INSERT INTO user_token VALUES ('negative', 'u', 'password_reset', 'a@example.com', 1, -1);
+         INSERT INTO user_token VALUES ('blobmail', 'v', 'password_reset', X'00', 1, 0);
+         INSERT INTO user_token VALUES ('huge', 'v', 'email_verification', 'b@example.com', 1, 4294967295);",
+    )
+    .unwrap();
+    for id in ["unknownkind", "textexpires", "negative", "blobmail"] {
+        let result = adapter.get_token(id).await;
+        assert!(matches!(result, Err(AdapterError::InvalidAttributes(_))), "{id}: {result:?}");
+    }
+    let result = adapter.get_user_token("u", TokenKind::EmailVerification).await;
+    assert!(matches!(result, Err(AdapterError::InvalidAttributes(_))), "{result:?}");
+    // The count stops at `u32::MAX`, as the memory adapter's does.
+    assert_eq!(adapter.count_token_attempt("huge").await.unwrap(), Some(u32::MAX));
+    // Consuming does not read the row's values: an unreadable token can still be used up.
+    assert!(adapter.consume_token("unknownkind", Default::default()).await.unwrap());
+    assert_eq!(adapter.delete_expired_tokens(2).await.unwrap(), 3, "textexpires ('soon' > 2) stays");
 }

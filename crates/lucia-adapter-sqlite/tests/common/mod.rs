@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use lucia::{AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser};
-use lucia_adapter_sqlite::{SqliteAdapter, SqliteSessionAdapter, Tables};
+use lucia_adapter_sqlite::{SqliteAdapter, SqliteSessionAdapter, Tables, WithTokens};
 use lucia_adapter_test::{Capabilities, Fixture, TestDatabase};
 use rusqlite::{Connection, params};
 use serde_json::json;
@@ -41,6 +41,20 @@ CREATE TABLE user_session (
     ip VARCHAR(255)
 );
 CREATE INDEX user_session_idle ON user_session(idle_expires);
+";
+
+/// The token table of `lucia_adapter_test::token_adapter` under its default name, with a
+/// foreign key to `test_user`.
+pub const TOKEN_TABLE: &str = "
+CREATE TABLE user_token (
+    id TEXT NOT NULL PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES test_user(id),
+    kind TEXT NOT NULL,
+    email TEXT NOT NULL,
+    expires INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (user_id, kind)
+);
 ";
 
 /// The suite's session table without a foreign key, for the session-adapter cases.
@@ -251,6 +265,13 @@ impl<A: Send + Sync + 'static> Fixture for SqliteFixture<A> {
 pub async fn fixture() -> Option<SqliteFixture<SqliteAdapter>> {
     let db = TempDb::new(&format!("{USER_AND_KEY_TABLES}{SESSION_TABLE}"));
     let adapter = SqliteAdapter::builder().tables(test_tables()).open(&db.path).expect("open the adapter");
+    Some(SqliteFixture { adapter, raw: RawTables::new(&db.path), capabilities: Capabilities::sql(), db })
+}
+
+/// All three tables and the token table, and the adapter opened with tokens.
+pub async fn token_fixture() -> Option<SqliteFixture<SqliteAdapter<WithTokens>>> {
+    let db = TempDb::new(&format!("{USER_AND_KEY_TABLES}{SESSION_TABLE}{TOKEN_TABLE}"));
+    let adapter = SqliteAdapter::builder().tables(test_tables()).tokens().open(&db.path).expect("open the adapter");
     Some(SqliteFixture { adapter, raw: RawTables::new(&db.path), capabilities: Capabilities::sql(), db })
 }
 
