@@ -1,6 +1,7 @@
 //! The HTML pages. Forms post back and redirect (303) on success; failures re-render the
 //! form with the error and a 4xx status.
 
+use askama::Template;
 use axum::Form;
 use axum::extract::Query;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -46,12 +47,7 @@ impl From<lucia::Error> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let title = self.0.canonical_reason().unwrap_or("Error");
-        let content = format!(
-            r#"<h1>{}</h1><section><p role="alert">{}</p><p><a href="/">Go home</a></p></section>"#,
-            html::escape(title),
-            html::escape(&self.1)
-        );
-        let mut response = (self.0, Html(html::page(title, None, &content))).into_response();
+        let mut response = page(self.0, &html::ErrorPage { signed_in: None, title, message: &self.1 });
         if self.0 == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(crate::RETRY_AFTER_SECONDS));
         }
@@ -82,19 +78,20 @@ impl Notice {
     }
 }
 
-fn page(status: StatusCode, title: &str, username: Option<&str>, content: &str) -> Response {
-    (status, Html(html::page(title, username, content))).into_response()
+fn page(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        // Only a failing `Display` of a value can get here: nothing a request controls.
+        Err(error) => {
+            tracing::error!(%error, "page failed to render");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
 /// A form page again with a failure next to the form; a `429` says when to retry.
-fn form_page(
-    status: StatusCode,
-    retry_after: Option<u64>,
-    title: &str,
-    username: Option<&str>,
-    form: &str,
-) -> Response {
-    let mut response = page(status, title, username, form);
+fn form_page(status: StatusCode, retry_after: Option<u64>, form: &html::Credentials<'_>) -> Response {
+    let mut response = page(status, form);
     if let Some(seconds) = retry_after {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
@@ -108,25 +105,20 @@ pub async fn stylesheet() -> Response {
 pub async fn not_found(auth: AuthRequest) -> PageResult {
     let session = auth.validate().await.ok().flatten();
     let username = session.as_ref().map(|s| s.user.attributes.username.as_str());
-    Ok(page(StatusCode::NOT_FOUND, "Page not found", username, &html::not_found()))
+    Ok(page(StatusCode::NOT_FOUND, &html::NotFound { signed_in: username }))
 }
 
 pub async fn home(auth: AuthRequest, Query(notice): Query<Notice>) -> PageResult {
     let session = auth.validate().await?;
     let username = session.as_ref().map(|s| s.user.attributes.username.as_str());
-    Ok(page(StatusCode::OK, "Home", username, &html::home(username, notice.message())))
+    Ok(page(StatusCode::OK, &html::Home { signed_in: username, notice: notice.message() }))
 }
 
 pub async fn signup_page(auth: AuthRequest) -> PageResult {
     if auth.validate().await?.is_some() {
         return Ok(Redirect::to("/account").into_response());
     }
-    Ok(page(
-        StatusCode::OK,
-        "Sign up",
-        None,
-        &html::credentials_form("/signup", "Create an account", "Sign up", "", None, None),
-    ))
+    Ok(page(StatusCode::OK, &html::Credentials::sign_up("", None, None)))
 }
 
 pub async fn signup(auth: AuthRequest, client: Client, Form(credentials): Form<Credentials>) -> PageResult {
@@ -154,15 +146,8 @@ pub async fn signup(auth: AuthRequest, client: Client, Form(credentials): Form<C
             } else {
                 (Some(message.as_str()), None)
             };
-            let form = html::credentials_form(
-                "/signup",
-                "Create an account",
-                "Sign up",
-                &credentials.username,
-                error,
-                password_error,
-            );
-            Ok(form_page(failure.status(), failure.retry_after(), "Sign up", None, &form))
+            let form = html::Credentials::sign_up(&credentials.username, error, password_error);
+            Ok(form_page(failure.status(), failure.retry_after(), &form))
         }
     }
 }
@@ -171,9 +156,7 @@ pub async fn login_page(auth: AuthRequest, Query(notice): Query<Notice>) -> Page
     if auth.validate().await?.is_some() {
         return Ok(Redirect::to("/account").into_response());
     }
-    let notice = html::notice(notice.message());
-    let form = html::credentials_form("/login", "Sign in", "Sign in", "", None, None);
-    Ok(page(StatusCode::OK, "Sign in", None, &format!("{notice}{form}")))
+    Ok(page(StatusCode::OK, &html::Credentials::sign_in(notice.message(), "", None)))
 }
 
 /// Checks the password and starts a session in one step (safe against a password change
@@ -182,15 +165,9 @@ pub async fn login(auth: AuthRequest, client: Client, Form(credentials): Form<Cr
     match try_sign_in(&auth, &client, &credentials).await? {
         Ok(()) => Ok(Redirect::to("/account").into_response()),
         Err(failure) => {
-            let form = html::credentials_form(
-                "/login",
-                "Sign in",
-                "Sign in",
-                &credentials.username,
-                Some(&failure.to_string()),
-                None,
-            );
-            Ok(form_page(failure.status(), failure.retry_after(), "Sign in", None, &form))
+            let message = failure.to_string();
+            let form = html::Credentials::sign_in(None, &credentials.username, Some(&message));
+            Ok(form_page(failure.status(), failure.retry_after(), &form))
         }
     }
 }
@@ -236,8 +213,7 @@ async fn account_page(
     let mut sessions = auth.lucia().get_all_user_sessions(&session.user.user_id).await?;
     // This device first, then the most recent.
     sessions.sort_by_key(|s| (s.handle != session.handle, std::cmp::Reverse(s.attributes.created_at)));
-    let content = html::account(session, &sessions, notice, error, password_error);
-    Ok(page(status, "Your account", Some(&session.user.attributes.username), &content))
+    Ok(page(status, &html::Account::new(session, &sessions, notice, error, password_error)))
 }
 
 /// The account page with a `429` for a current password the per-account throttle refused,

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses part of this
 
+pub mod browser;
+
 use std::path::PathBuf;
 
 use lucia_demo::Config;
