@@ -322,8 +322,8 @@ extern crate self as lucia_adapter_sea_orm;
 mod sweep_tests;
 
 pub use adapter::{
-    NoSessionTable, SeaOrmAdapter, SeaOrmSessionAdapter, SeaOrmUserAdapter, SessionTableOption, SessionsOnly, Tables,
-    UsersOnly, WithSessions,
+    NoSessionTable, SeaOrmAdapter, SeaOrmAdapterWithTokens, SeaOrmSessionAdapter, SeaOrmUserAdapter,
+    SeaOrmUserAdapterWithTokens, SessionTableOption, SessionsOnly, Tables, UsersOnly, WithSessions, WithTokens,
 };
-pub use migration::LuciaMigration;
+pub use migration::{LuciaMigration, LuciaTokenMigration};
 pub use schema::SchemaError;
