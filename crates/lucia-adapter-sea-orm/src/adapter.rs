@@ -211,7 +211,8 @@ impl SessionTableOption for NoSessionTable {
 /// Lucia's adapter over a SeaORM [`DatabaseConnection`] and the caller's entities, on
 /// PostgreSQL, MySQL/MariaDB or SQLite. `Shape` says which tables it has and so which of
 /// Lucia's adapter traits it implements: [`WithSessions`] (the default), [`UsersOnly`],
-/// [`SessionsOnly`]. See the [crate documentation](crate).
+/// [`SessionsOnly`], and the first two with a token table, [`WithTokens`]. See the
+/// [crate documentation](crate).
 #[derive(Debug, Clone)]
 pub struct SeaOrmAdapter<Shape = WithSessions> {
     db: DatabaseConnection,
@@ -289,6 +290,16 @@ impl<Shape> SeaOrmAdapter<Shape> {
 impl<Shape: HasUserTables> SeaOrmAdapter<Shape> {
     fn user_tables(&self) -> &UsersOnly {
         self.shape.user_tables()
+    }
+
+    /// Deletes expired tokens `batch` at a time, as [`sweep`](Self::sweep) does sessions; does
+    /// nothing without a token table.
+    pub(crate) async fn sweep_tokens(&self, now_ms: i64, batch: u64) -> Result<Sweep, AdapterError> {
+        let Some(shape::TokenTable(tokens)) = self.shape.token_table() else {
+            return Ok(Sweep { deleted: 0, statements: 0 });
+        };
+        let statement = delete_expired_batch(tokens, "expires", self.backend(), now_ms, batch)?;
+        self.sweep_batches(&statement, batch).await
     }
 }
 
@@ -865,9 +876,7 @@ impl<Shape: HasUserTables> UserAdapter for SeaOrmAdapter<Shape> {
     /// In batches of 1000 rows, as [`delete_dead_sessions`](SessionAdapter::delete_dead_sessions)
     /// does, through the index on `expires`. Deletes nothing without a token table.
     async fn delete_expired_tokens(&self, now_ms: i64) -> Result<u64, AdapterError> {
-        let Some(shape::TokenTable(tokens)) = self.shape.token_table() else { return Ok(0) };
-        let statement = delete_expired_batch(tokens, "expires", self.backend(), now_ms, SWEEP_BATCH)?;
-        self.sweep_batches(&statement, SWEEP_BATCH).await.map(|sweep| sweep.deleted)
+        self.sweep_tokens(now_ms, SWEEP_BATCH).await.map(|sweep| sweep.deleted)
     }
 }
 
