@@ -1,23 +1,25 @@
 //! [`SeaOrmAdapter`]: Lucia's adapter traits over a SeaORM connection, in three shapes: users,
 //! keys and sessions ([`WithSessions`]), users and keys only ([`UsersOnly`]), sessions only
-//! ([`SessionsOnly`]).
+//! ([`SessionsOnly`]); the first two optionally with a token table ([`WithTokens`]).
+
+use std::future::Future;
 
 use lucia::{
-    Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, SessionAdapter, SessionUpdate,
-    UserAdapter,
+    Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseToken, DatabaseUser, SessionAdapter,
+    SessionUpdate, TokenAdapter, TokenKind, UserAdapter,
 };
 use sea_orm::sea_query::{
-    Alias, DeleteStatement, Expr, ExprTrait, InsertStatement, JoinType, Order, Query, SelectStatement, UpdateStatement,
-    Value,
+    Alias, DeleteStatement, Expr, ExprTrait, InsertStatement, JoinType, OnConflict, Order, Query, SelectStatement,
+    UpdateStatement, Value,
 };
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryResult, RuntimeErr, SqlErr, Statement,
-    TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryResult, RuntimeErr,
+    SqlErr, Statement, TransactionTrait,
 };
 
-use crate::codec::{decode_row, encode, read_millis, read_optional_text, read_text};
+use crate::codec::{decode_row, encode, read_count, read_millis, read_optional_text, read_text};
 use crate::schema::{self, SchemaError, Table};
-use shape::{HasSessionTable, HasUserTables};
+use shape::{HasAllTables, HasSessionTable, HasUserTables, TokenBase};
 
 /// The entities an adapter stores users, keys and sessions in: the counterpart of the
 /// `tables` argument of Lucia's `typeorm(dataSource, { user, key, session })`.
@@ -68,6 +70,25 @@ pub struct WithSessions {
     session_and_user_sql: std::sync::OnceLock<String>,
 }
 
+/// The shape of a [`SeaOrmAdapter`] with a token table for single-use tokens (email
+/// verification codes, password-reset links) beside the tables of `Shape`, [`WithSessions`] or
+/// [`UsersOnly`]: it implements what `Shape` does and [`TokenAdapter`]. Built by
+/// [`SeaOrmAdapter::with_tokens`]; named [`SeaOrmAdapterWithTokens`] and
+/// [`SeaOrmUserAdapterWithTokens`].
+#[derive(Debug, Clone)]
+pub struct WithTokens<Shape> {
+    tables: Shape,
+    token: shape::TokenTable,
+}
+
+/// Users, keys, sessions and tokens: `SeaOrmAdapter<WithTokens<WithSessions>>`, which
+/// implements [`Adapter`] and [`TokenAdapter`].
+pub type SeaOrmAdapterWithTokens = SeaOrmAdapter<WithTokens<WithSessions>>;
+
+/// The user, key and token half of a split deployment: `SeaOrmAdapter<WithTokens<UsersOnly>>`,
+/// which implements [`UserAdapter`] and [`TokenAdapter`].
+pub type SeaOrmUserAdapterWithTokens = SeaOrmAdapter<WithTokens<UsersOnly>>;
+
 /// The user and key half of a split deployment:
 /// `lucia::SplitAdapter<SeaOrmUserAdapter, SessionStore>`.
 pub type SeaOrmUserAdapter = SeaOrmAdapter<UsersOnly>;
@@ -78,16 +99,65 @@ pub type SeaOrmSessionAdapter = SeaOrmAdapter<SessionsOnly>;
 /// Which tables a shape has. Public traits in a private module: the adapter's trait impls are
 /// written once over them, and no one outside can add shapes.
 mod shape {
-    use super::{SessionsOnly, UsersOnly, WithSessions};
+    use super::{SessionsOnly, Table, UsersOnly, WithSessions, WithTokens};
+
+    /// A checked token table. (A public wrapper: the shape traits are reachable from outside,
+    /// `Table` is not.)
+    #[derive(Debug, Clone)]
+    pub struct TokenTable(pub(super) Table);
 
     /// A shape with user and key tables.
     pub trait HasUserTables: Send + Sync {
         fn user_tables(&self) -> &UsersOnly;
+
+        /// The token table, in shapes that have one: deleting a user deletes its tokens.
+        fn token_table(&self) -> Option<&TokenTable> {
+            None
+        }
     }
 
     /// A shape with a session table.
     pub trait HasSessionTable: Send + Sync {
         fn session_table(&self) -> &SessionsOnly;
+    }
+
+    /// A shape with user, key and session tables: the full [`Adapter`](lucia::Adapter).
+    pub trait HasAllTables: HasUserTables + HasSessionTable {
+        fn all_tables(&self) -> &WithSessions;
+    }
+
+    /// The shapes a token table can be added to (once).
+    pub trait TokenBase: HasUserTables {}
+
+    impl TokenBase for UsersOnly {}
+    impl TokenBase for WithSessions {}
+
+    impl HasAllTables for WithSessions {
+        fn all_tables(&self) -> &WithSessions {
+            self
+        }
+    }
+
+    impl<Shape: HasUserTables> HasUserTables for WithTokens<Shape> {
+        fn user_tables(&self) -> &UsersOnly {
+            self.tables.user_tables()
+        }
+
+        fn token_table(&self) -> Option<&TokenTable> {
+            Some(&self.token)
+        }
+    }
+
+    impl<Shape: HasSessionTable> HasSessionTable for WithTokens<Shape> {
+        fn session_table(&self) -> &SessionsOnly {
+            self.tables.session_table()
+        }
+    }
+
+    impl<Shape: HasAllTables> HasAllTables for WithTokens<Shape> {
+        fn all_tables(&self) -> &WithSessions {
+            self.tables.all_tables()
+        }
     }
 
     impl HasUserTables for UsersOnly {
@@ -141,7 +211,8 @@ impl SessionTableOption for NoSessionTable {
 /// Lucia's adapter over a SeaORM [`DatabaseConnection`] and the caller's entities, on
 /// PostgreSQL, MySQL/MariaDB or SQLite. `Shape` says which tables it has and so which of
 /// Lucia's adapter traits it implements: [`WithSessions`] (the default), [`UsersOnly`],
-/// [`SessionsOnly`]. See the [crate documentation](crate).
+/// [`SessionsOnly`], and the first two with a token table, [`WithTokens`]. See the
+/// [crate documentation](crate).
 #[derive(Debug, Clone)]
 pub struct SeaOrmAdapter<Shape = WithSessions> {
     db: DatabaseConnection,
@@ -183,6 +254,32 @@ impl SeaOrmAdapter {
     }
 }
 
+impl<Shape: TokenBase> SeaOrmAdapter<Shape> {
+    /// Adds a token table, for single-use tokens (email verification codes, password-reset
+    /// links): the adapter then also implements [`TokenAdapter`], deletes a user's tokens with
+    /// the user, and sweeps expired tokens in
+    /// [`delete_expired_tokens`](UserAdapter::delete_expired_tokens).
+    ///
+    /// Checks the entity now, as [`SeaOrmAdapter::new`] does: `id`, `user_id`, `kind` and
+    /// `email` must be text, `expires` a 64-bit integer, `attempts` an integer. The table needs
+    /// a unique index on `(user_id, kind)`, which `set_token`'s upsert targets
+    /// ([`LuciaTokenMigration`](crate::LuciaTokenMigration) creates it). Does not query the
+    /// database.
+    ///
+    /// ```
+    /// # use lucia_adapter_sea_orm::{SeaOrmAdapter, SeaOrmAdapterWithTokens, Tables, entity};
+    /// # fn demo(db: sea_orm::DatabaseConnection) -> Result<(), lucia_adapter_sea_orm::SchemaError> {
+    /// let tables = Tables { user: entity::user::Entity, key: entity::key::Entity, session: entity::session::Entity };
+    /// let adapter: SeaOrmAdapterWithTokens = SeaOrmAdapter::new(db, tables)?.with_tokens(entity::token::Entity)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_tokens<E: EntityTrait>(self, token: E) -> Result<SeaOrmAdapter<WithTokens<Shape>>, SchemaError> {
+        let shape = WithTokens { tables: self.shape, token: shape::TokenTable(schema::token_table(token)?) };
+        Ok(SeaOrmAdapter { db: self.db, shape })
+    }
+}
+
 impl<Shape> SeaOrmAdapter<Shape> {
     /// The connection the adapter runs on.
     pub fn connection(&self) -> &DatabaseConnection {
@@ -193,6 +290,16 @@ impl<Shape> SeaOrmAdapter<Shape> {
 impl<Shape: HasUserTables> SeaOrmAdapter<Shape> {
     fn user_tables(&self) -> &UsersOnly {
         self.shape.user_tables()
+    }
+
+    /// Deletes expired tokens `batch` at a time, as [`sweep`](Self::sweep) does sessions; does
+    /// nothing without a token table.
+    pub(crate) async fn sweep_tokens(&self, now_ms: i64, batch: u64) -> Result<Sweep, AdapterError> {
+        let Some(shape::TokenTable(tokens)) = self.shape.token_table() else {
+            return Ok(Sweep { deleted: 0, statements: 0 });
+        };
+        let statement = delete_expired_batch(tokens, "expires", self.backend(), now_ms, batch)?;
+        self.sweep_batches(&statement, batch).await
     }
 }
 
@@ -252,14 +359,28 @@ fn text(value: &str) -> Expr {
     Expr::val(Value::String(Some(value.to_owned())))
 }
 
-fn millis(table: &Table, column: &str, value: i64) -> Result<Expr, AdapterError> {
+/// `value` encoded for a numeric column (milliseconds, counts).
+fn number(table: &Table, column: &str, value: i64) -> Result<Expr, AdapterError> {
     let column =
         table.column(column).ok_or_else(|| AdapterError::InvalidAttributes(format!("no column `{column}`")))?;
     Ok(Expr::val(encode(column, &value.into())?))
 }
 
+fn update_statement(table: &Table, id: &str, values: Vec<(Alias, Expr)>) -> UpdateStatement {
+    let mut query = Query::update();
+    query.table(table.table_ref.clone()).values(values).and_where(Expr::col(alias("id")).eq(id));
+    query
+}
+
+fn delete_where_statement(table: &Table, column: &str, value: &str) -> DeleteStatement {
+    let mut query = Query::delete();
+    query.from_table(table.table_ref.clone()).and_where(Expr::col(alias(column)).eq(value));
+    query
+}
+
 const USER_COLUMNS: &[&str] = &["id"];
 const SESSION_COLUMNS: &[&str] = &["id", "user_id", "active_expires", "idle_expires"];
+const TOKEN_COLUMNS: [&str; 6] = ["id", "user_id", "kind", "email", "expires", "attempts"];
 
 // ---- rows ---------------------------------------------------------------------------------
 
@@ -288,6 +409,22 @@ fn session_from_row(table: &Table, row: &QueryResult, first: usize) -> Result<Da
         active_expires: read_millis(active_expires, "active_expires")?,
         idle_expires: read_millis(idle_expires, "idle_expires")?,
         attributes,
+    })
+}
+
+fn token_from_row(table: &Table, row: &QueryResult) -> Result<DatabaseToken, AdapterError> {
+    let ([id, user_id, kind, email, expires, attempts], _) = decode_row(table, row, 0, TOKEN_COLUMNS)?;
+    // A kind this version does not know (written by a newer one, or by hand) is an error to
+    // report, not a token to use.
+    let kind = TokenKind::parse(&read_text(kind, "kind")?)
+        .ok_or_else(|| AdapterError::InvalidAttributes("column `kind` holds an unknown token kind".into()))?;
+    Ok(DatabaseToken {
+        id: read_text(id, "id")?,
+        user_id: read_text(user_id, "user_id")?,
+        kind,
+        email: read_text(email, "email")?,
+        expires: read_millis(expires, "expires")?,
+        attempts: read_count(attempts, "attempts")?,
     })
 }
 
@@ -397,6 +534,11 @@ fn is_not_null_violation(error: &DbErr) -> bool {
     driver_error(error).is_some_and(|error| matches!(error.kind(), sea_orm::sqlx::error::ErrorKind::NotNullViolation))
 }
 
+/// A foreign key violation: every foreign key of Lucia's tables refers to a user.
+fn is_unknown_user(error: &DbErr) -> bool {
+    matches!(error.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_)))
+}
+
 /// Whether the database aborted the statement to break a deadlock (SQLSTATE `40001` on
 /// MySQL/MariaDB and for PostgreSQL's serialization failures, `40P01` for PostgreSQL's
 /// deadlocks): running it again is safe.
@@ -480,7 +622,7 @@ impl<Shape> SeaOrmAdapter<Shape> {
                         .map(|column| AdapterError::DuplicateAttribute { column }),
                 }
             }
-            Some(SqlErr::ForeignKeyConstraintViolation(_)) => Ok(AdapterError::InvalidUserId),
+            _ if is_unknown_user(&error) => Ok(AdapterError::InvalidUserId),
             // The statement failed, so nothing was written.
             _ if is_not_null_violation(&error) => Ok(AdapterError::InvalidAttributes(format!(
                 "a column of table `{}` that cannot be null has no value",
@@ -495,26 +637,19 @@ impl<Shape> SeaOrmAdapter<Shape> {
     /// (`None`: beginning or committing). A transaction the database aborts to break a
     /// deadlock is run again, up to [`ATTEMPTS`] times in all.
     async fn in_transaction(&self, statements: &[Statement]) -> Result<(), (Option<usize>, DbErr)> {
-        let mut attempt = 1;
-        loop {
-            match self.try_transaction(statements).await {
-                Err((_, error)) if attempt < ATTEMPTS && is_deadlock(&error) => attempt += 1,
-                outcome => return outcome,
-            }
-        }
+        retry_deadlocks(|| self.try_transaction(statements)).await
     }
 
     async fn try_transaction(&self, statements: &[Statement]) -> Result<(), (Option<usize>, DbErr)> {
         let transaction = self.db.begin().await.map_err(|error| (None, error))?;
+        let mut outcome = Ok(());
         for (index, statement) in statements.iter().enumerate() {
             if let Err(error) = transaction.execute_raw(statement.clone()).await {
-                // Dropping the transaction rolls it back; an explicit rollback only reports
-                // what the drop would do quietly.
-                let _ = transaction.rollback().await;
-                return Err((Some(index), error));
+                outcome = Err((Some(index), error));
+                break;
             }
         }
-        transaction.commit().await.map_err(|error| (None, error))
+        finish(transaction, outcome).await
     }
 
     /// One statement, run again when the database aborts it to break a deadlock (on MySQL, a
@@ -538,9 +673,7 @@ impl<Shape> SeaOrmAdapter<Shape> {
     }
 
     async fn delete_where(&self, table: &Table, column: &str, value: &str) -> Result<(), AdapterError> {
-        let mut query = Query::delete();
-        query.from_table(table.table_ref.clone()).and_where(Expr::col(alias(column)).eq(value));
-        self.execute(&query).await.map(drop)
+        self.execute(&delete_where_statement(table, column, value)).await.map(drop)
     }
 
     /// Updates row `id` of `table`; a unique attribute value taken by another row is
@@ -555,18 +688,60 @@ impl<Shape> SeaOrmAdapter<Shape> {
         if values.is_empty() {
             return Ok(());
         }
-        let mut query = Query::update();
-        query.table(table.table_ref.clone()).values(values).and_where(Expr::col(alias("id")).eq(id));
-        match self.execute_statement(&query).await {
+        match self.execute_statement(&update_statement(table, id, values)).await {
             Ok(_) => Ok(()),
             Err(error) => Err(self.write_failure(table, id, error, None, attributes).await),
         }
     }
 
     fn delete_statement(&self, table: &Table, column: &str, value: &str) -> Statement {
-        let mut query = Query::delete();
-        query.from_table(table.table_ref.clone()).and_where(Expr::col(alias(column)).eq(value));
-        self.backend().build(&query)
+        self.backend().build(&delete_where_statement(table, column, value))
+    }
+
+    /// Deletes with `statement` (a batch of a sweep) until a batch deletes fewer than `batch`
+    /// rows; each batch is its own statement, and so its own transaction.
+    async fn sweep_batches(&self, statement: &DeleteStatement, batch: u64) -> Result<Sweep, AdapterError> {
+        let mut sweep = Sweep { deleted: 0, statements: 0 };
+        loop {
+            let deleted = self.execute(statement).await?;
+            sweep.deleted += deleted;
+            sweep.statements += 1;
+            if deleted < batch {
+                return Ok(sweep);
+            }
+        }
+    }
+}
+
+/// Runs `run` (a transaction) again when the database aborts it to break a deadlock, up to
+/// [`ATTEMPTS`] times in all. The error's first half says which step failed.
+async fn retry_deadlocks<T, Step, Run>(run: impl Fn() -> Run) -> Result<T, (Step, DbErr)>
+where
+    Run: Future<Output = Result<T, (Step, DbErr)>>,
+{
+    let mut attempt = 1;
+    loop {
+        match run().await {
+            Err((_, error)) if attempt < ATTEMPTS && is_deadlock(&error) => attempt += 1,
+            outcome => return outcome,
+        }
+    }
+}
+
+/// Commits `transaction` if `outcome` is a success (a failed commit is step `Step::default()`),
+/// rolls it back otherwise.
+async fn finish<T, Step: Default>(
+    transaction: DatabaseTransaction,
+    outcome: Result<T, (Step, DbErr)>,
+) -> Result<T, (Step, DbErr)> {
+    match outcome {
+        Ok(value) => transaction.commit().await.map(|()| value).map_err(|error| (Step::default(), error)),
+        Err(error) => {
+            // Dropping the transaction rolls it back; an explicit rollback only reports what
+            // the drop would do quietly.
+            let _ = transaction.rollback().await;
+            Err(error)
+        }
     }
 }
 
@@ -635,8 +810,15 @@ impl<Shape: HasUserTables> UserAdapter for SeaOrmAdapter<Shape> {
         self.update_where(user, user_id, values, &attributes).await
     }
 
+    /// With a token table, one transaction: the user's tokens, then the user.
     async fn delete_user(&self, user_id: &str) -> Result<(), AdapterError> {
-        self.delete_where(&self.user_tables().user, "id", user_id).await
+        let user = &self.user_tables().user;
+        let Some(shape::TokenTable(tokens)) = self.shape.token_table() else {
+            return self.delete_where(user, "id", user_id).await;
+        };
+        let statements =
+            [self.delete_statement(tokens, "user_id", user_id), self.delete_statement(user, "id", user_id)];
+        self.in_transaction(&statements).await.map_err(|(_, error)| database(error))
     }
 
     async fn get_key(&self, key_id: &str) -> Result<Option<DatabaseKey>, AdapterError> {
@@ -690,6 +872,12 @@ impl<Shape: HasUserTables> UserAdapter for SeaOrmAdapter<Shape> {
     async fn delete_keys_by_user_id(&self, user_id: &str) -> Result<(), AdapterError> {
         self.delete_where(&self.user_tables().key, "user_id", user_id).await
     }
+
+    /// In batches of 1000 rows, as [`delete_dead_sessions`](SessionAdapter::delete_dead_sessions)
+    /// does, through the index on `expires`. Deletes nothing without a token table.
+    async fn delete_expired_tokens(&self, now_ms: i64) -> Result<u64, AdapterError> {
+        self.sweep_tokens(now_ms, SWEEP_BATCH).await.map(|sweep| sweep.deleted)
+    }
 }
 
 // ---- sessions -----------------------------------------------------------------------------
@@ -711,7 +899,7 @@ impl SessionsOnly {
     }
 
     fn is_dead(&self, now_ms: i64) -> Result<Expr, AdapterError> {
-        Ok(Expr::col(alias("idle_expires")).lt(millis(&self.session, "idle_expires", now_ms)?))
+        expired(&self.session, "idle_expires", now_ms)
     }
 
     fn delete_dead_of_user(&self, user_id: &str, now_ms: i64) -> Result<DeleteStatement, AdapterError> {
@@ -722,40 +910,42 @@ impl SessionsOnly {
             .and_where(Expr::col(alias("user_id")).eq(user_id));
         Ok(query)
     }
+}
 
-    /// One batch of a sweep: at most `limit` dead sessions, found through the index on
-    /// `idle_expires`. MySQL/MariaDB allow `ORDER BY ... LIMIT` on a `DELETE` (but no `LIMIT`
-    /// in an `IN` subquery); PostgreSQL (and SQLite as usually built) have no `LIMIT` on
-    /// `DELETE`, so the ids come from a limited subquery.
-    fn delete_dead_batch(&self, backend: DbBackend, now_ms: i64, limit: u64) -> Result<DeleteStatement, AdapterError> {
-        let table = self.session.table_ref.clone();
-        let mut query = Query::delete();
-        query.from_table(table.clone());
-        if backend == DbBackend::MySql {
-            query.and_where(self.is_dead(now_ms)?).order_by(alias("idle_expires"), Order::Asc).limit(limit);
-        } else {
-            let mut dead = Query::select();
-            dead.column(alias("id")).from(table).and_where(self.is_dead(now_ms)?).limit(limit);
-            query.and_where(Expr::col(alias("id")).in_subquery(dead));
-        }
-        Ok(query)
+/// Rows whose `column` (milliseconds) is strictly before `now_ms`.
+fn expired(table: &Table, column: &str, now_ms: i64) -> Result<Expr, AdapterError> {
+    Ok(Expr::col(alias(column)).lt(number(table, column, now_ms)?))
+}
+
+/// One batch of a sweep: at most `limit` rows of `table` whose `column` is before `now_ms`,
+/// found through the index on `column`. MySQL/MariaDB allow `ORDER BY ... LIMIT` on a `DELETE`
+/// (but no `LIMIT` in an `IN` subquery); PostgreSQL (and SQLite as usually built) have no
+/// `LIMIT` on `DELETE`, so the ids come from a limited subquery.
+fn delete_expired_batch(
+    table: &Table,
+    column: &str,
+    backend: DbBackend,
+    now_ms: i64,
+    limit: u64,
+) -> Result<DeleteStatement, AdapterError> {
+    let mut query = Query::delete();
+    query.from_table(table.table_ref.clone());
+    if backend == DbBackend::MySql {
+        query.and_where(expired(table, column, now_ms)?).order_by(alias(column), Order::Asc).limit(limit);
+    } else {
+        let mut batch = Query::select();
+        batch.column(alias("id")).from(table.table_ref.clone()).and_where(expired(table, column, now_ms)?).limit(limit);
+        query.and_where(Expr::col(alias("id")).in_subquery(batch));
     }
+    Ok(query)
 }
 
 impl<Shape: HasSessionTable> SeaOrmAdapter<Shape> {
     /// Deletes dead sessions `batch` at a time, each batch its own statement (and so its own
     /// transaction), until one deletes fewer than `batch`.
     pub(crate) async fn sweep(&self, now_ms: i64, batch: u64) -> Result<Sweep, AdapterError> {
-        let statement = self.shape.session_table().delete_dead_batch(self.backend(), now_ms, batch)?;
-        let mut sweep = Sweep { deleted: 0, statements: 0 };
-        loop {
-            let deleted = self.execute(&statement).await?;
-            sweep.deleted += deleted;
-            sweep.statements += 1;
-            if deleted < batch {
-                return Ok(sweep);
-            }
-        }
+        let statement = delete_expired_batch(self.session(), "idle_expires", self.backend(), now_ms, batch)?;
+        self.sweep_batches(&statement, batch).await
     }
 
     /// The one-off step that moves a session table from clear ids (Lucia v2,
@@ -826,8 +1016,8 @@ impl<Shape: HasSessionTable> SessionAdapter for SeaOrmAdapter<Shape> {
         let mut columns = vec![
             (alias("id"), text(&session.id)),
             (alias("user_id"), text(&session.user_id)),
-            (alias("active_expires"), millis(table, "active_expires", session.active_expires)?),
-            (alias("idle_expires"), millis(table, "idle_expires", session.idle_expires)?),
+            (alias("active_expires"), number(table, "active_expires", session.active_expires)?),
+            (alias("idle_expires"), number(table, "idle_expires", session.idle_expires)?),
         ];
         columns.extend(encode_attributes(table, &session.attributes, SESSION_COLUMNS)?);
         match self.execute_statement(&insert(table, columns)?).await {
@@ -843,8 +1033,8 @@ impl<Shape: HasSessionTable> SessionAdapter for SeaOrmAdapter<Shape> {
         let table = self.session();
         let mut values = encode_attributes(table, &update.attributes, SESSION_COLUMNS)?;
         if let Some((active, idle)) = update.expires {
-            values.push((alias("active_expires"), millis(table, "active_expires", active)?));
-            values.push((alias("idle_expires"), millis(table, "idle_expires", idle)?));
+            values.push((alias("active_expires"), number(table, "active_expires", active)?));
+            values.push((alias("idle_expires"), number(table, "idle_expires", idle)?));
         }
         self.update_where(table, session_id, values, &update.attributes).await
     }
@@ -870,7 +1060,7 @@ impl<Shape: HasSessionTable> SessionAdapter for SeaOrmAdapter<Shape> {
 
 // ---- users, keys and sessions together ----------------------------------------------------
 
-impl Adapter for SeaOrmAdapter<WithSessions> {
+impl<Shape: HasAllTables> Adapter for SeaOrmAdapter<Shape> {
     /// One query: the session joined with its user.
     async fn get_session_and_user(
         &self,
@@ -880,7 +1070,7 @@ impl Adapter for SeaOrmAdapter<WithSessions> {
         const SESSION: &str = "s__";
         const USER: &str = "u__";
         let (session, user) = (self.session(), &self.user_tables().user);
-        let sql = self.shape.session_and_user_sql.get_or_init(|| {
+        let sql = self.shape.all_tables().session_and_user_sql.get_or_init(|| {
             let mut query = Query::select();
             for column in &session.columns {
                 query
@@ -907,13 +1097,14 @@ impl Adapter for SeaOrmAdapter<WithSessions> {
             .transpose()
     }
 
-    /// One transaction. On PostgreSQL and MySQL it first locks the user row, so a session or
-    /// key being inserted for the user meanwhile waits and then fails its foreign key (an
-    /// unknown user) instead of making the delete fail.
+    /// One transaction (the user's tokens too, with a token table). On PostgreSQL and MySQL it
+    /// first locks the user row, so a session, key or token being inserted for the user
+    /// meanwhile waits and then fails its foreign key (an unknown user) instead of making the
+    /// delete fail.
     async fn delete_user_cascade(&self, user_id: &str) -> Result<(), AdapterError> {
         let backend = self.backend();
         let users = self.user_tables();
-        let mut statements = Vec::with_capacity(4);
+        let mut statements = Vec::with_capacity(5);
         if backend != DbBackend::Sqlite {
             let mut lock = Query::select();
             lock.expr(Expr::val(1))
@@ -924,6 +1115,9 @@ impl Adapter for SeaOrmAdapter<WithSessions> {
         }
         statements.push(self.delete_statement(self.session(), "user_id", user_id));
         statements.push(self.delete_statement(&users.key, "user_id", user_id));
+        if let Some(shape::TokenTable(tokens)) = self.shape.token_table() {
+            statements.push(self.delete_statement(tokens, "user_id", user_id));
+        }
         statements.push(self.delete_statement(&users.user, "id", user_id));
         self.in_transaction(&statements).await.map_err(|(_, error)| database(error))
     }
@@ -940,5 +1134,170 @@ impl Adapter for SeaOrmAdapter<WithSessions> {
             self.delete_statement(self.session(), "user_id", user_id),
         ];
         self.in_transaction(&statements).await.map_err(|(_, error)| database(error))
+    }
+}
+
+// ---- tokens -------------------------------------------------------------------------------
+
+impl<Shape: HasUserTables> SeaOrmAdapter<WithTokens<Shape>> {
+    fn tokens(&self) -> &Table {
+        &self.shape.token.0
+    }
+
+    /// The token table's columns, in `Table::columns`' order, for `RETURNING`.
+    fn token_returning(&self) -> sea_orm::sea_query::ReturningClause {
+        Query::returning().columns(self.tokens().columns.iter().map(|column| alias(&column.name)))
+    }
+
+    /// `set_token`'s upsert: on the unique `(user_id, kind)` the row takes the new token's id,
+    /// address, expiry and count (`ON CONFLICT ... DO UPDATE` on PostgreSQL and SQLite,
+    /// `ON DUPLICATE KEY UPDATE` on MySQL/MariaDB).
+    fn token_upsert(&self, token: &DatabaseToken) -> Result<InsertStatement, AdapterError> {
+        let table = self.tokens();
+        let mut query = insert(
+            table,
+            vec![
+                (alias("id"), text(&token.id)),
+                (alias("user_id"), text(&token.user_id)),
+                (alias("kind"), text(token.kind.as_str())),
+                (alias("email"), text(&token.email)),
+                (alias("expires"), number(table, "expires", token.expires)?),
+                (alias("attempts"), number(table, "attempts", token.attempts.into())?),
+            ],
+        )?;
+        query.on_conflict(
+            OnConflict::columns([alias("user_id"), alias("kind")])
+                .update_columns([alias("id"), alias("email"), alias("expires"), alias("attempts")])
+                .to_owned(),
+        );
+        Ok(query)
+    }
+
+    /// Deletes the token in `transaction` and returns its user, if it was there. PostgreSQL and
+    /// SQLite do it in one `DELETE ... RETURNING`; MySQL has no `RETURNING`, so the row is
+    /// locked and read first (a concurrent consumer waits, then finds it gone).
+    async fn take_token(&self, transaction: &DatabaseTransaction, token_id: &str) -> Result<Option<String>, DbErr> {
+        let table = self.tokens();
+        let mut delete = delete_where_statement(table, "id", token_id);
+        if self.backend() != DbBackend::MySql {
+            delete.returning_col(alias("user_id"));
+            let row = transaction.query_one(&delete).await?;
+            return row.map(|row| row.try_get_by_index::<String>(0)).transpose();
+        }
+        let mut select = Query::select();
+        select.column(alias("user_id")).from(table.table_ref.clone()).and_where(Expr::col(alias("id")).eq(token_id));
+        select.lock_exclusive();
+        let Some(row) = transaction.query_one(&select).await? else { return Ok(None) };
+        let user_id = row.try_get_by_index::<String>(0)?;
+        transaction.execute(&delete).await?;
+        Ok(Some(user_id))
+    }
+
+    /// One try of `consume_token`: the token's deletion, then, if it was there, its user's
+    /// update with `values`. A failed update is `Some(user id)`, the other failures `None`.
+    async fn try_consume(&self, token_id: &str, values: &[(Alias, Expr)]) -> Result<bool, (Option<String>, DbErr)> {
+        let transaction = self.db.begin().await.map_err(|error| (None, error))?;
+        let outcome = async {
+            let Some(user_id) = self.take_token(&transaction, token_id).await.map_err(|error| (None, error))? else {
+                return Ok(false);
+            };
+            if !values.is_empty() {
+                let update = update_statement(&self.user_tables().user, &user_id, values.to_vec());
+                transaction.execute(&update).await.map_err(|error| (Some(user_id), error))?;
+            }
+            Ok(true)
+        }
+        .await;
+        finish(transaction, outcome).await
+    }
+
+    /// One try of `count_token_attempt` on MySQL/MariaDB (no `UPDATE ... RETURNING`): the
+    /// increment, then the row it wrote, read in the same transaction.
+    async fn try_count_then_read(
+        &self,
+        increment: &UpdateStatement,
+        token_id: &str,
+    ) -> Result<Option<QueryResult>, ((), DbErr)> {
+        let transaction = self.db.begin().await.map_err(|error| ((), error))?;
+        let outcome = async {
+            if transaction.execute(increment).await?.rows_affected() == 0 {
+                return Ok(None);
+            }
+            transaction.query_one(&select_where(self.tokens(), "id", token_id)).await
+        }
+        .await
+        .map_err(|error| ((), error));
+        finish(transaction, outcome).await
+    }
+}
+
+impl<Shape: HasUserTables> TokenAdapter for SeaOrmAdapter<WithTokens<Shape>> {
+    async fn set_token(&self, token: DatabaseToken) -> Result<(), AdapterError> {
+        match self.execute_statement(&self.token_upsert(&token)?).await {
+            Ok(_) => Ok(()),
+            Err(error) if is_unknown_user(&error) => Err(AdapterError::InvalidUserId),
+            Err(error) => Err(database(error)),
+        }
+    }
+
+    async fn get_token(&self, token_id: &str) -> Result<Option<DatabaseToken>, AdapterError> {
+        let table = self.tokens();
+        self.fetch_one(&select_where(table, "id", token_id), |row| token_from_row(table, row)).await
+    }
+
+    async fn get_user_token(&self, user_id: &str, kind: TokenKind) -> Result<Option<DatabaseToken>, AdapterError> {
+        let table = self.tokens();
+        let mut query = select_where(table, "user_id", user_id);
+        query.and_where(Expr::col(alias("kind")).eq(kind.as_str()));
+        self.fetch_one(&query, |row| token_from_row(table, row)).await
+    }
+
+    /// One `UPDATE ... RETURNING` on PostgreSQL and SQLite; on MySQL/MariaDB a transaction of
+    /// the `UPDATE` and a read of the row (the update's lock keeps others' increments out
+    /// until it commits).
+    async fn count_token_attempt(&self, token_id: &str) -> Result<Option<u32>, AdapterError> {
+        let table = self.tokens();
+        let mut increment = Query::update();
+        increment
+            .table(table.table_ref.clone())
+            .value(alias("attempts"), Expr::col(alias("attempts")).add(1))
+            .and_where(Expr::col(alias("id")).eq(token_id));
+        let row = if self.backend() == DbBackend::MySql {
+            retry_deadlocks(|| self.try_count_then_read(&increment, token_id))
+                .await
+                .map_err(|((), error)| database(error))?
+        } else {
+            increment.returning(self.token_returning());
+            self.db.query_one(&increment).await.map_err(database)?
+        };
+        row.map(|row| token_from_row(table, &row).map(|token| token.attempts)).transpose()
+    }
+
+    /// One transaction: the token's deletion, then its user's update. The update is encoded
+    /// and checked before anything is written; a failed update (a unique value taken) rolls
+    /// the deletion back.
+    async fn consume_token(&self, token_id: &str, attributes: AttributeMap) -> Result<bool, AdapterError> {
+        let user = &self.user_tables().user;
+        let values = encode_attributes(user, &attributes, USER_COLUMNS)?;
+        match retry_deadlocks(|| self.try_consume(token_id, &values)).await {
+            Ok(consumed) => Ok(consumed),
+            Err((Some(user_id), error)) => Err(self.write_failure(user, &user_id, error, None, &attributes).await),
+            Err((None, error)) => Err(database(error)),
+        }
+    }
+
+    /// One transaction: the deletion of the user's tokens, then the user's update.
+    async fn revoke_user_tokens(&self, user_id: &str, attributes: AttributeMap) -> Result<(), AdapterError> {
+        let user = &self.user_tables().user;
+        let values = encode_attributes(user, &attributes, USER_COLUMNS)?;
+        let mut statements = vec![self.delete_statement(self.tokens(), "user_id", user_id)];
+        if !values.is_empty() {
+            statements.push(self.backend().build(&update_statement(user, user_id, values)));
+        }
+        match self.in_transaction(&statements).await {
+            Ok(()) => Ok(()),
+            Err((Some(1), error)) => Err(self.write_failure(user, user_id, error, None, &attributes).await),
+            Err((_, error)) => Err(database(error)),
+        }
     }
 }

@@ -144,3 +144,11 @@ pub(crate) fn read_millis(value: Option<Json>, name: &str) -> Result<i64, Adapte
         AdapterError::InvalidAttributes(format!("column `{name}` is not a millisecond count in i64 range"))
     })
 }
+
+/// A count column's value.
+pub(crate) fn read_count(value: Option<Json>, name: &str) -> Result<u32, AdapterError> {
+    value
+        .and_then(|value| value.as_u64())
+        .and_then(|value| u32::try_from(value).ok())
+        .ok_or_else(|| AdapterError::InvalidAttributes(format!("column `{name}` is not a count in u32 range")))
+}

@@ -15,6 +15,9 @@
 //!     db: DatabaseConnection,
 //!     session: E,
 //! ) -> Result<SeaOrmSessionAdapter, SchemaError>
+//!
+//! // optional, on an adapter with user and key tables:
+//! adapter.with_tokens(token: T) -> Result<SeaOrmAdapter<WithTokens<…>>, SchemaError>
 //! ```
 //!
 //! ## Parameters
@@ -38,6 +41,8 @@
 //! | `new(db, Tables { user, key, session })` | [`SeaOrmAdapter`] (`SeaOrmAdapter<`[`WithSessions`]`>`) | [`UserAdapter`](lucia::UserAdapter), [`SessionAdapter`](lucia::SessionAdapter), [`Adapter`](lucia::Adapter) |
 //! | `new(db, Tables { user, key, session: NoSessionTable })` | [`SeaOrmUserAdapter`] (`SeaOrmAdapter<`[`UsersOnly`]`>`) | [`UserAdapter`](lucia::UserAdapter) |
 //! | `sessions_only(db, session)` | [`SeaOrmSessionAdapter`] (`SeaOrmAdapter<`[`SessionsOnly`]`>`) | [`SessionAdapter`](lucia::SessionAdapter) |
+//! | `new(db, Tables { user, key, session })?.with_tokens(token)` | [`SeaOrmAdapterWithTokens`] (`SeaOrmAdapter<`[`WithTokens`]`<WithSessions>>`) | as [`SeaOrmAdapter`], and [`TokenAdapter`](lucia::TokenAdapter) |
+//! | `new(db, Tables { user, key, session: NoSessionTable })?.with_tokens(token)` | [`SeaOrmUserAdapterWithTokens`] (`SeaOrmAdapter<`[`WithTokens`]`<UsersOnly>>`) | as [`SeaOrmUserAdapter`], and [`TokenAdapter`](lucia::TokenAdapter) |
 //!
 //! The full adapter reads a session and its user in one query and runs a user's deletion in
 //! one transaction. The other two are halves of a split deployment, joined by
@@ -145,8 +150,9 @@
 //!
 //! You can choose any table names: the adapter takes them from the entities. **The `id`
 //! columns are text, not UUIDs or integers.** Columns are found by name: `id`, `user_id`,
-//! `hashed_password`, `active_expires`, `idle_expires`. Every other column of the user and
-//! session entities is an attribute column; attribute columns may be text, integers, floats,
+//! `hashed_password`, `active_expires`, `idle_expires` (and, in a token table, `kind`, `email`,
+//! `expires`, `attempts`). Every other column of the user and session entities is an
+//! attribute column; attribute columns may be text, integers, floats,
 //! booleans, JSON or binary. [`LuciaMigration`] creates the tables with foreign keys and
 //! indexes ([`LuciaMigration::sessions_only`]: the session table alone, without a foreign
 //! key); [`entity`] has these three entities ready-made.
@@ -277,14 +283,15 @@
 //! | user primary key taken (Lucia v2 said "duplicate key") | [`AdapterError::DuplicateUserId`](lucia::AdapterError::DuplicateUserId) |
 //! | session primary key taken | [`AdapterError::DuplicateSessionId`](lucia::AdapterError::DuplicateSessionId) |
 //! | unique attribute column taken (`username`), on insert or update | [`AdapterError::DuplicateAttribute`](lucia::AdapterError::DuplicateAttribute), naming the column when the entity declares it `unique` (found by looking the value up, not by reading the message) |
-//! | foreign key to an unknown user | [`AdapterError::InvalidUserId`](lucia::AdapterError::InvalidUserId) |
+//! | foreign key to an unknown user (a key, session or token) | [`AdapterError::InvalidUserId`](lucia::AdapterError::InvalidUserId) |
+//! | a token row whose `kind` this version does not know | [`AdapterError::InvalidAttributes`](lucia::AdapterError::InvalidAttributes) |
 //! | unknown column, wrong value type, `NULL` in a `NOT NULL` column | [`AdapterError::InvalidAttributes`](lucia::AdapterError::InvalidAttributes), before any write |
 //! | no value for a `NOT NULL` column the database has no default for | [`AdapterError::InvalidAttributes`](lucia::AdapterError::InvalidAttributes) (the insert fails; nothing is written) |
 //! | the database cannot be reached: connection refused, lost or killed, no free connection in the pool in time, server shutting down | [`AdapterError::Unavailable`](lucia::AdapterError::Unavailable), so an outage is not mistaken for a failed statement (or a sign-out) |
 //!
 //! No error carries the database's message text. A user and its first key are inserted in one
-//! transaction; so are a user's deletion with its sessions and keys, and a password change with
-//! the end of the user's sessions. `get_session_and_user` is one query (a join). With SQLite,
+//! transaction; so are a user's deletion with its sessions, keys and tokens, and a password
+//! change with the end of the user's sessions. `get_session_and_user` is one query (a join). With SQLite,
 //! keep sqlx's default `foreign_keys = ON`.
 //!
 //! ## Sweeping dead sessions
@@ -293,6 +300,83 @@
 //! 1000 rows through the index on `idle_expires`, each batch its own short statement, until a
 //! batch comes up short; so a sweep of a big table never holds locks on much of it at once,
 //! and sign-ins and sign-outs carry on meanwhile. It returns the total.
+//!
+//! ## Single-use tokens
+//!
+//! Email verification codes and password-reset links ([`lucia::TokenAdapter`]) live in a
+//! token table, which an adapter has only when built with
+//! [`with_tokens`](SeaOrmAdapter::with_tokens): the token methods exist only on such an
+//! adapter, so the compiler, not the first request, says when the table is missing.
+//! [`LuciaTokenMigration`] creates the table (`id`, `user_id` with its foreign key, `kind`,
+//! `email`, `expires`, `attempts`, a unique index on `(user_id, kind)` and an index on
+//! `expires`), as a migration of its own: a database migrated before tokens existed adds it
+//! after [`LuciaMigration`], whose name is unchanged. [`entity::token`] is the matching entity.
+//!
+//! `set_token` is one upsert on `(user_id, kind)`; `count_token_attempt` one atomic increment;
+//! `consume_token` and `revoke_user_tokens` each one transaction (the tokens' deletion, then the
+//! user's update, rolled back together if the update fails); deleting a user deletes its tokens
+//! in the same transaction; `delete_expired_tokens` sweeps in batches of 1000, like dead
+//! sessions.
+//!
+//! ```
+//! use lucia::{CreateUser, Lucia};
+//! use lucia_adapter_sea_orm::{LuciaMigration, LuciaTokenMigration, SeaOrmAdapter, Tables, entity};
+//! use sea_orm::{ConnectOptions, Database};
+//! use sea_orm_migration::prelude::*;
+//!
+//! /// The user table with the attributes the email flows use.
+//! pub mod user {
+//!     use sea_orm::entity::prelude::*;
+//!
+//!     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+//!     #[sea_orm(table_name = "user")]
+//!     pub struct Model {
+//!         #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
+//!         pub id: String,
+//!         #[sea_orm(unique)]
+//!         pub email: String,
+//!         pub email_verified: bool,
+//!     }
+//!
+//!     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+//!     pub enum Relation {}
+//!
+//!     impl ActiveModelBehavior for ActiveModel {}
+//! }
+//!
+//! #[derive(serde::Serialize, serde::Deserialize)]
+//! struct UserAttributes {
+//!     email: String,
+//!     email_verified: bool,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let db = Database::connect(ConnectOptions::new("sqlite::memory:").max_connections(1).to_owned()).await?;
+//! let manager = SchemaManager::new(&db);
+//! LuciaMigration::new()
+//!     .user_column(ColumnDef::new("email").string_len(255).not_null().unique_key().to_owned())
+//!     .user_column(ColumnDef::new("email_verified").boolean().not_null().default(false).to_owned())
+//!     .up(&manager)
+//!     .await?;
+//! LuciaTokenMigration::new().up(&manager).await?;
+//!
+//! let tables = Tables { user: user::Entity, key: entity::key::Entity, session: entity::session::Entity };
+//! let adapter = SeaOrmAdapter::new(db, tables)?.with_tokens(entity::token::Entity)?;
+//! let auth = Lucia::builder(adapter).user_attributes::<UserAttributes>().build();
+//!
+//! let attributes = UserAttributes { email: "ada@example.com".into(), email_verified: false };
+//! let user = auth.create_user(CreateUser::new(attributes)).await?;
+//! let code = auth.issue_email_verification(&user.user_id).await?;
+//! // mail `code.code()` to `code.email`; when the user types it in:
+//! auth.verify_email(&user.user_id, code.code()).await?;
+//! assert!(auth.get_user(&user.user_id).await?.attributes.email_verified);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! In a migrator, list both: `vec![Box::new(LuciaMigration::new()), Box::new(LuciaTokenMigration::new())]`
+//! ([`LuciaMigration::token_migration`] makes the second refer to a renamed user table).
 //!
 //! ## Session tokens
 //!
@@ -322,8 +406,8 @@ extern crate self as lucia_adapter_sea_orm;
 mod sweep_tests;
 
 pub use adapter::{
-    NoSessionTable, SeaOrmAdapter, SeaOrmSessionAdapter, SeaOrmUserAdapter, SessionTableOption, SessionsOnly, Tables,
-    UsersOnly, WithSessions,
+    NoSessionTable, SeaOrmAdapter, SeaOrmAdapterWithTokens, SeaOrmSessionAdapter, SeaOrmUserAdapter,
+    SeaOrmUserAdapterWithTokens, SessionTableOption, SessionsOnly, Tables, UsersOnly, WithSessions, WithTokens,
 };
-pub use migration::LuciaMigration;
+pub use migration::{LuciaMigration, LuciaTokenMigration};
 pub use schema::SchemaError;

@@ -1,4 +1,5 @@
-//! A `sea-orm-migration` migration that creates Lucia's tables, or the session table alone.
+//! `sea-orm-migration` migrations that create Lucia's tables, or the session table alone
+//! ([`LuciaMigration`]), and the token table ([`LuciaTokenMigration`]).
 
 use sea_orm::DbBackend;
 use sea_orm_migration::async_trait::async_trait;
@@ -124,6 +125,116 @@ impl LuciaMigration {
         self.session_columns.push(column);
         self
     }
+
+    /// The migration that adds the token table `token` next to this migration's user table
+    /// (named by [`tables`](Self::tables)), to put after it in the migrator. Without a user
+    /// table (after [`sessions_only`](Self::sessions_only)) it refers to `user`.
+    pub fn token_migration(&self) -> LuciaTokenMigration {
+        let user = self.user_tables.as_ref().map_or("user", |names| &names.user);
+        LuciaTokenMigration::new().user_table(user)
+    }
+}
+
+/// Creates the token table for single-use tokens (email verification codes, password-reset
+/// links; see [`SeaOrmAdapter::with_tokens`](crate::SeaOrmAdapter::with_tokens)): `id` primary
+/// key, `user_id` with a foreign key to the user table (`ON DELETE NO ACTION`, like the
+/// others: deleting a user deletes its tokens first), `kind` (`VARCHAR(32)`), `email` (`TEXT`,
+/// `VARCHAR(255)` on MySQL/MariaDB), `expires` (`BIGINT` milliseconds), `attempts` (`INTEGER
+/// NOT NULL DEFAULT 0`), a unique index on `(user_id, kind)` (one token of each kind per user,
+/// the target of `set_token`'s upsert) and an index on `expires` (for the sweep of expired
+/// tokens). Ids are text as in [`LuciaMigration`], binary-collated on MySQL/MariaDB.
+///
+/// It is a migration of its own, with its own name, rather than an option of
+/// [`LuciaMigration`]: a database migrated before tokens existed has already run
+/// [`LuciaMigration`] under its name, and a migrator would never run it again to add a table.
+/// New and existing databases alike add this migration after [`LuciaMigration`]; its `down`
+/// drops only the token table (first, as migrators undo in reverse order).
+///
+/// ```
+/// use lucia_adapter_sea_orm::{LuciaMigration, LuciaTokenMigration};
+/// use sea_orm_migration::prelude::*;
+///
+/// struct Migrator;
+///
+/// impl MigratorTrait for Migrator {
+///     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+///         vec![Box::new(LuciaMigration::new()), Box::new(LuciaTokenMigration::new())]
+///     }
+/// }
+///
+/// // Tables of other names: the token migration takes the user table's name from the first.
+/// let lucia = LuciaMigration::new().tables("app_user", "app_key", Some("app_session"));
+/// let tokens = lucia.token_migration().token_table("app_token");
+/// # let _ = (lucia, tokens);
+/// ```
+#[derive(Debug, Clone)]
+pub struct LuciaTokenMigration {
+    user_table: String,
+    token_table: String,
+}
+
+impl Default for LuciaTokenMigration {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LuciaTokenMigration {
+    /// Table `token`, referring to table `user`.
+    pub fn new() -> Self {
+        Self { user_table: "user".into(), token_table: "token".into() }
+    }
+
+    /// Names the user table the tokens refer to.
+    pub fn user_table(mut self, name: &str) -> Self {
+        self.user_table = name.into();
+        self
+    }
+
+    /// Names the token table.
+    pub fn token_table(mut self, name: &str) -> Self {
+        self.token_table = name.into();
+        self
+    }
+}
+
+impl MigrationName for LuciaTokenMigration {
+    fn name(&self) -> &str {
+        "m20260101_000002_create_lucia_token_table"
+    }
+}
+
+#[async_trait]
+impl MigrationTrait for LuciaTokenMigration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let backend = manager.get_database_backend();
+        let table = &self.token_table;
+        let token = Table::create()
+            .table(Alias::new(table))
+            .col(id_column(backend, "id").primary_key())
+            .col(id_column(backend, "user_id"))
+            .col(ColumnDef::new(Alias::new("kind")).string_len(32).not_null())
+            .col(long_text(backend, "email").not_null())
+            .col(ColumnDef::new(Alias::new("expires")).big_integer().not_null())
+            .col(ColumnDef::new(Alias::new("attempts")).integer().not_null().default(0))
+            .foreign_key(&mut foreign_key_to_user(table, &self.user_table))
+            .to_owned();
+        manager.create_table(token).await?;
+        // Also the index the foreign key uses (MySQL would otherwise make its own).
+        let user_kind = Index::create()
+            .name(format!("idx_{table}_user_id_kind"))
+            .table(Alias::new(table))
+            .col(Alias::new("user_id"))
+            .col(Alias::new("kind"))
+            .unique()
+            .to_owned();
+        manager.create_index(user_kind).await?;
+        manager.create_index(index(table, "expires")).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(Alias::new(&self.token_table)).to_owned()).await
+    }
 }
 
 impl MigrationName for LuciaMigration {
@@ -143,6 +254,17 @@ fn id_column(backend: DbBackend, name: &str) -> ColumnDef {
         _ => column.text(),
     };
     column.not_null().to_owned()
+}
+
+/// A text column that need not be indexed: `TEXT`, or `VARCHAR(255)` on MySQL/MariaDB (as in
+/// Lucia v2's MySQL schema).
+fn long_text(backend: DbBackend, name: &str) -> ColumnDef {
+    let mut column = ColumnDef::new(Alias::new(name));
+    match backend {
+        DbBackend::MySql => column.string_len(255),
+        _ => column.text(),
+    };
+    column
 }
 
 fn foreign_key_to_user(table: &str, user_table: &str) -> ForeignKeyCreateStatement {
@@ -172,11 +294,7 @@ impl MigrationTrait for LuciaMigration {
             }
             manager.create_table(user).await?;
 
-            let mut password = ColumnDef::new(Alias::new("hashed_password"));
-            match backend {
-                DbBackend::MySql => password.string_len(255),
-                _ => password.text(),
-            };
+            let mut password = long_text(backend, "hashed_password");
             let key = Table::create()
                 .table(Alias::new(&names.key))
                 .col(id_column(backend, "id").primary_key())

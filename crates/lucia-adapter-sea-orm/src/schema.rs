@@ -146,6 +146,9 @@ impl Table {
     }
 }
 
+const MILLIS: &str = "a 64-bit integer (BigInteger or BigUnsigned) of milliseconds";
+const MILLIS_KINDS: &[Kind] = &[Kind::I64, Kind::U64];
+
 /// The user table: `id` plus any attribute columns.
 pub(crate) fn user_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaError> {
     let table = Table::describe(entity)?;
@@ -176,8 +179,21 @@ pub(crate) fn session_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaEr
     let table = Table::describe(entity)?;
     table.require_id("id")?;
     table.require_id("user_id")?;
-    const MILLIS: &str = "a 64-bit integer (BigInteger or BigUnsigned) of milliseconds";
-    table.require("active_expires", MILLIS, &[Kind::I64, Kind::U64])?;
-    table.require("idle_expires", MILLIS, &[Kind::I64, Kind::U64])?;
+    table.require("active_expires", MILLIS, MILLIS_KINDS)?;
+    table.require("idle_expires", MILLIS, MILLIS_KINDS)?;
+    Ok(table)
+}
+
+/// The token table: `id`, `user_id`, `kind` and `email` text, 64-bit `expires`, integer
+/// `attempts`.
+pub(crate) fn token_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaError> {
+    let table = Table::describe(entity)?;
+    table.require_id("id")?;
+    table.require_id("user_id")?;
+    table.require("kind", "a text column", &[Kind::Text])?;
+    table.require("email", "a text column", &[Kind::Text])?;
+    table.require("expires", MILLIS, MILLIS_KINDS)?;
+    const INTEGERS: &[Kind] = &[Kind::I16, Kind::I32, Kind::I64, Kind::U16, Kind::U32, Kind::U64];
+    table.require("attempts", "an integer column (16 bits or more)", INTEGERS)?;
     Ok(table)
 }

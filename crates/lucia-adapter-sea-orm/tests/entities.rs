@@ -64,6 +64,42 @@ entity!(session_s, "s", {
     pub active_expires: i64,
     pub idle_expires: i64,
 });
+entity!(token_u, "u", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+});
+entity!(token_k, "k", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub user_id: String,
+    pub hashed_password: Option<String>,
+});
+entity!(token_t, "t", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub user_id: String,
+    pub kind: String,
+    pub email: String,
+    pub expires: i64,
+    pub attempts: i32,
+});
+entity!(token_without_attempts, "token", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub user_id: String,
+    pub kind: String,
+    pub email: String,
+    pub expires: i64,
+});
+entity!(token_with_i32_expires, "token", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub user_id: String,
+    pub kind: String,
+    pub email: String,
+    pub expires: i32,
+    pub attempts: i32,
+});
 entity!(rich_user, "rich_user", {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
@@ -107,6 +143,27 @@ fn entities_with_missing_or_mistyped_columns_are_rejected_at_construction() {
 
     let error = adapter_error(Tables { user: user_with_date::Entity, key: key::Entity, session: session::Entity });
     assert!(matches!(&error, SchemaError::UnsupportedType { column, .. } if column == "born"), "{error}");
+}
+
+#[test]
+fn token_entities_with_missing_or_mistyped_columns_are_rejected_at_construction() {
+    use entity::{key, session, token, user};
+    let adapter = || {
+        let tables = Tables { user: user::Entity, key: key::Entity, session: session::Entity };
+        SeaOrmAdapter::new(sea_orm::DatabaseConnection::default(), tables).unwrap()
+    };
+    let error = adapter().with_tokens(token_without_attempts::Entity).expect_err("rejected");
+    assert_eq!(error, SchemaError::MissingColumn { table: "token".into(), column: "attempts" });
+    let error = adapter().with_tokens(token_with_i32_expires::Entity).expect_err("rejected");
+    assert!(matches!(&error, SchemaError::WrongType { column, .. } if column == "expires"), "{error}");
+    assert!(adapter().with_tokens(token::Entity).is_ok());
+    let users_only = Tables { user: user::Entity, key: key::Entity, session: NoSessionTable };
+    let users: lucia_adapter_sea_orm::SeaOrmUserAdapterWithTokens =
+        SeaOrmAdapter::new(sea_orm::DatabaseConnection::default(), users_only)
+            .unwrap()
+            .with_tokens(token::Entity)
+            .unwrap();
+    drop(users);
 }
 
 async fn attribute_types_round_trip(backend: Backend) {
@@ -199,6 +256,69 @@ async fn postgres_migration_goes_up_and_down() {
 #[tokio::test]
 async fn mysql_migration_goes_up_and_down() {
     migration_goes_up_and_down(Backend::MySql).await;
+}
+
+/// The token migration creates the token table next to Lucia's tables: `attempts` defaults to
+/// 0, `(user_id, kind)` is unique, `user_id` refers to a user; its name differs from
+/// `LuciaMigration`'s, and `down` drops the token table alone.
+async fn token_migration_goes_up_and_down(backend: Backend) {
+    with_store(backend, |db| async move {
+        use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
+        let manager = SchemaManager::new(&db);
+        let lucia = lucia_adapter_sea_orm::LuciaMigration::new().tables("u", "k", Some("s"));
+        let tokens = lucia.token_migration().token_table("t");
+        assert_ne!(tokens.name(), lucia.name(), "both fit in one migrator");
+        assert_eq!(lucia.name(), "m20260101_000001_create_lucia_tables", "unchanged for existing databases");
+        lucia.up(&manager).await.unwrap();
+        tokens.up(&manager).await.unwrap();
+        assert!(manager.has_table("t").await.unwrap());
+        assert!(manager.has_index("t", "idx_t_user_id_kind").await.unwrap());
+        assert!(manager.has_index("t", "idx_t_expires").await.unwrap());
+
+        db.execute_unprepared("INSERT INTO u (id) VALUES ('a')").await.unwrap();
+        let row = |id: &str, user: &str| {
+            format!("INSERT INTO t (id, user_id, kind, email, expires) VALUES ('{id}', '{user}', 'password_reset', 'a@example.com', 1)")
+        };
+        db.execute_unprepared(&row("1", "a")).await.unwrap();
+        let error = db.execute_unprepared(&row("2", "a")).await.expect_err("(user_id, kind) is unique");
+        assert!(matches!(error.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))), "{error}");
+        let error = db.execute_unprepared(&row("3", "nobody")).await.expect_err("user_id refers to a user");
+        assert!(matches!(error.sql_err(), Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_))), "{error}");
+        let tables = Tables { user: token_u::Entity, key: token_k::Entity, session: NoSessionTable };
+        let adapter = SeaOrmAdapter::new(db.clone(), tables).unwrap().with_tokens(token_t::Entity).unwrap();
+        let token = lucia::TokenAdapter::get_token(&adapter, "1").await.unwrap().expect("the row");
+        assert_eq!((token.attempts, token.kind), (0, lucia::TokenKind::PasswordReset), "attempts default to 0");
+        // A kind this version does not know is an error, not a panic or a token.
+        let unknown = "INSERT INTO t (id, user_id, kind, email, expires) VALUES ('4', 'a', 'magic_link', 'a@example.com', 1)";
+        db.execute_unprepared(unknown).await.unwrap();
+        let error = lucia::TokenAdapter::get_token(&adapter, "4").await.expect_err("an unknown kind");
+        assert!(matches!(error, AdapterError::InvalidAttributes(_)), "{error:?}");
+
+        tokens.down(&manager).await.unwrap();
+        assert!(!manager.has_table("t").await.unwrap(), "the token table is dropped");
+        for table in ["u", "k", "s"] {
+            assert!(manager.has_table(table).await.unwrap(), "{table} is left alone");
+        }
+        tokens.up(&manager).await.unwrap();
+        tokens.down(&manager).await.unwrap();
+        lucia.down(&manager).await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sqlite_token_migration_goes_up_and_down() {
+    token_migration_goes_up_and_down(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_token_migration_goes_up_and_down() {
+    token_migration_goes_up_and_down(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn mysql_token_migration_goes_up_and_down() {
+    token_migration_goes_up_and_down(Backend::MySql).await;
 }
 
 /// `sessions_only` creates the session table alone, with its indexes and no foreign key (a

@@ -1,9 +1,11 @@
 //! Ready-made entities for the common case: tables `user`, `key` and `session` with no
-//! attribute columns, matching [`LuciaMigration::new`](crate::LuciaMigration::new).
+//! attribute columns, matching [`LuciaMigration::new`](crate::LuciaMigration::new), and
+//! `token`, matching [`LuciaTokenMigration::new`](crate::LuciaTokenMigration::new).
 //!
-//! Applications with attribute columns copy these three files and add fields; the adapter
-//! works with any entities that have the required columns.
+//! Applications with attribute columns copy these files and add fields; the adapter works
+//! with any entities that have the required columns.
 
 pub mod key;
 pub mod session;
+pub mod token;
 pub mod user;

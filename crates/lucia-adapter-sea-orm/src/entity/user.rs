@@ -11,7 +11,7 @@ pub struct Model {
     pub id: String,
 }
 
-/// A user has many keys and many sessions.
+/// A user has many keys, sessions and tokens.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
     /// The user's keys.
@@ -20,6 +20,9 @@ pub enum Relation {
     /// The user's sessions.
     #[sea_orm(has_many = "super::session::Entity")]
     Session,
+    /// The user's single-use tokens.
+    #[sea_orm(has_many = "super::token::Entity")]
+    Token,
 }
 
 impl Related<super::key::Entity> for Entity {
@@ -31,6 +34,12 @@ impl Related<super::key::Entity> for Entity {
 impl Related<super::session::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Session.def()
+    }
+}
+
+impl Related<super::token::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Token.def()
     }
 }
 

@@ -8,7 +8,9 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 use lucia::{DatabaseKey, DatabaseSession, DatabaseUser};
-use lucia_adapter_sea_orm::{LuciaMigration, SeaOrmAdapter, SeaOrmSessionAdapter, Tables, WithSessions};
+use lucia_adapter_sea_orm::{
+    LuciaMigration, SeaOrmAdapter, SeaOrmAdapterWithTokens, SeaOrmSessionAdapter, Tables, WithSessions, WithTokens,
+};
 use lucia_adapter_test::{Capabilities, Fixture, TestDatabase};
 use sea_orm::sea_query::{Alias, ColumnDef};
 use sea_orm::{
@@ -19,8 +21,8 @@ use sea_orm_migration::{MigrationTrait, SchemaManager};
 use serde_json::json;
 
 /// The conformance suite's tables (see `lucia_adapter_test`'s docs for the columns), under
-/// Lucia's test names (`test_user`, `user_key`, `user_session`), which also checks that any
-/// table names work. Columns beyond `username` and `country` are nullable, so code that only
+/// Lucia's test names (`test_user`, `user_key`, `user_session`) and `user_token`, which also
+/// checks that any table names work. Columns beyond `username` and `country` are nullable, so code that only
 /// knows those two (the core's behaviour tests) can use the same tables.
 pub mod entities {
     pub mod test_user {
@@ -83,9 +85,30 @@ pub mod entities {
 
         impl ActiveModelBehavior for ActiveModel {}
     }
+
+    pub mod user_token {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "user_token")]
+        pub struct Model {
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub id: String,
+            pub user_id: String,
+            pub kind: String,
+            pub email: String,
+            pub expires: i64,
+            pub attempts: i32,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
 }
 
-use entities::{test_user, user_key, user_session};
+use entities::{test_user, user_key, user_session, user_token};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -191,7 +214,8 @@ impl Store {
         self.db.get_database_backend()
     }
 
-    /// Creates Lucia's tables with the conformance suite's attribute columns.
+    /// Creates Lucia's tables with the conformance suite's attribute columns, and the token
+    /// table `user_token`.
     pub async fn migrate_test_tables(&self) {
         let column = |name: &str| ColumnDef::new(Alias::new(name));
         let migration = LuciaMigration::new()
@@ -202,7 +226,9 @@ impl Store {
             .user_column(column("admin").boolean().null().to_owned())
             .session_column(column("country").string_len(255).not_null().to_owned())
             .session_column(column("ip").string_len(255).null().to_owned());
-        migration.up(&SchemaManager::new(&self.db)).await.unwrap();
+        let manager = SchemaManager::new(&self.db);
+        migration.up(&manager).await.unwrap();
+        migration.token_migration().token_table("user_token").up(&manager).await.unwrap();
     }
 
     /// Creates only the session table with [`LuciaMigration::sessions_only`] (no foreign key)
@@ -355,6 +381,11 @@ pub fn test_adapter(db: DatabaseConnection) -> SeaOrmAdapter<WithSessions> {
     SeaOrmAdapter::new(db, tables).expect("the test entities are valid")
 }
 
+/// The adapter over the test entities, with the token table.
+pub fn test_adapter_with_tokens(db: DatabaseConnection) -> SeaOrmAdapterWithTokens {
+    test_adapter(db).with_tokens(user_token::Entity).expect("the token entity is valid")
+}
+
 /// A store and an adapter of any shape over it.
 pub struct SeaOrmFixture<Shape = WithSessions> {
     store: Store,
@@ -390,6 +421,14 @@ pub async fn fixture(backend: Backend) -> Option<SeaOrmFixture> {
     let store = Store::new(backend).await?;
     store.migrate_test_tables().await;
     let (adapter, tables) = (test_adapter(store.db.clone()), EntityTables(store.db.clone()));
+    Some(SeaOrmFixture { adapter, tables, store, capabilities: Capabilities::sql() })
+}
+
+/// [`fixture`] with the adapter over the token table too, for the token cases.
+pub async fn token_fixture(backend: Backend) -> Option<SeaOrmFixture<WithTokens<WithSessions>>> {
+    let store = Store::new(backend).await?;
+    store.migrate_test_tables().await;
+    let (adapter, tables) = (test_adapter_with_tokens(store.db.clone()), EntityTables(store.db.clone()));
     Some(SeaOrmFixture { adapter, tables, store, capabilities: Capabilities::sql() })
 }
 
