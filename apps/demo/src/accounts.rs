@@ -5,26 +5,43 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::{StatusCode, header, request::Parts};
-use lucia::{CreateUser, Error, NewKey, PasswordPolicy, PasswordRejection, User};
+use lucia::{CreateUser, EmailSettings, Error, NewKey, PasswordPolicy, PasswordRejection, User};
 use serde::Deserialize;
 
+use crate::mail::Mails;
 use crate::{Auth, SessionAttributes, UserAttributes};
 
-/// The key provider for usernames: keys are `username:<name>`.
+/// The key provider for usernames: keys are `username:<name>`, with the password.
 pub const PROVIDER: &str = "username";
 
-/// Username and password, from a form or JSON. Missing fields are empty, so they get the
-/// same clear message as empty ones. `Debug` does not show the password.
+/// The key provider for addresses: keys are `email:<address>`, without a password. They find
+/// a user by address for a password reset, which sets the password of the `username` key.
+pub const EMAIL_PROVIDER: &str = "email";
+
+/// The email flows' settings: the address in `email`, its flag in `email_verified`, users
+/// found by `email:` keys, passwords reset on `username:` keys.
+pub fn email_settings() -> EmailSettings {
+    EmailSettings::default().key_provider(EMAIL_PROVIDER).password_key_provider(PROVIDER)
+}
+
+/// Username, password and (at sign-up) email address, from a form or JSON. Missing fields are
+/// empty, so they get the same clear message as empty ones. `Debug` does not show the
+/// password.
 #[derive(Default, Deserialize)]
 #[serde(default)]
 pub struct Credentials {
     pub username: String,
     pub password: String,
+    pub email: String,
 }
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("username", &self.username).field("password", &"<redacted>").finish()
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("password", &"<redacted>")
+            .finish()
     }
 }
 
@@ -43,6 +60,10 @@ pub enum SignUpError {
     PasswordRejected(PasswordRejection),
     #[error("That username is taken. Please choose another.")]
     UsernameTaken,
+    #[error("Please enter a valid email address.")]
+    InvalidEmail,
+    #[error("That email address is already in use.")]
+    EmailTaken,
     /// Too many sign-ups (or sign-ins) from this address: `429` with `Retry-After`.
     #[error("{}", too_many_attempts(*.0))]
     TooManyAttempts(u64),
@@ -115,6 +136,7 @@ impl SignUpError {
     /// database's own words (table, column, constraint) stay out of the answer.
     fn from_lucia(error: Error) -> Self {
         match error {
+            Error::DuplicateAttribute { column: Some(column) } if column == "email" => Self::EmailTaken,
             Error::DuplicateKeyId | Error::DuplicateAttribute { .. } => Self::UsernameTaken,
             Error::PasswordRejected(rejection) => Self::PasswordRejected(rejection),
             error => Self::Internal(error),
@@ -127,10 +149,17 @@ impl SignUpError {
         matches!(self, Self::PasswordIsUsername | Self::PasswordRejected(_))
     }
 
+    /// Whether the failure is about the email address (shown next to its field).
+    pub fn is_about_the_email(&self) -> bool {
+        matches!(self, Self::InvalidEmail | Self::EmailTaken)
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::InvalidUsername(_) | Self::PasswordIsUsername | Self::PasswordRejected(_) => StatusCode::BAD_REQUEST,
-            Self::UsernameTaken => StatusCode::CONFLICT,
+            Self::InvalidUsername(_) | Self::InvalidEmail | Self::PasswordIsUsername | Self::PasswordRejected(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::UsernameTaken | Self::EmailTaken => StatusCode::CONFLICT,
             Self::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(error) => internal_status(error),
         }
@@ -226,15 +255,152 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     }
 }
 
-/// Creates the user with a `username:<name>` password key (no session: the caller starts one
-/// if it will hand it out).
-pub async fn sign_up(auth: &Auth, credentials: &Credentials) -> Result<User<UserAttributes>, SignUpError> {
+/// An address as typed, trimmed and lowercased (the `email:` key and the unique `email`
+/// column compare exactly), if it is one a mail can be sent to.
+pub fn check_email(email: &str) -> Result<String, SignUpError> {
+    let email = email.trim().to_lowercase();
+    if email.len() > 254 || !lucia_mail::is_valid_address(&email) {
+        return Err(SignUpError::InvalidEmail);
+    }
+    Ok(email)
+}
+
+/// Creates the user with a `username:<name>` password key and an `email:<address>` key, and
+/// mails a verification code (no session: the caller starts one if it will hand it out).
+pub async fn sign_up(
+    auth: &Auth,
+    mails: &Mails,
+    credentials: &Credentials,
+) -> Result<User<UserAttributes>, SignUpError> {
     check_username(&credentials.username)?;
+    let email = check_email(&credentials.email)?;
     check_new_password(&credentials.password, &credentials.username)?;
     let key = NewKey::password(PROVIDER, &credentials.username, &credentials.password);
-    let attributes = UserAttributes { username: credentials.username.clone() };
+    let attributes =
+        UserAttributes { username: credentials.username.clone(), email: Some(email.clone()), email_verified: false };
     let user = auth.create_user(CreateUser::new(attributes).with_key(key)).await.map_err(SignUpError::from_lucia)?;
+    // The unique `email` column stopped a taken address above; the key can clash only with
+    // an `email:` key made by another application on the same database.
+    if let Err(error) = auth.create_key(&user.user_id, NewKey::passwordless(EMAIL_PROVIDER, &email)).await {
+        if let Err(cleanup) = auth.delete_user(&user.user_id).await {
+            tracing::warn!(user_id = %user.user_id, error = %cleanup, "could not remove a half-made sign-up");
+        }
+        return Err(match error {
+            Error::DuplicateKeyId => SignUpError::EmailTaken,
+            error => SignUpError::Internal(error),
+        });
+    }
     tracing::info!(user_id = %user.user_id, "signed up");
+    // A code that cannot be issued now (the store failed) can be asked for again from the
+    // verification page; the account stands.
+    if let Err(failure) = send_verification_code(auth, mails, &user.user_id).await {
+        tracing::warn!(user_id = %user.user_id, %failure, "no verification code sent at sign-up");
+    }
+    Ok(user)
+}
+
+/// Why an email verification or a password reset step failed, with a message for the user.
+/// Fixed texts: nothing from the database reaches the page or the API.
+#[derive(Debug, thiserror::Error)]
+pub enum EmailFlowError {
+    #[error("That code is not right. Check the mail we sent, or ask for a new code.")]
+    WrongCode,
+    #[error("That code has expired or was tried too often. Ask for a new one.")]
+    ExpiredCode,
+    #[error("This link is not valid: it was already used, or a newer one was sent. Ask for a new one.")]
+    InvalidLink,
+    #[error("This link has expired. Ask for a new one.")]
+    ExpiredLink,
+    #[error("Please enter a valid email address.")]
+    InvalidEmail,
+    #[error("{0}")]
+    PasswordRejected(PasswordRejection),
+    #[error("{}", too_many_attempts(*.0))]
+    TooManyRequests(u64),
+    #[error(transparent)]
+    Internal(Error),
+}
+
+impl EmailFlowError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::WrongCode
+            | Self::ExpiredCode
+            | Self::InvalidLink
+            | Self::ExpiredLink
+            | Self::InvalidEmail
+            | Self::PasswordRejected(_) => StatusCode::BAD_REQUEST,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal(error) => internal_status(error),
+        }
+    }
+
+    /// `Retry-After` in seconds, for a `429`.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::TooManyRequests(seconds) => Some(*seconds),
+            _ => None,
+        }
+    }
+
+    /// The per-IP limit's refusal as a flow failure (`Err`: another error).
+    pub fn from_rate_limit(error: lucia_axum::AuthError) -> Result<Self, lucia_axum::AuthError> {
+        match error {
+            lucia_axum::AuthError::RateLimited { retry_after } => Ok(Self::TooManyRequests(seconds(retry_after))),
+            other => Err(other),
+        }
+    }
+
+    /// A lucia error of a code step (`link: false`) or a link step.
+    fn from_lucia(error: Error, link: bool) -> Self {
+        match error {
+            Error::InvalidToken if link => Self::InvalidLink,
+            Error::ExpiredToken if link => Self::ExpiredLink,
+            Error::InvalidToken => Self::WrongCode,
+            Error::ExpiredToken => Self::ExpiredCode,
+            Error::PasswordRejected(rejection) => Self::PasswordRejected(rejection),
+            Error::Throttled { retry_after } => Self::TooManyRequests(seconds(retry_after)),
+            error => Self::Internal(error),
+        }
+    }
+}
+
+/// Issues a new verification code for the user's address and mails it (in the background).
+/// Limited per user by lucia (`429` when asked too often).
+pub async fn send_verification_code(auth: &Auth, mails: &Mails, user_id: &str) -> Result<(), EmailFlowError> {
+    let code = auth.issue_email_verification(user_id).await.map_err(|e| EmailFlowError::from_lucia(e, false))?;
+    mails.send_verification_code(&code);
+    Ok(())
+}
+
+/// Checks a typed code (spaces around it ignored) and marks the user's address verified.
+pub async fn verify_email(auth: &Auth, user_id: &str, code: &str) -> Result<(), EmailFlowError> {
+    auth.verify_email(user_id, code.trim()).await.map_err(|e| EmailFlowError::from_lucia(e, false))?;
+    tracing::info!(user_id, "email verified");
+    Ok(())
+}
+
+/// "Forgot password": after the per-address limit (`429`), issues a reset link and mails it in
+/// the background, so that the answer, the same whether or not the address has an account,
+/// comes back before anything that depends on it has run.
+pub async fn forgot_password(auth: &Auth, mails: &Mails, email: &str) -> Result<(), EmailFlowError> {
+    let email = check_email(email).map_err(|_| EmailFlowError::InvalidEmail)?;
+    let request = auth.request_password_reset(&email).await.map_err(|e| EmailFlowError::from_lucia(e, true))?;
+    let mails = mails.clone();
+    tokio::spawn(async move {
+        match request.issue().await {
+            Ok(Some(reset)) => mails.send_reset_link(&reset),
+            Ok(None) => tracing::info!("password reset asked for an address without an account"),
+            Err(error) => tracing::warn!(%error, "password reset link not issued"),
+        }
+    });
+    Ok(())
+}
+
+/// Redeems a reset link with a new password: every session of the user ends.
+pub async fn reset_password(auth: &Auth, token: &str, password: &str) -> Result<User<UserAttributes>, EmailFlowError> {
+    let user = auth.reset_password(token, password).await.map_err(|e| EmailFlowError::from_lucia(e, true))?;
+    tracing::info!(user_id = %user.user_id, "password reset");
     Ok(user)
 }
 

@@ -3,24 +3,25 @@
 //! `Lucia` type.
 
 use lucia::{
-    Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, SessionAdapter, SessionUpdate,
-    SplitAdapter, UserAdapter,
+    Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseToken, DatabaseUser, SessionAdapter,
+    SessionUpdate, SplitAdapter, TokenAdapter, TokenKind, UserAdapter,
 };
 use lucia_adapter_redis::RedisSessionAdapter;
-use lucia_adapter_sea_orm::{SeaOrmAdapter, SeaOrmUserAdapter};
-use lucia_adapter_sqlite::SqliteAdapter;
+use lucia_adapter_sea_orm::{SeaOrmAdapterWithTokens, SeaOrmUserAdapterWithTokens};
+use lucia_adapter_sqlite::{SqliteAdapter, WithTokens};
 
-/// Where the demo keeps users, keys and sessions.
+/// Where the demo keeps users, keys, sessions and single-use tokens (verification codes,
+/// reset links; always beside the users).
 #[derive(Clone)]
 pub enum DemoAdapter {
-    /// Users, keys and sessions in a SQLite file (the default): `lucia-adapter-sqlite`, whose
-    /// session lookup runs in place on a reader connection.
-    Sqlite(SqliteAdapter),
-    /// Users, keys and sessions in PostgreSQL, MySQL/MariaDB or an in-memory SQLite database.
-    Sql(SeaOrmAdapter),
-    /// Users and keys in SQL, sessions in Redis (`--redis-url`): several instances of the
-    /// demo can share one Redis.
-    Split(SplitAdapter<SeaOrmUserAdapter, RedisSessionAdapter>),
+    /// Everything in a SQLite file (the default): `lucia-adapter-sqlite`, whose session lookup
+    /// runs in place on a reader connection.
+    Sqlite(SqliteAdapter<WithTokens>),
+    /// Everything in PostgreSQL, MySQL/MariaDB or an in-memory SQLite database.
+    Sql(SeaOrmAdapterWithTokens),
+    /// Users, keys and tokens in SQL, sessions in Redis (`--redis-url`): several instances of
+    /// the demo can share one Redis.
+    Split(SplitAdapter<SeaOrmUserAdapterWithTokens, RedisSessionAdapter>),
 }
 
 impl std::fmt::Debug for DemoAdapter {
@@ -63,6 +64,18 @@ impl UserAdapter for DemoAdapter {
         fn replace_key_password(&self, key_id: &str, current: &str, new: &str) -> bool;
         fn delete_key(&self, key_id: &str) -> ();
         fn delete_keys_by_user_id(&self, user_id: &str) -> ();
+        fn delete_expired_tokens(&self, now_ms: i64) -> u64;
+    }
+}
+
+impl TokenAdapter for DemoAdapter {
+    delegate! {
+        fn set_token(&self, token: DatabaseToken) -> ();
+        fn get_token(&self, token_id: &str) -> Option<DatabaseToken>;
+        fn get_user_token(&self, user_id: &str, kind: TokenKind) -> Option<DatabaseToken>;
+        fn count_token_attempt(&self, token_id: &str) -> Option<u32>;
+        fn consume_token(&self, token_id: &str, attributes: AttributeMap) -> bool;
+        fn revoke_user_tokens(&self, user_id: &str, attributes: AttributeMap) -> ();
     }
 }
 

@@ -1,13 +1,14 @@
 //! The JSON API for non-browser clients, authenticated with bearer tokens.
 
-use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde_json::json;
 
-use crate::AuthRequest;
-use crate::accounts::{self, Client, Credentials, PROVIDER, SignInError, SignUpError};
+use crate::accounts::{self, Client, Credentials, EmailFlowError, PROVIDER, SignInError, SignUpError};
+use crate::mail::Mails;
+use crate::{AuthRequest, UserAttributes};
 
 /// `{"error": message}` with a status; server errors are logged and not described (`503`,
 /// a store that could not be reached, says `service unavailable` and when to retry).
@@ -67,19 +68,104 @@ impl From<SignUpError> for ApiError {
     }
 }
 
-fn credentials(body: Result<Json<Credentials>, JsonRejection>) -> Result<Credentials, ApiError> {
-    body.map(|Json(credentials)| credentials)
-        .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))
+impl From<EmailFlowError> for ApiError {
+    fn from(failure: EmailFlowError) -> Self {
+        Self { retry_after: failure.retry_after(), ..Self::new(failure.status(), &failure) }
+    }
 }
 
-/// `POST /api/signup {"username","password"}` → `201 {"user_id","username"}`; sign in with
-/// `/api/login` to get a token.
-pub async fn signup(auth: AuthRequest, body: Result<Json<Credentials>, JsonRejection>) -> Result<Response, ApiError> {
-    let credentials = credentials(body)?;
+/// The JSON body, or `400` with what is wrong with it.
+fn body<T>(request: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    request.map(|Json(value)| value).map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))
+}
+
+/// What the API shows of a user.
+fn user_json(user_id: &str, attributes: &UserAttributes) -> serde_json::Value {
+    json!({
+        "user_id": user_id,
+        "username": attributes.username,
+        "email": attributes.email,
+        "email_verified": attributes.email_verified,
+    })
+}
+
+/// `POST /api/signup {"username","email","password"}` → `201 {"user_id","username","email",
+/// "email_verified"}`, and a verification code mailed to the address; sign in with
+/// `/api/login` to get a token, then `POST /api/verify-email`.
+pub async fn signup(
+    auth: AuthRequest,
+    Extension(mails): Extension<Mails>,
+    request: Result<Json<Credentials>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let credentials = body(request)?;
     auth.check_rate_limit()?;
-    let user = accounts::sign_up(auth.lucia(), &credentials).await.map_err(ApiError::from)?;
-    let body = json!({ "user_id": user.user_id, "username": user.attributes.username });
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    let user = accounts::sign_up(auth.lucia(), &mails, &credentials).await.map_err(ApiError::from)?;
+    Ok((StatusCode::CREATED, Json(user_json(&user.user_id, &user.attributes))).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct CodeBody {
+    code: String,
+}
+
+#[derive(serde::Deserialize)]
+pub struct EmailBody {
+    email: String,
+}
+
+/// `{"token","password"}`.
+#[derive(serde::Deserialize)]
+pub struct ResetBody {
+    token: String,
+    password: String,
+}
+
+/// `POST /api/verify-email {"code"}` with a bearer token → `{"email","email_verified":true}`,
+/// or `400` (wrong or expired code).
+pub async fn verify_email(
+    auth: AuthRequest,
+    request: Result<Json<CodeBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let session = auth.require_bearer().await?;
+    let CodeBody { code } = body(request)?;
+    accounts::verify_email(auth.lucia(), &session.user.user_id, &code).await?;
+    Ok(Json(json!({ "email": session.user.attributes.email, "email_verified": true })).into_response())
+}
+
+/// `POST /api/verify-email/resend` with a bearer token → `202`: a new code is mailed (the
+/// old one stops working); `429` when asked too often.
+pub async fn resend_code(auth: AuthRequest, Extension(mails): Extension<Mails>) -> Result<Response, ApiError> {
+    let session = auth.require_bearer().await?;
+    accounts::send_verification_code(auth.lucia(), &mails, &session.user.user_id).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// `POST /api/forgot-password {"email"}` → `202`, the same whether or not the address has an
+/// account (a link is mailed if it has); `429` when asked too often for the address or from
+/// the client's.
+pub async fn forgot_password(
+    auth: AuthRequest,
+    Extension(mails): Extension<Mails>,
+    request: Result<Json<EmailBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let EmailBody { email } = body(request)?;
+    auth.check_rate_limit()?;
+    accounts::forgot_password(auth.lucia(), &mails, &email).await?;
+    let status = "if the address has an account, a link to reset its password is on its way";
+    Ok((StatusCode::ACCEPTED, Json(json!({ "status": status }))).into_response())
+}
+
+/// `POST /api/reset-password {"token","password"}` → `204`: the password is set and every
+/// session of the account has ended (sign in again); `400` for a used, replaced or expired
+/// link, or a password the policy refuses.
+pub async fn reset_password(
+    auth: AuthRequest,
+    request: Result<Json<ResetBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let ResetBody { token, password } = body(request)?;
+    auth.check_rate_limit()?;
+    accounts::reset_password(auth.lucia(), &token, &password).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `POST /api/login {"username","password"}` → `{"token"}`: the new session's token, to send
@@ -87,9 +173,9 @@ pub async fn signup(auth: AuthRequest, body: Result<Json<Credentials>, JsonRejec
 pub async fn login(
     auth: AuthRequest,
     client: Client,
-    body: Result<Json<Credentials>, JsonRejection>,
+    request: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let credentials = credentials(body)?;
+    let credentials = body(request)?;
     // The per-IP limit, as `AuthRequest::sign_in` applies it; then lucia's per-account one.
     auth.check_rate_limit()?;
     accounts::check_sign_in_input(&credentials.username, &credentials.password)?;
@@ -101,10 +187,11 @@ pub async fn login(
     Ok(Json(json!({ "token": signed_in.token.expose_secret() })).into_response())
 }
 
-/// `GET /api/me` with a bearer token → `{"user_id","username"}`, or 401.
+/// `GET /api/me` with a bearer token → `{"user_id","username","email","email_verified"}`,
+/// or 401.
 pub async fn me(auth: AuthRequest) -> Result<Response, ApiError> {
     let user = auth.require_bearer().await?.user;
-    Ok(Json(json!({ "user_id": user.user_id, "username": user.attributes.username })).into_response())
+    Ok(Json(user_json(&user.user_id, &user.attributes)).into_response())
 }
 
 /// `POST /api/logout` with a bearer token: ends that session → 204, or 401.

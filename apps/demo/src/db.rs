@@ -1,29 +1,74 @@
-//! The demo's schema: Lucia's `user`, `key` and `session` tables, with a `username` on users
-//! and the device, address and time of each session. With sessions in Redis, only `user` and
-//! `key`.
+//! The demo's schema: Lucia's `user`, `key` and `session` tables, with a `username`, an
+//! `email` and its `email_verified` flag on users and the device, address and time of each
+//! session, and the `token` table of verification codes and reset links. With sessions in
+//! Redis, no `session` table.
 
-use lucia_adapter_sea_orm::LuciaMigration;
-use sea_orm::sea_query::{Alias, ColumnDef};
+use lucia_adapter_sea_orm::{LuciaMigration, LuciaTokenMigration};
+use sea_orm::sea_query::{Alias, ColumnDef, Index, Table};
 use sea_orm::{DatabaseConnection, DbErr};
-use sea_orm_migration::{MigrationTrait, MigratorTrait, SchemaManager};
+use sea_orm_migration::async_trait::async_trait;
+use sea_orm_migration::{MigrationName, MigrationTrait, MigratorTrait, SchemaManager};
 
 /// Migrations with sessions in the database, run at start.
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(with_session_columns(LuciaMigration::new().user_column(username())))]
+        vec![
+            Box::new(with_session_columns(LuciaMigration::new().user_column(username()))),
+            Box::new(AddEmail),
+            Box::new(LuciaTokenMigration::new()),
+        ]
     }
 }
 
-/// Migrations with sessions in Redis, run at start: the user and key tables only. The
-/// migration has the same name as [`Migrator`]'s, so a database set up either way is not
-/// migrated again when the demo switches.
+/// Migrations with sessions in Redis, run at start: no session table. The migrations have
+/// the same names as [`Migrator`]'s, so a database set up either way is not migrated again
+/// when the demo switches.
 pub struct UserMigrator;
 
 impl MigratorTrait for UserMigrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(LuciaMigration::new().tables("user", "key", None).user_column(username()))]
+        vec![
+            Box::new(LuciaMigration::new().tables("user", "key", None).user_column(username())),
+            Box::new(AddEmail),
+            Box::new(LuciaTokenMigration::new()),
+        ]
+    }
+}
+
+/// Adds the user's address (unique, `NULL` for users made by a Lucia v2 application, which
+/// has no such column) and its verified flag to a database set up before the demo had them.
+struct AddEmail;
+
+impl MigrationName for AddEmail {
+    fn name(&self) -> &str {
+        "m20261126_000001_add_user_email"
+    }
+}
+
+#[async_trait]
+impl MigrationTrait for AddEmail {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let user = || Alias::new("user");
+        // One column per statement: SQLite adds one at a time.
+        let email = ColumnDef::new(Alias::new("email")).string_len(255).null().to_owned();
+        manager.alter_table(Table::alter().table(user()).add_column(email).to_owned()).await?;
+        let verified = ColumnDef::new(Alias::new("email_verified")).boolean().not_null().default(false).to_owned();
+        manager.alter_table(Table::alter().table(user()).add_column(verified).to_owned()).await?;
+        // A unique index rather than a constraint, which SQLite cannot add to a table; NULLs
+        // never clash in it.
+        let unique = Index::create().name("idx_user_email").table(user()).col(Alias::new("email")).unique().to_owned();
+        manager.create_index(unique).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_index(Index::drop().name("idx_user_email").table(Alias::new("user")).to_owned()).await?;
+        for column in ["email_verified", "email"] {
+            let drop = Table::alter().table(Alias::new("user")).drop_column(Alias::new(column)).to_owned();
+            manager.alter_table(drop).await?;
+        }
+        Ok(())
     }
 }
 
@@ -51,7 +96,7 @@ fn with_session_columns(migration: LuciaMigration) -> LuciaMigration {
         .session_column(ColumnDef::new(Alias::new("created_at")).big_integer().null().to_owned())
 }
 
-/// `user`: id and username.
+/// `user`: id, username, address and whether it is verified.
 pub mod user {
     use sea_orm::entity::prelude::*;
 
@@ -62,6 +107,9 @@ pub mod user {
         pub id: String,
         #[sea_orm(unique)]
         pub username: String,
+        #[sea_orm(unique)]
+        pub email: Option<String>,
+        pub email_verified: bool,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

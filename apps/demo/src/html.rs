@@ -45,17 +45,42 @@ pub struct Credentials<'a> {
     notice: Option<&'a str>,
     /// The username typed, shown again after a failure.
     username: &'a str,
+    /// The address typed (sign-up), shown again after a failure.
+    email: &'a str,
     error: Option<&'a str>,
+    /// A failure about the address alone, shown under its field.
+    email_error: Option<&'a str>,
     password_error: Option<&'a str>,
 }
 
+/// What a sign-up form shows again after a failure: what was typed, and where the failure
+/// goes (the form, the address field or the password field).
+#[derive(Default)]
+pub struct SignUpForm<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub error: Option<&'a str>,
+    pub email_error: Option<&'a str>,
+    pub password_error: Option<&'a str>,
+}
+
 impl<'a> Credentials<'a> {
-    pub fn sign_up(username: &'a str, error: Option<&'a str>, password_error: Option<&'a str>) -> Self {
-        Self { signed_in: None, signup: true, notice: None, username, error, password_error }
+    pub fn sign_up(form: SignUpForm<'a>) -> Self {
+        let SignUpForm { username, email, error, email_error, password_error } = form;
+        Self { signed_in: None, signup: true, notice: None, username, email, error, email_error, password_error }
     }
 
     pub fn sign_in(notice: Option<&'a str>, username: &'a str, error: Option<&'a str>) -> Self {
-        Self { signed_in: None, signup: false, notice, username, error, password_error: None }
+        Self {
+            signed_in: None,
+            signup: false,
+            notice,
+            username,
+            email: "",
+            error,
+            email_error: None,
+            password_error: None,
+        }
     }
 
     fn username_described_by(&self) -> String {
@@ -74,6 +99,39 @@ impl<'a> Credentials<'a> {
     }
 }
 
+/// "Verify your email": the code form for a signed-in user whose address is not verified yet.
+#[derive(Template)]
+#[template(path = "verify_email.html")]
+pub struct VerifyEmail<'a> {
+    pub signed_in: Option<&'a str>,
+    pub email: &'a str,
+    pub notice: Option<&'a str>,
+    pub error: Option<&'a str>,
+    /// Where the mail went, with no mail server configured.
+    pub mail_folder: Option<String>,
+}
+
+/// "Forgot your password?": the address form, then (`sent`) the same answer for every address.
+#[derive(Template)]
+#[template(path = "forgot_password.html")]
+pub struct ForgotPassword<'a> {
+    pub signed_in: Option<&'a str>,
+    pub email: &'a str,
+    pub sent: bool,
+    pub error: Option<&'a str>,
+    pub mail_folder: Option<String>,
+}
+
+/// The page a reset link opens: a new password for the link's token (kept in a hidden field).
+#[derive(Template)]
+#[template(path = "reset_password.html")]
+pub struct ResetPassword<'a> {
+    pub signed_in: Option<&'a str>,
+    pub token: &'a str,
+    pub error: Option<&'a str>,
+    pub password_error: Option<&'a str>,
+}
+
 /// The account page: live sessions with their device, address and start time (this device
 /// first), password change and account deletion.
 #[derive(Template)]
@@ -81,6 +139,8 @@ impl<'a> Credentials<'a> {
 pub struct Account<'a> {
     signed_in: Option<&'a str>,
     username: &'a str,
+    email: Option<&'a str>,
+    email_verified: bool,
     user_id: &'a str,
     sessions: Vec<SessionRow<'a>>,
     /// Sessions other than this device's.
@@ -125,6 +185,8 @@ impl<'a> Account<'a> {
         Self {
             signed_in: Some(username),
             username,
+            email: current.user.attributes.email.as_deref(),
+            email_verified: current.user.attributes.email_verified,
             user_id: &current.user.user_id,
             others: sessions.len().saturating_sub(1),
             sessions,

@@ -20,12 +20,12 @@ use std::time::{Duration, Instant};
 
 pub use adapter::DemoAdapter;
 
-use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use lucia::{Lucia, SessionExpiresIn, SplitAdapter};
 use lucia_adapter_redis::{RedisSessionAdapter, RedisThrottleStore};
 use lucia_adapter_sea_orm::{NoSessionTable, SeaOrmAdapter, Tables};
@@ -39,6 +39,7 @@ mod adapter;
 mod api;
 pub mod db;
 mod html;
+pub mod mail;
 mod web;
 
 /// User attribute columns.
@@ -46,6 +47,21 @@ mod web;
 pub struct UserAttributes {
     /// Unique, as typed at sign-up.
     pub username: String,
+    /// Unique, lowercased; `None` for users made by a Lucia v2 application sharing the
+    /// database, which has no such column.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Whether the user proved they receive mail at `email` (a code, or a reset link).
+    #[serde(default)]
+    pub email_verified: bool,
+}
+
+impl UserAttributes {
+    /// Whether the user must enter a code before using the account: an address not yet
+    /// verified.
+    pub fn needs_verification(&self) -> bool {
+        self.email.is_some() && !self.email_verified
+    }
 }
 
 /// Session attribute columns: where and when the session started.
@@ -110,7 +126,20 @@ pub struct Config {
     /// [`SIGN_IN_REFILL`] (lucia-axum's default: 20). `0` turns the per-IP limit off (the
     /// per-account throttle stays).
     pub sign_in_burst: u32,
+    /// SMTP server for verification codes and reset links (`smtp://host:port` plain,
+    /// `smtp://user:password@host?tls=required` STARTTLS, `smtps://user:password@host` TLS;
+    /// see `lucia_mail::SmtpMailer::from_url`). It may hold a
+    /// password: log it only through [`redact_database_url`]. `None` writes each message to
+    /// [`mail_dir`](Self::mail_dir) instead.
+    pub smtp_url: Option<String>,
+    /// Where mail goes without an SMTP server: one `.eml` file per message.
+    pub mail_dir: std::path::PathBuf,
+    /// The sender of the demo's mail.
+    pub mail_from: String,
 }
+
+/// The default [`Config::mail_from`].
+pub const DEFAULT_MAIL_FROM: &str = "lucia demo <no-reply@localhost>";
 
 /// How often a client address gets one more sign-in or sign-up once its burst is spent.
 pub const SIGN_IN_REFILL: Duration = Duration::from_secs(3);
@@ -129,6 +158,9 @@ impl Default for Config {
             session_expires_in: SessionExpiresIn::default(),
             trusted_proxy_header: None,
             sign_in_burst: DEFAULT_SIGN_IN_BURST,
+            smtp_url: None,
+            mail_dir: mail::default_folder(),
+            mail_from: DEFAULT_MAIL_FROM.to_owned(),
         }
     }
 }
@@ -144,6 +176,9 @@ impl std::fmt::Debug for Config {
             .field("session_expires_in", &self.session_expires_in)
             .field("trusted_proxy_header", &self.trusted_proxy_header)
             .field("sign_in_burst", &self.sign_in_burst)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_database_url))
+            .field("mail_dir", &self.mail_dir)
+            .field("mail_from", &self.mail_from)
             .finish()
     }
 }
@@ -247,14 +282,31 @@ pub enum StartError {
     /// The trusted proxy header is not a valid header name.
     #[error("invalid trusted proxy header name {0:?}")]
     TrustedProxyHeader(String),
+    /// The mailer's settings are wrong (SMTP URL, sender) or its folder cannot be created.
+    #[error("mail: {0}")]
+    Mail(#[from] lucia_mail::MailError),
 }
 
-/// Connects, migrates, and returns the application's router and its lucia.
-pub async fn build(config: &Config) -> Result<(Router, Auth), StartError> {
+/// The demo, built and not yet serving: what [`serve`] runs.
+pub struct Demo {
+    /// The routes, with lucia's layer and the demo's own.
+    pub router: Router,
+    /// The demo's lucia (for tests and the benchmark: users, sessions).
+    pub auth: Auth,
+    /// The mailer (its link origin is set by [`serve`] unless configured).
+    pub mails: mail::Mails,
+}
+
+/// Connects, migrates, and returns the application: its router, lucia and mailer.
+pub async fn build(config: &Config) -> Result<Demo, StartError> {
     if let Some(name) = &config.trusted_proxy_header
         && axum::http::HeaderName::try_from(name.as_str()).is_err()
     {
         return Err(StartError::TrustedProxyHeader(name.clone()));
+    }
+    let mails = mail::Mails::new(config.smtp_url.as_deref(), &config.mail_dir, &config.mail_from)?;
+    if let Some(origin) = &config.public_origin {
+        mails.set_link_origin(&origin.to_string());
     }
     let adapter = connect_stores(config).await?;
     let env = if config.production { lucia::Env::Prod } else { lucia::Env::Dev };
@@ -267,7 +319,8 @@ pub async fn build(config: &Config) -> Result<(Router, Auth), StartError> {
     let mut builder = Lucia::builder(adapter)
         .env(env)
         .session_expires_in(config.session_expires_in)
-        .password_policy(accounts::password_policy());
+        .password_policy(accounts::password_policy())
+        .email(accounts::email_settings());
     if let Some(store) = throttle {
         builder = builder.sign_in_throttle(store);
     }
@@ -290,9 +343,10 @@ pub async fn build(config: &Config) -> Result<(Router, Auth), StartError> {
     }
     let router = router()
         .layer(layer)
+        .layer(Extension(mails.clone()))
         .with_state(auth.clone())
         .layer(middleware::from_fn_with_state(Hardening { production: config.production }, log_and_harden));
-    Ok((router, auth))
+    Ok(Demo { router, auth, mails })
 }
 
 /// The database, migrated, and Redis if configured: everything in SQL, or users and keys in
@@ -302,17 +356,19 @@ pub async fn build(config: &Config) -> Result<(Router, Auth), StartError> {
 async fn connect_stores(config: &Config) -> Result<DemoAdapter, StartError> {
     let db = connect(&config.database_url).await?;
     let (user, key) = (db::user::Entity, lucia_adapter_sea_orm::entity::key::Entity);
+    let token = lucia_adapter_sea_orm::entity::token::Entity;
     match &config.redis_url {
         None => {
             db::Migrator::up(&db, None).await?;
             db::ensure_session_table(&db).await?;
             let tables = Tables { user, key, session: db::session::Entity };
-            let adapter = SeaOrmAdapter::new(db, tables)?;
+            let adapter = SeaOrmAdapter::new(db, tables)?.with_tokens(token)?;
             // A SQLite file: the tables SeaORM migrated, through lucia-adapter-sqlite (reads
             // in place, no thread hop per query). Opening it is a few milliseconds of file I/O.
             if let Some(path) = sqlite_file(&config.database_url) {
                 let tables = lucia_adapter_sqlite::Tables::new("user", "key", "session");
-                let sqlite = lucia_adapter_sqlite::SqliteAdapter::builder().tables(tables).open(path)?;
+                let builder = lucia_adapter_sqlite::SqliteAdapter::builder().tables(tables);
+                let sqlite = builder.token_table("token").open(path)?;
                 drop(adapter);
                 return Ok(DemoAdapter::Sqlite(sqlite));
             }
@@ -320,7 +376,7 @@ async fn connect_stores(config: &Config) -> Result<DemoAdapter, StartError> {
         }
         Some(redis_url) => {
             db::UserMigrator::up(&db, None).await?;
-            let users = SeaOrmAdapter::new(db, Tables { user, key, session: NoSessionTable })?;
+            let users = SeaOrmAdapter::new(db, Tables { user, key, session: NoSessionTable })?.with_tokens(token)?;
             let sessions = RedisSessionAdapter::builder().key_prefix(REDIS_KEY_PREFIX).connect(redis_url).await?;
             Ok(DemoAdapter::Split(SplitAdapter::new(users, sessions)))
         }
@@ -361,9 +417,17 @@ fn router() -> Router<Auth> {
         .route("/account/sessions/revoke-others", post(web::revoke_other_sessions))
         .route("/account/password", post(web::change_password))
         .route("/account/delete", post(web::delete_account))
+        .route("/verify-email", get(web::verify_email_page).post(web::verify_email))
+        .route("/verify-email/resend", post(web::resend_code))
+        .route("/forgot-password", get(web::forgot_password_page).post(web::forgot_password))
+        .route("/reset-password", get(web::reset_password_page).post(web::reset_password))
         .route("/api/signup", post(api::signup))
         .route("/api/login", post(api::login))
         .route("/api/me", get(api::me))
+        .route("/api/verify-email", post(api::verify_email))
+        .route("/api/verify-email/resend", post(api::resend_code))
+        .route("/api/forgot-password", post(api::forgot_password))
+        .route("/api/reset-password", post(api::reset_password))
         .route("/api/logout", post(api::logout))
         .fallback(web::not_found)
 }
@@ -395,15 +459,19 @@ async fn log_and_harden(State(hardening): State<Hardening>, request: Request, ne
     response
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then finishes open requests.
-/// Deletes dead sessions at start and every [`SWEEP_EVERY`] meanwhile (each instance of the
-/// demo sweeps; sweeps are idempotent), and stops sweeping at shutdown.
+/// Serves the demo on `listener` until `shutdown` completes, then finishes open requests.
+/// Deletes dead sessions and expired codes and links at start and every [`SWEEP_EVERY`]
+/// meanwhile (each instance of the demo sweeps; sweeps are idempotent), and stops sweeping at
+/// shutdown. Links in mails point to `--public-origin`, or else to the listener's address.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    router: Router,
-    auth: Auth,
+    demo: Demo,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let Demo { router, auth, mails } = demo;
+    if let Ok(address) = listener.local_addr() {
+        mails.set_link_origin(&format!("http://{address}"));
+    }
     let sweeper = auth.spawn_session_sweeper(SWEEP_EVERY);
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;

@@ -9,6 +9,7 @@ lucia-demo: sign up, sign in and manage sessions with lucia-rs
 
 Usage: lucia-demo [--port PORT] [--host ADDRESS] [--database-url URL] [--redis-url URL]
                   [--public-origin ORIGIN] [--trusted-proxy-header NAME] [--sign-in-burst N]
+                  [--smtp-url URL] [--mail-dir DIR] [--mail-from ADDRESS]
                   [--production] [--lucia-v2-compat]
 
   --port PORT            port to listen on (env PORT; default 3000)
@@ -19,8 +20,9 @@ Usage: lucia-demo [--port PORT] [--host ADDRESS] [--database-url URL] [--redis-u
                          keys in the database, so that several instances can share them; the
                          sign-in attempts per account are counted there too (env REDIS_URL;
                          default: sessions in the database, attempts in memory)
-  --public-origin ORIGIN origin browsers use behind a reverse proxy, e.g. https://example.com
-                         (env PUBLIC_ORIGIN)
+  --public-origin ORIGIN origin browsers use behind a reverse proxy, e.g. https://example.com;
+                         also the origin of the links in mails (env PUBLIC_ORIGIN; default:
+                         links to the address the demo listens on)
   --trusted-proxy-header NAME
                          behind a reverse proxy that always sets it, the header with the client
                          address for the per-IP sign-in limit, e.g. x-forwarded-for (its
@@ -29,6 +31,15 @@ Usage: lucia-demo [--port PORT] [--host ADDRESS] [--database-url URL] [--redis-u
   --sign-in-burst N      sign-ins and sign-ups per client address: N at once, then one more
                          every 3 seconds (env SIGN_IN_BURST; default 20; 0 turns the per-IP
                          limit off, the per-account throttle stays)
+  --smtp-url URL         send verification codes and reset links through this SMTP server:
+                         smtp://host:port (plain, a local relay),
+                         smtp://user:password@host?tls=required (STARTTLS, port 587),
+                         smtps://user:password@host (TLS, port 465) (env SMTP_URL; default:
+                         no SMTP, mail is written to --mail-dir)
+  --mail-dir DIR         without SMTP, where each mail is written as one .eml file
+                         (env MAIL_DIR; default ./lucia-demo-mail)
+  --mail-from ADDRESS    sender of the demo's mail (env MAIL_FROM;
+                         default \"lucia demo <no-reply@localhost>\")
   --production           Secure cookies, https origin, Strict-Transport-Security (env PRODUCTION=1)
   --lucia-v2-compat      share the database with a Lucia v2 application: session ids stored in
                          clear, as Lucia v2 does (env LUCIA_V2_COMPAT=1); by default they are
@@ -51,6 +62,9 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
     let mut public_origin = env("PUBLIC_ORIGIN");
     let mut trusted_proxy_header = env("TRUSTED_PROXY_HEADER");
     let mut sign_in_burst = env("SIGN_IN_BURST");
+    let mut smtp_url = env("SMTP_URL");
+    let mut mail_dir = env("MAIL_DIR").map(std::path::PathBuf::from);
+    let mut mail_from = env("MAIL_FROM");
     let flag = |name: &str| env(name).is_some_and(|v| v == "1" || v == "true");
     let mut production = flag("PRODUCTION");
     let mut lucia_v2_compat = flag("LUCIA_V2_COMPAT");
@@ -70,6 +84,9 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
             "--public-origin" => public_origin = Some(value()?),
             "--trusted-proxy-header" => trusted_proxy_header = Some(value()?),
             "--sign-in-burst" => sign_in_burst = Some(value()?),
+            "--smtp-url" => smtp_url = Some(value()?),
+            "--mail-dir" => mail_dir = Some(value()?.into()),
+            "--mail-from" => mail_from = Some(value()?),
             "--production" => production = true,
             "--lucia-v2-compat" => lucia_v2_compat = true,
             other => return Err(format!("unknown argument {other} (see --help)")),
@@ -84,6 +101,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
         Some(burst) => burst.parse().map_err(|_| format!("invalid sign-in burst {burst}"))?,
         None => lucia_demo::DEFAULT_SIGN_IN_BURST,
     };
+    let defaults = Config::default();
     let config = Config {
         database_url,
         redis_url,
@@ -92,7 +110,10 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
         lucia_v2_compat,
         trusted_proxy_header,
         sign_in_burst,
-        ..Config::default()
+        smtp_url,
+        mail_dir: mail_dir.unwrap_or(defaults.mail_dir.clone()),
+        mail_from: mail_from.unwrap_or(defaults.mail_from.clone()),
+        ..defaults
     };
     Ok(Some(Options { host, port, config }))
 }
@@ -134,13 +155,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (router, auth) = match lucia_demo::build(&options.config).await {
-        Ok(app) => app,
+    let demo = match lucia_demo::build(&options.config).await {
+        Ok(demo) => demo,
         Err(error) => {
             let config = &options.config;
             let mut error = redact_password_in(&error.to_string(), &config.database_url);
-            if let Some(redis_url) = &config.redis_url {
-                error = redact_password_in(&error, redis_url);
+            for url in config.redis_url.iter().chain(&config.smtp_url) {
+                error = redact_password_in(&error, url);
             }
             let redis = config.redis_url.as_deref().map(redact_database_url);
             tracing::error!(%error, database = %redact_database_url(&config.database_url), redis, "cannot start");
@@ -161,11 +182,15 @@ async fn main() -> ExitCode {
             lucia_v2_compat = options.config.lucia_v2_compat,
             trusted_proxy_header = options.config.trusted_proxy_header.as_deref(),
             sign_in_burst = options.config.sign_in_burst,
+            mail = %demo.mails.folder().map_or_else(
+                || format!("SMTP {}", options.config.smtp_url.as_deref().map_or_else(String::new, redact_database_url)),
+                |folder| format!("written to {} (no --smtp-url)", folder.display()),
+            ),
             "listening on http://{address}"
         ),
         Err(error) => tracing::warn!(%error, "listening on an unknown address"),
     }
-    if let Err(error) = lucia_demo::serve(listener, router, auth, shutdown_signal()).await {
+    if let Err(error) = lucia_demo::serve(listener, demo, shutdown_signal()).await {
         tracing::error!(%error, "server failed");
         return ExitCode::FAILURE;
     }

@@ -2,13 +2,14 @@
 //! form with the error and a 4xx status.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::Query;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
 use serde::Deserialize;
 
-use crate::accounts::{self, Client, Credentials, PROVIDER, SignInError, SignUpError};
+use crate::accounts::{self, Client, Credentials, EmailFlowError, PROVIDER, SignInError, SignUpError};
+use crate::mail::Mails;
 use crate::{AuthRequest, SignedIn, html};
 
 /// A failure shown as a page.
@@ -73,6 +74,11 @@ impl Notice {
             "others-revoked" => "You have been signed out everywhere else.",
             "password-changed" => "Your password has been changed and your other sessions signed out.",
             "gone" => "That session had already ended.",
+            "email-verified" => "Thank you: your email address is verified.",
+            "code-sent" => "We sent you a new code. Earlier codes no longer work.",
+            "password-reset" => {
+                "Your password has been reset, and you were signed out everywhere. Sign in with the new one."
+            }
             _ => return None,
         })
     }
@@ -90,7 +96,7 @@ fn page(status: StatusCode, template: &impl Template) -> Response {
 }
 
 /// A form page again with a failure next to the form; a `429` says when to retry.
-fn form_page(status: StatusCode, retry_after: Option<u64>, form: &html::Credentials<'_>) -> Response {
+fn form_page(status: StatusCode, retry_after: Option<u64>, form: &impl Template) -> Response {
     let mut response = page(status, form);
     if let Some(seconds) = retry_after {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
@@ -118,36 +124,46 @@ pub async fn signup_page(auth: AuthRequest) -> PageResult {
     if auth.validate().await?.is_some() {
         return Ok(Redirect::to("/account").into_response());
     }
-    Ok(page(StatusCode::OK, &html::Credentials::sign_up("", None, None)))
+    Ok(page(StatusCode::OK, &html::Credentials::sign_up(html::SignUpForm::default())))
 }
 
-pub async fn signup(auth: AuthRequest, client: Client, Form(credentials): Form<Credentials>) -> PageResult {
+/// Creates the account, mails a verification code, signs in and asks for the code.
+pub async fn signup(
+    auth: AuthRequest,
+    client: Client,
+    Extension(mails): Extension<Mails>,
+    Form(credentials): Form<Credentials>,
+) -> PageResult {
     // Sign-ups count against the address's sign-in budget (each hashes a password).
     let checked = match auth.check_rate_limit() {
         Ok(()) => Ok(()),
         Err(error) => Err(SignUpError::from_rate_limit(error)?),
     };
     let created = match checked {
-        Ok(()) => accounts::sign_up(auth.lucia(), &credentials).await,
+        Ok(()) => accounts::sign_up(auth.lucia(), &mails, &credentials).await,
         Err(failure) => Err(failure),
     };
     match created {
         Ok(user) => {
             // A new session for this browser; one it already had is ended.
             auth.start_session(&user.user_id, client.session_attributes()).await?;
-            Ok(Redirect::to("/account").into_response())
+            Ok(Redirect::to("/verify-email").into_response())
         }
         Err(SignUpError::Internal(error)) => Err(error.into()),
         Err(failure) => {
-            // The password policy's sentence goes under the password field.
+            // The password policy's sentence goes under the password field, an address
+            // failure under the address field.
             let message = failure.to_string();
-            let (error, password_error) = if failure.is_about_the_password() {
-                (None, Some(message.as_str()))
+            let mut form =
+                html::SignUpForm { username: &credentials.username, email: &credentials.email, ..Default::default() };
+            if failure.is_about_the_password() {
+                form.password_error = Some(&message);
+            } else if failure.is_about_the_email() {
+                form.email_error = Some(&message);
             } else {
-                (Some(message.as_str()), None)
-            };
-            let form = html::Credentials::sign_up(&credentials.username, error, password_error);
-            Ok(form_page(failure.status(), failure.retry_after(), &form))
+                form.error = Some(&message);
+            }
+            Ok(form_page(failure.status(), failure.retry_after(), &html::Credentials::sign_up(form)))
         }
     }
 }
@@ -196,9 +212,165 @@ pub async fn logout(auth: AuthRequest) -> PageResult {
     Ok(Redirect::to("/login?notice=signed-out").into_response())
 }
 
-/// Signed-in users only: [`SignedIn`] sends everyone else to `/login`.
+/// Signed-in users only: [`SignedIn`] sends everyone else to `/login`, and a user whose
+/// address is not verified yet goes to `/verify-email` first.
 pub async fn account(SignedIn { session, auth, .. }: SignedIn, Query(notice): Query<Notice>) -> PageResult {
+    if session.user.attributes.needs_verification() {
+        return Ok(Redirect::to("/verify-email").into_response());
+    }
     account_page(&auth, &session, StatusCode::OK, notice.message(), None, None).await
+}
+
+/// The code form, for a signed-in user whose address is not verified yet (others go to their
+/// account).
+pub async fn verify_email_page(
+    SignedIn { session, .. }: SignedIn,
+    Extension(mails): Extension<Mails>,
+    Query(notice): Query<Notice>,
+) -> PageResult {
+    verify_email_form(&session, &mails, StatusCode::OK, notice.message(), None)
+}
+
+fn verify_email_form(
+    session: &lucia::Session<crate::UserAttributes, crate::SessionAttributes>,
+    mails: &Mails,
+    status: StatusCode,
+    notice: Option<&str>,
+    failure: Option<&EmailFlowError>,
+) -> PageResult {
+    let attributes = &session.user.attributes;
+    let Some(email) = attributes.email.as_deref().filter(|_| attributes.needs_verification()) else {
+        return Ok(Redirect::to("/account").into_response());
+    };
+    let error = failure.map(ToString::to_string);
+    let form = html::VerifyEmail {
+        signed_in: Some(&attributes.username),
+        email,
+        notice,
+        error: error.as_deref(),
+        mail_folder: mail_folder(mails),
+    };
+    Ok(form_page(status, failure.and_then(EmailFlowError::retry_after), &form))
+}
+
+/// Where the mail went, for the pages that say so (no mail server configured).
+fn mail_folder(mails: &Mails) -> Option<String> {
+    mails.folder().map(|folder| folder.display().to_string())
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct CodeForm {
+    code: String,
+}
+
+pub async fn verify_email(
+    SignedIn { session, auth, .. }: SignedIn,
+    Extension(mails): Extension<Mails>,
+    Form(form): Form<CodeForm>,
+) -> PageResult {
+    match accounts::verify_email(auth.lucia(), &session.user.user_id, &form.code).await {
+        Ok(()) => Ok(Redirect::to("/account?notice=email-verified").into_response()),
+        Err(EmailFlowError::Internal(error)) => Err(error.into()),
+        Err(failure) => verify_email_form(&session, &mails, failure.status(), None, Some(&failure)),
+    }
+}
+
+/// "Send a new code" (limited per account: `429` when asked too often).
+pub async fn resend_code(SignedIn { session, auth, .. }: SignedIn, Extension(mails): Extension<Mails>) -> PageResult {
+    if !session.user.attributes.needs_verification() {
+        return Ok(Redirect::to("/account").into_response());
+    }
+    match accounts::send_verification_code(auth.lucia(), &mails, &session.user.user_id).await {
+        Ok(()) => Ok(Redirect::to("/verify-email?notice=code-sent").into_response()),
+        Err(EmailFlowError::Internal(error)) => Err(error.into()),
+        Err(failure) => verify_email_form(&session, &mails, failure.status(), None, Some(&failure)),
+    }
+}
+
+pub async fn forgot_password_page() -> Response {
+    let form = html::ForgotPassword { signed_in: None, email: "", sent: false, error: None, mail_folder: None };
+    page(StatusCode::OK, &form)
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct EmailForm {
+    email: String,
+}
+
+/// Mails a reset link if the address has an account; the answer is the same either way, and
+/// comes before the lookup (see [`accounts::forgot_password`]). Limited per client address
+/// and per address: `429`.
+pub async fn forgot_password(
+    auth: AuthRequest,
+    Extension(mails): Extension<Mails>,
+    Form(form): Form<EmailForm>,
+) -> PageResult {
+    let outcome = match auth.check_rate_limit() {
+        Ok(()) => accounts::forgot_password(auth.lucia(), &mails, &form.email).await,
+        Err(error) => Err(EmailFlowError::from_rate_limit(error)?),
+    };
+    let (status, failure) = match outcome {
+        Ok(()) => (StatusCode::OK, None),
+        Err(EmailFlowError::Internal(error)) => return Err(error.into()),
+        Err(failure) => (failure.status(), Some(failure)),
+    };
+    let error = failure.as_ref().map(ToString::to_string);
+    let page = html::ForgotPassword {
+        signed_in: None,
+        email: &form.email,
+        sent: failure.is_none(),
+        error: error.as_deref(),
+        mail_folder: mail_folder(&mails),
+    };
+    Ok(form_page(status, failure.as_ref().and_then(EmailFlowError::retry_after), &page))
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct TokenQuery {
+    token: String,
+}
+
+/// The page a reset link opens. The token is checked when the form is sent, not here: opening
+/// the link (or a mail scanner fetching it) uses nothing up.
+pub async fn reset_password_page(Query(query): Query<TokenQuery>) -> Response {
+    let form = html::ResetPassword { signed_in: None, token: &query.token, error: None, password_error: None };
+    page(StatusCode::OK, &form)
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct ResetForm {
+    token: String,
+    password: String,
+}
+
+/// Sets the new password and ends every session of the account; the user signs in again.
+pub async fn reset_password(auth: AuthRequest, Form(form): Form<ResetForm>) -> PageResult {
+    let outcome = match auth.check_rate_limit() {
+        Ok(()) => accounts::reset_password(auth.lucia(), &form.token, &form.password).await,
+        Err(error) => Err(EmailFlowError::from_rate_limit(error)?),
+    };
+    let failure = match outcome {
+        Ok(_) => {
+            // This browser's session (if any) ended with the others: drop its cookie.
+            auth.sign_out().await?;
+            return Ok(Redirect::to("/login?notice=password-reset").into_response());
+        }
+        Err(EmailFlowError::Internal(error)) => return Err(error.into()),
+        Err(failure) => failure,
+    };
+    let message = failure.to_string();
+    let about_the_password = matches!(failure, EmailFlowError::PasswordRejected(_));
+    let page = html::ResetPassword {
+        signed_in: None,
+        token: &form.token,
+        error: (!about_the_password).then_some(message.as_str()),
+        password_error: about_the_password.then_some(message.as_str()),
+    };
+    Ok(form_page(failure.status(), failure.retry_after(), &page))
 }
 
 async fn account_page(

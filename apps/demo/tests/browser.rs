@@ -1,6 +1,8 @@
-//! End to end in a real headless Chromium, driven over WebDriver (chromedriver): sign up,
-//! sign out, sign in with the keyboard only, and see the account page; with three clients
-//! signed in, the account page holds no session token, and revokes a session by its handle.
+//! End to end in a real headless Chromium, driven over WebDriver (chromedriver): sign up with
+//! the emailed code, sign out, sign in with the keyboard only, and see the account page; with
+//! three clients signed in, the account page holds no session token, and revokes a session by
+//! its handle; with mail through a real SMTP server (aiosmtpd), sign up with verification and
+//! a whole password reset from the "forgot password" link to signing in with the new password.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them); skipped without
 //! them unless `LUCIA_TEST_REQUIRE_BROWSER=1` (see [`Browser::start`]).
@@ -8,7 +10,8 @@
 mod common;
 
 use common::browser::Browser;
-use common::{App, cookie_token, unique_name};
+use common::smtp::SmtpServer;
+use common::{App, cookie_token, email_of, unique_name};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -23,6 +26,7 @@ async fn sign_up_sign_out_sign_in_in_chromium() {
     browser.goto(&app.url("/signup")).await;
     browser.assert_accessible().await;
     browser.fill("#username", &name).await;
+    browser.fill("#email", &email_of(&name)).await;
     browser.fill("#password", "password123").await;
     browser.click("main form button[type=submit]").await;
     let rejection = browser.wait_for_text("#password-error").await;
@@ -33,7 +37,12 @@ async fn sign_up_sign_out_sign_in_in_chromium() {
     browser.screenshot("demo-signup-weak-password.png").await;
     browser.fill("#password", password).await;
     browser.click("main form button[type=submit]").await;
-    browser.wait_for_path("/account").await;
+    // The code from the mail (the development mailer's folder here).
+    browser.wait_for_path("/verify-email").await;
+    browser.assert_accessible().await;
+    browser.fill("#code", &app.nth_code(&email_of(&name), 1).await).await;
+    browser.click("main form[action='/verify-email'] button").await;
+    browser.wait_for_path("/account?notice=email-verified").await;
     assert_eq!(browser.text("h1").await, "Your account");
     assert_eq!(browser.text("#account-username").await, name);
     assert!(browser.text("tbody").await.contains("this device"));
@@ -78,8 +87,11 @@ async fn the_account_page_holds_no_foreign_token_in_chromium() {
 
     browser.goto(&app.url("/signup")).await;
     browser.fill("#username", &name).await;
+    browser.fill("#email", &email_of(&name)).await;
     browser.fill("#password", &format!("{password}\u{E007}")).await;
-    browser.wait_for_path("/account").await;
+    browser.wait_for_path("/verify-email").await;
+    browser.fill("#code", &format!("{}\u{E007}", app.nth_code(&email_of(&name), 1).await)).await;
+    browser.wait_for_path("/account?notice=email-verified").await;
     let own = browser.cookie("auth_session").await;
     assert_eq!(own.len(), 40);
     assert_eq!(browser.script("return document.cookie").await, json!(""), "the cookie is HttpOnly");
@@ -137,4 +149,74 @@ async fn the_account_page_holds_no_foreign_token_in_chromium() {
     let response = other_browser.get(app.url("/account")).send().await.unwrap();
     assert_eq!(response.headers()["location"], "/login", "the other browser is signed out");
     assert!(browser.text("main").await.contains("You are signed in on this device only."));
+}
+
+/// With a real SMTP server: sign up, enter the code from the mail, sign out, "forgot
+/// password", open the link from the mail, choose a new password (a weak one first), and
+/// sign in with it; the old password no longer works.
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_up_with_verification_and_reset_the_password_over_smtp_in_chromium() {
+    let Some(browser) = Browser::start().await else { return };
+    let Some(smtp) = SmtpServer::start() else { return };
+    let app = App::start_with(lucia_demo::Config { smtp_url: Some(smtp.url()), ..Default::default() }).await;
+    let name = unique_name();
+    let email = email_of(&name);
+    let (password, new_password) = ("a long enough password", "an even longer new passphrase");
+
+    browser.goto(&app.url("/signup")).await;
+    browser.fill("#username", &name).await;
+    browser.fill("#email", &email).await;
+    browser.fill("#password", password).await;
+    browser.click("main form button[type=submit]").await;
+    browser.wait_for_path("/verify-email").await;
+    assert!(browser.text("main").await.contains(&format!("We sent a code to {email}.")));
+    assert!(!browser.source().await.contains("No mail server is configured"), "mail went by SMTP");
+    // Leaving the page does not skip it.
+    browser.goto(&app.url("/account")).await;
+    browser.wait_for_path("/verify-email").await;
+    let mail = smtp.mail_to(&email, |mail| mail.contains("verification code")).await;
+    assert!(mail.contains("Subject: Your verification code") && mail.contains("no-reply@localhost>"), "{mail}");
+    browser.fill("#code", &common::verification_code(&mail)).await;
+    browser.click("main form[action='/verify-email'] button").await;
+    browser.wait_for_path("/account?notice=email-verified").await;
+    assert_eq!(browser.text("#account-email").await, format!("{email} verified"));
+    browser.screenshot("demo-email-verified.png").await;
+
+    // Signed out, the password forgotten.
+    browser.click("header form[action='/logout'] button").await;
+    browser.wait_for_path("/login?notice=signed-out").await;
+    browser.click("a[href='/forgot-password']").await;
+    browser.wait_for_path("/forgot-password").await;
+    browser.assert_accessible().await;
+    browser.fill("#email", &format!("{}\u{E007}", email.to_uppercase())).await;
+    let sent = browser.wait_for_text("[role=status]").await;
+    assert!(sent.starts_with("If an account uses that address"), "{sent}");
+    let mail = smtp.mail_to(&email, |mail| mail.contains("reset-password?token=")).await;
+    let link = common::reset_link(&mail);
+    assert!(link.starts_with(&app.url("/reset-password?token=")), "{link}");
+
+    browser.goto(&link).await;
+    browser.assert_accessible().await;
+    browser.fill("#password", "password123").await;
+    browser.click("main form button[type=submit]").await;
+    let rejection = browser.wait_for_text("#password-error").await;
+    assert!(rejection.starts_with("The password is too easy to guess."), "{rejection}");
+    browser.fill("#password", &format!("{new_password}\u{E007}")).await;
+    browser.wait_for_path("/login?notice=password-reset").await;
+    assert!(browser.text("[role=status]").await.starts_with("Your password has been reset"));
+    browser.screenshot("demo-password-reset.png").await;
+
+    // The old password is refused, the new one signs in; the link is used up.
+    browser.fill("#username", &name).await;
+    browser.fill("#password", &format!("{password}\u{E007}")).await;
+    browser.wait_for_path("/login").await;
+    assert_eq!(browser.text("[role=alert]").await, "Incorrect username or password.");
+    browser.fill("#username", &name).await;
+    browser.fill("#password", &format!("{new_password}\u{E007}")).await;
+    browser.wait_for_path("/account").await;
+    assert_eq!(browser.text("#account-username").await, name);
+    browser.goto(&link).await;
+    browser.fill("#password", &format!("{password}\u{E007}")).await;
+    let used = browser.wait_for_text("[role=alert]").await;
+    assert!(used.starts_with("This link is not valid"), "{used}");
 }

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{App, BROWSER_ACCEPT, cookie_token, unique_name};
+use common::{App, BROWSER_ACCEPT, cookie_token, email_of, unique_name};
 use lucia::SessionExpiresIn;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::{Client, Response, StatusCode};
@@ -25,10 +25,19 @@ async fn post_form(client: &Client, url: &str, form: &[(&str, &str)]) -> Respons
     client.post(url).form(form).send().await.unwrap()
 }
 
+/// Signs `username` up (address `email_of(username)`) and enters the code from the mail, as a
+/// person would; returns the sign-up's response (with its session cookie).
 async fn sign_up(app: &App, client: &Client, username: &str) -> Response {
-    let response = post_form(client, &app.url("/signup"), &[("username", username), ("password", PASSWORD)]).await;
+    let email = email_of(username);
+    // The address may have had an account before (deleted since): its code is the newest mail.
+    let earlier = app.mails_to(&email).len();
+    let form = [("username", username), ("email", email.as_str()), ("password", PASSWORD)];
+    let response = post_form(client, &app.url("/signup"), &form).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "sign-up of {username}");
-    assert_eq!(location(&response), "/account");
+    assert_eq!(location(&response), "/verify-email");
+    let code = app.nth_code(&email, earlier + 1).await;
+    let verified = post_form(client, &app.url("/verify-email"), &[("code", &code)]).await;
+    assert_eq!((verified.status(), location(&verified)), (StatusCode::SEE_OTHER, "/account?notice=email-verified"));
     response
 }
 
@@ -78,8 +87,14 @@ async fn sign_up_sets_a_lucia_cookie_and_shows_the_account() {
     let browser = app.browser();
     let (status, form) = page(&browser, &app.url("/signup")).await;
     assert_eq!(status, StatusCode::OK);
-    for field in [r#"<label for="username">"#, r#"name="username""#, r#"<label for="password">"#, r#"name="password""#]
-    {
+    for field in [
+        r#"<label for="username">"#,
+        r#"name="username""#,
+        r#"<label for="email">"#,
+        r#"name="email""#,
+        r#"<label for="password">"#,
+        r#"name="password""#,
+    ] {
         assert!(form.contains(field), "sign-up form lacks {field}");
     }
     let name = unique_name();
@@ -114,7 +129,7 @@ async fn the_database_follows_the_contract() {
             format!(
                 r#"SELECT "user".id, "user".username, "key".id, "key".hashed_password, "session".active_expires, "session".idle_expires
                    FROM "user" JOIN "key" ON "key".user_id = "user".id JOIN "session" ON "session".user_id = "user".id
-                   WHERE "user".username = '{name}'"#
+                   WHERE "user".username = '{name}' AND "key".hashed_password IS NOT NULL"#
             ),
         ))
         .await
@@ -138,28 +153,39 @@ async fn sign_up_errors_are_clear_and_change_nothing() {
     let name = unique_name();
     sign_up(&app, &browser, &name).await;
     let other = app.browser();
-    let cases: [(&str, &str, StatusCode, &str); 7] = [
-        (&name, PASSWORD, StatusCode::CONFLICT, "That username is taken"),
-        ("newuser", "short", StatusCode::BAD_REQUEST, "at least 8 characters"),
+    let taken_email = email_of(&name);
+    let cases: [(&str, &str, &str, StatusCode, &str); 11] = [
+        (&name, "new@example.com", PASSWORD, StatusCode::CONFLICT, "That username is taken"),
+        ("newuser", &taken_email, PASSWORD, StatusCode::CONFLICT, "That email address is already in use"),
+        // Addresses compare lowercased.
+        ("newuser", &taken_email.to_uppercase(), PASSWORD, StatusCode::CONFLICT, "already in use"),
+        ("newuser", "not an address", PASSWORD, StatusCode::BAD_REQUEST, "valid email address"),
+        ("newuser", "", PASSWORD, StatusCode::BAD_REQUEST, "valid email address"),
+        ("newuser", "new@example.com", "short", StatusCode::BAD_REQUEST, "at least 8 characters"),
         // The library's password policy: zxcvbn's estimate, the username a guessable word.
-        ("newuser", "password123", StatusCode::BAD_REQUEST, "too easy to guess"),
-        ("newuser", "newuser2024", StatusCode::BAD_REQUEST, "too easy to guess"),
-        ("ab", PASSWORD, StatusCode::BAD_REQUEST, "3 to 32 characters"),
-        ("bad name", PASSWORD, StatusCode::BAD_REQUEST, "only letters, digits"),
-        ("", "", StatusCode::BAD_REQUEST, "3 to 32 characters"),
+        ("newuser", "new@example.com", "password123", StatusCode::BAD_REQUEST, "too easy to guess"),
+        ("newuser", "new@example.com", "newuser2024", StatusCode::BAD_REQUEST, "too easy to guess"),
+        ("ab", "new@example.com", PASSWORD, StatusCode::BAD_REQUEST, "3 to 32 characters"),
+        ("bad name", "new@example.com", PASSWORD, StatusCode::BAD_REQUEST, "only letters, digits"),
+        ("", "", "", StatusCode::BAD_REQUEST, "3 to 32 characters"),
     ];
-    for (username, password, status, message) in cases {
-        let response = post_form(&other, &app.url("/signup"), &[("username", username), ("password", password)]).await;
-        assert_eq!(response.status(), status, "{username:?}");
+    for (username, email, password, status, message) in cases {
+        let form = [("username", username), ("email", email), ("password", password)];
+        let response = post_form(&other, &app.url("/signup"), &form).await;
+        assert_eq!(response.status(), status, "{username:?} {email:?}");
         assert!(set_cookies(&response).is_empty());
         let body = response.text().await.unwrap();
         assert!(body.contains(r#"role="alert""#) && body.contains(message), "{username:?}: {body}");
-        // A password rejection is shown under the password field, and tied to it.
+        // A password rejection is shown under the password field, and tied to it; an address
+        // failure under the address field.
         let about_the_password = message.contains("at least 8") || message.contains("too easy");
         assert_eq!(body.contains(r#"id="password-error""#), about_the_password, "{username:?}: {body}");
         if about_the_password {
             assert!(body.contains(r#"aria-describedby="password-hint password-error" aria-invalid="true""#), "{body}");
         }
+        let about_the_address = message.contains("address") || message.contains("in use");
+        assert_eq!(body.contains(r#"id="email-error""#), about_the_address, "{email:?}: {body}");
+        assert!(body.contains(&format!(r#"name="email" value="{email}""#)), "the address typed is kept");
     }
     // A form without fields is the same clear error, not a crash.
     let response = other
@@ -416,12 +442,13 @@ async fn json_api_with_bearer_tokens() {
     let app = App::start().await;
     let api = app.api();
     let name = unique_name();
-    let credentials = json!({ "username": name, "password": PASSWORD });
+    let credentials = json!({ "username": name, "email": email_of(&name), "password": PASSWORD });
 
     let response = api.post(app.url("/api/signup")).json(&credentials).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
     let created: Value = response.json().await.unwrap();
     assert_eq!(created["username"], name.as_str());
+    assert_eq!((&created["email"], &created["email_verified"]), (&json!(email_of(&name)), &json!(false)));
     let user_id = created["user_id"].as_str().unwrap().to_owned();
 
     let response = api.post(app.url("/api/signup")).json(&credentials).send().await.unwrap();
@@ -429,7 +456,11 @@ async fn json_api_with_bearer_tokens() {
     let error = response.json::<Value>().await.unwrap()["error"].as_str().unwrap().to_owned();
     assert_eq!(error, "That username is taken. Please choose another.");
     for (body, status) in [
-        (json!({ "username": "someone", "password": "short" }), StatusCode::BAD_REQUEST),
+        (
+            json!({ "username": "someone", "email": "someone@example.com", "password": "short" }),
+            StatusCode::BAD_REQUEST,
+        ),
+        (json!({ "username": "someone", "password": PASSWORD }), StatusCode::BAD_REQUEST),
         (json!({ "username": 5 }), StatusCode::BAD_REQUEST),
         (json!([]), StatusCode::BAD_REQUEST),
     ] {
@@ -465,7 +496,8 @@ async fn json_api_with_bearer_tokens() {
     };
     let response = me(Some(format!("Bearer {token}"))).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.json::<Value>().await.unwrap(), json!({ "user_id": user_id, "username": name }));
+    let expected = json!({ "user_id": user_id, "username": name, "email": email_of(&name), "email_verified": false });
+    assert_eq!(response.json::<Value>().await.unwrap(), expected);
     for authorization in
         [None, Some("Bearer nope".into()), Some(format!("Basic {token}")), Some(format!("Bearer {}", "x".repeat(5000)))]
     {
@@ -561,13 +593,15 @@ async fn a_taken_username_is_a_409_without_database_text() {
     db.execute_unprepared(&format!(r#"INSERT INTO "user" (id, username) VALUES ('legacyuser00001', '{name}')"#))
         .await
         .unwrap();
-    let response = post_form(&app.browser(), &app.url("/signup"), &[("username", &name), ("password", PASSWORD)]).await;
+    let email = email_of(&name);
+    let form = [("username", name.as_str()), ("email", email.as_str()), ("password", PASSWORD)];
+    let response = post_form(&app.browser(), &app.url("/signup"), &form).await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
     let body = response.text().await.unwrap();
     assert!(body.contains("That username is taken. Please choose another."), "{body}");
     assert_no_database_text(&body);
 
-    let credentials = json!({ "username": name, "password": PASSWORD });
+    let credentials = json!({ "username": name, "email": email, "password": PASSWORD });
     let response = app.api().post(app.url("/api/signup")).json(&credentials).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::CONFLICT);
     let body = response.text().await.unwrap();
@@ -596,7 +630,8 @@ async fn session_tokens_are_hashed_at_rest_unless_lucia_v2_compat() {
         let rows = db
             .query_all_raw(Statement::from_string(
                 db.get_database_backend(),
-                r#"SELECT "session".id, "key".hashed_password FROM "session" JOIN "key" ON "key".user_id = "session".user_id"#,
+                r#"SELECT "session".id, "key".hashed_password FROM "session" JOIN "key" ON "key".user_id = "session".user_id
+                   WHERE "key".hashed_password IS NOT NULL"#,
             ))
             .await
             .unwrap();
@@ -643,7 +678,7 @@ async fn runs_on_server(variable: &str) {
     let outcome = tokio::spawn(async move {
         let app = App::start_at(lucia_demo::Config { database_url, ..Default::default() }).await;
         let (api, username) = (app.api(), unique_name());
-        let credentials = json!({ "username": username, "password": PASSWORD });
+        let credentials = json!({ "username": username, "email": email_of(&username), "password": PASSWORD });
         assert_eq!(
             api.post(app.url("/api/signup")).json(&credentials).send().await.unwrap().status(),
             StatusCode::CREATED
@@ -655,6 +690,15 @@ async fn runs_on_server(variable: &str) {
         let token = response.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
         let me = api.get(app.url("/api/me")).header(AUTHORIZATION, format!("Bearer {token}")).send().await.unwrap();
         assert_eq!(me.json::<Value>().await.unwrap()["username"], username.as_str());
+        let code = app.nth_code(&email_of(&username), 1).await;
+        let verified = api
+            .post(app.url("/api/verify-email"))
+            .header(AUTHORIZATION, format!("Bearer {token}"))
+            .json(&json!({ "code": code }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(verified.status(), StatusCode::OK);
         let browser = app.browser();
         assert_eq!(sign_in(&app, &browser, &username, PASSWORD).await.status(), StatusCode::SEE_OTHER);
         let (status, account) = page(&browser, &app.url("/account")).await;
@@ -767,10 +811,228 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
     };
     let app = App::start_with(config).await;
     let name = unique_name();
-    let form = [("username", name.as_str()), ("password", PASSWORD)];
+    let email = email_of(&name);
+    let form = [("username", name.as_str()), ("email", email.as_str()), ("password", PASSWORD)];
     let from = |client: &str| app.browser().post(app.url("/signup")).header("x-forwarded-for", client).form(&form);
     assert_eq!(from("203.0.113.1").send().await.unwrap().status(), StatusCode::SEE_OTHER);
     assert_eq!(from("203.0.113.1").send().await.unwrap().status(), StatusCode::CONFLICT);
     assert_eq!(from("10.0.0.9, 203.0.113.1").send().await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(from("203.0.113.2").send().await.unwrap().status(), StatusCode::CONFLICT, "another client");
+}
+
+/// The token in a reset link.
+fn link_token(link: &str) -> String {
+    link.split("token=").nth(1).expect("a token in the link").to_owned()
+}
+
+#[tokio::test]
+async fn sign_up_asks_for_the_emailed_code_until_it_is_entered() {
+    let app = App::start().await;
+    let browser = app.browser();
+    let name = unique_name();
+    let email = email_of(&name);
+    let form = [("username", name.as_str()), ("email", email.as_str()), ("password", PASSWORD)];
+    let response = post_form(&browser, &app.url("/signup"), &form).await;
+    assert_eq!((response.status(), location(&response)), (StatusCode::SEE_OTHER, "/verify-email"));
+    let session_token = cookie_token(&set_cookies(&response)[0]);
+    let (status, verify) = page(&browser, &app.url("/verify-email")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(verify.contains(&format!("<strong>{email}</strong>")), "{verify}");
+    // No SMTP configured: the page says where the mail went.
+    assert!(verify.contains(&app.mail_dir.display().to_string()), "{verify}");
+    // The account waits for the code.
+    assert_eq!(page(&browser, &app.url("/account")).await, (StatusCode::SEE_OTHER, "/verify-email".into()));
+
+    let first = app.nth_code(&email, 1).await;
+    let wrong = if first == "00000000" { "11111111" } else { "00000000" };
+    let response = post_form(&browser, &app.url("/verify-email"), &[("code", wrong)]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body = response.text().await.unwrap();
+    assert!(body.contains(r#"role="alert""#) && body.contains("That code is not right."), "{body}");
+    // A new code replaces the first.
+    let response = post_form(&browser, &app.url("/verify-email/resend"), &[]).await;
+    assert_eq!(location(&response), "/verify-email?notice=code-sent");
+    let second = app.nth_code(&email, 2).await;
+    if first != second {
+        let response = post_form(&browser, &app.url("/verify-email"), &[("code", &first)]).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "the first code no longer works");
+    }
+    // Typed with spaces around it, as people paste.
+    let response = post_form(&browser, &app.url("/verify-email"), &[("code", &format!(" {second} "))]).await;
+    assert_eq!((response.status(), location(&response)), (StatusCode::SEE_OTHER, "/account?notice=email-verified"));
+    let (status, account) = page(&browser, &app.url("/account?notice=email-verified")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(account.contains(&format!(r#"<dd id="account-email">{email} <span class="tag">verified</span></dd>"#)));
+    assert!(account.contains("your email address is verified"));
+    assert_eq!(page(&browser, &app.url("/verify-email")).await, (StatusCode::SEE_OTHER, "/account".into()));
+    // The mail holds the code and nothing of the session.
+    let mail = app.nth_mail_to(&email, 2).await;
+    assert!(mail.contains(&second) && !mail.contains(&session_token), "{mail}");
+}
+
+#[tokio::test]
+async fn forgot_password_mails_a_link_that_sets_a_new_password_once() {
+    let app = App::start().await;
+    let (laptop, stranger) = (app.browser(), app.browser());
+    let name = unique_name();
+    let email = email_of(&name);
+    sign_up(&app, &laptop, &name).await;
+    let (status, form) = page(&stranger, &app.url("/forgot-password")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains(r#"<label for="email">"#) && form.contains(r#"action="/forgot-password""#));
+    assert!(page(&stranger, &app.url("/login")).await.1.contains(r#"href="/forgot-password""#));
+
+    // The same answer for an address with an account and one without.
+    let known = post_form(&stranger, &app.url("/forgot-password"), &[("email", &email.to_uppercase())]).await;
+    let unknown = post_form(&stranger, &app.url("/forgot-password"), &[("email", "nobody@example.com")]).await;
+    assert_eq!((known.status(), unknown.status()), (StatusCode::OK, StatusCode::OK));
+    let (known, unknown) = (known.text().await.unwrap(), unknown.text().await.unwrap());
+    assert_eq!(known, unknown);
+    assert!(known.contains("If an account uses that address, a link to choose a new password is on its way."));
+
+    // The link points to the demo itself and opens the form; the token waits in the form.
+    let link = common::reset_link(&app.nth_mail_to(&email, 2).await);
+    assert!(link.starts_with(&app.url("/reset-password?token=")), "{link}");
+    let token = link_token(&link);
+    assert_eq!(token.len(), 40);
+    let (status, reset_page) = page(&stranger, &link).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(reset_page.contains(&format!(r#"<input type="hidden" name="token" value="{token}">"#)));
+    assert!(app.mails_to("nobody@example.com").is_empty(), "no mail for an address without an account");
+
+    // A password the policy refuses keeps the link usable.
+    let response =
+        post_form(&stranger, &app.url("/reset-password"), &[("token", &token), ("password", "password")]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().contains(r#"id="password-error""#));
+    let new_password = "a brand new passphrase";
+    let response =
+        post_form(&stranger, &app.url("/reset-password"), &[("token", &token), ("password", new_password)]).await;
+    assert_eq!((response.status(), location(&response)), (StatusCode::SEE_OTHER, "/login?notice=password-reset"));
+    // Every session ended; the old password no longer works, the new one does.
+    assert_eq!(page(&laptop, &app.url("/account")).await, (StatusCode::SEE_OTHER, "/login".into()));
+    assert_eq!(sign_in(&app, &app.browser(), &name, PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(sign_in(&app, &app.browser(), &name, new_password).await.status(), StatusCode::SEE_OTHER);
+    // The link worked once.
+    let again = post_form(
+        &stranger,
+        &app.url("/reset-password"),
+        &[("token", &token), ("password", "another passphrase here")],
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    let body = again.text().await.unwrap();
+    assert!(body.contains("This link is not valid") && body.contains(r#"href="/forgot-password""#), "{body}");
+}
+
+#[tokio::test]
+async fn the_json_api_verifies_addresses_and_resets_passwords() {
+    let app = App::start().await;
+    let api = app.api();
+    let name = unique_name();
+    let email = email_of(&name);
+    let credentials = json!({ "username": name, "email": email, "password": PASSWORD });
+    assert_eq!(api.post(app.url("/api/signup")).json(&credentials).send().await.unwrap().status(), StatusCode::CREATED);
+    let login = api.post(app.url("/api/login")).json(&credentials).send().await.unwrap();
+    let token = login.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let bearer = format!("Bearer {token}");
+    let post = |path: &str, body: Value| {
+        let request = api.post(app.url(path)).header(AUTHORIZATION, bearer.clone()).json(&body);
+        async move { request.send().await.unwrap() }
+    };
+
+    let code = app.nth_code(&email, 1).await;
+    let wrong = if code == "00000000" { "11111111" } else { "00000000" };
+    let response = post("/api/verify-email", json!({ "code": wrong })).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let error = response.json::<Value>().await.unwrap();
+    assert_eq!(error, json!({ "error": "That code is not right. Check the mail we sent, or ask for a new code." }));
+    assert_eq!(post("/api/verify-email", json!({})).await.status(), StatusCode::BAD_REQUEST, "no code field");
+    let response = post("/api/verify-email", json!({ "code": code })).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<Value>().await.unwrap(), json!({ "email": email, "email_verified": true }));
+    let me = api.get(app.url("/api/me")).header(AUTHORIZATION, bearer.clone()).send().await.unwrap();
+    assert_eq!(me.json::<Value>().await.unwrap()["email_verified"], true);
+    // Without a session, no verification.
+    let anonymous = api.post(app.url("/api/verify-email")).json(&json!({ "code": code })).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+    // Forgot password: 202 and the same body either way; a malformed address is a 400.
+    let forgot = |address: &str| api.post(app.url("/api/forgot-password")).json(&json!({ "email": address })).send();
+    let known = forgot(&email).await.unwrap();
+    let unknown = forgot("nobody@example.com").await.unwrap();
+    assert_eq!((known.status(), unknown.status()), (StatusCode::ACCEPTED, StatusCode::ACCEPTED));
+    assert_eq!(known.text().await.unwrap(), unknown.text().await.unwrap());
+    assert_eq!(forgot("not an address").await.unwrap().status(), StatusCode::BAD_REQUEST);
+
+    let link_token = link_token(&common::reset_link(&app.nth_mail_to(&email, 2).await));
+    let reset = |token: &str, password: &str| {
+        api.post(app.url("/api/reset-password")).json(&json!({ "token": token, "password": password })).send()
+    };
+    for bad in ["", "x", &"a".repeat(5_000)] {
+        let response = reset(bad, "a brand new passphrase").await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert!(
+            response.json::<Value>().await.unwrap()["error"].as_str().unwrap().starts_with("This link is not valid")
+        );
+    }
+    assert_eq!(reset(&link_token, "a brand new passphrase").await.unwrap().status(), StatusCode::NO_CONTENT);
+    // The bearer session ended with the reset.
+    let me = api.get(app.url("/api/me")).header(AUTHORIZATION, bearer.clone()).send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+    let new = json!({ "username": name, "password": "a brand new passphrase" });
+    assert_eq!(api.post(app.url("/api/login")).json(&new).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(reset(&link_token, "yet another passphrase").await.unwrap().status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn codes_and_links_are_limited_per_account_and_address() {
+    let app = App::start_with(lucia_demo::Config { sign_in_burst: 100, ..Default::default() }).await;
+    let api = app.api();
+    let name = unique_name();
+    let email = email_of(&name);
+    let credentials = json!({ "username": name, "email": email, "password": PASSWORD });
+    api.post(app.url("/api/signup")).json(&credentials).send().await.unwrap();
+    let login = api.post(app.url("/api/login")).json(&credentials).send().await.unwrap();
+    let bearer = format!("Bearer {}", login.json::<Value>().await.unwrap()["token"].as_str().unwrap());
+    // Sign-up sent the first code; two more, then a wait.
+    let resend = || api.post(app.url("/api/verify-email/resend")).header(AUTHORIZATION, bearer.clone()).send();
+    for _ in 0..2 {
+        assert_eq!(resend().await.unwrap().status(), StatusCode::ACCEPTED);
+    }
+    let refused = resend().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers()["retry-after"], "60");
+
+    // Reset links: three per address, known or not, then a wait; other addresses go on.
+    for address in [email.as_str(), "nobody@example.com"] {
+        let forgot = || api.post(app.url("/api/forgot-password")).json(&json!({ "email": address })).send();
+        for _ in 0..3 {
+            assert_eq!(forgot().await.unwrap().status(), StatusCode::ACCEPTED, "{address}");
+        }
+        let refused = forgot().await.unwrap();
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS, "{address}");
+        assert_eq!(refused.headers()["retry-after"], "60");
+    }
+    let other = api.post(app.url("/api/forgot-password")).json(&json!({ "email": "other@example.com" })).send();
+    assert_eq!(other.await.unwrap().status(), StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn the_reset_link_ignores_the_host_a_client_sends() {
+    let app = App::start().await;
+    let name = unique_name();
+    let email = email_of(&name);
+    sign_up(&app, &app.browser(), &name).await;
+    let response = app
+        .api()
+        .post(app.url("/api/forgot-password"))
+        .header("host", "evil.example")
+        .json(&json!({ "email": email }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let link = common::reset_link(&app.nth_mail_to(&email, 2).await);
+    assert!(link.starts_with(&app.url("/reset-password?token=")), "{link}");
 }

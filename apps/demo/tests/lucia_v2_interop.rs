@@ -71,7 +71,7 @@ async fn run(database_url: String, mut node: Value, dir: PathBuf) {
 
     // The demo signs a user up and in.
     let (username, password) = (unique_name(), "rust pässword");
-    let credentials = json!({ "username": username, "password": password });
+    let credentials = json!({ "username": username, "email": common::email_of(&username), "password": password });
     let signed_up = api.post(app.url("/api/signup")).json(&credentials).send().await.unwrap();
     assert_eq!(signed_up.status(), StatusCode::CREATED);
     let user_id = signed_up.json::<Value>().await.unwrap()["user_id"].as_str().unwrap().to_owned();

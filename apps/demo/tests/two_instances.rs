@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{BROWSER_ACCEPT, cookie_token, unique_name};
+use common::{BROWSER_ACCEPT, cookie_token, email_of, unique_name};
 use reqwest::header::{ACCEPT, AUTHORIZATION, COOKIE, LOCATION, ORIGIN, RETRY_AFTER, SET_COOKIE};
 use reqwest::{Client, Response, StatusCode};
 use sea_orm::ConnectionTrait;
@@ -115,14 +115,18 @@ impl Drop for Redis {
 struct Demo {
     base: String,
     process: Child,
+    /// Where the instance writes its mail (`MAIL_DIR`), removed on drop.
+    mail_dir: PathBuf,
 }
 
 impl Demo {
     fn start(database_url: &str, redis_url: &str) -> Self {
+        let mail_dir = std::env::temp_dir().join(format!("lucia-demo-mail-{}", lucia::generate_random_string(12)));
         let mut process = Command::new(env!("CARGO_BIN_EXE_lucia-demo"))
             .args(["--host", "127.0.0.1", "--port", "0"])
             .env("DATABASE_URL", database_url)
             .env("REDIS_URL", redis_url)
+            .env("MAIL_DIR", &mail_dir)
             .env("RUST_LOG", "info")
             .env_remove("PUBLIC_ORIGIN")
             .env_remove("PRODUCTION")
@@ -146,7 +150,7 @@ impl Demo {
             }
             let _ = address_tx.send(Err(log.join("\n")));
         });
-        let mut demo = Self { base: String::new(), process };
+        let mut demo = Self { base: String::new(), process, mail_dir };
         match address_rx.recv_timeout(Duration::from_secs(60)) {
             Ok(Ok(address)) => demo.base = format!("http://{address}"),
             Ok(Err(log)) => panic!("the demo did not start:\n{log}"),
@@ -164,6 +168,7 @@ impl Drop for Demo {
     fn drop(&mut self) {
         let _ = self.process.kill();
         let _ = self.process.wait();
+        let _ = std::fs::remove_dir_all(&self.mail_dir);
     }
 }
 
@@ -258,10 +263,21 @@ async fn two_instances(database_url: String) {
     let b = Demo::start(&database_url, &redis.url());
     assert_ne!(a.base, b.base);
     let (client, username) = (client(), unique_name());
-    let credentials = [("username", username.as_str()), ("password", PASSWORD)];
+    let email = email_of(&username);
+    let credentials = [("username", username.as_str()), ("email", email.as_str()), ("password", PASSWORD)];
 
-    // Signed up on A: the session is valid on B, and on A.
+    // Signed up on A, with the code A mailed entered on B: the session is valid on B, and on A.
     let first = post_form(&client, &a, "/signup", None, &credentials).await;
+    let code = common::verification_code(&common::nth_mail_in(&a.mail_dir, &email, 1).await);
+    let verified = client
+        .post(b.url("/verify-email"))
+        .header(ORIGIN, &b.base)
+        .header(COOKIE, format!("auth_session={first}"))
+        .form(&[("code", code)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&verified), "/account?notice=email-verified");
     assert_signed_in(&client, &b, &first, &username).await;
     assert_signed_in(&client, &a, &first, &username).await;
     // A second device signs in on B; an API client gets a token from A.

@@ -214,14 +214,18 @@ pub async fn run(backend: SqlBackend, name: &str, url: &str, settings: &Settings
 }
 
 async fn measure(name: &str, store: &Store, settings: &Settings, emit: &mut dyn FnMut(Record)) -> Result<(), String> {
-    let config = Config { database_url: store.demo_url.clone(), ..Config::default() };
-    let (router, auth) = lucia_demo::build(&config).await.map_err(|e| e.to_string())?;
+    // The benchmark sends no mail; the demo's mail folder goes to the temporary directory.
+    let mail_dir = std::env::temp_dir().join(format!("lucia-bench-mail-{}", std::process::id()));
+    let config = Config { database_url: store.demo_url.clone(), mail_dir: mail_dir.clone(), ..Config::default() };
+    let built = lucia_demo::build(&config).await.map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir(&mail_dir);
+    let auth = built.auth.clone();
 
     // Users and active sessions, made through the demo's lucia.
     let prefix = lucia::generate_random_string(6);
     let mut users = Vec::with_capacity(settings.users);
     for i in 0..settings.users {
-        let attributes = UserAttributes { username: format!("bench{prefix}{i}") };
+        let attributes = UserAttributes { username: format!("bench{prefix}{i}"), email: None, email_verified: false };
         users.push(auth.create_user(CreateUser::new(attributes)).await.map_err(|e| e.to_string())?.user_id);
     }
     let mut tokens = Vec::with_capacity(settings.sessions);
@@ -238,7 +242,7 @@ async fn measure(name: &str, store: &Store, settings: &Settings, emit: &mut dyn 
         let shutdown = async move {
             let _ = stopped.await;
         };
-        if let Err(e) = lucia_demo::serve(demo_listener, router, auth, shutdown).await {
+        if let Err(e) = lucia_demo::serve(demo_listener, built, shutdown).await {
             eprintln!("lucia-bench: the demo stopped: {e}");
         }
     });

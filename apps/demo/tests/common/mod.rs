@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses part of this
 
 pub mod browser;
+pub mod smtp;
 
 use std::path::PathBuf;
 
@@ -14,6 +15,8 @@ pub struct App {
     pub base: String,
     /// The SQLite file, removed on drop (`None` for a server database).
     pub db_path: Option<PathBuf>,
+    /// Where the demo writes its mail (no SMTP configured), removed on drop.
+    pub mail_dir: PathBuf,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -31,16 +34,18 @@ impl App {
         app
     }
 
-    /// The demo on `config.database_url` as given.
-    pub async fn start_at(config: Config) -> Self {
-        let (router, auth) = lucia_demo::build(&config).await.expect("the demo starts");
+    /// The demo on `config.database_url` as given, writing its mail to a folder of its own.
+    pub async fn start_at(mut config: Config) -> Self {
+        let mail_dir = std::env::temp_dir().join(format!("lucia-demo-mail-{}", lucia::generate_random_string(12)));
+        config.mail_dir = mail_dir.clone();
+        let demo = lucia_demo::build(&config).await.expect("the demo starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(lucia_demo::serve(listener, router, auth, async move {
+        tokio::spawn(lucia_demo::serve(listener, demo, async move {
             let _ = stopped.await;
         }));
-        Self { base, db_path: None, stop: Some(stop) }
+        Self { base, db_path: None, mail_dir, stop: Some(stop) }
     }
 
     /// The URL of the app's SQLite file, for another app on the same database.
@@ -74,6 +79,22 @@ impl App {
         reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
     }
 
+    /// The mail the demo has written to `address` so far (no SMTP configured: its folder),
+    /// oldest first, decoded.
+    pub fn mails_to(&self, address: &str) -> Vec<String> {
+        mails_in(&self.mail_dir, address)
+    }
+
+    /// The `n`-th mail (from 1) to `address`, waiting for it: mail is sent in the background.
+    pub async fn nth_mail_to(&self, address: &str, n: usize) -> String {
+        nth_mail_in(&self.mail_dir, address, n).await
+    }
+
+    /// The code in the `n`-th mail to `address`.
+    pub async fn nth_code(&self, address: &str, n: usize) -> String {
+        verification_code(&self.nth_mail_to(address, n).await)
+    }
+
     pub async fn database(&self) -> sea_orm::DatabaseConnection {
         let path = self.db_path.as_ref().expect("a SQLite app");
         sea_orm::Database::connect(format!("sqlite://{}", path.display())).await.unwrap()
@@ -90,6 +111,7 @@ impl Drop for App {
                 let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
             }
         }
+        let _ = std::fs::remove_dir_all(&self.mail_dir);
     }
 }
 
@@ -99,6 +121,74 @@ pub const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xm
 /// The session token of a `Set-Cookie: auth_session=<token>; ...` (empty for a removal).
 pub fn cookie_token(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().strip_prefix("auth_session=").expect("the session cookie").to_owned()
+}
+
+/// The mail to `address` in the folder `dir` (one file per message: the development mailer's
+/// `.eml` files, or a maildir's `new/`), oldest first, decoded.
+pub fn mails_in(dir: &std::path::Path, address: &str) -> Vec<String> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(|entry| entry.ok().map(|entry| entry.path())).collect())
+        .unwrap_or_default();
+    // Names sort by time: the development mailer's start with microseconds, a maildir's with
+    // seconds and a sequence number.
+    paths.sort();
+    let mails = paths.iter().filter_map(|path| std::fs::read_to_string(path).ok()).map(|raw| decode_mail(&raw));
+    mails.filter(|mail| mail.lines().any(|line| line.eq_ignore_ascii_case(&format!("to: {address}")))).collect()
+}
+
+/// The `n`-th mail (from 1) to `address` in `dir`, waiting up to five seconds for it.
+pub async fn nth_mail_in(dir: &std::path::Path, address: &str, n: usize) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        if let Some(mail) = mails_in(dir, address).into_iter().nth(n - 1) {
+            return mail;
+        }
+        assert!(std::time::Instant::now() < deadline, "no mail #{n} to {address} in {}", dir.display());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// The address the tests sign `name` up with.
+pub fn email_of(name: &str) -> String {
+    format!("{}@example.com", name.to_lowercase())
+}
+
+/// A raw message with its quoted-printable soft line breaks and `=XX` escapes decoded (lettre
+/// encodes long lines so), and CRLF as LF.
+pub fn decode_mail(raw: &str) -> String {
+    let text = raw.replace("\r\n", "\n").replace("=\n", "");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find('=') {
+        out.push_str(&rest[..at]);
+        let escape = rest.get(at + 1..at + 3).and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escape {
+            Some(byte) => {
+                out.push(char::from(byte));
+                rest = &rest[at + 3..];
+            }
+            None => {
+                out.push('=');
+                rest = &rest[at + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The 8-digit verification code in a mail.
+pub fn verification_code(mail: &str) -> String {
+    let after = mail.split("verification code is ").nth(1).expect("a verification code mail");
+    let code: String = after.chars().take_while(char::is_ascii_digit).collect();
+    assert_eq!(code.len(), 8, "{mail}");
+    code
+}
+
+/// The reset link in a mail.
+pub fn reset_link(mail: &str) -> String {
+    let start = mail.find("http").expect("a link in the mail");
+    mail[start..].split_whitespace().next().expect("the link").to_owned()
 }
 
 pub fn unique_name() -> String {
@@ -114,7 +204,8 @@ pub async fn twenty_wrong_passwords_are_throttled_while_another_account_signs_in
     const PASSWORD: &str = "correct horse battery";
     let (victim, other) = (unique_name(), unique_name());
     for name in [&victim, &other] {
-        let form = [("username", name.as_str()), ("password", PASSWORD)];
+        let email = email_of(name);
+        let form = [("username", name.as_str()), ("email", email.as_str()), ("password", PASSWORD)];
         let response = apps[0].browser().post(apps[0].url("/signup")).form(&form).send().await.unwrap();
         assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER, "sign-up of {name}");
     }
