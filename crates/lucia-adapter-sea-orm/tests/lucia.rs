@@ -1,7 +1,8 @@
 //! The core's behaviour tests (`crates/lucia/tests/behaviour/`: every `Lucia` method and error
 //! path, the sign-in races, the fixed Lucia v2 differences) over the SeaORM adapter, on each
-//! backend: `sqlite::<case>`, `postgres::<case>`, `mysql::<case>`. The same cases run on the
-//! memory adapter in `crates/lucia/tests/behaviour_memory.rs`.
+//! backend: `sqlite::<case>`, `postgres::<case>`, `mysql::<case>`; the email verification and
+//! password-reset cases on the adapter with tokens. The same cases run on the memory adapter
+//! in `crates/lucia/tests/behaviour_memory.rs`.
 
 mod common;
 
@@ -9,20 +10,30 @@ mod common;
 mod behaviour;
 
 use behaviour::{Fixture, Table};
-use common::{Backend, EntityTables, Store, test_adapter};
-use lucia_adapter_sea_orm::{SeaOrmAdapter, WithSessions};
-use sea_orm::{ConnectionTrait, DbBackend};
+use common::{Backend, EntityTables, Store, test_adapter, test_adapter_with_tokens};
+use lucia_adapter_sea_orm::{SeaOrmAdapter, SeaOrmAdapterWithTokens, WithSessions};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
 
-/// A fresh database (SQLite file, PostgreSQL schema, MariaDB database) with the test tables.
-pub struct SqlFixture {
+/// A fresh database (SQLite file, PostgreSQL schema, MariaDB database) with the test tables,
+/// and the adapter `make` builds over it (with or without the token table).
+pub struct SqlFixture<A> {
     store: Store,
     tables: EntityTables,
+    make: fn(DatabaseConnection) -> A,
 }
 
-async fn fixture(backend: Backend) -> Option<SqlFixture> {
+async fn fixture(backend: Backend) -> Option<SqlFixture<SeaOrmAdapter<WithSessions>>> {
+    fixture_of(backend, test_adapter).await
+}
+
+async fn token_fixture(backend: Backend) -> Option<SqlFixture<SeaOrmAdapterWithTokens>> {
+    fixture_of(backend, test_adapter_with_tokens).await
+}
+
+async fn fixture_of<A>(backend: Backend, make: fn(DatabaseConnection) -> A) -> Option<SqlFixture<A>> {
     let store = Store::new(backend).await?;
     store.migrate_test_tables().await;
-    Some(SqlFixture { tables: EntityTables(store.db.clone()), store })
+    Some(SqlFixture { tables: EntityTables(store.db.clone()), store, make })
 }
 
 fn table_name(table: Table) -> &'static str {
@@ -33,18 +44,18 @@ fn table_name(table: Table) -> &'static str {
     }
 }
 
-impl SqlFixture {
+impl<A> SqlFixture<A> {
     async fn execute(&self, sql: &str) {
         self.store.db.execute_unprepared(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 }
 
-impl Fixture for SqlFixture {
-    type Adapter = SeaOrmAdapter<WithSessions>;
+impl<A: lucia::Adapter + Clone + 'static> Fixture for SqlFixture<A> {
+    type Adapter = A;
     type Database = EntityTables;
 
-    fn adapter(&self) -> Self::Adapter {
-        test_adapter(self.store.db.clone())
+    fn adapter(&self) -> A {
+        (self.make)(self.store.db.clone())
     }
 
     fn database(&self) -> &EntityTables {
@@ -105,16 +116,19 @@ impl Fixture for SqlFixture {
 }
 
 mod sqlite {
-    use super::{Backend, fixture};
+    use super::{Backend, fixture, token_fixture};
     crate::behaviour::behaviour_tests!(fixture(Backend::Sqlite));
+    crate::behaviour::token_behaviour_tests!(token_fixture(Backend::Sqlite));
 }
 
 mod postgres {
-    use super::{Backend, fixture};
+    use super::{Backend, fixture, token_fixture};
     crate::behaviour::behaviour_tests!(fixture(Backend::Postgres));
+    crate::behaviour::token_behaviour_tests!(token_fixture(Backend::Postgres));
 }
 
 mod mysql {
-    use super::{Backend, fixture};
+    use super::{Backend, fixture, token_fixture};
     crate::behaviour::behaviour_tests!(fixture(Backend::MySql));
+    crate::behaviour::token_behaviour_tests!(token_fixture(Backend::MySql));
 }
