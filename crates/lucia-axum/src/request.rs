@@ -237,7 +237,9 @@ impl<L: LuciaType> AuthRequest<L> {
     /// [`AuthError::RateLimited`] (`429` with `Retry-After`) when it is spent.
     /// [`sign_in`](Self::sign_in) and [`sign_up`](Self::sign_up) call it; call it yourself
     /// before other work an anonymous client can repeat at will, such as an API sign-in
-    /// through [`Lucia::sign_in`](lucia::Lucia::sign_in) that returns a token.
+    /// through [`Lucia::sign_in`](lucia::Lucia::sign_in) that returns a token, a "forgot
+    /// password" request ([`Lucia::request_password_reset`](lucia::Lucia::request_password_reset),
+    /// which also limits each address) or a reset link's redemption.
     ///
     /// Without a client address (the app is not served with
     /// `into_make_service_with_connect_info::<SocketAddr>()`) it is

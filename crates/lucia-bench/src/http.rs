@@ -43,7 +43,8 @@ macro_rules! select {
     };
 }
 
-type Row = (String, String, i64, i64, Option<String>, Option<String>, Option<i64>, String, String, Option<String>, bool);
+type Row =
+    (String, String, i64, i64, Option<String>, Option<String>, Option<i64>, String, String, Option<String>, bool);
 
 /// The minimal handler's database.
 #[derive(Clone)]
@@ -98,7 +99,8 @@ async fn minimal_me(State(db): State<Db>, headers: HeaderMap) -> Response {
             if now_ms > row.3 {
                 return (StatusCode::UNAUTHORIZED, Json(json!({ "error": "unauthenticated" }))).into_response();
             }
-            Json(json!({ "user_id": row.7, "username": row.8, "email": row.9, "email_verified": row.10 })).into_response()
+            Json(json!({ "user_id": row.7, "username": row.8, "email": row.9, "email_verified": row.10 }))
+                .into_response()
         }
         Ok(None) => (StatusCode::UNAUTHORIZED, Json(json!({ "error": "unauthenticated" }))).into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": "service unavailable" }))).into_response(),

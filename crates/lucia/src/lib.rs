@@ -66,8 +66,16 @@
 //! ([`MemoryThrottleStore`]) unless the application shares a store between its instances
 //! (`lucia-adapter-redis`'s `RedisThrottleStore`).
 //!
+//! **Email verification and password reset** run over single-use tokens, when the adapter
+//! also stores them ([`TokenAdapter`]): [`Lucia::issue_email_verification`] and
+//! [`Lucia::verify_email`] (8-digit codes, 15 minutes, 5 tries), [`Lucia::request_password_reset`]
+//! and [`Lucia::reset_password`] (links of an hour at most; a reset ends every session), and
+//! [`Lucia::change_email`]. Tokens are random, stored as SHA-256, one per user and kind, used
+//! up atomically, and issued at a limited rate ([`EmailSettings`]).
+//!
 //! **Dead sessions** are deleted by a sweep: [`Lucia::spawn_session_sweeper`] runs one
-//! periodically in the background, reports each through `tracing`, and stops at shutdown.
+//! periodically in the background (expired codes and links too), reports each through
+//! `tracing`, and stops at shutdown.
 //!
 //! The `memory` feature adds `memory::MemoryAdapter`, an in-memory store for tests and
 //! prototypes. Differences from Lucia v2 are listed in the README and on each method.

@@ -68,4 +68,5 @@ async fn fixture() -> Option<SplitFixture> {
 mod split_memory {
     use super::fixture;
     crate::behaviour::behaviour_tests!(fixture());
+    crate::behaviour::token_behaviour_tests!(fixture());
 }

@@ -304,7 +304,6 @@ macro_rules! token_behaviour_tests {
         );
     };
 }
-#[allow(unused_imports)] // runners over stores without tokens do not expand it
 pub(crate) use token_behaviour_tests;
 
 // ---- helpers shared by the cases ----------------------------------------------------------
