@@ -294,6 +294,7 @@ macro_rules! token_behaviour_tests {
             tokens::a_code_is_not_a_reset_link,
             tokens::password_reset_issues_nothing_for_unknown_or_passwordless_addresses,
             tokens::password_reset_can_set_a_username_key_found_by_address,
+            tokens::a_reset_request_touches_no_store_before_the_answer,
             tokens::password_reset_is_throttled_per_address_known_or_not,
             tokens::reset_links_live_an_hour_at_most,
             tokens::a_rejected_new_password_leaves_the_link_usable,

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lucia::{
-    Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, PasswordHashError, PasswordHasher,
-    SessionAdapter, SessionTokens, SessionUpdate, UserAdapter,
+    Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseToken, DatabaseUser, PasswordHashError,
+    PasswordHasher, SessionAdapter, SessionTokens, SessionUpdate, TokenAdapter, TokenKind, UserAdapter,
 };
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -207,6 +207,37 @@ impl<A: Adapter, const NATIVE: bool> UserAdapter for Probe<A, NATIVE> {
     async fn delete_keys_by_user_id(&self, user_id: &str) -> Result<(), AdapterError> {
         self.enter("delete_keys_by_user_id").await?;
         self.inner.delete_keys_by_user_id(user_id).await
+    }
+    async fn delete_expired_tokens(&self, now_ms: i64) -> Result<u64, AdapterError> {
+        self.enter("delete_expired_tokens").await?;
+        self.inner.delete_expired_tokens(now_ms).await
+    }
+}
+
+impl<A: Adapter + TokenAdapter, const NATIVE: bool> TokenAdapter for Probe<A, NATIVE> {
+    async fn set_token(&self, token: DatabaseToken) -> Result<(), AdapterError> {
+        self.enter("set_token").await?;
+        self.inner.set_token(token).await
+    }
+    async fn get_token(&self, token_id: &str) -> Result<Option<DatabaseToken>, AdapterError> {
+        self.enter("get_token").await?;
+        self.inner.get_token(token_id).await
+    }
+    async fn get_user_token(&self, user_id: &str, kind: TokenKind) -> Result<Option<DatabaseToken>, AdapterError> {
+        self.enter("get_user_token").await?;
+        self.inner.get_user_token(user_id, kind).await
+    }
+    async fn count_token_attempt(&self, token_id: &str) -> Result<Option<u32>, AdapterError> {
+        self.enter("count_token_attempt").await?;
+        self.inner.count_token_attempt(token_id).await
+    }
+    async fn consume_token(&self, token_id: &str, attributes: AttributeMap) -> Result<bool, AdapterError> {
+        self.enter("consume_token").await?;
+        self.inner.consume_token(token_id, attributes).await
+    }
+    async fn revoke_user_tokens(&self, user_id: &str, attributes: AttributeMap) -> Result<(), AdapterError> {
+        self.enter("revoke_user_tokens").await?;
+        self.inner.revoke_user_tokens(user_id, attributes).await
     }
 }
 

@@ -309,6 +309,28 @@ where
     assert_err!(auth.use_key("email", "ada@example.com", Some("new")).await, Error::InvalidPassword);
 }
 
+pub async fn a_reset_request_touches_no_store_before_the_answer<F>(t: &Ctx<F>)
+where
+    F: Fixture<Adapter: TokenAdapter>,
+{
+    let probe = t.probe();
+    let auth = t.builder(probe.clone()).email(settings()).build();
+    let (_, email) = email_user(&auth, "ada").await;
+    // Known or not, the request reads and writes nothing: its answer (and its time) cannot
+    // depend on whether the address has an account. Only `issue` looks, off the answer's path.
+    for address in [email.as_str(), "nobody@example.com"] {
+        let calls = probe.calls();
+        let request = auth.request_password_reset(address).await.unwrap();
+        assert_eq!(probe.calls(), calls, "{address}");
+        let _ = request.issue().await.unwrap();
+        assert!(probe.calls() > calls, "issue looks the address up");
+    }
+    // A failing store fails `issue`, not the request.
+    probe.fail("get_key");
+    let request = auth.request_password_reset(&email).await.unwrap();
+    assert!(request.issue().await.is_err());
+}
+
 pub async fn password_reset_is_throttled_per_address_known_or_not<F>(t: &Ctx<F>)
 where
     F: Fixture<Adapter: TokenAdapter>,
