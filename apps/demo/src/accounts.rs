@@ -373,9 +373,11 @@ pub async fn send_verification_code(auth: &Auth, mails: &Mails, user_id: &str) -
     Ok(())
 }
 
-/// Checks a typed code (spaces around it ignored) and marks the user's address verified.
+/// Checks a typed code (spaces in it ignored, as in "1234 5678") and marks the user's address
+/// verified.
 pub async fn verify_email(auth: &Auth, user_id: &str, code: &str) -> Result<(), EmailFlowError> {
-    auth.verify_email(user_id, code.trim()).await.map_err(|e| EmailFlowError::from_lucia(e, false))?;
+    let code: String = code.split_whitespace().collect();
+    auth.verify_email(user_id, &code).await.map_err(|e| EmailFlowError::from_lucia(e, false))?;
     tracing::info!(user_id, "email verified");
     Ok(())
 }

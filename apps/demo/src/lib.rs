@@ -111,7 +111,8 @@ pub struct Config {
     /// The origin browsers use, when behind a reverse proxy (`https://example.com`).
     pub public_origin: Option<lucia::Origin>,
     /// Production mode: `Secure` cookies, an `https` default origin, and
-    /// `Strict-Transport-Security`.
+    /// `Strict-Transport-Security`; [`public_origin`](Self::public_origin) and
+    /// [`smtp_url`](Self::smtp_url) are then required.
     pub production: bool,
     /// Share the database with a Lucia v2 application: session ids in clear and `s2:` hashes
     /// ([`lucia::LuciaBuilder::lucia_v2_compat`]). Off by default: session tokens are stored
@@ -285,6 +286,10 @@ pub enum StartError {
     /// The mailer's settings are wrong (SMTP URL, sender) or its folder cannot be created.
     #[error("mail: {0}")]
     Mail(#[from] lucia_mail::MailError),
+    /// Production mode without what it needs: a public origin for the links in mails, and an
+    /// SMTP server (the development mailer would leave codes and links in files).
+    #[error("production mode needs {0}")]
+    Production(&'static str),
 }
 
 /// The demo, built and not yet serving: what [`serve`] runs.
@@ -303,6 +308,14 @@ pub async fn build(config: &Config) -> Result<Demo, StartError> {
         && axum::http::HeaderName::try_from(name.as_str()).is_err()
     {
         return Err(StartError::TrustedProxyHeader(name.clone()));
+    }
+    if config.production {
+        if config.public_origin.is_none() {
+            return Err(StartError::Production("--public-origin: the origin of the links in mails"));
+        }
+        if config.smtp_url.is_none() {
+            return Err(StartError::Production("--smtp-url: mail is written to files only in development"));
+        }
     }
     let mails = mail::Mails::new(config.smtp_url.as_deref(), &config.mail_dir, &config.mail_from)?;
     if let Some(origin) = &config.public_origin {

@@ -40,7 +40,8 @@ Usage: lucia-demo [--port PORT] [--host ADDRESS] [--database-url URL] [--redis-u
                          (env MAIL_DIR; default ./lucia-demo-mail)
   --mail-from ADDRESS    sender of the demo's mail (env MAIL_FROM;
                          default \"lucia demo <no-reply@localhost>\")
-  --production           Secure cookies, https origin, Strict-Transport-Security (env PRODUCTION=1)
+  --production           Secure cookies, https origin, Strict-Transport-Security (env PRODUCTION=1);
+                         needs --public-origin and --smtp-url
   --lucia-v2-compat      share the database with a Lucia v2 application: session ids stored in
                          clear, as Lucia v2 does (env LUCIA_V2_COMPAT=1); by default they are
                          stored as their SHA-256

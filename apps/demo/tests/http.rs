@@ -610,7 +610,30 @@ async fn a_taken_username_is_a_409_without_database_text() {
 
 #[tokio::test]
 async fn production_sends_strict_transport_security() {
-    let production = App::start_with(lucia_demo::Config { production: true, ..Default::default() }).await;
+    // Production needs an origin for the links in mails and a mail server: without either, the
+    // demo does not start (rather than mail broken links or leave codes in files).
+    let db = std::env::temp_dir().join(format!("lucia-demo-prod-{}.db", lucia::generate_random_string(8)));
+    let bare = lucia_demo::Config {
+        production: true,
+        database_url: format!("sqlite://{}?mode=rwc", db.display()),
+        mail_dir: std::env::temp_dir().join(format!("lucia-demo-prod-mail-{}", lucia::generate_random_string(8))),
+        ..Default::default()
+    };
+    let origin: lucia::Origin = "https://auth.example".parse().unwrap();
+    let smtp = Some("smtp://127.0.0.1:2525".to_owned());
+    for config in [
+        lucia_demo::Config { smtp_url: smtp.clone(), ..bare.clone() },
+        lucia_demo::Config { public_origin: Some(origin.clone()), ..bare.clone() },
+    ] {
+        match lucia_demo::build(&config).await {
+            Err(error @ lucia_demo::StartError::Production(_)) => assert!(error.to_string().starts_with("production")),
+            Err(other) => panic!("unexpected {other}"),
+            Ok(_) => panic!("production started without an origin or a mail server"),
+        }
+    }
+    let config =
+        lucia_demo::Config { public_origin: Some(origin), smtp_url: smtp, production: true, ..Default::default() };
+    let production = App::start_with(config).await;
     for path in ["/", "/login", "/no/such/page", "/api/me"] {
         let response = production.api().get(production.url(path)).send().await.unwrap();
         assert_eq!(response.headers()["strict-transport-security"], "max-age=63072000; includeSubDomains", "{path}");
@@ -857,8 +880,9 @@ async fn sign_up_asks_for_the_emailed_code_until_it_is_entered() {
         let response = post_form(&browser, &app.url("/verify-email"), &[("code", &first)]).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "the first code no longer works");
     }
-    // Typed with spaces around it, as people paste.
-    let response = post_form(&browser, &app.url("/verify-email"), &[("code", &format!(" {second} "))]).await;
+    // Typed with spaces, as people paste or group digits.
+    let spaced = format!(" {} {} ", &second[..4], &second[4..]);
+    let response = post_form(&browser, &app.url("/verify-email"), &[("code", &spaced)]).await;
     assert_eq!((response.status(), location(&response)), (StatusCode::SEE_OTHER, "/account?notice=email-verified"));
     let (status, account) = page(&browser, &app.url("/account?notice=email-verified")).await;
     assert_eq!(status, StatusCode::OK);
@@ -1035,4 +1059,36 @@ async fn the_reset_link_ignores_the_host_a_client_sends() {
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let link = common::reset_link(&app.nth_mail_to(&email, 2).await);
     assert!(link.starts_with(&app.url("/reset-password?token=")), "{link}");
+}
+
+#[tokio::test]
+async fn forgotten_passwords_and_resets_count_against_the_address_budget() {
+    let app = App::start_with(lucia_demo::Config { sign_in_burst: 3, ..Default::default() }).await;
+    let api = app.api();
+    // Different addresses each time: only the client address's budget of 3 can refuse.
+    for i in 0..2 {
+        let body = json!({ "email": format!("someone{i}@example.com") });
+        let response = api.post(app.url("/api/forgot-password")).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+    }
+    let reset = json!({ "token": "x".repeat(40), "password": "a brand new passphrase" });
+    assert_eq!(
+        api.post(app.url("/api/reset-password")).json(&reset).send().await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+    for (path, body) in
+        [("/api/forgot-password", json!({ "email": "someone9@example.com" })), ("/api/reset-password", reset)]
+    {
+        let response = api.post(app.url(path)).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+        assert!(response.headers().contains_key("retry-after"), "{path}");
+    }
+    // The pages too.
+    for (path, form) in
+        [("/forgot-password", [("email", "someone8@example.com")]), ("/reset-password", [("token", "x")])]
+    {
+        let response = post_form(&app.browser(), &app.url(path), &form).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+        assert!(response.text().await.unwrap().contains("Too many attempts, try again in"), "{path}");
+    }
 }

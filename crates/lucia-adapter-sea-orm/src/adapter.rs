@@ -264,7 +264,10 @@ impl<Shape: TokenBase> SeaOrmAdapter<Shape> {
     /// `email` must be text, `expires` a 64-bit integer, `attempts` an integer. The table needs
     /// a unique index on `(user_id, kind)`, which `set_token`'s upsert targets
     /// ([`LuciaTokenMigration`](crate::LuciaTokenMigration) creates it). Does not query the
-    /// database.
+    /// database, so it cannot see a missing index: on PostgreSQL and SQLite the first
+    /// `set_token` then fails, but on MySQL/MariaDB the upsert silently inserts a second row,
+    /// and a replaced code or link keeps working until it expires. Create the table with
+    /// [`LuciaTokenMigration`](crate::LuciaTokenMigration), or give it that unique index.
     ///
     /// ```
     /// # use lucia_adapter_sea_orm::{SeaOrmAdapter, SeaOrmAdapterWithTokens, Tables, entity};

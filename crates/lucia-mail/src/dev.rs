@@ -60,7 +60,12 @@ impl DevMailer {
         let path = self.dir.join(format!("{micros:020}-{n:06}.eml"));
         // `create_new`: never overwrite a message, even one from another process.
         use tokio::io::AsyncWriteExt;
-        let mut file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&path).await?;
+        let mut options = tokio::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        // Readable by the owner alone: the messages hold codes and reset links.
+        #[cfg(unix)]
+        options.mode(0o600);
+        let mut file = options.open(&path).await?;
         file.write_all(&message.formatted()).await?;
         file.flush().await?;
         tracing::info!(to = %mail.to, subject = %mail.subject, path = %path.display(), "development mailer: message written, not sent");

@@ -25,6 +25,13 @@ async fn writes_one_sortable_eml_file_per_message() {
     }
     let last = std::fs::read_to_string(dir.join(&names[12])).unwrap();
     assert!(last.contains("multipart/alternative") && last.contains("<p>html</p>"));
+    // The files hold codes and links: readable by their owner alone.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&html).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
 
     let error = mailer.send(&Mail::new("nope", "x", "y")).await.unwrap_err();
     assert!(matches!(error, MailError::InvalidAddress { .. }));

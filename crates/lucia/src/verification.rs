@@ -19,6 +19,16 @@
 //! Issuing is throttled per user (codes) and per address (resets), in the sign-in throttle's
 //! store ([`EmailSettings::issue_backoff`]); a refused issue is [`Error::Throttled`].
 //!
+//! What the hashes protect against: a reset token has about 206 bits, so its SHA-256 in a
+//! leaked table gives nothing away. A code has 8 digits, so anyone who can read the token
+//! table (a backup, a replica) can find an outstanding code by trying all 10⁸; codes live
+//! minutes and are tried 5 times, and verifying an address is all they do. A link that was
+//! sent keeps working for at least 15 minutes: asking for another one meanwhile sends
+//! nothing, so nobody can keep a user's link from working by asking for new ones. Requests
+//! for one address share one throttle, so someone asking for links to another's address many
+//! times makes its owner wait too (up to an hour); per-IP limits in front
+//! (`lucia-axum`) bound how fast anyone can do that.
+//!
 //! Tokens live in the user store: an adapter that implements [`TokenAdapter`] (the memory
 //! adapter, `lucia-adapter-sea-orm` with a token entity, `lucia-adapter-sqlite`).
 //!
@@ -50,7 +60,9 @@
 //! // "Forgot password": throttle first, then issue and mail off the request's path, so that
 //! // the response says nothing (in content or timing) about whether the address exists.
 //! let request = auth.request_password_reset(email).await?;
-//! if let Some(reset) = request.issue().await? {
+//! let issued = tokio::spawn(request.issue());
+//! // ... answer the client, the same way whatever `issue` finds ...
+//! if let Ok(Ok(Some(reset))) = issued.await {
 //!     // mail a link with `reset.token()` to `reset.email`
 //! # let link_token = reset.token().to_owned();
 //!     // ... and when the link is opened and a new password chosen:
@@ -81,8 +93,12 @@ use crate::{
 pub const VERIFICATION_CODE_DIGITS: usize = 8;
 /// Characters in a password-reset token (`[a-z0-9]`, about 206 bits).
 const RESET_TOKEN_LENGTH: usize = 40;
-/// The longest a reset link may live.
-const MAX_RESET_LIFETIME: Duration = Duration::from_secs(60 * 60);
+/// The longest a code or a reset link may live.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);
+/// How long a reset link works at least once sent: a new request for the address within that
+/// time sends no new link, so that nobody can keep a user's link from working by asking for
+/// another one (a live link is replaced only once it is this old).
+const RESET_LINK_GUARANTEED: Duration = Duration::from_secs(15 * 60);
 
 /// What a single-use token is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -239,32 +255,16 @@ impl<U: TokenAdapter, S: crate::SessionAdapter> TokenAdapter for SplitAdapter<U,
 ///     .code_expires_in(Duration::from_secs(10 * 60));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct EmailSettings {
-    /// The user attribute column holding the address (default `email`).
-    pub email_attribute: String,
-    /// The boolean user attribute column set when the address is verified (default
-    /// `email_verified`).
-    pub verified_attribute: String,
-    /// The provider id of the keys that name users by address (default `email`): a reset for
-    /// an address finds its user by the key `email:<address>`, and [`Lucia::change_email`]
-    /// moves that key.
-    pub key_provider: String,
-    /// The provider id of the password key a reset sets (default: the same as
-    /// [`key_provider`](Self::key_provider), so the address key itself). An application that
-    /// signs in with usernames keeps a passwordless `email:<address>` key to find users by
-    /// address and names `username` here: the reset then sets the password of the user's
-    /// `username:...` key.
-    pub password_key_provider: String,
-    /// How long a verification code works (default 15 minutes).
-    pub code_expires_in: Duration,
-    /// How long a reset link works (default and maximum 1 hour).
-    pub reset_expires_in: Duration,
-    /// How many times a code may be tried before it stops working (default 5).
-    pub max_code_attempts: u32,
-    /// How issuing is spaced out, per user for codes and per address for reset links
-    /// (default: 3 at once, then 1 minute doubling up to an hour, forgotten after an hour).
-    pub issue_backoff: Backoff,
+    email_attribute: String,
+    verified_attribute: String,
+    key_provider: String,
+    /// `None`: the address key itself.
+    password_key_provider: Option<String>,
+    code_expires_in: Duration,
+    reset_expires_in: Duration,
+    max_code_attempts: u32,
+    issue_backoff: Backoff,
 }
 
 impl Default for EmailSettings {
@@ -273,9 +273,9 @@ impl Default for EmailSettings {
             email_attribute: "email".into(),
             verified_attribute: "email_verified".into(),
             key_provider: "email".into(),
-            password_key_provider: "email".into(),
+            password_key_provider: None,
             code_expires_in: Duration::from_secs(15 * 60),
-            reset_expires_in: MAX_RESET_LIFETIME,
+            reset_expires_in: MAX_TOKEN_LIFETIME,
             max_code_attempts: 5,
             issue_backoff: Backoff::default()
                 .free_attempts(3)
@@ -287,7 +287,8 @@ impl Default for EmailSettings {
 }
 
 impl EmailSettings {
-    /// Names the user attribute columns of the address and of its verified flag.
+    /// Names the user attribute columns of the address (default `email`) and of its boolean
+    /// verified flag (default `email_verified`).
     #[must_use]
     pub fn attributes(mut self, email: impl Into<String>, verified: impl Into<String>) -> Self {
         self.email_attribute = email.into();
@@ -295,50 +296,59 @@ impl EmailSettings {
         self
     }
 
-    /// Names the provider id of the keys that name users by address (default `email`), and
-    /// of the password key a reset sets (the same key, unless
-    /// [`password_key_provider`](Self::password_key_provider) says otherwise afterwards).
+    /// Names the provider id of the keys that name users by address (default `email`): a reset
+    /// for an address finds its user by the key `email:<address>`, and
+    /// [`Lucia::change_email`] moves that key. Unless
+    /// [`password_key_provider`](Self::password_key_provider) names another, a reset sets the
+    /// password of that key itself.
     #[must_use]
     pub fn key_provider(mut self, provider_id: impl Into<String>) -> Self {
         self.key_provider = provider_id.into();
-        self.password_key_provider.clone_from(&self.key_provider);
         self
     }
 
-    /// Names the provider id of the password key a reset sets, when it is not the address key
-    /// (an application that signs in with `username:<name>` keys).
+    /// Names the provider id of the password key a reset sets, when it is not the address key:
+    /// an application that signs in with `username:<name>` keys keeps a passwordless
+    /// `email:<address>` key to find users by address, and names `username` here.
     #[must_use]
     pub fn password_key_provider(mut self, provider_id: impl Into<String>) -> Self {
-        self.password_key_provider = provider_id.into();
+        self.password_key_provider = Some(provider_id.into());
         self
     }
 
-    /// How long a verification code works (default 15 minutes).
+    /// How long a verification code works: default 15 minutes, at most an hour (longer is cut
+    /// to an hour).
     #[must_use]
     pub fn code_expires_in(mut self, lifetime: Duration) -> Self {
-        self.code_expires_in = lifetime;
+        self.code_expires_in = lifetime.min(MAX_TOKEN_LIFETIME);
         self
     }
 
-    /// How long a reset link works: at most an hour (longer is cut to an hour).
+    /// How long a reset link works: default and at most an hour (longer is cut to an hour).
     #[must_use]
     pub fn reset_expires_in(mut self, lifetime: Duration) -> Self {
-        self.reset_expires_in = lifetime.min(MAX_RESET_LIFETIME);
+        self.reset_expires_in = lifetime.min(MAX_TOKEN_LIFETIME);
         self
     }
 
-    /// How many times a code may be tried (default 5; at least 1).
+    /// How many times a code may be tried before it stops working: default 5, from 1 to 10.
     #[must_use]
     pub fn max_code_attempts(mut self, attempts: u32) -> Self {
-        self.max_code_attempts = attempts.max(1);
+        self.max_code_attempts = attempts.clamp(1, 10);
         self
     }
 
-    /// How issuing is spaced out per user (codes) and per address (reset links).
+    /// How issuing is spaced out, per user for codes and per address for reset links
+    /// (default: 3 at once, then 1 minute doubling up to an hour, forgotten after an hour).
     #[must_use]
     pub fn issue_backoff(mut self, backoff: Backoff) -> Self {
         self.issue_backoff = backoff;
         self
+    }
+
+    /// The provider id of the password key a reset sets.
+    fn password_provider(&self) -> &str {
+        self.password_key_provider.as_deref().unwrap_or(&self.key_provider)
     }
 }
 
@@ -417,8 +427,10 @@ where
     /// Makes a reset token if the address names a user (by the key
     /// `<key_provider>:<address>`) who has a password key (of
     /// [`password_key_provider`](EmailSettings::password_key_provider)), replacing the user's
-    /// earlier one; `None` otherwise (no such user, or only keys without a password, such as
-    /// an OAuth account's).
+    /// earlier one; `None` otherwise: no such user, only keys without a password (such as an
+    /// OAuth account's), or a link sent less than 15 minutes ago that still works (so that
+    /// nobody can keep a user's link from working by asking for new ones; it is replaced once
+    /// it is older).
     ///
     /// Its duration depends on the answer (a write, or none): run it, and send the mail, after
     /// the response has gone or in a task of its own (`tokio::spawn`), so that clients cannot
@@ -429,8 +441,16 @@ where
         let Some(key) = auth.password_key_for(&self.email).await? else {
             return Ok(None);
         };
+        let now = auth.inner.config.now();
+        if let Some(live) = auth.inner.adapter.get_user_token(&key.user_id, TokenKind::PasswordReset).await? {
+            let guaranteed = RESET_LINK_GUARANTEED.min(settings.reset_expires_in);
+            let young_until = live.expires - millis(settings.reset_expires_in) + millis(guaranteed);
+            if to_millis(now) <= live.expires.min(young_until) {
+                return Ok(None);
+            }
+        }
         let token = generate_random_string(RESET_TOKEN_LENGTH);
-        let expires_at = auth.inner.config.now() + settings.reset_expires_in;
+        let expires_at = now + settings.reset_expires_in;
         auth.inner
             .adapter
             .set_token(DatabaseToken {
@@ -453,7 +473,7 @@ where
     S: Serialize + DeserializeOwned + Send + Sync,
 {
     /// Issues an email verification code for the user's address (the
-    /// [`email_attribute`](EmailSettings::email_attribute)), replacing the user's earlier
+    /// [`email_attribute`](EmailSettings::attributes)), replacing the user's earlier
     /// code. Mail it to [`EmailVerificationCode::email`].
     ///
     /// Errors: [`Error::InvalidUserId`]; [`Error::InvalidAttributes`] if the user has no
@@ -481,14 +501,19 @@ where
     }
 
     /// Checks a verification code and, if right, sets the user's
-    /// [`verified_attribute`](EmailSettings::verified_attribute) to `true` and consumes the
+    /// [`verified_attribute`](EmailSettings::attributes) to `true` and consumes the
     /// code. Returns the verified address.
     ///
     /// Every try counts, right or wrong, before the code is compared (in constant time); past
     /// [`max_code_attempts`](EmailSettings::max_code_attempts) tries the code is deleted.
     /// Errors: [`Error::InvalidToken`] (wrong code, none outstanding, already used, or the
-    /// user's address changed since), [`Error::ExpiredToken`] (expired, or too many tries:
-    /// issue a new one).
+    /// user's address is no longer the one the code was sent to), [`Error::ExpiredToken`]
+    /// (expired, or too many tries: issue a new one).
+    ///
+    /// Change addresses with [`change_email`](Self::change_email), which revokes the code in
+    /// the same transaction: an address changed by other means (`update_user_attributes`) is
+    /// compared when the code is entered, but a change landing between that comparison and
+    /// the flag being set is not seen.
     pub async fn verify_email(&self, user_id: &str, code: &str) -> Result<String, Error> {
         crate::auth::check_user_id(user_id)?;
         let adapter = &self.inner.adapter;
@@ -564,20 +589,32 @@ where
         if !adapter.consume_token(&row.id, verified).await? {
             return Err(Error::InvalidToken);
         }
-        adapter.update_key_and_end_sessions(&key.id, hash.as_deref(), &key.user_id).await?;
+        if let Err(error) = adapter.update_key_and_end_sessions(&key.id, hash.as_deref(), &key.user_id).await {
+            // The password did not change: give the link back, so that it can be used again.
+            if let Err(restore) = adapter.set_token(row).await {
+                tracing::warn!(error = %restore, "lucia: a reset link used by a failed reset could not be restored");
+            }
+            return Err(error.into());
+        }
+        // A key moved away meanwhile (`change_email`) took no new password: the link is spent.
+        match adapter.get_key(&key.id).await? {
+            Some(current) if current.user_id == key.user_id && current.hashed_password == hash => {}
+            _ => return Err(Error::InvalidToken),
+        }
         self.forget_sign_in_attempts(&key.id).await;
         self.get_user(&row.user_id).await
     }
 
     /// Changes a user's address: sets the
-    /// [`email_attribute`](EmailSettings::email_attribute), clears the verified flag, and
+    /// [`email_attribute`](EmailSettings::attributes), clears the verified flag, and
     /// revokes the user's outstanding codes and reset links, in one transaction. If the user
     /// has a key `<key_provider>:<old address>`, it moves to the new address with its
-    /// password (a new key is added first, so a failure leaves the user able to sign in).
+    /// password: the new key is added first and the old one removed last, so a failure part-way
+    /// leaves the user able to sign in, and a failed change takes its new key back.
     ///
     /// Errors: [`Error::InvalidUserId`]; [`Error::DuplicateKeyId`] if another user's key
-    /// holds the new address (nothing changes); [`Error::DuplicateAttribute`] if the address
-    /// column is unique and taken.
+    /// holds the new address; [`Error::DuplicateAttribute`] if the address column is unique
+    /// and taken. Nothing changes then.
     pub async fn change_email(&self, user_id: &str, new_email: &str) -> Result<User<U>, Error> {
         crate::auth::check_user_id(user_id)?;
         let adapter = &self.inner.adapter;
@@ -591,9 +628,10 @@ where
             }
             _ => None,
         };
+        let moved_id = create_key_id(&settings.key_provider, new_email)?;
         if let Some(key) = &old_key {
             let moved = crate::DatabaseKey {
-                id: create_key_id(&settings.key_provider, new_email)?,
+                id: moved_id.clone(),
                 user_id: user_id.to_owned(),
                 hashed_password: key.hashed_password.clone(),
             };
@@ -602,7 +640,16 @@ where
         let mut attributes = AttributeMap::new();
         attributes.insert(settings.email_attribute.clone(), Value::String(new_email.to_owned()));
         attributes.insert(settings.verified_attribute.clone(), Value::Bool(false));
-        adapter.revoke_user_tokens(user_id, attributes).await?;
+        if let Err(error) = adapter.revoke_user_tokens(user_id, attributes).await {
+            // The address did not change (its column is taken, say): the key made for it must
+            // not stay, or it would find this user by another's address.
+            if old_key.is_some()
+                && let Err(cleanup) = adapter.delete_key(&moved_id).await
+            {
+                tracing::warn!(error = %cleanup, "lucia: a key made for a failed address change could not be removed");
+            }
+            return Err(error.into());
+        }
         if let Some(key) = old_key {
             adapter.delete_key(&key.id).await?;
         }
@@ -621,7 +668,8 @@ where
 
     /// The issue throttle, per user (codes) or per address (reset links).
     async fn throttle_issue(&self, kind: &str, subject: &str) -> Result<(), Error> {
-        let key = crate::throttle::throttle_key(&format!("{kind}:{subject}")).into_owned();
+        // NUL starts no key id: these records never share a name with a key's sign-in record.
+        let key = crate::throttle::throttle_key(&format!("\0{kind}:{subject}")).into_owned();
         let now = self.inner.config.now();
         match self.inner.token_throttle.attempt(&key, &self.inner.email.issue_backoff, now).await? {
             Attempt::Allowed => Ok(()),
@@ -638,10 +686,10 @@ where
         let Some(key) = adapter.get_key(&key_id).await?.filter(|key| key.id == key_id) else {
             return Ok(None);
         };
-        if settings.password_key_provider == settings.key_provider {
+        if settings.password_provider() == settings.key_provider {
             return Ok(key.hashed_password.is_some().then_some(key));
         }
-        let prefix = format!("{}:", settings.password_key_provider);
+        let prefix = format!("{}:", settings.password_provider());
         let keys = adapter.get_keys_by_user_id(&key.user_id).await?;
         Ok(keys.into_iter().find(|other| other.id.starts_with(&prefix) && other.hashed_password.is_some()))
     }
@@ -661,6 +709,11 @@ where
         attributes.insert(self.inner.email.verified_attribute.clone(), Value::Bool(true));
         attributes
     }
+}
+
+/// Whole milliseconds of a duration, saturating.
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// The stored id of a code: bound to its user, so that two users' equal codes differ.
@@ -696,6 +749,23 @@ mod tests {
         assert!(codes.iter().all(|code| code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit())));
         let distinct: std::collections::HashSet<_> = codes.iter().collect();
         assert!(distinct.len() > 45);
+    }
+
+    #[test]
+    fn settings_keep_their_limits() {
+        let hour = Duration::from_secs(3600);
+        let settings = EmailSettings::default()
+            .password_key_provider("username")
+            .key_provider("mail")
+            .reset_expires_in(30 * 24 * hour)
+            .code_expires_in(2 * hour)
+            .max_code_attempts(0);
+        assert_eq!((settings.reset_expires_in, settings.code_expires_in), (hour, hour));
+        assert_eq!(settings.max_code_attempts, 1);
+        assert_eq!(EmailSettings::default().max_code_attempts(1_000).max_code_attempts, 10);
+        // Naming the address key keeps a password key named before it.
+        assert_eq!(settings.password_provider(), "username");
+        assert_eq!(EmailSettings::default().key_provider("mail").password_provider(), "mail");
     }
 
     #[test]

@@ -331,6 +331,85 @@ where
     assert!(request.issue().await.is_err());
 }
 
+pub async fn a_failed_change_of_address_takes_its_new_key_back<F>(t: &Ctx<F>)
+where
+    F: Fixture<Adapter: TokenAdapter>,
+{
+    let probe = t.probe();
+    let auth = t.builder(probe.clone()).email(settings()).build();
+    let (user_id, email) = email_user(&auth, "ada").await;
+    // The new key is written, then the address change fails (a unique address column taken,
+    // the store down): the new key must not stay to find this user by that address.
+    probe.fail("revoke_user_tokens");
+    assert_err!(auth.change_email(&user_id, "bob@example.com").await, Error::Database(_));
+    probe.heal();
+    assert_err!(auth.get_key("email", "bob@example.com").await, Error::InvalidKeyId);
+    assert!(auth.request_password_reset("bob@example.com").await.unwrap().issue().await.unwrap().is_none());
+    auth.use_key("email", &email, Some("pw")).await.unwrap();
+    let user = lucia_adapter_test::TestDatabase::users(t.db()).await.into_iter().find(|u| u.id == user_id).unwrap();
+    assert_eq!(user.attributes.get("email"), Some(&json!(email)));
+}
+
+pub async fn a_sent_link_cannot_be_replaced_for_15_minutes<F>(t: &Ctx<F>)
+where
+    F: Fixture<Adapter: TokenAdapter>,
+{
+    let auth = auth(t);
+    let (_, email) = email_user(&auth, "ada").await;
+    let first = auth.request_password_reset(&email).await.unwrap().issue().await.unwrap().unwrap();
+    // Asking again (anyone can) sends nothing, and the first link keeps working...
+    t.set_now(t.now() + 15 * MINUTE);
+    assert!(auth.request_password_reset(&email).await.unwrap().issue().await.unwrap().is_none());
+    // ...until it is 15 minutes old: then a new link replaces it.
+    t.set_now(t.now() + 1);
+    let second = auth.request_password_reset(&email).await.unwrap().issue().await.unwrap().unwrap();
+    assert_err!(auth.reset_password(first.token(), "new").await, Error::InvalidToken);
+    auth.reset_password(second.token(), "new").await.unwrap();
+    // A used link leaves nothing live: the next request sends a link at once.
+    t.set_now(t.now() + 60 * MINUTE);
+    assert!(auth.request_password_reset(&email).await.unwrap().issue().await.unwrap().is_some());
+}
+
+pub async fn a_reset_that_fails_to_set_the_password_gives_the_link_back<F>(t: &Ctx<F>)
+where
+    F: Fixture<Adapter: TokenAdapter>,
+{
+    let probe = t.probe();
+    let auth = t.builder(probe.clone()).email(settings()).build();
+    let (user_id, email) = email_user(&auth, "ada").await;
+    let session = new_session(&auth, &user_id).await;
+    let reset = auth.request_password_reset(&email).await.unwrap().issue().await.unwrap().unwrap();
+    probe.fail("update_key_and_end_sessions");
+    probe.fail("update_key");
+    assert_err!(auth.reset_password(reset.token(), "new").await, Error::Database(_));
+    probe.heal();
+    auth.use_key("email", &email, Some("pw")).await.unwrap();
+    auth.reset_password(reset.token(), "new").await.unwrap();
+    auth.use_key("email", &email, Some("new")).await.unwrap();
+    assert_err!(auth.validate_session(token(&session)).await, Error::InvalidSessionId);
+}
+
+pub async fn a_reset_racing_a_change_of_address_sets_no_password<F>(t: &Ctx<F>)
+where
+    F: Fixture<Adapter: TokenAdapter>,
+{
+    let plain = auth(t);
+    let probe = t.probe();
+    let auth = t.builder(probe.clone()).email(settings()).build();
+    let (user_id, email) = email_user(&auth, "ada").await;
+    let reset = auth.request_password_reset(&email).await.unwrap().issue().await.unwrap().unwrap();
+    // The link is used up; before the new password is written, the key moves to a new address.
+    let (mover, id) = (plain.clone(), user_id.clone());
+    probe.before_method("update_key_and_end_sessions", move || async move {
+        mover.change_email(&id, "ada.new@example.com").await.unwrap();
+    });
+    assert_err!(auth.reset_password(reset.token(), "new").await, Error::InvalidToken);
+    probe.clear_hook();
+    // The moved key kept the old password; nothing took the new one.
+    plain.use_key("email", "ada.new@example.com", Some("pw")).await.unwrap();
+    assert_err!(plain.use_key("email", &email, Some("new")).await, Error::InvalidKeyId);
+}
+
 pub async fn password_reset_is_throttled_per_address_known_or_not<F>(t: &Ctx<F>)
 where
     F: Fixture<Adapter: TokenAdapter>,
