@@ -615,6 +615,11 @@ where
     /// Errors: [`Error::InvalidUserId`]; [`Error::DuplicateKeyId`] if another user's key
     /// holds the new address; [`Error::DuplicateAttribute`] if the address column is unique
     /// and taken. Nothing changes then.
+    ///
+    /// Addresses are stored and compared exactly as given: normalise them first (the demo
+    /// trims and lowercases). The user's sessions stay; end them
+    /// ([`invalidate_all_user_sessions`](Self::invalidate_all_user_sessions)) and tell the old
+    /// address, if the application's policy wants it.
     pub async fn change_email(&self, user_id: &str, new_email: &str) -> Result<User<U>, Error> {
         crate::auth::check_user_id(user_id)?;
         let adapter = &self.inner.adapter;
