@@ -1,0 +1,48 @@
+// A local OpenID Connect provider for lucia-oauth's flow tests: the certified `oidc-provider`
+// on a loopback port, one confidential client, PKCE required, and its development login and
+// consent pages (any login and password; the login becomes the account's `sub`).
+//
+// Usage: node server.mjs <port> <redirect-uri>   (or PORT and REDIRECT_URI in the environment)
+// Prints "listening <issuer>" once it accepts connections.
+import Provider from 'oidc-provider';
+
+const port = Number(process.argv[2] ?? process.env.PORT);
+const redirectUri = process.argv[3] ?? process.env.REDIRECT_URI;
+if (!Number.isInteger(port) || port <= 0 || !redirectUri) {
+  console.error('usage: node server.mjs <port> <redirect-uri>');
+  process.exit(2);
+}
+const issuer = `http://127.0.0.1:${port}`;
+
+const provider = new Provider(issuer, {
+  clients: [
+    {
+      client_id: 'lucia-test',
+      // Test-only credentials of a provider that listens on loopback for one test run.
+      client_secret: 'lucia-test-secret',
+      redirect_uris: [redirectUri],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+  ],
+  pkce: { required: () => true },
+  claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+  // An account per login name; a login starting with "unverified" has an unverified email.
+  async findAccount(_ctx, id) {
+    return {
+      accountId: id,
+      async claims() {
+        return { sub: id, email: `${id}@example.com`, email_verified: !id.startsWith('unverified') };
+      },
+    };
+  },
+  cookies: { keys: ['lucia-oauth-test-cookie-key'] },
+  features: { devInteractions: { enabled: true } },
+});
+// Development warnings (dev interactions, http issuer) are expected here.
+provider.on('server_error', (_ctx, error) => console.error('server_error', error));
+
+provider.listen(port, '127.0.0.1', () => {
+  console.log(`listening ${issuer}`);
+});
