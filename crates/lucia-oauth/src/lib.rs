@@ -19,6 +19,9 @@
 //!    email, and whether the provider says the email is verified. [`ProviderKeys::sign_in`]
 //!    then signs the user in (or creates them).
 //!
+//! [`GitHubProvider`] does the same for GitHub, which is OAuth 2.0 without OpenID Connect:
+//! the account's numeric id and its primary email come from GitHub's REST API.
+//!
 //! Every failure is an [`Error`] variant the caller can match on; input never panics.
 //! Secrets (client secret, code, tokens, PKCE verifier, nonce) appear in no `Debug` output
 //! and no error message.
@@ -44,12 +47,14 @@
 #![forbid(unsafe_code)]
 
 mod flow;
+mod github;
 mod http;
 mod keys;
 mod oidc;
 
 pub use cookie;
 pub use flow::FlowCookie;
+pub use github::GitHubProvider;
 pub use http::{HttpClient, HttpError};
 pub use keys::{ProviderKeys, SignIn, SignInCase};
 pub use oidc::OidcProvider;
@@ -159,6 +164,14 @@ fn token_error<T: oauth2::ErrorResponse>(error: oauth2::RequestTokenError<HttpEr
                 .ok()
                 .and_then(|value| value.get("error").and_then(|code| code.as_str()).map(str::to_owned));
             Error::TokenExchange { error: code, detail: "the provider refused the code".into() }
+        }
+        // GitHub refuses a code with `200 OK` and an error object, which does not parse as a
+        // token response: keep its error code.
+        oauth2::RequestTokenError::Parse(_, body) => {
+            let code = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|value| value.get("error").and_then(|code| code.as_str()).map(str::to_owned));
+            Error::TokenExchange { error: code, detail: "the provider's token response is invalid".into() }
         }
         other => Error::TokenExchange { error: None, detail: other.to_string() },
     }
