@@ -205,3 +205,77 @@ impl Callback {
 fn truncate(text: &str) -> String {
     text.chars().take(MAX_PROVIDER_TEXT).filter(|c| !c.is_control()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn flow_state(expires_at_ms: u64) -> FlowState {
+        FlowState {
+            provider: "oidc".into(),
+            state: "the-state".into(),
+            pkce_verifier: "the-verifier".into(),
+            nonce: "the-nonce".into(),
+            expires_at_ms,
+        }
+    }
+
+    #[test]
+    fn sealed_flow_opens_and_hides_its_secrets() {
+        let flow = FlowCookie::new(Key::generate());
+        let cookie = flow.seal("oidc", &flow_state(flow.expires_at_ms())).unwrap();
+        assert_eq!(cookie.name(), "lucia_oauth_oidc");
+        for secret in ["the-state", "the-verifier", "the-nonce"] {
+            assert!(!cookie.value().contains(secret));
+        }
+        let header = format!("a=1; {}; b=2", cookie.stripped());
+        let opened = flow.open("oidc", Some(&header)).unwrap();
+        assert_eq!((opened.state.as_str(), opened.pkce_verifier.as_str()), ("the-state", "the-verifier"));
+        let debug = format!("{opened:?} {flow:?}");
+        assert!(!debug.contains("the-state") && !debug.contains("the-verifier") && !debug.contains("the-nonce"));
+        // Another provider's name: not found; expired: refused.
+        assert!(matches!(flow.open("github", Some(&header)), Err(Error::MissingFlowCookie)));
+        let old = flow.seal("oidc", &flow_state(now_ms() - 1)).unwrap();
+        assert!(matches!(flow.open("oidc", Some(&old.stripped().to_string())), Err(Error::ExpiredFlow)));
+    }
+
+    #[test]
+    fn removal_expires_the_cookie() {
+        let removal = FlowCookie::new(Key::generate()).removal("oidc");
+        assert_eq!((removal.name(), removal.value()), ("lucia_oauth_oidc", ""));
+        assert_eq!(removal.max_age(), Some(cookie::time::Duration::ZERO));
+    }
+
+    #[test]
+    fn callback_checks_state_before_error_and_code() {
+        let flow = flow_state(u64::MAX);
+        let check = |query: &str| Callback::parse(query).check(&flow).map(str::to_owned);
+        assert_eq!(check("?code=c&state=the-state").unwrap(), "c");
+        assert!(matches!(check("code=c&state=the-state&state=other"), Ok(code) if code == "c"));
+        assert!(matches!(check("code=c&state=the-stat"), Err(Error::StateMismatch)));
+        assert!(matches!(check("error=access_denied"), Err(Error::StateMismatch)));
+        assert!(matches!(check("state=the-state&code="), Err(Error::MissingCode)));
+        let long = "x".repeat(1000);
+        match check(&format!("state=the-state&error={long}&error_description=a%0Ab")) {
+            Err(Error::Provider { error, description }) => {
+                assert_eq!(error.len(), MAX_PROVIDER_TEXT);
+                assert_eq!(description.as_deref(), Some("ab"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    proptest! {
+        /// Whatever a browser sends, opening the flow and checking the callback answer
+        /// without panicking.
+        #[test]
+        fn arbitrary_input_never_panics(header in ".{0,300}", query in ".{0,300}") {
+            let flow = FlowCookie::new(Key::generate());
+            let _ = flow.open("oidc", Some(&header));
+            let _ = flow.open("oidc", Some(&format!("lucia_oauth_oidc={header}")));
+            let _ = Callback::parse(&query).check(&flow_state(u64::MAX));
+        }
+    }
+}

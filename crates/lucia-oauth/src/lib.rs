@@ -173,6 +173,8 @@ fn token_error<T: oauth2::ErrorResponse>(error: oauth2::RequestTokenError<HttpEr
                 .and_then(|value| value.get("error").and_then(|code| code.as_str()).map(str::to_owned));
             Error::TokenExchange { error: code, detail: "the provider's token response is invalid".into() }
         }
+        // The request's own error says more than oauth2's "Request failed".
+        oauth2::RequestTokenError::Request(error) => Error::TokenExchange { error: None, detail: error.to_string() },
         other => Error::TokenExchange { error: None, detail: other.to_string() },
     }
 }
