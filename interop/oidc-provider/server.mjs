@@ -1,9 +1,11 @@
 // A local OpenID Connect provider for lucia-oauth's flow tests: the certified `oidc-provider`
 // on a loopback port, one confidential client, PKCE required, and its development login and
-// consent pages (any login and password; the login becomes the account's `sub`).
+// consent pages (any login and password; the login becomes the account's `sub`). Each start
+// signs with a new RSA key under a new key id, so a restart on the same port is a key rotation.
 //
 // Usage: node server.mjs <port> <redirect-uri>   (or PORT and REDIRECT_URI in the environment)
 // Prints "listening <issuer>" once it accepts connections.
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import Provider from 'oidc-provider';
 
 const port = Number(process.argv[2] ?? process.env.PORT);
@@ -13,6 +15,8 @@ if (!Number.isInteger(port) || port <= 0 || !redirectUri) {
   process.exit(2);
 }
 const issuer = `http://127.0.0.1:${port}`;
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), alg: 'RS256', use: 'sig' };
 
 const provider = new Provider(issuer, {
   clients: [
@@ -37,10 +41,11 @@ const provider = new Provider(issuer, {
       },
     };
   },
+  jwks: { keys: [signingKey] },
   cookies: { keys: ['lucia-oauth-test-cookie-key'] },
   features: { devInteractions: { enabled: true } },
 });
-// Development warnings (dev interactions, http issuer) are expected here.
+// Development warnings (dev interactions, in-memory storage) are expected here.
 provider.on('server_error', (_ctx, error) => console.error('server_error', error));
 
 provider.listen(port, '127.0.0.1', () => {

@@ -2,11 +2,16 @@
 
 use crate::flow::{Callback, FlowCookie, FlowState};
 use crate::{Error, HttpClient, ProviderUser, Start};
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreTokenResponse, CoreUserInfoClaims,
+};
 use openidconnect::{
-    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
-    TokenResponse,
+    AccessTokenHash, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, Scope, SignatureVerificationError, SubjectIdentifier, TokenResponse,
 };
 
 type Client =
@@ -51,17 +56,45 @@ type Client =
 #[derive(Clone)]
 pub struct OidcProvider {
     provider_id: String,
-    issuer: String,
-    client: Client,
     scopes: Vec<String>,
+    registration: Arc<Registration>,
+    /// Replaced when the provider's signing keys rotate (see [`OidcProvider::finish`]).
+    client: Arc<RwLock<Client>>,
+    /// When the keys were last fetched again, to do it at most once a minute.
+    refreshed: Arc<Mutex<Option<Instant>>>,
+}
+
+/// What discovery needs, kept to discover again when the provider's keys rotate.
+struct Registration {
+    issuer: IssuerUrl,
+    client_id: String,
+    client_secret: Option<String>,
+    redirect_url: RedirectUrl,
+}
+
+/// The least time between two fetches of a provider's keys after an unknown key.
+const KEYS_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The account as the ID token says.
+struct IdTokenUser {
+    subject: SubjectIdentifier,
+    email: Option<String>,
+    email_verified: bool,
+}
+
+/// Why an ID token was refused: signed with a key the client does not know (the provider may
+/// have rotated its keys), or anything else.
+enum IdTokenFailure {
+    UnknownKey,
+    Invalid(String),
 }
 
 impl std::fmt::Debug for OidcProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OidcProvider")
             .field("provider_id", &self.provider_id)
-            .field("issuer", &self.issuer)
-            .field("client_id", &self.client.client_id().as_str())
+            .field("issuer", &self.registration.issuer.as_str())
+            .field("client_id", &self.registration.client_id)
             .field("scopes", &self.scopes)
             .finish_non_exhaustive()
     }
@@ -88,17 +121,15 @@ impl OidcProvider {
             IssuerUrl::new(issuer.to_owned()).map_err(|error| Error::Configuration(format!("issuer URL: {error}")))?;
         let redirect_url = RedirectUrl::new(redirect_url.to_owned())
             .map_err(|error| Error::Configuration(format!("redirect URL: {error}")))?;
-        let issuer_text = issuer.as_str().to_owned();
-        let metadata = CoreProviderMetadata::discover_async(issuer, http)
-            .await
-            .map_err(|error| Error::Discovery(error.to_string()))?;
-        let client = CoreClient::from_provider_metadata(
-            metadata,
-            ClientId::new(client_id.into()),
-            client_secret.map(ClientSecret::new),
-        )
-        .set_redirect_uri(redirect_url);
-        Ok(Self { provider_id, issuer: issuer_text, client, scopes: vec!["email".into()] })
+        let registration = Registration { issuer, client_id: client_id.into(), client_secret, redirect_url };
+        let client = registration.discover(http).await?;
+        Ok(Self {
+            provider_id,
+            scopes: vec!["email".into()],
+            registration: Arc::new(registration),
+            client: Arc::new(RwLock::new(client)),
+            refreshed: Arc::new(Mutex::new(None)),
+        })
     }
 
     /// The scopes asked for besides `openid` (default: `email`; add `profile` for names).
@@ -119,7 +150,7 @@ impl OidcProvider {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let scopes = self.scopes.iter().cloned().map(Scope::new);
         let (url, state, nonce) = self
-            .client
+            .client()
             .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
             .add_scopes(scopes)
             .set_pkce_challenge(challenge)
@@ -143,7 +174,9 @@ impl OidcProvider {
     /// error ([`Error::Provider`], such as `access_denied`) and must have sent a code
     /// ([`Error::MissingCode`]); the code is exchanged with the PKCE verifier
     /// ([`Error::TokenExchange`]: a replayed code fails here); the ID token must be valid for
-    /// this client and carry the flow's nonce ([`Error::IdToken`]). The email comes from the
+    /// this client and carry the flow's nonce ([`Error::IdToken`]). An ID token signed with a
+    /// key that discovery did not see makes the provider's metadata and keys be fetched again
+    /// (providers rotate their keys), at most once a minute, and is checked again with them. The email comes from the
     /// ID token or, when it has none, from the provider's user-info endpoint
     /// ([`Error::UserInfo`]).
     ///
@@ -158,50 +191,115 @@ impl OidcProvider {
         let state = flow.open(&self.provider_id, cookie_header)?;
         let callback = Callback::parse(query);
         let code = callback.check(&state)?;
-        let token = self
-            .client
+        let mut client = self.client();
+        let token = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|error| Error::Configuration(error.to_string()))?
             .set_pkce_verifier(PkceCodeVerifier::new(state.pkce_verifier))
             .request_async(http)
             .await
             .map_err(crate::token_error)?;
-        let id_token = token.id_token().ok_or_else(|| Error::IdToken("the token response has no ID token".into()))?;
-        let verifier = self.client.id_token_verifier();
-        let claims =
-            id_token.claims(&verifier, &Nonce::new(state.nonce)).map_err(|error| Error::IdToken(error.to_string()))?;
-        if let Some(expected) = claims.access_token_hash() {
-            let algorithm = id_token.signing_alg().map_err(|error| Error::IdToken(error.to_string()))?;
-            let key = id_token.signing_key(&verifier).map_err(|error| Error::IdToken(error.to_string()))?;
-            let actual = AccessTokenHash::from_token(token.access_token(), algorithm, key)
-                .map_err(|error| Error::IdToken(error.to_string()))?;
-            if actual != *expected {
-                return Err(Error::IdToken("the access token does not match the ID token's at_hash".into()));
+        let nonce = Nonce::new(state.nonce);
+        let user = match id_token_user(&client, &token, &nonce) {
+            Ok(user) => user,
+            Err(IdTokenFailure::UnknownKey) if self.may_refresh() => {
+                client = self.registration.discover(http).await?;
+                *self.client.write().unwrap_or_else(PoisonError::into_inner) = client.clone();
+                id_token_user(&client, &token, &nonce).map_err(IdTokenFailure::into_error)?
             }
-        }
-        let subject = claims.subject().to_string();
-        let (email, email_verified) = match claims.email() {
-            Some(email) => (Some(email.as_str().to_owned()), claims.email_verified().unwrap_or(false)),
-            None => self.user_info_email(http, &token, claims.subject()).await?,
+            Err(failure) => return Err(failure.into_error()),
         };
-        Ok(ProviderUser { provider_id: self.provider_id.clone(), subject, email, email_verified })
+        let (email, email_verified) = match user.email {
+            Some(email) => (Some(email), user.email_verified),
+            None => user_info_email(&client, http, &token, &user.subject).await?,
+        };
+        Ok(ProviderUser {
+            provider_id: self.provider_id.clone(),
+            subject: user.subject.to_string(),
+            email,
+            email_verified,
+        })
     }
 
-    /// The email and whether it is verified from the user-info endpoint (none without one).
-    async fn user_info_email(
-        &self,
-        http: &HttpClient,
-        token: &openidconnect::core::CoreTokenResponse,
-        subject: &openidconnect::SubjectIdentifier,
-    ) -> Result<(Option<String>, bool), Error> {
-        let Ok(request) = self.client.user_info(token.access_token().clone(), Some(subject.clone())) else {
-            return Ok((None, false));
-        };
-        let claims: CoreUserInfoClaims =
-            request.request_async(http).await.map_err(|error| Error::UserInfo(error.to_string()))?;
-        Ok((
-            claims.email().map(|email| email.as_str().to_owned()),
-            claims.email().is_some() && claims.email_verified() == Some(true),
-        ))
+    /// The current client (its keys may be replaced by [`finish`](Self::finish)).
+    fn client(&self) -> Client {
+        self.client.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
+
+    /// Whether the keys may be fetched again now, counting this fetch if so.
+    fn may_refresh(&self) -> bool {
+        let mut refreshed = self.refreshed.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        if refreshed.is_some_and(|last| now.duration_since(last) < KEYS_REFRESH_INTERVAL) {
+            return false;
+        }
+        *refreshed = Some(now);
+        true
+    }
+}
+
+impl Registration {
+    /// The provider's metadata and keys, as a client of this registration.
+    async fn discover(&self, http: &HttpClient) -> Result<Client, Error> {
+        let metadata = CoreProviderMetadata::discover_async(self.issuer.clone(), http)
+            .await
+            .map_err(|error| Error::Discovery(error.to_string()))?;
+        let client_id = ClientId::new(self.client_id.clone());
+        let client_secret = self.client_secret.clone().map(ClientSecret::new);
+        Ok(CoreClient::from_provider_metadata(metadata, client_id, client_secret)
+            .set_redirect_uri(self.redirect_url.clone()))
+    }
+}
+
+impl IdTokenFailure {
+    fn into_error(self) -> Error {
+        match self {
+            Self::UnknownKey => Error::IdToken("signed with a key the provider does not publish".into()),
+            Self::Invalid(reason) => Error::IdToken(reason),
+        }
+    }
+}
+
+/// The ID token of `token`, validated for `client` with `nonce`, and its access-token hash.
+fn id_token_user(client: &Client, token: &CoreTokenResponse, nonce: &Nonce) -> Result<IdTokenUser, IdTokenFailure> {
+    let invalid = |error: &dyn std::fmt::Display| IdTokenFailure::Invalid(error.to_string());
+    let id_token = token.id_token().ok_or_else(|| invalid(&"the token response has no ID token"))?;
+    let verifier = client.id_token_verifier();
+    let claims = id_token.claims(&verifier, nonce).map_err(|error| match error {
+        ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey) => {
+            IdTokenFailure::UnknownKey
+        }
+        other => invalid(&other),
+    })?;
+    if let Some(expected) = claims.access_token_hash() {
+        let algorithm = id_token.signing_alg().map_err(|error| invalid(&error))?;
+        let key = id_token.signing_key(&verifier).map_err(|error| invalid(&error))?;
+        let actual =
+            AccessTokenHash::from_token(token.access_token(), algorithm, key).map_err(|error| invalid(&error))?;
+        if actual != *expected {
+            return Err(invalid(&"the access token does not match the ID token's at_hash"));
+        }
+    }
+    Ok(IdTokenUser {
+        subject: claims.subject().clone(),
+        email: claims.email().map(|email| email.as_str().to_owned()),
+        email_verified: claims.email().is_some() && claims.email_verified() == Some(true),
+    })
+}
+
+/// The email and whether it is verified from the user-info endpoint (none without one).
+async fn user_info_email(
+    client: &Client,
+    http: &HttpClient,
+    token: &CoreTokenResponse,
+    subject: &SubjectIdentifier,
+) -> Result<(Option<String>, bool), Error> {
+    let Ok(request) = client.user_info(token.access_token().clone(), Some(subject.clone())) else {
+        return Ok((None, false));
+    };
+    let claims: CoreUserInfoClaims =
+        request.request_async(http).await.map_err(|error| Error::UserInfo(error.to_string()))?;
+    let email = claims.email().map(|email| email.as_str().to_owned());
+    let verified = email.is_some() && claims.email_verified() == Some(true);
+    Ok((email, verified))
 }

@@ -23,7 +23,7 @@ mod oidc {
 
     struct Server {
         issuer: String,
-        _child: Child,
+        child: Child,
     }
 
     fn interop_dir() -> PathBuf {
@@ -32,6 +32,12 @@ mod oidc {
 
     /// The provider, or `None` (test skipped) when node or the npm packages are missing.
     async fn start_server() -> Option<Server> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        start_server_on(port).await
+    }
+
+    /// The provider on `port`.
+    async fn start_server_on(port: u16) -> Option<Server> {
         let dir = interop_dir();
         let node = std::process::Command::new("node").arg("--version").output().is_ok_and(|out| out.status.success());
         if !node || !dir.join("node_modules/oidc-provider").is_dir() {
@@ -45,7 +51,6 @@ mod oidc {
             );
             return None;
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut child = Command::new("node")
             .current_dir(&dir)
             .arg("server.mjs")
@@ -69,7 +74,7 @@ mod oidc {
         .expect("oidc-provider listens within 30 s");
         // Keep reading: a closed pipe would end the provider at its next notice on stdout.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Some(Server { issuer, _child: child })
+        Some(Server { issuer, child })
     }
 
     async fn provider(server: &Server, http: &HttpClient) -> OidcProvider {
@@ -168,6 +173,28 @@ mod oidc {
         assert_eq!(second.case, SignInCase::ExistingKey);
         assert_eq!(second.session.session.user.user_id, first.session.session.user.user_id);
         assert!(auth.get_key("oidc", "ada").await.unwrap().password_defined.eq(&false));
+    }
+
+    /// The provider restarted with a new signing key (a key rotation) after discovery: the ID
+    /// token's unknown key id makes `finish` fetch the keys again, once.
+    #[tokio::test]
+    async fn signing_key_rotation() {
+        let Some(mut server) = start_server().await else { return };
+        let http = HttpClient::new().unwrap();
+        let provider = provider(&server, &http).await;
+        let jwks =
+            |issuer: String| async move { reqwest::get(format!("{issuer}/jwks")).await.unwrap().text().await.unwrap() };
+        let old_keys = jwks(server.issuer.clone()).await;
+        let port = url::Url::parse(&server.issuer).unwrap().port().unwrap();
+        server.child.kill().await.unwrap();
+        let server = start_server_on(port).await.unwrap();
+        assert_ne!(jwks(server.issuer.clone()).await, old_keys);
+
+        let flow = flow_cookie();
+        let start = provider.start(&flow).unwrap();
+        let query = sign_in_at_provider(&start.authorization_url, "ada").await;
+        let user = provider.finish(&http, &flow, &query, Some(&cookie_header(&start))).await.unwrap();
+        assert_eq!(user.subject, "ada");
     }
 
     #[tokio::test]
