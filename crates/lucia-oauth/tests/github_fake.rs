@@ -122,6 +122,7 @@ mod github {
     #[tokio::test]
     async fn code_flow_to_provider_user() {
         let github = fake_github(true).await;
+        assert!(!format!("{github:?}").contains("gh-secret"));
         let http = HttpClient::new().unwrap();
         let flow = flow();
         let start = github.start(&flow).unwrap();

@@ -197,6 +197,54 @@ mod oidc {
         assert_eq!(user.subject, "ada");
     }
 
+    /// An ID token for another nonce than the flow's (the authorization request's nonce was
+    /// swapped on its way) is refused.
+    #[tokio::test]
+    async fn id_token_with_another_nonce() {
+        let Some(server) = start_server().await else { return };
+        let http = HttpClient::new().unwrap();
+        let provider = provider(&server, &http).await;
+        let flow = flow_cookie();
+        let start = provider.start(&flow).unwrap();
+        let mut swapped = start.authorization_url.clone();
+        let pairs: Vec<(String, String)> = start
+            .authorization_url
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if key == "nonce" { "another-nonce".into() } else { value.into_owned() };
+                (key.into_owned(), value)
+            })
+            .collect();
+        swapped.query_pairs_mut().clear().extend_pairs(pairs);
+        let query = sign_in_at_provider(&swapped, "ada").await;
+        let error = provider.finish(&http, &flow, &query, Some(&cookie_header(&start))).await.unwrap_err();
+        assert!(matches!(&error, Error::IdToken(reason) if reason.contains("nonce")), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn discovery_failures() {
+        let Some(server) = start_server().await else { return };
+        let http = HttpClient::new().unwrap();
+        // The document names 127.0.0.1, not localhost: another issuer.
+        let localhost = server.issuer.replace("127.0.0.1", "localhost");
+        let error =
+            OidcProvider::discover(&http, "oidc", &localhost, "lucia-test", None, REDIRECT_URL).await.unwrap_err();
+        assert!(matches!(error, Error::Discovery(_)), "{error:?}");
+        let nothing = format!("{}/nothing-here", server.issuer);
+        let error =
+            OidcProvider::discover(&http, "oidc", &nothing, "lucia-test", None, REDIRECT_URL).await.unwrap_err();
+        assert!(matches!(error, Error::Discovery(_)), "{error:?}");
+        let error =
+            OidcProvider::discover(&http, "oi:dc", &server.issuer, "lucia-test", None, REDIRECT_URL).await.unwrap_err();
+        assert!(matches!(error, Error::Configuration(_)), "{error:?}");
+        let error =
+            OidcProvider::discover(&http, "oidc", "not a url", "lucia-test", None, REDIRECT_URL).await.unwrap_err();
+        assert!(matches!(error, Error::Configuration(_)), "{error:?}");
+        // The client secret is not in Debug.
+        let provider = provider(&server, &http).await;
+        assert!(!format!("{provider:?}").contains("lucia-test-secret"));
+    }
+
     #[tokio::test]
     async fn unverified_email() {
         let Some(server) = start_server().await else { return };
