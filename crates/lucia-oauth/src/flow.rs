@@ -162,6 +162,8 @@ pub(crate) struct Callback {
     pub(crate) state: Option<String>,
     pub(crate) error: Option<String>,
     pub(crate) error_description: Option<String>,
+    /// RFC 9207's `iss`: which provider sent the user back.
+    pub(crate) iss: Option<String>,
 }
 
 /// Longest provider error code or description kept in an [`Error::Provider`]: they come
@@ -177,6 +179,7 @@ impl Callback {
                 "state" => &mut callback.state,
                 "error" => &mut callback.error,
                 "error_description" => &mut callback.error_description,
+                "iss" => &mut callback.iss,
                 _ => continue,
             };
             // A repeated parameter is ambiguous; the first one counts.

@@ -38,7 +38,7 @@ impl HttpClient {
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(10));
         #[cfg(feature = "rustls-ring")]
-        let builder = builder.tls_backend_preconfigured(rustls_ring_config());
+        let builder = builder.tls_backend_preconfigured(rustls_ring_config()?);
         let client = builder.build().map_err(|error| Error::Configuration(format!("HTTP client: {error}")))?;
         Ok(Self { client })
     }
@@ -55,15 +55,15 @@ impl HttpClient {
 }
 
 #[cfg(feature = "rustls-ring")]
-fn rustls_ring_config() -> rustls::ClientConfig {
+fn rustls_ring_config() -> Result<rustls::ClientConfig, Error> {
     let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    rustls::ClientConfig::builder_with_provider(provider)
+    let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        // Only fails for a provider without TLS 1.2 or 1.3, and `ring`'s has both.
-        .expect("ring supports the default TLS versions")
+        .map_err(|error| Error::Configuration(format!("TLS: {error}")))?
         .with_root_certificates(roots)
-        .with_no_client_auth()
+        .with_no_client_auth();
+    Ok(config)
 }
 
 /// Why a request to a provider failed.

@@ -170,7 +170,8 @@ impl OidcProvider {
     ///
     /// In order: the flow cookie must be there ([`Error::MissingFlowCookie`]), decrypt
     /// ([`Error::TamperedFlowCookie`]) and be current ([`Error::ExpiredFlow`]); the `state`
-    /// must match it ([`Error::StateMismatch`]); the provider must not have answered with an
+    /// must match it ([`Error::StateMismatch`]); an `iss` parameter must name this provider
+    /// ([`Error::IssuerMismatch`]); the provider must not have answered with an
     /// error ([`Error::Provider`], such as `access_denied`) and must have sent a code
     /// ([`Error::MissingCode`]); the code is exchanged with the PKCE verifier
     /// ([`Error::TokenExchange`]: a replayed code fails here); the ID token must be valid for
@@ -191,6 +192,10 @@ impl OidcProvider {
         let state = flow.open(&self.provider_id, cookie_header)?;
         let callback = Callback::parse(query);
         let code = callback.check(&state)?;
+        // RFC 9207: a provider that names itself in its answers must name itself.
+        if callback.iss.as_deref().is_some_and(|iss| iss != self.registration.issuer.as_str()) {
+            return Err(Error::IssuerMismatch);
+        }
         let mut client = self.client();
         let token = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))

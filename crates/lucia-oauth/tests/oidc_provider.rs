@@ -300,6 +300,17 @@ mod oidc {
         let missing = query.replace(&format!("state={state}"), "");
         let error = provider.finish(&http, &flow, &missing, Some(&header)).await.unwrap_err();
         assert!(matches!(error, Error::StateMismatch), "{error:?}");
+        // ... an answer naming another issuer (RFC 9207; the real one names this provider) ...
+        let iss = query_param(&url::Url::parse(&format!("{REDIRECT_URL}?{query}")).unwrap(), "iss");
+        assert_eq!(iss, server.issuer);
+        let mixed_up = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(url::form_urlencoded::parse(query.as_bytes()).map(|(key, value)| {
+                let value = if key == "iss" { "https://attacker.example".into() } else { value };
+                (key, value)
+            }))
+            .finish();
+        let error = provider.finish(&http, &flow, &mixed_up, Some(&header)).await.unwrap_err();
+        assert!(matches!(error, Error::IssuerMismatch), "{error:?}");
         // ... or no flow cookie: all refused before the code is used, which still works.
         let error = provider.finish(&http, &flow, &query, None).await.unwrap_err();
         assert!(matches!(error, Error::MissingFlowCookie), "{error:?}");
