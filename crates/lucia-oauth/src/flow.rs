@@ -188,12 +188,19 @@ impl Callback {
         callback
     }
 
-    /// Checks the `state` against the flow's in constant time, then the provider's error.
-    pub(crate) fn check(&self, flow: &FlowState) -> Result<&str, Error> {
+    /// Checks the `state` against the flow's in constant time; then, for a provider that
+    /// names itself in its answers (RFC 9207, against mix-up), that `iss`, when present, is
+    /// `issuer`; then the provider's error; and gives the code.
+    pub(crate) fn check(&self, flow: &FlowState, issuer: Option<&str>) -> Result<&str, Error> {
         use subtle::ConstantTimeEq;
         let state = self.state.as_deref().unwrap_or_default();
         if state.is_empty() || !bool::from(state.as_bytes().ct_eq(flow.state.as_bytes())) {
             return Err(Error::StateMismatch);
+        }
+        if let (Some(iss), Some(issuer)) = (self.iss.as_deref(), issuer)
+            && iss != issuer
+        {
+            return Err(Error::IssuerMismatch);
         }
         if let Some(error) = &self.error {
             return Err(Error::Provider {
@@ -254,12 +261,15 @@ mod tests {
     #[test]
     fn callback_checks_state_before_error_and_code() {
         let flow = flow_state(u64::MAX);
-        let check = |query: &str| Callback::parse(query).check(&flow).map(str::to_owned);
+        let check = |query: &str| Callback::parse(query).check(&flow, Some("https://op.example")).map(str::to_owned);
         assert_eq!(check("?code=c&state=the-state").unwrap(), "c");
         assert!(matches!(check("code=c&state=the-state&state=other"), Ok(code) if code == "c"));
         assert!(matches!(check("code=c&state=the-stat"), Err(Error::StateMismatch)));
         assert!(matches!(check("error=access_denied"), Err(Error::StateMismatch)));
         assert!(matches!(check("state=the-state&code="), Err(Error::MissingCode)));
+        assert!(matches!(check("code=c&state=the-state&iss=https://op.example"), Ok(code) if code == "c"));
+        let mixed_up = "error=access_denied&state=the-state&iss=https://attacker.example";
+        assert!(matches!(check(mixed_up), Err(Error::IssuerMismatch)));
         let long = "x".repeat(1000);
         match check(&format!("state=the-state&error={long}&error_description=a%0Ab")) {
             Err(Error::Provider { error, description }) => {
@@ -278,7 +288,7 @@ mod tests {
             let flow = FlowCookie::new(Key::generate());
             let _ = flow.open("oidc", Some(&header));
             let _ = flow.open("oidc", Some(&format!("lucia_oauth_oidc={header}")));
-            let _ = Callback::parse(&query).check(&flow_state(u64::MAX));
+            let _ = Callback::parse(&query).check(&flow_state(u64::MAX), Some("https://op.example"));
         }
     }
 }

@@ -144,7 +144,8 @@ impl GitHubProvider {
     ) -> Result<ProviderUser, Error> {
         let state = flow.open(&self.provider_id, cookie_header)?;
         let callback = Callback::parse(query);
-        let code = callback.check(&state)?;
+        // GitHub does not name itself in its answers (no RFC 9207 `iss`).
+        let code = callback.check(&state, None)?;
         let token = self
             .client
             .exchange_code(AuthorizationCode::new(code.to_owned()))

@@ -1,7 +1,5 @@
 //! A generic OpenID Connect provider, configured by discovery from its issuer URL.
 
-use crate::flow::{Callback, FlowCookie, FlowState};
-use crate::{Error, HttpClient, ProviderUser, Start};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -13,6 +11,9 @@ use openidconnect::{
     EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
     RedirectUrl, Scope, SignatureVerificationError, SubjectIdentifier, TokenResponse,
 };
+
+use crate::flow::{Callback, FlowCookie, FlowState};
+use crate::{Error, HttpClient, ProviderUser, Start};
 
 type Client =
     CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
@@ -105,8 +106,8 @@ impl OidcProvider {
     /// and its signing keys, and checks that the document names `issuer` as its issuer.
     ///
     /// `provider_id` names the provider in keys (`<provider_id>:<subject>`) and in the flow
-    /// cookie; it must not contain `:`, and should not change once users have signed in with
-    /// it. Errors: [`Error::Configuration`] (an invalid URL or provider id),
+    /// cookie: 1 to 64 ASCII letters, digits, `-` or `_`; it should not change once users have
+    /// signed in with it. Errors: [`Error::Configuration`] (an invalid URL or provider id),
     /// [`Error::Discovery`].
     pub async fn discover(
         http: &HttpClient,
@@ -170,16 +171,16 @@ impl OidcProvider {
     ///
     /// In order: the flow cookie must be there ([`Error::MissingFlowCookie`]), decrypt
     /// ([`Error::TamperedFlowCookie`]) and be current ([`Error::ExpiredFlow`]); the `state`
-    /// must match it ([`Error::StateMismatch`]); an `iss` parameter must name this provider
-    /// ([`Error::IssuerMismatch`]); the provider must not have answered with an
-    /// error ([`Error::Provider`], such as `access_denied`) and must have sent a code
+    /// must match it ([`Error::StateMismatch`]); an `iss` parameter, if any, must name this
+    /// provider ([`Error::IssuerMismatch`]); the provider must not have answered with an error
+    /// ([`Error::Provider`], such as `access_denied`) and must have sent a code
     /// ([`Error::MissingCode`]); the code is exchanged with the PKCE verifier
     /// ([`Error::TokenExchange`]: a replayed code fails here); the ID token must be valid for
     /// this client and carry the flow's nonce ([`Error::IdToken`]). An ID token signed with a
     /// key that discovery did not see makes the provider's metadata and keys be fetched again
-    /// (providers rotate their keys), at most once a minute, and is checked again with them. The email comes from the
-    /// ID token or, when it has none, from the provider's user-info endpoint
-    /// ([`Error::UserInfo`]).
+    /// (providers rotate their keys), at most once a minute, and is checked again with them.
+    /// The email comes from the ID token or, when it has none, from the provider's user-info
+    /// endpoint ([`Error::UserInfo`]).
     ///
     /// Remove the flow cookie in the answer whatever the outcome ([`FlowCookie::removal`]).
     pub async fn finish(
@@ -191,11 +192,7 @@ impl OidcProvider {
     ) -> Result<ProviderUser, Error> {
         let state = flow.open(&self.provider_id, cookie_header)?;
         let callback = Callback::parse(query);
-        let code = callback.check(&state)?;
-        // RFC 9207: a provider that names itself in its answers must name itself.
-        if callback.iss.as_deref().is_some_and(|iss| iss != self.registration.issuer.as_str()) {
-            return Err(Error::IssuerMismatch);
-        }
+        let code = callback.check(&state, Some(self.registration.issuer.as_str()))?;
         let mut client = self.client();
         let token = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
