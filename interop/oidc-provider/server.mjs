@@ -4,6 +4,8 @@
 // signs with a new RSA key under a new key id, so a restart on the same port is a key rotation.
 //
 // Usage: node server.mjs <port> <redirect-uri>   (or PORT and REDIRECT_URI in the environment)
+// With EMAIL_IN_ID_TOKEN=1 the ID token carries the email claims and there is no user-info
+// endpoint; by default (as the spec has it for the code flow) they come from user-info only.
 // Prints "listening <issuer>" once it accepts connections.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import Provider from 'oidc-provider';
@@ -15,6 +17,7 @@ if (!Number.isInteger(port) || port <= 0 || !redirectUri) {
   process.exit(2);
 }
 const issuer = `http://127.0.0.1:${port}`;
+const emailInIdToken = process.env.EMAIL_IN_ID_TOKEN === '1';
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), alg: 'RS256', use: 'sig' };
 
@@ -43,7 +46,8 @@ const provider = new Provider(issuer, {
   },
   jwks: { keys: [signingKey] },
   cookies: { keys: ['lucia-oauth-test-cookie-key'] },
-  features: { devInteractions: { enabled: true } },
+  conformIdTokenClaims: !emailInIdToken,
+  features: { devInteractions: { enabled: true }, userinfo: { enabled: !emailInIdToken } },
 });
 // Development warnings (dev interactions, in-memory storage) are expected here.
 provider.on('server_error', (_ctx, error) => console.error('server_error', error));

@@ -32,12 +32,15 @@ mod oidc {
 
     /// The provider, or `None` (test skipped) when node or the npm packages are missing.
     async fn start_server() -> Option<Server> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        start_server_on(port).await
+        start_server_with(free_port(), false).await
     }
 
-    /// The provider on `port`.
-    async fn start_server_on(port: u16) -> Option<Server> {
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    }
+
+    /// The provider on `port`; with `email_in_id_token`, the ID token carries the email claims.
+    async fn start_server_with(port: u16, email_in_id_token: bool) -> Option<Server> {
         let dir = interop_dir();
         let node = std::process::Command::new("node").arg("--version").output().is_ok_and(|out| out.status.success());
         if !node || !dir.join("node_modules/oidc-provider").is_dir() {
@@ -56,6 +59,7 @@ mod oidc {
             .arg("server.mjs")
             .arg(port.to_string())
             .arg(REDIRECT_URL)
+            .env("EMAIL_IN_ID_TOKEN", if email_in_id_token { "1" } else { "0" })
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -187,7 +191,7 @@ mod oidc {
         let old_keys = jwks(server.issuer.clone()).await;
         let port = url::Url::parse(&server.issuer).unwrap().port().unwrap();
         server.child.kill().await.unwrap();
-        let server = start_server_on(port).await.unwrap();
+        let server = start_server_with(port, false).await.unwrap();
         assert_ne!(jwks(server.issuer.clone()).await, old_keys);
 
         let flow = flow_cookie();
@@ -243,6 +247,23 @@ mod oidc {
         // The client secret is not in Debug.
         let provider = provider(&server, &http).await;
         assert!(!format!("{provider:?}").contains("lucia-test-secret"));
+    }
+
+    /// The email from the ID token itself (no user-info request), verified or not.
+    #[tokio::test]
+    async fn email_in_id_token() {
+        let Some(server) = start_server_with(free_port(), true).await else { return };
+        let http = HttpClient::new().unwrap();
+        let provider = provider(&server, &http).await;
+        let flow = flow_cookie();
+        for (login, verified) in [("grace", true), ("unverified-carol", false)] {
+            let start = provider.start(&flow).unwrap();
+            let query = sign_in_at_provider(&start.authorization_url, login).await;
+            let user = provider.finish(&http, &flow, &query, Some(&cookie_header(&start))).await.unwrap();
+            assert_eq!(user.subject, login);
+            assert_eq!(user.email, Some(format!("{login}@example.com")));
+            assert_eq!(user.email_verified, verified);
+        }
     }
 
     #[tokio::test]
