@@ -1,0 +1,111 @@
+//! Provider accounts onto Lucia keys ([`ProviderKeys`]), on the memory adapter.
+
+mod keys {
+    use lucia::memory::MemoryAdapter;
+    use lucia::{CreateUser, Lucia, NewKey, NoAttributes};
+    use lucia_oauth::{Error, ProviderKeys, ProviderUser, SignInCase};
+
+    #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+    struct Profile {
+        email: Option<String>,
+        email_verified: bool,
+    }
+
+    type Auth = Lucia<MemoryAdapter, Profile, NoAttributes>;
+
+    fn auth() -> Auth {
+        Lucia::builder(MemoryAdapter::new()).user_attributes::<Profile>().build()
+    }
+
+    fn account(subject: &str, email: &str, verified: bool) -> ProviderUser {
+        ProviderUser {
+            provider_id: "oidc".into(),
+            subject: subject.into(),
+            email: Some(email.into()),
+            email_verified: verified,
+        }
+    }
+
+    fn profile(account: &ProviderUser) -> Profile {
+        Profile { email: account.email.clone(), email_verified: account.email_verified }
+    }
+
+    /// A password user with the email key `email:<address>`.
+    async fn password_user(auth: &Auth, email: &str, verified: bool) -> String {
+        let key = NewKey::password("email", email, "correct horse battery staple");
+        let attributes = Profile { email: Some(email.into()), email_verified: verified };
+        auth.create_user(CreateUser::new(attributes).with_key(key)).await.unwrap().user_id
+    }
+
+    fn linking() -> ProviderKeys<Profile> {
+        ProviderKeys::new().link_by_verified_email("email", |user: &Profile| user.email_verified)
+    }
+
+    #[tokio::test]
+    async fn no_email_linking_by_default() {
+        let auth = auth();
+        let existing = password_user(&auth, "ada@example.com", true).await;
+        let signed_in =
+            ProviderKeys::new().sign_in(&auth, &account("1", "ada@example.com", true), profile, NoAttributes {}).await;
+        let signed_in = signed_in.unwrap();
+        assert_eq!(signed_in.case, SignInCase::NewUser);
+        assert_ne!(signed_in.session.session.user.user_id, existing);
+    }
+
+    #[tokio::test]
+    async fn links_by_email_when_both_sides_verified() {
+        let auth = auth();
+        let existing = password_user(&auth, "ada@example.com", true).await;
+        // The provider's address in another case still names the lowercase email key.
+        let signed_in =
+            linking().sign_in(&auth, &account("1", "Ada@Example.com", true), profile, NoAttributes {}).await;
+        let signed_in = signed_in.unwrap();
+        assert_eq!(signed_in.case, SignInCase::LinkedByEmail);
+        assert_eq!(signed_in.session.session.user.user_id, existing);
+        assert_eq!(auth.get_key("oidc", "1").await.unwrap().user_id, existing);
+        let again = linking().sign_in(&auth, &account("1", "ada@example.com", true), profile, NoAttributes {}).await;
+        assert_eq!(again.unwrap().case, SignInCase::ExistingKey);
+    }
+
+    #[tokio::test]
+    async fn no_linking_when_the_provider_did_not_verify() {
+        let auth = auth();
+        let existing = password_user(&auth, "ada@example.com", true).await;
+        let signed_in =
+            linking().sign_in(&auth, &account("1", "ada@example.com", false), profile, NoAttributes {}).await;
+        let signed_in = signed_in.unwrap();
+        assert_eq!(signed_in.case, SignInCase::NewUser);
+        assert_ne!(signed_in.session.session.user.user_id, existing);
+    }
+
+    #[tokio::test]
+    async fn no_linking_when_the_local_address_is_unverified() {
+        // Pre-account takeover: someone signed up here first with another's address.
+        let auth = auth();
+        let squatter = password_user(&auth, "ada@example.com", false).await;
+        let signed_in =
+            linking().sign_in(&auth, &account("1", "ada@example.com", true), profile, NoAttributes {}).await;
+        let signed_in = signed_in.unwrap();
+        assert_eq!(signed_in.case, SignInCase::NewUser);
+        assert_ne!(signed_in.session.session.user.user_id, squatter);
+    }
+
+    #[tokio::test]
+    async fn link_to_the_signed_in_user() {
+        let auth = auth();
+        let ada = password_user(&auth, "ada@example.com", true).await;
+        let grace = password_user(&auth, "grace@example.com", true).await;
+        let keys = ProviderKeys::new();
+        let key = keys.link(&auth, &ada, &account("1", "whatever@example.com", false)).await.unwrap();
+        assert_eq!((key.user_id.as_str(), key.password_defined), (ada.as_str(), false));
+        // Again for the same user: nothing changes.
+        keys.link(&auth, &ada, &account("1", "whatever@example.com", false)).await.unwrap();
+        let taken = keys.link(&auth, &grace, &account("1", "whatever@example.com", false)).await.unwrap_err();
+        assert!(matches!(taken, Error::AccountTaken), "{taken:?}");
+        let unknown = keys.link(&auth, "nobody", &account("2", "x@example.com", false)).await.unwrap_err();
+        assert!(matches!(unknown, Error::Lucia(lucia::Error::InvalidUserId)), "{unknown:?}");
+        let signed_in = keys.sign_in(&auth, &account("1", "x@example.com", true), profile, NoAttributes {}).await;
+        let signed_in = signed_in.unwrap();
+        assert_eq!((signed_in.case, signed_in.session.session.user.user_id), (SignInCase::ExistingKey, ada));
+    }
+}
