@@ -119,6 +119,26 @@ impl FlowCookie {
         cookie
     }
 
+    /// The start of a flow for `provider_id`: `authorization_url`, and the sealed cookie
+    /// holding its `state`, PKCE verifier and nonce (empty for plain OAuth 2.0).
+    pub(crate) fn start(
+        &self,
+        provider_id: &str,
+        authorization_url: url::Url,
+        state: String,
+        pkce_verifier: String,
+        nonce: String,
+    ) -> Result<crate::Start, Error> {
+        let state = FlowState {
+            provider: provider_id.to_owned(),
+            state,
+            pkce_verifier,
+            nonce,
+            expires_at_ms: self.expires_at_ms(),
+        };
+        Ok(crate::Start { authorization_url, cookie: self.seal(provider_id, &state)? })
+    }
+
     pub(crate) fn expires_at_ms(&self) -> u64 {
         now_ms().saturating_add(u64::try_from(self.lifetime.as_millis()).unwrap_or(u64::MAX))
     }

@@ -9,7 +9,7 @@ use oauth2::{
 use serde::Deserialize;
 use url::Url;
 
-use crate::flow::{Callback, FlowCookie, FlowState};
+use crate::flow::{Callback, FlowCookie};
 use crate::{Error, HttpClient, ProviderUser, Start};
 
 type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
@@ -122,14 +122,7 @@ impl GitHubProvider {
             .add_scope(Scope::new("user:email".into()))
             .set_pkce_challenge(challenge)
             .url();
-        let state = FlowState {
-            provider: self.provider_id.clone(),
-            state: state.secret().clone(),
-            pkce_verifier: verifier.secret().clone(),
-            nonce: String::new(),
-            expires_at_ms: flow.expires_at_ms(),
-        };
-        Ok(Start { authorization_url: url, cookie: flow.seal(&self.provider_id, &state)? })
+        flow.start(&self.provider_id, url, state.secret().clone(), verifier.secret().clone(), String::new())
     }
 
     /// Finishes a sign-in, as [`OidcProvider::finish`](crate::OidcProvider::finish) does up to

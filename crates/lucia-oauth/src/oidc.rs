@@ -12,7 +12,7 @@ use openidconnect::{
     RedirectUrl, Scope, SignatureVerificationError, SubjectIdentifier, TokenResponse,
 };
 
-use crate::flow::{Callback, FlowCookie, FlowState};
+use crate::flow::{Callback, FlowCookie};
 use crate::{Error, HttpClient, ProviderUser, Start};
 
 type Client =
@@ -156,14 +156,7 @@ impl OidcProvider {
             .add_scopes(scopes)
             .set_pkce_challenge(challenge)
             .url();
-        let state = FlowState {
-            provider: self.provider_id.clone(),
-            state: state.secret().clone(),
-            pkce_verifier: verifier.secret().clone(),
-            nonce: nonce.secret().clone(),
-            expires_at_ms: flow.expires_at_ms(),
-        };
-        Ok(Start { authorization_url: url, cookie: flow.seal(&self.provider_id, &state)? })
+        flow.start(&self.provider_id, url, state.secret().clone(), verifier.secret().clone(), nonce.secret().clone())
     }
 
     /// Finishes a sign-in at the callback URL: `query` is the callback's query string (with or

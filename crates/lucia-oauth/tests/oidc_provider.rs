@@ -66,7 +66,9 @@ mod oidc {
             .spawn()
             .expect("node starts");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let issuer = tokio::time::timeout(Duration::from_secs(30), async {
+        // Generous: the provider makes a fresh RSA key at each start, and on a busy 2-core
+        // machine (CI, builds beside the tests) node's start has been seen to take over 30 s.
+        let issuer = tokio::time::timeout(Duration::from_secs(120), async {
             while let Some(line) = lines.next_line().await.unwrap() {
                 if let Some(issuer) = line.strip_prefix("listening ") {
                     return issuer.to_owned();
@@ -75,7 +77,7 @@ mod oidc {
             panic!("oidc-provider exited before listening");
         })
         .await
-        .expect("oidc-provider listens within 30 s");
+        .expect("oidc-provider listens within 120 s");
         // Keep reading: a closed pipe would end the provider at its next notice on stdout.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Some(Server { issuer, child })
