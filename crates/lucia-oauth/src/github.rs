@@ -10,7 +10,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::flow::{Callback, FlowCookie};
-use crate::{Error, HttpClient, ProviderUser, Start};
+use crate::{Error, HttpClient, Provider, ProviderUser, Start};
 
 type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
@@ -24,6 +24,8 @@ type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointN
 /// "Authorization callback URL"; it gives the client id and secret.
 ///
 /// ```
+/// use lucia_oauth::Provider;
+///
 /// let github = lucia_oauth::GitHubProvider::new(
 ///     "client-id",
 ///     "client-secret",
@@ -107,14 +109,16 @@ impl GitHubProvider {
         self.provider_id = crate::check_provider_id(provider_id.into())?;
         Ok(self)
     }
+}
 
+impl Provider for GitHubProvider {
     /// The provider id used in keys.
-    pub fn provider_id(&self) -> &str {
+    fn provider_id(&self) -> &str {
         &self.provider_id
     }
 
     /// Starts a sign-in, as [`OidcProvider::start`](crate::OidcProvider::start) does.
-    pub fn start(&self, flow: &FlowCookie) -> Result<Start, Error> {
+    fn start(&self, flow: &FlowCookie) -> Result<Start, Error> {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state) = self
             .client
@@ -128,15 +132,15 @@ impl GitHubProvider {
     /// Finishes a sign-in, as [`OidcProvider::finish`](crate::OidcProvider::finish) does up to
     /// the code exchange (GitHub's refusal of a code, such as `bad_verification_code`, is
     /// [`Error::TokenExchange`]); then reads the account from the API ([`Error::UserInfo`]).
-    pub async fn finish(
+    async fn finish(
         &self,
         http: &HttpClient,
         flow: &FlowCookie,
-        query: &str,
+        callback: &str,
         cookie_header: Option<&str>,
     ) -> Result<ProviderUser, Error> {
         let state = flow.open(&self.provider_id, cookie_header)?;
-        let callback = Callback::parse(query);
+        let callback = Callback::parse(callback);
         // GitHub does not name itself in its answers (no RFC 9207 `iss`).
         let code = callback.check(&state, None)?;
         let token = self
@@ -157,7 +161,9 @@ impl GitHubProvider {
             email: primary.map(|email| email.email),
         })
     }
+}
 
+impl GitHubProvider {
     /// A GET of GitHub's REST API with the user's token.
     async fn get<T: serde::de::DeserializeOwned>(
         &self,

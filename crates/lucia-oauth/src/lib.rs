@@ -59,6 +59,8 @@ pub use http::{HttpClient, HttpError};
 pub use keys::{ProviderKeys, SignIn, SignInCase};
 pub use oidc::OidcProvider;
 
+use std::future::Future;
+
 use url::Url;
 
 /// A provider account, as the callback established it.
@@ -72,6 +74,29 @@ pub struct ProviderUser {
     pub email: Option<String>,
     /// Whether the provider says it verified `email` (false without an email).
     pub email_verified: bool,
+}
+
+/// A provider an application signs users in with: its id in keys and the two steps of a
+/// sign-in. [`OidcProvider`] and [`GitHubProvider`] implement it; so can an application's own.
+pub trait Provider: Send + Sync {
+    /// The provider id used in keys (`<provider id>:<subject>`) and in the flow cookie's name.
+    fn provider_id(&self) -> &str;
+
+    /// Starts a sign-in: the URL to redirect the browser to, and the flow cookie to set with
+    /// that redirect (see [`FlowCookie`]).
+    fn start(&self, flow: &FlowCookie) -> Result<Start, Error>;
+
+    /// Finishes a sign-in at the callback URL: `callback` is the callback's parameters,
+    /// URL-encoded (the query string, with or without `?`), `cookie_header` the request's
+    /// `Cookie` header, if any. Remove the flow cookie in the answer whatever the outcome
+    /// ([`FlowCookie::removal`]).
+    fn finish(
+        &self,
+        http: &HttpClient,
+        flow: &FlowCookie,
+        callback: &str,
+        cookie_header: Option<&str>,
+    ) -> impl Future<Output = Result<ProviderUser, Error>> + Send;
 }
 
 /// The start of a sign-in: redirect the browser to `authorization_url` (303 See Other), with

@@ -13,7 +13,7 @@ use openidconnect::{
 };
 
 use crate::flow::{Callback, FlowCookie};
-use crate::{Error, HttpClient, ProviderUser, Start};
+use crate::{Error, HttpClient, Provider, ProviderUser, Start};
 
 type Client =
     CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
@@ -30,7 +30,7 @@ type Client =
 /// otherwise.
 ///
 /// ```no_run
-/// use lucia_oauth::{FlowCookie, HttpClient, OidcProvider};
+/// use lucia_oauth::{FlowCookie, HttpClient, OidcProvider, Provider};
 ///
 /// # async fn example() -> Result<(), lucia_oauth::Error> {
 /// let http = HttpClient::new()?;
@@ -139,15 +139,17 @@ impl OidcProvider {
         self.scopes = scopes.into_iter().map(Into::into).collect();
         self
     }
+}
 
+impl Provider for OidcProvider {
     /// The provider id used in keys.
-    pub fn provider_id(&self) -> &str {
+    fn provider_id(&self) -> &str {
         &self.provider_id
     }
 
     /// Starts a sign-in: the URL to redirect the browser to, and the flow cookie to set with
     /// that redirect (see [`FlowCookie`]).
-    pub fn start(&self, flow: &FlowCookie) -> Result<Start, Error> {
+    fn start(&self, flow: &FlowCookie) -> Result<Start, Error> {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let scopes = self.scopes.iter().cloned().map(Scope::new);
         let (url, state, nonce) = self
@@ -176,15 +178,15 @@ impl OidcProvider {
     /// endpoint ([`Error::UserInfo`]).
     ///
     /// Remove the flow cookie in the answer whatever the outcome ([`FlowCookie::removal`]).
-    pub async fn finish(
+    async fn finish(
         &self,
         http: &HttpClient,
         flow: &FlowCookie,
-        query: &str,
+        callback: &str,
         cookie_header: Option<&str>,
     ) -> Result<ProviderUser, Error> {
         let state = flow.open(&self.provider_id, cookie_header)?;
-        let callback = Callback::parse(query);
+        let callback = Callback::parse(callback);
         let code = callback.check(&state, Some(self.registration.issuer.as_str()))?;
         let mut client = self.client();
         let token = client
@@ -215,7 +217,9 @@ impl OidcProvider {
             email_verified,
         })
     }
+}
 
+impl OidcProvider {
     /// The current client (its keys may be replaced by [`finish`](Self::finish)).
     fn client(&self) -> Client {
         self.client.read().unwrap_or_else(PoisonError::into_inner).clone()

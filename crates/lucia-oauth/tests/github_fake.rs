@@ -10,7 +10,7 @@ mod github {
     use axum::response::{IntoResponse, Redirect, Response};
     use axum::routing::{get, post};
     use axum::{Json, Router};
-    use lucia_oauth::{Error, FlowCookie, GitHubProvider, HttpClient, ProviderUser};
+    use lucia_oauth::{Error, FlowCookie, GitHubProvider, HttpClient, Provider, ProviderUser};
     use serde_json::json;
 
     const REDIRECT_URL: &str = "http://127.0.0.1:9/login/github/callback";

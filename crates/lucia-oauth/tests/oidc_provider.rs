@@ -14,7 +14,9 @@ mod oidc {
 
     use lucia::Lucia;
     use lucia::memory::MemoryAdapter;
-    use lucia_oauth::{Error, FlowCookie, HttpClient, OidcProvider, ProviderKeys, ProviderUser, SignInCase, Start};
+    use lucia_oauth::{
+        Error, FlowCookie, HttpClient, OidcProvider, Provider, ProviderKeys, ProviderUser, SignInCase, Start,
+    };
     use tokio::io::{AsyncBufReadExt, BufReader};
     use tokio::process::{Child, Command};
 
