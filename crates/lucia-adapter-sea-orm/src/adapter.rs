@@ -295,6 +295,34 @@ impl<Shape: HasUserTables> SeaOrmAdapter<Shape> {
         self.shape.user_tables()
     }
 
+    /// Deletes the user's rows in one transaction: its `sessions` (if given), keys and tokens
+    /// (with a token table), then the user. On PostgreSQL and MySQL it first locks the user
+    /// row, so a session, key or token being inserted for the user meanwhile waits and then
+    /// fails its foreign key (an unknown user) instead of making the delete fail. (SQLite has
+    /// one writer at a time.)
+    async fn delete_user_rows(&self, user_id: &str, sessions: Option<&Table>) -> Result<(), AdapterError> {
+        let backend = self.backend();
+        let users = self.user_tables();
+        let mut statements = Vec::with_capacity(5);
+        if backend != DbBackend::Sqlite {
+            let mut lock = Query::select();
+            lock.expr(Expr::val(1))
+                .from(users.user.table_ref.clone())
+                .and_where(Expr::col(alias("id")).eq(user_id))
+                .lock_exclusive();
+            statements.push(backend.build(&lock));
+        }
+        if let Some(sessions) = sessions {
+            statements.push(self.delete_statement(sessions, "user_id", user_id));
+        }
+        statements.push(self.delete_statement(&users.key, "user_id", user_id));
+        if let Some(shape::TokenTable(tokens)) = self.shape.token_table() {
+            statements.push(self.delete_statement(tokens, "user_id", user_id));
+        }
+        statements.push(self.delete_statement(&users.user, "id", user_id));
+        self.in_transaction(&statements).await.map_err(|(_, error)| database(error))
+    }
+
     /// Deletes expired tokens `batch` at a time, as [`sweep`](Self::sweep) does sessions; does
     /// nothing without a token table.
     pub(crate) async fn sweep_tokens(&self, now_ms: i64, batch: u64) -> Result<Sweep, AdapterError> {
@@ -824,6 +852,11 @@ impl<Shape: HasUserTables> UserAdapter for SeaOrmAdapter<Shape> {
         self.in_transaction(&statements).await.map_err(|(_, error)| database(error))
     }
 
+    /// One transaction; see [`delete_user_rows`](Self::delete_user_rows).
+    async fn delete_user_and_keys(&self, user_id: &str) -> Result<(), AdapterError> {
+        self.delete_user_rows(user_id, None).await
+    }
+
     async fn get_key(&self, key_id: &str) -> Result<Option<DatabaseKey>, AdapterError> {
         let key = &self.user_tables().key;
         self.fetch_one(&select_where(key, "id", key_id), |row| key_from_row(key, row)).await
@@ -1100,29 +1133,10 @@ impl<Shape: HasAllTables> Adapter for SeaOrmAdapter<Shape> {
             .transpose()
     }
 
-    /// One transaction (the user's tokens too, with a token table). On PostgreSQL and MySQL it
-    /// first locks the user row, so a session, key or token being inserted for the user
-    /// meanwhile waits and then fails its foreign key (an unknown user) instead of making the
-    /// delete fail.
+    /// One transaction, as [`delete_user_and_keys`](UserAdapter::delete_user_and_keys) with
+    /// the user's sessions first.
     async fn delete_user_cascade(&self, user_id: &str) -> Result<(), AdapterError> {
-        let backend = self.backend();
-        let users = self.user_tables();
-        let mut statements = Vec::with_capacity(5);
-        if backend != DbBackend::Sqlite {
-            let mut lock = Query::select();
-            lock.expr(Expr::val(1))
-                .from(users.user.table_ref.clone())
-                .and_where(Expr::col(alias("id")).eq(user_id))
-                .lock_exclusive();
-            statements.push(backend.build(&lock));
-        }
-        statements.push(self.delete_statement(self.session(), "user_id", user_id));
-        statements.push(self.delete_statement(&users.key, "user_id", user_id));
-        if let Some(shape::TokenTable(tokens)) = self.shape.token_table() {
-            statements.push(self.delete_statement(tokens, "user_id", user_id));
-        }
-        statements.push(self.delete_statement(&users.user, "id", user_id));
-        self.in_transaction(&statements).await.map_err(|(_, error)| database(error))
+        self.delete_user_rows(user_id, Some(self.session())).await
     }
 
     /// One transaction: the key's update, then the delete of the user's sessions.

@@ -397,6 +397,14 @@ fn returning(statement: &mut CachedStatement<'_>, id: &str) -> Result<Option<Sql
     Ok(first)
 }
 
+/// Which of a user's rows [`Store::delete_user_with`] deletes with it, besides its tokens.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum UserRows {
+    None,
+    Keys,
+    KeysAndSessions,
+}
+
 /// Runs each statement with `user_id` in one `BEGIN IMMEDIATE` transaction.
 fn delete_all_of_user<'s>(
     connection: &mut Connection,
@@ -572,14 +580,17 @@ impl Store {
         .await
     }
 
-    /// With a token table, the user's tokens go in the same transaction: their foreign key
-    /// would refuse the user's delete otherwise.
-    async fn delete_user(&self, user_id: &str) -> Result<(), AdapterError> {
+    /// Deletes the user with `rows` of its rows, in one transaction. With a token table, the
+    /// user's tokens always go too: their foreign key would refuse the user's delete otherwise.
+    async fn delete_user_with(&self, user_id: &str, rows: UserRows) -> Result<(), AdapterError> {
         let user_id = user_id.to_owned();
         self.write(move |inner, connection| {
             let users = inner.users()?;
             let tokens = inner.tokens.as_ref().map(|tokens| tokens.delete_by_user.as_str());
-            delete_all_of_user(connection, tokens.into_iter().chain([users.user_delete.as_str()]), &user_id)
+            let sessions = (rows == UserRows::KeysAndSessions).then_some(inner.sessions.delete_by_user.as_str());
+            let keys = (rows != UserRows::None).then_some(users.keys_delete_by_user.as_str());
+            let statements = tokens.into_iter().chain(sessions).chain(keys).chain([users.user_delete.as_str()]);
+            delete_all_of_user(connection, statements, &user_id)
         })
         .await
     }
@@ -759,17 +770,6 @@ impl Store {
         .await
     }
 
-    async fn delete_user_cascade(&self, user_id: &str) -> Result<(), AdapterError> {
-        let user_id = user_id.to_owned();
-        self.write(move |inner, connection| {
-            let users = inner.users()?;
-            let tokens = inner.tokens.as_ref().map(|tokens| tokens.delete_by_user.as_str());
-            let rest = [&inner.sessions.delete_by_user, &users.keys_delete_by_user, &users.user_delete];
-            delete_all_of_user(connection, tokens.into_iter().chain(rest.map(String::as_str)), &user_id)
-        })
-        .await
-    }
-
     async fn update_key_and_end_sessions(
         &self,
         key_id: &str,
@@ -910,7 +910,12 @@ impl<T> UserAdapter for SqliteAdapter<T> {
 
     /// With tokens, one transaction: the user's tokens, then the user.
     async fn delete_user(&self, user_id: &str) -> Result<(), AdapterError> {
-        self.0.delete_user(user_id).await
+        self.0.delete_user_with(user_id, UserRows::None).await
+    }
+
+    /// One transaction: the user's tokens (with a token table), keys, then the user.
+    async fn delete_user_and_keys(&self, user_id: &str) -> Result<(), AdapterError> {
+        self.0.delete_user_with(user_id, UserRows::Keys).await
     }
 
     async fn get_key(&self, key_id: &str) -> Result<Option<DatabaseKey>, AdapterError> {
@@ -1002,7 +1007,7 @@ impl<T> Adapter for SqliteAdapter<T> {
 
     /// One transaction: the user's tokens (with a token table), sessions, keys, then the user.
     async fn delete_user_cascade(&self, user_id: &str) -> Result<(), AdapterError> {
-        self.0.delete_user_cascade(user_id).await
+        self.0.delete_user_with(user_id, UserRows::KeysAndSessions).await
     }
 
     /// One transaction: the key's update, then the delete of the user's sessions.

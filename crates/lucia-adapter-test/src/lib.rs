@@ -523,6 +523,7 @@ macro_rules! adapter_tests {
                 extra_delete_user_leaves_no_orphans,
                 extra_replace_key_password_compares_and_sets,
                 extra_delete_user_cascade_removes_only_that_user,
+                extra_delete_user_and_keys_removes_only_that_user,
                 extra_update_key_and_end_sessions_touches_only_that_user,
                 extra_concurrent_sign_ups_for_one_user_id_have_one_winner,
                 extra_concurrent_sign_ups_for_one_unique_attribute_have_one_winner,
@@ -530,6 +531,7 @@ macro_rules! adapter_tests {
                 extra_concurrent_password_replacements_have_one_winner,
                 extra_concurrent_sessions_for_one_id_have_one_winner,
                 extra_concurrent_inserts_against_delete_user_cascade,
+                extra_concurrent_key_inserts_against_delete_user_and_keys,
             ]
         );
     };

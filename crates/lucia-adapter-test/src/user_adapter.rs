@@ -1095,25 +1095,64 @@ pub async fn extra_concurrent_sessions_for_one_id_have_one_winner<F: Fixture<Ada
 /// `InvalidUserId`; never a store error (a deadlock the store must resolve itself). With
 /// foreign keys nothing of the user is left.
 pub async fn extra_concurrent_inserts_against_delete_user_cascade<F: Fixture<Adapter: Adapter>>(t: Arc<F>) {
+    race_inserts_against_delete(&t, Delete::Cascade).await;
+}
+
+/// `delete_user_and_keys` deletes the user with all its keys, and nothing of any other user;
+/// an unknown user is no error.
+pub async fn extra_delete_user_and_keys_removes_only_that_user<F: Fixture<Adapter: Adapter>>(t: Arc<F>) {
+    let (adapter, db) = (t.adapter(), t.database());
+    let (doomed, kept, _, kept_key) = two_users_with_a_key_each(db).await;
+    db.insert_key(&generate_key(Some(&doomed.id))).await;
+    adapter.delete_user_and_keys(&doomed.id).await.unwrap();
+    adapter.delete_user_and_keys(INVALID_ID).await.unwrap();
+    assert_rows!(db.users().await, vec![kept]);
+    assert_rows!(db.keys().await, vec![kept_key]);
+}
+
+/// Keys inserted for a user while `delete_user_and_keys` deletes it (how a split store
+/// deletes users), as [`extra_concurrent_inserts_against_delete_user_cascade`]: the delete
+/// always succeeds; each insert succeeds or, with foreign keys, is `InvalidUserId`.
+pub async fn extra_concurrent_key_inserts_against_delete_user_and_keys<F: Fixture<Adapter: Adapter>>(t: Arc<F>) {
+    race_inserts_against_delete(&t, Delete::UserAndKeys).await;
+}
+
+/// Which delete [`race_inserts_against_delete`] races.
+#[derive(Clone, Copy, Debug)]
+enum Delete {
+    /// `delete_user_cascade`, raced by one key insert and two session inserts.
+    Cascade,
+    /// `delete_user_and_keys`, raced by three key inserts (a session would keep the user).
+    UserAndKeys,
+}
+
+async fn race_inserts_against_delete<F: Fixture<Adapter: Adapter>>(t: &Arc<F>, delete: Delete) {
     let foreign_keys = t.capabilities().foreign_keys;
     for _ in 0..5 {
-        let (user, _, _) = populated_user(t.database()).await;
-        let results = race(&t, 4, |t, i| {
+        let user = match delete {
+            Delete::Cascade => populated_user(t.database()).await.0,
+            Delete::UserAndKeys => {
+                let (user, _, _, _) = two_users_with_a_key_each(t.database()).await;
+                user
+            }
+        };
+        let results = race(t, 4, |t, i| {
             let user_id = user.id.clone();
             async move {
                 let adapter = t.adapter();
-                match i {
-                    0 => adapter.delete_user_cascade(&user_id).await,
-                    1 => adapter.set_key(generate_key(Some(&user_id))).await,
-                    _ => adapter.set_session(generate_session(Some(&user_id))).await,
+                match (i, delete) {
+                    (0, Delete::Cascade) => adapter.delete_user_cascade(&user_id).await,
+                    (0, Delete::UserAndKeys) => adapter.delete_user_and_keys(&user_id).await,
+                    (1, _) | (_, Delete::UserAndKeys) => adapter.set_key(generate_key(Some(&user_id))).await,
+                    (_, Delete::Cascade) => adapter.set_session(generate_session(Some(&user_id))).await,
                 }
             }
         })
         .await;
-        assert!(results[0].is_ok(), "the cascade failed: {results:?}");
+        assert!(results[0].is_ok(), "{delete:?} failed: {results:?}");
         for result in &results[1..] {
             let refused = foreign_keys && matches!(result, Err(AdapterError::InvalidUserId));
-            assert!(result.is_ok() || refused, "an insert racing the cascade: {results:?}");
+            assert!(result.is_ok() || refused, "an insert racing {delete:?}: {results:?}");
         }
         assert!(t.database().users().await.iter().all(|u| u.id != user.id));
         if foreign_keys {

@@ -162,6 +162,18 @@ pub trait UserAdapter: Send + Sync {
     /// Deletes all keys of a user.
     fn delete_keys_by_user_id(&self, user_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send;
 
+    /// Deletes a user with all its keys (and its single-use tokens), in one transaction where
+    /// the store has them: a key inserted for the user meanwhile must not make the delete
+    /// fail, but either be deleted with it or be refused ([`AdapterError::InvalidUserId`]).
+    /// [`SplitAdapter`] deletes users with it. The default deletes the keys, then the user,
+    /// which a key inserted in between makes fail where foreign keys refuse it: override it.
+    fn delete_user_and_keys(&self, user_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        async move {
+            self.delete_keys_by_user_id(user_id).await?;
+            self.delete_user(user_id).await
+        }
+    }
+
     /// Deletes every single-use token whose `expires` is before `now_ms`, and returns how many.
     /// A store that implements [`TokenAdapter`](crate::TokenAdapter) must implement it; the
     /// default, for stores without tokens, deletes nothing.
@@ -238,14 +250,14 @@ pub trait Adapter: UserAdapter + SessionAdapter {
     }
 
     /// Deletes a user with all its sessions and keys, in one transaction where the store has
-    /// them. The default deletes the sessions, then the keys, then the user (the order foreign
-    /// keys without `ON DELETE CASCADE` need), so a failure part-way leaves a user who can no
-    /// longer sign in rather than sessions of a deleted user.
+    /// them. The default deletes the sessions, then the keys and the user
+    /// ([`delete_user_and_keys`](UserAdapter::delete_user_and_keys)), the order foreign keys
+    /// without `ON DELETE CASCADE` need, so a failure part-way leaves a user who can no longer
+    /// sign in rather than sessions of a deleted user.
     fn delete_user_cascade(&self, user_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send {
         async move {
             self.delete_sessions_by_user_id(user_id).await?;
-            self.delete_keys_by_user_id(user_id).await?;
-            self.delete_user(user_id).await
+            self.delete_user_and_keys(user_id).await
         }
     }
 
@@ -358,6 +370,9 @@ impl<U: UserAdapter, S: SessionAdapter> UserAdapter for SplitAdapter<U, S> {
     fn delete_keys_by_user_id(&self, user_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send {
         self.users.delete_keys_by_user_id(user_id)
     }
+    fn delete_user_and_keys(&self, user_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        self.users.delete_user_and_keys(user_id)
+    }
     fn delete_expired_tokens(&self, now_ms: i64) -> impl Future<Output = Result<u64, AdapterError>> + Send {
         self.users.delete_expired_tokens(now_ms)
     }
@@ -424,15 +439,15 @@ impl<U: UserAdapter, S: SessionAdapter> SessionAdapter for SplitAdapter<U, S> {
 }
 
 impl<U: UserAdapter, S: SessionAdapter> Adapter for SplitAdapter<U, S> {
-    /// Deletes the user's sessions, keys and the user, then the user's sessions once more: a
-    /// session stored while the user was being deleted is caught by the second pass, or
-    /// refused by [`set_session`](SessionAdapter::set_session)'s check (which sees the user
-    /// gone). The two stores have no common transaction; a failure part-way leaves a user
-    /// who can no longer sign in rather than sessions of a deleted user.
+    /// Deletes the user's sessions, the user with its keys
+    /// ([`delete_user_and_keys`](UserAdapter::delete_user_and_keys)), then the user's sessions
+    /// once more: a session stored while the user was being deleted is caught by the second
+    /// pass, or refused by [`set_session`](SessionAdapter::set_session)'s check (which sees
+    /// the user gone). The two stores have no common transaction; a failure part-way leaves a
+    /// user who can no longer sign in rather than sessions of a deleted user.
     async fn delete_user_cascade(&self, user_id: &str) -> Result<(), AdapterError> {
         self.sessions.delete_sessions_by_user_id(user_id).await?;
-        self.users.delete_keys_by_user_id(user_id).await?;
-        self.users.delete_user(user_id).await?;
+        self.users.delete_user_and_keys(user_id).await?;
         self.sessions.delete_sessions_by_user_id(user_id).await
     }
 }

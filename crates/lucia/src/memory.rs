@@ -138,6 +138,13 @@ fn delete_sessions_of(store: &mut Store, user_id: &str) {
     store.sessions.retain(|_, session| session.user_id != user_id);
 }
 
+/// The user, its keys and its tokens, under the caller's one lock.
+fn delete_user_and_keys_of(store: &mut Store, user_id: &str) {
+    store.keys.retain(|_, key| key.user_id != user_id);
+    store.tokens.retain(|_, token| token.user_id != user_id);
+    store.users.remove(user_id);
+}
+
 impl UserAdapter for MemoryAdapter {
     async fn get_user(&self, user_id: &str) -> Result<Option<DatabaseUser>, AdapterError> {
         let store = self.lock();
@@ -183,6 +190,11 @@ impl UserAdapter for MemoryAdapter {
         }
         store.users.remove(user_id);
         store.tokens.retain(|_, token| token.user_id != user_id);
+        Ok(())
+    }
+
+    async fn delete_user_and_keys(&self, user_id: &str) -> Result<(), AdapterError> {
+        delete_user_and_keys_of(&mut self.lock(), user_id);
         Ok(())
     }
 
@@ -352,9 +364,7 @@ impl Adapter for MemoryAdapter {
     async fn delete_user_cascade(&self, user_id: &str) -> Result<(), AdapterError> {
         let mut store = self.lock();
         delete_sessions_of(&mut store, user_id);
-        store.keys.retain(|_, key| key.user_id != user_id);
-        store.tokens.retain(|_, token| token.user_id != user_id);
-        store.users.remove(user_id);
+        delete_user_and_keys_of(&mut store, user_id);
         Ok(())
     }
 
