@@ -102,10 +102,11 @@ struct Discovered {
 }
 
 /// The ID token's claims this crate reads beyond the standard ones: Microsoft's tenant id and
-/// its "email domain owner verified" signal. Lenient: an unexpected `xms_edov` is just false.
+/// its "email domain owner verified" signal. Lenient, as every provider's ID tokens are read
+/// with them: a claim of an unexpected type is ignored (no tenant, not verified).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ExtraClaims {
-    pub(crate) tid: Option<String>,
+    pub(crate) tid: Option<serde_json::Value>,
     pub(crate) xms_edov: Option<serde_json::Value>,
 }
 
@@ -425,7 +426,7 @@ fn id_token_user(
         other => invalid(&other),
     })?;
     if microsoft {
-        let tid = claims.additional_claims().tid.as_deref();
+        let tid = claims.additional_claims().tid.as_ref().and_then(serde_json::Value::as_str);
         crate::microsoft::check_issuer(&discovered.issuer, claims.issuer().as_str(), tid)
             .map_err(|reason| invalid(&reason))?;
     }

@@ -233,6 +233,9 @@ TZDTGUYV5PEK3jvcUtPdTWrrswcZhzJ9pTg+wyA0YcJGyjvMxEiXTYqO
         assert!(matches!(&error, Error::IdToken(reason) if reason.contains("issuer")), "{error:?}");
         let mut claims = microsoft_claims(TENANT_A, TENANT_A);
         claims.as_object_mut().unwrap().remove("tid");
+        fake.set_claims(claims.clone());
+        assert!(matches!(sign_in(&microsoft).await, Err(Error::IdToken(_))));
+        claims["tid"] = json!([TENANT_A]);
         fake.set_claims(claims);
         assert!(matches!(sign_in(&microsoft).await, Err(Error::IdToken(_))));
         // The literal template as issuer is not a tenant's.
