@@ -13,7 +13,9 @@ use crate::Error;
 /// in development).
 ///
 /// The cookie is `HttpOnly`, `SameSite=Lax` (it must come back on the provider's top-level
-/// redirect to the callback), scoped to `/`, and named `lucia_oauth_<provider id>` so that
+/// redirect to the callback; `SameSite=None` and always `Secure` for a provider whose callback
+/// is a cross-site `POST`, see [`OidcProvider::uses_form_post`](crate::OidcProvider::uses_form_post)),
+/// scoped to `/`, and named `lucia_oauth_<provider id>` so that
 /// flows with two providers do not overwrite each other. Its value is encrypted and
 /// authenticated with `key`, and the name is part of what is authenticated: a cookie of one
 /// provider is not accepted by another. The expiry is inside the encrypted value too, so a
@@ -137,6 +139,27 @@ impl FlowCookie {
             expires_at_ms: self.expires_at_ms(),
         };
         Ok(crate::Start { authorization_url, cookie: self.seal(provider_id, &state)? })
+    }
+
+    /// [`start`](Self::start) with the cookie's `SameSite` attribute: `None` for a provider
+    /// whose callback is a cross-site `POST` (Apple's `form_post`), which a `Lax` cookie does
+    /// not come back with. A `SameSite=None` cookie is always `Secure` (browsers refuse it
+    /// otherwise), whatever [`secure`](Self::secure) says.
+    pub(crate) fn start_same_site(
+        &self,
+        provider_id: &str,
+        authorization_url: url::Url,
+        state: String,
+        pkce_verifier: String,
+        nonce: String,
+        same_site: SameSite,
+    ) -> Result<crate::Start, Error> {
+        let mut start = self.start(provider_id, authorization_url, state, pkce_verifier, nonce)?;
+        start.cookie.set_same_site(same_site);
+        if same_site == SameSite::None {
+            start.cookie.set_secure(true);
+        }
+        Ok(start)
     }
 
     pub(crate) fn expires_at_ms(&self) -> u64 {

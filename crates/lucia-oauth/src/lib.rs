@@ -21,6 +21,11 @@
 //!
 //! [`GitHubProvider`] does the same for GitHub, which is OAuth 2.0 without OpenID Connect:
 //! the account's numeric id and its primary email come from GitHub's REST API.
+//! [`DiscordProvider`] does it for Discord (`GET /users/@me`).
+//!
+//! Presets of [`OidcProvider`]: [`OidcProvider::google`], [`OidcProvider::microsoft`] (any
+//! Microsoft Entra tenant or personal accounts) and [`OidcProvider::apple`] (Sign in with
+//! Apple, whose callback is a cross-site `POST`: see [`OidcProvider::uses_form_post`]).
 //!
 //! Every failure is an [`Error`] variant the caller can match on; input never panics.
 //! Secrets (client secret, code, tokens, PKCE verifier, nonce) appear in no `Debug` output
@@ -46,13 +51,19 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod apple;
+mod discord;
 mod flow;
 mod github;
 mod http;
 mod keys;
+mod microsoft;
 mod oidc;
+mod rest;
 
+pub use apple::AppleClientSecret;
 pub use cookie;
+pub use discord::DiscordProvider;
 pub use flow::FlowCookie;
 pub use github::GitHubProvider;
 pub use http::{HttpClient, HttpError};
@@ -77,7 +88,7 @@ pub struct ProviderUser {
 }
 
 /// A provider an application signs users in with: its id in keys and the two steps of a
-/// sign-in. [`OidcProvider`] and [`GitHubProvider`] implement it; so can an application's own.
+/// sign-in. [`OidcProvider`], [`GitHubProvider`] and [`DiscordProvider`] implement it; so can an application's own.
 pub trait Provider: Send + Sync {
     /// The provider id used in keys (`<provider id>:<subject>`) and in the flow cookie's name.
     fn provider_id(&self) -> &str;

@@ -1,43 +1,30 @@
 //! The GitHub preset against a local fake of GitHub's authorize and token endpoints and its
 //! `/user` and `/user/emails` API (the real one cannot be reached from tests), on loopback.
 
-mod github {
-    use std::collections::{HashMap, HashSet};
-    use std::sync::{Arc, Mutex};
+mod common;
 
-    use axum::extract::{Form, Query, State};
+mod github {
+    use std::collections::HashMap;
+
+    use axum::extract::{Form, State};
     use axum::http::{HeaderMap, StatusCode, header};
-    use axum::response::{IntoResponse, Redirect, Response};
+    use axum::response::{IntoResponse, Response};
     use axum::routing::{get, post};
     use axum::{Json, Router};
     use lucia_oauth::{Error, FlowCookie, GitHubProvider, HttpClient, Provider, ProviderUser};
     use serde_json::json;
+
+    use crate::common::{self, Authorizer, authorize_at_fake, flow};
 
     const REDIRECT_URL: &str = "http://127.0.0.1:9/login/github/callback";
     /// `Basic` of `gh-client:gh-secret`.
     const CLIENT_AUTH: &str = "Basic Z2gtY2xpZW50OmdoLXNlY3JldA==";
     const ACCESS_TOKEN: &str = "gho_fake_access_token";
 
-    /// Codes handed out and not yet redeemed.
-    #[derive(Clone, Default)]
+    #[derive(Clone)]
     struct Fake {
-        codes: Arc<Mutex<HashSet<String>>>,
+        authorizer: Authorizer,
         primary_verified: bool,
-    }
-
-    async fn authorize(State(fake): State<Fake>, Query(query): Query<HashMap<String, String>>) -> Response {
-        let ok = query.get("client_id").is_some_and(|id| id == "gh-client")
-            && query.get("redirect_uri").is_some_and(|uri| uri == REDIRECT_URL)
-            && query.get("scope").is_some_and(|scope| scope == "user:email")
-            && query.get("code_challenge_method").is_some_and(|method| method == "S256")
-            && query.contains_key("code_challenge");
-        if !ok {
-            return StatusCode::BAD_REQUEST.into_response();
-        }
-        let code = format!("code-{}", fake.codes.lock().unwrap().len());
-        fake.codes.lock().unwrap().insert(code.clone());
-        let state = &query["state"];
-        Redirect::to(&format!("{REDIRECT_URL}?code={code}&state={state}")).into_response()
     }
 
     async fn token(
@@ -48,11 +35,7 @@ mod github {
         if headers.get(header::AUTHORIZATION).is_none_or(|auth| auth != CLIENT_AUTH) {
             return (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_client"}))).into_response();
         }
-        if form.get("code_verifier").is_none_or(String::is_empty) {
-            return Json(json!({"error": "invalid_request"})).into_response();
-        }
-        let code = form.get("code").cloned().unwrap_or_default();
-        if !fake.codes.lock().unwrap().remove(&code) {
+        if fake.authorizer.redeem(&form).is_none() {
             // GitHub answers a bad or used code with 200 OK and an error object.
             let error = json!({"error": "bad_verification_code", "error_description": "The code passed is incorrect or expired."});
             return Json(error).into_response();
@@ -85,16 +68,15 @@ mod github {
 
     /// The fake on a free loopback port, and a provider pointed at it.
     async fn fake_github(primary_verified: bool) -> GitHubProvider {
-        let fake = Fake { primary_verified, ..Fake::default() };
+        let authorizer = Authorizer::new("gh-client", REDIRECT_URL, "user:email");
+        let fake = Fake { authorizer: authorizer.clone(), primary_verified };
         let app = Router::new()
-            .route("/login/oauth/authorize", get(authorize))
+            .route("/login/oauth/authorize", get(common::authorize).with_state(authorizer))
             .route("/login/oauth/access_token", post(token))
             .route("/api/user", get(user))
             .route("/api/user/emails", get(emails))
             .with_state(fake);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let base = common::serve(app).await;
         GitHubProvider::with_endpoints(
             "gh-client",
             "gh-secret",
@@ -104,19 +86,6 @@ mod github {
             &format!("{base}/api"),
         )
         .unwrap()
-    }
-
-    /// The browser's part: the fake's authorize endpoint redirects at once to the callback.
-    async fn authorize_at_fake(url: &url::Url) -> String {
-        let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let response = browser.get(url.clone()).send().await.unwrap();
-        assert!(response.status().is_redirection(), "{}", response.status());
-        let location = url::Url::parse(response.headers()[header::LOCATION].to_str().unwrap()).unwrap();
-        location.query().unwrap().to_owned()
-    }
-
-    fn flow() -> FlowCookie {
-        FlowCookie::new(cookie::Key::generate()).secure(false)
     }
 
     #[tokio::test]
