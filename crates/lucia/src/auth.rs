@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::{Config, LuciaBuilder, SignInThrottle};
+use crate::deadline::{Deadlined, within};
 use crate::id::USER_ID_LENGTH;
 use crate::password::HashingPool;
 use crate::session::{from_millis, to_millis};
@@ -16,8 +17,8 @@ use crate::token::MAX_SESSION_TOKEN_LENGTH;
 use crate::verification::EmailSettings;
 use crate::{
     Adapter, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, Env, Error, Key, MAX_PASSWORD_BYTES, NewSession,
-    Session, SessionCookie, SessionHandle, SessionState, SessionToken, SessionUpdate, User, create_key_id,
-    generate_random_string,
+    Session, SessionAdapter, SessionCookie, SessionHandle, SessionState, SessionToken, SessionUpdate, User,
+    UserAdapter, create_key_id, generate_random_string,
 };
 
 /// Attributes for tables with no attribute columns: serialises to `{}` and reads any row.
@@ -158,7 +159,8 @@ pub struct Lucia<A, U = NoAttributes, S = NoAttributes> {
 }
 
 pub(crate) struct Inner<A> {
-    pub(crate) adapter: A,
+    /// The application's adapter, each call within the store deadline.
+    pub(crate) adapter: Deadlined<A>,
     pub(crate) config: Config,
     pub(crate) hashing: HashingPool,
     pub(crate) throttle: Option<SignInThrottle>,
@@ -201,13 +203,14 @@ impl<A, U, S> Lucia<A, U, S> {
         token_throttle: Arc<dyn DynThrottleStore>,
         email: EmailSettings,
     ) -> Self {
+        let adapter = Deadlined::new(adapter, config.store_timeout);
         let inner = Inner { adapter, config, hashing, throttle, token_throttle, email };
         Self { inner: Arc::new(inner), types: PhantomData }
     }
 
     /// The adapter, for operations Lucia does not wrap.
     pub fn adapter(&self) -> &A {
-        &self.inner.adapter
+        self.inner.adapter.inner()
     }
 
     /// The configuration.
@@ -453,7 +456,8 @@ where
         };
         let key = throttle_key(key_id);
         // Fails closed: an attempt that cannot be recorded is not made.
-        match throttle.store.attempt(&key, &throttle.backoff, self.inner.config.now()).await? {
+        let attempt = throttle.store.attempt(&key, &throttle.backoff, self.inner.config.now());
+        match within(self.inner.config.store_timeout, attempt).await? {
             Attempt::Allowed => {}
             Attempt::Throttled { retry_after } => return Err(Error::Throttled { retry_after }),
         }
@@ -469,7 +473,8 @@ where
     /// sign-ins, and is forgotten in time.
     pub(crate) async fn forget_sign_in_attempts(&self, key_id: &str) {
         if let Some(throttle) = &self.inner.throttle
-            && let Err(error) = throttle.store.succeeded(&throttle_key(key_id)).await
+            && let Err(error) =
+                within(self.inner.config.store_timeout, throttle.store.succeeded(&throttle_key(key_id))).await
         {
             tracing::warn!(%error, "lucia: could not clear the sign-in throttle of a key");
         }

@@ -4,6 +4,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::deadline::{DEFAULT_STORE_TIMEOUT, MAX_STORE_TIMEOUT};
 use crate::password::{HashingPool, HashingPriority, QUEUE_PER_THREAD};
 use crate::throttle::DynThrottleStore;
 use crate::verification::EmailSettings;
@@ -56,12 +57,18 @@ pub struct Config {
     /// How session tokens are kept in the session table.
     pub session_tokens: SessionTokens,
     pub(crate) clock: Clock,
+    pub(crate) store_timeout: Duration,
 }
 
 impl Config {
     /// The current time by the configured clock.
     pub fn now(&self) -> SystemTime {
         (self.clock)()
+    }
+
+    /// The deadline of each store call ([`LuciaBuilder::store_timeout`]).
+    pub fn store_timeout(&self) -> Duration {
+        self.store_timeout
     }
 }
 
@@ -73,6 +80,7 @@ impl std::fmt::Debug for Config {
             .field("session_cookie", &self.session_cookie)
             .field("csrf", &self.csrf)
             .field("session_tokens", &self.session_tokens)
+            .field("store_timeout", &self.store_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -131,6 +139,7 @@ impl<A: Adapter> LuciaBuilder<A> {
                 csrf: CsrfConfig::default(),
                 session_tokens: SessionTokens::default(),
                 clock: Arc::new(SystemTime::now),
+                store_timeout: DEFAULT_STORE_TIMEOUT,
             },
             hasher: Arc::new(Argon2id::default()),
             policy: PasswordPolicy::default(),
@@ -146,6 +155,26 @@ impl<A: Adapter> LuciaBuilder<A> {
 }
 
 impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
+    /// How long each call to the store may take (default 5 s, at most 10 s; a zero duration
+    /// is taken as 1 ms). Past it the call is [`Error::Unavailable`](crate::Error::Unavailable),
+    /// which lucia-axum answers `503` with `Retry-After` (never as a sign-out), so a stalled
+    /// database or network costs each request at most this long; requests succeed again once
+    /// the store answers. Background sweeps
+    /// ([`delete_dead_sessions`](crate::Lucia::delete_dead_sessions)) have no deadline. Every
+    /// call runs under `tokio::time::timeout`: the runtime needs its time driver (as
+    /// `#[tokio::main]` gives).
+    ///
+    /// ```
+    /// # fn demo<A: lucia::Adapter>(adapter: A) {
+    /// let auth = lucia::Lucia::builder(adapter).store_timeout(std::time::Duration::from_secs(2)).build();
+    /// assert_eq!(auth.config().store_timeout(), std::time::Duration::from_secs(2));
+    /// # }
+    /// ```
+    pub fn store_timeout(mut self, timeout: Duration) -> Self {
+        self.config.store_timeout = timeout.clamp(Duration::from_millis(1), MAX_STORE_TIMEOUT);
+        self
+    }
+
     /// Development or production (default [`Env::Dev`]).
     pub fn env(mut self, env: Env) -> Self {
         self.config.env = env;

@@ -88,6 +88,7 @@ mod auth;
 mod config;
 mod cookie;
 pub mod csrf;
+mod deadline;
 mod error;
 mod id;
 mod key;

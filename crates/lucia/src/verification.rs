@@ -676,7 +676,8 @@ where
         // NUL starts no key id: these records never share a name with a key's sign-in record.
         let key = crate::throttle::throttle_key(&format!("\0{kind}:{subject}")).into_owned();
         let now = self.inner.config.now();
-        match self.inner.token_throttle.attempt(&key, &self.inner.email.issue_backoff, now).await? {
+        let attempt = self.inner.token_throttle.attempt(&key, &self.inner.email.issue_backoff, now);
+        match crate::deadline::within(self.inner.config.store_timeout, attempt).await? {
             Attempt::Allowed => Ok(()),
             Attempt::Throttled { retry_after } => Err(Error::Throttled { retry_after }),
         }

@@ -1,0 +1,129 @@
+//! The store deadline (`LuciaBuilder::store_timeout`): a store that never answers makes a call
+//! `Error::Unavailable` after the deadline, not a hang; sweeps have none. On tokio's paused
+//! clock, so the waits are exact and take no real time.
+#![cfg(feature = "memory")]
+
+use std::future::{Future, pending};
+use std::time::Duration;
+
+use lucia::memory::MemoryAdapter;
+use lucia::{
+    AdapterError, CreateSession, CreateUser, DatabaseSession, Error, Lucia, NoAttributes, SessionAdapter,
+    SessionUpdate, SplitAdapter,
+};
+use tokio::time::Instant;
+
+/// A session store that never answers (a stalled connection).
+struct Stalled;
+
+fn never<T>() -> impl Future<Output = Result<T, AdapterError>> + Send {
+    pending()
+}
+
+impl SessionAdapter for Stalled {
+    fn get_session(&self, _: &str) -> impl Future<Output = Result<Option<DatabaseSession>, AdapterError>> + Send {
+        never()
+    }
+    fn get_sessions_by_user_id(
+        &self,
+        _: &str,
+    ) -> impl Future<Output = Result<Vec<DatabaseSession>, AdapterError>> + Send {
+        never()
+    }
+    fn set_session(&self, _: DatabaseSession) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        never()
+    }
+    fn update_session(&self, _: &str, _: SessionUpdate) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        never()
+    }
+    fn delete_session(&self, _: &str) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        never()
+    }
+    fn delete_sessions_by_user_id(&self, _: &str) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        never()
+    }
+    fn delete_dead_sessions_by_user_id(
+        &self,
+        _: &str,
+        _: i64,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        never()
+    }
+    fn delete_dead_sessions(&self, _: i64) -> impl Future<Output = Result<u64, AdapterError>> + Send {
+        never()
+    }
+}
+
+type Auth = Lucia<SplitAdapter<MemoryAdapter, Stalled>, NoAttributes, NoAttributes>;
+
+fn auth(timeout: Duration) -> Auth {
+    Lucia::builder(SplitAdapter::new(MemoryAdapter::new(), Stalled)).store_timeout(timeout).build()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_store_is_unavailable_after_the_deadline() {
+    let auth = auth(Duration::from_secs(2));
+    let started = Instant::now();
+    let result = auth.validate_session("a".repeat(40).as_str()).await;
+    assert!(matches!(result, Err(Error::Unavailable(_))), "{result:?}");
+    assert_eq!(started.elapsed(), Duration::from_secs(2));
+
+    // A write is cut off the same way; the users' store (which answers) is not affected.
+    let user = auth.create_user(CreateUser::new(NoAttributes {})).await.unwrap();
+    let started = Instant::now();
+    let result = auth.create_session(CreateSession::new(user.user_id.clone(), NoAttributes {})).await;
+    assert!(matches!(result, Err(Error::Unavailable(_))), "{:?}", result.err());
+    assert_eq!(started.elapsed(), Duration::from_secs(2));
+    let message = match result {
+        Err(error) => error.to_string(),
+        Ok(_) => unreachable!(),
+    };
+    assert!(message.contains("did not answer within 2s"), "{message}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_default_deadline_is_five_seconds() {
+    let auth: Auth = Lucia::builder(SplitAdapter::new(MemoryAdapter::new(), Stalled)).build();
+    assert_eq!(auth.config().store_timeout(), Duration::from_secs(5));
+    let started = Instant::now();
+    let result = auth.invalidate_all_user_sessions("some-user").await;
+    assert!(matches!(result, Err(Error::Unavailable(_))), "{result:?}");
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+}
+
+#[test]
+fn the_deadline_is_at_most_ten_seconds_and_never_zero() {
+    assert_eq!(auth(Duration::from_secs(60)).config().store_timeout(), Duration::from_secs(10));
+    assert_eq!(auth(Duration::ZERO).config().store_timeout(), Duration::from_millis(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn sweeps_have_no_deadline() {
+    let auth = auth(Duration::from_secs(1));
+    let sweep = tokio::time::timeout(Duration::from_secs(60), auth.delete_dead_sessions()).await;
+    assert!(sweep.is_err(), "the sweep ended: {sweep:?}");
+}
+
+impl lucia::ThrottleStore for Stalled {
+    fn attempt(
+        &self,
+        _: &str,
+        _: &lucia::Backoff,
+        _: std::time::SystemTime,
+    ) -> impl Future<Output = Result<lucia::Attempt, AdapterError>> + Send {
+        never()
+    }
+    fn succeeded(&self, _: &str) -> impl Future<Output = Result<(), AdapterError>> + Send {
+        never()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_throttle_store_is_unavailable_after_the_deadline() {
+    let auth: Lucia<MemoryAdapter> =
+        Lucia::builder(MemoryAdapter::new()).sign_in_throttle(Stalled).store_timeout(Duration::from_secs(3)).build();
+    let started = Instant::now();
+    let result = auth.use_key("username", "ada", Some("a password")).await;
+    assert!(matches!(result, Err(Error::Unavailable(_))), "{result:?}");
+    assert_eq!(started.elapsed(), Duration::from_secs(3));
+}
