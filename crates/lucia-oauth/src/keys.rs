@@ -95,7 +95,9 @@ impl<U> ProviderKeys<U> {
     /// provider says its email is verified, and the key `<email_key_provider>:<email in
     /// lowercase>` (the application's email-and-password key, such as `email`) exists, and
     /// `local_email_verified` says that user's own address is verified, the provider's key is
-    /// added to that user instead of creating a new one.
+    /// added to that user instead of creating a new one. Only an ASCII address links (in ASCII
+    /// lowercase); a non-ASCII one never does, as Unicode case mapping can turn another
+    /// mailbox into the same key.
     ///
     /// Why both checks: linking hands the existing account to whoever controls the provider
     /// account. If the provider has not verified the address, anyone can create a provider
@@ -207,7 +209,13 @@ where
         else {
             return Ok(None);
         };
-        let key = match lucia.get_key(email_provider, &email.to_lowercase()).await {
+        // ASCII addresses only: Unicode lowercasing maps distinct addresses onto one (such as
+        // `\u{212A}` KELVIN SIGN onto `k`), and whether two non-ASCII local parts are the same
+        // mailbox is up to the mail server, so such an address links nothing.
+        if !email.is_ascii() {
+            return Ok(None);
+        }
+        let key = match lucia.get_key(email_provider, &email.to_ascii_lowercase()).await {
             Ok(key) => key,
             Err(lucia::Error::InvalidKeyId) => return Ok(None),
             Err(error) => return Err(error.into()),
