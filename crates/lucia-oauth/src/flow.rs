@@ -295,6 +295,18 @@ mod tests {
     }
 
     #[test]
+    fn start_debug_hides_the_flows_secrets() {
+        let flow = FlowCookie::new(Key::generate());
+        let url = url::Url::parse("https://op.example/authorize?state=the-state&nonce=the-nonce").unwrap();
+        let start = flow.start("oidc", url, "the-state".into(), "the-verifier".into(), "the-nonce".into()).unwrap();
+        let debug = format!("{start:?}");
+        assert!(debug.contains("https://op.example/authorize") && debug.contains("lucia_oauth_oidc"), "{debug}");
+        for secret in ["the-state", "the-verifier", "the-nonce", start.cookie.value()] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+    }
+
+    #[test]
     fn removal_expires_the_cookie() {
         let removal = FlowCookie::new(Key::generate()).removal("oidc");
         assert_eq!((removal.name(), removal.value()), ("lucia_oauth_oidc", ""));
