@@ -159,8 +159,9 @@ pub enum Error {
     /// The callback's `state` is missing or not the flow's: a forged or crossed callback.
     #[error("the callback's state does not match the sign-in flow")]
     StateMismatch,
-    /// The callback's `iss` names another issuer than the provider's (RFC 9207): the answer
-    /// of another provider, sent to this provider's callback (a "mix-up" attack).
+    /// The callback's `iss` names another issuer than the provider's, or is missing from the
+    /// answer of a provider that says it always sends one (RFC 9207): the answer of another
+    /// provider, sent to this provider's callback (a "mix-up" attack).
     #[error("the callback comes from another issuer")]
     IssuerMismatch,
     /// The provider answered the authorization request with an error, such as

@@ -8,7 +8,7 @@ use oauth2::{
 };
 use url::Url;
 
-use crate::flow::{Callback, FlowCookie};
+use crate::flow::{Callback, FlowCookie, Iss};
 use crate::{Error, HttpClient, Start};
 
 type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
@@ -94,7 +94,7 @@ impl RestOAuth {
         let state = flow.open(&self.provider_id, cookie_header)?;
         let callback = Callback::parse(callback);
         // Neither GitHub nor Discord names itself in its answers (no RFC 9207 `iss`).
-        let code = callback.check(&state, None)?;
+        let code = callback.check(&state, Iss::Unchecked)?;
         let token = self
             .client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
