@@ -232,18 +232,22 @@ impl Callback {
     }
 
     /// Checks the `state` against the flow's in constant time; then, for a provider that
-    /// names itself in its answers (RFC 9207, against mix-up), that `iss`, when present, is
-    /// `issuer`; then the provider's error; and gives the code.
-    pub(crate) fn check(&self, flow: &FlowState, issuer: Option<&str>) -> Result<&str, Error> {
+    /// names itself in its answers (RFC 9207, against mix-up), the `iss` as `issuer` says;
+    /// then the provider's error; and gives the code.
+    pub(crate) fn check(&self, flow: &FlowState, issuer: Iss<'_>) -> Result<&str, Error> {
         use subtle::ConstantTimeEq;
         let state = self.state.as_deref().unwrap_or_default();
         if state.is_empty() || !bool::from(state.as_bytes().ct_eq(flow.state.as_bytes())) {
             return Err(Error::StateMismatch);
         }
-        if let (Some(iss), Some(issuer)) = (self.iss.as_deref(), issuer)
-            && iss != issuer
-        {
-            return Err(Error::IssuerMismatch);
+        match (self.iss.as_deref(), issuer) {
+            (Some(iss), Iss::IfPresent(issuer) | Iss::Required(issuer)) if iss != issuer => {
+                return Err(Error::IssuerMismatch);
+            }
+            // The provider says it names itself in every answer (RFC 9207 2.4): one without
+            // `iss` is not its own.
+            (None, Iss::Required(_)) => return Err(Error::IssuerMismatch),
+            _ => {}
         }
         if let Some(error) = &self.error {
             return Err(Error::Provider {
@@ -253,6 +257,19 @@ impl Callback {
         }
         self.code.as_deref().filter(|code| !code.is_empty()).ok_or(Error::MissingCode)
     }
+}
+
+/// What a callback's RFC 9207 `iss` parameter must be.
+#[derive(Clone, Copy)]
+pub(crate) enum Iss<'a> {
+    /// Not checked: the provider does not name itself (plain OAuth 2.0 providers), or its
+    /// issuer is known only from the ID token (Microsoft's `{tenantid}` template).
+    Unchecked,
+    /// This issuer when present.
+    IfPresent(&'a str),
+    /// Present and this issuer: the provider's metadata says
+    /// `authorization_response_iss_parameter_supported`.
+    Required(&'a str),
 }
 
 fn truncate(text: &str) -> String {
@@ -295,6 +312,18 @@ mod tests {
     }
 
     #[test]
+    fn start_debug_hides_the_flows_secrets() {
+        let flow = FlowCookie::new(Key::generate());
+        let url = url::Url::parse("https://op.example/authorize?state=the-state&nonce=the-nonce").unwrap();
+        let start = flow.start("oidc", url, "the-state".into(), "the-verifier".into(), "the-nonce".into()).unwrap();
+        let debug = format!("{start:?}");
+        assert!(debug.contains("https://op.example/authorize") && debug.contains("lucia_oauth_oidc"), "{debug}");
+        for secret in ["the-state", "the-verifier", "the-nonce", start.cookie.value()] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+    }
+
+    #[test]
     fn removal_expires_the_cookie() {
         let removal = FlowCookie::new(Key::generate()).removal("oidc");
         assert_eq!((removal.name(), removal.value()), ("lucia_oauth_oidc", ""));
@@ -304,7 +333,8 @@ mod tests {
     #[test]
     fn callback_checks_state_before_error_and_code() {
         let flow = flow_state(u64::MAX);
-        let check = |query: &str| Callback::parse(query).check(&flow, Some("https://op.example")).map(str::to_owned);
+        let check =
+            |query: &str| Callback::parse(query).check(&flow, Iss::IfPresent("https://op.example")).map(str::to_owned);
         assert_eq!(check("?code=c&state=the-state").unwrap(), "c");
         assert!(matches!(check("code=c&state=the-state&state=other"), Ok(code) if code == "c"));
         assert!(matches!(check("code=c&state=the-stat"), Err(Error::StateMismatch)));
@@ -313,6 +343,11 @@ mod tests {
         assert!(matches!(check("code=c&state=the-state&iss=https://op.example"), Ok(code) if code == "c"));
         let mixed_up = "error=access_denied&state=the-state&iss=https://attacker.example";
         assert!(matches!(check(mixed_up), Err(Error::IssuerMismatch)));
+        // A provider that says it always sends `iss`: an answer without it is refused.
+        let required = |query: &str| Callback::parse(query).check(&flow, Iss::Required("https://op.example")).is_ok();
+        assert!(required("code=c&state=the-state&iss=https://op.example"));
+        assert!(!required("code=c&state=the-state"));
+        assert!(!required("code=c&state=the-state&iss=https://attacker.example"));
         let long = "x".repeat(1000);
         match check(&format!("state=the-state&error={long}&error_description=a%0Ab")) {
             Err(Error::Provider { error, description }) => {
@@ -331,7 +366,7 @@ mod tests {
             let flow = FlowCookie::new(Key::generate());
             let _ = flow.open("oidc", Some(&header));
             let _ = flow.open("oidc", Some(&format!("lucia_oauth_oidc={header}")));
-            let _ = Callback::parse(&query).check(&flow_state(u64::MAX), Some("https://op.example"));
+            let _ = Callback::parse(&query).check(&flow_state(u64::MAX), Iss::Required("https://op.example"));
         }
     }
 }

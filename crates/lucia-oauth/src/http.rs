@@ -92,14 +92,20 @@ impl<'c> AsyncHttpClient<'c> for HttpClient {
             for (name, value) in response.headers() {
                 builder = builder.header(name, value);
             }
-            let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await? {
-                if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                    return Err(HttpError::TooLarge);
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_body(&mut response).await?;
             Ok(builder.body(body)?)
         })
     }
+}
+
+/// A provider response's body, refused past [`MAX_RESPONSE_BYTES`].
+pub(crate) async fn read_body(response: &mut reqwest::Response) -> Result<Vec<u8>, HttpError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(HttpError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }

@@ -95,7 +95,11 @@ impl<U> ProviderKeys<U> {
     /// provider says its email is verified, and the key `<email_key_provider>:<email in
     /// lowercase>` (the application's email-and-password key, such as `email`) exists, and
     /// `local_email_verified` says that user's own address is verified, the provider's key is
-    /// added to that user instead of creating a new one.
+    /// added to that user instead of creating a new one. Only an ASCII address links (in ASCII
+    /// lowercase); a non-ASCII one never does, as Unicode case mapping can turn another
+    /// mailbox into the same key. Nor does one whose user already has a key of the same
+    /// provider: another account of the provider with that address means the address changed
+    /// hands there.
     ///
     /// Why both checks: linking hands the existing account to whoever controls the provider
     /// account. If the provider has not verified the address, anyone can create a provider
@@ -207,12 +211,28 @@ where
         else {
             return Ok(None);
         };
-        let key = match lucia.get_key(email_provider, &email.to_lowercase()).await {
+        // ASCII addresses only: Unicode lowercasing maps distinct addresses onto one (such as
+        // `\u{212A}` KELVIN SIGN onto `k`), and whether two non-ASCII local parts are the same
+        // mailbox is up to the mail server, so such an address links nothing.
+        if !email.is_ascii() {
+            return Ok(None);
+        }
+        let key = match lucia.get_key(email_provider, &email.to_ascii_lowercase()).await {
             Ok(key) => key,
             Err(lucia::Error::InvalidKeyId) => return Ok(None),
             Err(error) => return Err(error.into()),
         };
         let user = lucia.get_user(&key.user_id).await?;
-        Ok(local_verified(&user.attributes).then_some(key.user_id))
+        if !local_verified(&user.attributes) {
+            return Ok(None);
+        }
+        // A user who already has another account of this provider is not given a second one
+        // by email: the address changed hands at the provider (a deleted account's address
+        // given to someone else, such as by a domain's administrator).
+        let keys = lucia.get_all_user_keys(&key.user_id).await?;
+        if keys.iter().any(|key| key.provider_id == account.provider_id) {
+            return Ok(None);
+        }
+        Ok(Some(key.user_id))
     }
 }

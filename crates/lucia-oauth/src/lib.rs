@@ -111,13 +111,24 @@ pub trait Provider: Send + Sync {
 }
 
 /// The start of a sign-in: redirect the browser to `authorization_url` (303 See Other), with
-/// `cookie` in a `Set-Cookie` header of that answer.
-#[derive(Debug)]
+/// `cookie` in a `Set-Cookie` header of that answer. Its `Debug` shows the URL without its
+/// query (which holds the flow's `state` and nonce) and the cookie's name only.
 pub struct Start {
     /// The provider's authorization URL, with this flow's `state`, PKCE challenge and nonce.
     pub authorization_url: Url,
     /// The encrypted flow cookie ([`FlowCookie`]).
     pub cookie: cookie::Cookie<'static>,
+}
+
+impl std::fmt::Debug for Start {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut url = self.authorization_url.clone();
+        url.set_query(None);
+        f.debug_struct("Start")
+            .field("authorization_url", &url.as_str())
+            .field("cookie", &self.cookie.name())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a sign-in with a provider failed.
@@ -148,8 +159,9 @@ pub enum Error {
     /// The callback's `state` is missing or not the flow's: a forged or crossed callback.
     #[error("the callback's state does not match the sign-in flow")]
     StateMismatch,
-    /// The callback's `iss` names another issuer than the provider's (RFC 9207): the answer
-    /// of another provider, sent to this provider's callback (a "mix-up" attack).
+    /// The callback's `iss` names another issuer than the provider's, or is missing from the
+    /// answer of a provider that says it always sends one (RFC 9207): the answer of another
+    /// provider, sent to this provider's callback (a "mix-up" attack).
     #[error("the callback comes from another issuer")]
     IssuerMismatch,
     /// The provider answered the authorization request with an error, such as

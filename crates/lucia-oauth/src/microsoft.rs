@@ -8,10 +8,9 @@
 //! it, so this module fetches the metadata without the first check and replaces the second by
 //! `iss == template with {tenantid} := tid` (or `iss == issuer` for a single tenant).
 
-use openidconnect::core::CoreProviderMetadata;
 use openidconnect::{AsyncHttpClient, IssuerUrl, JsonWebKeySet};
 
-use crate::oidc::{Dialect, ExtraClaims};
+use crate::oidc::{Dialect, ExtraClaims, ProviderMetadata};
 use crate::{Error, HttpClient, OidcProvider};
 
 /// The placeholder in Microsoft's multi-tenant issuer.
@@ -107,7 +106,7 @@ fn valid_tenant(tenant: &str) -> bool {
 
 /// The discovery document at `{discovery_url}/.well-known/openid-configuration`, whose
 /// issuer must be `{authority}/<segment>/v2.0` at the same authority, and its keys.
-pub(crate) async fn discover(http: &HttpClient, discovery_url: &IssuerUrl) -> Result<CoreProviderMetadata, Error> {
+pub(crate) async fn discover(http: &HttpClient, discovery_url: &IssuerUrl) -> Result<ProviderMetadata, Error> {
     let failed = |error: &dyn std::fmt::Display| Error::Discovery(error.to_string());
     let url = discovery_url.join(".well-known/openid-configuration").map_err(|error| failed(&error))?;
     let request = http::Request::builder()
@@ -119,7 +118,7 @@ pub(crate) async fn discover(http: &HttpClient, discovery_url: &IssuerUrl) -> Re
     if !response.status().is_success() {
         return Err(Error::Discovery(format!("discovery document: HTTP {}", response.status())));
     }
-    let metadata: CoreProviderMetadata =
+    let metadata: ProviderMetadata =
         serde_json::from_slice(response.body()).map_err(|error| failed(&format!("discovery document: {error}")))?;
     let authority = discovery_url.url().as_str().trim_end_matches('/');
     let authority = authority.strip_suffix("/v2.0").and_then(|rest| rest.rsplit_once('/')).map(|(base, _)| base);

@@ -6,19 +6,21 @@ use std::time::{Duration, Instant};
 
 use cookie::SameSite;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreClientAuthMethod, CoreGenderClaim, CoreJweContentEncryptionAlgorithm,
-    CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreTokenResponse, CoreUserInfoClaims,
+    CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod,
+    CoreGenderClaim, CoreGrantType, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
+    CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType, CoreTokenResponse,
+    CoreUserInfoClaims,
 };
 use openidconnect::{
-    AccessTokenHash, AdditionalClaims, AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
-    CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdToken, IssuerUrl, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError, SubjectIdentifier,
-    TokenResponse,
+    AccessTokenHash, AdditionalClaims, AdditionalProviderMetadata, AuthType, AuthorizationCode,
+    ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdToken,
+    IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    SignatureVerificationError, SubjectIdentifier, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::apple::AppleClientSecret;
-use crate::flow::{Callback, FlowCookie};
+use crate::flow::{Callback, FlowCookie, Iss};
 use crate::{Error, HttpClient, Provider, ProviderUser, Start};
 
 type Client =
@@ -99,7 +101,36 @@ struct Discovered {
     client: Client,
     /// The discovery document's `issuer` (for Microsoft, possibly the `{tenantid}` template).
     issuer: String,
+    /// Whether the provider says it names itself in every authorization response (RFC 9207's
+    /// `authorization_response_iss_parameter_supported`).
+    iss_required: bool,
 }
+
+/// The discovery document's fields this crate reads beyond OpenID Connect Discovery's: RFC
+/// 9207's `authorization_response_iss_parameter_supported`. Lenient: a value that is not a
+/// boolean counts as false.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ExtraMetadata {
+    authorization_response_iss_parameter_supported: Option<serde_json::Value>,
+}
+
+impl AdditionalProviderMetadata for ExtraMetadata {}
+
+/// A provider's metadata as discovery reads it.
+pub(crate) type ProviderMetadata = openidconnect::ProviderMetadata<
+    ExtraMetadata,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
 
 /// The ID token's claims this crate reads beyond the standard ones: Microsoft's tenant id and
 /// its "email domain owner verified" signal. Lenient, as every provider's ID tokens are read
@@ -282,7 +313,9 @@ impl Provider for OidcProvider {
     /// In order: the flow cookie must be there ([`Error::MissingFlowCookie`]), decrypt
     /// ([`Error::TamperedFlowCookie`]) and be current ([`Error::ExpiredFlow`]); the `state`
     /// must match it ([`Error::StateMismatch`]); an `iss` parameter, if any, must name this
-    /// provider ([`Error::IssuerMismatch`]); the provider must not have answered with an error
+    /// provider, and must be there if its discovery document says
+    /// `authorization_response_iss_parameter_supported` (RFC 9207; [`Error::IssuerMismatch`]);
+    /// the provider must not have answered with an error
     /// ([`Error::Provider`], such as `access_denied`) and must have sent a code
     /// ([`Error::MissingCode`]); the code is exchanged with the PKCE verifier
     /// ([`Error::TokenExchange`]: a replayed code fails here); the ID token must be valid for
@@ -366,11 +399,13 @@ impl Registration {
     async fn discover(&self, http: &HttpClient) -> Result<Discovered, Error> {
         let metadata = match self.dialect {
             Dialect::Microsoft => crate::microsoft::discover(http, &self.issuer).await?,
-            Dialect::Standard | Dialect::Apple(_) => CoreProviderMetadata::discover_async(self.issuer.clone(), http)
+            Dialect::Standard | Dialect::Apple(_) => ProviderMetadata::discover_async(self.issuer.clone(), http)
                 .await
                 .map_err(|error| Error::Discovery(error.to_string()))?,
         };
         let issuer = metadata.issuer().as_str().to_owned();
+        let iss_required = metadata.additional_metadata().authorization_response_iss_parameter_supported
+            == Some(serde_json::Value::Bool(true));
         // A provider that takes the client secret in the request body only (Apple).
         let post_only = metadata.token_endpoint_auth_methods_supported().is_some_and(|methods| {
             methods.contains(&CoreClientAuthMethod::ClientSecretPost)
@@ -383,15 +418,21 @@ impl Registration {
         if post_only {
             client = client.set_auth_type(AuthType::RequestBody);
         }
-        Ok(Discovered { client, issuer })
+        Ok(Discovered { client, issuer, iss_required })
     }
 }
 
 impl Discovered {
     /// The issuer a callback's RFC 9207 `iss` must name, if it can be known before the ID
-    /// token (not for Microsoft's `{tenantid}` template).
-    fn callback_issuer(&self) -> Option<&str> {
-        (!self.issuer.contains(crate::microsoft::TENANT_ID_TEMPLATE)).then_some(self.issuer.as_str())
+    /// token (not for Microsoft's `{tenantid}` template), and whether it must be there.
+    fn callback_issuer(&self) -> Iss<'_> {
+        if self.issuer.contains(crate::microsoft::TENANT_ID_TEMPLATE) {
+            Iss::Unchecked
+        } else if self.iss_required {
+            Iss::Required(&self.issuer)
+        } else {
+            Iss::IfPresent(&self.issuer)
+        }
     }
 }
 

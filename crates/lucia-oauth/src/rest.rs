@@ -8,7 +8,7 @@ use oauth2::{
 };
 use url::Url;
 
-use crate::flow::{Callback, FlowCookie};
+use crate::flow::{Callback, FlowCookie, Iss};
 use crate::{Error, HttpClient, Start};
 
 type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
@@ -94,7 +94,7 @@ impl RestOAuth {
         let state = flow.open(&self.provider_id, cookie_header)?;
         let callback = Callback::parse(callback);
         // Neither GitHub nor Discord names itself in its answers (no RFC 9207 `iss`).
-        let code = callback.check(&state, None)?;
+        let code = callback.check(&state, Iss::Unchecked)?;
         let token = self
             .client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
@@ -115,7 +115,7 @@ impl RestOAuth {
         accept: &str,
     ) -> Result<T, Error> {
         let url = self.api.join(path).map_err(|error| Error::Configuration(error.to_string()))?;
-        let response = http
+        let mut response = http
             .reqwest()
             .get(url)
             .bearer_auth(token)
@@ -129,6 +129,12 @@ impl RestOAuth {
         if !status.is_success() {
             return Err(Error::UserInfo(format!("GET /{path}: HTTP {status}")));
         }
-        response.json().await.map_err(|error| Error::UserInfo(format!("GET /{path}: {}", error.without_url())))
+        // Bounded as every provider response is: not an allocation the provider chooses.
+        let body = crate::http::read_body(&mut response).await.map_err(|error| match error {
+            crate::HttpError::Request(error) => Error::UserInfo(format!("GET /{path}: {}", error.without_url())),
+            other => Error::UserInfo(format!("GET /{path}: {other}")),
+        })?;
+        // The parser's message can quote the body: not repeated.
+        serde_json::from_slice(&body).map_err(|_| Error::UserInfo(format!("GET /{path}: invalid JSON response")))
     }
 }

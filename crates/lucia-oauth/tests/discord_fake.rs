@@ -28,6 +28,8 @@ mod discord {
         Unverified,
         NoEmail,
         Fails,
+        /// A valid answer padded past 1 MiB.
+        Huge,
     }
 
     #[derive(Clone)]
@@ -73,6 +75,11 @@ mod discord {
             // A user without an email, marked verified (phone): no verified email.
             Me::NoEmail => Json(user(None, true)).into_response(),
             Me::Fails => (StatusCode::INTERNAL_SERVER_ERROR, "upstream error").into_response(),
+            Me::Huge => {
+                let mut user = user(Some("nelly@discord.com"), true);
+                user["padding"] = "x".repeat(2 << 20).into();
+                Json(user).into_response()
+            }
         }
     }
 
@@ -144,6 +151,13 @@ mod discord {
         let error = sign_in(&fake_discord(Me::Fails).await).await.unwrap_err();
         assert!(matches!(&error, Error::UserInfo(message) if message.contains("500")), "{error:?}");
         assert!(!error.to_string().contains(ACCESS_TOKEN));
+    }
+
+    #[tokio::test]
+    async fn oversized_api_answer_is_refused() {
+        // Bounded like every other provider response, not read whole into memory.
+        let error = sign_in(&fake_discord(Me::Huge).await).await.unwrap_err();
+        assert!(matches!(&error, Error::UserInfo(message) if message.contains("larger than")), "{error:?}");
     }
 
     #[tokio::test]

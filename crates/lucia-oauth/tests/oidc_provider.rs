@@ -336,6 +336,12 @@ mod oidc {
             .finish();
         let error = provider.finish(&http, &flow, &mixed_up, Some(&header)).await.unwrap_err();
         assert!(matches!(error, Error::IssuerMismatch), "{error:?}");
+        // ... or none, from a provider whose metadata says it always names itself ...
+        let no_iss = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(url::form_urlencoded::parse(query.as_bytes()).filter(|(key, _)| key != "iss"))
+            .finish();
+        let error = provider.finish(&http, &flow, &no_iss, Some(&header)).await.unwrap_err();
+        assert!(matches!(error, Error::IssuerMismatch), "{error:?}");
         // ... or no flow cookie: all refused before the code is used, which still works.
         let error = provider.finish(&http, &flow, &query, None).await.unwrap_err();
         assert!(matches!(error, Error::MissingFlowCookie), "{error:?}");
@@ -352,7 +358,8 @@ mod oidc {
         let flow = flow_cookie();
         let start = provider.start(&flow).unwrap();
         let state = query_param(&start.authorization_url, "state");
-        let query = format!("error=access_denied&error_description=The+user+said+no&state={state}");
+        let iss = url::form_urlencoded::byte_serialize(server.issuer.as_bytes()).collect::<String>();
+        let query = format!("error=access_denied&error_description=The+user+said+no&state={state}&iss={iss}");
         let error = provider.finish(&http, &flow, &query, Some(&cookie_header(&start))).await.unwrap_err();
         match error {
             Error::Provider { error, description } => {
@@ -361,7 +368,8 @@ mod oidc {
             }
             other => panic!("{other:?}"),
         }
-        let error = provider.finish(&http, &flow, &format!("state={state}"), Some(&cookie_header(&start))).await;
+        let error =
+            provider.finish(&http, &flow, &format!("state={state}&iss={iss}"), Some(&cookie_header(&start))).await;
         assert!(matches!(error, Err(Error::MissingCode)), "{error:?}");
     }
 

@@ -68,6 +68,36 @@ mod keys {
     }
 
     #[tokio::test]
+    async fn no_linking_by_a_non_ascii_address_that_lowercases_onto_another() {
+        // `\u{212A}` (KELVIN SIGN) lowercases to ASCII `k`: another mailbox, which an attacker
+        // may hold and have verified at the provider, must not name `kate@example.com`'s key.
+        let auth = auth();
+        let kate = password_user(&auth, "kate@example.com", true).await;
+        let lookalike = account("1", "\u{212A}ate@example.com", true);
+        let signed_in = linking().sign_in(&auth, &lookalike, profile, NoAttributes {}).await.unwrap();
+        assert_eq!(signed_in.case, SignInCase::NewUser);
+        assert_ne!(signed_in.session.session.user.user_id, kate);
+        assert!(auth.get_all_user_keys(&kate).await.unwrap().iter().all(|key| key.provider_id != "oidc"));
+    }
+
+    #[tokio::test]
+    async fn no_linking_by_email_to_a_user_with_another_account_of_the_provider() {
+        // Ada signed in with provider account 1; account 2 now has her (verified) address: it
+        // changed hands at the provider, and account 2 must not get into Ada's account.
+        let auth = auth();
+        let ada = password_user(&auth, "ada@example.com", true).await;
+        ProviderKeys::new().link(&auth, &ada, &account("1", "ada@example.com", true)).await.unwrap();
+        let recycled = account("2", "ada@example.com", true);
+        let signed_in = linking().sign_in(&auth, &recycled, profile, NoAttributes {}).await.unwrap();
+        assert_eq!(signed_in.case, SignInCase::NewUser);
+        assert_ne!(signed_in.session.session.user.user_id, ada);
+        // Another provider's account with her address still links.
+        let other = ProviderUser { provider_id: "other".into(), ..account("3", "ada@example.com", true) };
+        let signed_in = linking().sign_in(&auth, &other, profile, NoAttributes {}).await.unwrap();
+        assert_eq!((signed_in.case, signed_in.session.session.user.user_id), (SignInCase::LinkedByEmail, ada));
+    }
+
+    #[tokio::test]
     async fn no_linking_when_the_provider_did_not_verify() {
         let auth = auth();
         let existing = password_user(&auth, "ada@example.com", true).await;
