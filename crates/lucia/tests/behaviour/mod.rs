@@ -241,6 +241,8 @@ macro_rules! behaviour_tests {
             races::race_sign_ins_against_sign_out_everywhere,
             races::race_sign_ins_against_delete_user,
             races::race_new_sessions_and_keys_against_delete_user,
+            races::race_validations_renewing_one_session,
+            races::race_validations_against_invalidate_session,
             races::change_password_and_its_revocation_are_atomic,
             races::hashing_is_bounded_when_sign_ins_are_cancelled,
             differences::v2_update_user_attributes_to_a_taken_value_is_duplicate_attribute,

@@ -13,8 +13,11 @@
 //! - sign out everywhere: a session whose row existed before the revocation began (its insert
 //!   finished first), and every sign-in that returned before it began, is gone afterwards;
 //! - account deletion: racing sign-ins fail with a client error (never `Error::Database`), and
-//!   no row of the user remains.
+//!   no row of the user remains;
+//! - validations of one idle session all succeed and renew it once; racing its invalidation,
+//!   none resurrects it.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,7 +26,9 @@ use lucia::{Adapter, Error};
 use lucia_adapter_test::TestDatabase;
 
 use super::support::{CountingHasher, FastHasher, Probe};
-use super::{Auth, Ctx, Fixture, Table, assert_err, is_live, new_session, new_user_with_password, token, xx};
+use super::{
+    Auth, Ctx, DAY, Fixture, Table, assert_err, is_live, new_session, new_user, new_user_with_password, token, xx,
+};
 
 /// Store calls of one uncontended `sign_in` with the store's own `get_session_and_user` (5)
 /// or the provided one (6), plus margin: every position before, between and after them.
@@ -598,4 +603,80 @@ async fn wait_for(condition: impl Fn() -> bool) {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     panic!("the condition never held");
+}
+
+/// Validations of one token started together on the runtime's threads, with `also` started
+/// at the same moment: the validations' results.
+async fn validate_together<F: Fixture>(
+    t: &Ctx<F>,
+    token: &str,
+    validations: usize,
+    also: impl Future<Output = ()> + Send + 'static,
+) -> Vec<Result<lucia::SessionState, Error>> {
+    let start = Arc::new(tokio::sync::Barrier::new(validations + 2));
+    let tasks: Vec<_> = (0..validations)
+        .map(|_| {
+            let (auth, token, start) = (t.auth.clone(), token.to_owned(), Arc::clone(&start));
+            tokio::spawn(async move {
+                start.wait().await;
+                auth.validate_session(&token).await.map(|session| session.state)
+            })
+        })
+        .collect();
+    let also = {
+        let start = Arc::clone(&start);
+        tokio::spawn(async move {
+            start.wait().await;
+            also.await;
+        })
+    };
+    start.wait().await;
+    also.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())));
+    }
+    results
+}
+
+/// Eight validations at once of one idle session: each succeeds as active (none sees a
+/// half-renewed row), and the row ends renewed from the validation time, its attributes kept.
+pub async fn race_validations_renewing_one_session<F: Fixture>(t: &Ctx<F>) {
+    for round in 0..ROUNDS {
+        let user_id = new_user(&t.auth, &format!("renew{round}")).await;
+        let created = new_session(&t.auth, &user_id).await;
+        let later = t.now() + 3 * DAY;
+        t.set_now(later);
+        for result in validate_together(t, token(&created), 8, async {}).await {
+            let state = result.unwrap_or_else(|e| panic!("round {round}: a validation failed: {e:?}"));
+            assert_eq!(state, lucia::SessionState::Active, "round {round}");
+        }
+        let rows = t.sessions_of(&user_id).await;
+        assert_eq!(rows.len(), 1, "round {round}: {rows:?}");
+        assert_eq!((rows[0].active_expires, rows[0].idle_expires), (later + DAY, later + 15 * DAY), "round {round}");
+        assert_eq!(rows[0].attributes["country"], "XX", "round {round}");
+    }
+}
+
+/// Validations of an idle session (each renews it) while it is invalidated: each either
+/// succeeds or finds no session, and afterwards the session is gone for good: no renewal
+/// wrote its row back.
+pub async fn race_validations_against_invalidate_session<F: Fixture>(t: &Ctx<F>) {
+    for round in 0..ROUNDS {
+        let user_id = new_user(&t.auth, &format!("ended{round}")).await;
+        let created = new_session(&t.auth, &user_id).await;
+        t.set_now(t.now() + 3 * DAY);
+        let (auth, ending) = (t.auth.clone(), token(&created).to_owned());
+        let invalidate = async move { auth.invalidate_session(&ending).await.unwrap() };
+        for result in validate_together(t, token(&created), 8, invalidate).await {
+            if let Err(error) = result {
+                assert!(
+                    matches!(error, Error::InvalidSessionId),
+                    "round {round}: unexpected validation error: {error:?}"
+                );
+            }
+        }
+        assert_err!(t.auth.validate_session(token(&created)).await, Error::InvalidSessionId);
+        assert_eq!(t.sessions_of(&user_id).await, vec![], "round {round}: the session came back");
+    }
 }
