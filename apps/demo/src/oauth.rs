@@ -369,6 +369,27 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn providers_need_the_public_origin_and_keep_their_secrets() {
+        let oidc = ProviderSetting::Oidc {
+            name: "oidc".into(),
+            issuer: "http://127.0.0.1:9".into(),
+            client_id: "id".into(),
+            client_secret: Some("the-client-secret".into()),
+        };
+        let config = Config {
+            oauth_providers: vec![oidc],
+            oauth_cookie_key: Some("the cookie key, thirty-two characters or more".into()),
+            ..Config::default()
+        };
+        assert!(matches!(routes(&config).await, Err(OAuthSetupError::NoPublicOrigin)));
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("the-client-secret") && !shown.contains("the cookie key"), "{shown}");
+        // No provider, no origin needed.
+        let (_, providers) = routes(&Config::default()).await.unwrap();
+        assert!(providers.list().is_empty() && providers.authorization_origins().is_empty());
+    }
+
     #[test]
     fn flow_keys_come_from_a_long_enough_secret() {
         assert!(matches!(flow_key(Some("short")), Err(OAuthSetupError::ShortKey)));
