@@ -1150,3 +1150,29 @@ async fn unlink(browser: &Client, app: &App, key: &str) -> (StatusCode, String) 
     let to = if status == StatusCode::SEE_OTHER { location(&response).to_owned() } else { String::new() };
     (status, if to.is_empty() { response.text().await.unwrap() } else { to })
 }
+
+/// A first sign-in with a provider whose username and email another account already holds:
+/// the new user gets the name with a suffix, and no email (the address is the other
+/// account's); nothing is linked to that other account.
+#[tokio::test]
+async fn a_provider_user_whose_name_and_email_are_taken_gets_another_name() {
+    let Some((app, _provider)) = App::start_with_oidc().await else { return };
+    let name = unique_name();
+    sign_up(&app, &app.browser(), &name).await;
+
+    let browser = app.browser();
+    let start = browser.get(app.url("/login/oidc")).send().await.unwrap();
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    let authorization = url::Url::parse(location(&start)).unwrap();
+    let callback = sign_in_at_provider(&authorization, &name, &app.url("/login/oidc/callback")).await;
+    let signed_in = browser.get(callback.as_str()).send().await.unwrap();
+    assert_eq!((signed_in.status(), location(&signed_in)), (StatusCode::SEE_OTHER, "/account"));
+    let (status, account) = page(&browser, &app.url("/account")).await;
+    assert_eq!(status, StatusCode::OK);
+    let username = account.split(r#"id="account-username">"#).nth(1).unwrap().split('<').next().unwrap();
+    assert!(username.starts_with(&format!("{}-", name.to_lowercase())), "{username}");
+    assert!(!account.contains(r#"id="account-email""#), "no email: it is the other account's");
+    // The password account is untouched: it signs in, with its own name.
+    let response = sign_in(&app, &app.browser(), &name, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+}
