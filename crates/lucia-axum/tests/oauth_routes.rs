@@ -45,6 +45,12 @@ mod oauth_routes {
     }
 
     async fn fixture_with(lifetime: Duration, burst: u32) -> Option<Fixture> {
+        fixture_with_pages(lifetime, burst, false).await
+    }
+
+    /// With `pages`, failures of page requests redirect to `/sign-in?oauth_error=…`, and the
+    /// layer sends page requests without a session to `/sign-in`.
+    async fn fixture_with_pages(lifetime: Duration, burst: u32, pages: bool) -> Option<Fixture> {
         let server = OidcTestProvider::start(REDIRECT_URL).await?;
         let http = HttpClient::new().unwrap();
         let provider =
@@ -58,12 +64,13 @@ mod oauth_routes {
         .unwrap()
         .redirect_to("/me")
         .link_redirect_to("/account");
+        let routes = if pages { routes.failure_redirect_to("/sign-in") } else { routes };
         let auth: Auth = Lucia::builder(MemoryAdapter::new()).user_attributes::<UserAttributes>().build();
         let quota = Quota::per_hour(std::num::NonZeroU32::new(burst).unwrap());
         let app = Router::new()
             .route("/me", get(me))
             .merge(routes.router())
-            .layer(LuciaLayer::new(&auth).sign_in_rate_limit(quota))
+            .layer(LuciaLayer::new(&auth).sign_in_rate_limit(quota).sign_in_url("/sign-in"))
             .with_state(auth.clone())
             .layer(MockConnectInfo(SocketAddr::from(([192, 0, 2, 1], 4321))));
         Some(Fixture { app, auth, _server: server })
@@ -275,5 +282,38 @@ mod oauth_routes {
         assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(limited.headers().contains_key(header::RETRY_AFTER));
         assert_flow_removed(&limited);
+    }
+
+    /// Page requests (`Accept: text/html`): a failed callback is a redirect to the failure
+    /// page with its code, the flow cookie still removed; a link started without a session
+    /// goes to the sign-in page.
+    #[tokio::test]
+    async fn page_requests_are_redirected() {
+        let Some(fixture) = fixture_with_pages(Duration::from_secs(600), 20, true).await else { return };
+        let page = |method: &str, uri: &str, cookies: &[&str]| {
+            let mut request = Request::builder()
+                .method(method)
+                .uri(uri)
+                .header(header::HOST, "localhost")
+                .header(header::ACCEPT, "text/html")
+                .header(header::ORIGIN, "http://localhost");
+            if !cookies.is_empty() {
+                request = request.header(header::COOKIE, cookies.join("; "));
+            }
+            fixture.app.clone().oneshot(request.body(Body::empty()).unwrap())
+        };
+        let link = page("POST", "/login/oidc/link", &[]).await.unwrap();
+        assert_eq!((link.status(), location(&link)), (StatusCode::SEE_OTHER, "/sign-in"));
+        let (flow, callback) = fixture.through_provider(None, "ada").await;
+        let missing = page("GET", &callback, &[]).await.unwrap();
+        assert_eq!((missing.status(), location(&missing)), (StatusCode::SEE_OTHER, "/sign-in?oauth_error=flow"));
+        assert_flow_removed(&missing);
+        let (_, carol) = fixture.user_with_session("carol").await;
+        let (_, bob) = fixture.user_with_session("bob").await;
+        let (link_flow, link_callback) = fixture.through_provider(Some(&bob), "mallory").await;
+        let wrong = page("GET", &link_callback, &[&link_flow, &carol]).await.unwrap();
+        assert_eq!(location(&wrong), "/sign-in?oauth_error=wrong-user");
+        let signed_in = page("GET", &callback, &[&flow]).await.unwrap();
+        assert_eq!((signed_in.status(), location(&signed_in)), (StatusCode::SEE_OTHER, "/me"));
     }
 }
