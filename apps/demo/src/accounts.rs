@@ -236,6 +236,17 @@ pub struct Client {
 }
 
 impl Client {
+    /// The client of a request, from its head.
+    pub fn from_parts(parts: &Parts) -> Self {
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|agent| agent.chars().take(255).collect());
+        Self { ip, user_agent }
+    }
+
     pub fn session_attributes(&self) -> SessionAttributes {
         SessionAttributes { ip: self.ip.clone(), user_agent: self.user_agent.clone(), created_at: Some(now_ms()) }
     }
@@ -245,13 +256,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip().to_string());
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|agent| agent.chars().take(255).collect());
-        Ok(Self { ip, user_agent })
+        Ok(Self::from_parts(parts))
     }
 }
 

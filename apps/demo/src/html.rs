@@ -8,6 +8,7 @@
 use askama::Template;
 use lucia::Session;
 
+use crate::oauth::{Method, ProviderLink};
 use crate::{SessionAttributes, UserAttributes};
 
 #[derive(Template)]
@@ -51,6 +52,8 @@ pub struct Credentials<'a> {
     /// A failure about the address alone, shown under its field.
     email_error: Option<&'a str>,
     password_error: Option<&'a str>,
+    /// The providers to sign in with (sign-in only).
+    providers: &'a [ProviderLink],
 }
 
 /// What a sign-up form shows again after a failure: what was typed, and where the failure
@@ -67,7 +70,17 @@ pub struct SignUpForm<'a> {
 impl<'a> Credentials<'a> {
     pub fn sign_up(form: SignUpForm<'a>) -> Self {
         let SignUpForm { username, email, error, email_error, password_error } = form;
-        Self { signed_in: None, signup: true, notice: None, username, email, error, email_error, password_error }
+        Self {
+            signed_in: None,
+            signup: true,
+            notice: None,
+            username,
+            email,
+            error,
+            email_error,
+            password_error,
+            providers: &[],
+        }
     }
 
     pub fn sign_in(notice: Option<&'a str>, username: &'a str, error: Option<&'a str>) -> Self {
@@ -80,7 +93,13 @@ impl<'a> Credentials<'a> {
             error,
             email_error: None,
             password_error: None,
+            providers: &[],
         }
+    }
+
+    /// With a "Sign in with …" link per provider.
+    pub fn with_providers(self, providers: &'a [ProviderLink]) -> Self {
+        Self { providers, ..self }
     }
 
     fn username_described_by(&self) -> String {
@@ -149,6 +168,12 @@ pub struct Account<'a> {
     error: Option<&'a str>,
     /// The new password's rejection, shown under its field.
     password_error: Option<&'a str>,
+    /// The user's ways to sign in.
+    methods: &'a [Method],
+    /// The providers a method can be linked from.
+    providers: &'a [ProviderLink],
+    /// Whether the user has a password (the password form needs it).
+    has_password: bool,
 }
 
 /// One session on the account page, named by its handle (which cannot sign in).
@@ -193,7 +218,17 @@ impl<'a> Account<'a> {
             notice,
             error,
             password_error,
+            methods: &[],
+            providers: &[],
+            has_password: true,
         }
+    }
+
+    /// With the user's sign-in methods, and the providers to link.
+    pub fn with_methods(self, methods: &'a [Method], providers: &'a [ProviderLink]) -> Self {
+        let has_password =
+            methods.iter().any(|method| method.key.starts_with(&format!("{}:", crate::accounts::PROVIDER)));
+        Self { methods, providers, has_password, ..self }
     }
 }
 

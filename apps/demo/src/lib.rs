@@ -40,6 +40,7 @@ mod api;
 pub mod db;
 mod html;
 pub mod mail;
+pub mod oauth;
 mod web;
 
 /// User attribute columns.
@@ -137,6 +138,12 @@ pub struct Config {
     pub mail_dir: std::path::PathBuf,
     /// The sender of the demo's mail.
     pub mail_from: String,
+    /// The providers users can sign in with ("Sign in with …"); they need
+    /// [`public_origin`](Self::public_origin), the origin of their redirect URLs.
+    pub oauth_providers: Vec<oauth::ProviderSetting>,
+    /// The secret the OAuth flow cookie's key is derived from (at least 32 characters; the
+    /// same on every instance). `None`: a random key per start.
+    pub oauth_cookie_key: Option<String>,
 }
 
 /// The default [`Config::mail_from`].
@@ -162,6 +169,8 @@ impl Default for Config {
             smtp_url: None,
             mail_dir: mail::default_folder(),
             mail_from: DEFAULT_MAIL_FROM.to_owned(),
+            oauth_providers: Vec::new(),
+            oauth_cookie_key: None,
         }
     }
 }
@@ -180,6 +189,8 @@ impl std::fmt::Debug for Config {
             .field("smtp_url", &self.smtp_url.as_deref().map(redact_database_url))
             .field("mail_dir", &self.mail_dir)
             .field("mail_from", &self.mail_from)
+            .field("oauth_providers", &self.oauth_providers)
+            .field("oauth_cookie_key", &self.oauth_cookie_key.as_ref().map(|_| REDACTED))
             .finish()
     }
 }
@@ -290,6 +301,9 @@ pub enum StartError {
     /// SMTP server (the development mailer would leave codes and links in files).
     #[error("production mode needs {0}")]
     Production(&'static str),
+    /// A sign-in provider could not be set up (its settings, or its discovery).
+    #[error(transparent)]
+    OAuth(#[from] oauth::OAuthSetupError),
 }
 
 /// The demo, built and not yet serving: what [`serve`] runs.
@@ -354,11 +368,15 @@ pub async fn build(config: &Config) -> Result<Demo, StartError> {
     if let Some(name) = &config.trusted_proxy_header {
         layer = layer.trusted_proxy_header(name);
     }
+    let (provider_routes, providers) = oauth::routes(config).await?;
+    let hardening = Hardening::new(config.production, providers.authorization_origins());
     let router = router()
+        .merge(provider_routes)
         .layer(layer)
         .layer(Extension(mails.clone()))
+        .layer(Extension(providers))
         .with_state(auth.clone())
-        .layer(middleware::from_fn_with_state(Hardening { production: config.production }, log_and_harden));
+        .layer(middleware::from_fn_with_state(hardening, log_and_harden));
     Ok(Demo { router, auth, mails })
 }
 
@@ -430,6 +448,7 @@ fn router() -> Router<Auth> {
         .route("/account/sessions/revoke-others", post(web::revoke_other_sessions))
         .route("/account/password", post(web::change_password))
         .route("/account/delete", post(web::delete_account))
+        .route("/account/methods/unlink", post(web::unlink_method))
         .route("/verify-email", get(web::verify_email_page).post(web::verify_email))
         .route("/verify-email/resend", post(web::resend_code))
         .route("/forgot-password", get(web::forgot_password_page).post(web::forgot_password))
@@ -446,10 +465,27 @@ fn router() -> Router<Auth> {
 }
 
 /// What [`log_and_harden`] adds.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Hardening {
     /// Adds `Strict-Transport-Security` (production runs behind https).
     production: bool,
+    /// The `Content-Security-Policy`.
+    policy: HeaderValue,
+}
+
+impl Hardening {
+    /// Forms post to the demo only, and may be redirected to the sign-in providers'
+    /// authorization pages (the account page's "Link" buttons).
+    fn new(production: bool, authorization_origins: &[String]) -> Self {
+        let mut policy = "default-src 'self'; form-action 'self'".to_owned();
+        for origin in authorization_origins {
+            policy.push(' ');
+            policy.push_str(origin);
+        }
+        let policy =
+            HeaderValue::try_from(policy).unwrap_or(HeaderValue::from_static("default-src 'self'; form-action 'self'"));
+        Self { production, policy }
+    }
 }
 
 /// Logs each request and adds security headers to each response.
@@ -461,7 +497,7 @@ async fn log_and_harden(State(hardening): State<Hardening>, request: Request, ne
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'self'; form-action 'self'"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, hardening.policy.clone());
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if hardening.production {
         // Two years, subdomains too: browsers then refuse plain http for the whole site.

@@ -46,6 +46,16 @@ Usage: lucia-demo [--port PORT] [--host ADDRESS] [--database-url URL] [--redis-u
                          clear, as Lucia v2 does (env LUCIA_V2_COMPAT=1); by default they are
                          stored as their SHA-256
 
+Sign in with providers (environment only; each needs --public-origin, and registers the
+redirect URL <public origin>/login/<provider>/callback with the provider):
+  OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET
+                         an OpenID Connect provider, found by discovery from its issuer URL
+  OIDC_NAME              its name in routes and keys (default oidc: /login/oidc)
+  GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET
+                         GitHub (/login/github)
+  OAUTH_COOKIE_KEY       secret (32+ characters) the sign-in flow cookie's key is derived
+                         from; the same on every instance (default: a random key per start)
+
 Logs go to stderr; RUST_LOG=debug|info|warn|error sets the level.";
 
 struct Options {
@@ -102,6 +112,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
         Some(burst) => burst.parse().map_err(|_| format!("invalid sign-in burst {burst}"))?,
         None => lucia_demo::DEFAULT_SIGN_IN_BURST,
     };
+    let oauth_providers = lucia_demo::oauth::ProviderSetting::from_env(env)?;
     let defaults = Config::default();
     let config = Config {
         database_url,
@@ -114,6 +125,8 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
         smtp_url,
         mail_dir: mail_dir.unwrap_or(defaults.mail_dir.clone()),
         mail_from: mail_from.unwrap_or(defaults.mail_from.clone()),
+        oauth_providers,
+        oauth_cookie_key: env("OAUTH_COOKIE_KEY"),
         ..defaults
     };
     Ok(Some(Options { host, port, config }))

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::accounts::{self, Client, Credentials, EmailFlowError, PROVIDER, SignInError, SignUpError};
 use crate::mail::Mails;
+use crate::oauth::{self, Providers, UnlinkError};
 use crate::{AuthRequest, SignedIn, html};
 
 /// A failure shown as a page.
@@ -63,6 +64,8 @@ type PageResult = Result<Response, PageError>;
 #[serde(default)]
 pub struct Notice {
     notice: Option<String>,
+    /// A failed sign-in or link with a provider ([`lucia_axum::oauth::OAuthError::code`]).
+    oauth_error: Option<String>,
 }
 
 impl Notice {
@@ -79,7 +82,23 @@ impl Notice {
             "password-reset" => {
                 "Your password has been reset, and you were signed out everywhere. Sign in with the new one."
             }
+            "linked" => "The provider account is linked: you can sign in with it now.",
+            "unlinked" => "That sign-in method has been removed.",
             _ => return None,
+        })
+    }
+
+    /// The failure of a sign-in or link with a provider, in words.
+    fn error(&self) -> Option<&'static str> {
+        Some(match self.oauth_error.as_deref()? {
+            "flow" => "That sign-in took too long or was not started here. Please try again.",
+            "denied" => "The provider did not sign you in.",
+            "taken" => "That provider account is already linked to another account here.",
+            "wrong-user" => "That link was started by another account. Please try again.",
+            "provider" => "The provider could not be reached or answered wrongly. Please try again later.",
+            "too-many" => "Too many sign-in attempts from your address. Please wait a moment.",
+            "unavailable" => "The service is briefly unavailable. Please try again in a few seconds.",
+            _ => "The sign-in with the provider failed.",
         })
     }
 }
@@ -168,21 +187,37 @@ pub async fn signup(
     }
 }
 
-pub async fn login_page(auth: AuthRequest, Query(notice): Query<Notice>) -> PageResult {
+pub async fn login_page(
+    auth: AuthRequest,
+    Extension(providers): Extension<Providers>,
+    Query(notice): Query<Notice>,
+) -> PageResult {
     if auth.validate().await?.is_some() {
-        return Ok(Redirect::to("/account").into_response());
+        // A failed link (started from the account page) is explained there.
+        let location = match notice.oauth_error.as_deref().filter(|_| notice.error().is_some()) {
+            Some(code) => format!("/account?oauth_error={code}"),
+            None => "/account".to_owned(),
+        };
+        return Ok(Redirect::to(&location).into_response());
     }
-    Ok(page(StatusCode::OK, &html::Credentials::sign_in(notice.message(), "", None)))
+    let form = html::Credentials::sign_in(notice.message(), "", notice.error()).with_providers(providers.list());
+    Ok(page(StatusCode::OK, &form))
 }
 
 /// Checks the password and starts a session in one step (safe against a password change
 /// racing it), ends the session this browser had, and sets the new cookie.
-pub async fn login(auth: AuthRequest, client: Client, Form(credentials): Form<Credentials>) -> PageResult {
+pub async fn login(
+    auth: AuthRequest,
+    client: Client,
+    Extension(providers): Extension<Providers>,
+    Form(credentials): Form<Credentials>,
+) -> PageResult {
     match try_sign_in(&auth, &client, &credentials).await? {
         Ok(()) => Ok(Redirect::to("/account").into_response()),
         Err(failure) => {
             let message = failure.to_string();
-            let form = html::Credentials::sign_in(None, &credentials.username, Some(&message));
+            let form = html::Credentials::sign_in(None, &credentials.username, Some(&message))
+                .with_providers(providers.list());
             Ok(form_page(failure.status(), failure.retry_after(), &form))
         }
     }
@@ -214,11 +249,15 @@ pub async fn logout(auth: AuthRequest) -> PageResult {
 
 /// Signed-in users only: [`SignedIn`] sends everyone else to `/login`, and a user whose
 /// address is not verified yet goes to `/verify-email` first.
-pub async fn account(SignedIn { session, auth, .. }: SignedIn, Query(notice): Query<Notice>) -> PageResult {
+pub async fn account(
+    SignedIn { session, auth, .. }: SignedIn,
+    Extension(providers): Extension<Providers>,
+    Query(notice): Query<Notice>,
+) -> PageResult {
     if session.user.attributes.needs_verification() {
         return Ok(Redirect::to("/verify-email").into_response());
     }
-    account_page(&auth, &session, StatusCode::OK, notice.message(), None, None).await
+    account_page(&auth, &providers, &session, StatusCode::OK, notice.message(), notice.error(), None).await
 }
 
 /// The code form, for a signed-in user whose address is not verified yet (others go to their
@@ -375,6 +414,7 @@ pub async fn reset_password(auth: AuthRequest, Form(form): Form<ResetForm>) -> P
 
 async fn account_page(
     auth: &AuthRequest,
+    providers: &Providers,
     session: &lucia::Session<crate::UserAttributes, crate::SessionAttributes>,
     status: StatusCode,
     notice: Option<&str>,
@@ -385,17 +425,21 @@ async fn account_page(
     let mut sessions = auth.lucia().get_all_user_sessions(&session.user.user_id).await?;
     // This device first, then the most recent.
     sessions.sort_by_key(|s| (s.handle != session.handle, std::cmp::Reverse(s.attributes.created_at)));
-    Ok(page(status, &html::Account::new(session, &sessions, notice, error, password_error)))
+    let methods = oauth::methods(auth.lucia(), &session.user.user_id, providers).await?;
+    let account = html::Account::new(session, &sessions, notice, error, password_error);
+    Ok(page(status, &account.with_methods(&methods, providers.list())))
 }
 
 /// The account page with a `429` for a current password the per-account throttle refused,
 /// and `Retry-After` saying when to try again.
 async fn throttled_account_page(
     auth: &AuthRequest,
+    providers: &Providers,
     session: &lucia::Session<crate::UserAttributes, crate::SessionAttributes>,
     failure: &SignInError,
 ) -> PageResult {
-    let mut response = account_page(auth, session, failure.status(), None, Some(&failure.to_string()), None).await?;
+    let mut response =
+        account_page(auth, providers, session, failure.status(), None, Some(&failure.to_string()), None).await?;
     if let Some(seconds) = failure.retry_after() {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
@@ -447,6 +491,7 @@ pub struct PasswordForm {
 
 pub async fn change_password(
     SignedIn { session: current, auth, .. }: SignedIn,
+    Extension(providers): Extension<Providers>,
     client: Client,
     Form(form): Form<PasswordForm>,
 ) -> PageResult {
@@ -456,15 +501,16 @@ pub async fn change_password(
         Ok(_) => {}
         Err(SignInError::Internal(error)) => return Err(error.into()),
         Err(failure @ SignInError::TooManyAttempts(_)) => {
-            return throttled_account_page(&auth, &current, &failure).await;
+            return throttled_account_page(&auth, &providers, &current, &failure).await;
         }
         Err(_) => {
             let error = Some("Your current password is not correct.");
-            return account_page(&auth, &current, StatusCode::BAD_REQUEST, None, error, None).await;
+            return account_page(&auth, &providers, &current, StatusCode::BAD_REQUEST, None, error, None).await;
         }
     }
     if let Err(failure) = accounts::check_new_password(&form.new_password, username) {
-        return account_page(&auth, &current, failure.status(), None, None, Some(&failure.to_string())).await;
+        return account_page(&auth, &providers, &current, failure.status(), None, None, Some(&failure.to_string()))
+            .await;
     }
     // The new password (if the password policy takes it) and the end of every session (this
     // one included), atomically; no sign-in that checked the old password survives it.
@@ -472,7 +518,8 @@ pub async fn change_password(
         Ok(_) => {}
         Err(lucia::Error::PasswordRejected(rejection)) => {
             let message = rejection.to_string();
-            return account_page(&auth, &current, StatusCode::BAD_REQUEST, None, None, Some(&message)).await;
+            return account_page(&auth, &providers, &current, StatusCode::BAD_REQUEST, None, None, Some(&message))
+                .await;
         }
         Err(error) => return Err(error.into()),
     }
@@ -488,21 +535,50 @@ pub struct DeleteForm {
 
 pub async fn delete_account(
     SignedIn { session: current, auth, .. }: SignedIn,
+    Extension(providers): Extension<Providers>,
     Form(form): Form<DeleteForm>,
 ) -> PageResult {
     match accounts::check_password(auth.lucia(), &current.user.attributes.username, &form.password).await {
         Ok(_) => {}
         Err(SignInError::Internal(error)) => return Err(error.into()),
         Err(failure @ SignInError::TooManyAttempts(_)) => {
-            return throttled_account_page(&auth, &current, &failure).await;
+            return throttled_account_page(&auth, &providers, &current, &failure).await;
         }
         Err(_) => {
             let error = Some("That password is not correct; your account was not deleted.");
-            return account_page(&auth, &current, StatusCode::BAD_REQUEST, None, error, None).await;
+            return account_page(&auth, &providers, &current, StatusCode::BAD_REQUEST, None, error, None).await;
         }
     }
     auth.lucia().delete_user(&current.user.user_id).await?;
     auth.sign_out().await?;
     tracing::info!(user_id = %current.user.user_id, "deleted account");
     Ok(Redirect::to("/?notice=deleted").into_response())
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct UnlinkForm {
+    /// The sign-in method's key, `provider:subject`, from the account page.
+    key: String,
+}
+
+/// "Remove" on a sign-in method: deletes the key, unless it is the user's last way to sign
+/// in (then the account page says so, `409`).
+pub async fn unlink_method(
+    SignedIn { session: current, auth, .. }: SignedIn,
+    Extension(providers): Extension<Providers>,
+    Form(form): Form<UnlinkForm>,
+) -> PageResult {
+    match oauth::unlink(auth.lucia(), &current.user.user_id, &form.key, &providers).await {
+        Ok(()) => Ok(Redirect::to("/account?notice=unlinked").into_response()),
+        Err(UnlinkError::Internal(error)) => Err(error.into()),
+        Err(failure) => {
+            let status = match failure {
+                UnlinkError::LastMethod => StatusCode::CONFLICT,
+                _ => StatusCode::NOT_FOUND,
+            };
+            let message = failure.to_string();
+            account_page(&auth, &providers, &current, status, None, Some(&message), None).await
+        }
+    }
 }

@@ -2,7 +2,10 @@
 //! the emailed code, sign out, sign in with the keyboard only, and see the account page; with
 //! three clients signed in, the account page holds no session token, and revokes a session by
 //! its handle; with mail through a real SMTP server (aiosmtpd), sign up with verification and
-//! a whole password reset from the "forgot password" link to signing in with the new password.
+//! a whole password reset from the "forgot password" link to signing in with the new password;
+//! "Sign in with oidc" through a real local OpenID Connect provider (its login and consent
+//! pages), landing signed in with the provider listed as a sign-in method that cannot be
+//! removed while it is the only one.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them); skipped without
 //! them unless `LUCIA_TEST_REQUIRE_BROWSER=1` (see [`Browser::start`]).
@@ -122,6 +125,11 @@ async fn the_account_page_holds_no_foreign_token_in_chromium() {
         .await;
     for field in hidden.as_array().unwrap() {
         let field = field.as_str().unwrap();
+        // The sign-in methods' "Remove" forms name a key (`username:<name>`), not a session.
+        if let Some(key) = field.strip_prefix("key=") {
+            assert!(key.starts_with("username:") && !tokens.iter().any(|t| key.contains(t.as_str())), "{key}");
+            continue;
+        }
         let handle = field.strip_prefix("session=").unwrap_or_else(|| panic!("unexpected hidden field {field}"));
         assert!(handle.parse::<lucia::SessionHandle>().is_ok() && !tokens.iter().any(|t| t == handle));
     }
@@ -219,4 +227,46 @@ async fn sign_up_with_verification_and_reset_the_password_over_smtp_in_chromium(
     browser.fill("#password", &format!("{password}\u{E007}")).await;
     let used = browser.wait_for_text("[role=alert]").await;
     assert!(used.starts_with("This link is not valid"), "{used}");
+}
+
+/// "Sign in with oidc" on the sign-in page, through the local OpenID Connect provider's login
+/// and consent pages, to the account page, signed in as a new user named after the provider's
+/// email, with the provider as the only sign-in method; removing it is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_with_oidc_in_chromium() {
+    let Some(browser) = Browser::start().await else { return };
+    let Some((app, _provider)) = App::start_with_oidc().await else { return };
+    let name = unique_name();
+
+    browser.goto(&app.url("/login")).await;
+    browser.assert_accessible().await;
+    assert_eq!(browser.text("#sign-in-with-oidc").await, "Sign in with oidc");
+    browser.click("#sign-in-with-oidc").await;
+
+    // The provider's own pages: any login and password, then consent.
+    browser.wait_for_text("input[name=login]").await;
+    browser.fill("input[name=login]", &name).await;
+    browser.fill("input[name=password]", "any password").await;
+    browser.click("button[type=submit]").await;
+    let consent = browser.wait_for_text("button[type=submit]").await;
+    assert_eq!(consent, "Continue", "the consent page");
+    browser.click("button[type=submit]").await;
+
+    // Back at the demo, signed in.
+    browser.wait_for_path("/account").await;
+    assert_eq!(browser.text("#account-username").await, name.to_lowercase());
+    assert_eq!(browser.text("#account-email").await, format!("{} verified", email_of(&name)));
+    let methods = browser.text("#sign-in-methods").await;
+    assert!(methods.contains("oidc") && methods.contains(&name), "{methods}");
+    assert!(!methods.contains("Password"), "{methods}");
+    assert_eq!(browser.script("return document.cookie").await, json!(""), "no readable cookie");
+    browser.assert_accessible().await;
+    browser.screenshot("demo-account-oidc.png").await;
+
+    // Its only sign-in method cannot be removed.
+    browser.click("#sign-in-methods button").await;
+    let refusal = browser.wait_for_text("[role=alert]").await;
+    assert_eq!(refusal, "This is your only way to sign in. Link another one before removing it.");
+    assert!(browser.text("#sign-in-methods").await.contains(&name), "still linked");
+    browser.assert_accessible().await;
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use common::{App, BROWSER_ACCEPT, cookie_token, email_of, unique_name};
 use lucia::SessionExpiresIn;
+use lucia_adapter_test::oidc_provider::sign_in_at_provider;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::{Client, Response, StatusCode};
 use sea_orm::{ConnectionTrait, Statement};
@@ -1091,4 +1092,87 @@ async fn forgotten_passwords_and_resets_count_against_the_address_budget() {
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
         assert!(response.text().await.unwrap().contains("Too many attempts, try again in"), "{path}");
     }
+}
+
+/// A password user links the local OpenID Connect provider from the account page, sees both
+/// sign-in methods, removes the provider, and cannot remove the password, now its last method;
+/// nor a method that is not theirs. A link callback without the flow cookie links nothing.
+#[tokio::test]
+async fn link_and_unlink_sign_in_methods() {
+    let Some((app, provider)) = App::start_with_oidc().await else { return };
+    let browser = app.browser();
+    let name = unique_name();
+    sign_up(&app, &browser, &name).await;
+
+    let (status, login_page) = page(&app.browser(), &app.url("/login")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(login_page.contains(r#"href="/login/oidc""#), "a Sign in with oidc link");
+
+    // "Link oidc": a form POST, redirected to the provider, whose origin the pages' CSP
+    // allows as a form target.
+    let (_, account) = page(&browser, &app.url("/account")).await;
+    assert!(account.contains(r#"action="/login/oidc/link""#), "{account}");
+    let start = browser.post(app.url("/login/oidc/link")).send().await.unwrap();
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    let csp = start.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains(&format!("form-action 'self' {}", provider.issuer)), "{csp}");
+    let authorization = url::Url::parse(location(&start)).unwrap();
+    assert!(authorization.as_str().starts_with(&provider.issuer));
+    let login = format!("{name}-at-provider");
+    let callback_url = app.url("/login/oidc/callback");
+    let callback = sign_in_at_provider(&authorization, &login, &callback_url).await;
+    // Without the flow cookie (another browser): nothing is linked, the sign-in page explains.
+    let (status, elsewhere) = page(&app.browser(), callback.as_str()).await;
+    assert_eq!((status, elsewhere.as_str()), (StatusCode::SEE_OTHER, "/login?oauth_error=flow"));
+    let linked = browser.get(callback.as_str()).send().await.unwrap();
+    assert_eq!((linked.status(), location(&linked)), (StatusCode::SEE_OTHER, "/account?notice=linked"));
+    let (_, account) = page(&browser, &app.url("/account?notice=linked")).await;
+    assert!(account.contains("The provider account is linked"), "{account}");
+    let methods = account.split(r#"id="sign-in-methods""#).nth(1).unwrap().split("</ul>").next().unwrap();
+    assert!(methods.contains("Password") && methods.contains(&login), "{methods}");
+
+    // Someone else's key, or one that does not exist: not removed.
+    let (status, _) = unlink(&browser, &app, "username:somebody-else").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The provider goes; then the password is the last method and stays.
+    let (status, to) = unlink(&browser, &app, &format!("oidc:{login}")).await;
+    assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/account?notice=unlinked"));
+    let (status, refused) = unlink(&browser, &app, &format!("username:{name}")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(refused.contains("This is your only way to sign in."), "{refused}");
+    let response = sign_in(&app, &app.browser(), &name, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "the password still signs in");
+}
+
+async fn unlink(browser: &Client, app: &App, key: &str) -> (StatusCode, String) {
+    let response = post_form(browser, &app.url("/account/methods/unlink"), &[("key", key)]).await;
+    let status = response.status();
+    let to = if status == StatusCode::SEE_OTHER { location(&response).to_owned() } else { String::new() };
+    (status, if to.is_empty() { response.text().await.unwrap() } else { to })
+}
+
+/// A first sign-in with a provider whose username and email another account already holds:
+/// the new user gets the name with a suffix, and no email (the address is the other
+/// account's); nothing is linked to that other account.
+#[tokio::test]
+async fn a_provider_user_whose_name_and_email_are_taken_gets_another_name() {
+    let Some((app, _provider)) = App::start_with_oidc().await else { return };
+    let name = unique_name();
+    sign_up(&app, &app.browser(), &name).await;
+
+    let browser = app.browser();
+    let start = browser.get(app.url("/login/oidc")).send().await.unwrap();
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    let authorization = url::Url::parse(location(&start)).unwrap();
+    let callback = sign_in_at_provider(&authorization, &name, &app.url("/login/oidc/callback")).await;
+    let signed_in = browser.get(callback.as_str()).send().await.unwrap();
+    assert_eq!((signed_in.status(), location(&signed_in)), (StatusCode::SEE_OTHER, "/account"));
+    let (status, account) = page(&browser, &app.url("/account")).await;
+    assert_eq!(status, StatusCode::OK);
+    let username = account.split(r#"id="account-username">"#).nth(1).unwrap().split('<').next().unwrap();
+    assert!(username.starts_with(&format!("{}-", name.to_lowercase())), "{username}");
+    assert!(!account.contains(r#"id="account-email""#), "no email: it is the other account's");
+    // The password account is untouched: it signs in, with its own name.
+    let response = sign_in(&app, &app.browser(), &name, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }

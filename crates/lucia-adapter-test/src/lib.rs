@@ -112,6 +112,8 @@ use serde_json::json;
 
 #[cfg(feature = "memory")]
 pub mod memory;
+#[cfg(feature = "oidc-provider")]
+pub mod oidc_provider;
 pub mod session_adapter;
 pub mod token_adapter;
 pub mod user_adapter;

@@ -8,6 +8,8 @@
 //! - Handlers extract [`AuthRequest<Auth>`](AuthRequest) (validate, sign up, sign in, start a
 //!   session, sign out) or the guard [`SignedIn<Auth>`](SignedIn) (the session, or 401 / a
 //!   redirect to the sign-in page). Each credential is validated at most once per request.
+//! - With the `oauth` feature, `oauth::OAuthRoutes` adds "Sign in with …" and
+//!   "link a provider" routes for any [`lucia_oauth`](https://docs.rs/lucia-oauth) provider.
 //! - Sign-ins and sign-ups are [limited](#brute-force) per client IP address here and per
 //!   account by lucia, both on by default; serve the app with connect info
 //!   (`into_make_service_with_connect_info::<SocketAddr>()`).
@@ -254,6 +256,8 @@ mod error;
 mod guard;
 mod layer;
 mod lucia_type;
+#[cfg(feature = "oauth")]
+pub mod oauth;
 mod rate_limit;
 mod request;
 

@@ -30,6 +30,8 @@ pub struct FlowCookie {
     key: Key,
     lifetime: Duration,
     secure: bool,
+    /// What the application bound to the flows this value starts ([`FlowCookie::bind`]).
+    binding: Option<String>,
 }
 
 impl std::fmt::Debug for FlowCookie {
@@ -37,6 +39,7 @@ impl std::fmt::Debug for FlowCookie {
         f.debug_struct("FlowCookie")
             .field("lifetime", &self.lifetime)
             .field("secure", &self.secure)
+            .field("bound", &self.binding.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -46,7 +49,34 @@ impl FlowCookie {
     /// application's instances and restarts, or flows in progress fail with
     /// [`Error::TamperedFlowCookie`]). 10 minutes, `Secure`.
     pub fn new(key: Key) -> Self {
-        Self { key, lifetime: Duration::from_secs(600), secure: true }
+        Self { key, lifetime: Duration::from_secs(600), secure: true, binding: None }
+    }
+
+    /// A copy whose flows carry `binding`, encrypted and authenticated in the flow cookie with
+    /// the rest: what the application decided when the flow started, such as "link this
+    /// provider account to user 42" rather than "sign in". Read it back at the callback with
+    /// [`binding`](Self::binding), after [`Provider::finish`](crate::Provider::finish)
+    /// succeeded with the same cookie. Nobody but the holder of the key can make or change a
+    /// binding, so a callback cannot be turned into another kind of flow.
+    ///
+    /// ```
+    /// use lucia_oauth::FlowCookie;
+    ///
+    /// let flows = FlowCookie::new(cookie::Key::generate());
+    /// let linking = flows.bind("link:user-42");
+    /// # let _ = linking;
+    /// ```
+    #[must_use]
+    pub fn bind(&self, binding: impl Into<String>) -> Self {
+        Self { binding: Some(binding.into()), ..self.clone() }
+    }
+
+    /// The binding of the flow of `provider_id` in a request's `Cookie` header value
+    /// ([`bind`](Self::bind); `None` for a flow started without one), with the same checks as
+    /// [`Provider::finish`](crate::Provider::finish): [`Error::MissingFlowCookie`],
+    /// [`Error::TamperedFlowCookie`], [`Error::ExpiredFlow`].
+    pub fn binding(&self, provider_id: &str, cookie_header: Option<&str>) -> Result<Option<String>, Error> {
+        Ok(self.open(provider_id, cookie_header)?.binding)
     }
 
     /// How long a user has between being sent to the provider and coming back.
@@ -137,6 +167,7 @@ impl FlowCookie {
             pkce_verifier,
             nonce,
             expires_at_ms: self.expires_at_ms(),
+            binding: self.binding.clone(),
         };
         Ok(crate::Start { authorization_url, cookie: self.seal(provider_id, &state)? })
     }
@@ -187,6 +218,9 @@ pub(crate) struct FlowState {
     pub(crate) nonce: String,
     /// Milliseconds since the epoch.
     pub(crate) expires_at_ms: u64,
+    /// The application's binding ([`FlowCookie::bind`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) binding: Option<String>,
 }
 
 impl std::fmt::Debug for FlowState {
@@ -289,6 +323,7 @@ mod tests {
             pkce_verifier: "the-verifier".into(),
             nonce: "the-nonce".into(),
             expires_at_ms,
+            binding: None,
         }
     }
 
@@ -321,6 +356,23 @@ mod tests {
         for secret in ["the-state", "the-verifier", "the-nonce", start.cookie.value()] {
             assert!(!debug.contains(secret), "{debug}");
         }
+    }
+
+    #[test]
+    fn a_binding_travels_sealed_in_the_cookie() {
+        let flows = FlowCookie::new(Key::generate());
+        let url = url::Url::parse("https://op.example/authorize").unwrap();
+        let start = |flow: &FlowCookie| {
+            let start = flow.start("oidc", url.clone(), "s".into(), "v".into(), "n".into()).unwrap();
+            start.cookie.stripped().to_string()
+        };
+        let bound = start(&flows.bind("link:user-42"));
+        assert!(!bound.contains("user-42"));
+        assert_eq!(flows.binding("oidc", Some(&bound)).unwrap().as_deref(), Some("link:user-42"));
+        assert_eq!(flows.binding("oidc", Some(&start(&flows))).unwrap(), None);
+        let other_key = FlowCookie::new(Key::generate());
+        assert!(matches!(other_key.binding("oidc", Some(&bound)), Err(Error::TamperedFlowCookie)));
+        assert!(matches!(flows.binding("oidc", None), Err(Error::MissingFlowCookie)));
     }
 
     #[test]

@@ -8,94 +8,30 @@
 //! `LUCIA_TEST_REQUIRE_SERVERS=1`.
 
 mod oidc {
-    use std::path::PathBuf;
-    use std::process::Stdio;
     use std::time::Duration;
 
     use lucia::Lucia;
     use lucia::memory::MemoryAdapter;
+    use lucia_adapter_test::oidc_provider::{self, CLIENT_ID, CLIENT_SECRET, OidcTestProvider, free_port};
     use lucia_oauth::{
         Error, FlowCookie, HttpClient, OidcProvider, Provider, ProviderKeys, ProviderUser, SignInCase, Start,
     };
-    use tokio::io::{AsyncBufReadExt, BufReader};
-    use tokio::process::{Child, Command};
 
     /// Never contacted: the test takes the provider's redirect to it from `Location`.
     const REDIRECT_URL: &str = "http://127.0.0.1:9/login/oidc/callback";
 
-    struct Server {
-        issuer: String,
-        child: Child,
+    async fn start_server() -> Option<OidcTestProvider> {
+        OidcTestProvider::start(REDIRECT_URL).await
     }
 
-    fn interop_dir() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop/oidc-provider")
+    async fn start_server_with(port: u16, email_in_id_token: bool) -> Option<OidcTestProvider> {
+        OidcTestProvider::start_with(port, REDIRECT_URL, email_in_id_token).await
     }
 
-    /// The provider, or `None` (test skipped) when node or the npm packages are missing.
-    async fn start_server() -> Option<Server> {
-        start_server_with(free_port(), false).await
-    }
-
-    fn free_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-    }
-
-    /// The provider on `port`; with `email_in_id_token`, the ID token carries the email claims.
-    async fn start_server_with(port: u16, email_in_id_token: bool) -> Option<Server> {
-        let dir = interop_dir();
-        let node = std::process::Command::new("node").arg("--version").output().is_ok_and(|out| out.status.success());
-        if !node || !dir.join("node_modules/oidc-provider").is_dir() {
-            if std::env::var("LUCIA_TEST_REQUIRE_SERVERS").is_ok_and(|v| v == "1") {
-                panic!(
-                    "node or interop/oidc-provider/node_modules is missing, and LUCIA_TEST_REQUIRE_SERVERS=1 forbids skipping"
-                );
-            }
-            eprintln!(
-                "SKIPPED: node or interop/oidc-provider/node_modules is missing (npm ci --prefix interop/oidc-provider)"
-            );
-            return None;
-        }
-        let mut child = Command::new("node")
-            .current_dir(&dir)
-            .arg("server.mjs")
-            .arg(port.to_string())
-            .arg(REDIRECT_URL)
-            .env("EMAIL_IN_ID_TOKEN", if email_in_id_token { "1" } else { "0" })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("node starts");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        // Generous: the provider makes a fresh RSA key at each start, and on a busy 2-core
-        // machine (CI, builds beside the tests) node's start has been seen to take over 30 s.
-        let issuer = tokio::time::timeout(Duration::from_secs(120), async {
-            while let Some(line) = lines.next_line().await.unwrap() {
-                if let Some(issuer) = line.strip_prefix("listening ") {
-                    return issuer.to_owned();
-                }
-            }
-            panic!("oidc-provider exited before listening");
-        })
-        .await
-        .expect("oidc-provider listens within 120 s");
-        // Keep reading: a closed pipe would end the provider at its next notice on stdout.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Some(Server { issuer, child })
-    }
-
-    async fn provider(server: &Server, http: &HttpClient) -> OidcProvider {
-        OidcProvider::discover(
-            http,
-            "oidc",
-            &server.issuer,
-            "lucia-test",
-            Some("lucia-test-secret".into()),
-            REDIRECT_URL,
-        )
-        .await
-        .expect("discovery")
+    async fn provider(server: &OidcTestProvider, http: &HttpClient) -> OidcProvider {
+        OidcProvider::discover(http, "oidc", &server.issuer, CLIENT_ID, Some(CLIENT_SECRET.into()), REDIRECT_URL)
+            .await
+            .expect("discovery")
     }
 
     fn flow_cookie() -> FlowCookie {
@@ -110,35 +46,11 @@ mod oidc {
         url.query_pairs().find(|(key, _)| key == name).map(|(_, value)| value.into_owned()).unwrap()
     }
 
-    /// The browser's part: from the authorization URL through the provider's login (as
-    /// `login`) and consent pages to the redirect to the callback; returns its query.
+    /// The browser's part, through the provider's login and consent pages: the callback's
+    /// query.
     async fn sign_in_at_provider(authorization_url: &url::Url, login: &str) -> String {
-        let browser =
-            reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let mut response = browser.get(authorization_url.clone()).send().await.unwrap();
-        for _ in 0..20 {
-            let url = response.url().clone();
-            if let Some(location) = response.headers().get("location") {
-                let next = url.join(location.to_str().unwrap()).unwrap();
-                if next.as_str().starts_with(REDIRECT_URL) {
-                    return next.query().unwrap_or_default().to_owned();
-                }
-                response = browser.get(next).send().await.unwrap();
-                continue;
-            }
-            let status = response.status();
-            let page = response.text().await.unwrap();
-            assert!(status.is_success(), "{status}: {page}");
-            let action = page.split("action=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("a form");
-            let target = url.join(action).unwrap();
-            let form: &[(&str, &str)] = if page.contains("name=\"login\"") {
-                &[("prompt", "login"), ("login", login), ("password", "any")]
-            } else {
-                &[("prompt", "consent")]
-            };
-            response = browser.post(target).form(form).send().await.unwrap();
-        }
-        panic!("the provider did not redirect to the callback");
+        let callback = oidc_provider::sign_in_at_provider(authorization_url, login, REDIRECT_URL).await;
+        callback.query().unwrap_or_default().to_owned()
     }
 
     #[tokio::test]
@@ -194,7 +106,7 @@ mod oidc {
             |issuer: String| async move { reqwest::get(format!("{issuer}/jwks")).await.unwrap().text().await.unwrap() };
         let old_keys = jwks(server.issuer.clone()).await;
         let port = url::Url::parse(&server.issuer).unwrap().port().unwrap();
-        server.child.kill().await.unwrap();
+        server.stop().await;
         let server = start_server_with(port, false).await.unwrap();
         assert_ne!(jwks(server.issuer.clone()).await, old_keys);
 

@@ -8,7 +8,9 @@ pub mod smtp;
 
 use std::path::PathBuf;
 
+use lucia_adapter_test::oidc_provider::{CLIENT_ID, CLIENT_SECRET, OidcTestProvider};
 use lucia_demo::Config;
+use lucia_demo::oauth::ProviderSetting;
 use tokio::sync::oneshot;
 
 pub struct App {
@@ -35,11 +37,40 @@ impl App {
     }
 
     /// The demo on `config.database_url` as given, writing its mail to a folder of its own.
-    pub async fn start_at(mut config: Config) -> Self {
+    pub async fn start_at(config: Config) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve_on(listener, config).await
+    }
+
+    /// The demo on a fresh SQLite file with "Sign in with oidc": the local OpenID Connect
+    /// provider of `interop/oidc-provider`, registered with the demo's callback URL. `None`
+    /// (test skipped) without node or its packages, unless `LUCIA_TEST_REQUIRE_SERVERS=1`.
+    pub async fn start_with_oidc() -> Option<(Self, OidcTestProvider)> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let provider = OidcTestProvider::start(&format!("{base}/login/oidc/callback")).await?;
+        let db_path = std::env::temp_dir().join(format!("lucia-demo-test-{}.db", lucia::generate_random_string(12)));
+        let config = Config {
+            database_url: format!("sqlite://{}?mode=rwc", db_path.display()),
+            public_origin: Some(base.parse().unwrap()),
+            oauth_providers: vec![ProviderSetting::Oidc {
+                name: "oidc".into(),
+                issuer: provider.issuer.clone(),
+                client_id: CLIENT_ID.into(),
+                client_secret: Some(CLIENT_SECRET.into()),
+            }],
+            ..Config::default()
+        };
+        let mut app = Self::serve_on(listener, config).await;
+        app.db_path = Some(db_path);
+        Some((app, provider))
+    }
+
+    /// The demo built from `config` and served on `listener`.
+    async fn serve_on(listener: tokio::net::TcpListener, mut config: Config) -> Self {
         let mail_dir = std::env::temp_dir().join(format!("lucia-demo-mail-{}", lucia::generate_random_string(12)));
         config.mail_dir = mail_dir.clone();
         let demo = lucia_demo::build(&config).await.expect("the demo starts");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(lucia_demo::serve(listener, demo, async move {

@@ -1,0 +1,495 @@
+//! Sign in with OAuth 2.0 and OpenID Connect providers (feature `oauth`): the routes of one
+//! [`Provider`] of [`lucia_oauth`], on the session API of [`AuthRequest`].
+//!
+//! [`OAuthRoutes`] gives a [`Router`] with three routes for a provider whose id is `<id>`:
+//!
+//! | route | what it does |
+//! |---|---|
+//! | `GET /login/<id>` | starts a **sign-in**: `303` to the provider, with the encrypted flow cookie |
+//! | `POST /login/<id>/link` | starts a **link** of a provider account to the signed-in user (a form on the account page; the layer's CSRF check applies): `303` to the provider, or to the sign-in page without a session |
+//! | `GET /login/<id>/callback` | the redirect URL registered with the provider: finishes the flow, then signs in (a new session, its cookie, the browser's previous session ended) or links, and redirects |
+//!
+//! What the flow is for (sign-in, or link to user `U`) is sealed into the encrypted flow
+//! cookie when it starts ([`FlowCookie::bind`]), so nobody can turn a callback into a link, and
+//! a link's callback is refused unless the same user is signed in. The callback removes the
+//! flow cookie in its answer, whatever the outcome, and counts against the client address's
+//! sign-in budget first ([`AuthRequest::check_rate_limit`]), as password sign-ins do.
+//!
+//! Register `<public origin>/login/<id>/callback` as the redirect URL at the provider, and
+//! give the provider the same URL. Failures are [`OAuthError`]s: a fixed text per kind and a
+//! fitting status, or, with [`OAuthRoutes::failure_redirect_to`], a `303` to a page with
+//! `?oauth_error=<code>` ([`OAuthError::code`]). No code, token, secret or provider response
+//! body is in an answer or a log line.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use axum::Router;
+//! use lucia::{Lucia, memory::MemoryAdapter};
+//! use lucia_axum::LuciaLayer;
+//! use lucia_axum::oauth::OAuthRoutes;
+//! use lucia_axum::oauth::lucia_oauth::{FlowCookie, HttpClient, OidcProvider, cookie};
+//!
+//! #[derive(Clone, serde::Serialize, serde::Deserialize)]
+//! struct UserAttributes {
+//!     username: String,
+//! }
+//! type Auth = Lucia<MemoryAdapter, UserAttributes>;
+//!
+//! async fn app(auth: Auth) -> Result<Router, lucia_axum::oauth::lucia_oauth::Error> {
+//!     let http = HttpClient::new()?;
+//!     let provider = OidcProvider::discover(
+//!         &http,
+//!         "oidc",
+//!         "https://accounts.example.com",
+//!         "client-id",
+//!         Some("client-secret".into()),
+//!         "https://app.example.com/login/oidc/callback",
+//!     )
+//!     .await?;
+//!     // The same key on every instance of the app (a flow may start on one, end on another).
+//!     let flows = FlowCookie::new(cookie::Key::generate());
+//!     // A new user's attributes; `attempt` counts the tries after a unique column was taken.
+//!     let routes = OAuthRoutes::<Auth, _>::new(provider, http, flows, |account, attempt| UserAttributes {
+//!         username: if attempt == 0 { account.subject.clone() } else { format!("{}-{attempt}", account.subject) },
+//!     })?
+//!     .redirect_to("/account");
+//!     Ok(Router::new().merge(routes.router()).layer(LuciaLayer::new(&auth)).with_state(auth))
+//! }
+//! ```
+//!
+//! # A callback sent as a POST (`response_mode=form_post`)
+//!
+//! Providers such as Apple send the callback as a cross-site `POST` of a URL-encoded form.
+//! That needs three things the `GET` callback does not: a flow cookie with `SameSite=None`
+//! (a `Lax` cookie is not sent on a cross-site `POST`), the route exempt from the layer's
+//! CSRF origin check (the `POST` comes from the provider's origin), and the form body passed
+//! where the `GET` route passes the query: keep the routes in an `Arc`, mount them with
+//! [`OAuthRoutes::shared_router`], and call [`OAuthRoutes::finish_callback`] with the body
+//! from a `POST` route of the application's own. That is not built in yet.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRef, RawQuery};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use http::request::Parts;
+use http::{HeaderValue, StatusCode, header};
+pub use lucia_oauth;
+use lucia_oauth::{FlowCookie, HttpClient, Provider, ProviderKeys, ProviderUser};
+
+use crate::lucia_type::LuciaType;
+use crate::{AuthError, AuthRequest};
+
+/// How many users [`OAuthRoutes`] tries to create for one new provider account when a unique
+/// attribute (such as a username) is taken.
+pub const NEW_USER_ATTEMPTS: u32 = 4;
+
+/// The binding of a sign-in flow in the flow cookie ([`FlowCookie::bind`]).
+const SIGN_IN: &str = "sign-in";
+/// The prefix of a link flow's binding, before the user id.
+const LINK: &str = "link:";
+
+type NewUser<U> = dyn Fn(&ProviderUser, u32) -> U + Send + Sync;
+type SessionAttributes<S> = dyn Fn(&Parts) -> S + Send + Sync;
+
+/// The sign-in and link routes of one provider (see the [module](self)).
+///
+/// `L` is the application's `Lucia` type, `P` the provider.
+pub struct OAuthRoutes<L: LuciaType, P> {
+    provider: P,
+    http: HttpClient,
+    flows: FlowCookie,
+    keys: ProviderKeys<L::UserAttributes>,
+    new_user: Box<NewUser<L::UserAttributes>>,
+    session_attributes: Box<SessionAttributes<L::SessionAttributes>>,
+    signed_in: String,
+    linked: String,
+    failed: Option<String>,
+}
+
+impl<L: LuciaType, P: Provider> std::fmt::Debug for OAuthRoutes<L, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthRoutes")
+            .field("provider_id", &self.provider.provider_id())
+            .field("redirect_to", &self.signed_in)
+            .field("link_redirect_to", &self.linked)
+            .field("failure_redirect_to", &self.failed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a flow was started for, as sealed in its cookie.
+enum Intent {
+    SignIn,
+    Link(String),
+}
+
+impl<L, P> OAuthRoutes<L, P>
+where
+    L: LuciaType,
+    L::SessionAttributes: Default,
+    P: Provider + 'static,
+{
+    /// The routes of `provider`, calling it with `http`, keeping flows in cookies made by
+    /// `flows` (the same key on every instance of the application). A provider account seen
+    /// for the first time becomes a new user with the attributes `new_user(account, attempt)`
+    /// gives: `attempt` is 0, then, each time a unique attribute was taken
+    /// (`lucia::Error::DuplicateAttribute`), 1, 2, ... up to [`NEW_USER_ATTEMPTS`] tries, so
+    /// that it can pick another username. Sessions get `Default` attributes unless
+    /// [`session_attributes`](Self::session_attributes) says otherwise; provider accounts are
+    /// matched by key only unless [`keys`](Self::keys) says otherwise.
+    ///
+    /// A provider id outside `[A-Za-z0-9_-]` cannot be a route: [`lucia_oauth::Error::Configuration`].
+    pub fn new(
+        provider: P,
+        http: HttpClient,
+        flows: FlowCookie,
+        new_user: impl Fn(&ProviderUser, u32) -> L::UserAttributes + Send + Sync + 'static,
+    ) -> Result<Self, lucia_oauth::Error> {
+        let id = provider.provider_id();
+        if id.is_empty() || !id.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_') {
+            return Err(lucia_oauth::Error::Configuration(format!("provider id {id:?} cannot be a route")));
+        }
+        Ok(Self {
+            provider,
+            http,
+            flows,
+            keys: ProviderKeys::new(),
+            new_user: Box::new(new_user),
+            session_attributes: Box::new(|_| L::SessionAttributes::default()),
+            signed_in: "/".into(),
+            linked: "/".into(),
+            failed: None,
+        })
+    }
+}
+
+impl<L: LuciaType, P: Provider + 'static> OAuthRoutes<L, P> {
+    /// How provider accounts become users ([`ProviderKeys`]), such as
+    /// [`ProviderKeys::link_by_verified_email`].
+    #[must_use]
+    pub fn keys(mut self, keys: ProviderKeys<L::UserAttributes>) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    /// The attributes of a session started by a sign-in, from the callback's request (its
+    /// headers, its extensions such as the client's address).
+    #[must_use]
+    pub fn session_attributes(
+        mut self,
+        attributes: impl Fn(&Parts) -> L::SessionAttributes + Send + Sync + 'static,
+    ) -> Self {
+        self.session_attributes = Box::new(attributes);
+        self
+    }
+
+    /// Where a sign-in ends (default `/`); also where a link ends unless
+    /// [`link_redirect_to`](Self::link_redirect_to) says otherwise.
+    #[must_use]
+    pub fn redirect_to(mut self, path: impl Into<String>) -> Self {
+        let path = path.into();
+        if self.linked == self.signed_in {
+            self.linked.clone_from(&path);
+        }
+        self.signed_in = path;
+        self
+    }
+
+    /// Where a link ends (default: [`redirect_to`](Self::redirect_to)'s page).
+    #[must_use]
+    pub fn link_redirect_to(mut self, path: impl Into<String>) -> Self {
+        self.linked = path.into();
+        self
+    }
+
+    /// On failure, answer page requests (`Accept` lists `text/html`) with a `303` to `path`,
+    /// with `?oauth_error=<code>` ([`OAuthError::code`]) for the page to explain, instead of the
+    /// error's status and text.
+    #[must_use]
+    pub fn failure_redirect_to(mut self, path: impl Into<String>) -> Self {
+        self.failed = Some(path.into());
+        self
+    }
+
+    /// The provider.
+    pub fn provider(&self) -> &P {
+        &self.provider
+    }
+
+    /// The routes, for a router whose state holds the `Lucia` (`L: FromRef<St>`), behind a
+    /// [`LuciaLayer`](crate::LuciaLayer).
+    pub fn router<St>(self) -> Router<St>
+    where
+        St: Clone + Send + Sync + 'static,
+        L: FromRef<St>,
+    {
+        Arc::new(self).shared_router()
+    }
+
+    /// [`router`](Self::router), for routes the application keeps a handle to, such as to
+    /// call [`finish_callback`](Self::finish_callback) from a `POST` callback route of its own.
+    pub fn shared_router<St>(self: Arc<Self>) -> Router<St>
+    where
+        St: Clone + Send + Sync + 'static,
+        L: FromRef<St>,
+    {
+        let routes = self;
+        let id = routes.provider.provider_id();
+        let (sign_in, link, callback) = (Arc::clone(&routes), Arc::clone(&routes), Arc::clone(&routes));
+        Router::new()
+            .route(
+                &format!("/login/{id}"),
+                get(move |auth: AuthRequest<L>| async move { sign_in.start(&auth, false).await }),
+            )
+            .route(
+                &format!("/login/{id}/link"),
+                post(move |auth: AuthRequest<L>| async move { link.start(&auth, true).await }),
+            )
+            .route(
+                &format!("/login/{id}/callback"),
+                get(move |auth: AuthRequest<L>, parts: Parts, RawQuery(query): RawQuery| async move {
+                    callback.finish_callback(&auth, &parts, query.as_deref().unwrap_or_default()).await
+                }),
+            )
+    }
+
+    /// Starts a flow: a sign-in, or with `link` a link to the signed-in user (without a
+    /// session: the sign-in page or `401`, as [`AuthRequest::require`]).
+    async fn start(&self, auth: &AuthRequest<L>, link: bool) -> Response {
+        let result = async {
+            let binding = if link { format!("{LINK}{}", auth.require().await?.user.user_id) } else { SIGN_IN.into() };
+            let start = self.provider.start(&self.flows.bind(binding))?;
+            let cookie = header_value(&start.cookie)?;
+            let mut response = Redirect::to(start.authorization_url.as_str()).into_response();
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+            Ok::<_, OAuthError>(response)
+        };
+        result.await.unwrap_or_else(|error| self.failure(error, auth))
+    }
+
+    /// Finishes a flow at the callback: `params` are the provider's parameters, URL-encoded
+    /// (the query of a `GET` callback, or the body of a `form_post` one), `parts` the
+    /// request's head (its `Cookie` header holds the flow). Signs in or links as the flow
+    /// was started for, and answers with the redirect or the failure, removing the flow
+    /// cookie in either case. The `GET` route of [`router`](Self::router) calls it.
+    pub async fn finish_callback(&self, auth: &AuthRequest<L>, parts: &Parts, params: &str) -> Response {
+        let cookies = cookie_header(parts);
+        let result = match self.flow_intent(cookies.as_deref()) {
+            Ok(intent) => self.complete(auth, parts, params, cookies.as_deref(), intent).await,
+            Err(error) => Err(error),
+        };
+        let mut response = result.unwrap_or_else(|error| self.failure(error, auth));
+        let removal = self.flows.removal(self.provider.provider_id());
+        match header_value(&removal) {
+            Ok(value) => {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+            Err(error) => tracing::error!(%error, "the flow cookie's removal is not a header value"),
+        }
+        response
+    }
+
+    fn flow_intent(&self, cookies: Option<&str>) -> Result<Intent, OAuthError> {
+        let binding = self.flows.binding(self.provider.provider_id(), cookies)?;
+        match binding.as_deref() {
+            Some(SIGN_IN) => Ok(Intent::SignIn),
+            Some(bound) => match bound.strip_prefix(LINK) {
+                Some(user_id) => Ok(Intent::Link(user_id.to_owned())),
+                None => Err(lucia_oauth::Error::TamperedFlowCookie.into()),
+            },
+            None => Err(lucia_oauth::Error::TamperedFlowCookie.into()),
+        }
+    }
+
+    async fn complete(
+        &self,
+        auth: &AuthRequest<L>,
+        parts: &Parts,
+        params: &str,
+        cookies: Option<&str>,
+        intent: Intent,
+    ) -> Result<Response, OAuthError> {
+        auth.check_rate_limit()?;
+        // A link is refused before the code is redeemed unless its user is the one signed in.
+        if let Intent::Link(user_id) = &intent
+            && auth.session().await?.is_none_or(|session| &session.user.user_id != user_id)
+        {
+            return Err(OAuthError::WrongUser);
+        }
+        let account = self.provider.finish(&self.http, &self.flows, params, cookies).await?;
+        let lucia = auth.lucia().as_lucia();
+        match intent {
+            Intent::Link(user_id) => {
+                self.keys.link(lucia, &user_id, &account).await?;
+                Ok(Redirect::to(&self.linked).into_response())
+            }
+            Intent::SignIn => {
+                let attributes = (self.session_attributes)(parts);
+                let mut attempt = 0;
+                let outcome = loop {
+                    let new_user = |account: &ProviderUser| (self.new_user)(account, attempt);
+                    match self.keys.sign_in(lucia, &account, new_user, attributes.clone()).await {
+                        Err(lucia_oauth::Error::Lucia(lucia::Error::DuplicateAttribute { .. }))
+                            if attempt + 1 < NEW_USER_ATTEMPTS =>
+                        {
+                            attempt += 1;
+                        }
+                        other => break other?,
+                    }
+                };
+                auth.adopt_session(outcome.session).await?;
+                Ok(Redirect::to(&self.signed_in).into_response())
+            }
+        }
+    }
+
+    /// The answer to a failure: logged (server-side failures only with their detail), then
+    /// its status and text, or the failure page's redirect.
+    fn failure(&self, error: OAuthError, auth: &AuthRequest<L>) -> Response {
+        let provider = self.provider.provider_id();
+        let status = error.status();
+        if status.is_server_error() {
+            tracing::error!(provider, %error, "OAuth sign-in failed");
+        } else {
+            tracing::info!(provider, code = error.code(), "OAuth sign-in refused");
+        }
+        if let OAuthError::Auth(error @ AuthError::SignInRequired { .. }) = error {
+            return error.into_response();
+        }
+        match &self.failed {
+            Some(page) if auth.is_page_request() => {
+                let separator = if page.contains('?') { '&' } else { '?' };
+                Redirect::to(&format!("{page}{separator}oauth_error={}", error.code())).into_response()
+            }
+            _ => error.into_response(),
+        }
+    }
+}
+
+/// The request's cookies as one `Cookie` header value (HTTP/2 clients may send several).
+fn cookie_header(parts: &Parts) -> Option<String> {
+    let values: Vec<&str> =
+        parts.headers.get_all(header::COOKIE).iter().filter_map(|value| value.to_str().ok()).collect();
+    (!values.is_empty()).then(|| values.join("; "))
+}
+
+fn header_value(cookie: &lucia_oauth::cookie::Cookie<'_>) -> Result<HeaderValue, OAuthError> {
+    HeaderValue::try_from(cookie.to_string())
+        .map_err(|_| lucia_oauth::Error::Configuration("the flow cookie is not a header value".into()).into())
+}
+
+/// Why an OAuth route failed. Each variant answers with a fixed text and a fitting status
+/// ([`IntoResponse`]); the typed error (in logs for server-side failures, or for the
+/// application) has the detail, never a secret or a provider's response body.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OAuthError {
+    /// The flow or the provider failed ([`lucia_oauth::Error`]; its `Lucia` variant becomes
+    /// [`OAuthError::Auth`]).
+    #[error(transparent)]
+    Flow(lucia_oauth::Error),
+    /// Sessions, the CSRF check or the rate limit refused ([`AuthError`]).
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// A link flow's callback without the user who started it signed in: `403`.
+    #[error("the link was started by another user, or its user is not signed in")]
+    WrongUser,
+}
+
+impl From<lucia::Error> for OAuthError {
+    fn from(error: lucia::Error) -> Self {
+        Self::Auth(AuthError::Lucia(error))
+    }
+}
+
+/// Lucia's errors inside the flow's become [`OAuthError::Auth`], answered as lucia-axum answers
+/// them.
+impl From<lucia_oauth::Error> for OAuthError {
+    fn from(error: lucia_oauth::Error) -> Self {
+        match error {
+            lucia_oauth::Error::Lucia(error) => error.into(),
+            other => Self::Flow(other),
+        }
+    }
+}
+
+impl OAuthError {
+    /// The HTTP status: `400` for a flow that is missing, expired, forged or replayed
+    /// (including a code the provider refuses as `invalid_grant`), `403` when the provider
+    /// refused (such as the user declining) or for [`OAuthError::WrongUser`], `409` for a
+    /// provider account linked to another user, `502` when the provider failed (discovery,
+    /// the token exchange, the ID token, user info), `500` for configuration; [`AuthError`]'s
+    /// own otherwise (`429` for the rate limit).
+    pub fn status(&self) -> StatusCode {
+        use lucia_oauth::Error as E;
+        match self {
+            Self::Flow(
+                E::MissingFlowCookie
+                | E::TamperedFlowCookie
+                | E::ExpiredFlow
+                | E::StateMismatch
+                | E::IssuerMismatch
+                | E::MissingCode,
+            ) => StatusCode::BAD_REQUEST,
+            Self::Flow(E::TokenExchange { error: Some(code), .. }) if code == "invalid_grant" => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::Flow(E::Provider { .. }) | Self::WrongUser => StatusCode::FORBIDDEN,
+            Self::Flow(E::AccountTaken) => StatusCode::CONFLICT,
+            Self::Flow(E::Discovery(_) | E::TokenExchange { .. } | E::IdToken(_) | E::UserInfo(_)) => {
+                StatusCode::BAD_GATEWAY
+            }
+            Self::Flow(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Auth(error) => error.status(),
+        }
+    }
+
+    /// A short code for the failure, for a page to explain it (the
+    /// [`failure_redirect_to`](OAuthRoutes::failure_redirect_to) page's `oauth_error`):
+    /// `flow` (start again), `denied` (the provider refused), `wrong-user`, `taken` (the
+    /// provider account belongs to another user), `provider` (the provider failed),
+    /// `too-many` (rate limit), `unavailable` (the store), `error` (anything else).
+    pub fn code(&self) -> &'static str {
+        use lucia_oauth::Error as E;
+        match (self, self.status()) {
+            (Self::Flow(E::Provider { .. }), _) => "denied",
+            (Self::WrongUser, _) => "wrong-user",
+            (Self::Flow(E::AccountTaken), _) => "taken",
+            (_, StatusCode::BAD_REQUEST) => "flow",
+            (_, StatusCode::BAD_GATEWAY) => "provider",
+            (_, StatusCode::TOO_MANY_REQUESTS) => "too-many",
+            (_, StatusCode::SERVICE_UNAVAILABLE) => "unavailable",
+            _ => "error",
+        }
+    }
+
+    /// The response body: one fixed text per kind.
+    pub fn public_message(&self) -> &'static str {
+        match self.code() {
+            "flow" => "sign-in flow invalid or expired, start again",
+            "denied" => "the provider refused the sign-in",
+            "wrong-user" => "the link was started by another user",
+            "taken" => "this provider account is linked to another user",
+            "provider" => "the provider failed",
+            _ => "",
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Auth(error) => error.into_response(),
+            other => {
+                let text = match other.public_message() {
+                    "" => "internal server error",
+                    text => text,
+                };
+                (other.status(), text).into_response()
+            }
+        }
+    }
+}

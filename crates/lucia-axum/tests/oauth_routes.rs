@@ -1,0 +1,319 @@
+//! `lucia_axum::oauth::OAuthRoutes` against a real OpenID Connect provider: the npm
+//! `oidc-provider` of `interop/oidc-provider`, started per test on a loopback port. The test
+//! plays the browser: it sends the app's requests with their cookies, and drives the
+//! provider's login and consent pages over HTTP until the provider redirects to the callback.
+//!
+//! Without `node` or `interop/oidc-provider/node_modules` the tests are skipped and say so,
+//! unless `LUCIA_TEST_REQUIRE_SERVERS=1`.
+
+mod oauth_routes {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::extract::connect_info::MockConnectInfo;
+    use axum::http::{Request, StatusCode, header};
+    use axum::response::Response;
+    use axum::routing::get;
+    use lucia::memory::MemoryAdapter;
+    use lucia::{CreateSession, CreateUser, Lucia, NewKey};
+    use lucia_adapter_test::oidc_provider::{CLIENT_ID, CLIENT_SECRET, OidcTestProvider, sign_in_at_provider};
+    use lucia_axum::oauth::OAuthRoutes;
+    use lucia_axum::oauth::lucia_oauth::{FlowCookie, HttpClient, OidcProvider, cookie};
+    use lucia_axum::{LuciaLayer, Quota, SignedIn};
+    use serde::{Deserialize, Serialize};
+    use tower::ServiceExt as _;
+
+    #[derive(Clone, Debug, Serialize, Deserialize)]
+    struct UserAttributes {
+        username: String,
+    }
+    type Auth = Lucia<MemoryAdapter, UserAttributes>;
+
+    /// Never contacted: the test takes the provider's redirect to it from `Location`.
+    const REDIRECT_URL: &str = "http://127.0.0.1:9/login/oidc/callback";
+
+    struct Fixture {
+        app: Router,
+        auth: Auth,
+        _server: OidcTestProvider,
+    }
+
+    async fn me(SignedIn { session, .. }: SignedIn<Auth>) -> String {
+        session.user.attributes.username
+    }
+
+    async fn fixture_with(lifetime: Duration, burst: u32) -> Option<Fixture> {
+        fixture_with_pages(lifetime, burst, false).await
+    }
+
+    /// With `pages`, failures of page requests redirect to `/sign-in?oauth_error=…`, and the
+    /// layer sends page requests without a session to `/sign-in`.
+    async fn fixture_with_pages(lifetime: Duration, burst: u32, pages: bool) -> Option<Fixture> {
+        let server = OidcTestProvider::start(REDIRECT_URL).await?;
+        let http = HttpClient::new().unwrap();
+        let provider =
+            OidcProvider::discover(&http, "oidc", &server.issuer, CLIENT_ID, Some(CLIENT_SECRET.into()), REDIRECT_URL)
+                .await
+                .unwrap();
+        let flows = FlowCookie::new(cookie::Key::generate()).secure(false).lifetime(lifetime);
+        let routes = OAuthRoutes::<Auth, _>::new(provider, http, flows, |account, attempt| UserAttributes {
+            username: format!("{}#{attempt}", account.subject),
+        })
+        .unwrap()
+        .redirect_to("/me")
+        .link_redirect_to("/account");
+        let routes = if pages { routes.failure_redirect_to("/sign-in") } else { routes };
+        let auth: Auth = Lucia::builder(MemoryAdapter::new()).user_attributes::<UserAttributes>().build();
+        let quota = Quota::per_hour(std::num::NonZeroU32::new(burst).unwrap());
+        let app = Router::new()
+            .route("/me", get(me))
+            .merge(routes.router())
+            .layer(LuciaLayer::new(&auth).sign_in_rate_limit(quota).sign_in_url("/sign-in"))
+            .with_state(auth.clone())
+            .layer(MockConnectInfo(SocketAddr::from(([192, 0, 2, 1], 4321))));
+        Some(Fixture { app, auth, _server: server })
+    }
+
+    async fn fixture() -> Option<Fixture> {
+        fixture_with(Duration::from_secs(600), 20).await
+    }
+
+    impl Fixture {
+        /// A request as an API client on http://localhost sends it (no `Accept: text/html`,
+        /// so failures are answered with their status), with `Origin` on a POST.
+        async fn send(&self, method: &str, uri: &str, cookies: &[&str]) -> Response {
+            let mut request = Request::builder().method(method).uri(uri).header(header::HOST, "localhost");
+            if method == "POST" {
+                request = request.header(header::ORIGIN, "http://localhost");
+            }
+            if !cookies.is_empty() {
+                request = request.header(header::COOKIE, cookies.join("; "));
+            }
+            self.app.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap()
+        }
+
+        /// A user with a password and a session: its id and its session cookie (`name=value`).
+        async fn user_with_session(&self, username: &str) -> (String, String) {
+            let key = NewKey::password("username", username, "a long enough password");
+            let user = CreateUser::new(UserAttributes { username: username.into() }).with_key(key);
+            let user = self.auth.create_user(user).await.unwrap();
+            let new = self.auth.create_session(CreateSession::new(&user.user_id, Default::default())).await.unwrap();
+            let cookie = self.auth.create_session_cookie(&new.token, &new.session).to_string();
+            (user.user_id, name_value(&cookie))
+        }
+
+        /// Starts a flow (`GET /login/oidc`, or with `session` a link: `POST
+        /// /login/oidc/link`), signs in at the provider as `login`: the flow cookie and the
+        /// callback's path and query.
+        async fn through_provider(&self, session: Option<&str>, login: &str) -> (String, String) {
+            let start = match session {
+                None => self.send("GET", "/login/oidc", &[]).await,
+                Some(session) => self.send("POST", "/login/oidc/link", &[session]).await,
+            };
+            assert_eq!(start.status(), StatusCode::SEE_OTHER);
+            let flow = set_cookie(&start, "lucia_oauth_oidc").expect("the flow cookie");
+            assert!(flow.contains("HttpOnly") && flow.contains("SameSite=Lax"), "{flow}");
+            let authorization = url::Url::parse(location(&start)).unwrap();
+            let method = authorization.query_pairs().find(|(name, _)| name == "code_challenge_method");
+            assert_eq!(method.unwrap().1, "S256", "PKCE");
+            let callback = sign_in_at_provider(&authorization, login, REDIRECT_URL).await;
+            (name_value(&flow), format!("{}?{}", callback.path(), callback.query().unwrap_or_default()))
+        }
+    }
+
+    fn name_value(set_cookie: &str) -> String {
+        set_cookie.split(';').next().unwrap().to_owned()
+    }
+
+    fn location(response: &Response) -> &str {
+        response.headers()[header::LOCATION].to_str().unwrap()
+    }
+
+    /// The `Set-Cookie` of `name` in `response`, if any.
+    fn set_cookie(response: &Response, name: &str) -> Option<String> {
+        let prefix = format!("{name}=");
+        let values = response.headers().get_all(header::SET_COOKIE);
+        values.iter().map(|value| value.to_str().unwrap().to_owned()).find(|value| value.starts_with(&prefix))
+    }
+
+    /// The answer removed the flow cookie.
+    fn assert_flow_removed(response: &Response) {
+        let removal = set_cookie(response, "lucia_oauth_oidc").expect("the flow cookie's removal");
+        assert!(removal.starts_with("lucia_oauth_oidc=;") && removal.contains("Max-Age=0"), "{removal}");
+    }
+
+    async fn text(response: Response) -> String {
+        String::from_utf8(axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap().to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn sign_in_then_replay() {
+        let Some(fixture) = fixture().await else { return };
+        let (flow, callback) = fixture.through_provider(None, "ada").await;
+        let signed_in = fixture.send("GET", &callback, &[&flow]).await;
+        assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&signed_in), "/me");
+        assert_flow_removed(&signed_in);
+        let session = name_value(&set_cookie(&signed_in, "auth_session").expect("a session cookie"));
+        let page = fixture.send("GET", "/me", &[&session]).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_eq!(text(page).await, "ada#0", "a new user, made by new_user");
+        let key = fixture.auth.get_key("oidc", "ada").await.unwrap();
+        assert!(!key.password_defined);
+
+        // Replayed with the flow cookie kept: the provider refuses the used code.
+        let replayed = fixture.send("GET", &callback, &[&flow]).await;
+        assert_eq!(replayed.status(), StatusCode::BAD_REQUEST);
+        assert_flow_removed(&replayed);
+        assert!(set_cookie(&replayed, "auth_session").is_none());
+        let body = text(replayed).await;
+        assert_eq!(body, "sign-in flow invalid or expired, start again");
+        // Replayed as a browser would, without the removed cookie.
+        let replayed = fixture.send("GET", &callback, &[]).await;
+        assert_eq!(replayed.status(), StatusCode::BAD_REQUEST);
+        assert_flow_removed(&replayed);
+
+        // Signing in again while signed in: the same user, a new session, the old one ended.
+        let (flow, callback) = fixture.through_provider(None, "ada").await;
+        let again = fixture.send("GET", &callback, &[&flow, &session]).await;
+        assert_eq!(again.status(), StatusCode::SEE_OTHER);
+        let second = name_value(&set_cookie(&again, "auth_session").unwrap());
+        assert_ne!(second, session);
+        assert_eq!(text(fixture.send("GET", "/me", &[&second]).await).await, "ada#0");
+        assert_eq!(fixture.send("GET", "/me", &[&session]).await.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    #[tokio::test]
+    async fn wrong_state_missing_and_expired_flow_cookie() {
+        let Some(fixture) = fixture_with(Duration::from_secs(2), 20).await else { return };
+        let (flow, callback) = fixture.through_provider(None, "ada").await;
+        let mut url = url::Url::parse(&format!("http://localhost{callback}")).unwrap();
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(name, value)| {
+                let value = if name == "state" { "forged".into() } else { value.into_owned() };
+                (name.into_owned(), value)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+        let forged = fixture.send("GET", &format!("{}?{}", url.path(), url.query().unwrap()), &[&flow]).await;
+        assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+        assert_flow_removed(&forged);
+
+        let missing = fixture.send("GET", &callback, &[]).await;
+        assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+        let tampered = fixture.send("GET", &callback, &["lucia_oauth_oidc=Zm9yZ2Vk"]).await;
+        assert_eq!(tampered.status(), StatusCode::BAD_REQUEST);
+
+        tokio::time::sleep(Duration::from_millis(2_100)).await;
+        let expired = fixture.send("GET", &callback, &[&flow]).await;
+        assert_eq!(expired.status(), StatusCode::BAD_REQUEST);
+        assert_flow_removed(&expired);
+        assert!(fixture.auth.get_key("oidc", "ada").await.is_err(), "no user was made");
+    }
+
+    #[tokio::test]
+    async fn link_while_signed_in() {
+        let Some(fixture) = fixture().await else { return };
+        // Not signed in: no link flow starts.
+        assert_eq!(fixture.send("POST", "/login/oidc/link", &[]).await.status(), StatusCode::UNAUTHORIZED);
+        let (bob, session) = fixture.user_with_session("bob").await;
+        let (flow, callback) = fixture.through_provider(Some(&session), "bob-at-provider").await;
+        let linked = fixture.send("GET", &callback, &[&flow, &session]).await;
+        assert_eq!(linked.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&linked), "/account");
+        assert_flow_removed(&linked);
+        assert!(set_cookie(&linked, "auth_session").is_none(), "a link keeps the session");
+        assert_eq!(fixture.auth.get_key("oidc", "bob-at-provider").await.unwrap().user_id, bob);
+
+        // From now on, the provider account signs bob in.
+        let (flow, callback) = fixture.through_provider(None, "bob-at-provider").await;
+        let signed_in = fixture.send("GET", &callback, &[&flow]).await;
+        let session = name_value(&set_cookie(&signed_in, "auth_session").unwrap());
+        assert_eq!(text(fixture.send("GET", "/me", &[&session]).await).await, "bob");
+    }
+
+    #[tokio::test]
+    async fn link_refused_when_the_account_is_another_users() {
+        let Some(fixture) = fixture().await else { return };
+        let (flow, callback) = fixture.through_provider(None, "ada").await;
+        assert_eq!(fixture.send("GET", &callback, &[&flow]).await.status(), StatusCode::SEE_OTHER);
+        let ada = fixture.auth.get_key("oidc", "ada").await.unwrap().user_id;
+
+        let (_, session) = fixture.user_with_session("bob").await;
+        let (flow, callback) = fixture.through_provider(Some(&session), "ada").await;
+        let taken = fixture.send("GET", &callback, &[&flow, &session]).await;
+        assert_eq!(taken.status(), StatusCode::CONFLICT);
+        assert_flow_removed(&taken);
+        assert_eq!(text(taken).await, "this provider account is linked to another user");
+        assert_eq!(fixture.auth.get_key("oidc", "ada").await.unwrap().user_id, ada);
+    }
+
+    #[tokio::test]
+    async fn link_callback_needs_the_user_who_started_it() {
+        let Some(fixture) = fixture().await else { return };
+        let (_, bob) = fixture.user_with_session("bob").await;
+        let (_, carol) = fixture.user_with_session("carol").await;
+        let (flow, callback) = fixture.through_provider(Some(&bob), "mallory").await;
+        for cookies in [vec![flow.as_str(), carol.as_str()], vec![flow.as_str()]] {
+            let refused = fixture.send("GET", &callback, &cookies).await;
+            assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+            assert_flow_removed(&refused);
+            assert!(set_cookie(&refused, "auth_session").is_none());
+        }
+        assert!(fixture.auth.get_key("oidc", "mallory").await.is_err(), "nothing linked");
+        // Refused before the code was redeemed: with bob signed in, the same callback links.
+        let linked = fixture.send("GET", &callback, &[&flow, &bob]).await;
+        assert_eq!(linked.status(), StatusCode::SEE_OTHER);
+        let bob_id = fixture.auth.get_key("username", "bob").await.unwrap().user_id;
+        assert_eq!(fixture.auth.get_key("oidc", "mallory").await.unwrap().user_id, bob_id);
+    }
+
+    /// Callbacks take from the client address's sign-in budget, as password sign-ins do.
+    #[tokio::test]
+    async fn callbacks_count_against_the_per_ip_limit() {
+        let Some(fixture) = fixture_with(Duration::from_secs(600), 1).await else { return };
+        let (flow, callback) = fixture.through_provider(None, "ada").await;
+        assert_eq!(fixture.send("GET", &callback, &[&flow]).await.status(), StatusCode::SEE_OTHER);
+        let (flow, callback) = fixture.through_provider(None, "ada").await;
+        let limited = fixture.send("GET", &callback, &[&flow]).await;
+        assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(limited.headers().contains_key(header::RETRY_AFTER));
+        assert_flow_removed(&limited);
+    }
+
+    /// Page requests (`Accept: text/html`): a failed callback is a redirect to the failure
+    /// page with its code, the flow cookie still removed; a link started without a session
+    /// goes to the sign-in page.
+    #[tokio::test]
+    async fn page_requests_are_redirected() {
+        let Some(fixture) = fixture_with_pages(Duration::from_secs(600), 20, true).await else { return };
+        let page = |method: &str, uri: &str, cookies: &[&str]| {
+            let mut request = Request::builder()
+                .method(method)
+                .uri(uri)
+                .header(header::HOST, "localhost")
+                .header(header::ACCEPT, "text/html")
+                .header(header::ORIGIN, "http://localhost");
+            if !cookies.is_empty() {
+                request = request.header(header::COOKIE, cookies.join("; "));
+            }
+            fixture.app.clone().oneshot(request.body(Body::empty()).unwrap())
+        };
+        let link = page("POST", "/login/oidc/link", &[]).await.unwrap();
+        assert_eq!((link.status(), location(&link)), (StatusCode::SEE_OTHER, "/sign-in"));
+        let (flow, callback) = fixture.through_provider(None, "ada").await;
+        let missing = page("GET", &callback, &[]).await.unwrap();
+        assert_eq!((missing.status(), location(&missing)), (StatusCode::SEE_OTHER, "/sign-in?oauth_error=flow"));
+        assert_flow_removed(&missing);
+        let (_, carol) = fixture.user_with_session("carol").await;
+        let (_, bob) = fixture.user_with_session("bob").await;
+        let (link_flow, link_callback) = fixture.through_provider(Some(&bob), "mallory").await;
+        let wrong = page("GET", &link_callback, &[&link_flow, &carol]).await.unwrap();
+        assert_eq!(location(&wrong), "/sign-in?oauth_error=wrong-user");
+        let signed_in = page("GET", &callback, &[&flow]).await.unwrap();
+        assert_eq!((signed_in.status(), location(&signed_in)), (StatusCode::SEE_OTHER, "/me"));
+    }
+}
