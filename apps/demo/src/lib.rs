@@ -111,6 +111,8 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// The origin browsers use, when behind a reverse proxy (`https://example.com`).
     pub public_origin: Option<lucia::Origin>,
+    /// The hosts the demo answers for (`LuciaLayer::allowed_hosts`); empty: any host.
+    pub allowed_hosts: Vec<lucia_axum::AllowedHost>,
     /// Production mode: `Secure` cookies, an `https` default origin, and
     /// `Strict-Transport-Security`; [`public_origin`](Self::public_origin) and
     /// [`smtp_url`](Self::smtp_url) are then required.
@@ -161,6 +163,7 @@ impl Default for Config {
             database_url: DEFAULT_DATABASE_URL.to_owned(),
             redis_url: None,
             public_origin: None,
+            allowed_hosts: Vec::new(),
             production: false,
             lucia_v2_compat: false,
             session_expires_in: SessionExpiresIn::default(),
@@ -181,6 +184,7 @@ impl std::fmt::Debug for Config {
             .field("database_url", &redact_database_url(&self.database_url))
             .field("redis_url", &self.redis_url.as_deref().map(redact_database_url))
             .field("public_origin", &self.public_origin)
+            .field("allowed_hosts", &self.allowed_hosts)
             .field("production", &self.production)
             .field("lucia_v2_compat", &self.lucia_v2_compat)
             .field("session_expires_in", &self.session_expires_in)
@@ -367,6 +371,9 @@ pub async fn build(config: &Config) -> Result<Demo, StartError> {
     };
     if let Some(name) = &config.trusted_proxy_header {
         layer = layer.trusted_proxy_header(name);
+    }
+    if !config.allowed_hosts.is_empty() {
+        layer = layer.allowed_hosts(config.allowed_hosts.iter().cloned());
     }
     let (provider_routes, providers) = oauth::routes(config).await?;
     let hardening = Hardening::new(config.production, providers.authorization_origins());

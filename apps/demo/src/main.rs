@@ -8,7 +8,8 @@ const HELP: &str = "\
 lucia-demo: sign up, sign in and manage sessions with lucia-rs
 
 Usage: lucia-demo [--port PORT] [--host ADDRESS] [--database-url URL] [--redis-url URL]
-                  [--public-origin ORIGIN] [--trusted-proxy-header NAME] [--sign-in-burst N]
+                  [--public-origin ORIGIN] [--allowed-hosts HOSTS] [--trusted-proxy-header NAME]
+                  [--sign-in-burst N]
                   [--smtp-url URL] [--mail-dir DIR] [--mail-from ADDRESS]
                   [--production] [--lucia-v2-compat]
 
@@ -23,6 +24,10 @@ Usage: lucia-demo [--port PORT] [--host ADDRESS] [--database-url URL] [--redis-u
   --public-origin ORIGIN origin browsers use behind a reverse proxy, e.g. https://example.com;
                          also the origin of the links in mails (env PUBLIC_ORIGIN; default:
                          links to the address the demo listens on)
+  --allowed-hosts HOSTS  comma-separated host names the demo answers for, e.g.
+                         example.com,.example.net (a leading dot: and its subdomains); any other
+                         Host header is answered 400, against DNS rebinding; the public
+                         origin's host is always allowed (env ALLOWED_HOSTS; default: any host)
   --trusted-proxy-header NAME
                          behind a reverse proxy that always sets it, the header with the client
                          address for the per-IP sign-in limit, e.g. x-forwarded-for (its
@@ -71,6 +76,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
     let mut database_url = env("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
     let mut redis_url = env("REDIS_URL");
     let mut public_origin = env("PUBLIC_ORIGIN");
+    let mut allowed_hosts = env("ALLOWED_HOSTS");
     let mut trusted_proxy_header = env("TRUSTED_PROXY_HEADER");
     let mut sign_in_burst = env("SIGN_IN_BURST");
     let mut smtp_url = env("SMTP_URL");
@@ -93,6 +99,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
             "--database-url" => database_url = value()?,
             "--redis-url" => redis_url = Some(value()?),
             "--public-origin" => public_origin = Some(value()?),
+            "--allowed-hosts" => allowed_hosts = Some(value()?),
             "--trusted-proxy-header" => trusted_proxy_header = Some(value()?),
             "--sign-in-burst" => sign_in_burst = Some(value()?),
             "--smtp-url" => smtp_url = Some(value()?),
@@ -108,6 +115,13 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
         Some(origin) => Some(origin.parse().map_err(|e| format!("invalid public origin {origin}: {e}"))?),
         None => None,
     };
+    let allowed_hosts = match allowed_hosts {
+        Some(hosts) => hosts
+            .split(',')
+            .map(|host| host.trim().parse().map_err(|e| format!("--allowed-hosts: {e}")))
+            .collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
     let sign_in_burst = match sign_in_burst {
         Some(burst) => burst.parse().map_err(|_| format!("invalid sign-in burst {burst}"))?,
         None => lucia_demo::DEFAULT_SIGN_IN_BURST,
@@ -118,6 +132,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
         database_url,
         redis_url,
         public_origin,
+        allowed_hosts,
         production,
         lucia_v2_compat,
         trusted_proxy_header,

@@ -1176,3 +1176,15 @@ async fn a_provider_user_whose_name_and_email_are_taken_gets_another_name() {
     let response = sign_in(&app, &app.browser(), &name, PASSWORD).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
+
+/// `ALLOWED_HOSTS`: the demo answers its own host (any port) and refuses another `Host`, as a
+/// DNS-rebinding page would send, with `400`.
+#[tokio::test]
+async fn requests_for_other_hosts_are_refused() {
+    let config = lucia_demo::Config { allowed_hosts: vec!["127.0.0.1".parse().unwrap()], ..Default::default() };
+    let app = App::start_with(config).await;
+    assert_eq!(app.browser().get(app.url("/login")).send().await.unwrap().status(), StatusCode::OK);
+    let rebound = app.browser().get(app.url("/login")).header("host", "attacker.example").send().await.unwrap();
+    assert_eq!(rebound.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(rebound.text().await.unwrap(), "unknown host");
+}

@@ -21,6 +21,11 @@ pub enum AuthError {
     /// The request failed the CSRF origin check: `403 Forbidden`.
     #[error("cross-site request refused: {0}")]
     Csrf(#[from] OriginError),
+    /// The request's `Host` is not one of the layer's
+    /// [`allowed_hosts`](crate::LuciaLayer::allowed_hosts) (a DNS-rebinding page, or a
+    /// misrouted request): `400 Bad Request`, before the handler runs.
+    #[error("the request's host is not an allowed host")]
+    UnknownHost,
     /// No valid session: `401 Unauthorized` with `WWW-Authenticate: Bearer`.
     #[error("not signed in")]
     Unauthenticated,
@@ -75,7 +80,8 @@ impl AuthError {
             Self::Lucia(
                 E::DuplicateKeyId | E::DuplicateUserId | E::DuplicateSessionId | E::DuplicateAttribute { .. },
             ) => StatusCode::CONFLICT,
-            Self::Lucia(
+            Self::UnknownHost
+            | Self::Lucia(
                 E::InvalidUserId | E::InvalidProviderId | E::OutdatedPassword | E::InvalidToken | E::ExpiredToken,
             ) => StatusCode::BAD_REQUEST,
             Self::Lucia(E::PasswordRejected(_)) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -110,7 +116,7 @@ impl AuthError {
     /// | 403 | `cross-site request refused` |
     /// | 409 | `already taken` (a duplicate key, user id or unique attribute) |
     /// | 429 | `too many attempts`, with `Retry-After` in seconds (rounded up): too many sign-in attempts on the key ([`lucia::Error::Throttled`]) or from the client's address ([`AuthError::RateLimited`]) |
-    /// | 400 | `unknown user`, `invalid provider id`, `password must be reset`, `invalid code or link` ([`lucia::Error::InvalidToken`]: wrong, used or replaced), `expired code or link` ([`lucia::Error::ExpiredToken`]: expired or tried too often; ask for a new one) |
+    /// | 400 | `unknown host` (a `Host` not in [`allowed_hosts`](crate::LuciaLayer::allowed_hosts)), `unknown user`, `invalid provider id`, `password must be reset`, `invalid code or link` ([`lucia::Error::InvalidToken`]: wrong, used or replaced), `expired code or link` ([`lucia::Error::ExpiredToken`]: expired or tried too often; ask for a new one) |
     /// | 422 | `password rejected` (a new password the [`PasswordPolicy`](lucia::PasswordPolicy) refuses: [`lucia::Error::PasswordRejected`]; its [`PasswordRejection`](lucia::PasswordRejection) is the sentence to show next to the field) |
     /// | 303 | empty (the `Location` header says where to sign in) |
     /// | 500 | `internal server error` |
@@ -130,6 +136,7 @@ impl AuthError {
             Self::Lucia(
                 E::DuplicateKeyId | E::DuplicateUserId | E::DuplicateSessionId | E::DuplicateAttribute { .. },
             ) => "already taken",
+            Self::UnknownHost => "unknown host",
             Self::Lucia(E::InvalidUserId) => "unknown user",
             Self::Lucia(E::InvalidProviderId) => "invalid provider id",
             Self::Lucia(E::OutdatedPassword) => "password must be reset",

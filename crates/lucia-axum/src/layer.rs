@@ -16,6 +16,34 @@ use crate::AuthError;
 use crate::rate_limit::{IpRateLimiter, client_ip, default_quota};
 use crate::request::{ClientLimit, ContextSlot, CookieCredential, RequestContext};
 
+/// A host [`LuciaLayer::allowed_hosts`] accepts requests for: a host name or an IP address
+/// without a port (`example.com`, `127.0.0.1`, `[::1]`), or `.example.com` for the domain and
+/// every subdomain of it. Compared without regard to case.
+///
+/// ```
+/// let host: lucia_axum::AllowedHost = "Example.COM".parse().unwrap();
+/// assert!("https://example.com".parse::<lucia_axum::AllowedHost>().is_err());
+/// assert!("example.com:443".parse::<lucia_axum::AllowedHost>().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedHost(String);
+
+/// A string that is not an [`AllowedHost`]: empty, or with a scheme, port, path or user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a host name (no scheme, port or path): {0:?}")]
+pub struct InvalidHost(pub String);
+
+impl std::str::FromStr for AllowedHost {
+    type Err = InvalidHost;
+
+    fn from_str(host: &str) -> Result<Self, InvalidHost> {
+        let name = host.strip_prefix('.').unwrap_or(host);
+        let valid = !name.contains('@')
+            && matches!(http::uri::Authority::try_from(name), Ok(authority) if authority.port().is_none() && authority.as_str() == name);
+        if valid { Ok(Self(host.to_ascii_lowercase())) } else { Err(InvalidHost(host.to_owned())) }
+    }
+}
+
 /// Runs around every request: applies the [CSRF rule](crate#csrf), reads the session cookie
 /// and the bearer token, gives the request's extractors ([`AuthRequest`](crate::AuthRequest),
 /// [`SignedIn`](crate::SignedIn)) a shared per-request state, and appends the `Set-Cookie`
@@ -52,6 +80,8 @@ struct Settings {
     /// The per-IP token bucket, shared by every clone of the layer.
     rate_limit: Option<Arc<IpRateLimiter>>,
     trusted_proxy_header: Option<HeaderName>,
+    /// `None`: any host. Lowercase; `.example.com` stands for the domain and its subdomains.
+    allowed_hosts: Option<Arc<[String]>>,
 }
 
 impl std::fmt::Debug for LuciaLayer {
@@ -63,6 +93,7 @@ impl std::fmt::Debug for LuciaLayer {
             .field("sign_in_url", &self.settings.sign_in_url)
             .field("sign_in_rate_limit", &self.settings.rate_limit)
             .field("trusted_proxy_header", &self.settings.trusted_proxy_header)
+            .field("allowed_hosts", &self.settings.allowed_hosts)
             .finish()
     }
 }
@@ -80,6 +111,7 @@ impl LuciaLayer {
                 sign_in_url: None,
                 rate_limit: Some(Arc::new(IpRateLimiter::new(default_quota()))),
                 trusted_proxy_header: None,
+                allowed_hosts: None,
             }),
         }
     }
@@ -149,6 +181,25 @@ impl LuciaLayer {
         self
     }
 
+    /// Answers every request whose host (its `Host` header, or the authority of an HTTP/2
+    /// request) is not one of `hosts` with `400 unknown host` ([`AuthError::UnknownHost`])
+    /// before anything else, whatever its method: a page of another site whose name an
+    /// attacker points at this server (DNS rebinding) gets nothing. The request's port and
+    /// the case of its host do not matter. The host of [`public_origin`](Self::public_origin),
+    /// if set, is allowed too. Off by default (any host), since a reverse proxy may rewrite
+    /// `Host`: list the names the proxy forwards.
+    ///
+    /// ```
+    /// # fn demo(lucia: lucia::Lucia<lucia::memory::MemoryAdapter>) -> Result<(), lucia_axum::InvalidHost> {
+    /// let layer = lucia_axum::LuciaLayer::new(&lucia).allowed_hosts(["example.com".parse()?, ".example.net".parse()?]);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn allowed_hosts(mut self, hosts: impl IntoIterator<Item = AllowedHost>) -> Self {
+        Arc::make_mut(&mut self.settings).allowed_hosts = Some(hosts.into_iter().map(|host| host.0).collect());
+        self
+    }
+
     /// Where [`SignedIn`](crate::SignedIn) sends page requests without a session (`303 See
     /// Other`), such as `/login`. Without it, they are answered `401` like API requests.
     ///
@@ -179,6 +230,21 @@ impl Settings {
         Origin::from_scheme_and_host(request.uri.scheme_str().unwrap_or(default), host).ok()
     }
 
+    /// Whether the request's host is allowed ([`LuciaLayer::allowed_hosts`]).
+    fn host_allowed(&self, request: &http::request::Parts) -> bool {
+        let Some(allowed) = &self.allowed_hosts else { return true };
+        let authority = match request.headers.get(header::HOST) {
+            Some(value) => value.to_str().ok().and_then(|host| http::uri::Authority::try_from(host).ok()),
+            None => request.uri.authority().cloned(),
+        };
+        let Some(host) = authority.map(|authority| authority.host().to_ascii_lowercase()) else { return false };
+        self.public_origin.as_ref().is_some_and(|origin| origin.host() == host)
+            || allowed.iter().any(|entry| match entry.strip_prefix('.') {
+                Some(domain) => host == domain || host.strip_suffix(domain).is_some_and(|sub| sub.ends_with('.')),
+                None => host == *entry,
+            })
+    }
+
     /// The request's `Origin` checked against the server's: `Ok` same-origin (or an allowed
     /// subdomain), `Err(Missing)` without `Origin`, another `Err` cross-origin or malformed.
     fn check_origin(&self, request: &http::request::Parts) -> Result<(), OriginError> {
@@ -193,7 +259,7 @@ impl Settings {
     /// Applies the CSRF rule (see the crate docs): `Err` refuses the request; `Ok` is its
     /// per-request state.
     fn context(&self, request: &http::request::Parts) -> Result<RequestContext, OriginError> {
-        let cookie = read_cookie(&request.headers, &self.cookie_name).map(SessionToken::from);
+        let cookie = session_cookies(&request.headers, &self.cookie_name);
         let bearer = read_bearer(&request.headers).map(SessionToken::from);
         let page_request = accepts_html(&request.headers);
         let build = |cookie: CookieCredential, bearer, writes| {
@@ -205,21 +271,20 @@ impl Settings {
         };
         let safe = ["GET", "HEAD", "OPTIONS", "TRACE"].contains(&request.method.as_str());
         if !self.csrf.enabled || safe {
-            return Ok(build(cookie.map_or(CookieCredential::Absent, CookieCredential::Trusted), bearer, Ok(())));
+            return Ok(build(CookieCredential::trusted(cookie), bearer, Ok(())));
         }
         match self.check_origin(request) {
-            Ok(()) => Ok(build(cookie.map_or(CookieCredential::Absent, CookieCredential::Trusted), bearer, Ok(()))),
+            Ok(()) => Ok(build(CookieCredential::trusted(cookie), bearer, Ok(()))),
             // Browsers send Origin on every state-changing request: a client without one is not a
             // browser, and its cookie is not trusted (it should use a bearer token).
             Err(OriginError::Missing) => {
-                let cookie =
-                    cookie.map_or(CookieCredential::Absent, |_| CookieCredential::Untrusted(OriginError::Missing));
+                let cookie = CookieCredential::untrusted(cookie, OriginError::Missing);
                 Ok(build(cookie, bearer, Ok(())))
             }
             // Cross-origin: only a bearer token makes it acceptable (browsers never attach one by
             // themselves). The cookie is then not used, and no cookie may be set.
             Err(refused) if bearer.is_some() => {
-                let cookie = cookie.map_or(CookieCredential::Absent, |_| CookieCredential::Untrusted(refused.clone()));
+                let cookie = CookieCredential::untrusted(cookie, refused.clone());
                 Ok(build(cookie, bearer, Err(refused)))
             }
             Err(refused) => Err(refused),
@@ -227,13 +292,21 @@ impl Settings {
     }
 }
 
-/// The session cookie from all `Cookie` headers (HTTP/2 may send several).
-fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+/// How many session cookies of one request are looked at: a request stuffed with more
+/// costs no more lookups.
+const MAX_SESSION_COOKIES: usize = 3;
+
+/// The session cookies of all `Cookie` headers (HTTP/2 may send several), in order, at most
+/// [`MAX_SESSION_COOKIES`].
+fn session_cookies(headers: &HeaderMap, name: &str) -> Vec<SessionToken> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .find_map(|value| lucia::read_cookie(value, name))
+        .flat_map(|value| lucia::read_cookies(value, name))
+        .take(MAX_SESSION_COOKIES)
+        .map(SessionToken::from)
+        .collect()
 }
 
 fn read_bearer(headers: &HeaderMap) -> Option<String> {
@@ -289,6 +362,10 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let (mut parts, body) = request.into_parts();
+        if !self.settings.host_allowed(&parts) {
+            tracing::info!(method = %parts.method, path = %parts.uri.path(), "a request for a host that is not allowed was refused");
+            return Box::pin(std::future::ready(Ok(AuthError::UnknownHost.into_response())));
+        }
         let context = match self.settings.context(&parts) {
             Ok(context) => Arc::new(context),
             Err(refused) => {

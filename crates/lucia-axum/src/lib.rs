@@ -202,6 +202,24 @@
 //! reverse proxy**, which may rewrite `Host` or terminate TLS, give the public origin
 //! explicitly with [`LuciaLayer::public_origin`]: `https://example.com`.
 //!
+//! # Hosts and duplicate cookies
+//!
+//! [`LuciaLayer::allowed_hosts`] refuses every request for a host not on its list (`400
+//! unknown host`, before the CSRF check and the handler): a DNS-rebinding page, served from
+//! the attacker's name but resolving to this server, gets nothing. It is off by default,
+//! because a reverse proxy may rewrite `Host`.
+//!
+//! A browser sends several session cookies when one was set for a parent domain or a longer
+//! path, such as a cookie planted from a sibling subdomain (`Domain=example.com` set by
+//! `evil.example.com`); the planted one usually comes first. The rule: the first three
+//! session cookies are validated in order and the first valid one is the request's session;
+//! when none is valid, **none is deleted** (a deletion could hit the real cookie and leave the
+//! planted one: signing the user out), and the request is simply not signed in. With one
+//! cookie, a dead session's cookie is deleted as usual. A planted cookie can still carry the
+//! attacker's own valid session ("cookie tossing"); name the cookie with the `__Host-` prefix
+//! in production ([`SessionCookieConfig::name`](lucia::SessionCookieConfig)), which browsers
+//! refuse to set from another subdomain or with a `Domain`.
+//!
 //! # Signed in or not
 //!
 //! [`SignedIn`] (and [`AuthRequest::require`]) use the bearer token when the request has one,
@@ -265,7 +283,7 @@ pub use error::AuthError;
 /// The quota of [`LuciaLayer::sign_in_rate_limit`] (from the `governor` crate).
 pub use governor::Quota;
 pub use guard::SignedIn;
-pub use layer::{LuciaLayer, LuciaService};
+pub use layer::{AllowedHost, InvalidHost, LuciaLayer, LuciaService};
 pub use lucia_type::LuciaType;
 pub use request::AuthRequest;
 

@@ -27,9 +27,40 @@ pub(crate) enum CookieCredential {
     Absent,
     /// A session cookie that passed the CSRF check (or did not need to).
     Trusted(SessionToken),
+    /// Several session cookies (at most three), trusted: a browser sends more than one when
+    /// another was set for a parent domain or a longer path, such as one planted from a
+    /// sibling subdomain. The first that validates is the request's
+    /// ([`AuthRequest::validate`]); when none does, none is deleted, since a deletion could
+    /// hit the real one and not the planted one.
+    Several(Vec<SessionToken>),
     /// A session cookie the CSRF rule says not to use: on a state-changing request without
     /// `Origin`, or cross-origin next to a bearer token.
     Untrusted(OriginError),
+}
+
+impl CookieCredential {
+    /// The credential of a request's session cookies that passed the CSRF check.
+    pub(crate) fn trusted(mut cookies: Vec<SessionToken>) -> Self {
+        match cookies.len() {
+            0 => Self::Absent,
+            1 => cookies.pop().map_or(Self::Absent, Self::Trusted),
+            _ => Self::Several(cookies),
+        }
+    }
+
+    /// The credential of session cookies the CSRF rule says not to use.
+    pub(crate) fn untrusted(cookies: Vec<SessionToken>, reason: OriginError) -> Self {
+        if cookies.is_empty() { Self::Absent } else { Self::Untrusted(reason) }
+    }
+
+    /// The trusted tokens, in order.
+    fn tokens(&self) -> &[SessionToken] {
+        match self {
+            Self::Trusted(token) => std::slice::from_ref(token),
+            Self::Several(tokens) => tokens,
+            Self::Absent | Self::Untrusted(_) => &[],
+        }
+    }
 }
 
 /// One validation result, of whatever session type the extractor has: `Option<Session<U, S>>`.
@@ -127,7 +158,7 @@ impl<L: Clone> Clone for AuthRequest<L> {
 impl<L> std::fmt::Debug for AuthRequest<L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthRequest")
-            .field("cookie", &matches!(self.context.cookie(), CookieCredential::Trusted(_)))
+            .field("cookie", &!self.context.cookie().tokens().is_empty())
             .field("bearer", &self.context.bearer.is_some())
             .finish_non_exhaustive()
     }
@@ -161,23 +192,33 @@ impl<L: LuciaType> AuthRequest<L> {
             return Ok(session);
         }
         let lucia = self.lucia.as_lucia();
-        let session = match self.context.cookie() {
-            CookieCredential::Absent => None,
-            CookieCredential::Untrusted(reason) => return Err(AuthError::Csrf(reason)),
-            CookieCredential::Trusted(token) => match lucia.validate_session(token.expose_secret()).await {
-                Ok(session) => {
-                    if session.fresh {
-                        self.context.send_cookie(lucia.create_session_cookie(&token, &session));
+        let credential = self.context.cookie();
+        if let CookieCredential::Untrusted(reason) = credential {
+            return Err(AuthError::Csrf(reason));
+        }
+        let mut session = None;
+        for token in credential.tokens() {
+            match lucia.validate_session(token.expose_secret()).await {
+                Ok(valid) => {
+                    if valid.fresh {
+                        self.context.send_cookie(lucia.create_session_cookie(token, &valid));
                     }
-                    Some(session)
+                    // The request's cookie session from now on (sign-out, a new sign-in).
+                    *lock(&self.context.cookie) = CookieCredential::Trusted(token.clone());
+                    session = Some(valid);
+                    break;
                 }
-                Err(lucia::Error::InvalidSessionId) => {
-                    self.context.send_cookie(lucia.create_blank_session_cookie());
-                    None
-                }
+                Err(lucia::Error::InvalidSessionId) => {}
                 Err(error) => return Err(error.into()),
-            },
-        };
+            }
+        }
+        if session.is_none() {
+            // One dead cookie is deleted; of several, none is (see `CookieCredential::Several`).
+            if let CookieCredential::Trusted(_) = credential {
+                self.context.send_cookie(lucia.create_blank_session_cookie());
+            }
+            *lock(&self.context.cookie) = CookieCredential::Absent;
+        }
         *slot = Some(Box::new(session.clone()));
         Ok(session)
     }
@@ -352,14 +393,14 @@ impl<L: LuciaType> AuthRequest<L> {
         let mut slot = self.context.cookie_session.lock().await;
         let previous =
             std::mem::replace(&mut *lock(&self.context.cookie), CookieCredential::Trusted(new.token.clone()));
-        if let CookieCredential::Trusted(old) = previous
-            && let Err(error) = lucia.invalidate_session(old.expose_secret()).await
-        {
-            // Neither session is left behind: the new one was never handed out.
-            *lock(&self.context.cookie) = CookieCredential::Absent;
-            let _ = lucia.invalidate_session(new.token.expose_secret()).await;
-            *slot = None;
-            return Err(error.into());
+        for old in previous.tokens() {
+            if let Err(error) = lucia.invalidate_session(old.expose_secret()).await {
+                // Neither session is left behind: the new one was never handed out.
+                *lock(&self.context.cookie) = CookieCredential::Absent;
+                let _ = lucia.invalidate_session(new.token.expose_secret()).await;
+                *slot = None;
+                return Err(error.into());
+            }
         }
         self.context.send_cookie(lucia.create_session_cookie(&new.token, &new.session));
         *slot = Some(Box::new(Some(new.session.clone())));
@@ -384,8 +425,10 @@ impl<L: LuciaType> AuthRequest<L> {
             *self.context.bearer_session.lock().await = Some(Box::new(None::<SessionOf<L>>));
         }
         match cookie {
-            CookieCredential::Trusted(token) => {
-                lucia.invalidate_session(token.expose_secret()).await?;
+            CookieCredential::Trusted(_) | CookieCredential::Several(_) => {
+                for token in cookie.tokens() {
+                    lucia.invalidate_session(token.expose_secret()).await?;
+                }
                 *lock(&self.context.cookie) = CookieCredential::Absent;
                 self.context.send_cookie(lucia.create_blank_session_cookie());
             }

@@ -141,7 +141,7 @@ fn far_future() -> OffsetDateTime {
 
 /// The value of the first cookie called `name` in a `Cookie` header: surrounding quotes
 /// removed, percent-decoded. An empty value, or one that does not decode to UTF-8, counts as no
-/// cookie; pairs that do not parse are skipped.
+/// cookie (the next of that name, if any, is taken); pairs that do not parse are skipped.
 ///
 /// ```
 /// let header = "theme=dark; auth_session=abc123; auth_session=second";
@@ -149,11 +149,25 @@ fn far_future() -> OffsetDateTime {
 /// assert_eq!(lucia::read_cookie("auth_session=", "auth_session"), None);
 /// ```
 pub fn read_cookie(header: &str, name: &str) -> Option<String> {
-    let cookie = cookie::Cookie::split_parse(header).filter_map(Result::ok).find(|c| c.name() == name)?;
-    // Quotes around the raw value are syntax; percent-encoded ones (`%22`) are data, so the
-    // quotes go before decoding.
-    let value = percent_encoding::percent_decode_str(cookie.value_trimmed()).decode_utf8().ok()?;
-    (!value.is_empty()).then(|| value.into_owned())
+    read_cookies(header, name).next()
+}
+
+/// Every non-empty value of the cookie `name` in a `Cookie` header, in the header's order, as
+/// [`read_cookie`] reads one. A browser sends several cookies of one name when they differ in
+/// `Domain` or `Path` (one may have been planted from a sibling subdomain); it sends the one
+/// with the longer path first, and otherwise the older first.
+///
+/// ```
+/// let header = "auth_session=planted; theme=dark; auth_session=real";
+/// assert_eq!(lucia::read_cookies(header, "auth_session").collect::<Vec<_>>(), ["planted", "real"]);
+/// ```
+pub fn read_cookies<'a>(header: &'a str, name: &'a str) -> impl Iterator<Item = String> + 'a {
+    cookie::Cookie::split_parse(header).filter_map(Result::ok).filter(move |c| c.name() == name).filter_map(|cookie| {
+        // Quotes around the raw value are syntax; percent-encoded ones (`%22`) are data, so
+        // the quotes go before decoding.
+        let value = percent_encoding::percent_decode_str(cookie.value_trimmed()).decode_utf8().ok()?;
+        (!value.is_empty()).then(|| value.into_owned())
+    })
 }
 
 /// The token of an `Authorization: Bearer <token>` header.

@@ -113,6 +113,7 @@ pub use auth::{CreateSession, CreateUser, DEAD_SESSION_GRACE_MS, Lucia, NewKey, 
 pub use config::{Clock, Config, Env, LuciaBuilder, SessionExpiresIn};
 pub use cookie::{
     DEFAULT_SESSION_COOKIE_NAME, SameSite, SessionCookie, SessionCookieConfig, read_bearer_token, read_cookie,
+    read_cookies,
 };
 pub use csrf::{AllowedSubdomains, CsrfConfig, Origin, OriginError};
 pub use error::{AdapterError, BoxError, Error};
