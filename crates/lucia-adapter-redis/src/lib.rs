@@ -83,6 +83,15 @@
 //! [`AdapterError::DuplicateSessionId`]. Redis has no schema and no foreign keys: any
 //! attribute is stored, and sessions of users another store does not know are accepted.
 //!
+//! A dropped connection costs no failed request: redis-rs's `ConnectionManager` fails the
+//! command that finds its connection gone and reconnects, and the adapter then sends the
+//! command once more, on the new connection. Every session command has the same effect sent
+//! twice, but the insert of a new session, which the adapter reads knowing it was sent twice
+//! (a session id claimed by this very call is not a duplicate). A second drop in a row is
+//! `Unavailable`, and so is a command past the timeout (it is not sent again). The sign-in
+//! throttle's commands are not sent twice. `tests/faults.rs` checks this through a TCP proxy that stalls, cuts and
+//! refuses connections.
+//!
 //! ## Moving sessions from SQL to Redis
 //!
 //! Build a users-only SQL adapter and join it with this one through
@@ -232,13 +241,36 @@ impl RedisSessionAdapterBuilder {
 // ---- helpers ------------------------------------------------------------------------------
 
 impl RedisSessionAdapter {
+    /// Runs a script, once more if the connection dropped under it (see [`once_more`]): every
+    /// script but `CLAIM_ID` and `INSERT` has the same effect run twice, and
+    /// [`set_session`](SessionAdapter::set_session) reads theirs knowing whether they ran twice.
     async fn run<T: redis::FromRedisValue>(&self, invocation: &ScriptInvocation<'_>) -> Result<T, AdapterError> {
-        invocation.invoke_async(&mut self.connection.clone()).await.map_err(adapter_error)
+        self.run_telling(invocation).await.map(|(value, _)| value)
+    }
+
+    /// [`run`](Self::run), also saying whether the script was sent twice.
+    async fn run_telling<T: redis::FromRedisValue>(
+        &self,
+        invocation: &ScriptInvocation<'_>,
+    ) -> Result<(T, bool), AdapterError> {
+        once_more(|| {
+            let mut connection = self.connection.clone();
+            async move { invocation.invoke_async(&mut connection).await }
+        })
+        .await
+        .map_err(adapter_error)
     }
 
     /// The user of a session id, from its pointer.
     async fn owner(&self, session_id: &str) -> Result<Option<String>, AdapterError> {
-        self.connection.clone().get(self.keys.session_owner(session_id)).await.map_err(adapter_error)
+        let pointer = self.keys.session_owner(session_id);
+        once_more(|| {
+            let (mut connection, pointer) = (self.connection.clone(), &pointer);
+            async move { connection.get(pointer).await }
+        })
+        .await
+        .map(|(owner, _)| owner)
+        .map_err(adapter_error)
     }
 
     /// Deletes the pointers of these (encoded) session ids. Their sessions are gone already;
@@ -267,6 +299,22 @@ impl RedisSessionAdapter {
         let dead: Vec<String> = self.run(&sweep).await?;
         self.delete_owners(&dead).await?;
         Ok(dead.len() as u64)
+    }
+}
+
+/// Runs `command`, and once more if the connection dropped under it (closed by the server, a
+/// proxy or the network; refused). [`ConnectionManager`](redis::aio::ConnectionManager) fails
+/// the command it finds its connection dropped on and reconnects; the second run goes out on
+/// the new connection, so a cut of an idle connection costs no failed request. The first run
+/// may or may not have reached the server: only commands whose second run is harmless come
+/// here. Returns whether it ran twice.
+async fn once_more<T, Run>(command: impl Fn() -> Run) -> Result<(T, bool), RedisError>
+where
+    Run: std::future::Future<Output = Result<T, RedisError>>,
+{
+    match command().await {
+        Err(error) if error.is_connection_dropped() => command().await.map(|value| (value, true)),
+        outcome => outcome.map(|value| (value, false)),
     }
 }
 
@@ -304,8 +352,13 @@ fn session_from_fields(id: String, fields: HashMap<String, String>) -> Result<Op
 impl SessionAdapter for RedisSessionAdapter {
     async fn get_session(&self, session_id: &str) -> Result<Option<DatabaseSession>, AdapterError> {
         let Some(user_id) = self.owner(session_id).await? else { return Ok(None) };
-        let fields: HashMap<String, String> =
-            self.connection.clone().hgetall(self.keys.session(&user_id, session_id)).await.map_err(adapter_error)?;
+        let session = self.keys.session(&user_id, session_id);
+        let (fields, _): (HashMap<String, String>, _) = once_more(|| {
+            let (mut connection, session) = (self.connection.clone(), &session);
+            async move { connection.hgetall(session).await }
+        })
+        .await
+        .map_err(adapter_error)?;
         session_from_fields(session_id.to_owned(), fields)
     }
 
@@ -324,7 +377,11 @@ impl SessionAdapter for RedisSessionAdapter {
     async fn set_session(&self, session: DatabaseSession) -> Result<(), AdapterError> {
         let mut claim = scripts::CLAIM_ID.key(self.keys.session_owner(&session.id));
         claim.arg(&session.user_id).arg(session.idle_expires).arg(DEAD_SESSION_GRACE_MS);
-        let claimed: bool = self.run(&claim).await?;
+        let (claimed, twice): (bool, _) = self.run_telling(&claim).await?;
+        // Sent twice, the claim may have been this call's first run: the pointer then names
+        // this session's user (another session of the user under the same random id is not
+        // a case to allow for).
+        let claimed = claimed || (twice && self.owner(&session.id).await?.as_deref() == Some(session.user_id.as_str()));
         if !claimed {
             return Err(AdapterError::DuplicateSessionId);
         }
@@ -339,9 +396,10 @@ impl SessionAdapter for RedisSessionAdapter {
         for (field, value) in attribute_fields(&session.attributes) {
             insert.arg(field).arg(value);
         }
-        let inserted: bool = self.run(&insert).await?;
-        // The id was free a moment ago, so a session under it means a corrupt store.
-        if !inserted {
+        let (inserted, twice): (bool, _) = self.run_telling(&insert).await?;
+        // The id was free a moment ago, so a session under it means a corrupt store, or
+        // this call's first run if the insert was sent twice.
+        if !inserted && !twice {
             return Err(AdapterError::DuplicateSessionId);
         }
         Ok(())

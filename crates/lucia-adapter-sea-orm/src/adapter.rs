@@ -548,6 +548,25 @@ fn is_connection_sqlstate(code: Option<&str>) -> bool {
 /// How often a statement or transaction aborted by a deadlock is run in all.
 const ATTEMPTS: usize = 3;
 
+/// Whether the statement failed because the connection it ran on was dead or died under it
+/// (closed by the server, a proxy or the network: an I/O error, or a SQLSTATE of
+/// [`is_connection_sqlstate`] but a statement the server interrupted), rather than because no
+/// connection could be had: then the same statement may succeed on another connection of the
+/// pool. sqlx drops such a connection when it is released, so each attempt gets another one.
+fn is_dead_connection(error: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    match error {
+        DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => match &**error {
+            Sqlx::Io(_) => true,
+            Sqlx::Database(error) => {
+                error.code().is_some_and(|code| code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03"))
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 /// The driver's error, when the database refused the statement.
 fn driver_error(error: &DbErr) -> Option<&(dyn sea_orm::sqlx::error::DatabaseError + 'static)> {
     match error {
@@ -578,12 +597,54 @@ fn is_deadlock(error: &DbErr) -> bool {
 }
 
 impl<Shape> SeaOrmAdapter<Shape> {
+    /// Runs `run`, a statement with no effect (a read, or a transaction's `BEGIN`), again
+    /// when it fails on a dead connection ([`is_dead_connection`]), until it runs on a live
+    /// one: at most once per connection the pool may hold, plus one. After the pool's
+    /// connections were cut (a database restart, a failover, a NAT timeout) and with sqlx's
+    /// `test_before_acquire` off, the pool hands them out one by one; this is what makes the
+    /// cut cost no failed request. Writes are never run again this way: whether a write on a
+    /// connection that died under it was done is unknown.
+    async fn read<T, Run>(&self, run: impl Fn() -> Run) -> Result<T, DbErr>
+    where
+        Run: Future<Output = Result<T, DbErr>>,
+    {
+        let attempts = self.pool_size() + 1;
+        let mut attempt = 1;
+        loop {
+            match run().await {
+                Err(error) if attempt < attempts && is_dead_connection(&error) => attempt += 1,
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// The most connections the pool holds (1 for a connection that is not a sqlx pool).
+    fn pool_size(&self) -> usize {
+        use sea_orm::DatabaseConnectionType as Connection;
+        let size = match &self.db.inner {
+            #[cfg(feature = "postgres")]
+            Connection::SqlxPostgresPoolConnection(_) => {
+                self.db.get_postgres_connection_pool().options().get_max_connections()
+            }
+            #[cfg(feature = "mysql")]
+            Connection::SqlxMySqlPoolConnection(_) => {
+                self.db.get_mysql_connection_pool().options().get_max_connections()
+            }
+            #[cfg(feature = "sqlite")]
+            Connection::SqlxSqlitePoolConnection(_) => {
+                self.db.get_sqlite_connection_pool().options().get_max_connections()
+            }
+            _ => 1,
+        };
+        usize::try_from(size).unwrap_or(usize::MAX).min(64)
+    }
+
     async fn fetch_one<T>(
         &self,
         query: &SelectStatement,
         convert: impl FnOnce(&QueryResult) -> Result<T, AdapterError>,
     ) -> Result<Option<T>, AdapterError> {
-        let row = self.db.query_one(query).await.map_err(database)?;
+        let row = self.read(|| self.db.query_one(query)).await.map_err(database)?;
         row.as_ref().map(convert).transpose()
     }
 
@@ -592,13 +653,13 @@ impl<Shape> SeaOrmAdapter<Shape> {
         query: &SelectStatement,
         convert: impl Fn(&QueryResult) -> Result<T, AdapterError>,
     ) -> Result<Vec<T>, AdapterError> {
-        let rows = self.db.query_all(query).await.map_err(database)?;
+        let rows = self.read(|| self.db.query_all(query)).await.map_err(database)?;
         rows.iter().map(convert).collect()
     }
 
     async fn exists(&self, mut query: SelectStatement) -> Result<bool, AdapterError> {
         query.expr(Expr::val(1));
-        Ok(self.db.query_one(&query).await.map_err(database)?.is_some())
+        Ok(self.read(|| self.db.query_one(&query)).await.map_err(database)?.is_some())
     }
 
     /// The unique attribute column of `table` (declared `unique` in the entity) whose value
@@ -672,7 +733,7 @@ impl<Shape> SeaOrmAdapter<Shape> {
     }
 
     async fn try_transaction(&self, statements: &[Statement]) -> Result<(), (Option<usize>, DbErr)> {
-        let transaction = self.db.begin().await.map_err(|error| (None, error))?;
+        let transaction = self.read(|| self.db.begin()).await.map_err(|error| (None, error))?;
         let mut outcome = Ok(());
         for (index, statement) in statements.iter().enumerate() {
             if let Err(error) = transaction.execute_raw(statement.clone()).await {
@@ -852,7 +913,9 @@ impl<Shape: HasUserTables> UserAdapter for SeaOrmAdapter<Shape> {
         self.in_transaction(&statements).await.map_err(|(_, error)| database(error))
     }
 
-    /// One transaction; see [`delete_user_rows`](Self::delete_user_rows).
+    /// One transaction: on PostgreSQL and MySQL the user row is locked first, so a key
+    /// inserted meanwhile fails its foreign key instead of making the delete fail; then its
+    /// keys (and tokens) and the user are deleted.
     async fn delete_user_and_keys(&self, user_id: &str) -> Result<(), AdapterError> {
         self.delete_user_rows(user_id, None).await
     }
@@ -1127,7 +1190,7 @@ impl<Shape: HasAllTables> Adapter for SeaOrmAdapter<Shape> {
                 .and_where(Expr::col((alias("s"), alias("id"))).eq(""));
             self.backend().build(&query).sql
         });
-        let row = self.query_one_by_text(sql, session_id).await.map_err(database)?;
+        let row = self.read(|| self.query_one_by_text(sql, session_id)).await.map_err(database)?;
         row.as_ref()
             .map(|row| Ok((session_from_row(session, row, 0)?, user_from_row(user, row, session.columns.len())?)))
             .transpose()

@@ -294,6 +294,30 @@
 //! change with the end of the user's sessions. `get_session_and_user` is one query (a join). With SQLite,
 //! keep sqlx's default `foreign_keys = ON`.
 //!
+//! ## Outages and dead connections
+//!
+//! Give [`lucia::LuciaBuilder::store_timeout`] the longest a request may wait for the
+//! database (5 s by default): past it a call is
+//! [`Error::Unavailable`](lucia::Error::Unavailable), even on a stalled connection that never
+//! answers. Set the pool's `acquire_timeout` (and `connect_timeout`) no longer than that, so
+//! the pool gives up no later than the deadline does; SeaORM's default is 30 s.
+//!
+//! A connection can die while it sits in the pool (a database restart, a failover, a proxy or
+//! NAT timeout). sqlx's `test_before_acquire` (on in SeaORM's [`ConnectOptions`] by default)
+//! pings each connection before handing it out and replaces a dead one, at the cost of a round
+//! trip per statement. With it off, the adapter still makes a cut cost no failed request for
+//! reads and transactions: a read, or a transaction's `BEGIN`, that fails on a dead connection
+//! (an I/O error, or a SQLSTATE of class `08` or `57P01`-`57P03`) is run again on another
+//! connection, at most once per connection the pool holds plus once (sqlx drops the dead one as
+//! it is released); all within the deadline. A single-statement write (a new session, a
+//! session's renewal or deletion) is never run again, as whether it was done is unknown: with
+//! `test_before_acquire` off, such a write on a dead connection is `Unavailable`. A write cut
+//! off mid-transaction is rolled back by the server, so nothing is half-written; a cut
+//! `COMMIT` is `Unavailable` though it may have been done. `tests/faults.rs` runs all of this
+//! through a TCP proxy that stalls, cuts and refuses connections.
+//!
+//! [`ConnectOptions`]: sea_orm::ConnectOptions
+//!
 //! ## Sweeping dead sessions
 //!
 //! [`delete_dead_sessions`](lucia::SessionAdapter::delete_dead_sessions) deletes in batches of

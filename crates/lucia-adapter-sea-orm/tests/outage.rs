@@ -1,6 +1,6 @@
 //! A database that cannot be reached is `AdapterError::Unavailable` (and `Error::Unavailable`
-//! through `Lucia`), not `Database`: a pool pointing at a closed port, and a connection the
-//! server kills. After a killed connection the adapter recovers with a new one.
+//! through `Lucia`), not `Database`: a pool pointing at a closed port, and a write on a
+//! connection the server kills. A read on a killed connection is run again on a new one.
 
 mod common;
 
@@ -53,9 +53,11 @@ async fn closed_port_is_unavailable(variable: &str) {
 }
 
 /// The adapter's only connection is killed by the server while its statement waits for a row
-/// lock (`get_key_latest` reads with a shared lock; another transaction holds the row): that
-/// statement is `Unavailable`, and the next call works on a new connection. `own_id` reads the
-/// victim's connection id; `kill` runs on another pool.
+/// lock (another transaction holds the key's row). A write (`update_key`) is `Unavailable`:
+/// whether it was done is unknown, so it is not run again. A read (`get_key_latest`, a
+/// locking read) is run again on a new connection, waits for the lock again, and answers once
+/// the lock is released. `own_id` reads the victim's connection id; `kill` runs on another
+/// pool.
 async fn killed_connection_is_unavailable(backend: Backend, own_id: &str, kill: fn(i64) -> String) {
     let Some(store) = Store::new(backend).await else { return };
     let outcome = tokio::spawn({
@@ -64,27 +66,44 @@ async fn killed_connection_is_unavailable(backend: Backend, own_id: &str, kill: 
         let own_id = own_id.to_owned();
         async move {
             LuciaMigration::new().up(&SchemaManager::new(&db)).await.unwrap();
-            let row = victim.query_one_raw(statement(&victim, &own_id)).await.unwrap().unwrap();
-            let id = row.try_get_by_index::<i64>(0).or_else(|_| row.try_get_by_index::<u64>(0).map(|id| id as i64));
-            let adapter = Arc::new(full_adapter(victim));
+            let adapter = Arc::new(full_adapter(victim.clone()));
             let user = DatabaseUser { id: "user".into(), attributes: Default::default() };
             let key = DatabaseKey { id: "email:ada".into(), user_id: "user".into(), hashed_password: None };
             adapter.set_user(user, Some(key.clone())).await.unwrap();
+            // The id of the pool's one connection, the one the next statement runs on.
+            let connection_id = || async {
+                let row = victim.query_one_raw(statement(&victim, &own_id)).await.unwrap().unwrap();
+                let id = row.try_get_by_index::<i64>(0).or_else(|_| row.try_get_by_index::<u64>(0).map(|id| id as i64));
+                id.unwrap()
+            };
 
             let holder = db.begin().await.unwrap();
             let lock_key = format!("UPDATE {q}key{q} SET hashed_password = NULL", q = quote(&db));
             holder.execute_unprepared(&lock_key).await.unwrap();
-            let waiting = tokio::spawn({
+
+            let id = connection_id().await;
+            let writing = tokio::spawn({
+                let adapter = Arc::clone(&adapter);
+                async move { adapter.update_key("email:ada", Some("new-hash")).await }
+            });
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert!(!writing.is_finished(), "the write waits for the row lock");
+            db.execute_unprepared(&kill(id)).await.unwrap();
+            let error = writing.await.unwrap().unwrap_err();
+            assert!(matches!(error, AdapterError::Unavailable(_)), "{error:?}");
+
+            let id = connection_id().await;
+            let reading = tokio::spawn({
                 let adapter = Arc::clone(&adapter);
                 async move { adapter.get_key_latest("email:ada").await }
             });
             tokio::time::sleep(Duration::from_millis(300)).await;
-            assert!(!waiting.is_finished(), "the read waits for the row lock");
-            db.execute_unprepared(&kill(id.unwrap())).await.unwrap();
-            let error = waiting.await.unwrap().unwrap_err();
-            assert!(matches!(error, AdapterError::Unavailable(_)), "{error:?}");
-
+            assert!(!reading.is_finished(), "the read waits for the row lock");
+            db.execute_unprepared(&kill(id)).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert!(!reading.is_finished(), "the read, run again on a new connection, waits for the lock again");
             holder.rollback().await.unwrap();
+            assert_eq!(reading.await.unwrap().unwrap(), Some(key.clone()), "the read answers on a new connection");
             assert_eq!(adapter.get_key_latest("email:ada").await.unwrap(), Some(key), "a new connection serves");
         }
     })

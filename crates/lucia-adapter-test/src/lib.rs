@@ -110,6 +110,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use lucia::{AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser};
 use serde_json::json;
 
+pub mod fault_proxy;
 #[cfg(feature = "memory")]
 pub mod memory;
 #[cfg(feature = "oidc-provider")]

@@ -210,6 +210,12 @@ impl Store {
         connect_with(&self.url, self.schema.as_deref(), max_connections).await
     }
 
+    /// The server URL of the store (its database included) and its PostgreSQL schema, to
+    /// open a pool of one's own on it (through a proxy, say).
+    pub fn url_and_schema(&self) -> (&str, Option<&str>) {
+        (&self.url, self.schema.as_deref())
+    }
+
     pub fn backend(&self) -> DbBackend {
         self.db.get_database_backend()
     }
