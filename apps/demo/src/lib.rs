@@ -439,7 +439,15 @@ async fn connect(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
     // every request on it (lucia-bench's http_me at 32 in flight: 0.46x a minimal handler
     // with 10 connections, 0.88x with these); 10 is sqlx's default, which PostgreSQL and
     // MySQL get anyway.
-    options.sqlx_logging(false).test_before_acquire(false).max_connections(10);
+    // A free connection or a new one within lucia's store deadline (5 s), not SeaORM's 30 s:
+    // past it the request is a 503, not a long hang. Dead pooled connections are found by the
+    // adapter's retry of reads rather than a ping before every statement.
+    options
+        .sqlx_logging(false)
+        .test_before_acquire(false)
+        .max_connections(10)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_timeout(Duration::from_secs(5));
     Database::connect(options).await
 }
 
