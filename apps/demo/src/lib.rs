@@ -376,6 +376,11 @@ pub async fn build(config: &Config) -> Result<Demo, StartError> {
         layer = layer.allowed_hosts(config.allowed_hosts.iter().cloned());
     }
     let (provider_routes, providers) = oauth::routes(config).await?;
+    // Apple's callback is a cross-site POST: exempt (it then has no session cookie; the GET
+    // it redirects to does the sign-in).
+    for path in providers.csrf_exempt_paths() {
+        layer = layer.csrf_exempt(path);
+    }
     let hardening = Hardening::new(config.production, providers.authorization_origins());
     let router = router()
         .merge(provider_routes)

@@ -9,7 +9,8 @@ use axum::http::request::Parts;
 use lucia::Key;
 use lucia_axum::oauth::OAuthRoutes;
 use lucia_axum::oauth::lucia_oauth::{
-    self, FlowCookie, GitHubProvider, HttpClient, OidcProvider, Provider, ProviderUser, cookie,
+    self, AppleClientSecret, DiscordProvider, FlowCookie, GitHubProvider, HttpClient, OidcProvider, Provider,
+    ProviderUser, cookie,
 };
 use sha2::Digest as _;
 
@@ -32,13 +33,126 @@ pub enum ProviderSetting {
         /// The client secret (`None` for a public client).
         client_secret: Option<String>,
     },
-    /// GitHub (`GITHUB_CLIENT_ID`, `GITHUB_CLIENT_SECRET`).
-    GitHub {
-        /// The OAuth app's client id.
-        client_id: String,
-        /// Its client secret.
-        client_secret: String,
+    /// A preset of lucia-oauth, with the values of its variables ([`Preset::variables`], in
+    /// that order; defaults filled in).
+    Preset {
+        /// Which one.
+        preset: Preset,
+        /// The values of [`Preset::variables`], in their order.
+        values: Vec<String>,
     },
+}
+
+/// The presets of lucia-oauth the demo configures from `<PREFIX>_…` variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Preset {
+    /// GitHub: `GITHUB_CLIENT_ID`, `GITHUB_CLIENT_SECRET`.
+    GitHub,
+    /// Google: `GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET`.
+    Google,
+    /// Microsoft: `MICROSOFT_CLIENT_ID`, `MICROSOFT_CLIENT_SECRET`, `MICROSOFT_TENANT`
+    /// (default `common`: any work, school or personal account).
+    Microsoft,
+    /// Discord: `DISCORD_CLIENT_ID`, `DISCORD_CLIENT_SECRET`.
+    Discord,
+    /// Sign in with Apple: `APPLE_CLIENT_ID` (the Services ID), `APPLE_TEAM_ID`,
+    /// `APPLE_KEY_ID`, `APPLE_PRIVATE_KEY_FILE` (the path of the key's `.p8` file).
+    Apple,
+}
+
+/// One environment variable of a preset.
+#[derive(Debug)]
+pub struct Variable {
+    /// Its name, such as `GOOGLE_CLIENT_ID`.
+    pub name: &'static str,
+    /// The value when unset; `None`: required.
+    pub default: Option<&'static str>,
+    /// Whether its value is a secret (never in `Debug`).
+    pub secret: bool,
+}
+
+const fn required(name: &'static str) -> Variable {
+    Variable { name, default: None, secret: false }
+}
+
+const fn secret(name: &'static str) -> Variable {
+    Variable { name, default: None, secret: true }
+}
+
+impl Preset {
+    /// Every preset, in the order of the sign-in page's buttons.
+    pub const ALL: [Self; 5] = [Self::GitHub, Self::Google, Self::Microsoft, Self::Discord, Self::Apple];
+
+    /// Its id in routes and keys.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::GitHub => "github",
+            Self::Google => "google",
+            Self::Microsoft => "microsoft",
+            Self::Discord => "discord",
+            Self::Apple => "apple",
+        }
+    }
+
+    /// Its name on buttons.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::GitHub => "GitHub",
+            Self::Google => "Google",
+            Self::Microsoft => "Microsoft",
+            Self::Discord => "Discord",
+            Self::Apple => "Apple",
+        }
+    }
+
+    /// Its environment variables; [`ProviderSetting::Preset`]'s values are in this order.
+    pub fn variables(self) -> &'static [Variable] {
+        match self {
+            Self::GitHub => const { &[required("GITHUB_CLIENT_ID"), secret("GITHUB_CLIENT_SECRET")] },
+            Self::Google => const { &[required("GOOGLE_CLIENT_ID"), secret("GOOGLE_CLIENT_SECRET")] },
+            Self::Microsoft => {
+                const {
+                    &[
+                        required("MICROSOFT_CLIENT_ID"),
+                        secret("MICROSOFT_CLIENT_SECRET"),
+                        Variable { name: "MICROSOFT_TENANT", default: Some("common"), secret: false },
+                    ]
+                }
+            }
+            Self::Discord => const { &[required("DISCORD_CLIENT_ID"), secret("DISCORD_CLIENT_SECRET")] },
+            Self::Apple => {
+                const {
+                    &[
+                        required("APPLE_CLIENT_ID"),
+                        required("APPLE_TEAM_ID"),
+                        required("APPLE_KEY_ID"),
+                        required("APPLE_PRIVATE_KEY_FILE"),
+                    ]
+                }
+            }
+        }
+    }
+
+    /// The preset's setting, if any of its variables is set: `Err` names a required one that
+    /// is not.
+    fn setting(self, env: &impl Fn(&str) -> Option<String>) -> Result<Option<ProviderSetting>, String> {
+        let variables = self.variables();
+        if !variables.iter().any(|variable| env(variable.name).is_some()) {
+            return Ok(None);
+        }
+        let values = variables
+            .iter()
+            .map(|variable| {
+                env(variable.name).or_else(|| variable.default.map(str::to_owned)).ok_or_else(|| {
+                    let others: Vec<&str> =
+                        variables.iter().filter(|other| other.default.is_none()).map(|other| other.name).collect();
+                    format!("{} is required with {}", variable.name, others.join(", "))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Some(ProviderSetting::Preset { preset: self, values }))
+    }
 }
 
 impl std::fmt::Debug for ProviderSetting {
@@ -50,8 +164,12 @@ impl std::fmt::Debug for ProviderSetting {
                 .field("issuer", issuer)
                 .field("client_id", client_id)
                 .finish_non_exhaustive(),
-            Self::GitHub { client_id, .. } => {
-                f.debug_struct("GitHub").field("client_id", client_id).finish_non_exhaustive()
+            Self::Preset { preset, values } => {
+                let mut shown = f.debug_struct(preset.label());
+                for (variable, value) in preset.variables().iter().zip(values) {
+                    shown.field(variable.name, if variable.secret { &"<secret>" } else { value });
+                }
+                shown.finish()
             }
         }
     }
@@ -59,13 +177,12 @@ impl std::fmt::Debug for ProviderSetting {
 
 impl ProviderSetting {
     /// The providers configured in the environment (`env` reads a variable, `None` when
-    /// unset or empty): each preset whose variables are set. A preset with some of its
-    /// variables but not all is an error naming the missing one.
+    /// unset or empty): each preset any of whose variables is set. A preset with some of its
+    /// required variables but not all is an error naming the missing one.
     pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Vec<Self>, String> {
-        let required =
-            |name: &str| env(name).ok_or(format!("{name} is required with the other OIDC_/GITHUB_ settings"));
         let mut providers = Vec::new();
         if env("OIDC_ISSUER").is_some() || env("OIDC_CLIENT_ID").is_some() {
+            let required = |name: &str| env(name).ok_or(format!("{name} is required with the other OIDC_ settings"));
             providers.push(Self::Oidc {
                 name: env("OIDC_NAME").unwrap_or_else(|| "oidc".into()),
                 issuer: required("OIDC_ISSUER")?,
@@ -73,13 +190,8 @@ impl ProviderSetting {
                 client_secret: env("OIDC_CLIENT_SECRET"),
             });
         }
-        // Further presets (Google, Microsoft, Discord, ...) follow GitHub's pattern:
-        // `<NAME>_CLIENT_ID` and `<NAME>_CLIENT_SECRET`.
-        if env("GITHUB_CLIENT_ID").is_some() || env("GITHUB_CLIENT_SECRET").is_some() {
-            providers.push(Self::GitHub {
-                client_id: required("GITHUB_CLIENT_ID")?,
-                client_secret: required("GITHUB_CLIENT_SECRET")?,
-            });
+        for preset in Preset::ALL {
+            providers.extend(preset.setting(&env)?);
         }
         Ok(providers)
     }
@@ -88,7 +200,7 @@ impl ProviderSetting {
     pub fn id(&self) -> &str {
         match self {
             Self::Oidc { name, .. } => name,
-            Self::GitHub { .. } => "github",
+            Self::Preset { preset, .. } => preset.id(),
         }
     }
 
@@ -96,7 +208,7 @@ impl ProviderSetting {
     pub fn label(&self) -> &str {
         match self {
             Self::Oidc { name, .. } => name,
-            Self::GitHub { .. } => "GitHub",
+            Self::Preset { preset, .. } => preset.label(),
         }
     }
 }
@@ -107,6 +219,7 @@ impl ProviderSetting {
 pub struct Providers {
     links: Arc<Vec<ProviderLink>>,
     origins: Arc<Vec<String>>,
+    csrf_exempt: Arc<Vec<String>>,
 }
 
 /// One configured provider, as the pages show it.
@@ -129,6 +242,12 @@ impl Providers {
     /// `form-action`.
     pub fn authorization_origins(&self) -> &[String] {
         &self.origins
+    }
+
+    /// The callback paths to exempt from the CSRF check (`LuciaLayer::csrf_exempt`): those of
+    /// providers whose callback is a cross-site form `POST` (Apple).
+    pub fn csrf_exempt_paths(&self) -> &[String] {
+        &self.csrf_exempt
     }
 
     /// The label of the provider `id`, if configured.
@@ -184,53 +303,90 @@ pub async fn routes(config: &Config) -> Result<(Router<Auth>, Providers), OAuthS
     if config.oauth_cookie_key.is_none() {
         tracing::warn!("no OAUTH_COOKIE_KEY: sign-ins with a provider use a key made at start (one instance only)");
     }
+    let mut csrf_exempt = Vec::new();
     for setting in &config.oauth_providers {
         let id = setting.id().to_owned();
         if links.iter().any(|link: &ProviderLink| link.id == id) {
             return Err(OAuthSetupError::DuplicateName(id));
         }
-        let failed = |error| OAuthSetupError::Provider { provider: id.clone(), error };
         let redirect_url = format!("{origin}/login/{id}/callback");
-        let http = HttpClient::new().map_err(failed)?;
-        router = match setting {
-            ProviderSetting::Oidc { issuer, client_id, client_secret, .. } => {
-                let provider =
-                    OidcProvider::discover(&http, &id, issuer, client_id, client_secret.clone(), &redirect_url)
-                        .await
-                        .map_err(failed)?;
-                origins.push(authorization_origin(&provider, &flows).map_err(failed)?);
-                router.merge(provider_routes(provider, http, flows.clone()).map_err(failed)?)
-            }
-            ProviderSetting::GitHub { client_id, client_secret } => {
-                let provider = GitHubProvider::new(client_id, client_secret, &redirect_url).map_err(failed)?;
-                origins.push(authorization_origin(&provider, &flows).map_err(failed)?);
-                router.merge(provider_routes(provider, http, flows.clone()).map_err(failed)?)
-            }
-        };
+        let mounted = mount(setting, &redirect_url, &flows)
+            .await
+            .map_err(|error| OAuthSetupError::Provider { provider: id.clone(), error })?;
+        router = router.merge(mounted.router);
+        origins.push(mounted.authorization_origin);
+        csrf_exempt.extend(mounted.csrf_exempt);
         tracing::info!(provider = %id, %redirect_url, "sign-in provider ready");
         links.push(ProviderLink { id, label: setting.label().to_owned() });
     }
-    Ok((router, Providers { links: Arc::new(links), origins: Arc::new(origins) }))
+    let providers =
+        Providers { links: Arc::new(links), origins: Arc::new(origins), csrf_exempt: Arc::new(csrf_exempt) };
+    Ok((router, providers))
 }
 
-/// The origin of `provider`'s authorization page (from a flow started and thrown away).
-fn authorization_origin(provider: &impl Provider, flows: &FlowCookie) -> Result<String, lucia_oauth::Error> {
-    Ok(provider.start(flows)?.authorization_url.origin().ascii_serialization())
+/// One provider's routes, the origin of its authorization page, its path to exempt from the
+/// CSRF check.
+struct Mounted {
+    router: Router<Auth>,
+    authorization_origin: String,
+    csrf_exempt: Option<String>,
 }
 
-/// One provider's routes: new users named after their email or subject, sessions recorded
-/// with the client's address and browser, failures explained on the sign-in page.
-fn provider_routes<P: Provider + 'static>(
+/// The provider `setting` says, set up (discovery for OpenID Connect ones), and its routes.
+async fn mount(
+    setting: &ProviderSetting,
+    redirect_url: &str,
+    flows: &FlowCookie,
+) -> Result<Mounted, lucia_oauth::Error> {
+    let http = HttpClient::new()?;
+    let (preset, values) = match setting {
+        ProviderSetting::Oidc { name, issuer, client_id, client_secret } => {
+            let provider =
+                OidcProvider::discover(&http, name, issuer, client_id, client_secret.clone(), redirect_url).await?;
+            return mounted(provider, http, flows);
+        }
+        ProviderSetting::Preset { preset, values } => (preset, values.as_slice()),
+    };
+    match (preset, values) {
+        (Preset::GitHub, [id, secret]) => mounted(GitHubProvider::new(id, secret, redirect_url)?, http, flows),
+        (Preset::Discord, [id, secret]) => mounted(DiscordProvider::new(id, secret, redirect_url)?, http, flows),
+        (Preset::Google, [id, secret]) => {
+            let provider = OidcProvider::google(&http, id, secret, redirect_url).await?;
+            mounted(provider, http, flows)
+        }
+        (Preset::Microsoft, [id, secret, tenant]) => {
+            let provider = OidcProvider::microsoft(&http, tenant, id, secret, redirect_url).await?;
+            mounted(provider, http, flows)
+        }
+        (Preset::Apple, [client_id, team_id, key_id, key_file]) => {
+            let pem = std::fs::read_to_string(key_file).map_err(|error| {
+                lucia_oauth::Error::Configuration(format!(
+                    "APPLE_PRIVATE_KEY_FILE {key_file:?} cannot be read: {error}"
+                ))
+            })?;
+            let secret = AppleClientSecret::new(team_id, key_id, client_id, &pem)?;
+            mounted(OidcProvider::apple(&http, secret, redirect_url).await?, http, flows)
+        }
+        (preset, _) => Err(lucia_oauth::Error::Configuration(format!("wrong number of settings for {preset:?}"))),
+    }
+}
+
+/// [`Mounted`] for `provider`: new users named after their email or subject, sessions
+/// recorded with the client's address and browser, failures explained on the sign-in page.
+fn mounted<P: Provider + 'static>(
     provider: P,
     http: HttpClient,
-    flows: FlowCookie,
-) -> Result<Router<Auth>, lucia_oauth::Error> {
-    let routes = OAuthRoutes::<Auth, _>::new(provider, http, flows, new_user)?
+    flows: &FlowCookie,
+) -> Result<Mounted, lucia_oauth::Error> {
+    // The origin of its authorization page, from a flow started and thrown away.
+    let authorization_origin = provider.start(flows)?.authorization_url.origin().ascii_serialization();
+    let routes = OAuthRoutes::<Auth, _>::new(provider, http, flows.clone(), new_user)?
         .session_attributes(|parts: &Parts| Client::from_parts(parts).session_attributes())
         .redirect_to("/account")
         .link_redirect_to("/account?notice=linked")
         .failure_redirect_to("/login");
-    Ok(routes.router())
+    let csrf_exempt = routes.csrf_exempt_path();
+    Ok(Mounted { router: routes.router(), authorization_origin, csrf_exempt })
 }
 
 /// A new user for a provider account: a username from the email's local part (or the
@@ -341,6 +497,111 @@ mod tests {
         assert_eq!(named.unwrap()[0].id(), "corp");
         let missing = ProviderSetting::from_env(env(&[("GITHUB_CLIENT_ID", "gh")])).unwrap_err();
         assert!(missing.contains("GITHUB_CLIENT_SECRET"), "{missing}");
+    }
+
+    fn vars(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        move |name: &str| vars.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone())
+    }
+
+    /// Every preset's variables set, the secrets `<name>-value`.
+    fn all_presets() -> Vec<(&'static str, String)> {
+        Preset::ALL
+            .iter()
+            .flat_map(|preset| preset.variables())
+            .filter(|variable| variable.default.is_none())
+            .map(|variable| (variable.name, format!("{}-value", variable.name)))
+            .collect()
+    }
+
+    #[test]
+    fn presets_come_from_their_variables_and_hide_their_secrets() {
+        let all = all_presets();
+        let pairs: Vec<(&str, &str)> = all.iter().map(|(name, value)| (*name, value.as_str())).collect();
+        let providers = ProviderSetting::from_env(vars(&pairs)).unwrap();
+        let ids: Vec<&str> = providers.iter().map(ProviderSetting::id).collect();
+        assert_eq!(ids, ["github", "google", "microsoft", "discord", "apple"]);
+        let labels: Vec<&str> = providers.iter().map(ProviderSetting::label).collect();
+        assert_eq!(labels, ["GitHub", "Google", "Microsoft", "Discord", "Apple"]);
+        let ProviderSetting::Preset { values, .. } = &providers[2] else { panic!("{:?}", providers[2]) };
+        assert_eq!(values[2], "common", "MICROSOFT_TENANT's default");
+        let apple = &providers[4];
+        let ProviderSetting::Preset { values, .. } = apple else { panic!("{apple:?}") };
+        assert_eq!(
+            values,
+            &["APPLE_CLIENT_ID-value", "APPLE_TEAM_ID-value", "APPLE_KEY_ID-value", "APPLE_PRIVATE_KEY_FILE-value"]
+        );
+        // Debug shows ids, never a secret.
+        let shown = format!("{providers:?}");
+        for variable in Preset::ALL.iter().flat_map(|preset| preset.variables()) {
+            let value = format!("{}-value", variable.name);
+            if variable.secret {
+                assert!(!shown.contains(&value), "{} in {shown}", variable.name);
+            } else if variable.default.is_none() {
+                assert!(shown.contains(&value), "{} not in {shown}", variable.name);
+            }
+        }
+        let tenant = ProviderSetting::from_env(vars(&[
+            ("MICROSOFT_CLIENT_ID", "i"),
+            ("MICROSOFT_CLIENT_SECRET", "s"),
+            ("MICROSOFT_TENANT", "contoso.onmicrosoft.com"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            tenant,
+            vec![ProviderSetting::Preset {
+                preset: Preset::Microsoft,
+                values: vec!["i".into(), "s".into(), "contoso.onmicrosoft.com".into()]
+            }]
+        );
+    }
+
+    #[test]
+    fn a_preset_missing_a_required_variable_is_a_start_up_error_naming_it() {
+        for preset in Preset::ALL {
+            for missing in preset.variables().iter().filter(|variable| variable.default.is_none()) {
+                let set: Vec<(&str, &str)> = preset
+                    .variables()
+                    .iter()
+                    .filter(|variable| variable.name != missing.name)
+                    .map(|variable| (variable.name, "x"))
+                    .collect();
+                let error = ProviderSetting::from_env(vars(&set)).unwrap_err();
+                assert!(error.starts_with(&format!("{} is required", missing.name)), "{error}");
+            }
+        }
+        // An optional variable alone configures its preset too, so the missing ones are named.
+        let error = ProviderSetting::from_env(vars(&[("MICROSOFT_TENANT", "common")])).unwrap_err();
+        assert!(error.starts_with("MICROSOFT_CLIENT_ID is required"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_or_invalid_apple_key_is_a_start_up_error_without_the_key() {
+        let dir = std::env::temp_dir().join(format!("lucia-demo-apple-{}", lucia::generate_random_string(8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let invalid = dir.join("key.p8");
+        std::fs::write(&invalid, "-----BEGIN PRIVATE KEY-----\nTOPSECRETKEYBYTES\n-----END PRIVATE KEY-----\n")
+            .unwrap();
+        let missing = dir.join("missing.p8");
+        for file in [&missing, &invalid] {
+            let apple = ProviderSetting::Preset {
+                preset: Preset::Apple,
+                values: vec!["com.example.web".into(), "TEAM".into(), "KEY".into(), file.display().to_string()],
+            };
+            let config = Config {
+                oauth_providers: vec![apple],
+                public_origin: Some("https://app.example".parse().unwrap()),
+                ..Config::default()
+            };
+            let Err(error) = routes(&config).await else { panic!("{file:?} accepted") };
+            let message = error.to_string();
+            assert!(matches!(&error, OAuthSetupError::Provider { provider, .. } if provider == "apple"), "{message}");
+            assert!(!message.contains("TOPSECRET"), "{message}");
+            if file == &missing {
+                assert!(message.contains("APPLE_PRIVATE_KEY_FILE") && message.contains("missing.p8"), "{message}");
+            }
+        }
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -82,6 +82,9 @@ struct Settings {
     trusted_proxy_header: Option<HeaderName>,
     /// `None`: any host. Lowercase; `.example.com` stands for the domain and its subdomains.
     allowed_hosts: Option<Arc<[String]>>,
+    /// Exact paths whose state-changing requests the CSRF check lets through when it would
+    /// refuse them, with the cookie untrusted and cookie writes refused.
+    csrf_exempt: Vec<String>,
 }
 
 impl std::fmt::Debug for LuciaLayer {
@@ -94,6 +97,7 @@ impl std::fmt::Debug for LuciaLayer {
             .field("sign_in_rate_limit", &self.settings.rate_limit)
             .field("trusted_proxy_header", &self.settings.trusted_proxy_header)
             .field("allowed_hosts", &self.settings.allowed_hosts)
+            .field("csrf_exempt", &self.settings.csrf_exempt)
             .finish()
     }
 }
@@ -112,6 +116,7 @@ impl LuciaLayer {
                 rate_limit: Some(Arc::new(IpRateLimiter::new(default_quota()))),
                 trusted_proxy_header: None,
                 allowed_hosts: None,
+                csrf_exempt: Vec::new(),
             }),
         }
     }
@@ -216,6 +221,38 @@ impl LuciaLayer {
     }
 }
 
+impl LuciaLayer {
+    /// Lets through the state-changing requests to `path` (exactly: no prefix, no trailing
+    /// `/` variant) that the [CSRF check](crate#csrf) would refuse, such as the cross-site
+    /// `POST` of a provider's `form_post` callback
+    /// ([`OAuthRoutes::csrf_exempt_path`](crate::oauth::OAuthRoutes::csrf_exempt_path), feature
+    /// `oauth`).
+    ///
+    /// **Such a request has no session cookie**: its cookie is untrusted (reading the session
+    /// through it is [`AuthError::Csrf`], `403`) and it cannot set one (signing in, out or
+    /// renewing is refused the same way), so a forged cross-site request to an exempt path
+    /// can neither act as the signed-in user nor sign the browser into another account. A
+    /// bearer token still authenticates it, as on any cross-origin request. A request that
+    /// passes the check (same-origin) is not affected.
+    ///
+    /// # Panics
+    ///
+    /// If `path` does not start with `/`: a mistake in the program, reported when the router
+    /// is built.
+    ///
+    /// ```
+    /// # fn demo(lucia: lucia::Lucia<lucia::memory::MemoryAdapter>) {
+    /// let layer = lucia_axum::LuciaLayer::new(&lucia).csrf_exempt("/login/apple/callback");
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn csrf_exempt(mut self, path: &str) -> Self {
+        assert!(path.starts_with('/'), "LuciaLayer::csrf_exempt: {path:?} is not a path");
+        Arc::make_mut(&mut self.settings).csrf_exempt.push(path.to_owned());
+        self
+    }
+}
+
 impl Settings {
     /// The server's own origin for this request.
     fn target_origin(&self, request: &http::request::Parts) -> Option<Origin> {
@@ -275,6 +312,12 @@ impl Settings {
         }
         match self.check_origin(request) {
             Ok(()) => Ok(build(CookieCredential::trusted(cookie), bearer, Ok(()))),
+            // An exempt path (`LuciaLayer::csrf_exempt`): let through, as if it were not a
+            // browser's, with the cookie unused and no cookie set, whatever the failure.
+            Err(refused) if self.csrf_exempt.iter().any(|path| path == request.uri.path()) => {
+                let cookie = CookieCredential::untrusted(cookie, refused.clone());
+                Ok(build(cookie, bearer, Err(refused)))
+            }
             // Browsers send Origin on every state-changing request: a client without one is not a
             // browser, and its cookie is not trusted (it should use a bearer token).
             Err(OriginError::Missing) => {

@@ -197,6 +197,17 @@
 //! and [`AuthRequest::start_session`] answer [`AuthError::Csrf`]). A refused request is
 //! answered `403 cross-site request refused` before the handler runs.
 //!
+//! **Exempt paths.** [`LuciaLayer::csrf_exempt`] names exact paths whose state-changing
+//! requests are let through where the table says `403` or "not used", for a cross-site `POST`
+//! the application cannot avoid: a provider's `form_post` callback (Sign in with Apple; with
+//! the `oauth` feature, `OAuthRoutes::csrf_exempt_path` gives its path). The rule on them:
+//! **such a request has no session cookie**. Its cookie is not used ([`AuthError::Csrf`] if
+//! asked for) and it cannot set, renew or remove one ([`AuthRequest::sign_in`],
+//! [`AuthRequest::sign_up`], [`AuthRequest::start_session`] answer [`AuthError::Csrf`];
+//! nothing is sent), as on a cross-origin request let through for its bearer token. So an
+//! exempt route gives a forged request nothing to act with: not the user's session, not a
+//! sign-in (login CSRF). A same-origin request to an exempt path is treated as any other.
+//!
 //! The server's own origin is the scheme and `Host` header of the request (`http` in
 //! [`Env::Dev`](lucia::Env::Dev), `https` in [`Env::Prod`](lucia::Env::Prod)). **Behind a
 //! reverse proxy**, which may rewrite `Host` or terminate TLS, give the public origin

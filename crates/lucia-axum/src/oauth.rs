@@ -1,13 +1,14 @@
 //! Sign in with OAuth 2.0 and OpenID Connect providers (feature `oauth`): the routes of one
 //! [`Provider`] of [`lucia_oauth`], on the session API of [`AuthRequest`].
 //!
-//! [`OAuthRoutes`] gives a [`Router`] with three routes for a provider whose id is `<id>`:
+//! [`OAuthRoutes`] gives a [`Router`] with these routes for a provider whose id is `<id>`:
 //!
 //! | route | what it does |
 //! |---|---|
 //! | `GET /login/<id>` | starts a **sign-in**: `303` to the provider, with the encrypted flow cookie |
 //! | `POST /login/<id>/link` | starts a **link** of a provider account to the signed-in user (a form on the account page; the layer's CSRF check applies): `303` to the provider, or to the sign-in page without a session |
 //! | `GET /login/<id>/callback` | the redirect URL registered with the provider: finishes the flow, then signs in (a new session, its cookie, the browser's previous session ended) or links, and redirects |
+//! | `POST /login/<id>/callback` | only for a provider whose callback is a form `POST` ([`Provider::uses_form_post`], such as Apple): `303` to the `GET` callback with the form's `code`, `state`, `iss`, `error` and `error_description` ([below](#a-callback-sent-as-a-post-response_modeform_post)) |
 //!
 //! What the flow is for (sign-in, or link to user `U`) is sealed into the encrypted flow
 //! cookie when it starts ([`FlowCookie::bind`]), so nobody can turn a callback into a link, and
@@ -60,18 +61,45 @@
 //!
 //! # A callback sent as a POST (`response_mode=form_post`)
 //!
-//! Providers such as Apple send the callback as a cross-site `POST` of a URL-encoded form.
-//! That needs three things the `GET` callback does not: a flow cookie with `SameSite=None`
-//! (a `Lax` cookie is not sent on a cross-site `POST`), the route exempt from the layer's
-//! CSRF origin check (the `POST` comes from the provider's origin), and the form body passed
-//! where the `GET` route passes the query: keep the routes in an `Arc`, mount them with
-//! [`OAuthRoutes::shared_router`], and call [`OAuthRoutes::finish_callback`] with the body
-//! from a `POST` route of the application's own. That is not built in yet.
+//! Providers such as Apple ([`Provider::uses_form_post`]) send the browser back with a
+//! cross-site `POST` of a URL-encoded form, from the provider's origin. For them the router
+//! also has `POST /login/<id>/callback`, which does nothing but answer `303 See Other` to
+//! `GET /login/<id>/callback?<params>`, keeping only the form's `code`, `state`, `iss`, `error`
+//! and `error_description` (the body is read up to 16 KiB and never logged; Apple's `id_token`
+//! and `user` are dropped: the code is exchanged instead). The `GET` callback then does
+//! everything, as for any provider. Why the detour: the session cookie is `SameSite=Lax`, so
+//! the browser does not send it with the provider's cross-site `POST`, but does with the
+//! top-level `GET` that follows the `303`; the flow cookie is `SameSite=None` and comes with
+//! both. A link's callback thus sees who is signed in, and a sign-in replaces the browser's
+//! session as it should.
+//!
+//! The `POST` carries the provider's `Origin`, so [`LuciaLayer`](crate::LuciaLayer)'s CSRF
+//! check would refuse it with `403`: exempt its path with
+//! [`LuciaLayer::csrf_exempt`](crate::LuciaLayer::csrf_exempt), given by
+//! [`OAuthRoutes::csrf_exempt_path`] (the layer runs before routing, so it takes a list of
+//! exact paths). A request the exemption lets through has no session cookie: its cookie is
+//! not used and it cannot set one, so the exemption gives a forged cross-site request
+//! nothing to act with.
+//!
+//! ```no_run
+//! # use lucia::{Lucia, memory::MemoryAdapter};
+//! # type Auth = Lucia<MemoryAdapter>;
+//! # fn app<P: lucia_oauth::Provider + 'static>(auth: Auth, routes: lucia_axum::oauth::OAuthRoutes<Auth, P>) -> axum::Router {
+//! use lucia_axum::LuciaLayer;
+//!
+//! let mut layer = LuciaLayer::new(&auth);
+//! if let Some(path) = routes.csrf_exempt_path() {
+//!     layer = layer.csrf_exempt(&path);
+//! }
+//! axum::Router::new().merge(routes.router()).layer(layer).with_state(auth)
+//! # }
+//! ```
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{FromRef, RawQuery};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRef, RawQuery};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use http::request::Parts;
@@ -85,6 +113,13 @@ use crate::{AuthError, AuthRequest};
 /// How many users [`OAuthRoutes`] tries to create for one new provider account when a unique
 /// attribute (such as a username) is taken.
 pub const NEW_USER_ATTEMPTS: u32 = 4;
+
+/// The largest body of a `form_post` callback read (an Apple callback, with its ID token and
+/// the user's name, is a few KiB).
+pub const FORM_POST_LIMIT: usize = 16 * 1024;
+
+/// The parameters of a `form_post` callback passed on to the `GET` callback.
+const FORM_POST_PARAMS: [&str; 5] = ["code", "state", "iss", "error", "error_description"];
 
 /// The binding of a sign-in flow in the flow cookie ([`FlowCookie::bind`]).
 const SIGN_IN: &str = "sign-in";
@@ -219,6 +254,18 @@ impl<L: LuciaType, P: Provider + 'static> OAuthRoutes<L, P> {
         &self.provider
     }
 
+    /// The callback's path, `/login/<id>/callback`, when its provider sends it as a
+    /// cross-site `POST` ([`Provider::uses_form_post`]): give it to
+    /// [`LuciaLayer::csrf_exempt`](crate::LuciaLayer::csrf_exempt), or that `POST` is refused
+    /// by the CSRF check. `None` for other providers: nothing to exempt.
+    pub fn csrf_exempt_path(&self) -> Option<String> {
+        self.provider.uses_form_post().then(|| self.callback_path())
+    }
+
+    fn callback_path(&self) -> String {
+        format!("/login/{}/callback", self.provider.provider_id())
+    }
+
     /// The routes, for a router whose state holds the `Lucia` (`L: FromRef<St>`), behind a
     /// [`LuciaLayer`](crate::LuciaLayer).
     pub fn router<St>(self) -> Router<St>
@@ -230,7 +277,7 @@ impl<L: LuciaType, P: Provider + 'static> OAuthRoutes<L, P> {
     }
 
     /// [`router`](Self::router), for routes the application keeps a handle to, such as to
-    /// call [`finish_callback`](Self::finish_callback) from a `POST` callback route of its own.
+    /// call [`finish_callback`](Self::finish_callback) from a callback route of its own.
     pub fn shared_router<St>(self: Arc<Self>) -> Router<St>
     where
         St: Clone + Send + Sync + 'static,
@@ -239,6 +286,15 @@ impl<L: LuciaType, P: Provider + 'static> OAuthRoutes<L, P> {
         let routes = self;
         let id = routes.provider.provider_id();
         let (sign_in, link, callback) = (Arc::clone(&routes), Arc::clone(&routes), Arc::clone(&routes));
+        let mut callback_route = get(move |auth: AuthRequest<L>, parts: Parts, RawQuery(query): RawQuery| async move {
+            callback.finish_callback(&auth, &parts, query.as_deref().unwrap_or_default()).await
+        });
+        if routes.provider.uses_form_post() {
+            let location = routes.callback_path();
+            callback_route = callback_route
+                .post(move |body: Bytes| async move { form_post_redirect(&location, &body) })
+                .layer(DefaultBodyLimit::max(FORM_POST_LIMIT));
+        }
         Router::new()
             .route(
                 &format!("/login/{id}"),
@@ -248,12 +304,7 @@ impl<L: LuciaType, P: Provider + 'static> OAuthRoutes<L, P> {
                 &format!("/login/{id}/link"),
                 post(move |auth: AuthRequest<L>| async move { link.start(&auth, true).await }),
             )
-            .route(
-                &format!("/login/{id}/callback"),
-                get(move |auth: AuthRequest<L>, parts: Parts, RawQuery(query): RawQuery| async move {
-                    callback.finish_callback(&auth, &parts, query.as_deref().unwrap_or_default()).await
-                }),
-            )
+            .route(&routes.callback_path(), callback_route)
     }
 
     /// Starts a flow: a sign-in, or with `link` a link to the signed-in user (without a
@@ -367,6 +418,19 @@ impl<L: LuciaType, P: Provider + 'static> OAuthRoutes<L, P> {
             _ => error.into_response(),
         }
     }
+}
+
+/// The answer to a `form_post` callback: `303` to the `GET` callback at `location`, with only
+/// the body's parameters the flow needs (in their order; anything else, such as Apple's
+/// `id_token` and `user`, dropped).
+fn form_post_redirect(location: &str, body: &[u8]) -> Response {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in url::form_urlencoded::parse(body) {
+        if FORM_POST_PARAMS.contains(&name.as_ref()) {
+            query.append_pair(&name, &value);
+        }
+    }
+    Redirect::to(&format!("{location}?{}", query.finish())).into_response()
 }
 
 /// The request's cookies as one `Cookie` header value (HTTP/2 clients may send several).

@@ -112,8 +112,12 @@ impl RequestContext {
         lock(&self.pending_cookie).take()
     }
 
+    /// Queues the session cookie for the response, unless this request may not set it (then
+    /// nothing is sent, not even a removal).
     fn send_cookie(&self, cookie: SessionCookie) {
-        *lock(&self.pending_cookie) = Some(cookie);
+        if self.cookie_writes.is_ok() {
+            *lock(&self.pending_cookie) = Some(cookie);
+        }
     }
 
     fn cookie(&self) -> CookieCredential {

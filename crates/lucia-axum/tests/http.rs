@@ -1060,3 +1060,62 @@ fn allowed_hosts_are_host_names_only() {
         assert!(valid.parse::<lucia_axum::AllowedHost>().is_ok(), "{valid:?}");
     }
 }
+
+/// `LuciaLayer::csrf_exempt`: a request the exemption lets through (cross-site, or without
+/// `Origin`) has no session: its cookie is not used, and it cannot set, renew or remove one.
+/// So a forged request to an exempt path can neither act as the signed-in user nor sign the
+/// browser in (login CSRF).
+#[tokio::test]
+async fn csrf_an_exempt_path_has_no_session_and_cannot_set_one() {
+    let exempt = ["/me", "/cookie", "/login", "/logout", "/open", "/signup/eve@example.com"];
+    let server =
+        start(|layer| exempt.iter().fold(layer, |layer, path| layer.csrf_exempt(path)), CsrfConfig::default()).await;
+    // Same-origin requests to an exempt path are as before: this one signs in.
+    let token = server.sign_in().await;
+    let before = server.live_sessions().await;
+    let post = |path: &str, origin: Option<&str>, with_cookie: bool| {
+        let mut request = server.client.post(server.url(path));
+        if let Some(origin) = origin {
+            request = request.header(ORIGIN, origin);
+        }
+        if with_cookie {
+            request = request.header(COOKIE, cookie(&token));
+        }
+        request
+    };
+    for origin in [Some("https://appleid.apple.com"), Some("null"), None] {
+        // Let through: a handler that needs no session runs.
+        let response = post("/open", origin, true).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{origin:?}");
+        // The cookie is not the request's session.
+        for path in ["/me", "/cookie"] {
+            let response = post(path, origin, true).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path} {origin:?}");
+            assert_eq!(set_cookie(&response), None);
+            assert!(!response.text().await.unwrap().contains(&server.user_id));
+        }
+        // No sign-in, sign-up or sign-out through it, with or without the cookie.
+        for with_cookie in [false, true] {
+            let response = post("/login", origin, with_cookie).body(PASSWORD).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "sign-in {origin:?} {with_cookie}");
+            assert_eq!(set_cookie(&response), None, "sign-in {origin:?} {with_cookie}");
+            let response = post("/signup/eve@example.com", origin, with_cookie).body(PASSWORD).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "sign-up {origin:?} {with_cookie}");
+            assert_eq!(set_cookie(&response), None);
+            let response = post("/logout", origin, with_cookie).send().await.unwrap();
+            assert_eq!(set_cookie(&response), None, "not even a removal: sign-out {origin:?} {with_cookie}");
+        }
+        assert!(server.lucia.get_session(&token).await.is_ok(), "nothing ended the session");
+        assert_eq!(server.live_sessions().await, before, "no session started");
+        assert!(server.lucia.get_key("email", "eve@example.com").await.is_err(), "no user created");
+    }
+    // Paths not exempted keep the rule: cross-site is refused before the handler.
+    let response =
+        post(&format!("/start/{}", server.user_id), Some("https://appleid.apple.com"), true).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(response.text().await.unwrap(), "cross-site request refused");
+    // Exact paths only.
+    let response = post("/open/", Some("https://appleid.apple.com"), false).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(server.live_sessions().await, before);
+}

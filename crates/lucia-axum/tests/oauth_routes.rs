@@ -7,6 +7,7 @@
 //! unless `LUCIA_TEST_REQUIRE_SERVERS=1`.
 
 mod oauth_routes {
+    use std::future::Future;
     use std::net::SocketAddr;
     use std::time::Duration;
 
@@ -20,7 +21,9 @@ mod oauth_routes {
     use lucia::{CreateSession, CreateUser, Lucia, NewKey};
     use lucia_adapter_test::oidc_provider::{CLIENT_ID, CLIENT_SECRET, OidcTestProvider, sign_in_at_provider};
     use lucia_axum::oauth::OAuthRoutes;
-    use lucia_axum::oauth::lucia_oauth::{FlowCookie, HttpClient, OidcProvider, cookie};
+    use lucia_axum::oauth::lucia_oauth::{
+        self, FlowCookie, HttpClient, OidcProvider, Provider, ProviderUser, Start, cookie,
+    };
     use lucia_axum::{LuciaLayer, Quota, SignedIn};
     use serde::{Deserialize, Serialize};
     use tower::ServiceExt as _;
@@ -51,6 +54,36 @@ mod oauth_routes {
     /// With `pages`, failures of page requests redirect to `/sign-in?oauth_error=…`, and the
     /// layer sends page requests without a session to `/sign-in`.
     async fn fixture_with_pages(lifetime: Duration, burst: u32, pages: bool) -> Option<Fixture> {
+        fixture_with_options(lifetime, burst, pages, false).await
+    }
+
+    /// The test provider as one whose callback is a form `POST` (as Apple's): the same flow,
+    /// but `uses_form_post()`.
+    struct FormPost(OidcProvider);
+
+    impl Provider for FormPost {
+        fn provider_id(&self) -> &str {
+            self.0.provider_id()
+        }
+        fn start(&self, flow: &FlowCookie) -> Result<Start, lucia_oauth::Error> {
+            self.0.start(flow)
+        }
+        fn finish(
+            &self,
+            http: &HttpClient,
+            flow: &FlowCookie,
+            callback: &str,
+            cookie_header: Option<&str>,
+        ) -> impl Future<Output = Result<ProviderUser, lucia_oauth::Error>> + Send {
+            self.0.finish(http, flow, callback, cookie_header)
+        }
+        fn uses_form_post(&self) -> bool {
+            true
+        }
+    }
+
+    /// With `form_post`, the provider is [`FormPost`] and the layer exempts its callback.
+    async fn fixture_with_options(lifetime: Duration, burst: u32, pages: bool, form_post: bool) -> Option<Fixture> {
         let server = OidcTestProvider::start(REDIRECT_URL).await?;
         let http = HttpClient::new().unwrap();
         let provider =
@@ -58,6 +91,23 @@ mod oauth_routes {
                 .await
                 .unwrap();
         let flows = FlowCookie::new(cookie::Key::generate()).secure(false).lifetime(lifetime);
+        let auth: Auth = Lucia::builder(MemoryAdapter::new()).user_attributes::<UserAttributes>().build();
+        let app = if form_post {
+            app(FormPost(provider), http, flows, pages, &auth, burst)
+        } else {
+            app(provider, http, flows, pages, &auth, burst)
+        };
+        Some(Fixture { app, auth, _server: server })
+    }
+
+    fn app<P: Provider + 'static>(
+        provider: P,
+        http: HttpClient,
+        flows: FlowCookie,
+        pages: bool,
+        auth: &Auth,
+        burst: u32,
+    ) -> Router {
         let routes = OAuthRoutes::<Auth, _>::new(provider, http, flows, |account, attempt| UserAttributes {
             username: format!("{}#{attempt}", account.subject),
         })
@@ -65,15 +115,17 @@ mod oauth_routes {
         .redirect_to("/me")
         .link_redirect_to("/account");
         let routes = if pages { routes.failure_redirect_to("/sign-in") } else { routes };
-        let auth: Auth = Lucia::builder(MemoryAdapter::new()).user_attributes::<UserAttributes>().build();
         let quota = Quota::per_hour(std::num::NonZeroU32::new(burst).unwrap());
-        let app = Router::new()
+        let mut layer = LuciaLayer::new(auth).sign_in_rate_limit(quota).sign_in_url("/sign-in");
+        if let Some(path) = routes.csrf_exempt_path() {
+            layer = layer.csrf_exempt(&path);
+        }
+        Router::new()
             .route("/me", get(me))
             .merge(routes.router())
-            .layer(LuciaLayer::new(&auth).sign_in_rate_limit(quota).sign_in_url("/sign-in"))
+            .layer(layer)
             .with_state(auth.clone())
-            .layer(MockConnectInfo(SocketAddr::from(([192, 0, 2, 1], 4321))));
-        Some(Fixture { app, auth, _server: server })
+            .layer(MockConnectInfo(SocketAddr::from(([192, 0, 2, 1], 4321))))
     }
 
     async fn fixture() -> Option<Fixture> {
@@ -84,14 +136,30 @@ mod oauth_routes {
         /// A request as an API client on http://localhost sends it (no `Accept: text/html`,
         /// so failures are answered with their status), with `Origin` on a POST.
         async fn send(&self, method: &str, uri: &str, cookies: &[&str]) -> Response {
+            let origin = (method == "POST").then_some("http://localhost");
+            self.send_from(method, uri, origin, cookies, "").await
+        }
+
+        /// A request with this `Origin` (if any) and this URL-encoded form body (if not empty).
+        async fn send_from(
+            &self,
+            method: &str,
+            uri: &str,
+            origin: Option<&str>,
+            cookies: &[&str],
+            form: &str,
+        ) -> Response {
             let mut request = Request::builder().method(method).uri(uri).header(header::HOST, "localhost");
-            if method == "POST" {
-                request = request.header(header::ORIGIN, "http://localhost");
+            if let Some(origin) = origin {
+                request = request.header(header::ORIGIN, origin);
             }
             if !cookies.is_empty() {
                 request = request.header(header::COOKIE, cookies.join("; "));
             }
-            self.app.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap()
+            if !form.is_empty() {
+                request = request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            }
+            self.app.clone().oneshot(request.body(Body::from(form.to_owned())).unwrap()).await.unwrap()
         }
 
         /// A user with a password and a session: its id and its session cookie (`name=value`).
@@ -315,5 +383,90 @@ mod oauth_routes {
         assert_eq!(location(&wrong), "/sign-in?oauth_error=wrong-user");
         let signed_in = page("GET", &callback, &[&flow]).await.unwrap();
         assert_eq!((signed_in.status(), location(&signed_in)), (StatusCode::SEE_OTHER, "/me"));
+    }
+
+    /// The callback's parameters as the body Apple would post: with an ID token and the
+    /// user's name, which the app does not read.
+    fn apple_form(callback: &str) -> String {
+        let query = callback.split_once('?').unwrap().1;
+        format!("{query}&id_token=eyJ.secret-id-token.sig&user=%7B%22name%22%3A%7B%22firstName%22%3A%22Ada%22%7D%7D")
+    }
+
+    const APPLE: Option<&str> = Some("https://appleid.apple.com");
+
+    #[tokio::test]
+    async fn form_post_callback_is_a_303_to_the_get_callback_which_signs_in() {
+        let Some(fixture) = fixture_with_options(Duration::from_secs(600), 20, false, true).await else { return };
+        let (flow, callback) = fixture.through_provider(None, "ada").await;
+        // The provider's cross-site POST: the Lax session cookie would not come with it, the
+        // flow cookie (SameSite=None for such a provider) does.
+        let form = apple_form(&callback);
+        let posted = fixture.send_from("POST", "/login/oidc/callback", APPLE, &[&flow], &form).await;
+        assert_eq!(posted.status(), StatusCode::SEE_OTHER);
+        assert!(posted.headers().get(header::SET_COOKIE).is_none(), "the POST sets and removes nothing");
+        let next = location(&posted).to_owned();
+        let kept: Vec<(String, String)> =
+            url::form_urlencoded::parse(callback.split_once('?').unwrap().1.as_bytes()).into_owned().collect();
+        let forwarded: Vec<(String, String)> =
+            url::form_urlencoded::parse(next.strip_prefix("/login/oidc/callback?").unwrap().as_bytes())
+                .into_owned()
+                .collect();
+        assert_eq!(forwarded, kept, "the code, state and iss, in order");
+        assert!(forwarded.iter().any(|(name, _)| name == "code") && forwarded.iter().any(|(name, _)| name == "state"));
+        assert!(!next.contains("id_token") && !next.contains("secret-id-token") && !next.contains("user"), "{next}");
+        assert!(text(posted).await.is_empty());
+        // The browser follows with a top-level GET: the callback signs in.
+        let signed_in = fixture.send("GET", &next, &[&flow]).await;
+        assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&signed_in), "/me");
+        assert_flow_removed(&signed_in);
+        let session = name_value(&set_cookie(&signed_in, "auth_session").expect("a session cookie"));
+        assert_eq!(text(fixture.send("GET", "/me", &[&session]).await).await, "ada#0");
+        // Only the kept names pass, whatever else the body has; an error is passed on.
+        let posted = fixture
+            .send_from(
+                "POST",
+                "/login/oidc/callback",
+                APPLE,
+                &[],
+                "error=access_denied&x=1&error_description=no&user=u",
+            )
+            .await;
+        assert_eq!(location(&posted), "/login/oidc/callback?error=access_denied&error_description=no");
+        // A body over the limit is refused.
+        let big = format!("code=c&state=s&user={}", "a".repeat(lucia_axum::oauth::FORM_POST_LIMIT));
+        let posted = fixture.send_from("POST", "/login/oidc/callback", APPLE, &[], &big).await;
+        assert_eq!(posted.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[tokio::test]
+    async fn form_post_callback_of_a_link_sees_the_session_on_the_get() {
+        let Some(fixture) = fixture_with_options(Duration::from_secs(600), 20, false, true).await else { return };
+        let (user_id, session) = fixture.user_with_session("grace").await;
+        let (flow, callback) = fixture.through_provider(Some(&session), "grace-at-provider").await;
+        // Even if the session cookie came with the cross-site POST, it is not used there.
+        let posted =
+            fixture.send_from("POST", "/login/oidc/callback", APPLE, &[&flow, &session], &apple_form(&callback)).await;
+        assert_eq!(posted.status(), StatusCode::SEE_OTHER);
+        assert!(posted.headers().get(header::SET_COOKIE).is_none());
+        let linked = fixture.send("GET", location(&posted), &[&flow, &session]).await;
+        assert_eq!(linked.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&linked), "/account");
+        assert_eq!(fixture.auth.get_key("oidc", "grace-at-provider").await.unwrap().user_id, user_id);
+    }
+
+    #[tokio::test]
+    async fn only_a_form_post_providers_callback_is_exempt() {
+        // A cross-site POST elsewhere is still refused: the link route of a form_post provider,
+        // and the callback of a provider that does not post.
+        let Some(posting) = fixture_with_options(Duration::from_secs(600), 20, false, true).await else { return };
+        let (_, session) = posting.user_with_session("grace").await;
+        let response = posting.send_from("POST", "/login/oidc/link", APPLE, &[&session], "").await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(set_cookie(&response, "lucia_oauth_oidc").is_none());
+        let Some(fixture) = fixture().await else { return };
+        let response = fixture.send_from("POST", "/login/oidc/callback", APPLE, &[], "code=c&state=s").await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(text(response).await, "cross-site request refused");
     }
 }

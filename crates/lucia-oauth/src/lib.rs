@@ -108,6 +108,24 @@ pub trait Provider: Send + Sync {
         callback: &str,
         cookie_header: Option<&str>,
     ) -> impl Future<Output = Result<ProviderUser, Error>> + Send;
+
+    /// Whether the provider sends the browser back with a cross-site `POST` whose
+    /// URL-encoded body holds the callback's parameters (`response_mode=form_post`, as Sign in
+    /// with Apple does), instead of a `GET` with a query string. Default: `false`.
+    ///
+    /// The callback route must then accept that `POST` (lucia-axum's `OAuthRoutes` turns it
+    /// into a `GET` of the callback), and the flow cookie must be `SameSite=None`, as a `Lax`
+    /// cookie is not sent with a cross-site `POST`.
+    ///
+    /// ```
+    /// use lucia_oauth::{GitHubProvider, Provider};
+    /// let github = GitHubProvider::new("client-id", "client-secret", "https://app.example.com/login/github/callback")?;
+    /// assert!(!github.uses_form_post());
+    /// # Ok::<(), lucia_oauth::Error>(())
+    /// ```
+    fn uses_form_post(&self) -> bool {
+        false
+    }
 }
 
 /// The start of a sign-in: redirect the browser to `authorization_url` (303 See Other), with

@@ -289,6 +289,12 @@ impl Provider for OidcProvider {
         &self.provider_id
     }
 
+    /// [`OidcProvider::uses_form_post`]: true for [Apple](OidcProvider::apple) only.
+    fn uses_form_post(&self) -> bool {
+        // The inherent method (inherent methods come first in path resolution).
+        OidcProvider::uses_form_post(self)
+    }
+
     /// Starts a sign-in: the URL to redirect the browser to, and the flow cookie to set with
     /// that redirect (see [`FlowCookie`]).
     fn start(&self, flow: &FlowCookie) -> Result<Start, Error> {

@@ -208,6 +208,7 @@ TZDTGUYV5PEK3jvcUtPdTWrrswcZhzJ9pTg+wyA0YcJGyjvMxEiXTYqO
         let (fake, microsoft) = fake_microsoft("common", microsoft_claims(TENANT_A, TENANT_A)).await;
         assert_eq!(microsoft.provider_id(), "microsoft");
         assert!(!microsoft.uses_form_post());
+        assert!(!Provider::uses_form_post(&microsoft), "the trait's answer is the inherent one");
         let debug = format!("{microsoft:?}");
         assert!(debug.contains("ms-client") && !debug.contains("ms-secret"), "{debug}");
         let user = sign_in(&microsoft).await.unwrap();
@@ -367,6 +368,7 @@ TZDTGUYV5PEK3jvcUtPdTWrrswcZhzJ9pTg+wyA0YcJGyjvMxEiXTYqO
         let (fake, apple) = fake_apple(APPLE_P8).await;
         assert_eq!(apple.provider_id(), "apple");
         assert!(apple.uses_form_post());
+        assert!(Provider::uses_form_post(&apple), "the trait's answer is the inherent one");
         assert_eq!(apple.flow_same_site(), cookie::SameSite::None);
         let debug = format!("{apple:?}");
         assert!(debug.contains("com.example.web") && !debug.contains("MIGHAgEA"), "{debug}");
