@@ -910,7 +910,7 @@ fn session_from_database<U, S: DeserializeOwned>(
     })
 }
 
-fn to_attribute_map(attributes: &impl Serialize, reserved: &[&str]) -> Result<AttributeMap, Error> {
+pub(crate) fn to_attribute_map(attributes: &impl Serialize, reserved: &[&str]) -> Result<AttributeMap, Error> {
     match serde_json::to_value(attributes) {
         Ok(Value::Object(map)) => match reserved.iter().find(|name| map.contains_key(**name)) {
             Some(name) => Err(Error::InvalidAttributes(format!("`{name}` is not an attribute column"))),
@@ -921,6 +921,6 @@ fn to_attribute_map(attributes: &impl Serialize, reserved: &[&str]) -> Result<At
     }
 }
 
-fn from_attribute_map<T: DeserializeOwned>(attributes: AttributeMap) -> Result<T, Error> {
+pub(crate) fn from_attribute_map<T: DeserializeOwned>(attributes: AttributeMap) -> Result<T, Error> {
     serde_json::from_value(Value::Object(attributes)).map_err(|e| Error::InvalidAttributes(e.to_string()))
 }

@@ -58,12 +58,13 @@ impl Origin {
     }
 
     /// The registrable domain of the host ("example.co.uk" for "app.example.co.uk"), or the
-    /// host itself for IP addresses, `localhost` and hosts under no known public suffix.
-    fn registrable_domain(&self) -> &str {
+    /// host itself for `localhost` and hosts under no known public suffix; `None` for IP
+    /// addresses, which have no subdomains.
+    fn registrable_domain(&self) -> Option<&str> {
         if self.host.starts_with('[') || self.host.parse::<std::net::Ipv4Addr>().is_ok() {
-            return &self.host;
+            return None;
         }
-        psl::domain_str(&self.host).unwrap_or(&self.host)
+        Some(psl::domain_str(&self.host).unwrap_or(&self.host))
     }
 }
 
@@ -193,7 +194,8 @@ impl CsrfConfig {
         if origin.https != expected.https || origin.port != expected.port {
             return false;
         }
-        let base = expected.registrable_domain();
+        // An IP address has no subdomains: `1.127.0.0.1` is no subdomain of `127.0.0.1`.
+        let Some(base) = expected.registrable_domain() else { return false };
         match &self.allowed_subdomains {
             AllowedSubdomains::None => false,
             AllowedSubdomains::Any => {
@@ -282,6 +284,20 @@ mod tests {
         assert!(check(&config, "https://example.co.uk", "https://app.example.co.uk").is_err());
         assert!(check(&config, "https://notexample.co.uk", "https://app.example.co.uk").is_err());
         assert!(check(&config, "https://x.github.io", "https://me.github.io").is_err());
+    }
+
+    /// Found by the `origin` fuzz target: with subdomains allowed, an IPv4 site took
+    /// `http://1.127.0.0.1` (a name ending in `.127.0.0.1`) as one of its subdomains.
+    #[test]
+    fn ip_addresses_have_no_subdomains() {
+        let listed = AllowedSubdomains::Only { names: vec!["1".into(), "www".into()], apex: true };
+        for allowed in [AllowedSubdomains::Any, listed] {
+            let config = CsrfConfig { allowed_subdomains: allowed, ..CsrfConfig::default() };
+            assert!(check(&config, "http://127.0.0.1", "http://127.0.0.1").is_ok());
+            assert!(check(&config, "http://1.127.0.0.1", "http://127.0.0.1").is_err());
+            assert!(check(&config, "http://www.127.0.0.1:8080", "http://127.0.0.1:8080").is_err());
+            assert!(check(&config, "https://[::1]", "https://[::1]").is_ok());
+        }
     }
 
     #[test]

@@ -118,14 +118,20 @@ impl PasswordHasher for LuciaScrypt {
             ["s2", salt, stored] => (salt, stored, 16),
             _ => return Ok(false),
         };
-        // A stored key of the wrong length cannot match; skip the 32 MiB derivation.
-        if stored.len() != KEY_LENGTH * 2 {
+        // Only 128 lowercase hex digits can equal the derived key (compared as text, as lucia
+        // does: an uppercase stored hash fails); anything else skips the 32 MiB derivation.
+        if !could_be_key(stored) {
             return Ok(false);
         }
         let computed = derive_key(password, salt, r)?;
         // Compared as lowercase hex text, as lucia does: an uppercase stored hash fails.
         Ok(bool::from(computed.as_bytes().ct_eq(stored.as_bytes())))
     }
+}
+
+/// Whether a stored key can equal one [`derive_key`] makes: 128 lowercase hex digits.
+fn could_be_key(stored: &str) -> bool {
+    stored.len() == KEY_LENGTH * 2 && stored.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Lowercase hex of scrypt(NFKC(password), salt, N = 2^14, r, p = 1, 64 bytes).
@@ -740,6 +746,22 @@ mod tests {
         for bcrypt in ["$2a$10$abc", "$2b$12$abcdefghijklmnopqrstuv", "$2y$10$x"] {
             assert!(matches!(hasher.verify("x", bcrypt), Err(PasswordHashError::Outdated)), "{bcrypt}");
         }
+    }
+
+    /// A stored key that cannot match (uppercase or not hex) is a wrong password without the
+    /// 32 MiB derivation; the `password_hash` fuzz target checks the memory of each call.
+    #[test]
+    fn scrypt_keys_that_cannot_match_are_not_derived() {
+        let key = derive_key("hunter2", "yhi1foxffz41bqs5", 16).unwrap();
+        assert!(could_be_key(&key));
+        for stored in
+            [key.to_uppercase(), "g".repeat(128), format!("{}x", &key[1..]), key[1..].to_owned(), String::new()]
+        {
+            assert!(!could_be_key(&stored), "{stored}");
+            assert!(!LuciaScrypt.verify("hunter2", &format!("s2:yhi1foxffz41bqs5:{stored}")).unwrap());
+            assert!(!Argon2id::default().verify("hunter2", &format!("yhi1foxffz41bqs5:{stored}")).unwrap());
+        }
+        assert!(LuciaScrypt.verify("hunter2", &format!("s2:yhi1foxffz41bqs5:{key}")).unwrap());
     }
 
     #[test]

@@ -82,4 +82,47 @@ mod tests {
         }
         assert_eq!(from_millis(i64::MAX), far_future());
     }
+
+    /// The time `ms` after (or before) the epoch without lucia's clamp; `None` past what
+    /// `SystemTime` holds.
+    fn exact(ms: i128) -> Option<SystemTime> {
+        let offset = Duration::from_millis(u64::try_from(ms.unsigned_abs()).ok()?);
+        if ms >= 0 { UNIX_EPOCH.checked_add(offset) } else { UNIX_EPOCH.checked_sub(offset) }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Every stored expiry within `FAR_FUTURE_MS` of the epoch (to the end of year 9999, and
+        /// as far before 1970) reads back exactly; beyond, it saturates at that range's ends,
+        /// never panicking.
+        #[test]
+        fn millis_round_trip_within_the_range_and_clamp_beyond(ms in proptest::prelude::any::<i64>()) {
+            let clamped = ms.clamp(-FAR_FUTURE_MS, FAR_FUTURE_MS);
+            proptest::prop_assert_eq!(to_millis(from_millis(ms)), clamped);
+            proptest::prop_assert_eq!(Some(from_millis(ms)), exact(i128::from(clamped)));
+        }
+
+        /// Conversions keep the order of times.
+        #[test]
+        fn millis_conversions_are_monotonic(a in proptest::prelude::any::<i64>(), b in proptest::prelude::any::<i64>()) {
+            proptest::prop_assert_eq!(from_millis(a) <= from_millis(b), a.clamp(-FAR_FUTURE_MS, FAR_FUTURE_MS) <= b.clamp(-FAR_FUTURE_MS, FAR_FUTURE_MS));
+            let (ta, tb) = (from_millis(a), from_millis(b));
+            proptest::prop_assert_eq!(to_millis(ta) <= to_millis(tb), ta <= tb);
+        }
+
+        /// Any `SystemTime` becomes whole milliseconds, rounded towards the epoch, and saturates
+        /// at `i64` instead of overflowing.
+        #[test]
+        fn system_times_truncate_to_millis(secs in proptest::prelude::any::<i64>(), nanos in 0u32..1_000_000_000) {
+            let offset = Duration::new(secs.unsigned_abs(), nanos);
+            let time = if secs >= 0 { UNIX_EPOCH.checked_add(offset) } else { UNIX_EPOCH.checked_sub(offset) };
+            if let Some(time) = time {
+                let ms = i128::from(secs.unsigned_abs()) * 1000 + i128::from(nanos / 1_000_000);
+                let expected = if secs >= 0 { ms } else { -ms };
+                let expected = i64::try_from(expected).unwrap_or(if secs >= 0 { i64::MAX } else { -i64::MAX });
+                proptest::prop_assert_eq!(to_millis(time), expected);
+            }
+        }
+    }
 }
