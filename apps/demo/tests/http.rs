@@ -1188,3 +1188,48 @@ async fn requests_for_other_hosts_are_refused() {
     assert_eq!(rebound.status(), StatusCode::BAD_REQUEST);
     assert_eq!(rebound.text().await.unwrap(), "unknown host");
 }
+
+/// A stalled database (every byte held by a proxy between the demo and PostgreSQL): `GET
+/// /api/me` answers `503` with `Retry-After` within lucia's store deadline (5 s) plus a
+/// margin, not a hang and not a `401`; once the database answers again, the same token works,
+/// with nothing restarted.
+#[tokio::test]
+async fn a_stalled_database_is_a_503_and_the_demo_recovers() {
+    use lucia_adapter_test::fault_proxy::{FaultProxy, proxied_url, url_address};
+    let Some(url) = server_url("LUCIA_TEST_POSTGRES_URL") else { return };
+    let admin = sea_orm::Database::connect(&url).await.unwrap();
+    let name = format!("lucia_demo_{}", lucia::generate_random_string(10));
+    admin.execute_unprepared(&format!(r#"CREATE SCHEMA "{name}""#)).await.unwrap();
+    let proxy = FaultProxy::start(&url_address(&url)).await;
+    let database_url = proxied_url(&format!("{url}?options=-c%20search_path%3D{name}"), proxy.addr());
+    let outcome = tokio::spawn(async move {
+        let app = App::start_at(lucia_demo::Config { database_url, ..Default::default() }).await;
+        let (api, username) = (app.api(), unique_name());
+        let credentials = json!({ "username": username, "email": email_of(&username), "password": PASSWORD });
+        assert_eq!(
+            api.post(app.url("/api/signup")).json(&credentials).send().await.unwrap().status(),
+            StatusCode::CREATED
+        );
+        let response = api.post(app.url("/api/login")).json(&credentials).send().await.unwrap();
+        let token = response.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+        let me = || api.get(app.url("/api/me")).header(AUTHORIZATION, format!("Bearer {token}")).send();
+
+        proxy.stall();
+        let started = std::time::Instant::now();
+        let stalled = me().await.unwrap();
+        let waited = started.elapsed();
+        assert_eq!(stalled.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(stalled.headers().contains_key("retry-after"));
+        assert!(waited < Duration::from_secs(9), "answered after {waited:?}");
+
+        proxy.pass();
+        let back = me().await.unwrap();
+        assert_eq!(back.status(), StatusCode::OK, "the same token works once the database answers");
+        assert_eq!(back.json::<Value>().await.unwrap()["username"], username.as_str());
+    })
+    .await;
+    admin.execute_unprepared(&format!(r#"DROP SCHEMA "{name}" CASCADE"#)).await.unwrap();
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
