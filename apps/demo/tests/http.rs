@@ -689,16 +689,8 @@ fn server_url(variable: &str) -> Option<String> {
 /// database (`DATABASE_URL` pointing at a server), dropped afterwards.
 async fn runs_on_server(variable: &str) {
     let Some(url) = server_url(variable) else { return };
-    let admin = sea_orm::Database::connect(&url).await.unwrap();
-    let name = format!("lucia_demo_{}", lucia::generate_random_string(10));
-    let postgres = url.starts_with("postgres");
-    let database_url = if postgres {
-        admin.execute_unprepared(&format!(r#"CREATE SCHEMA "{name}""#)).await.unwrap();
-        format!("{url}?options=-c%20search_path%3D{name}")
-    } else {
-        admin.execute_unprepared(&format!("CREATE DATABASE `{name}`")).await.unwrap();
-        format!("{}/{name}", url.rsplit_once('/').unwrap().0)
-    };
+    let fresh = FreshDatabase::create(&url).await;
+    let database_url = fresh.url.clone();
     let outcome = tokio::spawn(async move {
         let app = App::start_at(lucia_demo::Config { database_url, ..Default::default() }).await;
         let (api, username) = (app.api(), unique_name());
@@ -731,10 +723,42 @@ async fn runs_on_server(variable: &str) {
         assert!(!account.contains(&token), "by handle, not by token");
     })
     .await;
-    let drop = if postgres { format!(r#"DROP SCHEMA "{name}" CASCADE"#) } else { format!("DROP DATABASE `{name}`") };
-    admin.execute_unprepared(&drop).await.unwrap();
-    if let Err(error) = outcome {
-        std::panic::resume_unwind(error.into_panic());
+    fresh.drop_and_resume(outcome).await;
+}
+
+/// A fresh PostgreSQL schema or MariaDB database on a test server, for one test.
+struct FreshDatabase {
+    admin: sea_orm::DatabaseConnection,
+    name: String,
+    postgres: bool,
+    /// The URL of the fresh schema or database.
+    url: String,
+}
+
+impl FreshDatabase {
+    async fn create(server_url: &str) -> Self {
+        let admin = sea_orm::Database::connect(server_url).await.unwrap();
+        let name = format!("lucia_demo_{}", lucia::generate_random_string(10));
+        let postgres = server_url.starts_with("postgres");
+        let url = if postgres {
+            admin.execute_unprepared(&format!(r#"CREATE SCHEMA "{name}""#)).await.unwrap();
+            format!("{server_url}?options=-c%20search_path%3D{name}")
+        } else {
+            admin.execute_unprepared(&format!("CREATE DATABASE `{name}`")).await.unwrap();
+            format!("{}/{name}", server_url.rsplit_once('/').unwrap().0)
+        };
+        Self { admin, name, postgres, url }
+    }
+
+    /// Drops the schema or database, then re-raises the test's panic, if any.
+    async fn drop_and_resume(self, outcome: Result<(), tokio::task::JoinError>) {
+        let name = &self.name;
+        let drop =
+            if self.postgres { format!(r#"DROP SCHEMA "{name}" CASCADE"#) } else { format!("DROP DATABASE `{name}`") };
+        self.admin.execute_unprepared(&drop).await.unwrap();
+        if let Err(error) = outcome {
+            std::panic::resume_unwind(error.into_panic());
+        }
     }
 }
 
@@ -1197,11 +1221,9 @@ async fn requests_for_other_hosts_are_refused() {
 async fn a_stalled_database_is_a_503_and_the_demo_recovers() {
     use lucia_adapter_test::fault_proxy::{FaultProxy, proxied_url, url_address};
     let Some(url) = server_url("LUCIA_TEST_POSTGRES_URL") else { return };
-    let admin = sea_orm::Database::connect(&url).await.unwrap();
-    let name = format!("lucia_demo_{}", lucia::generate_random_string(10));
-    admin.execute_unprepared(&format!(r#"CREATE SCHEMA "{name}""#)).await.unwrap();
+    let fresh = FreshDatabase::create(&url).await;
     let proxy = FaultProxy::start(&url_address(&url)).await;
-    let database_url = proxied_url(&format!("{url}?options=-c%20search_path%3D{name}"), proxy.addr());
+    let database_url = proxied_url(&fresh.url, proxy.addr());
     let outcome = tokio::spawn(async move {
         let app = App::start_at(lucia_demo::Config { database_url, ..Default::default() }).await;
         let (api, username) = (app.api(), unique_name());
@@ -1228,8 +1250,5 @@ async fn a_stalled_database_is_a_503_and_the_demo_recovers() {
         assert_eq!(back.json::<Value>().await.unwrap()["username"], username.as_str());
     })
     .await;
-    admin.execute_unprepared(&format!(r#"DROP SCHEMA "{name}" CASCADE"#)).await.unwrap();
-    if let Err(error) = outcome {
-        std::panic::resume_unwind(error.into_panic());
-    }
+    fresh.drop_and_resume(outcome).await;
 }
