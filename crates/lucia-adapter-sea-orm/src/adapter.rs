@@ -545,6 +545,17 @@ fn is_connection_sqlstate(code: Option<&str>) -> bool {
     code.is_some_and(|code| code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "70100"))
 }
 
+/// Whether a write may run again after the connection it ran on died, when whether it was
+/// done is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    /// Sets columns to given values, or deletes rows: done twice is done once.
+    Idempotent,
+    /// An insert, or an update that depends on what the row holds (a compare-and-set): a
+    /// second run could fail on or undo the first, so a dead connection is `Unavailable`.
+    Once,
+}
+
 /// How often a statement or transaction aborted by a deadlock is run in all.
 const ATTEMPTS: usize = 3;
 
@@ -597,14 +608,14 @@ fn is_deadlock(error: &DbErr) -> bool {
 }
 
 impl<Shape> SeaOrmAdapter<Shape> {
-    /// Runs `run`, a statement with no effect (a read, or a transaction's `BEGIN`), again
-    /// when it fails on a dead connection ([`is_dead_connection`]), until it runs on a live
-    /// one: at most once per connection the pool may hold, plus one. After the pool's
-    /// connections were cut (a database restart, a failover, a NAT timeout) and with sqlx's
-    /// `test_before_acquire` off, the pool hands them out one by one; this is what makes the
-    /// cut cost no failed request. Writes are never run again this way: whether a write on a
+    /// Runs `run` again when it fails on a dead connection ([`is_dead_connection`]), until it
+    /// runs on a live one: at most once per connection the pool may hold, plus one. After the
+    /// pool's connections were cut (a database restart, a failover, a NAT timeout) and with
+    /// sqlx's `test_before_acquire` off, the pool hands them out one by one; this is what
+    /// makes the cut cost no failed request. `run` must be safe to run twice: a read, a
+    /// transaction's `BEGIN`, or a [`Write::Idempotent`], since whether a statement on a
     /// connection that died under it was done is unknown.
-    async fn read<T, Run>(&self, run: impl Fn() -> Run) -> Result<T, DbErr>
+    async fn rerun_on_dead_connection<T, Run>(&self, run: impl Fn() -> Run) -> Result<T, DbErr>
     where
         Run: Future<Output = Result<T, DbErr>>,
     {
@@ -644,7 +655,7 @@ impl<Shape> SeaOrmAdapter<Shape> {
         query: &SelectStatement,
         convert: impl FnOnce(&QueryResult) -> Result<T, AdapterError>,
     ) -> Result<Option<T>, AdapterError> {
-        let row = self.read(|| self.db.query_one(query)).await.map_err(database)?;
+        let row = self.rerun_on_dead_connection(|| self.db.query_one(query)).await.map_err(database)?;
         row.as_ref().map(convert).transpose()
     }
 
@@ -653,13 +664,13 @@ impl<Shape> SeaOrmAdapter<Shape> {
         query: &SelectStatement,
         convert: impl Fn(&QueryResult) -> Result<T, AdapterError>,
     ) -> Result<Vec<T>, AdapterError> {
-        let rows = self.read(|| self.db.query_all(query)).await.map_err(database)?;
+        let rows = self.rerun_on_dead_connection(|| self.db.query_all(query)).await.map_err(database)?;
         rows.iter().map(convert).collect()
     }
 
     async fn exists(&self, mut query: SelectStatement) -> Result<bool, AdapterError> {
         query.expr(Expr::val(1));
-        Ok(self.read(|| self.db.query_one(&query)).await.map_err(database)?.is_some())
+        Ok(self.rerun_on_dead_connection(|| self.db.query_one(&query)).await.map_err(database)?.is_some())
     }
 
     /// The unique attribute column of `table` (declared `unique` in the entity) whose value
@@ -733,7 +744,7 @@ impl<Shape> SeaOrmAdapter<Shape> {
     }
 
     async fn try_transaction(&self, statements: &[Statement]) -> Result<(), (Option<usize>, DbErr)> {
-        let transaction = self.read(|| self.db.begin()).await.map_err(|error| (None, error))?;
+        let transaction = self.rerun_on_dead_connection(|| self.db.begin()).await.map_err(|error| (None, error))?;
         let mut outcome = Ok(());
         for (index, statement) in statements.iter().enumerate() {
             if let Err(error) = transaction.execute_raw(statement.clone()).await {
@@ -745,11 +756,16 @@ impl<Shape> SeaOrmAdapter<Shape> {
     }
 
     /// One statement, run again when the database aborts it to break a deadlock (on MySQL, a
-    /// user's deletion and an insert of that user's session can deadlock on the foreign key).
-    async fn execute_statement(&self, statement: &impl sea_orm::StatementBuilder) -> Result<u64, DbErr> {
+    /// user's deletion and an insert of that user's session can deadlock on the foreign key),
+    /// and, if it is [`Write::Idempotent`], when its connection was dead.
+    async fn execute_statement(&self, statement: &impl sea_orm::StatementBuilder, write: Write) -> Result<u64, DbErr> {
         let mut attempt = 1;
         loop {
-            match self.db.execute(statement).await {
+            let outcome = match write {
+                Write::Idempotent => self.rerun_on_dead_connection(|| self.db.execute(statement)).await,
+                Write::Once => self.db.execute(statement).await,
+            };
+            match outcome {
                 Err(error) if attempt < ATTEMPTS && is_deadlock(&error) => attempt += 1,
                 outcome => return outcome.map(|result| result.rows_affected()),
             }
@@ -760,12 +776,12 @@ impl<Shape> SeaOrmAdapter<Shape> {
         self.db.get_database_backend()
     }
 
-    async fn execute(&self, statement: &impl sea_orm::StatementBuilder) -> Result<u64, AdapterError> {
-        self.execute_statement(statement).await.map_err(database)
+    async fn execute(&self, statement: &impl sea_orm::StatementBuilder, write: Write) -> Result<u64, AdapterError> {
+        self.execute_statement(statement, write).await.map_err(database)
     }
 
     async fn delete_where(&self, table: &Table, column: &str, value: &str) -> Result<(), AdapterError> {
-        self.execute(&delete_where_statement(table, column, value)).await.map(drop)
+        self.execute(&delete_where_statement(table, column, value), Write::Idempotent).await.map(drop)
     }
 
     /// Updates row `id` of `table`; a unique attribute value taken by another row is
@@ -780,7 +796,7 @@ impl<Shape> SeaOrmAdapter<Shape> {
         if values.is_empty() {
             return Ok(());
         }
-        match self.execute_statement(&update_statement(table, id, values)).await {
+        match self.execute_statement(&update_statement(table, id, values), Write::Idempotent).await {
             Ok(_) => Ok(()),
             Err(error) => Err(self.write_failure(table, id, error, None, attributes).await),
         }
@@ -795,7 +811,7 @@ impl<Shape> SeaOrmAdapter<Shape> {
     async fn sweep_batches(&self, statement: &DeleteStatement, batch: u64) -> Result<Sweep, AdapterError> {
         let mut sweep = Sweep { deleted: 0, statements: 0 };
         loop {
-            let deleted = self.execute(statement).await?;
+            let deleted = self.execute(statement, Write::Idempotent).await?;
             sweep.deleted += deleted;
             sweep.statements += 1;
             if deleted < batch {
@@ -877,7 +893,7 @@ impl<Shape: HasUserTables> UserAdapter for SeaOrmAdapter<Shape> {
         let user_failure =
             |e| self.write_failure(&tables.user, &user.id, e, Some(AdapterError::DuplicateUserId), &user.attributes);
         let Some(key) = key else {
-            return match self.execute_statement(&user_insert).await {
+            return match self.execute_statement(&user_insert, Write::Once).await {
                 Ok(_) => Ok(()),
                 Err(e) => Err(user_failure(e).await),
             };
@@ -944,7 +960,7 @@ impl<Shape: HasUserTables> UserAdapter for SeaOrmAdapter<Shape> {
 
     async fn set_key(&self, key: DatabaseKey) -> Result<(), AdapterError> {
         let tables = self.user_tables();
-        match self.execute_statement(&tables.key_insert(&key)?).await {
+        match self.execute_statement(&tables.key_insert(&key)?, Write::Once).await {
             Ok(_) => Ok(()),
             Err(e) => {
                 let no_attributes = AttributeMap::new();
@@ -955,13 +971,15 @@ impl<Shape: HasUserTables> UserAdapter for SeaOrmAdapter<Shape> {
     }
 
     async fn update_key(&self, key_id: &str, hashed_password: Option<&str>) -> Result<(), AdapterError> {
-        self.execute(&self.user_tables().key_password_update(key_id, hashed_password)).await.map(drop)
+        self.execute(&self.user_tables().key_password_update(key_id, hashed_password), Write::Idempotent)
+            .await
+            .map(drop)
     }
 
     async fn replace_key_password(&self, key_id: &str, current: &str, new: &str) -> Result<bool, AdapterError> {
         let mut query = self.user_tables().key_password_update(key_id, Some(new));
         query.and_where(Expr::col(alias("hashed_password")).eq(current));
-        Ok(self.execute(&query).await? == 1)
+        Ok(self.execute(&query, Write::Once).await? == 1)
     }
 
     async fn delete_key(&self, key_id: &str) -> Result<(), AdapterError> {
@@ -1119,7 +1137,7 @@ impl<Shape: HasSessionTable> SessionAdapter for SeaOrmAdapter<Shape> {
             (alias("idle_expires"), number(table, "idle_expires", session.idle_expires)?),
         ];
         columns.extend(encode_attributes(table, &session.attributes, SESSION_COLUMNS)?);
-        match self.execute_statement(&insert(table, columns)?).await {
+        match self.execute_statement(&insert(table, columns)?, Write::Once).await {
             Ok(_) => Ok(()),
             Err(e) => {
                 let duplicate = Some(AdapterError::DuplicateSessionId);
@@ -1147,7 +1165,9 @@ impl<Shape: HasSessionTable> SessionAdapter for SeaOrmAdapter<Shape> {
     }
 
     async fn delete_dead_sessions_by_user_id(&self, user_id: &str, now_ms: i64) -> Result<(), AdapterError> {
-        self.execute(&self.shape.session_table().delete_dead_of_user(user_id, now_ms)?).await.map(drop)
+        self.execute(&self.shape.session_table().delete_dead_of_user(user_id, now_ms)?, Write::Idempotent)
+            .await
+            .map(drop)
     }
 
     /// In batches of 1000 rows, each its own statement, on the index on `idle_expires`: a
@@ -1190,7 +1210,7 @@ impl<Shape: HasAllTables> Adapter for SeaOrmAdapter<Shape> {
                 .and_where(Expr::col((alias("s"), alias("id"))).eq(""));
             self.backend().build(&query).sql
         });
-        let row = self.read(|| self.query_one_by_text(sql, session_id)).await.map_err(database)?;
+        let row = self.rerun_on_dead_connection(|| self.query_one_by_text(sql, session_id)).await.map_err(database)?;
         row.as_ref()
             .map(|row| Ok((session_from_row(session, row, 0)?, user_from_row(user, row, session.columns.len())?)))
             .transpose()
@@ -1313,7 +1333,7 @@ impl<Shape: HasUserTables> SeaOrmAdapter<WithTokens<Shape>> {
 
 impl<Shape: HasUserTables> TokenAdapter for SeaOrmAdapter<WithTokens<Shape>> {
     async fn set_token(&self, token: DatabaseToken) -> Result<(), AdapterError> {
-        match self.execute_statement(&self.token_upsert(&token)?).await {
+        match self.execute_statement(&self.token_upsert(&token)?, Write::Once).await {
             Ok(_) => Ok(()),
             Err(error) if is_unknown_user(&error) => Err(AdapterError::InvalidUserId),
             Err(error) => Err(database(error)),

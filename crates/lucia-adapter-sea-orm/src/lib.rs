@@ -305,16 +305,19 @@
 //! A connection can die while it sits in the pool (a database restart, a failover, a proxy or
 //! NAT timeout). sqlx's `test_before_acquire` (on in SeaORM's [`ConnectOptions`] by default)
 //! pings each connection before handing it out and replaces a dead one, at the cost of a round
-//! trip per statement. With it off, the adapter still makes a cut cost no failed request for
-//! reads and transactions: a read, or a transaction's `BEGIN`, that fails on a dead connection
-//! (an I/O error, or a SQLSTATE of class `08` or `57P01`-`57P03`) is run again on another
-//! connection, at most once per connection the pool holds plus once (sqlx drops the dead one as
-//! it is released); all within the deadline. A single-statement write (a new session, a
-//! session's renewal or deletion) is never run again, as whether it was done is unknown: with
-//! `test_before_acquire` off, such a write on a dead connection is `Unavailable`. A write cut
-//! off mid-transaction is rolled back by the server, so nothing is half-written; a cut
-//! `COMMIT` is `Unavailable` though it may have been done. `tests/faults.rs` runs all of this
-//! through a TCP proxy that stalls, cuts and refuses connections.
+//! trip per statement. With it off, the adapter still makes a cut cost no failed request: a
+//! statement that fails on a dead connection (an I/O error, or a SQLSTATE of class `08` or
+//! `57P01`-`57P03`) is run again on another connection, at most once per connection the pool
+//! holds plus once (sqlx drops the dead one as it is released), all within the deadline, if
+//! running it twice does no harm: a read, a transaction's `BEGIN`, and the writes that set
+//! columns to given values or delete rows (a session's renewal, a sign-out, new attributes, a
+//! new password, a sweep). Whether a statement was done when its connection died under it is
+//! unknown, so an insert (a new session, user or key) or a compare-and-set is not run again:
+//! on a dead connection it is `Unavailable`. It comes first only when a request starts with
+//! it, as reads and `BEGIN` use up the dead connections. A write cut off mid-transaction is
+//! rolled back by the server, so nothing is half-written; a cut `COMMIT` is `Unavailable`
+//! though it may have been done. `tests/faults.rs` runs all of this through a TCP proxy that
+//! stalls, cuts and refuses connections.
 //!
 //! [`ConnectOptions`]: sea_orm::ConnectOptions
 //!

@@ -8,8 +8,9 @@
 //!   succeeds or is `Unavailable`, and nothing is half-written (checked on another pool, not
 //!   through the proxy): every user has its key, and a key holds its new password only if its
 //!   user's sessions are gone;
-//! - idle pooled connections cut: the next calls succeed (the pool's `test_before_acquire`,
-//!   SeaORM's default, and the adapter's retry of reads when it is off).
+//! - idle pooled connections cut: the next calls succeed, reads and writes (the pool's
+//!   `test_before_acquire`, SeaORM's default, and the adapter's rerun of reads and idempotent
+//!   writes when it is off).
 //!
 //! `postgres::<case>` and `mysql::<case>`, each on a schema or database of its own.
 
@@ -331,12 +332,14 @@ async fn cut_mid_flight_leaves_nothing_half_written(backend: Backend) {
 
 /// The pool's idle connections are cut (a restarted server, a NAT timeout): the next call
 /// succeeds, on a new connection, whether it is a read (round 0), a user creation (round 1: a
-/// transaction) or a sign-in (round 2); so do the calls after it.
+/// transaction), a sign-in (round 2), or starts with a write: a sign-out (round 3, a delete)
+/// or new attributes (round 4, an update); so do the calls after it.
 async fn cut_idle_connections_cost_no_request(backend: Backend, test_before_acquire: bool) {
     run(backend, test_before_acquire, |f| async move {
         let user_id = f.user("ada").await;
         let token = f.session(&user_id).await;
-        for round in 0..3 {
+        let signed_out = f.session(&user_id).await;
+        for round in 0..5 {
             // Fill the pool with idle connections.
             let warm = (0..4).map(|_| {
                 let (f, token) = (Arc::clone(&f), token.clone());
@@ -352,13 +355,21 @@ async fn cut_idle_connections_cost_no_request(backend: Backend, test_before_acqu
             let outcome = match round {
                 0 => f.auth.validate_session(&token).await.map(drop),
                 1 => f.create_user().await,
-                _ => f.auth.sign_in("email", "ada", Some("old"), Faulty::attributes()).await.map(drop),
+                2 => f.auth.sign_in("email", "ada", Some("old"), Faulty::attributes()).await.map(drop),
+                3 => f.auth.invalidate_session(&signed_out).await,
+                _ => {
+                    let attributes = UserAttributes { username: "ada lovelace".into() };
+                    f.auth.update_user_attributes(&user_id, &attributes).await.map(drop)
+                }
             };
             assert!(outcome.is_ok(), "round {round}: the first call after the cut: {outcome:?}");
             let outcomes = f.calls(&token, "ada").await;
             assert!(outcomes.iter().all(Result::is_ok), "round {round}: after the cut: {outcomes:?}");
             assert!(f.proxy.connections() > connections, "new connections served");
         }
+        let direct = direct_auth(&f.direct);
+        assert!(matches!(direct.validate_session(&signed_out).await, Err(Error::InvalidSessionId)), "signed out");
+        assert_eq!(direct.get_user(&user_id).await.unwrap().attributes.username, "ada lovelace");
     })
     .await;
 }
