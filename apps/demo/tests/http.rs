@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{App, BROWSER_ACCEPT, cookie_token, email_of, unique_name};
+use common::{App, BROWSER_ACCEPT, FreshDatabase, cookie_token, email_of, link_token, server_url, unique_name};
 use lucia::SessionExpiresIn;
 use lucia_adapter_test::oidc_provider::sign_in_at_provider;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
@@ -674,17 +674,6 @@ async fn session_tokens_are_hashed_at_rest_unless_lucia_v2_compat() {
 }
 
 /// The URL of a test server, or `None` (skip) when it is not configured and not required.
-fn server_url(variable: &str) -> Option<String> {
-    match std::env::var(variable) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("LUCIA_TEST_REQUIRE_SERVERS").is_ok_and(|v| v == "1") => panic!("{variable} is not set"),
-        _ => {
-            eprintln!("SKIPPED: set {variable} to run the demo on that server");
-            None
-        }
-    }
-}
-
 /// Runs the sign-up, API and page flows of the demo on a fresh PostgreSQL schema or MariaDB
 /// database (`DATABASE_URL` pointing at a server), dropped afterwards.
 async fn runs_on_server(variable: &str) {
@@ -724,42 +713,6 @@ async fn runs_on_server(variable: &str) {
     })
     .await;
     fresh.drop_and_resume(outcome).await;
-}
-
-/// A fresh PostgreSQL schema or MariaDB database on a test server, for one test.
-struct FreshDatabase {
-    admin: sea_orm::DatabaseConnection,
-    name: String,
-    postgres: bool,
-    /// The URL of the fresh schema or database.
-    url: String,
-}
-
-impl FreshDatabase {
-    async fn create(server_url: &str) -> Self {
-        let admin = sea_orm::Database::connect(server_url).await.unwrap();
-        let name = format!("lucia_demo_{}", lucia::generate_random_string(10));
-        let postgres = server_url.starts_with("postgres");
-        let url = if postgres {
-            admin.execute_unprepared(&format!(r#"CREATE SCHEMA "{name}""#)).await.unwrap();
-            format!("{server_url}?options=-c%20search_path%3D{name}")
-        } else {
-            admin.execute_unprepared(&format!("CREATE DATABASE `{name}`")).await.unwrap();
-            format!("{}/{name}", server_url.rsplit_once('/').unwrap().0)
-        };
-        Self { admin, name, postgres, url }
-    }
-
-    /// Drops the schema or database, then re-raises the test's panic, if any.
-    async fn drop_and_resume(self, outcome: Result<(), tokio::task::JoinError>) {
-        let name = &self.name;
-        let drop =
-            if self.postgres { format!(r#"DROP SCHEMA "{name}" CASCADE"#) } else { format!("DROP DATABASE `{name}`") };
-        self.admin.execute_unprepared(&drop).await.unwrap();
-        if let Err(error) = outcome {
-            std::panic::resume_unwind(error.into_panic());
-        }
-    }
 }
 
 #[tokio::test]
@@ -869,10 +822,6 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
 }
 
 /// The token in a reset link.
-fn link_token(link: &str) -> String {
-    link.split("token=").nth(1).expect("a token in the link").to_owned()
-}
-
 #[tokio::test]
 async fn sign_up_asks_for_the_emailed_code_until_it_is_entered() {
     let app = App::start().await;

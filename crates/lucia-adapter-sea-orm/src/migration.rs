@@ -15,7 +15,7 @@ use sea_orm_migration::prelude::*;
 /// case-insensitive collation, `email:Alice@example.com` would find and block
 /// `email:alice@example.com`, and session ids would match regardless of case (Lucia v2's MySQL
 /// schema had that flaw). `utf8mb4_bin` still ignores trailing spaces in comparisons, so
-/// applications should not accept ids that end in spaces.
+/// `Lucia` refuses ids and tokens that end in a space before any query.
 /// Foreign keys are `ON DELETE NO ACTION`, as in Lucia's schemas, so a Lucia v2 application
 /// sharing the database behaves the same; `Lucia::delete_user` deletes sessions and keys first.
 ///

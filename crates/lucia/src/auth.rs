@@ -263,8 +263,10 @@ where
     /// The user with this id, or [`Error::InvalidUserId`].
     pub async fn get_user(&self, user_id: &str) -> Result<User<U>, Error> {
         check_user_id(user_id)?;
-        let user = self.inner.adapter.get_user(user_id).await?.ok_or(Error::InvalidUserId)?;
-        user_from_database(user)
+        // Only the row whose id is exactly `user_id`: a store whose comparison equates other
+        // spellings must not hand out another user.
+        let user = self.inner.adapter.get_user(user_id).await?.filter(|user| user.id == user_id);
+        user_from_database(user.ok_or(Error::InvalidUserId)?)
     }
 
     /// Creates a user and, if given, its first key, atomically.
@@ -768,9 +770,9 @@ where
     }
 
     /// Deletes the session of a token (signs out). An unknown token is not an error, and
-    /// neither is one no session can have (empty, or containing NUL).
+    /// neither is one no session can have (empty, containing NUL, or ending in a space).
     pub async fn invalidate_session(&self, token: &str) -> Result<(), Error> {
-        if token.is_empty() || token.contains('\0') {
+        if token.is_empty() || !is_storable_id(token) {
             return Ok(());
         }
         Ok(self.inner.adapter.delete_session(&self.stored_id(token)).await?)
@@ -867,21 +869,29 @@ fn check_password_size(password: Option<&str>) -> Result<(), Error> {
     }
 }
 
-/// Rejects tokens no session can have (empty, oversized, or containing NUL) before any query.
+/// Rejects tokens no session can have (empty, oversized, or not [`is_storable_id`]) before
+/// any query.
 fn check_token(token: &str) -> Result<(), Error> {
-    if token.is_empty() || token.len() > MAX_SESSION_TOKEN_LENGTH || token.contains('\0') {
+    if token.is_empty() || token.len() > MAX_SESSION_TOKEN_LENGTH || !is_storable_id(token) {
         return Err(Error::InvalidSessionId);
     }
     Ok(())
 }
 
-/// Rejects user ids no store can hold (containing NUL, which PostgreSQL cannot store) before
-/// any query: no such user can exist.
+/// Rejects user ids that are not [`is_storable_id`] before any query: no such user can exist.
 pub(crate) fn check_user_id(user_id: &str) -> Result<(), Error> {
-    if user_id.contains('\0') {
+    if !is_storable_id(user_id) {
         return Err(Error::InvalidUserId);
     }
     Ok(())
+}
+
+/// Whether every store can hold `id` and tell it from every other id: not when it contains
+/// NUL (PostgreSQL cannot store it), nor when it ends in a space (MySQL/MariaDB's `PAD SPACE`
+/// collations, `utf8mb4_bin` included, equate `"abc "` with `"abc"`, so such an id would
+/// find, update or delete the rows of another).
+pub(crate) fn is_storable_id(id: &str) -> bool {
+    !id.contains('\0') && !id.ends_with(' ')
 }
 
 /// Lucia v2's rule: dead once `now > idle_expires` (the boundary is still alive).

@@ -32,20 +32,23 @@ impl Key {
 /// Joins a provider id and a provider user id into a key id, as Lucia v2's `createKeyId`.
 ///
 /// A provider id containing `:` is [`Error::InvalidProviderId`](crate::Error::InvalidProviderId);
-/// an id containing a NUL character, which no key can have (PostgreSQL cannot even store it),
-/// is [`Error::InvalidKeyId`](crate::Error::InvalidKeyId).
+/// an id no key can have is [`Error::InvalidKeyId`](crate::Error::InvalidKeyId): one containing
+/// a NUL character (PostgreSQL cannot even store it), or ending in a space (MySQL/MariaDB
+/// would find the key without the space: trim user input such as addresses first).
 ///
 /// ```
 /// assert_eq!(lucia::create_key_id("email", "a:b").unwrap(), "email:a:b");
 /// assert!(matches!(lucia::create_key_id("e:mail", "x"), Err(lucia::Error::InvalidProviderId)));
 /// assert!(matches!(lucia::create_key_id("email", "a\0"), Err(lucia::Error::InvalidKeyId)));
+/// assert!(matches!(lucia::create_key_id("email", "a@example.com "), Err(lucia::Error::InvalidKeyId)));
 /// ```
 pub fn create_key_id(provider_id: &str, provider_user_id: &str) -> Result<String, crate::Error> {
     if provider_id.contains(':') {
         return Err(crate::Error::InvalidProviderId);
     }
-    if provider_id.contains('\0') || provider_user_id.contains('\0') {
+    let key_id = format!("{provider_id}:{provider_user_id}");
+    if !crate::auth::is_storable_id(&key_id) {
         return Err(crate::Error::InvalidKeyId);
     }
-    Ok(format!("{provider_id}:{provider_user_id}"))
+    Ok(key_id)
 }

@@ -504,8 +504,11 @@ where
     /// [`verified_attribute`](EmailSettings::attributes) to `true` and consumes the
     /// code. Returns the verified address.
     ///
-    /// Every try counts, right or wrong, before the code is compared (in constant time); past
-    /// [`max_code_attempts`](EmailSettings::max_code_attempts) tries the code is deleted.
+    /// Every try of [`VERIFICATION_CODE_DIGITS`] digits counts, right or wrong, before the code
+    /// is compared (in constant time); past
+    /// [`max_code_attempts`](EmailSettings::max_code_attempts) tries the code is deleted. Text
+    /// of another form cannot be a code: it is [`Error::InvalidToken`] at once, and spends no
+    /// try.
     /// Errors: [`Error::InvalidToken`] (wrong code, none outstanding, already used, or the
     /// user's address is no longer the one the code was sent to), [`Error::ExpiredToken`]
     /// (expired, or too many tries: issue a new one).
@@ -516,6 +519,10 @@ where
     /// the flag being set is not seen.
     pub async fn verify_email(&self, user_id: &str, code: &str) -> Result<String, Error> {
         crate::auth::check_user_id(user_id)?;
+        // No code has another form: refused before the store, without spending a try.
+        if code.len() != VERIFICATION_CODE_DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::InvalidToken);
+        }
         let adapter = &self.inner.adapter;
         let settings = &self.inner.email;
         let token = adapter

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use lucia_adapter_test::oidc_provider::{CLIENT_ID, CLIENT_SECRET, OidcTestProvider};
 use lucia_demo::Config;
 use lucia_demo::oauth::ProviderSetting;
+use sea_orm::ConnectionTrait;
 use tokio::sync::oneshot;
 
 pub struct App {
@@ -222,6 +223,11 @@ pub fn reset_link(mail: &str) -> String {
     mail[start..].split_whitespace().next().expect("the link").to_owned()
 }
 
+/// The token in a reset link.
+pub fn link_token(link: &str) -> String {
+    link.split("token=").nth(1).expect("a token in the link").to_owned()
+}
+
 pub fn unique_name() -> String {
     format!("user_{}", lucia::generate_random_string(8))
 }
@@ -284,4 +290,52 @@ pub async fn twenty_wrong_passwords_are_throttled_while_another_account_signs_in
     let response = app.browser().post(app.url("/login")).form(&form).send().await.unwrap();
     assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER, "signed in after the wait");
     assert_eq!(response.headers()[reqwest::header::LOCATION], "/account");
+}
+
+/// A fresh PostgreSQL schema or MariaDB database on a test server, for one test.
+pub struct FreshDatabase {
+    admin: sea_orm::DatabaseConnection,
+    name: String,
+    postgres: bool,
+    /// The URL of the fresh schema or database.
+    pub url: String,
+}
+
+impl FreshDatabase {
+    pub async fn create(server_url: &str) -> Self {
+        let admin = sea_orm::Database::connect(server_url).await.unwrap();
+        let name = format!("lucia_demo_{}", lucia::generate_random_string(10));
+        let postgres = server_url.starts_with("postgres");
+        let url = if postgres {
+            admin.execute_unprepared(&format!(r#"CREATE SCHEMA "{name}""#)).await.unwrap();
+            format!("{server_url}?options=-c%20search_path%3D{name}")
+        } else {
+            admin.execute_unprepared(&format!("CREATE DATABASE `{name}`")).await.unwrap();
+            format!("{}/{name}", server_url.rsplit_once('/').unwrap().0)
+        };
+        Self { admin, name, postgres, url }
+    }
+
+    /// Drops the schema or database, then re-raises the test's panic, if any, or returns
+    /// what the test gave.
+    pub async fn drop_and_resume<T>(self, outcome: Result<T, tokio::task::JoinError>) -> T {
+        let name = &self.name;
+        let drop =
+            if self.postgres { format!(r#"DROP SCHEMA "{name}" CASCADE"#) } else { format!("DROP DATABASE `{name}`") };
+        self.admin.execute_unprepared(&drop).await.unwrap();
+        outcome.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))
+    }
+}
+
+/// The test server URL in `variable`; `None` (the test skipped) when unset, unless
+/// `LUCIA_TEST_REQUIRE_SERVERS=1`.
+pub fn server_url(variable: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("LUCIA_TEST_REQUIRE_SERVERS").is_ok_and(|v| v == "1") => panic!("{variable} is not set"),
+        _ => {
+            eprintln!("SKIPPED: set {variable} to run the demo on that server");
+            None
+        }
+    }
 }

@@ -13,6 +13,7 @@
 
 #![allow(dead_code)] // each runner uses its own part of the support code
 
+pub mod bad_input;
 pub mod differences;
 pub mod keys;
 pub mod races;
@@ -194,6 +195,7 @@ macro_rules! behaviour_tests {
             users::delete_user_removes_sessions_keys_and_user,
             users::attributes_that_are_not_columns_are_rejected,
             users::ids_no_store_can_hold_are_typed_errors,
+            bad_input::bad_input_is_a_typed_error_and_writes_nothing,
             keys::use_key_rejects_wrong_missing_and_extra_passwords,
             keys::keys_create_get_list_update_delete,
             keys::key_ids_are_case_sensitive_and_split_on_first_colon,
@@ -308,6 +310,7 @@ macro_rules! token_behaviour_tests {
             tokens::expired_tokens_are_swept,
             tokens::deleting_a_user_with_tokens_removes_them,
             tokens::bad_input_is_a_typed_error,
+            bad_input::bad_token_input_is_a_typed_error_and_writes_nothing,
         );
     };
 }
