@@ -97,6 +97,7 @@ mod id;
 mod key;
 #[cfg(feature = "memory")]
 pub mod memory;
+mod passkey;
 mod password;
 mod policy;
 mod session;
@@ -122,6 +123,9 @@ pub use csrf::{AllowedSubdomains, CsrfConfig, Origin, OriginError};
 pub use error::{AdapterError, BoxError, Error};
 pub use id::{ALPHABET, SESSION_ID_LENGTH, USER_ID_LENGTH, generate_random_string};
 pub use key::{Key, create_key_id};
+pub use passkey::{
+    DatabasePasskey, PasskeyAdapter, PasskeyChallenge, PasskeyDeletion, PasskeyUse, passkey_counter_advances,
+};
 pub use password::{Argon2id, HashingPriority, LuciaScrypt, MAX_PASSWORD_BYTES, PasswordHashError, PasswordHasher};
 pub use policy::{PasswordPolicy, PasswordRejection};
 pub use session::{NewSession, Session, SessionState};
