@@ -109,7 +109,13 @@ impl RelyingParty {
     /// pages are served from (`https://...`, or `http://localhost:...` in development).
     /// Responses from any other origin are refused.
     pub fn new(id: impl Into<String>, origin: url::Url) -> Self {
-        Self { id: id.into(), origin, name: None, other_origins: Vec::new(), ceremony_lifetime: DEFAULT_CEREMONY_LIFETIME }
+        Self {
+            id: id.into(),
+            origin,
+            name: None,
+            other_origins: Vec::new(),
+            ceremony_lifetime: DEFAULT_CEREMONY_LIFETIME,
+        }
     }
 
     /// The name authenticators show (default: the relying-party id).
@@ -240,7 +246,11 @@ pub struct Passkeys<A, U = lucia::NoAttributes, S = lucia::NoAttributes> {
 
 impl<A, U, S> Clone for Passkeys<A, U, S> {
     fn clone(&self) -> Self {
-        Self { lucia: self.lucia.clone(), webauthn: Arc::clone(&self.webauthn), ceremony_lifetime: self.ceremony_lifetime }
+        Self {
+            lucia: self.lucia.clone(),
+            webauthn: Arc::clone(&self.webauthn),
+            ceremony_lifetime: self.ceremony_lifetime,
+        }
     }
 }
 
@@ -393,17 +403,13 @@ where
     /// Starts checking a passkey as a second factor of a user who passed a first one (a
     /// password): options for `navigator.credentials.get()` listing the user's passkeys.
     /// A user without passkeys is [`PasskeyError::NotFound`].
-    pub async fn start_second_factor(
-        &self,
-        user_id: &str,
-    ) -> Result<Ceremony<RequestChallengeResponse>, PasskeyError> {
+    pub async fn start_second_factor(&self, user_id: &str) -> Result<Ceremony<RequestChallengeResponse>, PasskeyError> {
         let rows = self.lucia.adapter().get_user_passkeys(user_id).await?;
         if rows.is_empty() {
             return Err(PasskeyError::NotFound);
         }
         let passkeys = rows.iter().map(|row| parse_passkey(&row.credential)).collect::<Result<Vec<_>, _>>()?;
-        let (options, state) =
-            self.webauthn.start_passkey_authentication(&passkeys).map_err(PasskeyError::Rejected)?;
+        let (options, state) = self.webauthn.start_passkey_authentication(&passkeys).map_err(PasskeyError::Rejected)?;
         let id = self.save_ceremony(Some(user_id), CeremonyState::SecondFactor(state)).await?;
         Ok(Ceremony { id, options })
     }
