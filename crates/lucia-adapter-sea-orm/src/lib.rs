@@ -431,7 +431,8 @@ mod sweep_tests;
 
 pub use adapter::{
     NoSessionTable, SeaOrmAdapter, SeaOrmAdapterWithTokens, SeaOrmSessionAdapter, SeaOrmUserAdapter,
-    SeaOrmUserAdapterWithTokens, SessionTableOption, SessionsOnly, Tables, UsersOnly, WithSessions, WithTokens,
+    SeaOrmUserAdapterWithTokens, SessionTableOption, SessionsOnly, Tables, UsersOnly, WithPasskeys, WithSessions,
+    WithTokens,
 };
-pub use migration::{LuciaMigration, LuciaTokenMigration};
+pub use migration::{LuciaMigration, LuciaPasskeyMigration, LuciaTokenMigration};
 pub use schema::SchemaError;
