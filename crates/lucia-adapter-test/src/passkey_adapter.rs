@@ -206,9 +206,7 @@ pub async fn delete_passkey_keeps_the_last_sign_in_method<F: Fixture<Adapter: Ad
 
 /// Of concurrent deletions of all a user's passkeys (and no key), all but one succeed: one
 /// passkey is left.
-pub async fn concurrent_deletions_keep_one_sign_in_method<F: Fixture<Adapter: Adapter + PasskeyAdapter>>(
-    t: Arc<F>,
-) {
+pub async fn concurrent_deletions_keep_one_sign_in_method<F: Fixture<Adapter: Adapter + PasskeyAdapter>>(t: Arc<F>) {
     let user = user_in(&*t).await;
     let passkeys: Vec<_> = (0..6).map(|_| generate_passkey(&user.id)).collect();
     for passkey in &passkeys {
