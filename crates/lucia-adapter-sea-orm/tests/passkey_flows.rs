@@ -77,6 +77,6 @@ macro_rules! flows {
     };
 }
 
-flows!(sqlite, Backend::Sqlite);
-flows!(postgres, Backend::Postgres);
-flows!(mysql, Backend::MySql);
+flows!(passkey_sqlite, Backend::Sqlite);
+flows!(passkey_postgres, Backend::Postgres);
+flows!(passkey_mysql, Backend::MySql);
