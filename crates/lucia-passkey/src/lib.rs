@@ -18,29 +18,68 @@
 //! the exact origin the pages are served from (`https://example.com`): see
 //! [`RelyingParty`].
 //!
+//! Every flow, end to end, with a software authenticator standing in for the browser (1Password's
+//! `passkey` crate, as in this crate's tests; its setup is hidden):
+//!
 //! ```
 //! use lucia::{CreateUser, Lucia, NewKey, memory::MemoryAdapter};
-//! use lucia_passkey::{Passkeys, RelyingParty, url::Url};
-//!
+//! use lucia_passkey::{PasskeyError, Passkeys, RelyingParty, url::Url};
+//! # use passkey::authenticator::{Authenticator, UiHint, UserCheck, UserValidationMethod};
+//! # use passkey::client::{Client, DefaultClientData};
+//! # use passkey::crypto::rust_crypto::RustCryptoBackend;
+//! # use passkey::types::{Passkey, ctap2::{Aaguid, Ctap2Error}, webauthn as pk};
+//! # struct Verified;
+//! # #[async_trait::async_trait]
+//! # impl UserValidationMethod for Verified {
+//! #     type PasskeyItem = Passkey;
+//! #     async fn check_user<'a>(&self, _: UiHint<'a, Passkey>, _: bool, _: bool) -> Result<UserCheck, Ctap2Error> {
+//! #         Ok(UserCheck { presence: true, verification: true })
+//! #     }
+//! #     fn is_verification_enabled(&self) -> Option<bool> { Some(true) }
+//! #     fn is_presence_enabled(&self) -> bool { true }
+//! # }
+//! # fn json<T: serde::Serialize, R: serde::de::DeserializeOwned>(value: &T) -> R {
+//! #     serde_json::from_value(serde_json::to_value(value).unwrap()).unwrap()
+//! # }
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), lucia_passkey::PasskeyError> {
+//! # async fn main() -> Result<(), PasskeyError> {
+//! # let origin = Url::parse("https://example.com").unwrap();
+//! # let mut browser = Client::new(Authenticator::new(Aaguid::new_empty(), None::<Passkey>, Verified, RustCryptoBackend));
 //! let auth = Lucia::builder(MemoryAdapter::new()).build();
-//! let origin = Url::parse("https://example.com").expect("a URL");
-//! let passkeys = Passkeys::new(auth.clone(), RelyingParty::new("example.com", origin).name("Example"))?;
+//! let relying_party = RelyingParty::new("example.com", Url::parse("https://example.com").expect("a URL"));
+//! let passkeys = Passkeys::new(auth.clone(), relying_party.name("Example"))?;
+//! let key = NewKey::password("email", "ada@example.com", "correct horse battery staple");
+//! let user = auth.create_user(CreateUser::new(Default::default()).with_key(key)).await?;
 //!
-//! // A signed-in user adds a passkey: send `ceremony.id()` and `ceremony.options()` to the
-//! // browser, which calls `navigator.credentials.create(options)`.
-//! let user = auth.create_user(CreateUser::new(Default::default()).with_key(NewKey::password("email", "ada@example.com", "correct horse battery"))).await?;
+//! // A signed-in user adds a passkey: `ceremony.id()` and `ceremony.options()` go to the
+//! // browser, which calls `navigator.credentials.create(options)` and sends back the
+//! // credential with the ceremony id.
 //! let ceremony = passkeys.start_registration(&user.user_id, "ada@example.com", "Ada").await?;
-//! assert_eq!(ceremony.options().public_key.rp.id, "example.com");
-//! // ... then, with the browser's answer (a `RegisterPublicKeyCredential`):
-//! // passkeys.finish_registration(&user.user_id, ceremony.id(), &response, "Laptop").await?;
+//! # let created = browser.register(&origin, json::<_, pk::CredentialCreationOptions>(ceremony.options()), DefaultClientData).await.unwrap();
+//! # let response = json(&created);
+//! let added = passkeys.finish_registration(&user.user_id, ceremony.id(), &response, "Laptop").await?;
 //!
-//! // "Sign in with a passkey": no user name; the browser offers the site's passkeys.
+//! // "Sign in with a passkey": no user name; a session as `Lucia::sign_in` makes.
 //! let ceremony = passkeys.start_sign_in().await?;
-//! // ... with the browser's `PublicKeyCredential`, a session as `Lucia::sign_in` makes:
-//! // let signed_in = passkeys.sign_in(ceremony.id(), &response, Default::default()).await?;
-//! # let _ = ceremony;
+//! # let asserted = browser.authenticate(&origin, json::<_, pk::CredentialRequestOptions>(ceremony.options()), DefaultClientData).await.unwrap();
+//! # let response = json(&asserted);
+//! let signed_in = passkeys.sign_in(ceremony.id(), &response, Default::default()).await?;
+//! assert_eq!(signed_in.session.user.user_id, user.user_id);
+//! // The same response again: its ceremony is used up.
+//! let replayed = passkeys.sign_in(ceremony.id(), &response, Default::default()).await;
+//! assert!(matches!(replayed, Err(PasskeyError::UnknownCeremony)));
+//!
+//! // A passkey as the second factor of a user who gave their password.
+//! let ceremony = passkeys.start_second_factor(&user.user_id).await?;
+//! # let asserted = browser.authenticate(&origin, json::<_, pk::CredentialRequestOptions>(ceremony.options()), DefaultClientData).await.unwrap();
+//! # let response = json(&asserted);
+//! let verified = passkeys.verify_second_factor(&user.user_id, ceremony.id(), &response).await?;
+//! assert_eq!(verified.passkey_id, added.id);
+//!
+//! // The account page: list, rename, remove (refused for the last way to sign in).
+//! assert_eq!(passkeys.list(&user.user_id).await?.len(), 1);
+//! passkeys.rename(&user.user_id, &added.id, "Work laptop").await?;
+//! passkeys.remove(&user.user_id, &added.id).await?; // the password key remains
 //! # Ok(())
 //! # }
 //! ```

@@ -73,6 +73,10 @@
 //! [`Lucia::change_email`]. Tokens are random, stored as SHA-256, one per user and kind, used
 //! up atomically, and issued at a limited rate ([`EmailSettings`]).
 //!
+//! **Passkeys** are stored through [`PasskeyAdapter`] (credentials as opaque text, a signature
+//! counter that never goes backwards, the last way to sign in never removed, single-use
+//! ceremony challenges); the `lucia-passkey` crate runs the WebAuthn ceremonies over it.
+//!
 //! **Dead sessions** are deleted by a sweep: [`Lucia::spawn_session_sweeper`] runs one
 //! periodically in the background (expired codes and links too), reports each through
 //! `tracing`, and stops at shutdown.

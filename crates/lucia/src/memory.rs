@@ -352,7 +352,7 @@ impl PasskeyAdapter for MemoryAdapter {
 
     async fn delete_passkey(&self, user_id: &str, passkey_id: &str) -> Result<PasskeyDeletion, AdapterError> {
         let mut store = self.lock();
-        if !store.passkeys.get(passkey_id).is_some_and(|passkey| passkey.user_id == user_id) {
+        if store.passkeys.get(passkey_id).is_none_or(|passkey| passkey.user_id != user_id) {
             return Ok(PasskeyDeletion::NotFound);
         }
         let methods = store.keys.values().filter(|key| key.user_id == user_id).count()
