@@ -1,6 +1,7 @@
 //! [`SeaOrmAdapter`]: Lucia's adapter traits over a SeaORM connection, in three shapes: users,
 //! keys and sessions ([`WithSessions`]), users and keys only ([`UsersOnly`]), sessions only
-//! ([`SessionsOnly`]); the first two optionally with a token table ([`WithTokens`]).
+//! ([`SessionsOnly`]); the first two optionally with a token table ([`WithTokens`]) and passkey
+//! tables ([`WithPasskeys`], in the `passkey` module).
 
 use std::future::Future;
 
@@ -19,7 +20,9 @@ use sea_orm::{
 
 use crate::codec::{decode_row, encode, read_count, read_millis, read_optional_text, read_text};
 use crate::schema::{self, SchemaError, Table};
-use shape::{HasAllTables, HasSessionTable, HasUserTables, TokenBase};
+use shape::{HasAllTables, HasSessionTable, HasTokenTable, HasUserTables, PasskeyBase, TokenBase};
+
+mod passkey;
 
 /// The entities an adapter stores users, keys and sessions in: the counterpart of the
 /// `tables` argument of Lucia's `typeorm(dataSource, { user, key, session })`.
@@ -81,6 +84,16 @@ pub struct WithTokens<Shape> {
     token: shape::TokenTable,
 }
 
+/// The shape of a [`SeaOrmAdapter`] with passkey tables (passkeys and their ceremonies'
+/// challenges) beside the tables of `Shape` ([`WithSessions`], [`UsersOnly`], or either
+/// [`WithTokens`]): it implements what `Shape` does and [`PasskeyAdapter`](lucia::PasskeyAdapter).
+/// Built by [`SeaOrmAdapter::with_passkeys`].
+#[derive(Debug, Clone)]
+pub struct WithPasskeys<Shape> {
+    tables: Shape,
+    passkeys: shape::PasskeyTables,
+}
+
 /// Users, keys, sessions and tokens: `SeaOrmAdapter<WithTokens<WithSessions>>`, which
 /// implements [`Adapter`] and [`TokenAdapter`].
 pub type SeaOrmAdapterWithTokens = SeaOrmAdapter<WithTokens<WithSessions>>;
@@ -99,12 +112,19 @@ pub type SeaOrmSessionAdapter = SeaOrmAdapter<SessionsOnly>;
 /// Which tables a shape has. Public traits in a private module: the adapter's trait impls are
 /// written once over them, and no one outside can add shapes.
 mod shape {
-    use super::{SessionsOnly, Table, UsersOnly, WithSessions, WithTokens};
+    use super::{SessionsOnly, Table, UsersOnly, WithPasskeys, WithSessions, WithTokens};
 
     /// A checked token table. (A public wrapper: the shape traits are reachable from outside,
     /// `Table` is not.)
     #[derive(Debug, Clone)]
     pub struct TokenTable(pub(super) Table);
+
+    /// Checked passkey and passkey challenge tables.
+    #[derive(Debug, Clone)]
+    pub struct PasskeyTables {
+        pub(super) passkey: Table,
+        pub(super) challenge: Table,
+    }
 
     /// A shape with user and key tables.
     pub trait HasUserTables: Send + Sync {
@@ -114,6 +134,16 @@ mod shape {
         fn token_table(&self) -> Option<&TokenTable> {
             None
         }
+
+        /// The passkey tables, in shapes that have them: deleting a user deletes its passkeys.
+        fn passkey_tables(&self) -> Option<&PasskeyTables> {
+            None
+        }
+    }
+
+    /// A shape with a token table: the [`TokenAdapter`](lucia::TokenAdapter).
+    pub trait HasTokenTable: HasUserTables {
+        fn tokens(&self) -> &TokenTable;
     }
 
     /// A shape with a session table.
@@ -131,6 +161,51 @@ mod shape {
 
     impl TokenBase for UsersOnly {}
     impl TokenBase for WithSessions {}
+
+    /// The shapes passkey tables can be added to (once, after any token table).
+    pub trait PasskeyBase: HasUserTables {}
+
+    impl PasskeyBase for UsersOnly {}
+    impl PasskeyBase for WithSessions {}
+    impl<Shape: TokenBase> PasskeyBase for WithTokens<Shape> {}
+
+    impl<Shape: HasUserTables> HasTokenTable for WithTokens<Shape> {
+        fn tokens(&self) -> &TokenTable {
+            &self.token
+        }
+    }
+
+    impl<Shape: HasTokenTable> HasTokenTable for WithPasskeys<Shape> {
+        fn tokens(&self) -> &TokenTable {
+            self.tables.tokens()
+        }
+    }
+
+    impl<Shape: HasUserTables> HasUserTables for WithPasskeys<Shape> {
+        fn user_tables(&self) -> &UsersOnly {
+            self.tables.user_tables()
+        }
+
+        fn token_table(&self) -> Option<&TokenTable> {
+            self.tables.token_table()
+        }
+
+        fn passkey_tables(&self) -> Option<&PasskeyTables> {
+            Some(&self.passkeys)
+        }
+    }
+
+    impl<Shape: HasSessionTable> HasSessionTable for WithPasskeys<Shape> {
+        fn session_table(&self) -> &SessionsOnly {
+            self.tables.session_table()
+        }
+    }
+
+    impl<Shape: HasAllTables> HasAllTables for WithPasskeys<Shape> {
+        fn all_tables(&self) -> &WithSessions {
+            self.tables.all_tables()
+        }
+    }
 
     impl HasAllTables for WithSessions {
         fn all_tables(&self) -> &WithSessions {
@@ -283,6 +358,40 @@ impl<Shape: TokenBase> SeaOrmAdapter<Shape> {
     }
 }
 
+impl<Shape: PasskeyBase> SeaOrmAdapter<Shape> {
+    /// Adds passkey tables, for passkeys and their ceremonies' challenges (the
+    /// `lucia-passkey` crate): the adapter then also implements
+    /// [`PasskeyAdapter`](lucia::PasskeyAdapter) and deletes a user's passkeys with the user.
+    /// Add a token table first, if any.
+    ///
+    /// Checks the entities now, as [`SeaOrmAdapter::new`] does (see
+    /// [`entity::passkey`](crate::entity::passkey) and
+    /// [`entity::passkey_challenge`](crate::entity::passkey_challenge) for the columns);
+    /// [`LuciaPasskeyMigration`](crate::LuciaPasskeyMigration) creates the tables.
+    ///
+    /// ```
+    /// # use lucia_adapter_sea_orm::{SeaOrmAdapter, Tables, entity};
+    /// # fn demo(db: sea_orm::DatabaseConnection) -> Result<(), lucia_adapter_sea_orm::SchemaError> {
+    /// let tables = Tables { user: entity::user::Entity, key: entity::key::Entity, session: entity::session::Entity };
+    /// let adapter = SeaOrmAdapter::new(db, tables)?
+    ///     .with_tokens(entity::token::Entity)?
+    ///     .with_passkeys(entity::passkey::Entity, entity::passkey_challenge::Entity)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_passkeys<P: EntityTrait, C: EntityTrait>(
+        self,
+        passkey: P,
+        challenge: C,
+    ) -> Result<SeaOrmAdapter<WithPasskeys<Shape>>, SchemaError> {
+        let passkeys = shape::PasskeyTables {
+            passkey: schema::passkey_table(passkey)?,
+            challenge: schema::passkey_challenge_table(challenge)?,
+        };
+        Ok(SeaOrmAdapter { db: self.db, shape: WithPasskeys { tables: self.shape, passkeys } })
+    }
+}
+
 impl<Shape> SeaOrmAdapter<Shape> {
     /// The connection the adapter runs on.
     pub fn connection(&self) -> &DatabaseConnection {
@@ -296,7 +405,7 @@ impl<Shape: HasUserTables> SeaOrmAdapter<Shape> {
     }
 
     /// Deletes the user's rows in one transaction: its `sessions` (if given), keys and tokens
-    /// (with a token table), then the user. On PostgreSQL and MySQL it first locks the user
+    /// (with a token table), passkeys (with passkey tables), then the user. On PostgreSQL and MySQL it first locks the user
     /// row, so a session, key or token being inserted for the user meanwhile waits and then
     /// fails its foreign key (an unknown user) instead of making the delete fail. (SQLite has
     /// one writer at a time.)
@@ -318,6 +427,9 @@ impl<Shape: HasUserTables> SeaOrmAdapter<Shape> {
         statements.push(self.delete_statement(&users.key, "user_id", user_id));
         if let Some(shape::TokenTable(tokens)) = self.shape.token_table() {
             statements.push(self.delete_statement(tokens, "user_id", user_id));
+        }
+        if let Some(passkeys) = self.shape.passkey_tables() {
+            statements.push(self.delete_statement(&passkeys.passkey, "user_id", user_id));
         }
         statements.push(self.delete_statement(&users.user, "id", user_id));
         self.in_transaction(&statements).await.map_err(|(_, error)| database(error))
@@ -1239,9 +1351,9 @@ impl<Shape: HasAllTables> Adapter for SeaOrmAdapter<Shape> {
 
 // ---- tokens -------------------------------------------------------------------------------
 
-impl<Shape: HasUserTables> SeaOrmAdapter<WithTokens<Shape>> {
+impl<Shape: HasTokenTable> SeaOrmAdapter<Shape> {
     fn tokens(&self) -> &Table {
-        &self.shape.token.0
+        &self.shape.tokens().0
     }
 
     /// The token table's columns, in `Table::columns`' order, for `RETURNING`.
@@ -1331,7 +1443,7 @@ impl<Shape: HasUserTables> SeaOrmAdapter<WithTokens<Shape>> {
     }
 }
 
-impl<Shape: HasUserTables> TokenAdapter for SeaOrmAdapter<WithTokens<Shape>> {
+impl<Shape: HasTokenTable> TokenAdapter for SeaOrmAdapter<Shape> {
     async fn set_token(&self, token: DatabaseToken) -> Result<(), AdapterError> {
         match self.execute_statement(&self.token_upsert(&token)?, Write::Once).await {
             Ok(_) => Ok(()),

@@ -43,6 +43,7 @@
 //! | `sessions_only(db, session)` | [`SeaOrmSessionAdapter`] (`SeaOrmAdapter<`[`SessionsOnly`]`>`) | [`SessionAdapter`](lucia::SessionAdapter) |
 //! | `new(db, Tables { user, key, session })?.with_tokens(token)` | [`SeaOrmAdapterWithTokens`] (`SeaOrmAdapter<`[`WithTokens`]`<WithSessions>>`) | as [`SeaOrmAdapter`], and [`TokenAdapter`](lucia::TokenAdapter) |
 //! | `new(db, Tables { user, key, session: NoSessionTable })?.with_tokens(token)` | [`SeaOrmUserAdapterWithTokens`] (`SeaOrmAdapter<`[`WithTokens`]`<UsersOnly>>`) | as [`SeaOrmUserAdapter`], and [`TokenAdapter`](lucia::TokenAdapter) |
+//! | any shape with user and key tables (the first, second, fourth or fifth), then `.with_passkeys(passkey, challenge)` | `SeaOrmAdapter<`[`WithPasskeys`]`<…>>` | as before, and [`PasskeyAdapter`](lucia::PasskeyAdapter) |
 //!
 //! The full adapter reads a session and its user in one query and runs a user's deletion in
 //! one transaction. The other two are halves of a split deployment, joined by
@@ -405,6 +406,40 @@
 //! In a migrator, list both: `vec![Box::new(LuciaMigration::new()), Box::new(LuciaTokenMigration::new())]`
 //! ([`LuciaMigration::token_migration`] makes the second refer to a renamed user table).
 //!
+//! ## Passkeys
+//!
+//! Passkeys and their ceremonies' challenges ([`lucia::PasskeyAdapter`], used by the
+//! `lucia-passkey` crate) live in two tables an adapter has only when built with
+//! [`with_passkeys`](SeaOrmAdapter::with_passkeys) (after [`with_tokens`](SeaOrmAdapter::with_tokens),
+//! if used): [`LuciaPasskeyMigration`] creates `passkey` (with its foreign key to the user) and
+//! `passkey_challenge`, after [`LuciaMigration`]; [`entity::passkey`] and
+//! [`entity::passkey_challenge`] are the matching entities.
+//!
+//! A use of a passkey is one conditional `UPDATE` (`counter < new`, or both 0);
+//! `delete_passkey` is one transaction that locks the user row (PostgreSQL, MySQL/MariaDB),
+//! deletes the passkey, counts the user's keys and passkeys left, and rolls back if there are
+//! none; taking a challenge is a `DELETE ... RETURNING` (a locked read and a delete on
+//! MySQL/MariaDB); deleting a user deletes its passkeys in the same transaction.
+//!
+//! ```
+//! use lucia_adapter_sea_orm::{LuciaMigration, LuciaPasskeyMigration, SeaOrmAdapter, Tables, entity};
+//! use sea_orm::{ConnectOptions, Database};
+//! use sea_orm_migration::{MigrationTrait, SchemaManager};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let db = Database::connect(ConnectOptions::new("sqlite::memory:").max_connections(1).to_owned()).await?;
+//! let manager = SchemaManager::new(&db);
+//! LuciaMigration::new().up(&manager).await?;
+//! LuciaPasskeyMigration::new().up(&manager).await?;
+//! let tables = Tables { user: entity::user::Entity, key: entity::key::Entity, session: entity::session::Entity };
+//! let adapter = SeaOrmAdapter::new(db, tables)?.with_passkeys(entity::passkey::Entity, entity::passkey_challenge::Entity)?;
+//! let auth = lucia::Lucia::builder(adapter).build();
+//! assert!(lucia::PasskeyAdapter::get_user_passkeys(auth.adapter(), "nobody").await?.is_empty());
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! ## Session tokens
 //!
 //! By default the session table's `id` holds the SHA-256 of each session token (64 hex
@@ -434,7 +469,8 @@ mod sweep_tests;
 
 pub use adapter::{
     NoSessionTable, SeaOrmAdapter, SeaOrmAdapterWithTokens, SeaOrmSessionAdapter, SeaOrmUserAdapter,
-    SeaOrmUserAdapterWithTokens, SessionTableOption, SessionsOnly, Tables, UsersOnly, WithSessions, WithTokens,
+    SeaOrmUserAdapterWithTokens, SessionTableOption, SessionsOnly, Tables, UsersOnly, WithPasskeys, WithSessions,
+    WithTokens,
 };
-pub use migration::{LuciaMigration, LuciaTokenMigration};
+pub use migration::{LuciaMigration, LuciaPasskeyMigration, LuciaTokenMigration};
 pub use schema::SchemaError;

@@ -1,5 +1,6 @@
 //! `sea-orm-migration` migrations that create Lucia's tables, or the session table alone
-//! ([`LuciaMigration`]), and the token table ([`LuciaTokenMigration`]).
+//! ([`LuciaMigration`]), the token table ([`LuciaTokenMigration`]), and the passkey tables
+//! ([`LuciaPasskeyMigration`]).
 
 use sea_orm::DbBackend;
 use sea_orm_migration::async_trait::async_trait;
@@ -234,6 +235,109 @@ impl MigrationTrait for LuciaTokenMigration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table(Alias::new(&self.token_table)).to_owned()).await
+    }
+}
+
+/// Creates the passkey tables (see [`SeaOrmAdapter::with_passkeys`](crate::SeaOrmAdapter::with_passkeys)):
+/// `passkey` (`id` primary key, `user_id` with an index and a foreign key to the user table
+/// like the others, `name`, `credential` (`TEXT`), `counter` (`BIGINT`), `backup_eligible`
+/// and `backup_state` (booleans), `created_at` and nullable `last_used_at` (`BIGINT`
+/// milliseconds)) and `passkey_challenge` (`id` primary key, nullable `user_id` without a
+/// foreign key, `state` (`TEXT`), `expires` (`BIGINT`, indexed for the sweep)).
+///
+/// A migration of its own, after [`LuciaMigration`] (and [`LuciaTokenMigration`], if used),
+/// as the token table is: a database migrated before passkeys existed adds it. `down` drops
+/// only these two tables.
+///
+/// ```
+/// use lucia_adapter_sea_orm::{LuciaMigration, LuciaPasskeyMigration, LuciaTokenMigration};
+/// use sea_orm_migration::{MigrationTrait, MigratorTrait};
+///
+/// struct Migrator;
+/// impl MigratorTrait for Migrator {
+///     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+///         vec![Box::new(LuciaMigration::new()), Box::new(LuciaTokenMigration::new()), Box::new(LuciaPasskeyMigration::new())]
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct LuciaPasskeyMigration {
+    user_table: String,
+    passkey_table: String,
+    challenge_table: String,
+}
+
+impl Default for LuciaPasskeyMigration {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LuciaPasskeyMigration {
+    /// Tables `passkey` and `passkey_challenge`, referring to table `user`.
+    pub fn new() -> Self {
+        Self { user_table: "user".into(), passkey_table: "passkey".into(), challenge_table: "passkey_challenge".into() }
+    }
+
+    /// Names the user table the passkeys refer to.
+    pub fn user_table(mut self, name: &str) -> Self {
+        self.user_table = name.into();
+        self
+    }
+
+    /// Names the passkey and challenge tables.
+    pub fn tables(mut self, passkey: &str, challenge: &str) -> Self {
+        self.passkey_table = passkey.into();
+        self.challenge_table = challenge.into();
+        self
+    }
+}
+
+impl MigrationName for LuciaPasskeyMigration {
+    fn name(&self) -> &str {
+        "m20260101_000003_create_lucia_passkey_tables"
+    }
+}
+
+#[async_trait]
+impl MigrationTrait for LuciaPasskeyMigration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let backend = manager.get_database_backend();
+        let table = &self.passkey_table;
+        let passkey = Table::create()
+            .table(Alias::new(table))
+            .col(id_column(backend, "id").primary_key())
+            .col(id_column(backend, "user_id"))
+            .col(long_text(backend, "name").not_null())
+            .col(ColumnDef::new(Alias::new("credential")).text().not_null())
+            .col(ColumnDef::new(Alias::new("counter")).big_integer().not_null())
+            .col(ColumnDef::new(Alias::new("backup_eligible")).boolean().not_null())
+            .col(ColumnDef::new(Alias::new("backup_state")).boolean().not_null())
+            .col(ColumnDef::new(Alias::new("created_at")).big_integer().not_null())
+            .col(ColumnDef::new(Alias::new("last_used_at")).big_integer().null())
+            .foreign_key(&mut foreign_key_to_user(table, &self.user_table))
+            .to_owned();
+        manager.create_table(passkey).await?;
+        manager.create_index(index(table, "user_id")).await?;
+
+        let challenge_table = &self.challenge_table;
+        let mut user_id = id_column(backend, "user_id");
+        let challenge = Table::create()
+            .table(Alias::new(challenge_table))
+            .col(id_column(backend, "id").primary_key())
+            .col(user_id.null())
+            .col(ColumnDef::new(Alias::new("state")).text().not_null())
+            .col(ColumnDef::new(Alias::new("expires")).big_integer().not_null())
+            .to_owned();
+        manager.create_table(challenge).await?;
+        manager.create_index(index(challenge_table, "expires")).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [&self.challenge_table, &self.passkey_table] {
+            manager.drop_table(Table::drop().table(Alias::new(table)).to_owned()).await?;
+        }
+        Ok(())
     }
 }
 

@@ -197,3 +197,31 @@ pub(crate) fn token_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaErro
     table.require("attempts", "an integer column (16 bits or more)", INTEGERS)?;
     Ok(table)
 }
+
+/// The passkey table: `id`, `user_id`, `name` and `credential` text, an integer `counter` that
+/// holds 32 unsigned bits, boolean `backup_eligible` and `backup_state`, 64-bit `created_at`
+/// and nullable 64-bit `last_used_at`.
+pub(crate) fn passkey_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaError> {
+    let table = Table::describe(entity)?;
+    table.require_id("id")?;
+    table.require_id("user_id")?;
+    table.require("name", "a text column", &[Kind::Text])?;
+    table.require("credential", "a text column", &[Kind::Text])?;
+    table.require("counter", "a 64-bit or unsigned 32-bit integer column", &[Kind::I64, Kind::U32, Kind::U64])?;
+    table.require("backup_eligible", "a boolean column", &[Kind::Bool])?;
+    table.require("backup_state", "a boolean column", &[Kind::Bool])?;
+    table.require("created_at", MILLIS, MILLIS_KINDS)?;
+    table.require("last_used_at", MILLIS, MILLIS_KINDS)?;
+    Ok(table)
+}
+
+/// The passkey challenge table: `id` text, nullable `user_id` text, `state` text, 64-bit
+/// `expires`.
+pub(crate) fn passkey_challenge_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaError> {
+    let table = Table::describe(entity)?;
+    table.require_id("id")?;
+    table.require_id("user_id")?;
+    table.require("state", "a text column", &[Kind::Text])?;
+    table.require("expires", MILLIS, MILLIS_KINDS)?;
+    Ok(table)
+}

@@ -115,6 +115,7 @@ pub mod fault_proxy;
 pub mod memory;
 #[cfg(feature = "oidc-provider")]
 pub mod oidc_provider;
+pub mod passkey_adapter;
 pub mod session_adapter;
 pub mod token_adapter;
 pub mod user_adapter;
@@ -602,6 +603,34 @@ macro_rules! token_adapter_tests {
                 concurrent_consumptions_have_one_winner,
                 concurrent_attempt_counts_are_distinct,
                 concurrent_issues_leave_one_token,
+            ]
+        );
+    };
+}
+
+/// Generates one `#[test]` per case for a [`PasskeyAdapter`](lucia::PasskeyAdapter): passkeys
+/// and ceremony challenges beside users, keys and sessions (see [`passkey_adapter`] for the
+/// tables).
+#[macro_export]
+macro_rules! passkey_adapter_tests {
+    ($fixture:expr) => {
+        $crate::__generate_cases!(
+            $fixture,
+            passkey_adapter,
+            [
+                insert_passkey_round_trips,
+                get_passkey_returns_none_for_unknown,
+                insert_passkey_with_taken_id,
+                insert_passkey_of_unknown_user,
+                record_passkey_use_refuses_a_counter_that_does_not_advance,
+                concurrent_uses_with_one_counter_have_one_winner,
+                rename_passkey_renames_only_the_owners,
+                delete_passkey_keeps_the_last_sign_in_method,
+                concurrent_deletions_keep_one_sign_in_method,
+                deleting_a_user_deletes_its_passkeys,
+                take_passkey_challenge_is_single_use,
+                concurrent_takes_of_a_challenge_have_one_winner,
+                delete_expired_passkey_challenges_keeps_live_and_boundary,
             ]
         );
     };

@@ -10,6 +10,9 @@
 //!   redirect to the sign-in page). Each credential is validated at most once per request.
 //! - With the `oauth` feature, `oauth::OAuthRoutes` adds "Sign in with …" and
 //!   "link a provider" routes for any [`lucia_oauth`](https://docs.rs/lucia-oauth) provider.
+//! - With the `passkey` feature, `passkey::PasskeyRoutes` adds JSON routes to register
+//!   passkeys, sign in with one, and list, rename and remove them
+//!   ([`lucia_passkey`](https://docs.rs/lucia-passkey)).
 //! - Sign-ins and sign-ups are [limited](#brute-force) per client IP address here and per
 //!   account by lucia, both on by default; serve the app with connect info
 //!   (`into_make_service_with_connect_info::<SocketAddr>()`).
@@ -287,6 +290,8 @@ mod layer;
 mod lucia_type;
 #[cfg(feature = "oauth")]
 pub mod oauth;
+#[cfg(feature = "passkey")]
+pub mod passkey;
 mod rate_limit;
 mod request;
 

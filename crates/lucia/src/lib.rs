@@ -73,6 +73,10 @@
 //! [`Lucia::change_email`]. Tokens are random, stored as SHA-256, one per user and kind, used
 //! up atomically, and issued at a limited rate ([`EmailSettings`]).
 //!
+//! **Passkeys** are stored through [`PasskeyAdapter`] (credentials as opaque text, a signature
+//! counter that never goes backwards, the last way to sign in never removed, single-use
+//! ceremony challenges); the `lucia-passkey` crate runs the WebAuthn ceremonies over it.
+//!
 //! **Dead sessions** are deleted by a sweep: [`Lucia::spawn_session_sweeper`] runs one
 //! periodically in the background (expired codes and links too), reports each through
 //! `tracing`, and stops at shutdown.
@@ -97,6 +101,7 @@ mod id;
 mod key;
 #[cfg(feature = "memory")]
 pub mod memory;
+mod passkey;
 mod password;
 mod policy;
 mod session;
@@ -122,6 +127,9 @@ pub use csrf::{AllowedSubdomains, CsrfConfig, Origin, OriginError};
 pub use error::{AdapterError, BoxError, Error};
 pub use id::{ALPHABET, SESSION_ID_LENGTH, USER_ID_LENGTH, generate_random_string};
 pub use key::{Key, create_key_id};
+pub use passkey::{
+    DatabasePasskey, PasskeyAdapter, PasskeyChallenge, PasskeyDeletion, PasskeyUse, passkey_counter_advances,
+};
 pub use password::{Argon2id, HashingPriority, LuciaScrypt, MAX_PASSWORD_BYTES, PasswordHashError, PasswordHasher};
 pub use policy::{PasswordPolicy, PasswordRejection};
 pub use session::{NewSession, Session, SessionState};

@@ -16,13 +16,15 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::passkey_counter_advances;
 use crate::{
-    Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseToken, DatabaseUser, SessionAdapter,
-    SessionUpdate, TokenAdapter, TokenKind, UserAdapter,
+    Adapter, AdapterError, AttributeMap, DatabaseKey, DatabasePasskey, DatabaseSession, DatabaseToken, DatabaseUser,
+    PasskeyAdapter, PasskeyChallenge, PasskeyDeletion, PasskeyUse, SessionAdapter, SessionUpdate, TokenAdapter,
+    TokenKind, UserAdapter,
 };
 
-/// An in-memory store of users, keys, sessions and single-use tokens
-/// ([`TokenAdapter`]). Clones share one store.
+/// An in-memory store of users, keys, sessions, single-use tokens ([`TokenAdapter`]) and
+/// passkeys ([`PasskeyAdapter`]). Clones share one store.
 ///
 /// It keeps the promises a SQL schema keeps: unique ids, unique attribute columns that are
 /// declared with [`unique_user_attribute`](Self::unique_user_attribute) (`null` values never
@@ -44,6 +46,8 @@ struct Store {
     keys: BTreeMap<String, DatabaseKey>,
     sessions: BTreeMap<String, DatabaseSession>,
     tokens: BTreeMap<String, DatabaseToken>,
+    passkeys: BTreeMap<String, DatabasePasskey>,
+    passkey_challenges: BTreeMap<String, PasskeyChallenge>,
 }
 
 impl MemoryAdapter {
@@ -138,9 +142,10 @@ fn delete_sessions_of(store: &mut Store, user_id: &str) {
     store.sessions.retain(|_, session| session.user_id != user_id);
 }
 
-/// The user, its keys and its tokens, under the caller's one lock.
+/// The user, its keys, passkeys and tokens, under the caller's one lock.
 fn delete_user_and_keys_of(store: &mut Store, user_id: &str) {
     store.keys.retain(|_, key| key.user_id != user_id);
+    store.passkeys.retain(|_, passkey| passkey.user_id != user_id);
     store.tokens.retain(|_, token| token.user_id != user_id);
     store.users.remove(user_id);
 }
@@ -184,6 +189,7 @@ impl UserAdapter for MemoryAdapter {
     async fn delete_user(&self, user_id: &str) -> Result<(), AdapterError> {
         let mut store = self.lock();
         let referenced = store.keys.values().any(|key| key.user_id == user_id)
+            || store.passkeys.values().any(|passkey| passkey.user_id == user_id)
             || store.sessions.values().any(|session| session.user_id == user_id);
         if self.foreign_keys && referenced {
             return Err(AdapterError::database("the user still has keys or sessions"));
@@ -293,6 +299,85 @@ impl TokenAdapter for MemoryAdapter {
         self.update_attributes(&mut store, user_id, attributes)?;
         store.tokens.retain(|_, token| token.user_id != user_id);
         Ok(())
+    }
+}
+
+impl PasskeyAdapter for MemoryAdapter {
+    async fn insert_passkey(&self, passkey: DatabasePasskey) -> Result<(), AdapterError> {
+        let mut store = self.lock();
+        self.check_user(&store, &passkey.user_id)?;
+        if store.passkeys.contains_key(&passkey.id) {
+            return Err(AdapterError::DuplicateKeyId);
+        }
+        store.passkeys.insert(passkey.id.clone(), passkey);
+        Ok(())
+    }
+
+    async fn get_passkey(&self, passkey_id: &str) -> Result<Option<DatabasePasskey>, AdapterError> {
+        Ok(self.lock().passkeys.get(passkey_id).cloned())
+    }
+
+    async fn get_user_passkeys(&self, user_id: &str) -> Result<Vec<DatabasePasskey>, AdapterError> {
+        let mut passkeys: Vec<_> =
+            self.lock().passkeys.values().filter(|passkey| passkey.user_id == user_id).cloned().collect();
+        passkeys.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(passkeys)
+    }
+
+    async fn record_passkey_use(&self, passkey_id: &str, passkey_use: PasskeyUse) -> Result<bool, AdapterError> {
+        let mut store = self.lock();
+        let Some(passkey) = store.passkeys.get_mut(passkey_id) else {
+            return Ok(false);
+        };
+        if !passkey_counter_advances(passkey.counter, passkey_use.counter) {
+            return Ok(false);
+        }
+        passkey.credential = passkey_use.credential;
+        passkey.counter = passkey_use.counter;
+        passkey.backup_state = passkey_use.backup_state;
+        passkey.last_used_at = Some(passkey_use.used_at);
+        Ok(true)
+    }
+
+    async fn rename_passkey(&self, user_id: &str, passkey_id: &str, name: &str) -> Result<bool, AdapterError> {
+        let mut store = self.lock();
+        match store.passkeys.get_mut(passkey_id).filter(|passkey| passkey.user_id == user_id) {
+            Some(passkey) => {
+                passkey.name = name.to_owned();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn delete_passkey(&self, user_id: &str, passkey_id: &str) -> Result<PasskeyDeletion, AdapterError> {
+        let mut store = self.lock();
+        if store.passkeys.get(passkey_id).is_none_or(|passkey| passkey.user_id != user_id) {
+            return Ok(PasskeyDeletion::NotFound);
+        }
+        let methods = store.keys.values().filter(|key| key.user_id == user_id).count()
+            + store.passkeys.values().filter(|passkey| passkey.user_id == user_id).count();
+        if methods < 2 {
+            return Ok(PasskeyDeletion::LastSignInMethod);
+        }
+        store.passkeys.remove(passkey_id);
+        Ok(PasskeyDeletion::Deleted)
+    }
+
+    async fn insert_passkey_challenge(&self, challenge: PasskeyChallenge) -> Result<(), AdapterError> {
+        self.lock().passkey_challenges.insert(challenge.id.clone(), challenge);
+        Ok(())
+    }
+
+    async fn take_passkey_challenge(&self, challenge_id: &str) -> Result<Option<PasskeyChallenge>, AdapterError> {
+        Ok(self.lock().passkey_challenges.remove(challenge_id))
+    }
+
+    async fn delete_expired_passkey_challenges(&self, now_ms: i64) -> Result<u64, AdapterError> {
+        let mut store = self.lock();
+        let before = store.passkey_challenges.len();
+        store.passkey_challenges.retain(|_, challenge| challenge.expires >= now_ms);
+        Ok((before - store.passkey_challenges.len()) as u64)
     }
 }
 

@@ -237,6 +237,12 @@ impl Store {
         migration.token_migration().token_table("user_token").up(&manager).await.unwrap();
     }
 
+    /// Creates the passkey tables, referring to the test user table.
+    pub async fn migrate_passkey_tables(&self) {
+        let migration = lucia_adapter_sea_orm::LuciaPasskeyMigration::new().user_table("test_user");
+        migration.up(&SchemaManager::new(&self.db)).await.unwrap();
+    }
+
     /// Creates only the session table with [`LuciaMigration::sessions_only`] (no foreign key)
     /// and the conformance suite's session attribute columns.
     pub async fn migrate_session_table_only(&self) {
@@ -436,6 +442,27 @@ pub async fn token_fixture(backend: Backend) -> Option<SeaOrmFixture<WithTokens<
     store.migrate_test_tables().await;
     let (adapter, tables) = (test_adapter_with_tokens(store.db.clone()), EntityTables(store.db.clone()));
     Some(SeaOrmFixture { adapter, tables, store, capabilities: Capabilities::sql() })
+}
+
+/// [`token_fixture`] with the passkey tables too (`LuciaPasskeyMigration` and the crate's
+/// passkey entities), for the passkey cases.
+pub async fn passkey_fixture(
+    backend: Backend,
+) -> Option<SeaOrmFixture<lucia_adapter_sea_orm::WithPasskeys<WithTokens<WithSessions>>>> {
+    let store = Store::new(backend).await?;
+    store.migrate_test_tables().await;
+    store.migrate_passkey_tables().await;
+    let adapter = test_adapter_with_passkeys(store.db.clone());
+    let tables = EntityTables(store.db.clone());
+    Some(SeaOrmFixture { adapter, tables, store, capabilities: Capabilities::sql() })
+}
+
+/// The adapter over the test entities, with the token and passkey tables.
+pub fn test_adapter_with_passkeys(
+    db: DatabaseConnection,
+) -> SeaOrmAdapter<lucia_adapter_sea_orm::WithPasskeys<WithTokens<WithSessions>>> {
+    use lucia_adapter_sea_orm::entity::{passkey, passkey_challenge};
+    test_adapter_with_tokens(db).with_passkeys(passkey::Entity, passkey_challenge::Entity).expect("valid entities")
 }
 
 /// A store with only a session table made by [`LuciaMigration::sessions_only`] (no foreign
