@@ -417,6 +417,7 @@
 #![deny(missing_docs)]
 
 mod adapter;
+mod check;
 mod codec;
 pub mod entity;
 mod migration;
@@ -433,5 +434,6 @@ pub use adapter::{
     NoSessionTable, SeaOrmAdapter, SeaOrmAdapterWithTokens, SeaOrmSessionAdapter, SeaOrmUserAdapter,
     SeaOrmUserAdapterWithTokens, SessionTableOption, SessionsOnly, Tables, UsersOnly, WithSessions, WithTokens,
 };
+pub use check::CheckError;
 pub use migration::{LuciaMigration, LuciaTokenMigration};
 pub use schema::SchemaError;

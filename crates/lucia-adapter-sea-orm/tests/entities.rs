@@ -54,8 +54,8 @@ entity!(session_with_i32_expiries, "session", {
 entity!(user_with_date, "user", {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
-    #[sea_orm(column_type = "Date")]
-    pub born: String,
+    #[sea_orm(column_type = "Year")]
+    pub born: i32,
 });
 entity!(session_s, "s", {
     #[sea_orm(primary_key, auto_increment = false)]
