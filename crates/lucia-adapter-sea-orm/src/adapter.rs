@@ -32,7 +32,7 @@ use shape::{HasAllTables, HasSessionTable, HasUserTables, TokenBase};
 /// adapter (Lucia's `session: null`). For sessions alone, see [`SeaOrmAdapter::sessions_only`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Tables<U, K, S> {
-    /// The user entity: an `id` text primary key plus any attribute columns.
+    /// The user entity: an `id` primary key (text, or a uuid) plus any attribute columns.
     pub user: U,
     /// The key entity: `id`, `user_id`, nullable `hashed_password`.
     pub key: K,
@@ -267,10 +267,11 @@ impl SeaOrmAdapter {
     /// [`NoSessionTable`].
     ///
     /// Checks the entities now, so a missing or mistyped required column is an error here
-    /// rather than on the first request: `id` columns and `user_id` must be text,
-    /// `hashed_password` nullable text, `active_expires`/`idle_expires` 64-bit integers, and
-    /// every column a type the adapter can carry (text, integers, floats, booleans, JSON,
-    /// binary). It does not query the database.
+    /// rather than on the first request: key and session `id`s must be text, user ids (the
+    /// user table's `id`, the others' `user_id`) text or uuid and of one type across the
+    /// tables, `hashed_password` nullable text, `active_expires`/`idle_expires` 64-bit
+    /// integers, and every column of a type the adapter can carry (see the crate docs' column
+    /// types). It does not query the database: [`check`](SeaOrmAdapter::check) does.
     pub fn new<U, K, S>(db: DatabaseConnection, tables: Tables<U, K, S>) -> Result<SeaOrmAdapter<S::Shape>, SchemaError>
     where
         U: EntityTrait,
