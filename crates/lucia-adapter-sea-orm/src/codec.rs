@@ -326,7 +326,7 @@ pub(crate) fn read_id(table: &Table, column: &str, row: &QueryResult, index: usi
         return Ok(row.try_get_by_index::<uuid::Uuid>(index)?.hyphenated().to_string());
     }
     let _ = (table, column);
-    Ok(row.try_get_by_index::<String>(index)?)
+    row.try_get_by_index::<String>(index)
 }
 
 /// A text column's value.

@@ -144,6 +144,19 @@ async fn uuid_ids_end_to_end(db: DatabaseConnection) {
     assert_eq!(auth.get_user(&grace.user_id).await.unwrap().attributes, new_account("grace@example.com"));
 }
 
+/// Users and keys on one side of a split deployment, sessions on the other: the user half
+/// still makes uuid ids.
+async fn split_uuid_ids(db: DatabaseConnection) {
+    migrate(&db).await;
+    let users_only =
+        Tables { user: account::Entity, key: account_key::Entity, session: lucia_adapter_sea_orm::NoSessionTable };
+    let users = SeaOrmAdapter::new(db.clone(), users_only).unwrap();
+    let sessions = SeaOrmAdapter::sessions_only(db, account_session::Entity).unwrap();
+    let auth = Lucia::builder(lucia::SplitAdapter::new(users, sessions)).user_attributes::<Account>().build();
+    let user = auth.create_user(CreateUser::new(new_account("ada@example.com"))).await.unwrap();
+    assert_eq!(user.user_id.parse::<uuid::Uuid>().unwrap().get_version_num(), 7);
+}
+
 macro_rules! backend_tests {
     ($module:ident, $backend:expr) => {
         mod $module {
@@ -152,6 +165,11 @@ macro_rules! backend_tests {
             #[tokio::test]
             async fn uuid_user_ids_are_generated_stored_and_found() {
                 with_store($backend, uuid_ids_end_to_end).await;
+            }
+
+            #[tokio::test]
+            async fn a_split_deployment_makes_uuid_ids() {
+                with_store($backend, split_uuid_ids).await;
             }
         }
     };
@@ -167,19 +185,19 @@ backend_tests!(seaorm_uuid_mysql, Backend::MySql);
 fn user_id_columns_must_follow_the_user_table() {
     let db = sea_orm::DatabaseConnection::default();
     let mixed = Tables { user: account::Entity, key: entity::key::Entity, session: account_session::Entity };
-    let error = SeaOrmAdapter::new(db, mixed).err().expect("refused");
+    let error = SeaOrmAdapter::new(db, mixed).expect_err("refused");
     assert!(
         matches!(&error, SchemaError::WrongType { table, column, .. } if table == "key" && column == "user_id"),
         "{error}"
     );
-    let error = LuciaMigration::from_entities(mixed).err().expect("refused");
+    let error = LuciaMigration::from_entities(mixed).expect_err("refused");
     assert!(
         matches!(&error, SchemaError::WrongType { table, column, .. } if table == "key" && column == "user_id"),
         "{error}"
     );
 
     let mixed = Tables { user: account::Entity, key: account_key::Entity, session: entity::session::Entity };
-    let error = LuciaMigration::from_entities(mixed).err().expect("refused");
+    let error = LuciaMigration::from_entities(mixed).expect_err("refused");
     assert!(
         matches!(&error, SchemaError::WrongType { table, column, .. } if table == "session" && column == "user_id"),
         "{error}"
