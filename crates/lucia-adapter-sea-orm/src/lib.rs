@@ -286,7 +286,11 @@
 //! | `Uuid` | hyphenated, `"67e55044-10b1-426f-9247-bb680e5fe0c8"` | `uuid::Uuid` |
 //! | `Decimal`, `Money` | exact string, `"-12.50"` (a JSON number is read too) | `rust_decimal::Decimal` |
 //!
-//! Each is also nullable (`Option<_>`, JSON `null`). With `with-time` instead of
+//! The attributes type can be the entity's own `Model`, with `#[derive(Serialize,
+//! Deserialize)]` and `#[serde(skip)]` on its `id` (the id is `User::user_id`; the `Model` read
+//! back has the default id): then each column is written once, in the entity.
+//!
+//! Each type is also nullable (`Option<_>`, JSON `null`). With `with-time` instead of
 //! `with-chrono` the JSON forms are the same; give the `time` types those formats:
 //! `#[serde(with = "time::serde::rfc3339")]` for an `OffsetDateTime`, and
 //! `time::serde::format_description!` with `"[year]-[month]-[day]"`,

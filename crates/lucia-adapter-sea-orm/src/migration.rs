@@ -67,6 +67,9 @@ pub struct LuciaMigration {
     session_columns: Vec<ColumnDef>,
     /// The tables as the application's entities describe them ([`LuciaMigration::from_entities`]).
     entities: Option<EntityTables>,
+    /// The existing user table a sessions-only session table refers to
+    /// ([`LuciaMigration::session_foreign_key`]).
+    session_references: Option<String>,
 }
 
 /// What creates each table from its entity, for one backend (generic functions made into plain
@@ -151,6 +154,7 @@ impl LuciaMigration {
             user_columns: Vec::new(),
             session_columns: Vec::new(),
             entities: None,
+            session_references: None,
         }
     }
 
@@ -166,6 +170,7 @@ impl LuciaMigration {
             user_columns: Vec::new(),
             session_columns: Vec::new(),
             entities: None,
+            session_references: None,
         }
     }
 
@@ -216,6 +221,7 @@ impl LuciaMigration {
                 key: entity_table::<K>,
                 session: entity_table::<S>,
             }),
+            session_references: None,
         })
     }
 
@@ -231,6 +237,16 @@ impl LuciaMigration {
     /// Names the session table (and creates it, also after `tables(.., None)`).
     pub fn session_table(mut self, name: &str) -> Self {
         self.session_table = Some(name.into());
+        self
+    }
+
+    /// Gives the session table of a [`sessions_only`](Self::sessions_only) migration a
+    /// foreign key to `user_table`, a user table that already exists in the same database
+    /// (say, one whose sessions were kept in another store until now), as the full migration
+    /// gives it; [`SeaOrmAdapter::check`](crate::SeaOrmAdapter::check) expects it of a full
+    /// adapter's session table.
+    pub fn session_foreign_key(mut self, user_table: &str) -> Self {
+        self.session_references = Some(user_table.into());
         self
     }
 
@@ -439,8 +455,9 @@ impl MigrationTrait for LuciaMigration {
                 .col(ColumnDef::new(Alias::new("idle_expires")).big_integer().not_null());
             // A foreign key only to a user table this migration creates: a sessions-only
             // table's users live in another database.
-            if let Some(names) = &self.user_tables {
-                session.foreign_key(&mut foreign_key_to_user(session_table, &names.user));
+            let user_table = self.user_tables.as_ref().map(|names| &names.user).or(self.session_references.as_ref());
+            if let Some(user_table) = user_table {
+                session.foreign_key(&mut foreign_key_to_user(session_table, user_table));
             }
             for column in &self.session_columns {
                 session.col(column.clone());

@@ -243,6 +243,10 @@ async fn chrono_round_trip(db: DatabaseConnection) {
     // Equal as instants; PostgreSQL and MySQL give it back in UTC, SQLite as written.
     assert_eq!(read.created_at.to_utc().to_rfc3339(), written.created_at.to_utc().to_rfc3339());
 
+    // The session-and-user read of every request (one joined query) reads them all the same.
+    let session = auth.create_session(lucia::CreateSession::new(&user.user_id, Default::default())).await.unwrap();
+    assert_eq!(auth.validate_session(session.token.expose_secret()).await.unwrap().user.attributes, written);
+
     // Every nullable column set, then back to NULL.
     let mut all_set = written.clone();
     all_set.born_maybe = Some(written.born);

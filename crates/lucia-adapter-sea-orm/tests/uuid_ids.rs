@@ -32,6 +32,29 @@ mod account {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// The user entity's own `Model` as the attributes type: `id` left out of the attributes
+/// (`#[serde(skip)]`: the id is `User::user_id`), the other columns as they are.
+mod member {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
+    #[sea_orm(table_name = "member")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        #[serde(skip)]
+        pub id: Uuid,
+        #[sea_orm(unique)]
+        pub email: String,
+        pub created_at: DateTimeUtc,
+        pub nickname: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 mod account_key {
     use sea_orm::entity::prelude::*;
 
@@ -157,6 +180,26 @@ async fn split_uuid_ids(db: DatabaseConnection) {
     assert_eq!(user.user_id.parse::<uuid::Uuid>().unwrap().get_version_num(), 7);
 }
 
+async fn model_as_attributes(db: DatabaseConnection) {
+    let tables = Tables { user: member::Entity, key: account_key::Entity, session: account_session::Entity };
+    LuciaMigration::from_entities(tables).unwrap().up(&SchemaManager::new(&db)).await.unwrap();
+    let adapter = SeaOrmAdapter::new(db.clone(), tables).unwrap();
+    adapter.check().await.unwrap();
+    let auth = Lucia::builder(adapter).user_attributes::<member::Model>().build();
+    let ada = member::Model {
+        id: uuid::Uuid::nil(),
+        email: "ada@example.com".into(),
+        created_at: "2024-02-29T12:00:00Z".parse().unwrap(),
+        nickname: None,
+    };
+    let user = auth.create_user(CreateUser::new(ada.clone())).await.unwrap();
+    assert_eq!(auth.get_user(&user.user_id).await.unwrap().attributes, ada);
+    // The row as SeaORM reads it is the same model, with its id.
+    use sea_orm::EntityTrait;
+    let row = member::Entity::find_by_id(user.user_id.parse::<uuid::Uuid>().unwrap()).one(&db).await.unwrap();
+    assert_eq!(row, Some(member::Model { id: user.user_id.parse().unwrap(), ..ada }));
+}
+
 macro_rules! backend_tests {
     ($module:ident, $backend:expr) => {
         mod $module {
@@ -165,6 +208,11 @@ macro_rules! backend_tests {
             #[tokio::test]
             async fn uuid_user_ids_are_generated_stored_and_found() {
                 with_store($backend, uuid_ids_end_to_end).await;
+            }
+
+            #[tokio::test]
+            async fn the_entity_model_is_the_attributes_type() {
+                with_store($backend, model_as_attributes).await;
             }
 
             #[tokio::test]
