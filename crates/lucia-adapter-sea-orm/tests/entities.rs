@@ -131,6 +131,10 @@ fn entities_with_missing_or_mistyped_columns_are_rejected_at_construction() {
         adapter_error(Tables { user: user::Entity, key: key_without_password::Entity, session: NoSessionTable });
     assert_eq!(error, SchemaError::MissingColumn { table: "key".into(), column: "hashed_password" });
     assert_eq!(error.to_string(), "table `key` has no `hashed_password` column, which Lucia requires");
+    // The migration from entities refuses them the same way.
+    let tables = Tables { user: user::Entity, key: key_without_password::Entity, session: session::Entity };
+    let error = lucia_adapter_sea_orm::LuciaMigration::from_entities(tables).expect_err("refused");
+    assert_eq!(error, SchemaError::MissingColumn { table: "key".into(), column: "hashed_password" });
 
     let error =
         adapter_error(Tables { user: user::Entity, key: key_with_required_password::Entity, session: NoSessionTable });
