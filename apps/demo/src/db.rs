@@ -73,15 +73,15 @@ impl MigrationTrait for AddEmail {
 }
 
 /// Creates the session table if the database has none: one set up while sessions were in
-/// Redis ([`UserMigrator`]), now that they are back in SQL. (Without a foreign key to
-/// `user`, as the session table of a sessions-only migration; Lucia checks users itself.)
+/// Redis ([`UserMigrator`]), now that they are back in SQL, with its foreign key to `user` as
+/// the full migration makes it (the start-up check expects it).
 pub async fn ensure_session_table(db: &DatabaseConnection) -> Result<(), DbErr> {
     let manager = SchemaManager::new(db);
     if manager.has_table("session").await? {
         return Ok(());
     }
     tracing::info!("creating the session table: sessions were kept in Redis until now");
-    with_session_columns(LuciaMigration::sessions_only()).up(&manager).await
+    with_session_columns(LuciaMigration::sessions_only().session_foreign_key("user")).up(&manager).await
 }
 
 fn username() -> ColumnDef {

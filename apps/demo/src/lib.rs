@@ -289,6 +289,10 @@ pub enum StartError {
     /// The entities do not fit the adapter (a bug in the demo).
     #[error("schema: {0}")]
     Schema(#[from] lucia_adapter_sea_orm::SchemaError),
+    /// The database's tables do not match the entities (the start-up check): a table, column
+    /// or foreign key missing, or a column of the wrong type.
+    #[error("database schema: {0}")]
+    Check(#[from] lucia_adapter_sea_orm::CheckError),
     /// The SQLite file could not be opened by `lucia-adapter-sqlite`.
     #[error("sqlite: {0}")]
     Sqlite(#[from] lucia_adapter_sqlite::OpenError),
@@ -406,6 +410,8 @@ async fn connect_stores(config: &Config) -> Result<DemoAdapter, StartError> {
             db::ensure_session_table(&db).await?;
             let tables = Tables { user, key, session: db::session::Entity };
             let adapter = SeaOrmAdapter::new(db, tables)?.with_tokens(token)?;
+            // The tables against the entities, now rather than as a 500 on the first request.
+            adapter.check().await?;
             // A SQLite file: the tables SeaORM migrated, through lucia-adapter-sqlite (reads
             // in place, no thread hop per query). Opening it is a few milliseconds of file I/O.
             if let Some(path) = sqlite_file(&config.database_url) {
@@ -420,6 +426,7 @@ async fn connect_stores(config: &Config) -> Result<DemoAdapter, StartError> {
         Some(redis_url) => {
             db::UserMigrator::up(&db, None).await?;
             let users = SeaOrmAdapter::new(db, Tables { user, key, session: NoSessionTable })?.with_tokens(token)?;
+            users.check().await?;
             let sessions = RedisSessionAdapter::builder().key_prefix(REDIS_KEY_PREFIX).connect(redis_url).await?;
             Ok(DemoAdapter::Split(SplitAdapter::new(users, sessions)))
         }

@@ -18,7 +18,11 @@ use sea_orm::{
     SqlErr, Statement, TransactionTrait,
 };
 
-use crate::codec::{decode_row, encode, read_count, read_millis, read_optional_text, read_text};
+use crate::check::{self, CheckError};
+use crate::codec::{
+    decode_row, encode_expr, id_insert, id_value, read_count, read_id, read_millis, read_optional_text, read_text,
+    select_expr,
+};
 use crate::schema::{self, SchemaError, Table};
 use shape::{HasAllTables, HasSessionTable, HasTokenTable, HasUserTables, PasskeyBase, TokenBase};
 
@@ -31,7 +35,7 @@ mod passkey;
 /// adapter (Lucia's `session: null`). For sessions alone, see [`SeaOrmAdapter::sessions_only`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Tables<U, K, S> {
-    /// The user entity: an `id` text primary key plus any attribute columns.
+    /// The user entity: an `id` primary key (text, or a uuid) plus any attribute columns.
     pub user: U,
     /// The key entity: `id`, `user_id`, nullable `hashed_password`.
     pub key: K,
@@ -124,6 +128,52 @@ mod shape {
     pub struct PasskeyTables {
         pub(super) passkey: Table,
         pub(super) challenge: Table,
+    }
+
+    /// A table for the start-up check, and the user table its `user_id` must refer to.
+    pub struct CheckedTable<'a>(pub(super) &'a Table, pub(super) Option<&'a Table>);
+
+    /// Every shape: its tables, for the start-up check.
+    pub trait ListTables {
+        fn list_tables(&self) -> Vec<CheckedTable<'_>>;
+    }
+
+    impl ListTables for UsersOnly {
+        fn list_tables(&self) -> Vec<CheckedTable<'_>> {
+            vec![CheckedTable(&self.user, None), CheckedTable(&self.key, Some(&self.user))]
+        }
+    }
+
+    impl ListTables for SessionsOnly {
+        fn list_tables(&self) -> Vec<CheckedTable<'_>> {
+            vec![CheckedTable(&self.session, None)]
+        }
+    }
+
+    impl ListTables for WithSessions {
+        fn list_tables(&self) -> Vec<CheckedTable<'_>> {
+            let mut tables = self.users.list_tables();
+            tables.push(CheckedTable(&self.sessions.session, Some(&self.users.user)));
+            tables
+        }
+    }
+
+    impl<Shape: ListTables + HasUserTables> ListTables for WithTokens<Shape> {
+        fn list_tables(&self) -> Vec<CheckedTable<'_>> {
+            let mut tables = self.tables.list_tables();
+            tables.push(CheckedTable(&self.token.0, Some(&self.tables.user_tables().user)));
+            tables
+        }
+    }
+
+    impl<Shape: ListTables + HasUserTables> ListTables for WithPasskeys<Shape> {
+        fn list_tables(&self) -> Vec<CheckedTable<'_>> {
+            let mut tables = self.tables.list_tables();
+            tables.push(CheckedTable(&self.passkeys.passkey, Some(&self.tables.user_tables().user)));
+            // A challenge's `user_id` has no foreign key: a passkey-only sign-in has no user yet.
+            tables.push(CheckedTable(&self.passkeys.challenge, None));
+            tables
+        }
     }
 
     /// A shape with user and key tables.
@@ -272,7 +322,9 @@ pub trait SessionTableOption {
 impl<E: EntityTrait> SessionTableOption for E {
     type Shape = WithSessions;
     fn with_users(self, users: UsersOnly) -> Result<WithSessions, SchemaError> {
-        Ok(WithSessions { users, sessions: SessionsOnly::describe(self)?, session_and_user_sql: Default::default() })
+        let sessions = SessionsOnly::describe(self)?;
+        sessions.session.require_user_id_of(&users.user)?;
+        Ok(WithSessions { users, sessions, session_and_user_sql: Default::default() })
     }
 }
 
@@ -300,10 +352,11 @@ impl SeaOrmAdapter {
     /// [`NoSessionTable`].
     ///
     /// Checks the entities now, so a missing or mistyped required column is an error here
-    /// rather than on the first request: `id` columns and `user_id` must be text,
-    /// `hashed_password` nullable text, `active_expires`/`idle_expires` 64-bit integers, and
-    /// every column a type the adapter can carry (text, integers, floats, booleans, JSON,
-    /// binary). It does not query the database.
+    /// rather than on the first request: key and session `id`s must be text, user ids (the
+    /// user table's `id`, the others' `user_id`) text or uuid and of one type across the
+    /// tables, `hashed_password` nullable text, `active_expires`/`idle_expires` 64-bit
+    /// integers, and every column of a type the adapter can carry (see the crate docs' column
+    /// types). It does not query the database: [`check`](SeaOrmAdapter::check) does.
     pub fn new<U, K, S>(db: DatabaseConnection, tables: Tables<U, K, S>) -> Result<SeaOrmAdapter<S::Shape>, SchemaError>
     where
         U: EntityTrait,
@@ -311,6 +364,7 @@ impl SeaOrmAdapter {
         S: SessionTableOption,
     {
         let users = UsersOnly { user: schema::user_table(tables.user)?, key: schema::key_table(tables.key)? };
+        users.key.require_user_id_of(&users.user)?;
         Ok(SeaOrmAdapter { db, shape: tables.session.with_users(users)? })
     }
 
@@ -353,7 +407,9 @@ impl<Shape: TokenBase> SeaOrmAdapter<Shape> {
     /// # }
     /// ```
     pub fn with_tokens<E: EntityTrait>(self, token: E) -> Result<SeaOrmAdapter<WithTokens<Shape>>, SchemaError> {
-        let shape = WithTokens { tables: self.shape, token: shape::TokenTable(schema::token_table(token)?) };
+        let token = schema::token_table(token)?;
+        token.require_user_id_of(&self.shape.user_tables().user)?;
+        let shape = WithTokens { tables: self.shape, token: shape::TokenTable(token) };
         Ok(SeaOrmAdapter { db: self.db, shape })
     }
 }
@@ -388,7 +444,47 @@ impl<Shape: PasskeyBase> SeaOrmAdapter<Shape> {
             passkey: schema::passkey_table(passkey)?,
             challenge: schema::passkey_challenge_table(challenge)?,
         };
+        let user = &self.shape.user_tables().user;
+        passkeys.passkey.require_user_id_of(user)?;
+        passkeys.challenge.require_user_id_of(user)?;
         Ok(SeaOrmAdapter { db: self.db, shape: WithPasskeys { tables: self.shape, passkeys } })
+    }
+}
+
+impl<Shape: shape::ListTables> SeaOrmAdapter<Shape> {
+    /// Compares the entities with the live database, to run at start-up: every table exists
+    /// under its entity's name, with every column of its entity, of a type that can hold the
+    /// entity's (a `BIGINT` for an `i64`, `uuid` for a `Uuid` on PostgreSQL, …), and the
+    /// key, session and token tables have a foreign key from `user_id` to the user table (a
+    /// sessions-only adapter's session table needs none). The first disagreement is the
+    /// error, naming the table and column ([`SchemaError`]'s `Database*` variants), so a
+    /// wrong table name is found before the first request rather than as a `no such table`
+    /// on it. Columns the database has and the entity does not are left alone.
+    ///
+    /// ```
+    /// use lucia_adapter_sea_orm::{LuciaMigration, SchemaError, SeaOrmAdapter, Tables, entity};
+    /// use sea_orm::{ConnectOptions, Database};
+    /// use sea_orm_migration::{MigrationTrait, SchemaManager};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let db = Database::connect(ConnectOptions::new("sqlite::memory:").max_connections(1).to_owned()).await?;
+    /// let tables = Tables { user: entity::user::Entity, key: entity::key::Entity, session: entity::session::Entity };
+    /// let adapter = SeaOrmAdapter::new(db.clone(), tables)?;
+    /// // Before the migration: no `user` table.
+    /// let error = adapter.check().await.unwrap_err();
+    /// assert_eq!(error.to_string(), SchemaError::DatabaseTableMissing { table: "user".into() }.to_string());
+    ///
+    /// LuciaMigration::from_entities(tables)?.up(&SchemaManager::new(&db)).await?;
+    /// adapter.check().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn check(&self) -> Result<(), CheckError> {
+        for shape::CheckedTable(table, references) in self.shape.list_tables() {
+            check::table(&self.db, table, references).await?;
+        }
+        Ok(())
     }
 }
 
@@ -417,7 +513,7 @@ impl<Shape: HasUserTables> SeaOrmAdapter<Shape> {
             let mut lock = Query::select();
             lock.expr(Expr::val(1))
                 .from(users.user.table_ref.clone())
-                .and_where(Expr::col(alias("id")).eq(user_id))
+                .and_where(Expr::col(alias("id")).eq(id_value(&users.user, "id", user_id)))
                 .lock_exclusive();
             statements.push(backend.build(&lock));
         }
@@ -460,13 +556,16 @@ fn alias(name: &str) -> Alias {
 
 fn select_all(table: &Table) -> SelectStatement {
     let mut query = Query::select();
-    query.columns(table.columns.iter().map(|c| alias(&c.name))).from(table.table_ref.clone());
+    for column in &table.columns {
+        query.expr_as(select_expr(column, Expr::col(alias(&column.name))), alias(&column.name));
+    }
+    query.from(table.table_ref.clone());
     query
 }
 
 fn select_where(table: &Table, column: &str, value: &str) -> SelectStatement {
     let mut query = select_all(table);
-    query.and_where(Expr::col(alias(column)).eq(value));
+    query.and_where(Expr::col(alias(column)).eq(id_value(table, column, value)));
     query
 }
 
@@ -485,7 +584,7 @@ fn encode_attributes(
             let column = table.column(name).ok_or_else(|| {
                 AdapterError::InvalidAttributes(format!("table `{}` has no column `{name}`", table.name))
             })?;
-            Ok((alias(name), Expr::val(encode(column, value)?)))
+            Ok((alias(name), encode_expr(column, value)?))
         })
         .collect()
 }
@@ -506,18 +605,18 @@ fn text(value: &str) -> Expr {
 fn number(table: &Table, column: &str, value: i64) -> Result<Expr, AdapterError> {
     let column =
         table.column(column).ok_or_else(|| AdapterError::InvalidAttributes(format!("no column `{column}`")))?;
-    Ok(Expr::val(encode(column, &value.into())?))
+    encode_expr(column, &value.into())
 }
 
 fn update_statement(table: &Table, id: &str, values: Vec<(Alias, Expr)>) -> UpdateStatement {
     let mut query = Query::update();
-    query.table(table.table_ref.clone()).values(values).and_where(Expr::col(alias("id")).eq(id));
+    query.table(table.table_ref.clone()).values(values).and_where(Expr::col(alias("id")).eq(id_value(table, "id", id)));
     query
 }
 
 fn delete_where_statement(table: &Table, column: &str, value: &str) -> DeleteStatement {
     let mut query = Query::delete();
-    query.from_table(table.table_ref.clone()).and_where(Expr::col(alias(column)).eq(value));
+    query.from_table(table.table_ref.clone()).and_where(Expr::col(alias(column)).eq(id_value(table, column, value)));
     query
 }
 
@@ -798,8 +897,8 @@ impl<Shape> SeaOrmAdapter<Shape> {
             let mut query = Query::select();
             query
                 .from(table.table_ref.clone())
-                .and_where(Expr::col(alias(&column.name)).eq(Expr::val(encode(column, value)?)))
-                .and_where(Expr::col(alias("id")).ne(own_id));
+                .and_where(Expr::col(alias(&column.name)).eq(encode_expr(column, value)?))
+                .and_where(Expr::col(alias("id")).ne(id_value(table, "id", own_id)));
             if self.exists(query).await? {
                 return Ok(Some(column.name.clone()));
             }
@@ -823,7 +922,7 @@ impl<Shape> SeaOrmAdapter<Shape> {
         let outcome = match error.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => {
                 let mut same_id = Query::select();
-                same_id.from(table.table_ref.clone()).and_where(Expr::col(alias("id")).eq(id));
+                same_id.from(table.table_ref.clone()).and_where(Expr::col(alias("id")).eq(id_value(table, "id", id)));
                 let id_taken = match duplicate_id {
                     Some(_) => self.exists(same_id).await,
                     None => Ok(false),
@@ -984,7 +1083,7 @@ impl UsersOnly {
             &self.key,
             vec![
                 (alias("id"), text(&key.id)),
-                (alias("user_id"), text(&key.user_id)),
+                (alias("user_id"), id_insert(&self.key, "user_id", &key.user_id)?),
                 (alias("hashed_password"), password),
             ],
         )
@@ -992,6 +1091,16 @@ impl UsersOnly {
 }
 
 impl<Shape: HasUserTables> UserAdapter for SeaOrmAdapter<Shape> {
+    /// A uuid v7 (time-ordered, so new rows go to the end of the primary key's index) when the
+    /// user table's `id` is a uuid column; Lucia v2's 15 random characters otherwise.
+    fn new_user_id(&self) -> String {
+        #[cfg(feature = "with-uuid")]
+        if self.user_tables().user.has_uuid("id") {
+            return uuid::Uuid::now_v7().hyphenated().to_string();
+        }
+        lucia::generate_random_string(lucia::USER_ID_LENGTH)
+    }
+
     async fn get_user(&self, user_id: &str) -> Result<Option<DatabaseUser>, AdapterError> {
         let user = &self.user_tables().user;
         self.fetch_one(&select_where(user, "id", user_id), |row| user_from_row(user, row, 0)).await
@@ -999,7 +1108,7 @@ impl<Shape: HasUserTables> UserAdapter for SeaOrmAdapter<Shape> {
 
     async fn set_user(&self, user: DatabaseUser, key: Option<DatabaseKey>) -> Result<(), AdapterError> {
         let tables = self.user_tables();
-        let mut columns = vec![(alias("id"), text(&user.id))];
+        let mut columns = vec![(alias("id"), id_insert(&tables.user, "id", &user.id)?)];
         columns.extend(encode_attributes(&tables.user, &user.attributes, USER_COLUMNS)?);
         let user_insert = insert(&tables.user, columns)?;
         let user_failure =
@@ -1136,7 +1245,7 @@ impl SessionsOnly {
         query
             .from_table(self.session.table_ref.clone())
             .and_where(self.is_dead(now_ms)?)
-            .and_where(Expr::col(alias("user_id")).eq(user_id));
+            .and_where(Expr::col(alias("user_id")).eq(id_value(&self.session, "user_id", user_id)));
         Ok(query)
     }
 }
@@ -1244,7 +1353,7 @@ impl<Shape: HasSessionTable> SessionAdapter for SeaOrmAdapter<Shape> {
         let table = self.session();
         let mut columns = vec![
             (alias("id"), text(&session.id)),
-            (alias("user_id"), text(&session.user_id)),
+            (alias("user_id"), id_insert(table, "user_id", &session.user_id)?),
             (alias("active_expires"), number(table, "active_expires", session.active_expires)?),
             (alias("idle_expires"), number(table, "idle_expires", session.idle_expires)?),
         ];
@@ -1304,11 +1413,12 @@ impl<Shape: HasAllTables> Adapter for SeaOrmAdapter<Shape> {
         let sql = self.shape.all_tables().session_and_user_sql.get_or_init(|| {
             let mut query = Query::select();
             for column in &session.columns {
-                query
-                    .expr_as(Expr::col((alias("s"), alias(&column.name))), alias(&format!("{SESSION}{}", column.name)));
+                let expr = select_expr(column, Expr::col((alias("s"), alias(&column.name))));
+                query.expr_as(expr, alias(&format!("{SESSION}{}", column.name)));
             }
             for column in &user.columns {
-                query.expr_as(Expr::col((alias("u"), alias(&column.name))), alias(&format!("{USER}{}", column.name)));
+                let expr = select_expr(column, Expr::col((alias("u"), alias(&column.name))));
+                query.expr_as(expr, alias(&format!("{USER}{}", column.name)));
             }
             query
                 .from_as(session.table_ref.clone(), alias("s"))
@@ -1370,7 +1480,7 @@ impl<Shape: HasTokenTable> SeaOrmAdapter<Shape> {
             table,
             vec![
                 (alias("id"), text(&token.id)),
-                (alias("user_id"), text(&token.user_id)),
+                (alias("user_id"), id_insert(table, "user_id", &token.user_id)?),
                 (alias("kind"), text(token.kind.as_str())),
                 (alias("email"), text(&token.email)),
                 (alias("expires"), number(table, "expires", token.expires)?),
@@ -1394,13 +1504,13 @@ impl<Shape: HasTokenTable> SeaOrmAdapter<Shape> {
         if self.backend() != DbBackend::MySql {
             delete.returning_col(alias("user_id"));
             let row = transaction.query_one(&delete).await?;
-            return row.map(|row| row.try_get_by_index::<String>(0)).transpose();
+            return row.map(|row| read_id(table, "user_id", &row, 0)).transpose();
         }
         let mut select = Query::select();
         select.column(alias("user_id")).from(table.table_ref.clone()).and_where(Expr::col(alias("id")).eq(token_id));
         select.lock_exclusive();
         let Some(row) = transaction.query_one(&select).await? else { return Ok(None) };
-        let user_id = row.try_get_by_index::<String>(0)?;
+        let user_id = read_id(table, "user_id", &row, 0)?;
         transaction.execute(&delete).await?;
         Ok(Some(user_id))
     }
@@ -1445,8 +1555,21 @@ impl<Shape: HasTokenTable> SeaOrmAdapter<Shape> {
 
 impl<Shape: HasTokenTable> TokenAdapter for SeaOrmAdapter<Shape> {
     async fn set_token(&self, token: DatabaseToken) -> Result<(), AdapterError> {
-        match self.execute_statement(&self.token_upsert(&token)?, Write::Once).await {
-            Ok(_) => Ok(()),
+        let upsert = self.token_upsert(&token)?;
+        let outcome = if self.backend() == DbBackend::Sqlite {
+            // SQLite compiles a statement against the schema its connection last read, so on a
+            // pooled connection idle since the token table's unique index was made (by a
+            // migration on another connection), `ON CONFLICT (user_id, kind)` fails to compile.
+            // A read of the table first, on the same connection, loads the current schema.
+            let mut probe = Query::select();
+            probe.expr(Expr::val(1)).from(self.tokens().table_ref.clone()).limit(0);
+            let backend = self.backend();
+            self.in_transaction(&[backend.build(&probe), backend.build(&upsert)]).await.map_err(|(_, error)| error)
+        } else {
+            self.execute_statement(&upsert, Write::Once).await.map(drop)
+        };
+        match outcome {
+            Ok(()) => Ok(()),
             Err(error) if is_unknown_user(&error) => Err(AdapterError::InvalidUserId),
             Err(error) => Err(database(error)),
         }

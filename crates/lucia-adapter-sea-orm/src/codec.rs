@@ -2,8 +2,8 @@
 //! rows do), typed by the column kinds read from the entity.
 
 use lucia::{AdapterError, AttributeMap};
-use sea_orm::sea_query::Value;
-use sea_orm::{QueryResult, TryGetable};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Value};
+use sea_orm::{DbErr, QueryResult, TryGetable};
 use serde_json::Value as Json;
 
 use crate::schema::{Column, Kind, Table};
@@ -54,6 +54,46 @@ fn decode(column: &Column, row: &QueryResult, index: usize) -> Result<Json, Adap
         Kind::Bool => get::<bool>(column, row, index),
         Kind::Json => get::<Json>(column, row, index),
         Kind::Bytes => get::<Vec<u8>>(column, row, index),
+        Kind::Enum => get::<String>(column, row, index),
+        #[cfg(feature = "with-uuid")]
+        Kind::Uuid => get_as(column, row, index, |id: uuid::Uuid| id.hyphenated().to_string()),
+        // Exact text, as `rust_decimal`'s serde writes it.
+        #[cfg(feature = "with-rust_decimal")]
+        Kind::Decimal => get_as(column, row, index, |decimal: rust_decimal::Decimal| decimal.to_string()),
+        #[cfg(any(feature = "with-chrono", feature = "with-time"))]
+        Kind::Date | Kind::Time | Kind::DateTime | Kind::DateTimeTz => temporal::decode(column, row, index),
+    }
+}
+
+/// A column read as `T` and shown as the text `show` makes of it.
+#[cfg(any(feature = "with-chrono", feature = "with-time", feature = "with-uuid", feature = "with-rust_decimal"))]
+fn get_as<T: TryGetable>(
+    column: &Column,
+    row: &QueryResult,
+    index: usize,
+    show: impl FnOnce(T) -> String,
+) -> Result<Json, AdapterError> {
+    row.try_get_by_index::<Option<T>>(index)
+        .map(|value| value.map_or(Json::Null, |value| Json::String(show(value))))
+        .map_err(|e| AdapterError::InvalidAttributes(format!("cannot read column `{}`: {e}", column.name)))
+}
+
+/// `column`'s value as SQL, cast to the column's enum type where it has one (PostgreSQL
+/// refuses text for an enum column).
+pub(crate) fn encode_expr(column: &Column, value: &Json) -> Result<Expr, AdapterError> {
+    let value = Expr::val(encode(column, value)?);
+    Ok(match &column.enum_name {
+        Some(name) => value.as_enum(Alias::new(name)),
+        None => value,
+    })
+}
+
+/// `column` as selected: an enum column cast to text (on PostgreSQL; a no-op elsewhere), so it
+/// reads as a string.
+pub(crate) fn select_expr(column: &Column, column_ref: Expr) -> Expr {
+    match column.enum_name {
+        Some(_) => column_ref.as_enum(Alias::new("text")),
+        None => column_ref,
     }
 }
 
@@ -99,6 +139,26 @@ pub(crate) fn encode(column: &Column, value: &Json) -> Result<Value, AdapterErro
             let bytes = bytes.iter().map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()).ok_or_else(mismatch));
             Value::Bytes(Some(bytes.collect::<Result<_, _>>()?))
         }
+        Kind::Enum => Value::String(Some(value.as_str().ok_or_else(mismatch)?.to_owned())),
+        #[cfg(feature = "with-uuid")]
+        Kind::Uuid => Value::Uuid(Some(value.as_str().and_then(|text| text.parse().ok()).ok_or_else(mismatch)?)),
+        // A string (rust_decimal's serde form) or a JSON number, read from its exact text.
+        #[cfg(feature = "with-rust_decimal")]
+        Kind::Decimal => {
+            use rust_decimal::Decimal;
+            let text = match value {
+                Json::String(text) => text.clone(),
+                Json::Number(number) => number.to_string(),
+                _ => return Err(mismatch()),
+            };
+            let decimal =
+                text.parse::<Decimal>().or_else(|_| Decimal::from_scientific(&text)).map_err(|_| mismatch())?;
+            Value::Decimal(Some(decimal))
+        }
+        #[cfg(any(feature = "with-chrono", feature = "with-time"))]
+        Kind::Date | Kind::Time | Kind::DateTime | Kind::DateTimeTz => {
+            value.as_str().and_then(|text| temporal::encode(column.kind, text)).ok_or_else(mismatch)?
+        }
     })
 }
 
@@ -118,7 +178,155 @@ fn null_of(kind: Kind) -> Value {
         Kind::Bool => Value::Bool(None),
         Kind::Json => Value::Json(None),
         Kind::Bytes => Value::Bytes(None),
+        Kind::Enum => Value::String(None),
+        #[cfg(feature = "with-uuid")]
+        Kind::Uuid => Value::Uuid(None),
+        #[cfg(feature = "with-rust_decimal")]
+        Kind::Decimal => Value::Decimal(None),
+        #[cfg(any(feature = "with-chrono", feature = "with-time"))]
+        Kind::Date | Kind::Time | Kind::DateTime | Kind::DateTimeTz => temporal::null(kind),
     }
+}
+
+/// Dates and times as ISO 8601 / RFC 3339 text, the forms `chrono`'s serde writes and reads
+/// (`2024-02-29`, `13:45:00.5`, `2024-02-29T13:45:00.123456`, `2024-02-29T12:45:00Z`), through
+/// `chrono` when the `with-chrono` feature is on.
+#[cfg(feature = "with-chrono")]
+mod temporal {
+    use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat};
+    use lucia::AdapterError;
+    use sea_orm::QueryResult;
+    use sea_orm::sea_query::Value;
+    use serde_json::Value as Json;
+
+    use super::get_as;
+    use crate::schema::{Column, Kind};
+
+    const DATE_TIME: &str = "%Y-%m-%dT%H:%M:%S%.f";
+
+    pub(super) fn decode(column: &Column, row: &QueryResult, index: usize) -> Result<Json, AdapterError> {
+        match column.kind {
+            Kind::Date => get_as(column, row, index, |date: NaiveDate| date.to_string()),
+            Kind::Time => get_as(column, row, index, |time: NaiveTime| time.to_string()),
+            Kind::DateTime => get_as(column, row, index, |at: NaiveDateTime| at.format(DATE_TIME).to_string()),
+            _ => {
+                get_as(column, row, index, |at: DateTime<FixedOffset>| at.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+            }
+        }
+    }
+
+    pub(super) fn encode(kind: Kind, text: &str) -> Option<Value> {
+        Some(match kind {
+            Kind::Date => Value::ChronoDate(Some(text.parse().ok()?)),
+            Kind::Time => Value::ChronoTime(Some(text.parse().ok()?)),
+            Kind::DateTime => Value::ChronoDateTime(Some(text.parse().ok()?)),
+            _ => Value::ChronoDateTimeWithTimeZone(Some(DateTime::parse_from_rfc3339(text).ok()?)),
+        })
+    }
+
+    pub(super) fn null(kind: Kind) -> Value {
+        match kind {
+            Kind::Date => Value::ChronoDate(None),
+            Kind::Time => Value::ChronoTime(None),
+            Kind::DateTime => Value::ChronoDateTime(None),
+            _ => Value::ChronoDateTimeWithTimeZone(None),
+        }
+    }
+}
+
+/// The same text forms as with `chrono` (see above), through `time` when only the `with-time`
+/// feature is on.
+#[cfg(all(feature = "with-time", not(feature = "with-chrono")))]
+mod temporal {
+    use lucia::AdapterError;
+    use sea_orm::QueryResult;
+    use sea_orm::sea_query::Value;
+    use serde_json::Value as Json;
+    use time::format_description::well_known::Rfc3339;
+    use time::macros::format_description;
+    use time::{Date, OffsetDateTime, PrimitiveDateTime, Time};
+
+    use super::get_as;
+    use crate::schema::{Column, Kind};
+
+    const DATE: &[time::format_description::BorrowedFormatItem<'static>] = format_description!("[year]-[month]-[day]");
+    const TIME: &[time::format_description::BorrowedFormatItem<'static>] =
+        format_description!("[hour]:[minute]:[second][optional [.[subsecond]]]");
+    const DATE_TIME: &[time::format_description::BorrowedFormatItem<'static>] =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]");
+
+    pub(super) fn decode(column: &Column, row: &QueryResult, index: usize) -> Result<Json, AdapterError> {
+        // Formatting a valid value into these descriptions cannot fail; `unwrap_or_default`
+        // keeps a panic out of the request path all the same.
+        match column.kind {
+            Kind::Date => get_as(column, row, index, |date: Date| date.format(DATE).unwrap_or_default()),
+            Kind::Time => get_as(column, row, index, |time: Time| time.format(TIME).unwrap_or_default()),
+            Kind::DateTime => {
+                get_as(column, row, index, |at: PrimitiveDateTime| at.format(DATE_TIME).unwrap_or_default())
+            }
+            _ => get_as(column, row, index, |at: OffsetDateTime| at.format(&Rfc3339).unwrap_or_default()),
+        }
+    }
+
+    pub(super) fn encode(kind: Kind, text: &str) -> Option<Value> {
+        Some(match kind {
+            Kind::Date => Value::TimeDate(Some(Date::parse(text, DATE).ok()?)),
+            Kind::Time => Value::TimeTime(Some(Time::parse(text, TIME).ok()?)),
+            Kind::DateTime => Value::TimeDateTime(Some(PrimitiveDateTime::parse(text, DATE_TIME).ok()?)),
+            _ => Value::TimeDateTimeWithTimeZone(Some(OffsetDateTime::parse(text, &Rfc3339).ok()?)),
+        })
+    }
+
+    pub(super) fn null(kind: Kind) -> Value {
+        match kind {
+            Kind::Date => Value::TimeDate(None),
+            Kind::Time => Value::TimeTime(None),
+            Kind::DateTime => Value::TimeDateTime(None),
+            _ => Value::TimeDateTimeWithTimeZone(None),
+        }
+    }
+}
+
+/// Whether `table`'s id column `column` is a uuid column (ids are text otherwise).
+fn is_uuid(table: &Table, column: &str) -> bool {
+    #[cfg(feature = "with-uuid")]
+    return table.column(column).is_some_and(|column| column.kind == Kind::Uuid);
+    #[cfg(not(feature = "with-uuid"))]
+    return {
+        let _ = (table, column);
+        false
+    };
+}
+
+/// An id for the id column `column` (`id`, `user_id`) in a condition: text, or a uuid for a
+/// uuid column, where text that is no uuid becomes NULL, which no row matches (an unknown id
+/// finds nothing, as with text ids).
+pub(crate) fn id_value(table: &Table, column: &str, id: &str) -> Value {
+    #[cfg(feature = "with-uuid")]
+    if is_uuid(table, column) {
+        return Value::Uuid(id.parse().ok());
+    }
+    let _ = (table, column);
+    Value::String(Some(id.to_owned()))
+}
+
+/// An id for the id column `column` in an insert; text that is no uuid for a uuid column names
+/// no user that can exist: [`AdapterError::InvalidUserId`].
+pub(crate) fn id_insert(table: &Table, column: &str, id: &str) -> Result<Expr, AdapterError> {
+    if is_uuid(table, column) && matches!(id_value(table, column, id), Value::Uuid(None)) {
+        return Err(AdapterError::InvalidUserId);
+    }
+    Ok(Expr::val(id_value(table, column, id)))
+}
+
+/// The id column `column` read from `row` at `index`: text, or a uuid as its hyphenated text.
+pub(crate) fn read_id(table: &Table, column: &str, row: &QueryResult, index: usize) -> Result<String, DbErr> {
+    #[cfg(feature = "with-uuid")]
+    if is_uuid(table, column) {
+        return Ok(row.try_get_by_index::<uuid::Uuid>(index)?.hyphenated().to_string());
+    }
+    let _ = (table, column);
+    row.try_get_by_index::<String>(index)
 }
 
 /// A text column's value.

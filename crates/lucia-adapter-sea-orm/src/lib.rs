@@ -67,7 +67,10 @@
 //!
 //! The adapter's features pick the database drivers: `postgres`, `mysql` (MySQL and MariaDB),
 //! `sqlite`; all three by default. To reach a remote server over TLS, also enable a SeaORM TLS
-//! feature such as `runtime-tokio-rustls`.
+//! feature such as `runtime-tokio-rustls`. SeaORM's column-type features, under the same
+//! names, let attribute columns (and user ids) be of those types: `with-chrono` or
+//! `with-time` (dates and times), `with-uuid` (uuids, and uuid user ids),
+//! `with-rust_decimal` (decimals); see [Column types](#column-types).
 //!
 //! ## Usage
 //!
@@ -149,56 +152,44 @@
 //!
 //! ## Database entities
 //!
-//! You can choose any table names: the adapter takes them from the entities. **The `id`
-//! columns are text, not UUIDs or integers.** Columns are found by name: `id`, `user_id`,
-//! `hashed_password`, `active_expires`, `idle_expires` (and, in a token table, `kind`, `email`,
-//! `expires`, `attempts`). Every other column of the user and session entities is an
-//! attribute column; attribute columns may be text, integers, floats,
-//! booleans, JSON or binary. [`LuciaMigration`] creates the tables with foreign keys and
-//! indexes ([`LuciaMigration::sessions_only`]: the session table alone, without a foreign
-//! key); [`entity`] has these three entities ready-made.
+//! You can choose any table names: the adapter takes them from the entities. Columns are found
+//! by name: `id`, `user_id`, `hashed_password`, `active_expires`, `idle_expires` (and, in a
+//! token table, `kind`, `email`, `expires`, `attempts`). User ids (the user table's `id`, the
+//! others' `user_id`) are text or, with `with-uuid`, uuids; key and session ids are text;
+//! expiries are `i64` milliseconds (`BIGINT`). Every other column of the user and session
+//! entities is an attribute column, of any type in [Column types](#column-types).
+//! [`LuciaMigration::from_entities`] creates the tables from the entities, with Lucia's
+//! primary keys, foreign keys and indexes; [`LuciaMigration::new`] creates them from Lucia's
+//! own column list plus [`ColumnDef`](sea_orm_migration::prelude::ColumnDef)s;
+//! [`SeaOrmAdapter::check`] compares the entities with the live database at start-up.
+//! [`entity`] has the three entities ready-made, with text ids.
 //!
-//! The entities below correct Lucia v2's TypeORM examples: there a key was `@OneToOne` with its
-//! user, which makes `key.user_id` unique and allows only one key per user; here a key
-//! belongs to a user many-to-one and a user has many keys and sessions. The session relation's
-//! type (`Relation<user>`) did not compile there; here the relations are checked by the
-//! compiler. Expiries are `i64` milliseconds (`BIGINT`), which TypeORM returned as strings.
+//! The adapter needs no relations: `Relation {}` is enough, and the migration makes the
+//! foreign keys. The shortest entities, users keyed by a uuid with a `created_at`, and the
+//! newcomer's whole path (the README's quick start does the same):
 //!
 //! ```
-//! use lucia_adapter_sea_orm::{SeaOrmAdapter, Tables};
+//! use lucia::{CreateUser, Lucia, NewKey};
+//! use lucia_adapter_sea_orm::{LuciaMigration, SeaOrmAdapter, Tables};
+//! use sea_orm::{ConnectOptions, Database};
+//! use sea_orm_migration::{MigrationTrait, SchemaManager};
 //!
-//! /// The user table: `id` plus attribute columns such as `username`.
+//! /// The user table: `id` plus attribute columns. Each column is written here only.
 //! pub mod user {
 //!     use sea_orm::entity::prelude::*;
 //!
 //!     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 //!     #[sea_orm(table_name = "user")]
 //!     pub struct Model {
-//!         #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
-//!         pub id: String,
+//!         #[sea_orm(primary_key, auto_increment = false)]
+//!         pub id: Uuid,
 //!         #[sea_orm(unique)]
 //!         pub username: String,
+//!         pub created_at: DateTimeUtc,
 //!     }
 //!
 //!     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-//!     pub enum Relation {
-//!         #[sea_orm(has_many = "super::key::Entity")]
-//!         Key,
-//!         #[sea_orm(has_many = "super::session::Entity")]
-//!         Session,
-//!     }
-//!
-//!     impl Related<super::key::Entity> for Entity {
-//!         fn to() -> RelationDef {
-//!             Relation::Key.def()
-//!         }
-//!     }
-//!
-//!     impl Related<super::session::Entity> for Entity {
-//!         fn to() -> RelationDef {
-//!             Relation::Session.def()
-//!         }
-//!     }
+//!     pub enum Relation {}
 //!
 //!     impl ActiveModelBehavior for ActiveModel {}
 //! }
@@ -210,25 +201,14 @@
 //!     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 //!     #[sea_orm(table_name = "key")]
 //!     pub struct Model {
-//!         #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
+//!         #[sea_orm(primary_key, auto_increment = false)]
 //!         pub id: String,
-//!         #[sea_orm(column_type = "Text", indexed)]
-//!         pub user_id: String,
-//!         #[sea_orm(column_type = "Text", nullable)]
+//!         pub user_id: Uuid,
 //!         pub hashed_password: Option<String>,
 //!     }
 //!
 //!     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-//!     pub enum Relation {
-//!         #[sea_orm(belongs_to = "super::user::Entity", from = "Column::UserId", to = "super::user::Column::Id")]
-//!         User,
-//!     }
-//!
-//!     impl Related<super::user::Entity> for Entity {
-//!         fn to() -> RelationDef {
-//!             Relation::User.def()
-//!         }
-//!     }
+//!     pub enum Relation {}
 //!
 //!     impl ActiveModelBehavior for ActiveModel {}
 //! }
@@ -240,37 +220,104 @@
 //!     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 //!     #[sea_orm(table_name = "session")]
 //!     pub struct Model {
-//!         #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
+//!         #[sea_orm(primary_key, auto_increment = false)]
 //!         pub id: String,
-//!         #[sea_orm(column_type = "Text", indexed)]
-//!         pub user_id: String,
+//!         pub user_id: Uuid,
 //!         pub active_expires: i64,
 //!         pub idle_expires: i64,
 //!         pub ip: Option<String>,
 //!     }
 //!
 //!     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-//!     pub enum Relation {
-//!         #[sea_orm(belongs_to = "super::user::Entity", from = "Column::UserId", to = "super::user::Column::Id")]
-//!         User,
-//!     }
-//!
-//!     impl Related<super::user::Entity> for Entity {
-//!         fn to() -> RelationDef {
-//!             Relation::User.def()
-//!         }
-//!     }
+//!     pub enum Relation {}
 //!
 //!     impl ActiveModelBehavior for ActiveModel {}
 //! }
 //!
+//! /// The user's attributes, typed: the user table's columns but `id`.
+//! #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+//! struct User {
+//!     username: String,
+//!     created_at: chrono::DateTime<chrono::Utc>,
+//! }
+//!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() {
-//! # let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
-//! let adapter = SeaOrmAdapter::new(db, Tables { user: user::Entity, key: key::Entity, session: session::Entity });
-//! assert!(adapter.is_ok());
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let db = Database::connect(ConnectOptions::new("sqlite::memory:").max_connections(1).to_owned()).await?;
+//! let tables = Tables { user: user::Entity, key: key::Entity, session: session::Entity };
+//! // In a migrator: `vec![Box::new(LuciaMigration::from_entities(tables)?)]`.
+//! LuciaMigration::from_entities(tables)?.up(&SchemaManager::new(&db)).await?;
+//!
+//! let adapter = SeaOrmAdapter::new(db, tables)?;
+//! adapter.check().await?; // at start-up: the tables against the entities
+//! let auth = Lucia::builder(adapter).user_attributes::<User>().build();
+//!
+//! let ada = User { username: "ada".into(), created_at: "2024-02-29T12:00:00.5Z".parse()? };
+//! let key = NewKey::password("username", "ada", "hunter2 hunter2");
+//! let user = auth.create_user(CreateUser::new(ada.clone()).with_key(key)).await?;
+//! assert_eq!(user.user_id.len(), 36); // a uuid v7
+//! assert_eq!(auth.get_user(&user.user_id).await?.attributes, ada);
+//! # Ok(())
 //! # }
 //! ```
+//!
+//! The entities correct Lucia v2's TypeORM examples: there a key was `@OneToOne` with its
+//! user, which makes `key.user_id` unique and allows only one key per user; here a key belongs
+//! to a user many-to-one. Expiries are `i64` milliseconds (`BIGINT`), which TypeORM returned
+//! as strings.
+//!
+//! ## Column types
+//!
+//! Attributes travel through Lucia as JSON maps, so each column type has a JSON form, the one
+//! the usual serde of its Rust type reads and writes; the application's attributes struct
+//! gives the Rust types back.
+//!
+//! | column (SeaORM `ColumnType`) | JSON form | Rust type in the attributes struct |
+//! |---|---|---|
+//! | `String`, `Char`, `Text` | string | `String` |
+//! | integers, `Float`, `Double`, `Boolean` | number, bool | `i8` … `u64`, `f32`, `f64`, `bool` |
+//! | `Json`, `JsonBinary` | any | `serde_json::Value` or a serde type |
+//! | `Blob`, `Binary`, `VarBinary` | array of byte numbers | `Vec<u8>` |
+//! | `Enum` (`DeriveActiveEnum`, `db_type = "Enum"`) | its string value | the enum, serde names = string values |
+//! | enum with `db_type = "String(..)"` / `"Integer"` | the stored string / number | the enum (serde `into`/`try_from` the number for integers) |
+//! | `Date` | `"2024-02-29"` | `chrono::NaiveDate` |
+//! | `Time` | `"13:45:00.5"` | `chrono::NaiveTime` |
+//! | `DateTime`, `Timestamp` | `"2024-02-29T13:45:00.123456"` | `chrono::NaiveDateTime` |
+//! | `TimestampWithTimeZone` | RFC 3339, `"2024-02-29T12:45:00Z"` | `chrono::DateTime<Utc>` or `<FixedOffset>` |
+//! | `Uuid` | hyphenated, `"67e55044-10b1-426f-9247-bb680e5fe0c8"` | `uuid::Uuid` |
+//! | `Decimal`, `Money` | exact string, `"-12.50"` (a JSON number is read too) | `rust_decimal::Decimal` |
+//!
+//! The attributes type can be the entity's own `Model`, with `#[derive(Serialize,
+//! Deserialize)]` and `#[serde(skip)]` on its `id` (the id is `User::user_id`; the `Model` read
+//! back has the default id): then each column is written once, in the entity.
+//!
+//! Each type is also nullable (`Option<_>`, JSON `null`). With `with-time` instead of
+//! `with-chrono` the JSON forms are the same; give the `time` types those formats:
+//! `#[serde(with = "time::serde::rfc3339")]` for an `OffsetDateTime`, and
+//! `time::serde::format_description!` with `"[year]-[month]-[day]"`,
+//! `"[hour]:[minute]:[second][optional [.[subsecond]]]"` for the others.
+//!
+//! What each backend keeps: PostgreSQL `timestamptz` keeps the instant (read back in UTC, which
+//! `chrono`'s `DateTime` compares equal) to the microsecond; MySQL/MariaDB `DATETIME`, `TIME`
+//! and `TIMESTAMP` as SeaORM creates them keep whole seconds (declare
+//! `column_type = "custom(\"DATETIME(6)\")"` … for more), and `TIMESTAMP` only 1970–2038;
+//! SQLite keeps dates and times as text, exactly. Decimals are exact on PostgreSQL
+//! (`numeric`) and MySQL/MariaDB (`DECIMAL`), up to the 28 digits `rust_decimal` holds;
+//! SQLite reads them through `f64`, as SeaORM does (15 significant digits).
+//!
+//! ### uuid user ids
+//!
+//! A user entity whose `id` is a `Uuid` (native `uuid` on PostgreSQL, `BINARY(16)` on
+//! MySQL/MariaDB and a 16-byte blob on SQLite, as SeaORM makes them) has users keyed by uuid:
+//! the key, session and token tables' `user_id` must then be `Uuid` too (checked when the
+//! adapter is built), [`Lucia::create_user`](lucia::Lucia::create_user) makes ids as uuid v7
+//! (time-ordered, so inserts stay at the end of the primary key's index; through
+//! [`UserAdapter::new_user_id`](lucia::UserAdapter::new_user_id)), and the API still takes and
+//! gives user ids as strings, hyphenated. An id that is no uuid names no user
+//! ([`Error::InvalidUserId`](lucia::Error::InvalidUserId)). Text ids, Lucia v2's, stay the
+//! default and the choice for a database shared with a Lucia v2 application.
+//! ([`LuciaTokenMigration`] makes a text `user_id`; with uuid users, create the token table
+//! yourself, from its entity, with the unique index on `(user_id, kind)`.)
 //!
 //! ## Errors
 //!
@@ -455,6 +502,7 @@
 #![deny(missing_docs)]
 
 mod adapter;
+mod check;
 mod codec;
 pub mod entity;
 mod migration;
@@ -472,5 +520,6 @@ pub use adapter::{
     SeaOrmUserAdapterWithTokens, SessionTableOption, SessionsOnly, Tables, UsersOnly, WithPasskeys, WithSessions,
     WithTokens,
 };
+pub use check::CheckError;
 pub use migration::{LuciaMigration, LuciaPasskeyMigration, LuciaTokenMigration};
 pub use schema::SchemaError;

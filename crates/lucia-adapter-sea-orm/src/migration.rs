@@ -2,9 +2,14 @@
 //! ([`LuciaMigration`]), the token table ([`LuciaTokenMigration`]), and the passkey tables
 //! ([`LuciaPasskeyMigration`]).
 
-use sea_orm::DbBackend;
+use sea_orm::sea_query::TableRef;
+use sea_orm::sea_query::extension::postgres::TypeCreateStatement;
+use sea_orm::{ColumnTrait, DbBackend, EntityTrait, IdenStatic, Iterable, Schema};
 use sea_orm_migration::async_trait::async_trait;
 use sea_orm_migration::prelude::*;
+
+use crate::adapter::Tables;
+use crate::schema::{self, SchemaError};
 
 /// Creates the user, key and (optionally) session tables with primary keys, foreign keys to
 /// the user table, and indexes on `user_id` and on `session.idle_expires` (for sweeps of dead
@@ -61,6 +66,72 @@ pub struct LuciaMigration {
     session_table: Option<String>,
     user_columns: Vec<ColumnDef>,
     session_columns: Vec<ColumnDef>,
+    /// The tables as the application's entities describe them ([`LuciaMigration::from_entities`]).
+    entities: Option<EntityTables>,
+    /// The existing user table a sessions-only session table refers to
+    /// ([`LuciaMigration::session_foreign_key`]).
+    session_references: Option<String>,
+}
+
+/// What creates each table from its entity, for one backend (generic functions made into plain
+/// function pointers, so the migration keeps no type parameters).
+#[derive(Debug, Clone, Copy)]
+struct EntityTables {
+    user: fn(DbBackend) -> EntityTable,
+    key: fn(DbBackend) -> EntityTable,
+    session: fn(DbBackend) -> EntityTable,
+}
+
+/// One table made from an entity: its enum types (PostgreSQL), the table, the indexes the
+/// entity declares.
+struct EntityTable {
+    table_ref: TableRef,
+    enums: Vec<TypeCreateStatement>,
+    table: TableCreateStatement,
+    indexes: Vec<IndexCreateStatement>,
+}
+
+/// The table of `E` for `backend`, as SeaORM makes it from the entity
+/// ([`Schema::get_column_def`]), but with Lucia's id columns (`id`, `user_id`) made as
+/// [`LuciaMigration::new`] makes them (text ids binary-collated `VARCHAR(255)` on MySQL/MariaDB,
+/// whatever the entity's string type; uuid ids `uuid`), and without the foreign keys of the
+/// entity's relations (Lucia adds its own).
+fn entity_table<E: EntityTrait + Default>(backend: DbBackend) -> EntityTable {
+    let entity = E::default();
+    let schema = Schema::new(backend);
+    let mut table = Table::create();
+    table.table(entity.table_ref());
+    for column in E::Column::iter() {
+        let name = column.as_str();
+        let declared = column.def();
+        let mut def = match name {
+            "id" | "user_id" if matches!(declared.get_column_type(), ColumnType::Uuid) => {
+                ColumnDef::new(Alias::new(name)).uuid().not_null().to_owned()
+            }
+            "id" | "user_id" => id_column(backend, name),
+            _ => schema.get_column_def::<E>(column),
+        };
+        if name == "id" {
+            def.primary_key();
+        }
+        table.col(def);
+    }
+    // Entity-declared indexes, less those Lucia makes itself.
+    let mut indexes = schema.create_index_from_entity(entity);
+    indexes.retain(|index| {
+        let columns = index.get_index_spec().get_column_names();
+        !(columns.len() == 1 && matches!(columns[0].as_str(), "user_id" | "idle_expires"))
+    });
+    // One `CREATE TYPE` per enum type, though several columns may share it.
+    let mut enums = schema.create_enum_from_entity(entity);
+    let mut seen = Vec::new();
+    enums.retain(|statement| {
+        let sql = backend.build(statement).to_string();
+        let new = !seen.contains(&sql);
+        seen.push(sql);
+        new
+    });
+    EntityTable { table_ref: entity.table_ref(), enums, table, indexes }
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +154,8 @@ impl LuciaMigration {
             session_table: Some("session".into()),
             user_columns: Vec::new(),
             session_columns: Vec::new(),
+            entities: None,
+            session_references: None,
         }
     }
 
@@ -97,7 +170,60 @@ impl LuciaMigration {
             session_table: Some("session".into()),
             user_columns: Vec::new(),
             session_columns: Vec::new(),
+            entities: None,
+            session_references: None,
         }
+    }
+
+    /// Creates the user, key and session tables from the application's own entities, the
+    /// ones it gives [`SeaOrmAdapter::new`](crate::SeaOrmAdapter::new): every column as the
+    /// entity declares it (types, `NULL`/`NOT NULL`, defaults, `unique`, `indexed`, PostgreSQL
+    /// enum types), so an attribute column is written once, in the entity. Lucia adds what it
+    /// needs, as [`new`](Self::new) does: the `id` primary keys (text ids as `TEXT`, or
+    /// binary-collated `VARCHAR(255)` on MySQL/MariaDB; uuid ids as `uuid`), foreign keys from
+    /// `user_id` to the user table, indexes on `user_id` and `session.idle_expires`. Relations
+    /// the entities declare add no foreign keys (Lucia's are the ones made), so `Relation {}` is
+    /// enough.
+    ///
+    /// Refuses, as [`SeaOrmAdapter::new`](crate::SeaOrmAdapter::new) does, entities that lack
+    /// a column Lucia requires or declare it of the wrong type.
+    ///
+    /// ```
+    /// use lucia_adapter_sea_orm::{LuciaMigration, Tables, entity};
+    /// use sea_orm_migration::prelude::*;
+    ///
+    /// struct Migrator;
+    ///
+    /// impl MigratorTrait for Migrator {
+    ///     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+    ///         let tables = Tables { user: entity::user::Entity, key: entity::key::Entity, session: entity::session::Entity };
+    ///         vec![Box::new(LuciaMigration::from_entities(tables).expect("Lucia's entities"))]
+    ///     }
+    /// }
+    /// ```
+    pub fn from_entities<U, K, S>(tables: Tables<U, K, S>) -> Result<Self, SchemaError>
+    where
+        U: EntityTrait + Default,
+        K: EntityTrait + Default,
+        S: EntityTrait + Default,
+    {
+        let user = schema::user_table(tables.user)?;
+        let key = schema::key_table(tables.key)?;
+        let session = schema::session_table(tables.session)?;
+        key.require_user_id_of(&user)?;
+        session.require_user_id_of(&user)?;
+        Ok(Self {
+            user_tables: Some(UserTableNames { user: user.name, key: key.name }),
+            session_table: Some(session.name),
+            user_columns: Vec::new(),
+            session_columns: Vec::new(),
+            entities: Some(EntityTables {
+                user: entity_table::<U>,
+                key: entity_table::<K>,
+                session: entity_table::<S>,
+            }),
+            session_references: None,
+        })
     }
 
     /// Names all three tables, creating the user and key tables (also after
@@ -112,6 +238,16 @@ impl LuciaMigration {
     /// Names the session table (and creates it, also after `tables(.., None)`).
     pub fn session_table(mut self, name: &str) -> Self {
         self.session_table = Some(name.into());
+        self
+    }
+
+    /// Gives the session table of a [`sessions_only`](Self::sessions_only) migration a
+    /// foreign key to `user_table`, a user table that already exists in the same database
+    /// (say, one whose sessions were kept in another store until now), as the full migration
+    /// gives it; [`SeaOrmAdapter::check`](crate::SeaOrmAdapter::check) expects it of a full
+    /// adapter's session table.
+    pub fn session_foreign_key(mut self, user_table: &str) -> Self {
+        self.session_references = Some(user_table.into());
         self
     }
 
@@ -389,6 +525,9 @@ fn index(table: &str, column: &str) -> IndexCreateStatement {
 impl MigrationTrait for LuciaMigration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let backend = manager.get_database_backend();
+        if let Some(entities) = &self.entities {
+            return self.up_from_entities(manager, entities).await;
+        }
 
         if let Some(names) = &self.user_tables {
             let mut user = Table::create();
@@ -420,8 +559,9 @@ impl MigrationTrait for LuciaMigration {
                 .col(ColumnDef::new(Alias::new("idle_expires")).big_integer().not_null());
             // A foreign key only to a user table this migration creates: a sessions-only
             // table's users live in another database.
-            if let Some(names) = &self.user_tables {
-                session.foreign_key(&mut foreign_key_to_user(session_table, &names.user));
+            let user_table = self.user_tables.as_ref().map(|names| &names.user).or(self.session_references.as_ref());
+            if let Some(user_table) = user_table {
+                session.foreign_key(&mut foreign_key_to_user(session_table, user_table));
             }
             for column in &self.session_columns {
                 session.col(column.clone());
@@ -433,7 +573,8 @@ impl MigrationTrait for LuciaMigration {
         Ok(())
     }
 
-    /// Drops the tables `up` created, and no other.
+    /// Drops the tables `up` created, and no other (PostgreSQL enum types made from entities
+    /// stay: other tables may use them).
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let mut tables = Vec::new();
         tables.extend(self.session_table.iter());
@@ -444,5 +585,57 @@ impl MigrationTrait for LuciaMigration {
             manager.drop_table(Table::drop().table(Alias::new(table)).to_owned()).await?;
         }
         Ok(())
+    }
+}
+
+impl LuciaMigration {
+    async fn up_from_entities(&self, manager: &SchemaManager<'_>, entities: &EntityTables) -> Result<(), DbErr> {
+        let backend = manager.get_database_backend();
+        let (user, key, session) = ((entities.user)(backend), (entities.key)(backend), (entities.session)(backend));
+        let user_name = table_name(&user.table_ref);
+        for (mut made, lucia_indexes) in
+            [(user, &[][..]), (key, &["user_id"][..]), (session, &["user_id", "idle_expires"][..])]
+        {
+            for statement in made.enums {
+                if !enum_exists(manager, &statement).await? {
+                    manager.create_type(statement).await?;
+                }
+            }
+            let name = table_name(&made.table_ref);
+            if !lucia_indexes.is_empty() {
+                made.table.foreign_key(&mut foreign_key_to_user(&name, &user_name));
+            }
+            manager.create_table(made.table).await?;
+            for column in lucia_indexes {
+                manager.create_index(index(&name, column)).await?;
+            }
+            for statement in made.indexes {
+                manager.create_index(statement).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether PostgreSQL already has the enum type `statement` creates (another table's column
+/// may use it).
+async fn enum_exists(manager: &SchemaManager<'_>, statement: &TypeCreateStatement) -> Result<bool, DbErr> {
+    use sea_orm::ConnectionTrait;
+    let sql = manager.get_database_backend().build(statement).to_string();
+    // `CREATE TYPE "name" AS ENUM (...)`
+    let Some(name) = sql.split('"').nth(1) else { return Ok(false) };
+    let query = sea_orm::Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT 1 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+         WHERE t.typname = $1 AND n.nspname = ANY (current_schemas(false))",
+        [name.into()],
+    );
+    Ok(manager.get_connection().query_one_raw(query).await?.is_some())
+}
+
+fn table_name(table_ref: &TableRef) -> String {
+    match table_ref {
+        TableRef::Table(name, _) => name.1.to_string(),
+        _ => String::new(),
     }
 }

@@ -30,7 +30,9 @@ pub enum SchemaError {
     },
     /// A column has a type the adapter cannot carry as an attribute.
     #[error(
-        "column `{table}.{column}` is {found}; attribute columns must be text, integer, float, boolean, JSON or binary"
+        "column `{table}.{column}` is {found}; attribute columns must be text, integer, float, boolean, JSON, binary, \
+         an enum, or (with the adapter's `with-chrono` or `with-time`, `with-uuid`, `with-rust_decimal` features) \
+         date/time, uuid or decimal"
     )]
     UnsupportedType {
         /// Table name.
@@ -39,6 +41,43 @@ pub enum SchemaError {
         column: String,
         /// What the entity declares.
         found: String,
+    },
+    /// [`check`](crate::SeaOrmAdapter::check): the database has no table of the entity's name.
+    #[error("the database has no table `{table}` (the entity's table name); run the migration, or fix the name")]
+    DatabaseTableMissing {
+        /// Table name, as the entity gives it.
+        table: String,
+    },
+    /// [`check`](crate::SeaOrmAdapter::check): the database's table lacks a column of the
+    /// entity.
+    #[error("table `{table}` in the database has no column `{column}`, which its entity declares")]
+    DatabaseColumnMissing {
+        /// Table name.
+        table: String,
+        /// Column name.
+        column: String,
+    },
+    /// [`check`](crate::SeaOrmAdapter::check): the database's column cannot hold what the
+    /// entity declares.
+    #[error("column `{table}.{column}` is `{database}` in the database, which cannot hold the entity's {entity}")]
+    DatabaseColumnType {
+        /// Table name.
+        table: String,
+        /// Column name.
+        column: String,
+        /// What the entity declares.
+        entity: String,
+        /// The column's type in the database.
+        database: String,
+    },
+    /// [`check`](crate::SeaOrmAdapter::check): a table's `user_id` has no foreign key to the
+    /// user table.
+    #[error("`{table}.user_id` has no foreign key to table `{references}` in the database")]
+    DatabaseForeignKeyMissing {
+        /// Table name.
+        table: String,
+        /// The user table.
+        references: String,
     },
 }
 
@@ -59,6 +98,27 @@ pub(crate) enum Kind {
     Bool,
     Json,
     Bytes,
+    /// A database enum (PostgreSQL `CREATE TYPE .. AS ENUM`, MySQL `ENUM(..)`), carried as its
+    /// text value.
+    Enum,
+    /// `DATE`, as `YYYY-MM-DD`.
+    #[cfg(any(feature = "with-chrono", feature = "with-time"))]
+    Date,
+    /// `TIME`, as `HH:MM:SS[.fraction]`.
+    #[cfg(any(feature = "with-chrono", feature = "with-time"))]
+    Time,
+    /// A date-time without time zone, as `YYYY-MM-DDTHH:MM:SS[.fraction]`.
+    #[cfg(any(feature = "with-chrono", feature = "with-time"))]
+    DateTime,
+    /// A date-time with time zone, as RFC 3339.
+    #[cfg(any(feature = "with-chrono", feature = "with-time"))]
+    DateTimeTz,
+    /// A uuid, as its hyphenated text.
+    #[cfg(feature = "with-uuid")]
+    Uuid,
+    /// A decimal, as its exact text.
+    #[cfg(feature = "with-rust_decimal")]
+    Decimal,
 }
 
 impl Kind {
@@ -78,6 +138,19 @@ impl Kind {
             ColumnType::Boolean => Self::Bool,
             ColumnType::Json | ColumnType::JsonBinary => Self::Json,
             ColumnType::Blob | ColumnType::Binary(_) | ColumnType::VarBinary(_) => Self::Bytes,
+            ColumnType::Enum { .. } => Self::Enum,
+            #[cfg(any(feature = "with-chrono", feature = "with-time"))]
+            ColumnType::Date => Self::Date,
+            #[cfg(any(feature = "with-chrono", feature = "with-time"))]
+            ColumnType::Time => Self::Time,
+            #[cfg(any(feature = "with-chrono", feature = "with-time"))]
+            ColumnType::DateTime | ColumnType::Timestamp => Self::DateTime,
+            #[cfg(any(feature = "with-chrono", feature = "with-time"))]
+            ColumnType::TimestampWithTimeZone => Self::DateTimeTz,
+            #[cfg(feature = "with-uuid")]
+            ColumnType::Uuid => Self::Uuid,
+            #[cfg(feature = "with-rust_decimal")]
+            ColumnType::Decimal(_) | ColumnType::Money(_) => Self::Decimal,
             _ => return None,
         })
     }
@@ -90,6 +163,9 @@ pub(crate) struct Column {
     pub(crate) nullable: bool,
     /// Declared `unique` in the entity: a duplicate value is `DuplicateAttribute { column }`.
     pub(crate) unique: bool,
+    /// The database enum type of an [`Kind::Enum`] column: PostgreSQL reads it cast to text
+    /// and writes text cast to it.
+    pub(crate) enum_name: Option<String>,
 }
 
 /// A table as the adapter uses it.
@@ -111,7 +187,12 @@ impl Table {
                     column: column.as_str().to_owned(),
                     found: format!("{:?}", def.get_column_type()),
                 })?;
-                Ok(Column { name: column.as_str().to_owned(), kind, nullable: def.is_null(), unique: def.is_unique() })
+                let enum_name = match def.get_column_type() {
+                    ColumnType::Enum { name, .. } => Some(name.to_string()),
+                    _ => None,
+                };
+                let (nullable, unique) = (def.is_null(), def.is_unique());
+                Ok(Column { name: column.as_str().to_owned(), kind, nullable, unique, enum_name })
             })
             .collect::<Result<_, SchemaError>>()?;
         Ok(Self { name, table_ref: entity.table_ref(), columns })
@@ -141,10 +222,45 @@ impl Table {
         Ok(())
     }
 
+    /// A key, session or token id: text.
     pub(crate) fn require_id(&self, name: &'static str) -> Result<(), SchemaError> {
         self.require(name, "a text column", &[Kind::Text])
     }
+
+    /// A user id (the user table's `id`, the others' `user_id`): text, or a uuid.
+    pub(crate) fn require_user_id(&self, name: &'static str) -> Result<(), SchemaError> {
+        self.require(name, USER_ID, USER_ID_KINDS)
+    }
+
+    /// Checks that this table's `user_id` is of the type of `user`'s `id`.
+    pub(crate) fn require_user_id_of(&self, user: &Table) -> Result<(), SchemaError> {
+        let (Some(id), Some(user_id)) = (user.column("id"), self.column("user_id")) else { return Ok(()) };
+        if id.kind != user_id.kind {
+            return Err(SchemaError::WrongType {
+                table: self.name.clone(),
+                column: "user_id".into(),
+                expected: "the type of the user table's `id`",
+                found: format!("{:?}, and `{}.id` is {:?}", user_id.kind, user.name, id.kind),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether user ids in this table (its `id` or `user_id`) are uuids.
+    #[cfg(feature = "with-uuid")]
+    pub(crate) fn has_uuid(&self, name: &str) -> bool {
+        self.column(name).is_some_and(|column| column.kind == Kind::Uuid)
+    }
 }
+
+#[cfg(feature = "with-uuid")]
+const USER_ID: &str = "a text or uuid column";
+#[cfg(not(feature = "with-uuid"))]
+const USER_ID: &str = "a text column (or, with the `with-uuid` feature, a uuid column)";
+#[cfg(feature = "with-uuid")]
+const USER_ID_KINDS: &[Kind] = &[Kind::Text, Kind::Uuid];
+#[cfg(not(feature = "with-uuid"))]
+const USER_ID_KINDS: &[Kind] = &[Kind::Text];
 
 const MILLIS: &str = "a 64-bit integer (BigInteger or BigUnsigned) of milliseconds";
 const MILLIS_KINDS: &[Kind] = &[Kind::I64, Kind::U64];
@@ -152,7 +268,7 @@ const MILLIS_KINDS: &[Kind] = &[Kind::I64, Kind::U64];
 /// The user table: `id` plus any attribute columns.
 pub(crate) fn user_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaError> {
     let table = Table::describe(entity)?;
-    table.require_id("id")?;
+    table.require_user_id("id")?;
     Ok(table)
 }
 
@@ -160,7 +276,7 @@ pub(crate) fn user_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaError
 pub(crate) fn key_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaError> {
     let table = Table::describe(entity)?;
     table.require_id("id")?;
-    table.require_id("user_id")?;
+    table.require_user_id("user_id")?;
     table.require("hashed_password", "a nullable text column", &[Kind::Text])?;
     if table.column("hashed_password").is_some_and(|c| !c.nullable) {
         return Err(SchemaError::WrongType {
@@ -178,7 +294,7 @@ pub(crate) fn key_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaError>
 pub(crate) fn session_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaError> {
     let table = Table::describe(entity)?;
     table.require_id("id")?;
-    table.require_id("user_id")?;
+    table.require_user_id("user_id")?;
     table.require("active_expires", MILLIS, MILLIS_KINDS)?;
     table.require("idle_expires", MILLIS, MILLIS_KINDS)?;
     Ok(table)
@@ -189,7 +305,7 @@ pub(crate) fn session_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaEr
 pub(crate) fn token_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaError> {
     let table = Table::describe(entity)?;
     table.require_id("id")?;
-    table.require_id("user_id")?;
+    table.require_user_id("user_id")?;
     table.require("kind", "a text column", &[Kind::Text])?;
     table.require("email", "a text column", &[Kind::Text])?;
     table.require("expires", MILLIS, MILLIS_KINDS)?;

@@ -54,8 +54,8 @@ entity!(session_with_i32_expiries, "session", {
 entity!(user_with_date, "user", {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
-    #[sea_orm(column_type = "Date")]
-    pub born: String,
+    #[sea_orm(column_type = "Year")]
+    pub born: i32,
 });
 entity!(session_s, "s", {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -131,6 +131,10 @@ fn entities_with_missing_or_mistyped_columns_are_rejected_at_construction() {
         adapter_error(Tables { user: user::Entity, key: key_without_password::Entity, session: NoSessionTable });
     assert_eq!(error, SchemaError::MissingColumn { table: "key".into(), column: "hashed_password" });
     assert_eq!(error.to_string(), "table `key` has no `hashed_password` column, which Lucia requires");
+    // The migration from entities refuses them the same way.
+    let tables = Tables { user: user::Entity, key: key_without_password::Entity, session: session::Entity };
+    let error = lucia_adapter_sea_orm::LuciaMigration::from_entities(tables).expect_err("refused");
+    assert_eq!(error, SchemaError::MissingColumn { table: "key".into(), column: "hashed_password" });
 
     let error =
         adapter_error(Tables { user: user::Entity, key: key_with_required_password::Entity, session: NoSessionTable });
@@ -419,4 +423,51 @@ async fn postgres_clear_session_ids_convert_to_hashed() {
 #[tokio::test]
 async fn mysql_clear_session_ids_convert_to_hashed() {
     clear_session_ids_convert_to_hashed(Backend::MySql).await;
+}
+
+/// SQLite compiles each statement against the schema its connection last read: a pooled
+/// connection that read it before the token table's unique `(user_id, kind)` index was made (by
+/// a migration on another connection) must still store tokens (`ON CONFLICT (user_id, kind)`
+/// failed to compile on it: a flaky conformance failure, when a connection read the schema
+/// between the migration's `CREATE TABLE` and `CREATE INDEX`).
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_tokens_on_connections_older_than_the_token_index() {
+    use lucia::{DatabaseToken, TokenAdapter, TokenKind};
+    use sea_orm::TransactionTrait;
+
+    let Some(store) = common::Store::new(Backend::Sqlite).await else { return };
+    store.migrate_test_tables().await;
+    // Schema changes on one connection of their own (another would have a stale schema too).
+    let ddl = store.another_pool(1).await;
+    ddl.execute_unprepared("DROP INDEX idx_user_token_user_id_kind").await.unwrap();
+    let pool = store.another_pool(2).await;
+    let adapter = common::test_adapter_with_tokens(pool.clone());
+    let user = DatabaseUser { id: "ada".into(), attributes: json!({ "username": "ada" }).as_object().unwrap().clone() };
+    adapter.set_user(user, None).await.unwrap();
+    // Both connections of the pool read the token table, before its index exists.
+    let (first, second) = (pool.begin().await.unwrap(), pool.begin().await.unwrap());
+    for transaction in [&first, &second] {
+        transaction.execute_unprepared("SELECT * FROM user_token LIMIT 0").await.unwrap();
+    }
+    first.commit().await.unwrap();
+    second.commit().await.unwrap();
+    let index = "CREATE UNIQUE INDEX idx_user_token_user_id_kind ON user_token (user_id, kind)";
+    ddl.execute_unprepared(index).await.unwrap();
+
+    let kinds = [TokenKind::EmailVerification, TokenKind::PasswordReset].into_iter().cycle().take(4);
+    for (attempt, kind) in kinds.enumerate() {
+        let token = DatabaseToken {
+            id: format!("token-{attempt}"),
+            user_id: "ada".into(),
+            kind,
+            email: "ada@example.com".into(),
+            expires: i64::MAX,
+            attempts: 0,
+        };
+        let outcome = adapter.set_token(token).await;
+        assert!(outcome.is_ok(), "set_token {attempt}: {outcome:?}");
+    }
+    pool.close().await.unwrap();
+    ddl.close().await.unwrap();
+    store.drop_store().await;
 }

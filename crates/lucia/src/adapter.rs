@@ -181,6 +181,14 @@ pub trait UserAdapter: Send + Sync {
         let _ = now_ms;
         std::future::ready(Ok(0))
     }
+
+    /// A new user id, for [`Lucia::create_user`](crate::Lucia::create_user) without one: by
+    /// default Lucia v2's 15 random characters ([`generate_random_string`](crate::generate_random_string)).
+    /// A store whose user table keys users by another type makes ids of that type (the SeaORM
+    /// adapter over a `uuid` id column makes uuids), so the core needs no setting for it.
+    fn new_user_id(&self) -> String {
+        crate::generate_random_string(crate::USER_ID_LENGTH)
+    }
 }
 
 /// Storage of sessions.
@@ -375,6 +383,9 @@ impl<U: UserAdapter, S: SessionAdapter> UserAdapter for SplitAdapter<U, S> {
     }
     fn delete_expired_tokens(&self, now_ms: i64) -> impl Future<Output = Result<u64, AdapterError>> + Send {
         self.users.delete_expired_tokens(now_ms)
+    }
+    fn new_user_id(&self) -> String {
+        self.users.new_user_id()
     }
 }
 

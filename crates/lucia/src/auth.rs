@@ -9,7 +9,6 @@ use serde_json::Value;
 
 use crate::config::{Config, LuciaBuilder, SignInThrottle};
 use crate::deadline::{Deadlined, within};
-use crate::id::USER_ID_LENGTH;
 use crate::password::HashingPool;
 use crate::session::{from_millis, to_millis};
 use crate::throttle::{Attempt, DynThrottleStore, throttle_key};
@@ -18,7 +17,7 @@ use crate::verification::EmailSettings;
 use crate::{
     Adapter, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, Env, Error, Key, MAX_PASSWORD_BYTES, NewSession,
     Session, SessionAdapter, SessionCookie, SessionHandle, SessionState, SessionToken, SessionUpdate, User,
-    UserAdapter, create_key_id, generate_random_string,
+    UserAdapter, create_key_id,
 };
 
 /// Attributes for tables with no attribute columns: serialises to `{}` and reads any row.
@@ -277,7 +276,7 @@ where
     /// [`PasswordPolicy`](crate::PasswordPolicy)), [`Error::Busy`] (too many hashes at once).
     /// On any error nothing is written.
     pub async fn create_user(&self, options: CreateUser<U>) -> Result<User<U>, Error> {
-        let user_id = options.user_id.unwrap_or_else(|| generate_random_string(USER_ID_LENGTH));
+        let user_id = options.user_id.unwrap_or_else(|| self.inner.adapter.new_user_id());
         check_user_id(&user_id)?;
         let attributes = to_attribute_map(&options.attributes, RESERVED_USER_COLUMNS)?;
         let key = match options.key {

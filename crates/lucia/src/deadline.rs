@@ -83,6 +83,10 @@ impl<A: UserAdapter> UserAdapter for Deadlined<A> {
     fn delete_expired_tokens(&self, now_ms: i64) -> impl Future<Output = Result<u64, AdapterError>> + Send {
         self.adapter.delete_expired_tokens(now_ms)
     }
+
+    fn new_user_id(&self) -> String {
+        self.adapter.new_user_id()
+    }
 }
 
 impl<A: SessionAdapter> SessionAdapter for Deadlined<A> {

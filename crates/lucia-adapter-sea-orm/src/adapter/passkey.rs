@@ -7,10 +7,10 @@ use serde_json::Value as Json;
 
 use super::shape::{HasUserTables, PasskeyTables};
 use super::{
-    SWEEP_BATCH, SeaOrmAdapter, Table, WithPasskeys, alias, database, delete_expired_batch, delete_where_statement,
-    finish, insert, number, retry_deadlocks, select_where, text,
+    SWEEP_BATCH, SeaOrmAdapter, Table, WithPasskeys, Write, alias, database, delete_expired_batch,
+    delete_where_statement, finish, insert, number, retry_deadlocks, select_where, text,
 };
-use crate::codec::{decode_row, read_millis, read_optional_text, read_text};
+use crate::codec::{decode_row, encode_expr, id_insert, id_value, read_millis, read_optional_text, read_text};
 
 const PASSKEY_COLUMNS: [&str; 9] =
     ["id", "user_id", "name", "credential", "counter", "backup_eligible", "backup_state", "created_at", "last_used_at"];
@@ -70,7 +70,7 @@ impl<Shape: HasUserTables> SeaOrmAdapter<WithPasskeys<Shape>> {
     /// passkey's deletion, then a count of the user's keys and passkeys left, and a rollback if
     /// there are none.
     async fn try_delete_passkey(&self, user_id: &str, passkey_id: &str) -> Result<PasskeyDeletion, ((), DbErr)> {
-        let transaction = self.read(|| self.db.begin()).await.map_err(|error| ((), error))?;
+        let transaction = self.rerun_on_dead_connection(|| self.db.begin()).await.map_err(|error| ((), error))?;
         let outcome = self.delete_passkey_in(&transaction, user_id, passkey_id).await.map_err(|error| ((), error));
         match outcome {
             // Nothing to keep: roll back (the deletion, if it happened).
@@ -95,19 +95,19 @@ impl<Shape: HasUserTables> SeaOrmAdapter<WithPasskeys<Shape>> {
             let mut lock = Query::select();
             lock.expr(Expr::val(1))
                 .from(users.user.table_ref.clone())
-                .and_where(Expr::col(alias("id")).eq(user_id))
+                .and_where(Expr::col(alias("id")).eq(id_value(&users.user, "id", user_id)))
                 .lock_exclusive();
             transaction.query_one(&lock).await?;
         }
         let mut delete = delete_where_statement(passkey, "id", passkey_id);
-        delete.and_where(Expr::col(alias("user_id")).eq(user_id));
+        delete.and_where(Expr::col(alias("user_id")).eq(id_value(passkey, "user_id", user_id)));
         if transaction.execute(&delete).await?.rows_affected() == 0 {
             return Ok(PasskeyDeletion::NotFound);
         }
         let count = |table: &Table| {
             let mut query = Query::select();
             query.expr(Expr::col(alias("id")).count()).from(table.table_ref.clone());
-            query.and_where(Expr::col(alias("user_id")).eq(user_id));
+            query.and_where(Expr::col(alias("user_id")).eq(id_value(table, "user_id", user_id)));
             query
         };
         let mut methods = 0;
@@ -142,7 +142,7 @@ impl<Shape: HasUserTables> SeaOrmAdapter<WithPasskeys<Shape>> {
     }
 
     async fn try_take_challenge(&self, challenge_id: &str) -> Result<Option<QueryResult>, ((), DbErr)> {
-        let transaction = self.read(|| self.db.begin()).await.map_err(|error| ((), error))?;
+        let transaction = self.rerun_on_dead_connection(|| self.db.begin()).await.map_err(|error| ((), error))?;
         let outcome = self.take_challenge(&transaction, challenge_id).await.map_err(|error| ((), error));
         finish(transaction, outcome).await
     }
@@ -159,7 +159,7 @@ impl<Shape: HasUserTables> PasskeyAdapter for SeaOrmAdapter<WithPasskeys<Shape>>
             table,
             vec![
                 (alias("id"), text(&passkey.id)),
-                (alias("user_id"), text(&passkey.user_id)),
+                (alias("user_id"), id_insert(table, "user_id", &passkey.user_id)?),
                 (alias("name"), text(&passkey.name)),
                 (alias("credential"), text(&passkey.credential)),
                 (alias("counter"), number(table, "counter", passkey.counter.into())?),
@@ -169,7 +169,7 @@ impl<Shape: HasUserTables> PasskeyAdapter for SeaOrmAdapter<WithPasskeys<Shape>>
                 (alias("last_used_at"), last_used_at),
             ],
         )?;
-        match self.execute_statement(&statement).await {
+        match self.execute_statement(&statement, Write::Once).await {
             Ok(_) => Ok(()),
             Err(error) => {
                 let duplicate = Some(AdapterError::DuplicateKeyId);
@@ -208,13 +208,13 @@ impl<Shape: HasUserTables> PasskeyAdapter for SeaOrmAdapter<WithPasskeys<Shape>>
             .value(alias("last_used_at"), number(table, "last_used_at", passkey_use.used_at)?)
             .and_where(Expr::col(alias("id")).eq(passkey_id))
             .and_where(advances);
-        Ok(self.execute(&update).await? == 1)
+        Ok(self.execute(&update, Write::Once).await? == 1)
     }
 
     async fn rename_passkey(&self, user_id: &str, passkey_id: &str, name: &str) -> Result<bool, AdapterError> {
         let table = &self.passkey_tables().passkey;
         let mut owned = select_where(table, "id", passkey_id);
-        owned.and_where(Expr::col(alias("user_id")).eq(user_id));
+        owned.and_where(Expr::col(alias("user_id")).eq(id_value(table, "user_id", user_id)));
         // MySQL/MariaDB count only changed rows, so a rename to the same name would look like
         // a missing passkey: the row is looked up instead.
         let mut update = Query::update();
@@ -222,8 +222,8 @@ impl<Shape: HasUserTables> PasskeyAdapter for SeaOrmAdapter<WithPasskeys<Shape>>
             .table(table.table_ref.clone())
             .value(alias("name"), text(name))
             .and_where(Expr::col(alias("id")).eq(passkey_id))
-            .and_where(Expr::col(alias("user_id")).eq(user_id));
-        self.execute(&update).await?;
+            .and_where(Expr::col(alias("user_id")).eq(id_value(table, "user_id", user_id)));
+        self.execute(&update, Write::Idempotent).await?;
         Ok(self.fetch_one(&owned, |_| Ok(())).await?.is_some())
     }
 
@@ -234,8 +234,12 @@ impl<Shape: HasUserTables> PasskeyAdapter for SeaOrmAdapter<WithPasskeys<Shape>>
     async fn insert_passkey_challenge(&self, challenge: PasskeyChallenge) -> Result<(), AdapterError> {
         let table = &self.passkey_tables().challenge;
         let user_id = match &challenge.user_id {
-            Some(user_id) => text(user_id),
-            None => Expr::val(sea_orm::Value::String(None)),
+            Some(user_id) => id_insert(table, "user_id", user_id)?,
+            // A NULL of the column's type (text, or uuid for uuid user ids).
+            None => match table.column("user_id") {
+                Some(column) => encode_expr(column, &Json::Null)?,
+                None => return Err(AdapterError::InvalidAttributes("no column `user_id`".into())),
+            },
         };
         let statement = insert(
             table,
@@ -246,7 +250,7 @@ impl<Shape: HasUserTables> PasskeyAdapter for SeaOrmAdapter<WithPasskeys<Shape>>
                 (alias("expires"), number(table, "expires", challenge.expires)?),
             ],
         )?;
-        self.execute(&statement).await.map(drop)
+        self.execute(&statement, Write::Once).await.map(drop)
     }
 
     async fn take_passkey_challenge(&self, challenge_id: &str) -> Result<Option<PasskeyChallenge>, AdapterError> {
