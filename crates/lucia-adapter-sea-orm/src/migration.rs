@@ -71,6 +71,9 @@ pub struct LuciaMigration {
     /// The existing user table a sessions-only session table refers to
     /// ([`LuciaMigration::session_foreign_key`]).
     session_references: Option<String>,
+    /// The user entity's id is a `Uuid` ([`LuciaMigration::from_entities`]): the token and
+    /// passkey migrations it hands out make `uuid` `user_id` columns.
+    uuid_user_ids: bool,
 }
 
 /// What creates each table from its entity, for one backend (generic functions made into plain
@@ -156,6 +159,7 @@ impl LuciaMigration {
             session_columns: Vec::new(),
             entities: None,
             session_references: None,
+            uuid_user_ids: false,
         }
     }
 
@@ -172,6 +176,7 @@ impl LuciaMigration {
             session_columns: Vec::new(),
             entities: None,
             session_references: None,
+            uuid_user_ids: false,
         }
     }
 
@@ -212,6 +217,10 @@ impl LuciaMigration {
         let session = schema::session_table(tables.session)?;
         key.require_user_id_of(&user)?;
         session.require_user_id_of(&user)?;
+        #[cfg(feature = "with-uuid")]
+        let uuid_user_ids = user.has_uuid("id");
+        #[cfg(not(feature = "with-uuid"))]
+        let uuid_user_ids = false;
         Ok(Self {
             user_tables: Some(UserTableNames { user: user.name, key: key.name }),
             session_table: Some(session.name),
@@ -223,6 +232,7 @@ impl LuciaMigration {
                 session: entity_table::<S>,
             }),
             session_references: None,
+            uuid_user_ids,
         })
     }
 
@@ -266,9 +276,22 @@ impl LuciaMigration {
     /// The migration that adds the token table `token` next to this migration's user table
     /// (named by [`tables`](Self::tables)), to put after it in the migrator. Without a user
     /// table (after [`sessions_only`](Self::sessions_only)) it refers to `user`.
+    /// After [`from_entities`](Self::from_entities) with a `Uuid` user id, its `user_id` is
+    /// `uuid` too.
     pub fn token_migration(&self) -> LuciaTokenMigration {
-        let user = self.user_tables.as_ref().map_or("user", |names| &names.user);
-        LuciaTokenMigration::new().user_table(user)
+        let migration = LuciaTokenMigration::new().user_table(self.user_table_name());
+        if self.uuid_user_ids { migration.uuid_user_ids() } else { migration }
+    }
+
+    /// The migration that adds the passkey tables next to this migration's user table, as
+    /// [`token_migration`](Self::token_migration) does the token table.
+    pub fn passkey_migration(&self) -> LuciaPasskeyMigration {
+        let migration = LuciaPasskeyMigration::new().user_table(self.user_table_name());
+        if self.uuid_user_ids { migration.uuid_user_ids() } else { migration }
+    }
+
+    fn user_table_name(&self) -> &str {
+        self.user_tables.as_ref().map_or("user", |names| &names.user)
     }
 }
 
@@ -308,6 +331,7 @@ impl LuciaMigration {
 pub struct LuciaTokenMigration {
     user_table: String,
     token_table: String,
+    uuid_user_ids: bool,
 }
 
 impl Default for LuciaTokenMigration {
@@ -319,7 +343,14 @@ impl Default for LuciaTokenMigration {
 impl LuciaTokenMigration {
     /// Table `token`, referring to table `user`.
     pub fn new() -> Self {
-        Self { user_table: "user".into(), token_table: "token".into() }
+        Self { user_table: "user".into(), token_table: "token".into(), uuid_user_ids: false }
+    }
+
+    /// Makes `user_id` a `uuid` column, for a user table keyed by `uuid`
+    /// ([`LuciaMigration::token_migration`] after [`LuciaMigration::from_entities`] sets it).
+    pub fn uuid_user_ids(mut self) -> Self {
+        self.uuid_user_ids = true;
+        self
     }
 
     /// Names the user table the tokens refer to.
@@ -349,7 +380,7 @@ impl MigrationTrait for LuciaTokenMigration {
         let token = Table::create()
             .table(Alias::new(table))
             .col(id_column(backend, "id").primary_key())
-            .col(id_column(backend, "user_id"))
+            .col(user_id_column(backend, self.uuid_user_ids))
             .col(ColumnDef::new(Alias::new("kind")).string_len(32).not_null())
             .col(long_text(backend, "email").not_null())
             .col(ColumnDef::new(Alias::new("expires")).big_integer().not_null())
@@ -401,6 +432,7 @@ pub struct LuciaPasskeyMigration {
     user_table: String,
     passkey_table: String,
     challenge_table: String,
+    uuid_user_ids: bool,
 }
 
 impl Default for LuciaPasskeyMigration {
@@ -412,7 +444,19 @@ impl Default for LuciaPasskeyMigration {
 impl LuciaPasskeyMigration {
     /// Tables `passkey` and `passkey_challenge`, referring to table `user`.
     pub fn new() -> Self {
-        Self { user_table: "user".into(), passkey_table: "passkey".into(), challenge_table: "passkey_challenge".into() }
+        Self {
+            user_table: "user".into(),
+            passkey_table: "passkey".into(),
+            challenge_table: "passkey_challenge".into(),
+            uuid_user_ids: false,
+        }
+    }
+
+    /// Makes the `user_id` columns `uuid`, for a user table keyed by `uuid`
+    /// ([`LuciaMigration::passkey_migration`] after [`LuciaMigration::from_entities`] sets it).
+    pub fn uuid_user_ids(mut self) -> Self {
+        self.uuid_user_ids = true;
+        self
     }
 
     /// Names the user table the passkeys refer to.
@@ -443,7 +487,7 @@ impl MigrationTrait for LuciaPasskeyMigration {
         let passkey = Table::create()
             .table(Alias::new(table))
             .col(id_column(backend, "id").primary_key())
-            .col(id_column(backend, "user_id"))
+            .col(user_id_column(backend, self.uuid_user_ids))
             .col(long_text(backend, "name").not_null())
             .col(ColumnDef::new(Alias::new("credential")).text().not_null())
             .col(ColumnDef::new(Alias::new("counter")).big_integer().not_null())
@@ -457,7 +501,7 @@ impl MigrationTrait for LuciaPasskeyMigration {
         manager.create_index(index(table, "user_id")).await?;
 
         let challenge_table = &self.challenge_table;
-        let mut user_id = id_column(backend, "user_id");
+        let mut user_id = user_id_column(backend, self.uuid_user_ids);
         let challenge = Table::create()
             .table(Alias::new(challenge_table))
             .col(id_column(backend, "id").primary_key())
@@ -487,6 +531,15 @@ impl MigrationName for LuciaMigration {
 }
 
 /// A text column that can be a primary key or indexed on every backend.
+/// A `user_id` column: `uuid` for a user table keyed by `uuid`, else text as [`id_column`].
+fn user_id_column(backend: DbBackend, uuid: bool) -> ColumnDef {
+    if uuid {
+        ColumnDef::new(Alias::new("user_id")).uuid().not_null().to_owned()
+    } else {
+        id_column(backend, "user_id")
+    }
+}
+
 fn id_column(backend: DbBackend, name: &str) -> ColumnDef {
     let mut column = ColumnDef::new(Alias::new(name));
     match backend {

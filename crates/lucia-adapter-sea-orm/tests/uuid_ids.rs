@@ -98,6 +98,29 @@ struct Account {
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// A token table for uuid users, made by `LuciaMigration::token_migration` after
+/// `from_entities`.
+mod account_token {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "account_token")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub user_id: Uuid,
+        pub kind: String,
+        pub email: String,
+        pub expires: i64,
+        pub attempts: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 fn tables() -> Tables<account::Entity, account_key::Entity, account_session::Entity> {
     Tables { user: account::Entity, key: account_key::Entity, session: account_session::Entity }
 }
@@ -180,6 +203,33 @@ async fn split_uuid_ids(db: DatabaseConnection) {
     assert_eq!(user.user_id.parse::<uuid::Uuid>().unwrap().get_version_num(), 7);
 }
 
+/// The token migration handed out by a migration from uuid entities makes a `uuid` `user_id`,
+/// which the start-up check accepts, and tokens of uuid users are stored, found and deleted
+/// with their user.
+async fn uuid_ids_with_tokens(db: DatabaseConnection) {
+    use lucia::{DatabaseToken, TokenAdapter, TokenKind};
+
+    let migration = LuciaMigration::from_entities(tables()).unwrap();
+    migration.up(&SchemaManager::new(&db)).await.unwrap();
+    migration.token_migration().token_table("account_token").up(&SchemaManager::new(&db)).await.unwrap();
+    let adapter = SeaOrmAdapter::new(db, tables()).unwrap().with_tokens(account_token::Entity).unwrap();
+    adapter.check().await.unwrap();
+    let auth = Lucia::builder(adapter).user_attributes::<Account>().build();
+    let ada = auth.create_user(CreateUser::new(new_account("ada@example.com"))).await.unwrap();
+    let token = DatabaseToken {
+        id: "reset".into(),
+        user_id: ada.user_id.clone(),
+        kind: TokenKind::PasswordReset,
+        email: "ada@example.com".into(),
+        expires: i64::MAX,
+        attempts: 0,
+    };
+    auth.adapter().set_token(token.clone()).await.unwrap();
+    assert_eq!(auth.adapter().get_user_token(&ada.user_id, TokenKind::PasswordReset).await.unwrap(), Some(token));
+    auth.delete_user(&ada.user_id).await.unwrap();
+    assert_eq!(auth.adapter().get_token("reset").await.unwrap(), None);
+}
+
 async fn model_as_attributes(db: DatabaseConnection) {
     let tables = Tables { user: member::Entity, key: account_key::Entity, session: account_session::Entity };
     LuciaMigration::from_entities(tables).unwrap().up(&SchemaManager::new(&db)).await.unwrap();
@@ -213,6 +263,11 @@ macro_rules! backend_tests {
             #[tokio::test]
             async fn the_entity_model_is_the_attributes_type() {
                 with_store($backend, model_as_attributes).await;
+            }
+
+            #[tokio::test]
+            async fn tokens_of_uuid_users() {
+                with_store($backend, uuid_ids_with_tokens).await;
             }
 
             #[tokio::test]
