@@ -73,6 +73,13 @@
 //! [`Lucia::change_email`]. Tokens are random, stored as SHA-256, one per user and kind, used
 //! up atomically, and issued at a limited rate ([`EmailSettings`]).
 //!
+//! **A second factor**, when the adapter also stores one ([`SecondFactorAdapter`]) and the
+//! builder has its settings ([`LuciaBuilder::second_factor`], which require the application's
+//! [`TotpEncryptionKey`]): TOTP codes (RFC 6238) with ten single-use recovery codes, and a
+//! two-step sign-in whose pending step authenticates nothing else; see
+//! [`Lucia::enrol_totp`] and [`Lucia::sign_in_with_second_factor`]. Once a user has confirmed
+//! a TOTP, [`Lucia::sign_in`] refuses them ([`Error::SecondFactorRequired`]).
+//!
 //! **Dead sessions** are deleted by a sweep: [`Lucia::spawn_session_sweeper`] runs one
 //! periodically in the background (expired codes and links too), reports each through
 //! `tracing`, and stops at shutdown.
@@ -99,6 +106,7 @@ mod key;
 pub mod memory;
 mod password;
 mod policy;
+mod second_factor;
 mod session;
 mod sweeper;
 mod throttle;
@@ -124,6 +132,10 @@ pub use id::{ALPHABET, SESSION_ID_LENGTH, USER_ID_LENGTH, generate_random_string
 pub use key::{Key, create_key_id};
 pub use password::{Argon2id, HashingPriority, LuciaScrypt, MAX_PASSWORD_BYTES, PasswordHashError, PasswordHasher};
 pub use policy::{PasswordPolicy, PasswordRejection};
+pub use second_factor::{
+    DatabaseTotp, InvalidEncryptionKey, PendingSignIn, RECOVERY_CODE_COUNT, RecoveryCodes, SecondFactorAdapter,
+    SecondFactorCode, SecondFactorSettings, SignIn, TestAuthenticator, TotpEncryptionKey, TotpEnrolment,
+};
 pub use session::{NewSession, Session, SessionState};
 pub use sweeper::SessionSweeper;
 pub use throttle::{Attempt, Backoff, MAX_THROTTLE_KEY_LENGTH, MemoryThrottleStore, ThrottleStore};
