@@ -13,18 +13,21 @@ mod memory {
     use super::*;
     lucia_adapter_test::adapter_tests!(async { Some(MemoryFixture::new()) });
     lucia_adapter_test::token_adapter_tests!(async { Some(MemoryFixture::new()) });
+    lucia_adapter_test::second_factor_adapter_tests!(async { Some(MemoryFixture::new()) });
 }
 
 mod memory_without_foreign_keys {
     use super::*;
     lucia_adapter_test::adapter_tests!(async { Some(MemoryFixture::without_foreign_keys()) });
     lucia_adapter_test::token_adapter_tests!(async { Some(MemoryFixture::without_foreign_keys()) });
+    lucia_adapter_test::second_factor_adapter_tests!(async { Some(MemoryFixture::without_foreign_keys()) });
 }
 
 mod memory_plain {
     use super::*;
     lucia_adapter_test::adapter_tests!(async { Some(MemoryFixture::plain()) });
     lucia_adapter_test::token_adapter_tests!(async { Some(MemoryFixture::plain()) });
+    lucia_adapter_test::second_factor_adapter_tests!(async { Some(MemoryFixture::plain()) });
 }
 
 mod memory_sessions {
