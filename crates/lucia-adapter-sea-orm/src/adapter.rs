@@ -19,7 +19,10 @@ use sea_orm::{
 
 use crate::codec::{decode_row, encode, read_count, read_millis, read_optional_text, read_text};
 use crate::schema::{self, SchemaError, Table};
-use shape::{HasAllTables, HasSessionTable, HasUserTables, TokenBase};
+use shape::{HasAllTables, HasSessionTable, HasTokens, HasUserTables, TokenBase};
+
+mod second_factor;
+pub use second_factor::{SeaOrmAdapterWithSecondFactor, SeaOrmUserAdapterWithSecondFactor, WithSecondFactor};
 
 /// The entities an adapter stores users, keys and sessions in: the counterpart of the
 /// `tables` argument of Lucia's `typeorm(dataSource, { user, key, session })`.
@@ -98,7 +101,7 @@ pub type SeaOrmSessionAdapter = SeaOrmAdapter<SessionsOnly>;
 
 /// Which tables a shape has. Public traits in a private module: the adapter's trait impls are
 /// written once over them, and no one outside can add shapes.
-mod shape {
+pub(crate) mod shape {
     use super::{SessionsOnly, Table, UsersOnly, WithSessions, WithTokens};
 
     /// A checked token table. (A public wrapper: the shape traits are reachable from outside,
@@ -128,6 +131,17 @@ mod shape {
 
     /// The shapes a token table can be added to (once).
     pub trait TokenBase: HasUserTables {}
+
+    /// A shape with a token table: the adapter implements [`TokenAdapter`](lucia::TokenAdapter).
+    pub trait HasTokens: HasUserTables {
+        fn tokens(&self) -> &TokenTable;
+    }
+
+    impl<Shape: HasUserTables> HasTokens for WithTokens<Shape> {
+        fn tokens(&self) -> &TokenTable {
+            &self.token
+        }
+    }
 
     impl TokenBase for UsersOnly {}
     impl TokenBase for WithSessions {}
@@ -1219,9 +1233,9 @@ impl<Shape: HasAllTables> Adapter for SeaOrmAdapter<Shape> {
 
 // ---- tokens -------------------------------------------------------------------------------
 
-impl<Shape: HasUserTables> SeaOrmAdapter<WithTokens<Shape>> {
+impl<Shape: HasTokens> SeaOrmAdapter<Shape> {
     fn tokens(&self) -> &Table {
-        &self.shape.token.0
+        &self.shape.tokens().0
     }
 
     /// The token table's columns, in `Table::columns`' order, for `RETURNING`.
@@ -1311,7 +1325,7 @@ impl<Shape: HasUserTables> SeaOrmAdapter<WithTokens<Shape>> {
     }
 }
 
-impl<Shape: HasUserTables> TokenAdapter for SeaOrmAdapter<WithTokens<Shape>> {
+impl<Shape: HasTokens> TokenAdapter for SeaOrmAdapter<Shape> {
     async fn set_token(&self, token: DatabaseToken) -> Result<(), AdapterError> {
         match self.execute_statement(&self.token_upsert(&token)?).await {
             Ok(_) => Ok(()),

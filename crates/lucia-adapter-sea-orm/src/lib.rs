@@ -430,8 +430,9 @@ extern crate self as lucia_adapter_sea_orm;
 mod sweep_tests;
 
 pub use adapter::{
-    NoSessionTable, SeaOrmAdapter, SeaOrmAdapterWithTokens, SeaOrmSessionAdapter, SeaOrmUserAdapter,
-    SeaOrmUserAdapterWithTokens, SessionTableOption, SessionsOnly, Tables, UsersOnly, WithSessions, WithTokens,
+    NoSessionTable, SeaOrmAdapter, SeaOrmAdapterWithSecondFactor, SeaOrmAdapterWithTokens, SeaOrmSessionAdapter,
+    SeaOrmUserAdapter, SeaOrmUserAdapterWithSecondFactor, SeaOrmUserAdapterWithTokens, SessionTableOption,
+    SessionsOnly, Tables, UsersOnly, WithSecondFactor, WithSessions, WithTokens,
 };
-pub use migration::{LuciaMigration, LuciaTokenMigration};
+pub use migration::{LuciaMigration, LuciaSecondFactorMigration, LuciaTokenMigration};
 pub use schema::SchemaError;

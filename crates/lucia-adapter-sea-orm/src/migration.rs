@@ -1,9 +1,13 @@
 //! `sea-orm-migration` migrations that create Lucia's tables, or the session table alone
-//! ([`LuciaMigration`]), and the token table ([`LuciaTokenMigration`]).
+//! ([`LuciaMigration`]), the token table ([`LuciaTokenMigration`]) and the second-factor tables
+//! ([`LuciaSecondFactorMigration`]).
+
+mod second_factor;
 
 use sea_orm::DbBackend;
 use sea_orm_migration::async_trait::async_trait;
 use sea_orm_migration::prelude::*;
+pub use second_factor::LuciaSecondFactorMigration;
 
 /// Creates the user, key and (optionally) session tables with primary keys, foreign keys to
 /// the user table, and indexes on `user_id` and on `session.idle_expires` (for sweeps of dead
