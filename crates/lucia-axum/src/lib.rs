@@ -289,6 +289,7 @@ mod lucia_type;
 pub mod oauth;
 mod rate_limit;
 mod request;
+pub mod second_factor;
 
 pub use error::AuthError;
 /// The quota of [`LuciaLayer::sign_in_rate_limit`] (from the `governor` crate).
@@ -297,6 +298,7 @@ pub use guard::SignedIn;
 pub use layer::{AllowedHost, InvalidHost, LuciaLayer, LuciaService};
 pub use lucia_type::LuciaType;
 pub use request::AuthRequest;
+pub use second_factor::{PendingCookie, PendingSecondFactor, SignInStep};
 
 /// The README's Rust examples, compiled (and run) as doctests so the quick start cannot rot.
 #[cfg(doctest)]

@@ -770,6 +770,44 @@ where
 }
 
 impl<A, U, S> Lucia<A, U, S> {
+    /// The cookie that carries a pending sign-in to the second step: named after the session
+    /// cookie with `_pending` (`auth_session_pending`), scoped like it, `HttpOnly`, expiring
+    /// with the pending sign-in. A cookie of its own, so that nothing that reads the session
+    /// cookie ever sees it.
+    ///
+    /// ```
+    /// # async fn demo<A: lucia::Adapter + lucia::SecondFactorAdapter>(auth: lucia::Lucia<A>, pending: lucia::PendingSignIn) {
+    /// let set_cookie = auth.create_pending_sign_in_cookie(&pending).to_string();
+    /// assert!(set_cookie.starts_with("auth_session_pending="));
+    /// # }
+    /// ```
+    pub fn create_pending_sign_in_cookie(&self, pending: &PendingSignIn) -> crate::SessionCookie {
+        let config = &self.inner.config;
+        crate::SessionCookie::new(
+            &self.pending_cookie_config(),
+            pending.token(),
+            pending.expires_at,
+            config.env == crate::Env::Prod,
+        )
+    }
+
+    /// The `Set-Cookie` that deletes the pending sign-in cookie (after the second step).
+    pub fn create_blank_pending_sign_in_cookie(&self) -> crate::SessionCookie {
+        crate::SessionCookie::blank(&self.pending_cookie_config(), self.inner.config.env == crate::Env::Prod)
+    }
+
+    /// The pending sign-in cookie's name: the session cookie's with `_pending`.
+    pub fn pending_sign_in_cookie_name(&self) -> String {
+        format!("{}_pending", self.inner.config.session_cookie.name)
+    }
+
+    fn pending_cookie_config(&self) -> crate::SessionCookieConfig {
+        crate::SessionCookieConfig {
+            name: self.pending_sign_in_cookie_name(),
+            ..self.inner.config.session_cookie.clone()
+        }
+    }
+
     /// Whether a user must give a second factor to sign in (never when none is configured).
     pub(crate) async fn second_factor_required(&self, user_id: &str) -> Result<bool, Error> {
         match &self.inner.second_factor {
