@@ -67,6 +67,38 @@
 //! # }
 //! ```
 //!
+//! # Second factors
+//!
+//! TOTP secrets and recovery codes ([`lucia::SecondFactorAdapter`]) live in two more tables,
+//! `user_totp` and `user_recovery_code` ([`SECOND_FACTOR_SCHEMA`]), checked at open when asked
+//! for with [`Builder::second_factor`] after [`Builder::tokens`] (pending sign-ins are tokens):
+//! [`SqliteAdapter<WithSecondFactor>`] implements `SecondFactorAdapter`. Their foreign keys
+//! cascade, and the adapter's user deletes remove the rows in the same transaction too. A
+//! code's step and a recovery code are each used up by one statement whose changed-row count
+//! decides, on the one writer connection.
+//!
+//! ```
+//! use lucia::{CreateUser, Lucia, NewKey, SecondFactorSettings, TotpEncryptionKey};
+//! use lucia_adapter_sqlite::{SqliteAdapter, WithSecondFactor};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let path = std::env::temp_dir().join(format!("lucia-sqlite-2fa-doc-{}.db", std::process::id()));
+//! let adapter: SqliteAdapter<WithSecondFactor> =
+//!     SqliteAdapter::builder().create_tables().tokens().second_factor().open(&path)?;
+//! let key = TotpEncryptionKey::from_bytes([7; 32]); // the application's secret, not this
+//! let auth = Lucia::builder(adapter).second_factor(SecondFactorSettings::new("Example", key)).build();
+//! let user = auth.create_user(CreateUser::new(Default::default()).with_key(NewKey::password("email", "ada@example.com", "hunter2 hunter2"))).await?;
+//! let enrolment = auth.enrol_totp(&user.user_id, "ada@example.com").await?;
+//! let code = enrolment.authenticator_for_tests().code_now();
+//! assert_eq!(auth.confirm_totp(&user.user_id, &code).await?.codes().len(), 10);
+//! assert!(auth.has_second_factor(&user.user_id).await?);
+//! # drop(auth);
+//! # for suffix in ["", "-wal", "-shm"] { let _ = std::fs::remove_file(format!("{}{suffix}", path.display())); }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Why it is built this way
 //!
 //! - **Reads in place.** `get_session_and_user` (every validated request), `get_session`,

@@ -345,11 +345,14 @@ impl SecondFactorSettings {
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Asks the store whether a user has a confirmed TOTP.
+type HasConfirmedTotp<A> = for<'a> fn(&'a Deadlined<A>, &'a str) -> BoxFuture<'a, Result<bool, AdapterError>>;
+
 /// The second factor as configured on a `Lucia`: its settings and how [`Lucia::sign_in`]
 /// (which knows only [`Adapter`](crate::Adapter)) asks the store whether a user has one.
 pub(crate) struct SecondFactor<A> {
     pub(crate) settings: SecondFactorSettings,
-    pub(crate) has_confirmed_totp: for<'a> fn(&'a Deadlined<A>, &'a str) -> BoxFuture<'a, Result<bool, AdapterError>>,
+    pub(crate) has_confirmed_totp: HasConfirmedTotp<A>,
 }
 
 impl<A: SecondFactorAdapter> SecondFactor<A> {
