@@ -17,7 +17,7 @@
 //! - **Throttling**: every code tried for a user (TOTP or recovery, in any flow) is counted per
 //!   user in the sign-in throttle's store ([`SecondFactorSettings::backoff`]), before it is
 //!   checked; a right code clears the count.
-//! - **Secrets at rest**: ChaCha20-Poly1305 under a 32-byte key the application supplies
+//! - **Secrets at rest**: AES-256-GCM under a 32-byte key the application supplies
 //!   ([`TotpEncryptionKey`], required by [`SecondFactorSettings::new`]), a random nonce per
 //!   secret, and the user id as associated data, so that a row copied to another user does not
 //!   decrypt. A stolen database without the key gives no secret.
@@ -93,10 +93,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -122,7 +122,8 @@ pub const RECOVERY_CODE_COUNT: usize = 10;
 const RECOVERY_CODE_LENGTH: usize = 16;
 /// Characters of a pending sign-in token (`[a-z0-9]`, about 206 bits).
 const PENDING_TOKEN_LENGTH: usize = 40;
-/// Bytes of a ChaCha20-Poly1305 nonce.
+/// Bytes of an AES-GCM nonce (96 bits, random: one message per enrolment keeps collisions
+/// far below the 2⁻³² that NIST allows for random nonces).
 const NONCE_BYTES: usize = 12;
 /// Prefixes the associated data, so that the ciphertext is bound to this use and this user.
 const AAD_CONTEXT: &str = "lucia-totp-secret\0";
@@ -134,7 +135,7 @@ const AAD_CONTEXT: &str = "lucia-totp-secret\0";
 pub struct DatabaseTotp {
     /// The user (the primary key).
     pub user_id: String,
-    /// The secret, encrypted: base64 of nonce and ChaCha20-Poly1305 ciphertext.
+    /// The secret, encrypted: base64 of nonce and AES-256-GCM ciphertext.
     pub encrypted_secret: String,
     /// Whether a first code confirmed the enrolment (only then does the user need it to sign in).
     pub confirmed: bool,
@@ -269,8 +270,8 @@ impl TotpEncryptionKey {
         Ok(Self(bytes.try_into().map_err(|_| InvalidEncryptionKey)?))
     }
 
-    fn cipher(&self) -> ChaCha20Poly1305 {
-        ChaCha20Poly1305::new(&self.0.into())
+    fn cipher(&self) -> Aes256Gcm {
+        Aes256Gcm::new(&Key::<Aes256Gcm>::from(self.0))
     }
 }
 
@@ -851,7 +852,7 @@ fn encrypt(key: &TotpEncryptionKey, user_id: &str, secret: &[u8]) -> String {
     let sealed = key
         .cipher()
         .encrypt(&Nonce::from(nonce), Payload { msg: secret, aad: &aad })
-        .expect("ChaCha20-Poly1305 encrypts any message of a few bytes");
+        .expect("AES-GCM encrypts any message of a few bytes");
     BASE64.encode([nonce.as_slice(), &sealed].concat())
 }
 
