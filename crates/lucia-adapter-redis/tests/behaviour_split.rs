@@ -76,10 +76,12 @@ mod redis_split {
     use super::{Deployment, fixture};
     crate::behaviour::behaviour_tests!(fixture(Deployment::Single));
     crate::behaviour::token_behaviour_tests!(fixture(Deployment::Single));
+    crate::behaviour::second_factor_behaviour_tests!(fixture(Deployment::Single));
 }
 
 mod redis_cluster_split {
     use super::{Deployment, fixture};
     crate::behaviour::behaviour_tests!(fixture(Deployment::Cluster));
     crate::behaviour::token_behaviour_tests!(fixture(Deployment::Cluster));
+    crate::behaviour::second_factor_behaviour_tests!(fixture(Deployment::Cluster));
 }

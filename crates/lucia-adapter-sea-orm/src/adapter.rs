@@ -27,6 +27,8 @@ use crate::schema::{self, SchemaError, Table};
 use shape::{HasAllTables, HasSessionTable, HasTokenTable, HasUserTables, PasskeyBase, TokenBase};
 
 mod passkey;
+mod second_factor;
+pub use second_factor::{SeaOrmAdapterWithSecondFactor, SeaOrmUserAdapterWithSecondFactor, WithSecondFactor};
 
 /// The entities an adapter stores users, keys and sessions in: the counterpart of the
 /// `tables` argument of Lucia's `typeorm(dataSource, { user, key, session })`.

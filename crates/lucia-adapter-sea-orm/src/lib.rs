@@ -487,6 +487,47 @@
 //! # }
 //! ```
 //!
+//! ## Second factors
+//!
+//! TOTP secrets and recovery codes ([`lucia::SecondFactorAdapter`]) live in the tables `totp`
+//! and `recovery_code` of [`LuciaSecondFactorMigration`] (a third migration, after the token
+//! migration: pending two-step sign-ins are tokens), whose foreign keys are `ON DELETE CASCADE`
+//! so that deleting a user, by lucia-rs or by a Lucia v2 application sharing the database,
+//! takes them along. [`SeaOrmAdapter::with_second_factor`] adds them to an adapter with tokens
+//! ([`entity::totp`], [`entity::recovery_code`]). A code's step is used by one conditional
+//! `UPDATE ... WHERE last_step < step`, a recovery code by one `DELETE`, each decided by its
+//! affected-row count; a new set of codes replaces the old in one transaction that first locks
+//! the user row (PostgreSQL, MySQL), so concurrent regenerations leave one set.
+//!
+//! ```
+//! use lucia::{CreateUser, Lucia, NewKey, SecondFactorSettings, TotpEncryptionKey};
+//! use lucia_adapter_sea_orm::{LuciaMigration, LuciaSecondFactorMigration, LuciaTokenMigration, SeaOrmAdapter, Tables, entity};
+//! use sea_orm::{ConnectOptions, Database};
+//! use sea_orm_migration::{MigrationTrait, SchemaManager};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let db = Database::connect(ConnectOptions::new("sqlite::memory:").max_connections(1).to_owned()).await?;
+//! let manager = SchemaManager::new(&db);
+//! LuciaMigration::new().up(&manager).await?;
+//! LuciaTokenMigration::new().up(&manager).await?;
+//! LuciaSecondFactorMigration::new().up(&manager).await?;
+//!
+//! let tables = Tables { user: entity::user::Entity, key: entity::key::Entity, session: entity::session::Entity };
+//! let adapter = SeaOrmAdapter::new(db, tables)?
+//!     .with_tokens(entity::token::Entity)?
+//!     .with_second_factor(entity::totp::Entity, entity::recovery_code::Entity)?;
+//! let key = TotpEncryptionKey::from_bytes([7; 32]); // the application's secret, not this
+//! let auth = Lucia::builder(adapter).second_factor(SecondFactorSettings::new("Example", key)).build();
+//! let key = NewKey::password("email", "ada@example.com", "hunter2 hunter2");
+//! let user = auth.create_user(CreateUser::new(Default::default()).with_key(key)).await?;
+//! let enrolment = auth.enrol_totp(&user.user_id, "ada@example.com").await?;
+//! auth.confirm_totp(&user.user_id, &enrolment.authenticator_for_tests().code_now()).await?;
+//! auth.delete_user(&user.user_id).await?; // the second factor goes with the user
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! ## Session tokens
 //!
 //! By default the session table's `id` holds the SHA-256 of each session token (64 hex
@@ -516,10 +557,10 @@ extern crate self as lucia_adapter_sea_orm;
 mod sweep_tests;
 
 pub use adapter::{
-    NoSessionTable, SeaOrmAdapter, SeaOrmAdapterWithTokens, SeaOrmSessionAdapter, SeaOrmUserAdapter,
-    SeaOrmUserAdapterWithTokens, SessionTableOption, SessionsOnly, Tables, UsersOnly, WithPasskeys, WithSessions,
-    WithTokens,
+    NoSessionTable, SeaOrmAdapter, SeaOrmAdapterWithSecondFactor, SeaOrmAdapterWithTokens, SeaOrmSessionAdapter,
+    SeaOrmUserAdapter, SeaOrmUserAdapterWithSecondFactor, SeaOrmUserAdapterWithTokens, SessionTableOption,
+    SessionsOnly, Tables, UsersOnly, WithPasskeys, WithSecondFactor, WithSessions, WithTokens,
 };
 pub use check::CheckError;
-pub use migration::{LuciaMigration, LuciaPasskeyMigration, LuciaTokenMigration};
+pub use migration::{LuciaMigration, LuciaPasskeyMigration, LuciaSecondFactorMigration, LuciaTokenMigration};
 pub use schema::SchemaError;

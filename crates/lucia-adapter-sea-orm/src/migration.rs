@@ -1,12 +1,15 @@
 //! `sea-orm-migration` migrations that create Lucia's tables, or the session table alone
-//! ([`LuciaMigration`]), the token table ([`LuciaTokenMigration`]), and the passkey tables
-//! ([`LuciaPasskeyMigration`]).
+//! ([`LuciaMigration`]), the token table ([`LuciaTokenMigration`]), the passkey tables
+//! ([`LuciaPasskeyMigration`]) and the second-factor tables ([`LuciaSecondFactorMigration`]).
+
+mod second_factor;
 
 use sea_orm::sea_query::TableRef;
 use sea_orm::sea_query::extension::postgres::TypeCreateStatement;
 use sea_orm::{ColumnTrait, DbBackend, EntityTrait, IdenStatic, Iterable, Schema};
 use sea_orm_migration::async_trait::async_trait;
 use sea_orm_migration::prelude::*;
+pub use second_factor::LuciaSecondFactorMigration;
 
 use crate::adapter::Tables;
 use crate::schema::{self, SchemaError};

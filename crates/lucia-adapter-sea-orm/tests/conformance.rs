@@ -1,7 +1,8 @@
 //! The conformance suite on each backend, one named test per case:
 //! `sqlite::get_user_returns_target_user`, `postgres::...`, `mysql::...` (the token cases
 //! too, on the adapter with a token table: `common::token_fixture`; the passkey cases on the
-//! adapter with token and passkey tables: `common::passkey_fixture`), and the
+//! adapter with token and passkey tables: `common::passkey_fixture`; the second-factor cases on
+//! the adapter with second-factor tables: `common::second_factor_fixture`), and the
 //! session-adapter cases under `*_sessions::`. The full stores declare
 //! `Capabilities::sql()` (`username` and `email` unique, a schema, foreign keys). The
 //! session-adapter cases run on `SeaOrmAdapter<SessionsOnly>` over a table made by
@@ -9,13 +10,14 @@
 
 mod common;
 
-use common::{Backend, fixture, passkey_fixture, session_fixture, token_fixture};
+use common::{Backend, fixture, passkey_fixture, second_factor_fixture, session_fixture, token_fixture};
 
 mod sqlite {
     use super::*;
     lucia_adapter_test::adapter_tests!(fixture(Backend::Sqlite));
     lucia_adapter_test::token_adapter_tests!(token_fixture(Backend::Sqlite));
     lucia_adapter_test::passkey_adapter_tests!(passkey_fixture(Backend::Sqlite));
+    lucia_adapter_test::second_factor_adapter_tests!(second_factor_fixture(Backend::Sqlite));
 }
 
 mod postgres {
@@ -23,6 +25,7 @@ mod postgres {
     lucia_adapter_test::adapter_tests!(fixture(Backend::Postgres));
     lucia_adapter_test::token_adapter_tests!(token_fixture(Backend::Postgres));
     lucia_adapter_test::passkey_adapter_tests!(passkey_fixture(Backend::Postgres));
+    lucia_adapter_test::second_factor_adapter_tests!(second_factor_fixture(Backend::Postgres));
 }
 
 mod mysql {
@@ -30,6 +33,7 @@ mod mysql {
     lucia_adapter_test::adapter_tests!(fixture(Backend::MySql));
     lucia_adapter_test::token_adapter_tests!(token_fixture(Backend::MySql));
     lucia_adapter_test::passkey_adapter_tests!(passkey_fixture(Backend::MySql));
+    lucia_adapter_test::second_factor_adapter_tests!(second_factor_fixture(Backend::MySql));
 }
 
 mod sqlite_sessions {

@@ -10,8 +10,8 @@ mod common;
 mod behaviour;
 
 use behaviour::{Fixture, Table};
-use common::{Backend, EntityTables, Store, test_adapter, test_adapter_with_tokens};
-use lucia_adapter_sea_orm::{SeaOrmAdapter, SeaOrmAdapterWithTokens, WithSessions};
+use common::{Backend, EntityTables, Store, test_adapter, test_adapter_with_second_factor, test_adapter_with_tokens};
+use lucia_adapter_sea_orm::{SeaOrmAdapter, SeaOrmAdapterWithSecondFactor, SeaOrmAdapterWithTokens, WithSessions};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
 
 /// A fresh database (SQLite file, PostgreSQL schema, MariaDB database) with the test tables,
@@ -28,6 +28,10 @@ async fn fixture(backend: Backend) -> Option<SqlFixture<SeaOrmAdapter<WithSessio
 
 async fn token_fixture(backend: Backend) -> Option<SqlFixture<SeaOrmAdapterWithTokens>> {
     fixture_of(backend, test_adapter_with_tokens).await
+}
+
+async fn second_factor_fixture(backend: Backend) -> Option<SqlFixture<SeaOrmAdapterWithSecondFactor>> {
+    fixture_of(backend, test_adapter_with_second_factor).await
 }
 
 async fn fixture_of<A>(backend: Backend, make: fn(DatabaseConnection) -> A) -> Option<SqlFixture<A>> {
@@ -116,19 +120,22 @@ impl<A: lucia::Adapter + Clone + 'static> Fixture for SqlFixture<A> {
 }
 
 mod sqlite {
-    use super::{Backend, fixture, token_fixture};
+    use super::{Backend, fixture, second_factor_fixture, token_fixture};
     crate::behaviour::behaviour_tests!(fixture(Backend::Sqlite));
     crate::behaviour::token_behaviour_tests!(token_fixture(Backend::Sqlite));
+    crate::behaviour::second_factor_behaviour_tests!(second_factor_fixture(Backend::Sqlite));
 }
 
 mod postgres {
-    use super::{Backend, fixture, token_fixture};
+    use super::{Backend, fixture, second_factor_fixture, token_fixture};
     crate::behaviour::behaviour_tests!(fixture(Backend::Postgres));
     crate::behaviour::token_behaviour_tests!(token_fixture(Backend::Postgres));
+    crate::behaviour::second_factor_behaviour_tests!(second_factor_fixture(Backend::Postgres));
 }
 
 mod mysql {
-    use super::{Backend, fixture, token_fixture};
+    use super::{Backend, fixture, second_factor_fixture, token_fixture};
     crate::behaviour::behaviour_tests!(fixture(Backend::MySql));
     crate::behaviour::token_behaviour_tests!(token_fixture(Backend::MySql));
+    crate::behaviour::second_factor_behaviour_tests!(second_factor_fixture(Backend::MySql));
 }

@@ -165,3 +165,87 @@ async fn run(db: sea_orm::DatabaseConnection, dir: PathBuf) {
         assert!(adapter.get_session(&SessionTokens::Hashed.stored_id(token)).await.unwrap().is_some());
     }
 }
+
+#[tokio::test]
+async fn lucia_v2_sees_no_session_in_a_pending_sign_in_on_postgres() {
+    second_factor_in_a_shared_database(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn lucia_v2_sees_no_session_in_a_pending_sign_in_on_mariadb() {
+    second_factor_in_a_shared_database(Backend::MySql).await;
+}
+
+/// In Lucia v2 compatible mode, a user with a TOTP signs in in two steps; lucia@2, reading the
+/// same session table with ids in clear, refuses the pending sign-in's token, and its
+/// `deleteUser` still deletes the user (the second-factor tables cascade).
+async fn second_factor_in_a_shared_database(backend: Backend) {
+    let Some(dir) = interop_dir() else { return };
+    with_store(backend, |db| async move {
+        let manager = SchemaManager::new(&db);
+        let migration = LuciaMigration::new()
+            .user_column(ColumnDef::new(Alias::new("username")).string_len(255).not_null().unique_key().to_owned());
+        migration.up(&manager).await.unwrap();
+        lucia_adapter_sea_orm::LuciaTokenMigration::new().up(&manager).await.unwrap();
+        lucia_adapter_sea_orm::LuciaSecondFactorMigration::new().up(&manager).await.unwrap();
+        let input = node_connection(&db).await;
+        let tables = Tables {
+            user: entities::user::Entity,
+            key: lucia_adapter_sea_orm::entity::key::Entity,
+            session: lucia_adapter_sea_orm::entity::session::Entity,
+        };
+        let adapter = SeaOrmAdapter::new(db, tables)
+            .unwrap()
+            .with_tokens(lucia_adapter_sea_orm::entity::token::Entity)
+            .unwrap()
+            .with_second_factor(
+                lucia_adapter_sea_orm::entity::totp::Entity,
+                lucia_adapter_sea_orm::entity::recovery_code::Entity,
+            )
+            .unwrap();
+        let key = lucia::TotpEncryptionKey::from_bytes([5; 32]);
+        let auth = Lucia::builder(adapter.clone())
+            .lucia_v2_compat()
+            .second_factor(lucia::SecondFactorSettings::new("Interop", key))
+            .user_attributes::<UserAttributes>()
+            .build();
+        let key = NewKey::password("email", "two@example.com", "two steps please");
+        let attributes = UserAttributes { username: "twostep".into() };
+        let user = auth.create_user(CreateUser::new(attributes).with_key(key)).await.unwrap();
+        let enrolment = auth.enrol_totp(&user.user_id, "two@example.com").await.unwrap();
+        let recovery = auth.confirm_totp(&user.user_id, &enrolment.authenticator_for_tests().code_now()).await.unwrap();
+        let signed_in = auth
+            .sign_in_with_second_factor("email", "two@example.com", Some("two steps please"), Default::default())
+            .await
+            .unwrap();
+        let lucia::SignIn::SecondFactorRequired(pending) = signed_in else { panic!("a password alone signed in") };
+
+        let node = |extra: serde_json::Value| {
+            let mut input = input.clone();
+            input.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            let output = Command::new("node")
+                .arg("second-factor.mjs")
+                .arg(input.to_string())
+                .current_dir(&dir)
+                .output()
+                .expect("node runs");
+            assert!(output.status.success(), "lucia@2 failed:\n{}", String::from_utf8_lossy(&output.stderr));
+        };
+        node(json!({ "pendingToken": pending.token() }));
+        // The pending sign-in is a row of the token table, whose foreign key (issue 11) is
+        // `NO ACTION`: lucia@2 could not delete the user while it is outstanding. Completed
+        // (with a recovery code), it is gone; the user's session is Lucia v2's to delete.
+        let code = lucia::SecondFactorCode::Recovery(recovery.codes()[0].clone());
+        let session = auth.complete_sign_in(pending.token(), &code, Default::default()).await.unwrap();
+        assert_eq!(
+            lucia::SessionAdapter::get_session(&adapter, session.token.expose_secret()).await.unwrap().unwrap().user_id,
+            user.user_id
+        );
+        node(json!({ "deleteUserId": user.user_id }));
+        use lucia::SecondFactorAdapter as _;
+        assert_eq!(adapter.get_totp(&user.user_id).await.unwrap(), None, "the TOTP row went with its user");
+        assert_eq!(adapter.count_recovery_codes(&user.user_id).await.unwrap(), 0);
+        assert!(matches!(auth.get_user(&user.user_id).await, Err(lucia::Error::InvalidUserId)));
+    })
+    .await;
+}

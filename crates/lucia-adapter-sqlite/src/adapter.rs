@@ -4,15 +4,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 
 use lucia::{
-    Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseToken, DatabaseUser, SessionAdapter,
-    SessionUpdate, TokenAdapter, TokenKind, UserAdapter,
+    Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseToken, DatabaseTotp, DatabaseUser,
+    SecondFactorAdapter, SessionAdapter, SessionUpdate, TokenAdapter, TokenKind, UserAdapter,
 };
 use rusqlite::types::Value as Sql;
 use rusqlite::{CachedStatement, Connection, ErrorCode, Row, TransactionBehavior, ffi, params, params_from_iter};
 
 use crate::codec::{decode_split, encode_attributes, integer_at, required_millis, required_text, text_at};
 use crate::schema::{Table, quote};
-use crate::{SqliteAdapter, SqliteSessionAdapter, WithTokens};
+use crate::{HasTokens, SqliteAdapter, SqliteSessionAdapter, WithSecondFactor};
 
 const USER_COLUMNS: &[&str] = &["id"];
 const SESSION_COLUMNS: &[&str] = &["id", "user_id", "active_expires", "idle_expires"];
@@ -171,6 +171,65 @@ impl TokenTable {
     }
 }
 
+/// The TOTP and recovery-code tables and their fixed statements.
+pub(crate) struct SecondFactorTables {
+    totp: Table,
+    codes: Table,
+    totp_by_user: String,
+    /// One statement, so that concurrent enrolments leave one row per user.
+    totp_upsert: String,
+    /// The conditional update whose changed-row count decides a step's one use.
+    use_step: String,
+    totp_delete: String,
+    codes_delete_by_user: String,
+    code_insert: String,
+    /// The conditional delete whose changed-row count decides a code's one use.
+    code_consume: String,
+    codes_count: String,
+}
+
+impl SecondFactorTables {
+    pub(crate) fn new(totp: Table, codes: Table) -> Self {
+        let (t, c) = (&totp.quoted, &codes.quoted);
+        Self {
+            totp_by_user: format!(
+                "SELECT \"user_id\", \"encrypted_secret\", \"confirmed\", \"last_step\" FROM {t} WHERE \"user_id\" = ?1"
+            ),
+            totp_upsert: format!(
+                "INSERT INTO {t} (\"user_id\", \"encrypted_secret\", \"confirmed\", \"last_step\") \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (\"user_id\") DO UPDATE SET \
+                 \"encrypted_secret\" = excluded.\"encrypted_secret\", \"confirmed\" = excluded.\"confirmed\", \
+                 \"last_step\" = excluded.\"last_step\""
+            ),
+            use_step: format!(
+                "UPDATE {t} SET \"last_step\" = ?3, \"confirmed\" = CASE WHEN ?4 THEN 1 ELSE \"confirmed\" END \
+                 WHERE \"user_id\" = ?1 AND \"encrypted_secret\" = ?2 AND \"last_step\" < ?3"
+            ),
+            totp_delete: format!("DELETE FROM {t} WHERE \"user_id\" = ?1"),
+            codes_delete_by_user: format!("DELETE FROM {c} WHERE \"user_id\" = ?1"),
+            code_insert: format!("INSERT INTO {c} (\"id\", \"user_id\") VALUES (?1, ?2)"),
+            code_consume: format!("DELETE FROM {c} WHERE \"id\" = ?1 AND \"user_id\" = ?2"),
+            codes_count: format!("SELECT COUNT(*) FROM {c} WHERE \"user_id\" = ?1"),
+            totp,
+            codes,
+        }
+    }
+
+    /// Every fixed statement, to prepare once at open.
+    pub(crate) fn statements(&self) -> [&str; 8] {
+        [
+            &self.totp_by_user,
+            &self.totp_upsert,
+            &self.use_step,
+            &self.totp_delete,
+            &self.codes_delete_by_user,
+            &self.code_insert,
+            &self.code_consume,
+            &self.codes_count,
+        ]
+    }
+}
+
 /// The user and key tables and their fixed statements.
 pub(crate) struct UserTables {
     user: Table,
@@ -219,6 +278,7 @@ pub(crate) struct Inner {
     pub(crate) sessions: SessionTable,
     pub(crate) users: Option<UserTables>,
     pub(crate) tokens: Option<TokenTable>,
+    pub(crate) second_factor: Option<SecondFactorTables>,
     pub(crate) readers: Box<[Mutex<Connection>]>,
     pub(crate) next_reader: AtomicUsize,
     pub(crate) writer: Mutex<Connection>,
@@ -233,6 +293,11 @@ impl Inner {
     fn tokens(&self) -> Result<&TokenTable, AdapterError> {
         // Only `SqliteAdapter<WithTokens>` implements the token methods, and it has the table.
         self.tokens.as_ref().ok_or_else(|| AdapterError::database("this adapter has no token table"))
+    }
+
+    fn second_factor(&self) -> Result<&SecondFactorTables, AdapterError> {
+        // Only `SqliteAdapter<WithSecondFactor>` implements the second-factor methods.
+        self.second_factor.as_ref().ok_or_else(|| AdapterError::database("this adapter has no second-factor tables"))
     }
 }
 
@@ -587,9 +652,16 @@ impl Store {
         self.write(move |inner, connection| {
             let users = inner.users()?;
             let tokens = inner.tokens.as_ref().map(|tokens| tokens.delete_by_user.as_str());
+            // Their foreign keys cascade; deleted here all the same, so that tables made without
+            // the cascade do not refuse the user's delete.
+            let second_factor = inner
+                .second_factor
+                .iter()
+                .flat_map(|tables| [tables.codes_delete_by_user.as_str(), tables.totp_delete.as_str()]);
+            let tokens = tokens.into_iter().chain(second_factor);
             let sessions = (rows == UserRows::KeysAndSessions).then_some(inner.sessions.delete_by_user.as_str());
             let keys = (rows != UserRows::None).then_some(users.keys_delete_by_user.as_str());
-            let statements = tokens.into_iter().chain(sessions).chain(keys).chain([users.user_delete.as_str()]);
+            let statements = tokens.chain(sessions).chain(keys).chain([users.user_delete.as_str()]);
             delete_all_of_user(connection, statements, &user_id)
         })
         .await
@@ -892,6 +964,112 @@ impl Store {
     }
 }
 
+// ---- second factors ------------------------------------------------------------------------
+
+impl Store {
+    async fn get_totp(&self, user_id: &str) -> Result<Option<DatabaseTotp>, AdapterError> {
+        self.read(user_id, |inner, connection, user_id| {
+            let mut statement = connection.prepare_cached(&inner.second_factor()?.totp_by_user).map_err(sqlite)?;
+            let mut rows = statement.query([user_id]).map_err(sqlite)?;
+            let Some(row) = rows.next().map_err(sqlite)? else { return Ok(None) };
+            Ok(Some(DatabaseTotp {
+                user_id: required_text_at(row, 0, "user_id", "TOTP")?,
+                encrypted_secret: required_text_at(row, 1, "encrypted_secret", "TOTP")?,
+                confirmed: integer_at(row, 2, "confirmed")? != 0,
+                last_step: integer_at(row, 3, "last_step")?,
+            }))
+        })
+        .await
+    }
+
+    async fn set_totp(&self, totp: DatabaseTotp) -> Result<(), AdapterError> {
+        self.write(move |inner, connection| {
+            let tables = inner.second_factor()?;
+            let mut statement = connection.prepare_cached(&tables.totp_upsert).map_err(sqlite)?;
+            let DatabaseTotp { user_id, encrypted_secret, confirmed, last_step } = &totp;
+            match statement.execute(params![user_id, encrypted_secret, confirmed, last_step]) {
+                Ok(_) => Ok(()),
+                Err(error) => {
+                    drop(statement);
+                    Err(write_failure(connection, &tables.totp, user_id, error, None, &AttributeMap::new()))
+                }
+            }
+        })
+        .await
+    }
+
+    async fn use_totp_step(
+        &self,
+        user_id: &str,
+        encrypted_secret: &str,
+        step: i64,
+        confirm: bool,
+    ) -> Result<bool, AdapterError> {
+        let (user_id, encrypted_secret) = (user_id.to_owned(), encrypted_secret.to_owned());
+        self.write(move |inner, connection| {
+            let mut statement = connection.prepare_cached(&inner.second_factor()?.use_step).map_err(sqlite)?;
+            let changed = statement.execute(params![user_id, encrypted_secret, step, confirm]).map_err(sqlite)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn delete_totp(&self, user_id: &str) -> Result<(), AdapterError> {
+        let user_id = user_id.to_owned();
+        self.write(move |inner, connection| {
+            let tables = inner.second_factor()?;
+            delete_all_of_user(
+                connection,
+                [tables.codes_delete_by_user.as_str(), tables.totp_delete.as_str()],
+                &user_id,
+            )
+        })
+        .await
+    }
+
+    async fn set_recovery_codes(&self, user_id: &str, code_hashes: Vec<String>) -> Result<(), AdapterError> {
+        let user_id = user_id.to_owned();
+        self.write(move |inner, connection| {
+            let tables = inner.second_factor()?;
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite)?;
+            transaction
+                .prepare_cached(&tables.codes_delete_by_user)
+                .map_err(sqlite)?
+                .execute([&user_id])
+                .map_err(sqlite)?;
+            let mut insert = transaction.prepare_cached(&tables.code_insert).map_err(sqlite)?;
+            for hash in &code_hashes {
+                if let Err(error) = insert.execute(params![hash, user_id]) {
+                    drop(insert);
+                    // A refused insert returns before the commit: the old set stays.
+                    return Err(write_failure(&transaction, &tables.codes, hash, error, None, &AttributeMap::new()));
+                }
+            }
+            drop(insert);
+            transaction.commit().map_err(sqlite)
+        })
+        .await
+    }
+
+    async fn consume_recovery_code(&self, user_id: &str, code_hash: &str) -> Result<bool, AdapterError> {
+        let (user_id, code_hash) = (user_id.to_owned(), code_hash.to_owned());
+        self.write(move |inner, connection| {
+            let mut statement = connection.prepare_cached(&inner.second_factor()?.code_consume).map_err(sqlite)?;
+            Ok(statement.execute(params![code_hash, user_id]).map_err(sqlite)? == 1)
+        })
+        .await
+    }
+
+    async fn count_recovery_codes(&self, user_id: &str) -> Result<u64, AdapterError> {
+        self.read(user_id, |inner, connection, user_id| {
+            let mut statement = connection.prepare_cached(&inner.second_factor()?.codes_count).map_err(sqlite)?;
+            let count: i64 = statement.query_row([user_id], |row| row.get(0)).map_err(sqlite)?;
+            Ok(u64::try_from(count).unwrap_or(0))
+        })
+        .await
+    }
+}
+
 // ---- the traits ---------------------------------------------------------------------------
 
 impl<T> UserAdapter for SqliteAdapter<T> {
@@ -1021,7 +1199,7 @@ impl<T> Adapter for SqliteAdapter<T> {
     }
 }
 
-impl TokenAdapter for SqliteAdapter<WithTokens> {
+impl<T: HasTokens> TokenAdapter for SqliteAdapter<T> {
     /// One upsert on `(user_id, kind)`.
     async fn set_token(&self, token: DatabaseToken) -> Result<(), AdapterError> {
         self.0.set_token(token).await
@@ -1048,5 +1226,46 @@ impl TokenAdapter for SqliteAdapter<WithTokens> {
     /// One transaction: the user's tokens' delete, then the user's update.
     async fn revoke_user_tokens(&self, user_id: &str, attributes: AttributeMap) -> Result<(), AdapterError> {
         self.0.revoke_user_tokens(user_id, attributes).await
+    }
+}
+
+impl SecondFactorAdapter for SqliteAdapter<WithSecondFactor> {
+    async fn get_totp(&self, user_id: &str) -> Result<Option<DatabaseTotp>, AdapterError> {
+        self.0.get_totp(user_id).await
+    }
+
+    /// One upsert on `user_id`.
+    async fn set_totp(&self, totp: DatabaseTotp) -> Result<(), AdapterError> {
+        self.0.set_totp(totp).await
+    }
+
+    /// One `UPDATE ... WHERE last_step < step`, decided by its changed-row count.
+    async fn use_totp_step(
+        &self,
+        user_id: &str,
+        encrypted_secret: &str,
+        step: i64,
+        confirm: bool,
+    ) -> Result<bool, AdapterError> {
+        self.0.use_totp_step(user_id, encrypted_secret, step, confirm).await
+    }
+
+    /// One transaction: the user's recovery codes, then the TOTP row.
+    async fn delete_totp(&self, user_id: &str) -> Result<(), AdapterError> {
+        self.0.delete_totp(user_id).await
+    }
+
+    /// One transaction: the old set's delete, then the new set's inserts.
+    async fn set_recovery_codes(&self, user_id: &str, code_hashes: Vec<String>) -> Result<(), AdapterError> {
+        self.0.set_recovery_codes(user_id, code_hashes).await
+    }
+
+    /// One `DELETE`, decided by its changed-row count.
+    async fn consume_recovery_code(&self, user_id: &str, code_hash: &str) -> Result<bool, AdapterError> {
+        self.0.consume_recovery_code(user_id, code_hash).await
+    }
+
+    async fn count_recovery_codes(&self, user_id: &str) -> Result<u64, AdapterError> {
+        self.0.count_recovery_codes(user_id).await
     }
 }

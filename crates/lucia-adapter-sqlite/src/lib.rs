@@ -67,6 +67,38 @@
 //! # }
 //! ```
 //!
+//! # Second factors
+//!
+//! TOTP secrets and recovery codes ([`lucia::SecondFactorAdapter`]) live in two more tables,
+//! `user_totp` and `user_recovery_code` ([`SECOND_FACTOR_SCHEMA`]), checked at open when asked
+//! for with [`Builder::second_factor`] after [`Builder::tokens`] (pending sign-ins are tokens):
+//! [`SqliteAdapter<WithSecondFactor>`] implements `SecondFactorAdapter`. Their foreign keys
+//! cascade, and the adapter's user deletes remove the rows in the same transaction too. A
+//! code's step and a recovery code are each used up by one statement whose changed-row count
+//! decides, on the one writer connection.
+//!
+//! ```
+//! use lucia::{CreateUser, Lucia, NewKey, SecondFactorSettings, TotpEncryptionKey};
+//! use lucia_adapter_sqlite::{SqliteAdapter, WithSecondFactor};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let path = std::env::temp_dir().join(format!("lucia-sqlite-2fa-doc-{}.db", std::process::id()));
+//! let adapter: SqliteAdapter<WithSecondFactor> =
+//!     SqliteAdapter::builder().create_tables().tokens().second_factor().open(&path)?;
+//! let key = TotpEncryptionKey::from_bytes([7; 32]); // the application's secret, not this
+//! let auth = Lucia::builder(adapter).second_factor(SecondFactorSettings::new("Example", key)).build();
+//! let user = auth.create_user(CreateUser::new(Default::default()).with_key(NewKey::password("email", "ada@example.com", "hunter2 hunter2"))).await?;
+//! let enrolment = auth.enrol_totp(&user.user_id, "ada@example.com").await?;
+//! let code = enrolment.authenticator_for_tests().code_now();
+//! assert_eq!(auth.confirm_totp(&user.user_id, &code).await?.codes().len(), 10);
+//! assert!(auth.has_second_factor(&user.user_id).await?);
+//! # drop(auth);
+//! # for suffix in ["", "-wal", "-shm"] { let _ = std::fs::remove_file(format!("{}{suffix}", path.display())); }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Why it is built this way
 //!
 //! - **Reads in place.** `get_session_and_user` (every validated request), `get_session`,
@@ -163,6 +195,28 @@ pub const TOKEN_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS \"user_token\" (
 CREATE INDEX IF NOT EXISTS \"user_token_expires_idx\" ON \"user_token\"(expires);
 ";
 
+/// The default names of the second-factor tables of [`Builder::second_factor`].
+pub const DEFAULT_SECOND_FACTOR_TABLES: (&str, &str) = ("user_totp", "user_recovery_code");
+
+/// The second-factor tables under their default names (`user_totp`, `user_recovery_code`,
+/// referring to `user`): what [`Builder::create_tables`] adds with [`Builder::second_factor`].
+/// One TOTP row per user (the primary key, the target of the upsert); recovery codes by their
+/// SHA-256, indexed by user. Both go with their user (`ON DELETE CASCADE`), so that a Lucia v2
+/// application sharing the database can still delete users. For other names, see
+/// [`Tables::second_factor_schema`].
+pub const SECOND_FACTOR_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS \"user_totp\" (
+    user_id TEXT NOT NULL PRIMARY KEY REFERENCES \"user\"(id) ON DELETE CASCADE,
+    encrypted_secret TEXT NOT NULL,
+    confirmed BOOLEAN NOT NULL DEFAULT 0,
+    last_step INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS \"user_recovery_code\" (
+    id TEXT NOT NULL PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES \"user\"(id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS \"user_recovery_code_user_id_idx\" ON \"user_recovery_code\"(user_id);
+";
+
 /// Why an adapter could not be opened.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -228,6 +282,23 @@ pub enum NoTokens {}
 #[derive(Debug, Clone, Copy)]
 pub enum WithTokens {}
 
+/// Marks a [`SqliteAdapter`] whose token and second-factor tables were checked at open
+/// ([`Builder::second_factor`]): it implements [`lucia::TokenAdapter`] and
+/// [`lucia::SecondFactorAdapter`].
+#[derive(Debug, Clone, Copy)]
+pub enum WithSecondFactor {}
+
+/// The markers of adapters with a token table: [`WithTokens`] and [`WithSecondFactor`].
+pub trait HasTokens: sealed::Sealed {}
+impl HasTokens for WithTokens {}
+impl HasTokens for WithSecondFactor {}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::WithTokens {}
+    impl Sealed for super::WithSecondFactor {}
+}
+
 /// Opens a [`SqliteAdapter`] or [`SqliteSessionAdapter`] with non-default settings.
 /// `Builder<WithTokens>` ([`tokens`](Self::tokens)) opens a [`SqliteAdapter<WithTokens>`].
 #[derive(Debug, Clone)]
@@ -238,6 +309,8 @@ pub struct Builder<T = NoTokens> {
     create_tables: bool,
     /// Set exactly when `T` is [`WithTokens`]: only [`Builder::token_table`] makes one.
     token_table: Option<String>,
+    /// Set exactly when `T` is [`WithSecondFactor`]: the TOTP and recovery-code tables.
+    second_factor_tables: Option<(String, String)>,
     mode: PhantomData<fn() -> T>,
 }
 
@@ -250,6 +323,7 @@ impl Default for Builder {
             busy_timeout: Duration::from_secs(5),
             create_tables: false,
             token_table: None,
+            second_factor_tables: None,
             mode: PhantomData,
         }
     }
@@ -304,6 +378,7 @@ impl<T> Builder<T> {
             busy_timeout: self.busy_timeout,
             create_tables: self.create_tables,
             token_table: Some(table.into()),
+            second_factor_tables: None,
             mode: PhantomData,
         }
     }
@@ -328,7 +403,8 @@ impl<T> Builder<T> {
 
     fn open_store(self, path: &Path, with_users: bool) -> Result<adapter::Store, OpenError> {
         let names = [&self.tables.user, &self.tables.key, &self.tables.session];
-        for name in names.into_iter().chain(self.token_table.as_ref()) {
+        let second_factor = self.second_factor_tables.iter().flat_map(|(totp, codes)| [totp, codes]);
+        for name in names.into_iter().chain(self.token_table.as_ref()).chain(second_factor) {
             if name.is_empty() || name.contains('\0') {
                 return Err(OpenError::InvalidTableName(name.clone()));
             }
@@ -344,6 +420,9 @@ impl<T> Builder<T> {
             writer.execute_batch(&self.tables.schema()).map_err(OpenError::Sqlite)?;
             if let Some(token) = &self.token_table {
                 writer.execute_batch(&self.tables.token_schema(token)).map_err(OpenError::Sqlite)?;
+            }
+            if let Some((totp, codes)) = &self.second_factor_tables {
+                writer.execute_batch(&self.tables.second_factor_schema(totp, codes)).map_err(OpenError::Sqlite)?;
             }
         }
         let session = Table::read(&writer, &self.tables.session)?;
@@ -382,6 +461,26 @@ impl<T> Builder<T> {
             }
             _ => None,
         };
+        let second_factor = match &self.second_factor_tables {
+            Some((totp, codes)) if with_users => {
+                let totp = Table::read(&writer, totp)?;
+                totp.require("user_id", Kind::Text, None)?;
+                totp.require("encrypted_secret", Kind::Text, Some(false))?;
+                totp.require("confirmed", Kind::Bool, Some(false))?;
+                totp.require("last_step", Kind::Integer, Some(false))?;
+                let codes = Table::read(&writer, codes)?;
+                codes.require("id", Kind::Text, None)?;
+                codes.require("user_id", Kind::Text, None)?;
+                let tables = adapter::SecondFactorTables::new(totp, codes);
+                // The upsert's conflict target must be the TOTP table's primary key or a
+                // unique index on `user_id`: preparing says so here rather than on a request.
+                for sql in tables.statements() {
+                    writer.prepare_cached(sql).map_err(OpenError::Sqlite)?;
+                }
+                Some(tables)
+            }
+            _ => None,
+        };
         let readers = (0..self.readers)
             .map(|_| {
                 let reader = self.connect(path)?;
@@ -394,11 +493,43 @@ impl<T> Builder<T> {
                 sessions: adapter::SessionTable::new(session),
                 users,
                 tokens,
+                second_factor,
                 readers: readers.into_boxed_slice(),
                 next_reader: AtomicUsize::new(0),
                 writer: Mutex::new(writer),
             }),
         })
+    }
+}
+
+impl Builder<WithTokens> {
+    /// Second factors (TOTP secrets and recovery codes) in the tables `user_totp` and
+    /// `user_recovery_code` ([`DEFAULT_SECOND_FACTOR_TABLES`], see [`SECOND_FACTOR_SCHEMA`]),
+    /// beside the token table that holds pending sign-ins: [`open`](Builder::open) checks them
+    /// and gives a [`SqliteAdapter<WithSecondFactor>`], which implements
+    /// [`lucia::SecondFactorAdapter`].
+    #[must_use]
+    pub fn second_factor(self) -> Builder<WithSecondFactor> {
+        let (totp, codes) = DEFAULT_SECOND_FACTOR_TABLES;
+        self.second_factor_tables(totp, codes)
+    }
+
+    /// As [`second_factor`](Self::second_factor), with the tables under other names.
+    #[must_use]
+    pub fn second_factor_tables(
+        self,
+        totp: impl Into<String>,
+        recovery_codes: impl Into<String>,
+    ) -> Builder<WithSecondFactor> {
+        Builder {
+            tables: self.tables,
+            readers: self.readers,
+            busy_timeout: self.busy_timeout,
+            create_tables: self.create_tables,
+            token_table: self.token_table,
+            second_factor_tables: Some((totp.into(), recovery_codes.into())),
+            mode: PhantomData,
+        }
     }
 }
 

@@ -66,6 +66,24 @@ impl Tables {
             expires = quote(&format!("{table}_expires_idx")),
         )
     }
+
+    /// The second-factor tables `totp` and `recovery_codes` of
+    /// [`Builder::second_factor`](crate::Builder::second_factor), referring to these tables'
+    /// user table with `ON DELETE CASCADE` (`CREATE TABLE IF NOT EXISTS`). See
+    /// [`SECOND_FACTOR_SCHEMA`](crate::SECOND_FACTOR_SCHEMA).
+    pub fn second_factor_schema(&self, totp: &str, recovery_codes: &str) -> String {
+        let (user, totp_table, codes) = (quote(&self.user), quote(totp), quote(recovery_codes));
+        format!(
+            "CREATE TABLE IF NOT EXISTS {totp_table} (\n    \
+             user_id TEXT NOT NULL PRIMARY KEY REFERENCES {user}(id) ON DELETE CASCADE,\n    \
+             encrypted_secret TEXT NOT NULL,\n    confirmed BOOLEAN NOT NULL DEFAULT 0,\n    \
+             last_step INTEGER NOT NULL DEFAULT 0\n);\n\
+             CREATE TABLE IF NOT EXISTS {codes} (\n    id TEXT NOT NULL PRIMARY KEY,\n    \
+             user_id TEXT NOT NULL REFERENCES {user}(id) ON DELETE CASCADE\n);\n\
+             CREATE INDEX IF NOT EXISTS {codes_user} ON {codes}(user_id);\n",
+            codes_user = quote(&format!("{recovery_codes}_user_id_idx")),
+        )
+    }
 }
 
 /// `name` as a SQL identifier: in double quotes, inner quotes doubled. Names are checked to

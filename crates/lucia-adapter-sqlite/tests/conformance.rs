@@ -4,13 +4,20 @@
 //! token table as well; `rusqlite_sessions::<case>` on the sessions-only adapter over a
 //! session table without foreign key (a schema, nothing else). `rusqlite_with_tokens::<case>`
 //! runs the adapter cases again on the adapter with tokens, whose user deletes also delete
-//! tokens.
+//! tokens; `rusqlite_with_second_factor::<case>` runs them and the token cases on the adapter
+//! with second factors too.
 
 mod common;
 
 mod rusqlite {
     lucia_adapter_test::adapter_tests!(crate::common::fixture());
     lucia_adapter_test::token_adapter_tests!(crate::common::token_fixture());
+    lucia_adapter_test::second_factor_adapter_tests!(crate::common::second_factor_fixture());
+}
+
+mod rusqlite_with_second_factor {
+    lucia_adapter_test::adapter_tests!(crate::common::second_factor_fixture());
+    lucia_adapter_test::token_adapter_tests!(crate::common::second_factor_fixture());
 }
 
 mod rusqlite_with_tokens {

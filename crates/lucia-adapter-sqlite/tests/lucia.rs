@@ -8,8 +8,8 @@ mod common;
 mod behaviour;
 
 use behaviour::{Fixture, Table};
-use common::{RawTables, SESSION_TABLE, TOKEN_TABLE, TempDb, USER_AND_KEY_TABLES, test_tables};
-use lucia_adapter_sqlite::{SqliteAdapter, WithTokens};
+use common::{RawTables, SECOND_FACTOR_TABLES, SESSION_TABLE, TOKEN_TABLE, TempDb, USER_AND_KEY_TABLES, test_tables};
+use lucia_adapter_sqlite::{SqliteAdapter, WithSecondFactor, WithTokens};
 
 /// A fresh SQLite file with the test tables, and the adapter over it (with or without the
 /// token table).
@@ -29,6 +29,18 @@ async fn fixture() -> Option<SqliteFixture<SqliteAdapter>> {
 async fn token_fixture() -> Option<SqliteFixture<SqliteAdapter<WithTokens>>> {
     let db = TempDb::new(&format!("{USER_AND_KEY_TABLES}{SESSION_TABLE}{TOKEN_TABLE}"));
     let adapter = SqliteAdapter::builder().tables(test_tables()).tokens().open(&db.path).expect("open the adapter");
+    Some(SqliteFixture { adapter, raw: RawTables::new(&db.path), _db: db })
+}
+
+/// The token and second-factor tables too, and the adapter opened with second factors.
+async fn second_factor_fixture() -> Option<SqliteFixture<SqliteAdapter<WithSecondFactor>>> {
+    let db = TempDb::new(&format!("{USER_AND_KEY_TABLES}{SESSION_TABLE}{TOKEN_TABLE}{SECOND_FACTOR_TABLES}"));
+    let adapter = SqliteAdapter::builder()
+        .tables(test_tables())
+        .tokens()
+        .second_factor()
+        .open(&db.path)
+        .expect("open the adapter");
     Some(SqliteFixture { adapter, raw: RawTables::new(&db.path), _db: db })
 }
 
@@ -75,7 +87,8 @@ impl<A: lucia::Adapter + Clone + 'static> Fixture for SqliteFixture<A> {
 }
 
 mod rusqlite_behaviour {
-    use super::{fixture, token_fixture};
+    use super::{fixture, second_factor_fixture, token_fixture};
     crate::behaviour::behaviour_tests!(fixture());
     crate::behaviour::token_behaviour_tests!(token_fixture());
+    crate::behaviour::second_factor_behaviour_tests!(second_factor_fixture());
 }

@@ -400,3 +400,38 @@ async fn wrong_token_rows_in_the_database_are_typed_errors() {
     assert!(adapter.consume_token("unknownkind", Default::default()).await.unwrap());
     assert_eq!(adapter.delete_expired_tokens(2).await.unwrap(), 3, "textexpires ('soon' > 2) stays");
 }
+
+#[test]
+fn missing_or_mistyped_second_factor_tables_are_refused() {
+    let open = |db: &TempDb| SqliteAdapter::builder().tables(test_tables()).tokens().second_factor().open(&db.path);
+    let db = TempDb::new(&format!("{}{TOKEN_TABLE}", full_schema()));
+    let error = open(&db).unwrap_err();
+    assert!(matches!(&error, OpenError::MissingTable(name) if name == "user_totp"), "{error:?}");
+    // A step counter that is text would compare as text: refused.
+    let db = TempDb::new(&format!(
+        "{}{TOKEN_TABLE}CREATE TABLE user_totp (user_id TEXT NOT NULL PRIMARY KEY, encrypted_secret TEXT NOT NULL, \
+         confirmed BOOLEAN NOT NULL, last_step TEXT NOT NULL); \
+         CREATE TABLE user_recovery_code (id TEXT NOT NULL PRIMARY KEY, user_id TEXT NOT NULL);",
+        full_schema()
+    ));
+    let error = open(&db).unwrap_err();
+    assert!(matches!(&error, OpenError::ColumnType { column, .. } if column == "last_step"), "{error:?}");
+}
+
+/// `create_tables` makes the second-factor tables of `SECOND_FACTOR_SCHEMA`, whose foreign keys
+/// cascade: a user deleted by other means (a Lucia v2 application) takes them along.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn created_second_factor_tables_cascade_with_their_user() {
+    use lucia::{DatabaseTotp, SecondFactorAdapter};
+    let db = TempDb::new("");
+    let adapter = SqliteAdapter::builder().create_tables().tokens().second_factor().open(&db.path).unwrap();
+    adapter.set_user(DatabaseUser { id: "u1".into(), attributes: Default::default() }, None).await.unwrap();
+    let totp = DatabaseTotp { user_id: "u1".into(), encrypted_secret: "x".into(), confirmed: true, last_step: 7 };
+    adapter.set_totp(totp.clone()).await.unwrap();
+    adapter.set_recovery_codes("u1", vec!["a".into(), "b".into()]).await.unwrap();
+    assert_eq!(adapter.get_totp("u1").await.unwrap(), Some(totp));
+    raw_connection(&db.path).execute("DELETE FROM \"user\" WHERE id = 'u1'", []).unwrap();
+    assert_eq!(adapter.get_totp("u1").await.unwrap(), None);
+    assert_eq!(adapter.count_recovery_codes("u1").await.unwrap(), 0);
+    assert!(lucia_adapter_sqlite::SECOND_FACTOR_SCHEMA.contains("ON DELETE CASCADE"));
+}

@@ -116,6 +116,7 @@ pub mod memory;
 #[cfg(feature = "oidc-provider")]
 pub mod oidc_provider;
 pub mod passkey_adapter;
+pub mod second_factor_adapter;
 pub mod session_adapter;
 pub mod token_adapter;
 pub mod user_adapter;
@@ -631,6 +632,31 @@ macro_rules! passkey_adapter_tests {
                 take_passkey_challenge_is_single_use,
                 concurrent_takes_of_a_challenge_have_one_winner,
                 delete_expired_passkey_challenges_keeps_live_and_boundary,
+            ]
+        );
+    };
+}
+
+/// Generates one `#[test]` per case for a [`SecondFactorAdapter`](lucia::SecondFactorAdapter):
+/// TOTP rows and recovery codes beside users and tokens (see [`second_factor_adapter`] for the
+/// tables).
+#[macro_export]
+macro_rules! second_factor_adapter_tests {
+    ($fixture:expr) => {
+        $crate::__generate_cases!(
+            $fixture,
+            second_factor_adapter,
+            [
+                totp_round_trips_and_is_replaced,
+                totp_of_unknown_user,
+                use_totp_step_only_moves_forward,
+                recovery_codes_are_replaced_and_consumed_once,
+                delete_totp_removes_row_and_codes_of_that_user,
+                deleting_a_user_deletes_its_second_factor,
+                pending_sign_in_tokens_round_trip,
+                concurrent_uses_of_one_step_have_one_winner,
+                concurrent_uses_of_one_recovery_code_have_one_winner,
+                concurrent_regenerations_leave_one_set,
             ]
         );
     };

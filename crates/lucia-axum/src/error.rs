@@ -73,12 +73,21 @@ impl AuthError {
         use lucia::Error as E;
         match self {
             Self::Csrf(_) | Self::Lucia(E::InvalidRequest(_)) => StatusCode::FORBIDDEN,
-            Self::Unauthenticated | Self::Lucia(E::InvalidSessionId | E::InvalidPassword | E::InvalidKeyId) => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::Unauthenticated
+            | Self::Lucia(
+                E::InvalidSessionId
+                | E::InvalidPassword
+                | E::InvalidKeyId
+                | E::InvalidSecondFactor
+                | E::SecondFactorRequired,
+            ) => StatusCode::UNAUTHORIZED,
             Self::SignInRequired { .. } => StatusCode::SEE_OTHER,
             Self::Lucia(
-                E::DuplicateKeyId | E::DuplicateUserId | E::DuplicateSessionId | E::DuplicateAttribute { .. },
+                E::DuplicateKeyId
+                | E::DuplicateUserId
+                | E::DuplicateSessionId
+                | E::DuplicateAttribute { .. }
+                | E::SecondFactorAlreadyEnabled,
             ) => StatusCode::CONFLICT,
             Self::UnknownHost
             | Self::Lucia(
@@ -112,7 +121,8 @@ impl AuthError {
     ///
     /// | status | text |
     /// |---|---|
-    /// | 401 | `not signed in`, or `invalid credentials` for a wrong password or unknown key (the same text for both) |
+    /// | 401 | `not signed in`, or `invalid credentials` for a wrong password or unknown key (the same text for both), `invalid code` (a wrong, replayed or used second-factor code), `second factor required` ([`lucia::Error::SecondFactorRequired`]: sign in with [`AuthRequest::sign_in_with_second_factor`](crate::AuthRequest::sign_in_with_second_factor)) |
+    /// | 409 | `second factor already enabled` |
     /// | 403 | `cross-site request refused` |
     /// | 409 | `already taken` (a duplicate key, user id or unique attribute) |
     /// | 429 | `too many attempts`, with `Retry-After` in seconds (rounded up): too many sign-in attempts on the key ([`lucia::Error::Throttled`]) or from the client's address ([`AuthError::RateLimited`]) |
@@ -132,6 +142,9 @@ impl AuthError {
             Self::Csrf(_) | Self::Lucia(E::InvalidRequest(_)) => "cross-site request refused",
             Self::Unauthenticated | Self::Lucia(E::InvalidSessionId) => "not signed in",
             Self::Lucia(E::InvalidPassword | E::InvalidKeyId) => "invalid credentials",
+            Self::Lucia(E::InvalidSecondFactor) => "invalid code",
+            Self::Lucia(E::SecondFactorRequired) => "second factor required",
+            Self::Lucia(E::SecondFactorAlreadyEnabled) => "second factor already enabled",
             Self::SignInRequired { .. } => "",
             Self::Lucia(
                 E::DuplicateKeyId | E::DuplicateUserId | E::DuplicateSessionId | E::DuplicateAttribute { .. },

@@ -294,6 +294,7 @@ pub mod oauth;
 pub mod passkey;
 mod rate_limit;
 mod request;
+pub mod second_factor;
 
 pub use error::AuthError;
 /// The quota of [`LuciaLayer::sign_in_rate_limit`] (from the `governor` crate).
@@ -302,6 +303,7 @@ pub use guard::SignedIn;
 pub use layer::{AllowedHost, InvalidHost, LuciaLayer, LuciaService};
 pub use lucia_type::LuciaType;
 pub use request::AuthRequest;
+pub use second_factor::{PendingCookie, PendingSecondFactor, SignInStep};
 
 /// The README's Rust examples, compiled (and run) as doctests so the quick start cannot rot.
 #[cfg(doctest)]

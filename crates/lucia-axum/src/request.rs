@@ -389,7 +389,7 @@ impl<L: LuciaType> AuthRequest<L> {
 
     /// Makes `new` this request's cookie session: the previous cookie session (if trusted) is
     /// ended, so no session outlives the browser's move to another one (no fixation).
-    async fn replace_cookie_session(
+    pub(crate) async fn replace_cookie_session(
         &self,
         new: NewSession<L::UserAttributes, L::SessionAttributes>,
     ) -> Result<SessionOf<L>, AuthError> {
@@ -409,6 +409,12 @@ impl<L: LuciaType> AuthRequest<L> {
         self.context.send_cookie(lucia.create_session_cookie(&new.token, &new.session));
         *slot = Some(Box::new(Some(new.session.clone())));
         Ok(new.session)
+    }
+
+    /// `Err` when this request may not set cookies (a cross-origin request let through for
+    /// its bearer token).
+    pub(crate) fn check_cookie_writes(&self) -> Result<(), AuthError> {
+        Ok(self.context.cookie_writes.clone()?)
     }
 
     /// Signs out: ends the session of the request's bearer token, if any, and of its cookie,

@@ -147,6 +147,25 @@ pub const DEAD_SESSION_GRACE_MS: i64 = 60_000;
 /// How often [`Lucia::sign_in`] starts over when its session is revoked while it runs.
 const SIGN_IN_ATTEMPTS: usize = 3;
 
+/// What a password sign-in led to, inside the crate.
+pub(crate) enum PasswordSignIn<U, S> {
+    SignedIn(NewSession<U, S>),
+    /// The password was right, and the user has a confirmed second factor.
+    SecondFactorRequired {
+        user_id: String,
+    },
+}
+
+/// How [`Lucia::finish_sign_in`] ended.
+enum Finish<U, S> {
+    /// The placeholder is a live session.
+    Live(Session<U, S>),
+    /// The placeholder was revoked meanwhile: start over.
+    Revoked,
+    /// The password was right; the user needs a second factor (placeholder left dead).
+    SecondFactorRequired(String),
+}
+
 /// Users, keys and sessions over an [`Adapter`]: Lucia v2's `Auth`.
 ///
 /// `U` and `S` are the application's user and session attribute types (any serde type that
@@ -167,6 +186,8 @@ pub(crate) struct Inner<A> {
     /// throttle's store when one is set).
     pub(crate) token_throttle: Arc<dyn DynThrottleStore>,
     pub(crate) email: EmailSettings,
+    /// The second factor, when configured ([`LuciaBuilder::second_factor`]).
+    pub(crate) second_factor: Option<crate::second_factor::SecondFactor<A>>,
 }
 
 impl<A, U, S> Clone for Lucia<A, U, S> {
@@ -201,9 +222,10 @@ impl<A, U, S> Lucia<A, U, S> {
         throttle: Option<SignInThrottle>,
         token_throttle: Arc<dyn DynThrottleStore>,
         email: EmailSettings,
+        second_factor: Option<crate::second_factor::SecondFactor<A>>,
     ) -> Self {
         let adapter = Deadlined::new(adapter, config.store_timeout);
-        let inner = Inner { adapter, config, hashing, throttle, token_throttle, email };
+        let inner = Inner { adapter, config, hashing, throttle, token_throttle, email, second_factor };
         Self { inner: Arc::new(inner), types: PhantomData }
     }
 
@@ -616,6 +638,20 @@ where
         password: Option<&str>,
         attributes: S,
     ) -> Result<NewSession<U, S>, Error> {
+        match self.password_sign_in(provider_id, provider_user_id, password, attributes).await? {
+            PasswordSignIn::SignedIn(session) => Ok(session),
+            PasswordSignIn::SecondFactorRequired { .. } => Err(Error::SecondFactorRequired),
+        }
+    }
+
+    /// [`sign_in`](Self::sign_in), telling a user who needs a second factor apart.
+    pub(crate) async fn password_sign_in(
+        &self,
+        provider_id: &str,
+        provider_user_id: &str,
+        password: Option<&str>,
+        attributes: S,
+    ) -> Result<PasswordSignIn<U, S>, Error> {
         let key_id = create_key_id(provider_id, provider_user_id)?;
         let attribute_map = to_attribute_map(&attributes, RESERVED_SESSION_COLUMNS)?;
         check_password_size(password)?;
@@ -628,7 +664,7 @@ where
         key_id: &str,
         password: Option<&str>,
         attribute_map: AttributeMap,
-    ) -> Result<NewSession<U, S>, Error> {
+    ) -> Result<PasswordSignIn<U, S>, Error> {
         if password == Some("") {
             // Never valid (Lucia v2's rule); answered without writing a placeholder.
             self.find_key(key_id, password).await?;
@@ -655,9 +691,14 @@ where
             }
             let outcome = self.finish_sign_in(key_id, key, password, &stored_id).await;
             match outcome {
-                Ok(Some(session)) => return Ok(NewSession { token, session }),
+                Ok(Finish::Live(session)) => return Ok(PasswordSignIn::SignedIn(NewSession { token, session })),
+                Ok(Finish::SecondFactorRequired(user_id)) => {
+                    // The placeholder never became live; delete it now rather than at a sweep.
+                    let _ = self.inner.adapter.delete_session(&stored_id).await;
+                    return Ok(PasswordSignIn::SecondFactorRequired { user_id });
+                }
                 // Revoked while signing in: start over.
-                Ok(None) => {
+                Ok(Finish::Revoked) => {
                     let _ = self.inner.adapter.delete_session(&stored_id).await;
                 }
                 Err(error) => {
@@ -670,15 +711,14 @@ where
         Err(Error::InvalidSessionId)
     }
 
-    /// The part of [`sign_in`](Self::sign_in) after the placeholder is written: `Ok(None)` if
-    /// the placeholder was revoked meanwhile.
+    /// The part of [`sign_in`](Self::sign_in) after the placeholder is written.
     async fn finish_sign_in(
         &self,
         key_id: &str,
         key: DatabaseKey,
         password: Option<&str>,
         stored_id: &str,
-    ) -> Result<Option<Session<U, S>>, Error> {
+    ) -> Result<Finish<U, S>, Error> {
         let checked = self.verify_key(key, password).await?;
         // The placeholder exists from here on unless revoked. The password must still be the
         // key's: if the hash changed since the check (a password change, or another sign-in
@@ -690,18 +730,23 @@ where
         if current.hashed_password != checked.hashed_password {
             self.verify_key(current, password).await?;
         }
+        // Asked only once the password is proven, so that the answer tells nobody else whether
+        // the user has a second factor. The placeholder stays dead then.
+        if self.second_factor_required(&checked.user_id).await? {
+            return Ok(Finish::SecondFactorRequired(checked.user_id));
+        }
         let now = self.now_ms();
         let expires = self.new_expiries(now);
         let update = SessionUpdate { expires: Some(expires), attributes: AttributeMap::new() };
         self.inner.adapter.update_session(stored_id, update).await?;
         let Some((row, user)) = self.inner.adapter.get_session_and_user(stored_id).await? else {
-            return Ok(None);
+            return Ok(Finish::Revoked);
         };
         if row.idle_expires != expires.1 {
             // Deleted and not ours, or not made live: treat as revoked.
-            return Ok(None);
+            return Ok(Finish::Revoked);
         }
-        session_from_database(row, user_from_database(user)?, now, true).map(Some)
+        session_from_database(row, user_from_database(user)?, now, true).map(Finish::Live)
     }
 
     /// A live session without renewing it ([`Error::InvalidSessionId`] if the token is

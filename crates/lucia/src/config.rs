@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::deadline::{DEFAULT_STORE_TIMEOUT, MAX_STORE_TIMEOUT};
 use crate::password::{HashingPool, HashingPriority, QUEUE_PER_THREAD};
+use crate::second_factor::{SecondFactor, SecondFactorAdapter, SecondFactorSettings};
 use crate::throttle::DynThrottleStore;
 use crate::verification::EmailSettings;
 use crate::{
@@ -117,6 +118,7 @@ pub struct LuciaBuilder<A, U = NoAttributes, S = NoAttributes> {
     throttle: Option<SignInThrottle>,
     token_throttle: Arc<dyn DynThrottleStore>,
     email: EmailSettings,
+    second_factor: Option<SecondFactor<A>>,
     types: PhantomData<fn() -> (U, S)>,
 }
 
@@ -149,6 +151,7 @@ impl<A: Adapter> LuciaBuilder<A> {
             throttle: Some(SignInThrottle { store: Arc::clone(&store), backoff: Backoff::default() }),
             token_throttle: store,
             email: EmailSettings::default(),
+            second_factor: None,
             types: PhantomData,
         }
     }
@@ -365,6 +368,7 @@ impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
             throttle: self.throttle,
             token_throttle: self.token_throttle,
             email: self.email,
+            second_factor: self.second_factor,
             types: PhantomData,
         }
     }
@@ -374,6 +378,34 @@ impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
         let threads = self.hashing_threads.max(1);
         let queue = self.hashing_queue.unwrap_or(threads.saturating_mul(QUEUE_PER_THREAD));
         let hashing = HashingPool::new(self.hasher, Arc::new(self.policy), threads, queue, self.hashing_priority);
-        Lucia::from_parts(self.adapter, self.config, hashing, self.throttle, self.token_throttle, self.email)
+        Lucia::from_parts(
+            self.adapter,
+            self.config,
+            hashing,
+            self.throttle,
+            self.token_throttle,
+            self.email,
+            self.second_factor,
+        )
+    }
+}
+
+impl<A: Adapter + SecondFactorAdapter, U, S> LuciaBuilder<A, U, S> {
+    /// Turns on the second factor (TOTP and recovery codes, see
+    /// [`SecondFactorSettings`]), whose encryption key the settings require. From then on
+    /// [`Lucia::sign_in`] refuses users with a confirmed TOTP ([`Error::SecondFactorRequired`](crate::Error::SecondFactorRequired)):
+    /// they sign in with [`Lucia::sign_in_with_second_factor`]. Codes tried are counted in the
+    /// sign-in throttle's store.
+    ///
+    /// ```
+    /// use lucia::{Lucia, SecondFactorSettings, TotpEncryptionKey, memory::MemoryAdapter};
+    /// # fn key_from_env() -> String { "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into() }
+    /// // At start-up: a missing or malformed key stops the application here.
+    /// let key = TotpEncryptionKey::from_base64(&key_from_env()).expect("LUCIA_TOTP_KEY: 32 bytes in base64");
+    /// let auth = Lucia::builder(MemoryAdapter::new()).second_factor(SecondFactorSettings::new("Example", key)).build();
+    /// ```
+    pub fn second_factor(mut self, settings: SecondFactorSettings) -> Self {
+        self.second_factor = Some(SecondFactor::new(settings));
+        self
     }
 }

@@ -16,6 +16,7 @@ use crate::adapter::{
     Adapter, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, SessionAdapter, SessionUpdate, UserAdapter,
 };
 use crate::error::AdapterError;
+use crate::second_factor::{DatabaseTotp, SecondFactorAdapter};
 use crate::verification::{DatabaseToken, TokenAdapter, TokenKind};
 
 /// The default deadline of a store call.
@@ -123,5 +124,17 @@ impl<A: TokenAdapter> TokenAdapter for Deadlined<A> {
         fn count_token_attempt(&self, token_id: &str) -> Option<u32>;
         fn consume_token(&self, token_id: &str, attributes: AttributeMap) -> bool;
         fn revoke_user_tokens(&self, user_id: &str, attributes: AttributeMap) -> ();
+    }
+}
+
+impl<A: SecondFactorAdapter> SecondFactorAdapter for Deadlined<A> {
+    within_deadline! {
+        fn get_totp(&self, user_id: &str) -> Option<DatabaseTotp>;
+        fn set_totp(&self, totp: DatabaseTotp) -> ();
+        fn use_totp_step(&self, user_id: &str, encrypted_secret: &str, step: i64, confirm: bool) -> bool;
+        fn delete_totp(&self, user_id: &str) -> ();
+        fn set_recovery_codes(&self, user_id: &str, code_hashes: Vec<String>) -> ();
+        fn consume_recovery_code(&self, user_id: &str, code_hash: &str) -> bool;
+        fn count_recovery_codes(&self, user_id: &str) -> u64;
     }
 }

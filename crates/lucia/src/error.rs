@@ -93,6 +93,23 @@ pub enum Error {
     /// times: issue a new one.
     #[error("expired token")]
     ExpiredToken,
+    /// The user has a confirmed second factor, so a password alone signs them in no more:
+    /// [`Lucia::sign_in`](crate::Lucia::sign_in) started nothing. Sign in with
+    /// [`Lucia::sign_in_with_second_factor`](crate::Lucia::sign_in_with_second_factor). Only
+    /// answered after the right password.
+    #[error("a second factor is required")]
+    SecondFactorRequired,
+    /// A TOTP or recovery code is wrong, was already used (a TOTP code in its step, a recovery
+    /// code ever), or the user has no (confirmed) TOTP.
+    #[error("invalid second-factor code")]
+    InvalidSecondFactor,
+    /// The user's TOTP is already confirmed: disable it before enrolling again.
+    #[error("a second factor is already enabled")]
+    SecondFactorAlreadyEnabled,
+    /// A second-factor method was called on a `Lucia` built without
+    /// [`LuciaBuilder::second_factor`](crate::LuciaBuilder::second_factor).
+    #[error("no second factor is configured")]
+    SecondFactorNotConfigured,
     /// The store could not be reached (connection refused or lost, or no answer in time):
     /// the request may succeed later. Nothing is known about the session or credential, so
     /// callers should answer "try again" (HTTP 503), not sign the user out.

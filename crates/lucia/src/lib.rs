@@ -77,6 +77,13 @@
 //! counter that never goes backwards, the last way to sign in never removed, single-use
 //! ceremony challenges); the `lucia-passkey` crate runs the WebAuthn ceremonies over it.
 //!
+//! **A second factor**, when the adapter also stores one ([`SecondFactorAdapter`]) and the
+//! builder has its settings ([`LuciaBuilder::second_factor`], which require the application's
+//! [`TotpEncryptionKey`]): TOTP codes (RFC 6238) with ten single-use recovery codes, and a
+//! two-step sign-in whose pending step authenticates nothing else; see
+//! [`Lucia::enrol_totp`] and [`Lucia::sign_in_with_second_factor`]. Once a user has confirmed
+//! a TOTP, [`Lucia::sign_in`] refuses them ([`Error::SecondFactorRequired`]).
+//!
 //! **Dead sessions** are deleted by a sweep: [`Lucia::spawn_session_sweeper`] runs one
 //! periodically in the background (expired codes and links too), reports each through
 //! `tracing`, and stops at shutdown.
@@ -104,6 +111,7 @@ pub mod memory;
 mod passkey;
 mod password;
 mod policy;
+mod second_factor;
 mod session;
 mod sweeper;
 mod throttle;
@@ -132,6 +140,10 @@ pub use passkey::{
 };
 pub use password::{Argon2id, HashingPriority, LuciaScrypt, MAX_PASSWORD_BYTES, PasswordHashError, PasswordHasher};
 pub use policy::{PasswordPolicy, PasswordRejection};
+pub use second_factor::{
+    DatabaseTotp, InvalidEncryptionKey, PendingSignIn, RECOVERY_CODE_COUNT, RecoveryCodes, SecondFactorAdapter,
+    SecondFactorCode, SecondFactorSettings, SignIn, TestAuthenticator, TotpEncryptionKey, TotpEnrolment,
+};
 pub use session::{NewSession, Session, SessionState};
 pub use sweeper::SessionSweeper;
 pub use throttle::{Attempt, Backoff, MAX_THROTTLE_KEY_LENGTH, MemoryThrottleStore, ThrottleStore};

@@ -13,7 +13,7 @@
 //! # }
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::passkey_counter_advances;
@@ -22,9 +22,11 @@ use crate::{
     PasskeyAdapter, PasskeyChallenge, PasskeyDeletion, PasskeyUse, SessionAdapter, SessionUpdate, TokenAdapter,
     TokenKind, UserAdapter,
 };
+use crate::{DatabaseTotp, SecondFactorAdapter};
 
-/// An in-memory store of users, keys, sessions, single-use tokens ([`TokenAdapter`]) and
-/// passkeys ([`PasskeyAdapter`]). Clones share one store.
+/// An in-memory store of users, keys, sessions, single-use tokens ([`TokenAdapter`]),
+/// passkeys ([`PasskeyAdapter`]) and second factors ([`SecondFactorAdapter`]). Clones share one
+/// store.
 ///
 /// It keeps the promises a SQL schema keeps: unique ids, unique attribute columns that are
 /// declared with [`unique_user_attribute`](Self::unique_user_attribute) (`null` values never
@@ -48,6 +50,10 @@ struct Store {
     tokens: BTreeMap<String, DatabaseToken>,
     passkeys: BTreeMap<String, DatabasePasskey>,
     passkey_challenges: BTreeMap<String, PasskeyChallenge>,
+    /// TOTP rows by user id.
+    totps: BTreeMap<String, DatabaseTotp>,
+    /// Recovery code hashes, as (user id, hash).
+    recovery_codes: BTreeSet<(String, String)>,
 }
 
 impl MemoryAdapter {
@@ -147,7 +153,14 @@ fn delete_user_and_keys_of(store: &mut Store, user_id: &str) {
     store.keys.retain(|_, key| key.user_id != user_id);
     store.passkeys.retain(|_, passkey| passkey.user_id != user_id);
     store.tokens.retain(|_, token| token.user_id != user_id);
+    delete_second_factor_of(store, user_id);
     store.users.remove(user_id);
+}
+
+/// The user's TOTP row and recovery codes (foreign keys `ON DELETE CASCADE` in SQL).
+fn delete_second_factor_of(store: &mut Store, user_id: &str) {
+    store.totps.remove(user_id);
+    store.recovery_codes.retain(|(owner, _)| owner != user_id);
 }
 
 impl UserAdapter for MemoryAdapter {
@@ -196,6 +209,7 @@ impl UserAdapter for MemoryAdapter {
         }
         store.users.remove(user_id);
         store.tokens.retain(|_, token| token.user_id != user_id);
+        delete_second_factor_of(&mut store, user_id);
         Ok(())
     }
 
@@ -378,6 +392,59 @@ impl PasskeyAdapter for MemoryAdapter {
         let before = store.passkey_challenges.len();
         store.passkey_challenges.retain(|_, challenge| challenge.expires >= now_ms);
         Ok((before - store.passkey_challenges.len()) as u64)
+    }
+}
+
+impl SecondFactorAdapter for MemoryAdapter {
+    async fn get_totp(&self, user_id: &str) -> Result<Option<DatabaseTotp>, AdapterError> {
+        Ok(self.lock().totps.get(user_id).cloned())
+    }
+
+    async fn set_totp(&self, totp: DatabaseTotp) -> Result<(), AdapterError> {
+        let mut store = self.lock();
+        self.check_user(&store, &totp.user_id)?;
+        store.totps.insert(totp.user_id.clone(), totp);
+        Ok(())
+    }
+
+    async fn use_totp_step(
+        &self,
+        user_id: &str,
+        encrypted_secret: &str,
+        step: i64,
+        confirm: bool,
+    ) -> Result<bool, AdapterError> {
+        let mut store = self.lock();
+        let Some(row) = store.totps.get_mut(user_id) else {
+            return Ok(false);
+        };
+        if row.encrypted_secret != encrypted_secret || row.last_step >= step {
+            return Ok(false);
+        }
+        row.last_step = step;
+        row.confirmed |= confirm;
+        Ok(true)
+    }
+
+    async fn delete_totp(&self, user_id: &str) -> Result<(), AdapterError> {
+        delete_second_factor_of(&mut self.lock(), user_id);
+        Ok(())
+    }
+
+    async fn set_recovery_codes(&self, user_id: &str, code_hashes: Vec<String>) -> Result<(), AdapterError> {
+        let mut store = self.lock();
+        self.check_user(&store, user_id)?;
+        store.recovery_codes.retain(|(owner, _)| owner != user_id);
+        store.recovery_codes.extend(code_hashes.into_iter().map(|hash| (user_id.to_owned(), hash)));
+        Ok(())
+    }
+
+    async fn consume_recovery_code(&self, user_id: &str, code_hash: &str) -> Result<bool, AdapterError> {
+        Ok(self.lock().recovery_codes.remove(&(user_id.to_owned(), code_hash.to_owned())))
+    }
+
+    async fn count_recovery_codes(&self, user_id: &str) -> Result<u64, AdapterError> {
+        Ok(self.lock().recovery_codes.iter().filter(|(owner, _)| owner == user_id).count() as u64)
     }
 }
 

@@ -108,6 +108,9 @@ pub enum TokenKind {
     EmailVerification,
     /// A link token that lets the user set a new password.
     PasswordReset,
+    /// A pending two-step sign-in: the password was right, a second factor is awaited
+    /// ([`Lucia::sign_in_with_second_factor`]). Its `email` is empty.
+    SecondFactor,
 }
 
 impl TokenKind {
@@ -122,6 +125,7 @@ impl TokenKind {
         match self {
             Self::EmailVerification => "email_verification",
             Self::PasswordReset => "password_reset",
+            Self::SecondFactor => "second_factor",
         }
     }
 
@@ -130,6 +134,7 @@ impl TokenKind {
         match kind {
             "email_verification" => Some(Self::EmailVerification),
             "password_reset" => Some(Self::PasswordReset),
+            "second_factor" => Some(Self::SecondFactor),
             _ => None,
         }
     }

@@ -43,6 +43,7 @@ mod memory {
     use super::fixture;
     crate::behaviour::behaviour_tests!(fixture());
     crate::behaviour::token_behaviour_tests!(fixture());
+    crate::behaviour::second_factor_behaviour_tests!(fixture());
 }
 
 /// A sessions-only memory store (no foreign keys, as behind a `SplitAdapter`) cannot tell an

@@ -69,4 +69,5 @@ mod split_memory {
     use super::fixture;
     crate::behaviour::behaviour_tests!(fixture());
     crate::behaviour::token_behaviour_tests!(fixture());
+    crate::behaviour::second_factor_behaviour_tests!(fixture());
 }

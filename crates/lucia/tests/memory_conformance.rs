@@ -14,6 +14,7 @@ mod memory {
     lucia_adapter_test::adapter_tests!(async { Some(MemoryFixture::new()) });
     lucia_adapter_test::token_adapter_tests!(async { Some(MemoryFixture::new()) });
     lucia_adapter_test::passkey_adapter_tests!(async { Some(MemoryFixture::new()) });
+    lucia_adapter_test::second_factor_adapter_tests!(async { Some(MemoryFixture::new()) });
 }
 
 mod memory_without_foreign_keys {
@@ -21,6 +22,7 @@ mod memory_without_foreign_keys {
     lucia_adapter_test::adapter_tests!(async { Some(MemoryFixture::without_foreign_keys()) });
     lucia_adapter_test::token_adapter_tests!(async { Some(MemoryFixture::without_foreign_keys()) });
     lucia_adapter_test::passkey_adapter_tests!(async { Some(MemoryFixture::without_foreign_keys()) });
+    lucia_adapter_test::second_factor_adapter_tests!(async { Some(MemoryFixture::without_foreign_keys()) });
 }
 
 mod memory_plain {
@@ -28,6 +30,7 @@ mod memory_plain {
     lucia_adapter_test::adapter_tests!(async { Some(MemoryFixture::plain()) });
     lucia_adapter_test::token_adapter_tests!(async { Some(MemoryFixture::plain()) });
     lucia_adapter_test::passkey_adapter_tests!(async { Some(MemoryFixture::plain()) });
+    lucia_adapter_test::second_factor_adapter_tests!(async { Some(MemoryFixture::plain()) });
 }
 
 mod memory_sessions {

@@ -9,7 +9,8 @@
 
 use lucia::{DatabaseKey, DatabaseSession, DatabaseUser};
 use lucia_adapter_sea_orm::{
-    LuciaMigration, SeaOrmAdapter, SeaOrmAdapterWithTokens, SeaOrmSessionAdapter, Tables, WithSessions, WithTokens,
+    LuciaMigration, LuciaSecondFactorMigration, SeaOrmAdapter, SeaOrmAdapterWithSecondFactor, SeaOrmAdapterWithTokens,
+    SeaOrmSessionAdapter, Tables, WithSecondFactor, WithSessions, WithTokens, entity,
 };
 use lucia_adapter_test::{Capabilities, Fixture, TestDatabase};
 use sea_orm::sea_query::{Alias, ColumnDef};
@@ -235,6 +236,8 @@ impl Store {
         let manager = SchemaManager::new(&self.db);
         migration.up(&manager).await.unwrap();
         migration.token_migration().token_table("user_token").up(&manager).await.unwrap();
+        // The ready-made `totp` and `recovery_code` tables, referring to the test user table.
+        LuciaSecondFactorMigration::new().user_table("test_user").up(&manager).await.unwrap();
     }
 
     /// Creates the passkey tables, referring to the test user table.
@@ -398,6 +401,14 @@ pub fn test_adapter_with_tokens(db: DatabaseConnection) -> SeaOrmAdapterWithToke
     test_adapter(db).with_tokens(user_token::Entity).expect("the token entity is valid")
 }
 
+/// The adapter with tokens and the second-factor tables (the crate's `entity::totp` and
+/// `entity::recovery_code`).
+pub fn test_adapter_with_second_factor(db: DatabaseConnection) -> SeaOrmAdapterWithSecondFactor {
+    test_adapter_with_tokens(db)
+        .with_second_factor(entity::totp::Entity, entity::recovery_code::Entity)
+        .expect("the second-factor entities are valid")
+}
+
 /// A store and an adapter of any shape over it.
 pub struct SeaOrmFixture<Shape = WithSessions> {
     store: Store,
@@ -463,6 +474,16 @@ pub fn test_adapter_with_passkeys(
 ) -> SeaOrmAdapter<lucia_adapter_sea_orm::WithPasskeys<WithTokens<WithSessions>>> {
     use lucia_adapter_sea_orm::entity::{passkey, passkey_challenge};
     test_adapter_with_tokens(db).with_passkeys(passkey::Entity, passkey_challenge::Entity).expect("valid entities")
+}
+
+/// [`fixture`] with the adapter over the token and second-factor tables too.
+pub async fn second_factor_fixture(
+    backend: Backend,
+) -> Option<SeaOrmFixture<WithSecondFactor<WithTokens<WithSessions>>>> {
+    let store = Store::new(backend).await?;
+    store.migrate_test_tables().await;
+    let (adapter, tables) = (test_adapter_with_second_factor(store.db.clone()), EntityTables(store.db.clone()));
+    Some(SeaOrmFixture { adapter, tables, store, capabilities: Capabilities::sql() })
 }
 
 /// A store with only a session table made by [`LuciaMigration::sessions_only`] (no foreign

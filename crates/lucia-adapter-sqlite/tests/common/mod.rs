@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use lucia::{AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser};
-use lucia_adapter_sqlite::{SqliteAdapter, SqliteSessionAdapter, Tables, WithTokens};
+use lucia_adapter_sqlite::{SqliteAdapter, SqliteSessionAdapter, Tables, WithSecondFactor, WithTokens};
 use lucia_adapter_test::{Capabilities, Fixture, TestDatabase};
 use rusqlite::{Connection, params};
 use serde_json::json;
@@ -54,6 +54,20 @@ CREATE TABLE user_token (
     expires INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     UNIQUE (user_id, kind)
+);
+";
+
+/// The second-factor tables, referring to the suite's user table.
+pub const SECOND_FACTOR_TABLES: &str = "
+CREATE TABLE user_totp (
+    user_id TEXT NOT NULL PRIMARY KEY REFERENCES test_user(id) ON DELETE CASCADE,
+    encrypted_secret TEXT NOT NULL,
+    confirmed BOOLEAN NOT NULL DEFAULT 0,
+    last_step INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE user_recovery_code (
+    id TEXT NOT NULL PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES test_user(id) ON DELETE CASCADE
 );
 ";
 
@@ -272,6 +286,19 @@ pub async fn fixture() -> Option<SqliteFixture<SqliteAdapter>> {
 pub async fn token_fixture() -> Option<SqliteFixture<SqliteAdapter<WithTokens>>> {
     let db = TempDb::new(&format!("{USER_AND_KEY_TABLES}{SESSION_TABLE}{TOKEN_TABLE}"));
     let adapter = SqliteAdapter::builder().tables(test_tables()).tokens().open(&db.path).expect("open the adapter");
+    Some(SqliteFixture { adapter, raw: RawTables::new(&db.path), capabilities: Capabilities::sql(), db })
+}
+
+/// The test tables, a token table and the second-factor tables, and the adapter opened with
+/// second factors.
+pub async fn second_factor_fixture() -> Option<SqliteFixture<SqliteAdapter<WithSecondFactor>>> {
+    let db = TempDb::new(&format!("{USER_AND_KEY_TABLES}{SESSION_TABLE}{TOKEN_TABLE}{SECOND_FACTOR_TABLES}"));
+    let adapter = SqliteAdapter::builder()
+        .tables(test_tables())
+        .tokens()
+        .second_factor()
+        .open(&db.path)
+        .expect("open the adapter");
     Some(SqliteFixture { adapter, raw: RawTables::new(&db.path), capabilities: Capabilities::sql(), db })
 }
 

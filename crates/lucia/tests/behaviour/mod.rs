@@ -17,6 +17,7 @@ pub mod bad_input;
 pub mod differences;
 pub mod keys;
 pub mod races;
+pub mod second_factor;
 pub mod sessions;
 pub mod support;
 pub mod throttle;
@@ -315,6 +316,27 @@ macro_rules! token_behaviour_tests {
     };
 }
 pub(crate) use token_behaviour_tests;
+
+/// The second-factor cases ([`second_factor`]), for stores that hold TOTP rows and recovery
+/// codes ([`lucia::SecondFactorAdapter`]). Expand it next to [`behaviour_tests!`].
+macro_rules! second_factor_behaviour_tests {
+    ($fixture:expr) => {
+        crate::behaviour::behaviour_tests!(@cases $fixture;
+            second_factor::enrol_confirm_and_sign_in_in_two_steps,
+            second_factor::a_pending_sign_in_is_no_session_in_compat_mode,
+            second_factor::totp_codes_are_single_use_within_a_window_of_one_step,
+            second_factor::recovery_codes_are_single_use_and_regeneration_voids_the_old_set,
+            second_factor::second_factor_attempts_are_throttled_per_user,
+            second_factor::pending_sign_ins_expire_and_are_limited_in_tries,
+            second_factor::concurrent_completions_of_one_pending_sign_in_have_one_winner,
+            second_factor::secrets_are_sealed_to_their_user_and_key,
+            second_factor::disabling_needs_a_code_and_restores_password_sign_in,
+            second_factor::deleting_a_user_removes_its_second_factor,
+            second_factor::without_settings_second_factor_methods_are_a_typed_error,
+        );
+    };
+}
+pub(crate) use second_factor_behaviour_tests;
 
 // ---- helpers shared by the cases ----------------------------------------------------------
 
