@@ -1562,9 +1562,12 @@ impl<Shape: HasTokenTable> TokenAdapter for SeaOrmAdapter<Shape> {
             // SQLite compiles a statement against the schema its connection last read, so on a
             // pooled connection idle since the token table's unique index was made (by a
             // migration on another connection), `ON CONFLICT (user_id, kind)` fails to compile.
-            // A read of the table first, on the same connection, loads the current schema.
-            let mut probe = Query::select();
-            probe.expr(Expr::val(1)).from(self.tokens().table_ref.clone()).limit(0);
+            // A statement on the table first, on the same connection, loads the current schema:
+            // a write that deletes nothing, so that the transaction takes the write lock at once
+            // (a read first would make it a reader that cannot become the writer when another
+            // wrote meanwhile: "database is locked").
+            let mut probe = Query::delete();
+            probe.from_table(self.tokens().table_ref.clone()).and_where(Expr::val(1).eq(0));
             let backend = self.backend();
             self.in_transaction(&[backend.build(&probe), backend.build(&upsert)]).await.map_err(|(_, error)| error)
         } else {
