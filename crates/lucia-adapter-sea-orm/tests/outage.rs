@@ -53,8 +53,9 @@ async fn closed_port_is_unavailable(variable: &str) {
 }
 
 /// The adapter's only connection is killed by the server while its statement waits for a row
-/// lock (another transaction holds the key's row). A write (`update_key`) is `Unavailable`:
-/// whether it was done is unknown, so it is not run again. A read (`get_key_latest`, a
+/// lock (another transaction holds the key's row). A compare-and-set write
+/// (`replace_key_password`) is `Unavailable`: whether it was done is unknown, and a second run
+/// could fail on or undo the first, so it is not run again. A read (`get_key_latest`, a
 /// locking read) is run again on a new connection, waits for the lock again, and answers once
 /// the lock is released. `own_id` reads the victim's connection id; `kill` runs on another
 /// pool.
@@ -68,7 +69,11 @@ async fn killed_connection_is_unavailable(backend: Backend, own_id: &str, kill: 
             LuciaMigration::new().up(&SchemaManager::new(&db)).await.unwrap();
             let adapter = Arc::new(full_adapter(victim.clone()));
             let user = DatabaseUser { id: "user".into(), attributes: Default::default() };
-            let key = DatabaseKey { id: "email:ada".into(), user_id: "user".into(), hashed_password: None };
+            let key = DatabaseKey {
+                id: "email:ada".into(),
+                user_id: "user".into(),
+                hashed_password: Some("old-hash".into()),
+            };
             adapter.set_user(user, Some(key.clone())).await.unwrap();
             // The id of the pool's one connection, the one the next statement runs on.
             let connection_id = || async {
@@ -84,7 +89,7 @@ async fn killed_connection_is_unavailable(backend: Backend, own_id: &str, kill: 
             let id = connection_id().await;
             let writing = tokio::spawn({
                 let adapter = Arc::clone(&adapter);
-                async move { adapter.update_key("email:ada", Some("new-hash")).await }
+                async move { adapter.replace_key_password("email:ada", "old-hash", "new-hash").await }
             });
             tokio::time::sleep(Duration::from_millis(300)).await;
             assert!(!writing.is_finished(), "the write waits for the row lock");
