@@ -600,8 +600,15 @@ fn stored_flags(credential: &str) -> Result<StoredFlags, PasskeyError> {
     serde_json::from_str::<StoredCredential>(credential).map(|stored| stored.cred).map_err(invalid_data)
 }
 
+/// Says where stored data failed to parse, not what it held: serde_json's message can quote
+/// the offending value, and this error is logged.
 fn invalid_data(error: serde_json::Error) -> PasskeyError {
-    PasskeyError::InvalidData(error.to_string())
+    PasskeyError::InvalidData(format!(
+        "{:?} error at line {}, column {}",
+        error.classify(),
+        error.line(),
+        error.column()
+    ))
 }
 
 fn passkey_name(name: &str) -> String {
@@ -611,4 +618,17 @@ fn passkey_name(name: &str) -> String {
 
 fn millis(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |after| i64::try_from(after.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    /// A stored value that fails to parse is not repeated in the error, which is logged.
+    #[test]
+    fn invalid_data_does_not_quote_the_data() {
+        let error = serde_json::from_str::<u32>("\"secret-value\"").expect_err("not a number");
+        assert!(error.to_string().contains("secret-value"), "serde_json quotes it: the test can fail");
+        let error = super::invalid_data(error).to_string();
+        assert!(!error.contains("secret-value"), "{error}");
+        assert!(error.contains("line 1, column 14"), "{error}");
+    }
 }
