@@ -31,7 +31,7 @@ pub fn generate_random_string(length: usize) -> String {
     // every call in a single read.
     let mut buffer = vec![0u8; length + length / 4 + 8];
     while out.len() < length {
-        getrandom::fill(&mut buffer).expect("the operating system's random number generator failed");
+        fill_random(&mut buffer);
         for &byte in &buffer {
             if out.len() == length {
                 break;
@@ -42,6 +42,17 @@ pub fn generate_random_string(length: usize) -> String {
         }
     }
     out
+}
+
+/// Fills `buffer` from the operating system's CSPRNG: every secret lucia makes (ids, tokens,
+/// codes, TOTP secrets, nonces) comes from here.
+///
+/// # Panics
+///
+/// If the operating system's random number generator fails, which leaves no safe way to
+/// make a secret (no input reaches this: only the OS).
+pub(crate) fn fill_random(buffer: &mut [u8]) {
+    getrandom::fill(buffer).expect("the operating system's random number generator failed");
 }
 
 #[cfg(test)]

@@ -548,7 +548,7 @@ where
             return Err(Error::SecondFactorAlreadyEnabled);
         }
         let mut secret = [0u8; SECRET_BYTES];
-        getrandom::fill(&mut secret).expect("the operating system's random number generator failed");
+        crate::id::fill_random(&mut secret);
         let totp = totp_rs::Builder::new()
             .with_secret(secret.to_vec())
             .with_digits(TOTP_DIGITS)
@@ -847,7 +847,7 @@ fn associated_data(user_id: &str) -> Vec<u8> {
 /// base64(nonce ‖ ciphertext ‖ tag), bound to the user.
 fn encrypt(key: &TotpEncryptionKey, user_id: &str, secret: &[u8]) -> String {
     let mut nonce = [0u8; NONCE_BYTES];
-    getrandom::fill(&mut nonce).expect("the operating system's random number generator failed");
+    crate::id::fill_random(&mut nonce);
     let aad = associated_data(user_id);
     let sealed = key
         .cipher()

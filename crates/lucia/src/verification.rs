@@ -746,7 +746,7 @@ fn random_digits(digits: usize) -> String {
     let mut out = String::with_capacity(digits);
     let mut buffer = [0u8; 16];
     while out.len() < digits {
-        getrandom::fill(&mut buffer).expect("the operating system's random number generator failed");
+        crate::id::fill_random(&mut buffer);
         for &byte in buffer.iter().filter(|&&byte| byte < LIMIT) {
             if out.len() == digits {
                 break;
