@@ -3,25 +3,26 @@
 //! `Lucia` type.
 
 use lucia::{
-    Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseToken, DatabaseUser, SessionAdapter,
-    SessionUpdate, SplitAdapter, TokenAdapter, TokenKind, UserAdapter,
+    Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseToken, DatabaseTotp, DatabaseUser,
+    SecondFactorAdapter, SessionAdapter, SessionUpdate, SplitAdapter, TokenAdapter, TokenKind, UserAdapter,
 };
 use lucia_adapter_redis::RedisSessionAdapter;
-use lucia_adapter_sea_orm::{SeaOrmAdapterWithTokens, SeaOrmUserAdapterWithTokens};
-use lucia_adapter_sqlite::{SqliteAdapter, WithTokens};
+use lucia_adapter_sea_orm::{SeaOrmAdapterWithSecondFactor, SeaOrmUserAdapterWithSecondFactor};
+use lucia_adapter_sqlite::{SqliteAdapter, WithSecondFactor};
 
-/// Where the demo keeps users, keys, sessions and single-use tokens (verification codes,
-/// reset links; always beside the users).
+/// Where the demo keeps users, keys, sessions, single-use tokens (verification codes, reset
+/// links, pending two-step sign-ins) and second factors (TOTP secrets, recovery codes); tokens
+/// and second factors always beside the users.
 #[derive(Clone)]
 pub enum DemoAdapter {
     /// Everything in a SQLite file (the default): `lucia-adapter-sqlite`, whose session lookup
     /// runs in place on a reader connection.
-    Sqlite(SqliteAdapter<WithTokens>),
+    Sqlite(SqliteAdapter<WithSecondFactor>),
     /// Everything in PostgreSQL, MySQL/MariaDB or an in-memory SQLite database.
-    Sql(SeaOrmAdapterWithTokens),
-    /// Users, keys and tokens in SQL, sessions in Redis (`--redis-url`): several instances of
-    /// the demo can share one Redis.
-    Split(SplitAdapter<SeaOrmUserAdapterWithTokens, RedisSessionAdapter>),
+    Sql(SeaOrmAdapterWithSecondFactor),
+    /// Users, keys, tokens and second factors in SQL, sessions in Redis (`--redis-url`):
+    /// several instances of the demo can share one Redis.
+    Split(SplitAdapter<SeaOrmUserAdapterWithSecondFactor, RedisSessionAdapter>),
 }
 
 impl std::fmt::Debug for DemoAdapter {
@@ -97,5 +98,17 @@ impl Adapter for DemoAdapter {
         fn get_session_and_user(&self, session_id: &str) -> Option<(DatabaseSession, DatabaseUser)>;
         fn delete_user_cascade(&self, user_id: &str) -> ();
         fn update_key_and_end_sessions(&self, key_id: &str, hashed_password: Option<&str>, user_id: &str) -> ();
+    }
+}
+
+impl SecondFactorAdapter for DemoAdapter {
+    delegate! {
+        fn get_totp(&self, user_id: &str) -> Option<DatabaseTotp>;
+        fn set_totp(&self, totp: DatabaseTotp) -> ();
+        fn use_totp_step(&self, user_id: &str, encrypted_secret: &str, step: i64, confirm: bool) -> bool;
+        fn delete_totp(&self, user_id: &str) -> ();
+        fn set_recovery_codes(&self, user_id: &str, code_hashes: Vec<String>) -> ();
+        fn consume_recovery_code(&self, user_id: &str, code_hash: &str) -> bool;
+        fn count_recovery_codes(&self, user_id: &str) -> u64;
     }
 }

@@ -26,7 +26,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use lucia::{Lucia, SessionExpiresIn, SplitAdapter};
+use lucia::{Lucia, SecondFactorSettings, SessionExpiresIn, SplitAdapter, TotpEncryptionKey};
 use lucia_adapter_redis::{RedisSessionAdapter, RedisThrottleStore};
 use lucia_adapter_sea_orm::{NoSessionTable, SeaOrmAdapter, Tables};
 use lucia_axum::{LuciaLayer, Quota};
@@ -41,6 +41,7 @@ pub mod db;
 mod html;
 pub mod mail;
 pub mod oauth;
+pub mod second_factor;
 mod web;
 
 /// User attribute columns.
@@ -83,9 +84,16 @@ pub type Auth = Lucia<DemoAdapter, UserAttributes, SessionAttributes>;
 pub type AuthRequest = lucia_axum::AuthRequest<Auth>;
 /// The guard for pages and actions of signed-in users (others go to `/login`).
 pub type SignedIn = lucia_axum::SignedIn<Auth>;
+/// What the second step of a two-step sign-in extracts: the pending sign-in's cookie.
+pub type PendingSecondFactor = lucia_axum::PendingSecondFactor<Auth>;
 
 /// The default database: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://lucia-demo.db?mode=rwc";
+
+/// The passkey origin without `--passkey-origin` or a public origin: the demo's default
+/// address under the name `localhost`, a secure context with a domain (an IP address cannot
+/// be a WebAuthn relying-party id).
+pub const DEFAULT_PASSKEY_ORIGIN: &str = "http://localhost:3000";
 
 /// The prefix of the demo's keys in Redis.
 pub const REDIS_KEY_PREFIX: &str = "lucia-demo";
@@ -146,6 +154,22 @@ pub struct Config {
     /// The secret the OAuth flow cookie's key is derived from (at least 32 characters; the
     /// same on every instance). `None`: a random key per start.
     pub oauth_cookie_key: Option<String>,
+    /// The key that encrypts TOTP secrets at rest (`LUCIA_TOTP_KEY`: base64 of 32 bytes; the
+    /// same on every instance). `None`: the key in [`totp_key_file`](Self::totp_key_file).
+    pub totp_key: Option<TotpEncryptionKey>,
+    /// Where the TOTP key is kept when [`totp_key`](Self::totp_key) is not given, made on the
+    /// first start if missing (32 random bytes in base64, readable by its owner only). `None`:
+    /// [`second_factor::DEFAULT_TOTP_KEY_FILE`] beside the SQLite file, or in the working
+    /// directory with a server database. Production mode needs one of the two set.
+    pub totp_key_file: Option<std::path::PathBuf>,
+    /// The exact origin passkeys are used from (`http://localhost:3000`,
+    /// `https://example.com`). `None`: the [public origin](Self::public_origin), else
+    /// [`DEFAULT_PASSKEY_ORIGIN`].
+    pub passkey_origin: Option<url::Url>,
+    /// The WebAuthn relying-party id passkeys are bound to: the origin's host or a registrable
+    /// domain above it (it cannot change later without losing every passkey). `None`: the
+    /// passkey origin's host.
+    pub passkey_rp_id: Option<String>,
 }
 
 /// The default [`Config::mail_from`].
@@ -174,6 +198,10 @@ impl Default for Config {
             mail_from: DEFAULT_MAIL_FROM.to_owned(),
             oauth_providers: Vec::new(),
             oauth_cookie_key: None,
+            totp_key: None,
+            totp_key_file: None,
+            passkey_origin: None,
+            passkey_rp_id: None,
         }
     }
 }
@@ -195,6 +223,10 @@ impl std::fmt::Debug for Config {
             .field("mail_from", &self.mail_from)
             .field("oauth_providers", &self.oauth_providers)
             .field("oauth_cookie_key", &self.oauth_cookie_key.as_ref().map(|_| REDACTED))
+            .field("totp_key", &self.totp_key.as_ref().map(|_| REDACTED))
+            .field("totp_key_file", &self.totp_key_file)
+            .field("passkey_origin", &self.passkey_origin)
+            .field("passkey_rp_id", &self.passkey_rp_id)
             .finish()
     }
 }
@@ -312,6 +344,12 @@ pub enum StartError {
     /// A sign-in provider could not be set up (its settings, or its discovery).
     #[error(transparent)]
     OAuth(#[from] oauth::OAuthSetupError),
+    /// The passkey origin has no host.
+    #[error("the passkey origin must be an http(s) origin with a host, such as http://localhost:3000")]
+    PasskeyOrigin,
+    /// The TOTP encryption key could not be read or made.
+    #[error(transparent)]
+    TotpKey(#[from] second_factor::TotpKeyError),
 }
 
 /// The demo, built and not yet serving: what [`serve`] runs.
@@ -338,11 +376,17 @@ pub async fn build(config: &Config) -> Result<Demo, StartError> {
         if config.smtp_url.is_none() {
             return Err(StartError::Production("--smtp-url: mail is written to files only in development"));
         }
+        if config.totp_key.is_none() && config.totp_key_file.is_none() {
+            return Err(StartError::Production(
+                "LUCIA_TOTP_KEY or --totp-key-file: a TOTP key made beside the database is easily lost",
+            ));
+        }
     }
     let mails = mail::Mails::new(config.smtp_url.as_deref(), &config.mail_dir, &config.mail_from)?;
     if let Some(origin) = &config.public_origin {
         mails.set_link_origin(&origin.to_string());
     }
+    let totp_key = second_factor::encryption_key(config)?;
     let adapter = connect_stores(config).await?;
     let env = if config.production { lucia::Env::Prod } else { lucia::Env::Dev };
     // With sessions in Redis, sign-in attempts are counted there too, so that every instance
@@ -355,7 +399,8 @@ pub async fn build(config: &Config) -> Result<Demo, StartError> {
         .env(env)
         .session_expires_in(config.session_expires_in)
         .password_policy(accounts::password_policy())
-        .email(accounts::email_settings());
+        .email(accounts::email_settings())
+        .second_factor(SecondFactorSettings::new(second_factor::ISSUER, totp_key));
     if let Some(store) = throttle {
         builder = builder.sign_in_throttle(store);
     }
@@ -386,14 +431,31 @@ pub async fn build(config: &Config) -> Result<Demo, StartError> {
         layer = layer.csrf_exempt(path);
     }
     let hardening = Hardening::new(config.production, providers.authorization_origins());
+    let (_passkey_rp_id, passkey_origin) = passkey_relying_party(config)?;
+    let passkey_origin = passkey_origin.origin().ascii_serialization();
     let router = router()
         .merge(provider_routes)
         .layer(layer)
         .layer(Extension(mails.clone()))
-        .layer(Extension(providers))
+        .layer(Extension(web::SignInOptions { providers, passkey_origin: passkey_origin.into() }))
         .with_state(auth.clone())
         .layer(middleware::from_fn_with_state(hardening, log_and_harden));
     Ok(Demo { router, auth, mails })
+}
+
+/// The passkeys' relying party: its id and origin, from the settings (see
+/// [`Config::passkey_origin`]).
+fn passkey_relying_party(config: &Config) -> Result<(String, url::Url), StartError> {
+    let origin = match (&config.passkey_origin, &config.public_origin) {
+        (Some(origin), _) => origin.clone(),
+        (None, Some(public)) => url::Url::parse(&public.to_string()).map_err(|_| StartError::PasskeyOrigin)?,
+        (None, None) => url::Url::parse(DEFAULT_PASSKEY_ORIGIN).map_err(|_| StartError::PasskeyOrigin)?,
+    };
+    let id = match &config.passkey_rp_id {
+        Some(id) => id.clone(),
+        None => origin.host_str().ok_or(StartError::PasskeyOrigin)?.to_owned(),
+    };
+    Ok((id, origin))
 }
 
 /// The database, migrated, and Redis if configured: everything in SQL, or users and keys in
@@ -404,20 +466,23 @@ async fn connect_stores(config: &Config) -> Result<DemoAdapter, StartError> {
     let db = connect(&config.database_url).await?;
     let (user, key) = (db::user::Entity, lucia_adapter_sea_orm::entity::key::Entity);
     let token = lucia_adapter_sea_orm::entity::token::Entity;
+    let (totp, recovery_code) =
+        (lucia_adapter_sea_orm::entity::totp::Entity, lucia_adapter_sea_orm::entity::recovery_code::Entity);
     match &config.redis_url {
         None => {
             db::Migrator::up(&db, None).await?;
             db::ensure_session_table(&db).await?;
             let tables = Tables { user, key, session: db::session::Entity };
-            let adapter = SeaOrmAdapter::new(db, tables)?.with_tokens(token)?;
+            let adapter =
+                SeaOrmAdapter::new(db, tables)?.with_tokens(token)?.with_second_factor(totp, recovery_code)?;
             // The tables against the entities, now rather than as a 500 on the first request.
             adapter.check().await?;
             // A SQLite file: the tables SeaORM migrated, through lucia-adapter-sqlite (reads
             // in place, no thread hop per query). Opening it is a few milliseconds of file I/O.
             if let Some(path) = sqlite_file(&config.database_url) {
                 let tables = lucia_adapter_sqlite::Tables::new("user", "key", "session");
-                let builder = lucia_adapter_sqlite::SqliteAdapter::builder().tables(tables);
-                let sqlite = builder.token_table("token").open(path)?;
+                let builder = lucia_adapter_sqlite::SqliteAdapter::builder().tables(tables).token_table("token");
+                let sqlite = builder.second_factor_tables("totp", "recovery_code").open(path)?;
                 drop(adapter);
                 return Ok(DemoAdapter::Sqlite(sqlite));
             }
@@ -425,7 +490,9 @@ async fn connect_stores(config: &Config) -> Result<DemoAdapter, StartError> {
         }
         Some(redis_url) => {
             db::UserMigrator::up(&db, None).await?;
-            let users = SeaOrmAdapter::new(db, Tables { user, key, session: NoSessionTable })?.with_tokens(token)?;
+            let users = SeaOrmAdapter::new(db, Tables { user, key, session: NoSessionTable })?
+                .with_tokens(token)?
+                .with_second_factor(totp, recovery_code)?;
             users.check().await?;
             let sessions = RedisSessionAdapter::builder().key_prefix(REDIS_KEY_PREFIX).connect(redis_url).await?;
             Ok(DemoAdapter::Split(SplitAdapter::new(users, sessions)))
@@ -467,8 +534,10 @@ fn router() -> Router<Auth> {
     Router::new()
         .route("/", get(web::home))
         .route("/style.css", get(web::stylesheet))
+        .route("/passkeys.js", get(web::passkey_script))
         .route("/signup", get(web::signup_page).post(web::signup))
         .route("/login", get(web::login_page).post(web::login))
+        .route("/login/second-factor", get(second_factor::second_step_page).post(second_factor::second_step))
         .route("/logout", post(web::logout))
         .route("/account", get(web::account))
         .route("/account/sessions/revoke", post(web::revoke_session))
@@ -476,12 +545,17 @@ fn router() -> Router<Auth> {
         .route("/account/password", post(web::change_password))
         .route("/account/delete", post(web::delete_account))
         .route("/account/methods/unlink", post(web::unlink_method))
+        .route("/account/totp", post(second_factor::enrol))
+        .route("/account/totp/confirm", post(second_factor::confirm))
+        .route("/account/totp/disable", post(second_factor::disable))
+        .route("/account/recovery-codes", post(second_factor::regenerate_recovery_codes))
         .route("/verify-email", get(web::verify_email_page).post(web::verify_email))
         .route("/verify-email/resend", post(web::resend_code))
         .route("/forgot-password", get(web::forgot_password_page).post(web::forgot_password))
         .route("/reset-password", get(web::reset_password_page).post(web::reset_password))
         .route("/api/signup", post(api::signup))
         .route("/api/login", post(api::login))
+        .route("/api/login/second-factor", post(api::login_second_factor))
         .route("/api/me", get(api::me))
         .route("/api/verify-email", post(api::verify_email))
         .route("/api/verify-email/resend", post(api::resend_code))

@@ -74,9 +74,15 @@ async fn send_raw(app: &App, request: &[u8]) -> (u16, String) {
     (status, text)
 }
 
-/// A request with these header lines (name, raw value) and body; `Host` is the app's unless
-/// given.
+/// A request with these header lines (name, raw value) and a JSON body; `Host` is the app's
+/// unless given.
 fn request(app: &App, method: &str, path: &str, headers: &[(&str, &[u8])], body: &[u8]) -> Vec<u8> {
+    let json: &[(&str, &[u8])] = if body.is_empty() { &[] } else { &[("Content-Type", b"application/json")] };
+    request_with_body(app, method, path, &[headers, json].concat(), body)
+}
+
+/// A request with these header lines (the body's `Content-Type` among them) and body.
+fn request_with_body(app: &App, method: &str, path: &str, headers: &[(&str, &[u8])], body: &[u8]) -> Vec<u8> {
     let mut out = format!("{method} {path} HTTP/1.1\r\n").into_bytes();
     if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
         out.extend_from_slice(format!("Host: {}\r\n", app.base.strip_prefix("http://").unwrap()).as_bytes());
@@ -85,9 +91,6 @@ fn request(app: &App, method: &str, path: &str, headers: &[(&str, &[u8])], body:
         out.extend_from_slice(format!("{name}: ").as_bytes());
         out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
-    }
-    if !body.is_empty() {
-        out.extend_from_slice(b"Content-Type: application/json\r\n");
     }
     out.extend_from_slice(format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()).as_bytes());
     out.extend_from_slice(body);
@@ -120,7 +123,7 @@ fn bad_values(real: &str) -> Vec<(&'static str, Vec<u8>)> {
 /// Every row of the demo's tables, as text.
 async fn rows(db: &sea_orm::DatabaseConnection) -> Vec<String> {
     let mut rows = Vec::new();
-    for table in ["user", "key", "session", "token"] {
+    for table in ["user", "key", "session", "token", "totp", "recovery_code"] {
         let sql = format!(r#"SELECT coalesce(string_agg(t::text, '|' ORDER BY t::text), '') FROM "{table}" t"#);
         let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
         rows.push(row.try_get_by_index::<String>(0).unwrap());
@@ -196,6 +199,23 @@ async fn malformed_requests_are_4xx_change_nothing_and_leak_no_secret() {
                 request(&app, "GET", "/account", &page, b""),
                 signed_out_or_client_error,
             );
+            // The second step of a sign-in with a bad pending sign-in cookie: its form may be
+            // shown (it reveals and changes nothing; the cookie is checked when a code is sent),
+            // and sending it is refused.
+            let pending_cookie = [b"auth_session_pending=".as_slice(), &value].concat();
+            let pending = [("Accept", BROWSER_ACCEPT.as_bytes()), ("Cookie", &pending_cookie), ("Origin", &origin)];
+            add(
+                format!("the second step's form with a {label} pending cookie"),
+                request(&app, "GET", "/login/second-factor", &pending, b""),
+                |status| status == 200 || signed_out_or_client_error(status),
+            );
+            let code =
+                [pending.as_slice(), &[("Content-Type", b"application/x-www-form-urlencoded".as_slice())]].concat();
+            add(
+                format!("the second step with a {label} pending cookie"),
+                request_with_body(&app, "POST", "/login/second-factor", &code, b"code=123456"),
+                signed_out_or_client_error,
+            );
             let api_cookie = [("Cookie", session_cookie.as_slice())];
             add(format!("API with a {label} cookie"), request(&app, "GET", "/api/me", &api_cookie, b""), client_error);
             let twice = [("Cookie", session_cookie.as_slice()), ("Cookie", &session_cookie)];
@@ -226,6 +246,11 @@ async fn malformed_requests_are_4xx_change_nothing_and_leak_no_secret() {
                 ("sign-in password", "/api/login", json!({ "username": username, "password": text }).to_string()),
                 ("reset token", "/api/reset-password", json!({ "token": text, "password": PASSWORD }).to_string()),
                 ("verification code", "/api/verify-email", json!({ "code": text }).to_string()),
+                (
+                    "pending sign-in token",
+                    "/api/login/second-factor",
+                    json!({ "pending_token": text, "code": "123456" }).to_string(),
+                ),
             ];
             let authorized = format!("Bearer {bearer}").into_bytes();
             for (field, path, body) in fields {

@@ -270,3 +270,103 @@ async fn sign_in_with_oidc_in_chromium() {
     assert!(browser.text("#sign-in-methods").await.contains(&name), "still linked");
     browser.assert_accessible().await;
 }
+
+/// Signs `name` up in Chromium at `url` (the sign-up page) with the emailed code, landing on
+/// the account page.
+async fn sign_up_in(browser: &Browser, app: &App, url: &str, name: &str, password: &str) {
+    browser.goto(url).await;
+    browser.fill("#username", name).await;
+    browser.fill("#email", &email_of(name)).await;
+    browser.fill("#password", &format!("{password}\u{E007}")).await;
+    browser.wait_for_path("/verify-email").await;
+    browser.fill("#code", &format!("{}\u{E007}", app.nth_code(&email_of(name), 1).await)).await;
+    browser.wait_for_path("/account?notice=email-verified").await;
+}
+
+/// Sets up an authenticator app from the account page (the secret typed from the page, as a
+/// person with an app that cannot scan would), sees the recovery codes once, signs out, and
+/// signs in with the password and then the app's code.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_step_sign_in_with_an_authenticator_app_in_chromium() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = App::start().await;
+    let name = unique_name();
+    let password = "a long enough password";
+    sign_up_in(&browser, &app, &app.url("/signup"), &name, password).await;
+    assert!(browser.text("#totp-status").await.starts_with("Off."));
+
+    browser.click("#totp-enrol").await;
+    browser.wait_for_path("/account/totp").await;
+    assert_eq!(browser.text("h1").await, "Set up an authenticator app");
+    let secret = browser.text("#totp-secret").await;
+    assert_eq!(secret.split_whitespace().collect::<String>().len(), 32, "{secret}");
+    let qr =
+        browser.script("const svg = document.querySelector('.qr svg'); return svg.getBoundingClientRect().width").await;
+    assert!(qr.as_f64().is_some_and(|width| width >= 150.0), "the QR code is drawn: {qr}");
+    browser.assert_accessible().await;
+    browser.screenshot("demo-totp-enrol.png").await;
+    browser.fill("#code", &format!("{}\u{E007}", common::totp_code(&secret, common::now_seconds()))).await;
+    browser.wait_for_path("/account/totp/confirm").await;
+    let codes =
+        browser.script("return [...document.querySelectorAll('#recovery-codes code')].map(c => c.textContent)").await;
+    assert_eq!(codes.as_array().map(Vec::len), Some(10), "{codes}");
+    browser.assert_accessible().await;
+    browser.screenshot("demo-recovery-codes.png").await;
+    browser.click("main a.button").await;
+    browser.wait_for_path("/account").await;
+    assert!(browser.text("#totp-status").await.contains("10 recovery codes left."));
+    browser.assert_accessible().await;
+    browser.script("document.getElementById('two-step').scrollIntoView()").await;
+    browser.screenshot("demo-account-two-step.png").await;
+
+    browser.click("header form[action='/logout'] button").await;
+    browser.wait_for_path("/login?notice=signed-out").await;
+    browser.fill("#username", &name).await;
+    browser.fill("#password", &format!("{password}\u{E007}")).await;
+    browser.wait_for_path("/login/second-factor").await;
+    browser.assert_accessible().await;
+    browser.screenshot("demo-second-step.png").await;
+    // The next step's code: the confirmation used this step's, and a code works once.
+    browser.fill("#code", &format!("{}\u{E007}", common::totp_code(&secret, common::now_seconds() + 30))).await;
+    browser.wait_for_path("/account").await;
+    assert_eq!(browser.text("#account-username").await, name);
+}
+
+/// With a virtual authenticator (WebDriver's WebAuthn extension) in Chromium at `localhost`:
+/// "Add a passkey" on the account page, sign out, "Sign in with a passkey".
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_with_a_passkey_in_chromium() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = App::start().await;
+    let name = unique_name();
+    let authenticator = browser.add_virtual_authenticator().await;
+    sign_up_in(&browser, &app, &app.localhost_url("/signup"), &name, "a long enough password").await;
+    assert_eq!(browser.text("#passkey-list").await, "You have no passkeys yet.");
+    browser.fill("#passkey-name", "Chromium").await;
+    browser.click("#passkey-add").await;
+    browser.wait_for_path("/account?notice=passkey-added").await;
+    let list = browser.text("#passkey-list").await;
+    assert!(list.contains("Chromium") && list.contains("never"), "{list}");
+    assert_eq!(browser.virtual_credentials(&authenticator).await.len(), 1, "the authenticator holds it");
+    browser.assert_accessible().await;
+    browser.screenshot("demo-passkeys.png").await;
+
+    browser.click("header form[action='/logout'] button").await;
+    browser.wait_for_path("/login?notice=signed-out").await;
+    browser.assert_accessible().await;
+    browser.screenshot("demo-login-passkey.png").await;
+    browser.click("#passkey-sign-in").await;
+    browser.wait_for_path("/account").await;
+    assert_eq!(browser.text("#account-username").await, name);
+    let list = browser.text("#passkey-list").await;
+    assert!(!list.contains("never"), "its last use is shown: {list}");
+
+    // At another origin (127.0.0.1) the page says where passkeys work instead.
+    browser.goto(&app.url("/login")).await;
+    let shown = browser
+        .script("return ['#passkey-sign-in', '.passkey-elsewhere'].map(s => document.querySelector(s).hidden)")
+        .await;
+    assert_eq!(shown, json!([true, false]), "no passkey button, a link to the passkey origin");
+    let link = browser.script("return document.querySelector('.passkey-elsewhere a').href").await;
+    assert_eq!(link, json!(app.localhost_url("/login")));
+}

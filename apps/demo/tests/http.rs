@@ -710,6 +710,12 @@ async fn runs_on_server(variable: &str) {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(other_session_handles(&account).len(), 1, "the API session is listed too");
         assert!(!account.contains(&token), "by handle, not by token");
+        // The second factor in SeaORM's tables: set up, then asked for at sign-in.
+        let (secret, _) = enrol_totp(&app, &browser).await;
+        let other = app.browser();
+        password_step(&app, &other, &username).await;
+        let code = common::totp_code(&secret, common::now_seconds() + 30);
+        assert_eq!(location(&second_step(&app, &other, &code).await), "/account");
     })
     .await;
     fresh.drop_and_resume(outcome).await;
@@ -1200,4 +1206,177 @@ async fn a_stalled_database_is_a_503_and_the_demo_recovers() {
     })
     .await;
     fresh.drop_and_resume(outcome).await;
+}
+
+/// The text between `start` and the next `end` in `html`.
+fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let rest = &html[html.find(start).unwrap_or_else(|| panic!("no {start} in {html}")) + start.len()..];
+    &rest[..rest.find(end).unwrap()]
+}
+
+/// The recovery codes on a page that shows them.
+fn recovery_codes(html: &str) -> Vec<String> {
+    let list = between(html, r#"<ol class="codes" id="recovery-codes">"#, "</ol>");
+    let codes: Vec<String> =
+        list.split("<li><code>").skip(1).map(|item| item.split('<').next().unwrap().to_owned()).collect();
+    assert_eq!(codes.len(), 10, "{list}");
+    codes
+}
+
+/// A code of the secret's that is not valid now (nor a step either side).
+fn wrong_totp_code(secret: &str) -> String {
+    let now = common::now_seconds();
+    let valid: Vec<String> = [now - 30, now, now + 30].iter().map(|t| common::totp_code(secret, *t)).collect();
+    (0..).map(|n| format!("{:06}", 123_456 + n)).find(|code| !valid.contains(code)).unwrap()
+}
+
+/// Sets up an authenticator app for the signed-in `browser`: returns its secret (base32) and
+/// the recovery codes.
+async fn enrol_totp(app: &App, browser: &Client) -> (String, Vec<String>) {
+    let response = post_form(browser, &app.url("/account/totp"), &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "no-store", "the secret is not cached");
+    let html = response.text().await.unwrap();
+    assert!(html.contains(r#"<svg role="img" aria-label="QR code for your authenticator app""#), "{html}");
+    let secret: String = between(&html, r#"<code class="secret" id="totp-secret">"#, "<").split_whitespace().collect();
+    assert_eq!(secret.len(), 32, "160 bits in base32");
+    // A wrong first code: the form again, the secret not shown twice.
+    let response = post_form(browser, &app.url("/account/totp/confirm"), &[("code", &wrong_totp_code(&secret))]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let html = response.text().await.unwrap();
+    assert!(html.contains(r#"role="alert""#) && html.contains("That code is not right."), "{html}");
+    assert!(!html.contains(&secret[..8]) && !html.contains("<svg"), "{html}");
+    let code = common::totp_code(&secret, common::now_seconds());
+    let response = post_form(browser, &app.url("/account/totp/confirm"), &[("code", &code)]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let codes = recovery_codes(&response.text().await.unwrap());
+    (secret, codes)
+}
+
+/// The password step of a user with an authenticator app: no session, the pending cookie, the
+/// code form next; returns the pending cookie's value.
+async fn password_step(app: &App, browser: &Client, name: &str) -> String {
+    let response = sign_in(app, browser, name, PASSWORD).await;
+    assert_eq!((response.status(), location(&response)), (StatusCode::SEE_OTHER, "/login/second-factor"));
+    let cookies = set_cookies(&response);
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    assert!(cookies[0].contains("; HttpOnly") && cookies[0].contains("; SameSite=Lax"), "{cookies:?}");
+    let pending = cookies[0].split(';').next().unwrap().strip_prefix("auth_session_pending=").unwrap().to_owned();
+    assert_eq!(pending.len(), 40);
+    pending
+}
+
+async fn second_step(app: &App, browser: &Client, code: &str) -> Response {
+    post_form(browser, &app.url("/login/second-factor"), &[("code", code)]).await
+}
+
+#[tokio::test]
+async fn an_authenticator_app_is_asked_for_at_sign_in_and_recovery_codes_work_once() {
+    let app = App::start().await;
+    let name = unique_name();
+    let browser = app.browser();
+    sign_up(&app, &browser, &name).await;
+    let (_, account) = page(&browser, &app.url("/account")).await;
+    assert!(account.contains(r#"id="totp-enrol""#), "{account}");
+    let (secret, codes) = enrol_totp(&app, &browser).await;
+    let (_, account) = page(&browser, &app.url("/account")).await;
+    assert!(account.contains("10 recovery codes left."), "{account}");
+    // Set up already: a second enrolment is refused (it would replace nothing).
+    let response = post_form(&browser, &app.url("/account/totp"), &[]).await;
+    assert_eq!(location(&response), "/account?notice=totp-already-on");
+
+    // The password alone is no longer a sign-in: a pending sign-in, which is no session.
+    let other = app.browser();
+    let pending = password_step(&app, &other, &name).await;
+    assert_eq!(page(&other, &app.url("/account")).await, (StatusCode::SEE_OTHER, "/login".into()));
+    let as_session = app.api().get(app.url("/api/me")).header(AUTHORIZATION, format!("Bearer {pending}"));
+    assert_eq!(as_session.send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let as_cookie = app.browser().get(app.url("/account")).header(COOKIE, format!("auth_session={pending}"));
+    assert_eq!(location(&as_cookie.send().await.unwrap()), "/login");
+    let (status, form) = page(&other, &app.url("/login/second-factor")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains(r#"<label for="code">"#) && form.contains(r#"autocomplete="one-time-code""#), "{form}");
+    // A wrong code: the form again, 401, as a wrong password.
+    let response = second_step(&app, &other, &wrong_totp_code(&secret)).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(response.text().await.unwrap().contains("That code is not right."));
+    // The app's code (the next step's: the confirmation used this one) signs in.
+    let code = common::totp_code(&secret, common::now_seconds() + 30);
+    let response = second_step(&app, &other, &code).await;
+    assert_eq!((response.status(), location(&response)), (StatusCode::SEE_OTHER, "/account"));
+    let cookies = set_cookies(&response);
+    assert!(cookies.iter().any(|c| c.starts_with("auth_session_pending=;") && c.contains("Max-Age=0")), "{cookies:?}");
+    assert!(cookies.iter().any(|c| c.starts_with("auth_session=") && cookie_token(c).len() == 40), "{cookies:?}");
+    assert_eq!(page(&other, &app.url("/account")).await.0, StatusCode::OK);
+    // The pending sign-in is used up; the same code is refused on a new one (no replay).
+    let third = app.browser();
+    let response = post_form(&third, &app.url("/login/second-factor"), &[("code", &code)]).await;
+    assert_eq!(location(&response), "/login", "no pending sign-in: back to the password");
+    password_step(&app, &third, &name).await;
+    assert_eq!(second_step(&app, &third, &code).await.status(), StatusCode::UNAUTHORIZED, "replayed");
+
+    // A recovery code signs in once (typed in capitals, without dashes).
+    let typed = codes[0].replace('-', "").to_uppercase();
+    let response = second_step(&app, &third, &typed).await;
+    assert_eq!(location(&response), "/account");
+    let fourth = app.browser();
+    password_step(&app, &fourth, &name).await;
+    assert_eq!(second_step(&app, &fourth, &codes[0]).await.status(), StatusCode::UNAUTHORIZED, "used up");
+    let (_, account) = page(&browser, &app.url("/account")).await;
+    assert!(account.contains("9 recovery codes left."), "{account}");
+
+    // New recovery codes, with a code: the old ones stop working.
+    let response = post_form(&browser, &app.url("/account/recovery-codes"), &[("code", "not a code")]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().contains("That code is not right."));
+    let response = post_form(&browser, &app.url("/account/recovery-codes"), &[("code", &codes[1])]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let new_codes = recovery_codes(&response.text().await.unwrap());
+    assert!(new_codes.iter().all(|code| !codes.contains(code)));
+    assert_eq!(second_step(&app, &fourth, &codes[2]).await.status(), StatusCode::UNAUTHORIZED, "an old code");
+    assert_eq!(location(&second_step(&app, &fourth, &new_codes[0]).await), "/account");
+
+    // Turning it off takes a code; then the password alone signs in again.
+    let response = post_form(&browser, &app.url("/account/totp/disable"), &[("code", &codes[3])]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "an old recovery code");
+    assert!(response.text().await.unwrap().contains(r#"id="totp-status"><span class="tag">on</span>"#));
+    let response = post_form(&browser, &app.url("/account/totp/disable"), &[("code", &new_codes[1])]).await;
+    assert_eq!(location(&response), "/account?notice=totp-off");
+    let response = sign_in(&app, &app.browser(), &name, PASSWORD).await;
+    assert_eq!(location(&response), "/account");
+}
+
+#[tokio::test]
+async fn the_api_signs_in_in_two_steps() {
+    let app = App::start().await;
+    let name = unique_name();
+    let browser = app.browser();
+    sign_up(&app, &browser, &name).await;
+    let (secret, codes) = enrol_totp(&app, &browser).await;
+    let api = app.api();
+    let credentials = json!({ "username": name, "password": PASSWORD });
+    let response = api.post(app.url("/api/login")).json(&credentials).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["second_factor_required"], true);
+    assert!(answer.get("token").is_none(), "{answer}");
+    let pending = answer["pending_token"].as_str().unwrap().to_owned();
+    let step = |code: &str| {
+        let body = json!({ "pending_token": pending, "code": code });
+        api.post(app.url("/api/login/second-factor")).json(&body).send()
+    };
+    let response = step(&wrong_totp_code(&secret)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let error = response.json::<Value>().await.unwrap()["error"].as_str().unwrap().to_owned();
+    assert!(error.starts_with("That code is not right."), "{error}");
+    let response = step(&codes[0]).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let token = response.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let me = api.get(app.url("/api/me")).header(AUTHORIZATION, format!("Bearer {token}")).send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    // Used up.
+    let response = step(&codes[1]).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let error = response.json::<Value>().await.unwrap()["error"].as_str().unwrap().to_owned();
+    assert!(error.contains("Please sign in again."), "{error}");
 }

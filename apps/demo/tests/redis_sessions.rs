@@ -57,7 +57,11 @@ async fn sessions_in_redis_need_no_session_table_and_can_move_back_to_sql() {
     let signed_up = in_redis.api().post(in_redis.url("/api/signup")).json(&credentials).send().await.unwrap();
     assert_eq!(signed_up.status(), StatusCode::CREATED);
     let token = api_sign_in(&in_redis, &username).await;
-    assert_eq!(tables(&in_redis).await, ["key", "seaql_migrations", "token", "user"], "no session table");
+    assert_eq!(
+        tables(&in_redis).await,
+        ["key", "recovery_code", "seaql_migrations", "token", "totp", "user"],
+        "no session table"
+    );
 
     // Back to sessions in SQL on the same database: it gets a session table; the session
     // kept in Redis is not carried over (its user signs in again).
