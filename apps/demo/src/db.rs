@@ -1,10 +1,10 @@
 //! The demo's schema: Lucia's `user`, `key` and `session` tables, with a `username`, an
 //! `email` and its `email_verified` flag on users and the device, address and time of each
 //! session, the `token` table of verification codes, reset links and pending two-step
-//! sign-ins, and the second factor's `totp` and `recovery_code` tables. With sessions in
-//! Redis, no `session` table.
+//! sign-ins, the second factor's `totp` and `recovery_code` tables, and `passkey` and
+//! `passkey_challenge`. With sessions in Redis, no `session` table.
 
-use lucia_adapter_sea_orm::{LuciaMigration, LuciaSecondFactorMigration, LuciaTokenMigration};
+use lucia_adapter_sea_orm::{LuciaMigration, LuciaPasskeyMigration, LuciaSecondFactorMigration, LuciaTokenMigration};
 use sea_orm::sea_query::{Alias, ColumnDef, Index, Table};
 use sea_orm::{DatabaseConnection, DbErr};
 use sea_orm_migration::async_trait::async_trait;
@@ -20,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(AddEmail),
             Box::new(LuciaTokenMigration::new()),
             Box::new(LuciaSecondFactorMigration::new()),
+            Box::new(LuciaPasskeyMigration::new()),
         ]
     }
 }
@@ -36,6 +37,7 @@ impl MigratorTrait for UserMigrator {
             Box::new(AddEmail),
             Box::new(LuciaTokenMigration::new()),
             Box::new(LuciaSecondFactorMigration::new()),
+            Box::new(LuciaPasskeyMigration::new()),
         ]
     }
 }

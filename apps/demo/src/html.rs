@@ -202,7 +202,6 @@ pub struct PasskeyRow {
     last_used: String,
 }
 
-#[expect(dead_code, reason = "listed once the stores keep passkeys (the next commit)")]
 impl PasskeyRow {
     pub fn new(id: String, name: String, synced: bool, created_at: i64, last_used_at: Option<i64>) -> Self {
         Self {

@@ -41,6 +41,7 @@ pub mod db;
 mod html;
 pub mod mail;
 pub mod oauth;
+mod passkeys;
 pub mod second_factor;
 mod web;
 
@@ -347,6 +348,10 @@ pub enum StartError {
     /// The passkey origin has no host.
     #[error("the passkey origin must be an http(s) origin with a host, such as http://localhost:3000")]
     PasskeyOrigin,
+    /// The passkeys' relying party does not fit its origin (an id that is not the origin's
+    /// host or a domain above it, or an origin neither https nor localhost).
+    #[error("passkeys: {0}")]
+    Passkey(#[from] lucia_axum::passkey::lucia_passkey::PasskeyError),
     /// The TOTP encryption key could not be read or made.
     #[error(transparent)]
     TotpKey(#[from] second_factor::TotpKeyError),
@@ -431,11 +436,14 @@ pub async fn build(config: &Config) -> Result<Demo, StartError> {
         layer = layer.csrf_exempt(path);
     }
     let hardening = Hardening::new(config.production, providers.authorization_origins());
-    let (_passkey_rp_id, passkey_origin) = passkey_relying_party(config)?;
+    let (passkey_rp_id, passkey_origin) = passkey_relying_party(config)?;
+    let (passkeys, passkey_routes) = passkeys::routes(&auth, &passkey_rp_id, passkey_origin.clone())?;
     let passkey_origin = passkey_origin.origin().ascii_serialization();
     let router = router()
         .merge(provider_routes)
+        .merge(passkey_routes)
         .layer(layer)
+        .layer(Extension(passkeys))
         .layer(Extension(mails.clone()))
         .layer(Extension(web::SignInOptions { providers, passkey_origin: passkey_origin.into() }))
         .with_state(auth.clone())
@@ -482,7 +490,8 @@ async fn connect_stores(config: &Config) -> Result<DemoAdapter, StartError> {
             if let Some(path) = sqlite_file(&config.database_url) {
                 let tables = lucia_adapter_sqlite::Tables::new("user", "key", "session");
                 let builder = lucia_adapter_sqlite::SqliteAdapter::builder().tables(tables).token_table("token");
-                let sqlite = builder.second_factor_tables("totp", "recovery_code").open(path)?;
+                let builder = builder.second_factor_tables("totp", "recovery_code");
+                let sqlite = builder.passkey_tables("passkey", "passkey_challenge").open(path)?;
                 drop(adapter);
                 return Ok(DemoAdapter::Sqlite(sqlite));
             }
@@ -549,6 +558,8 @@ fn router() -> Router<Auth> {
         .route("/account/totp/confirm", post(second_factor::confirm))
         .route("/account/totp/disable", post(second_factor::disable))
         .route("/account/recovery-codes", post(second_factor::regenerate_recovery_codes))
+        .route("/account/passkeys/rename", post(passkeys::rename))
+        .route("/account/passkeys/remove", post(passkeys::remove))
         .route("/verify-email", get(web::verify_email_page).post(web::verify_email))
         .route("/verify-email/resend", post(web::resend_code))
         .route("/forgot-password", get(web::forgot_password_page).post(web::forgot_password))

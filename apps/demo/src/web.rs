@@ -94,6 +94,11 @@ impl Notice {
             }
             "linked" => "The provider account is linked: you can sign in with it now.",
             "unlinked" => "That sign-in method has been removed.",
+            "passkey-added" => "Your passkey has been added: you can sign in with it now.",
+            "passkey-renamed" => "The passkey has been renamed.",
+            "passkey-removed" => {
+                "The passkey has been removed. It may stay on your device, where it no longer works here."
+            }
             "totp-off" => "Your authenticator app is turned off: your password alone signs you in now.",
             "totp-already-on" => "Your authenticator app is already set up.",
             "sign-in-expired" => "That sign-in took too long or was tried too often. Please sign in again.",
@@ -421,10 +426,10 @@ pub async fn reset_password(auth: AuthRequest, Form(form): Form<ResetForm>) -> P
         Err(error) => Err(EmailFlowError::from_rate_limit(error)?),
     };
     let failure = match outcome {
-        Ok(_) => {
+        Ok(user) => {
             // This browser's session (if any) ended with the others: drop its cookie.
             auth.sign_out().await?;
-            return Ok(Redirect::to("/login?notice=password-reset").into_response());
+            return Ok(after_password_reset(&auth, &user.user_id).await);
         }
         Err(EmailFlowError::Internal(error)) => return Err(error.into()),
         Err(failure) => failure,
@@ -438,6 +443,23 @@ pub async fn reset_password(auth: AuthRequest, Form(form): Form<ResetForm>) -> P
         password_error: about_the_password.then_some(message.as_str()),
     };
     Ok(form_page(failure.status(), failure.retry_after(), &page))
+}
+
+/// After a password reset: the sign-in page, or, for an account with passkeys, the list of
+/// them to review (whoever had the account may have added one; a password reset does not
+/// remove passkeys). Could the list not be read, the sign-in page all the same: the password
+/// is reset.
+async fn after_password_reset(auth: &AuthRequest, user_id: &str) -> Response {
+    match crate::passkeys::rows(auth.lucia(), user_id).await {
+        Ok(passkeys) if !passkeys.is_empty() => {
+            page(StatusCode::OK, &html::PasswordReset { signed_in: None, passkeys: &passkeys })
+        }
+        Ok(_) => Redirect::to("/login?notice=password-reset").into_response(),
+        Err(error) => {
+            tracing::warn!(%error, user_id, "passkeys not listed after a password reset");
+            Redirect::to("/login?notice=password-reset").into_response()
+        }
+    }
 }
 
 pub(crate) async fn account_page(
@@ -462,7 +484,7 @@ pub(crate) async fn account_page(
     let account = html::Account::new(session, &sessions, notice, error, password_error)
         .with_methods(&methods, options.providers.list())
         .with_second_factor(second_factor)
-        .with_passkeys(Vec::new(), &options.passkey_origin);
+        .with_passkeys(crate::passkeys::rows(auth.lucia(), user_id).await?, &options.passkey_origin);
     Ok(page(status, &account))
 }
 

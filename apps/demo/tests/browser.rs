@@ -349,6 +349,7 @@ async fn sign_in_with_a_passkey_in_chromium() {
     assert!(list.contains("Chromium") && list.contains("never"), "{list}");
     assert_eq!(browser.virtual_credentials(&authenticator).await.len(), 1, "the authenticator holds it");
     browser.assert_accessible().await;
+    browser.script("document.getElementById('passkeys').scrollIntoView()").await;
     browser.screenshot("demo-passkeys.png").await;
 
     browser.click("header form[action='/logout'] button").await;

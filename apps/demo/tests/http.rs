@@ -1380,3 +1380,119 @@ async fn the_api_signs_in_in_two_steps() {
     let error = response.json::<Value>().await.unwrap()["error"].as_str().unwrap().to_owned();
     assert!(error.contains("Please sign in again."), "{error}");
 }
+
+/// The user id on the account page.
+async fn user_id_of(app: &App, browser: &Client) -> String {
+    let (_, account) = page(browser, &app.url("/account")).await;
+    between(&account, "<dt>User id</dt><dd><code>", "<").to_owned()
+}
+
+/// A passkey row for `user_id`, as a registration stores it (the credential itself is not
+/// read by the pages).
+async fn insert_passkey(app: &App, user_id: &str, id: &str, name: &str) {
+    let db = app.database().await;
+    let sql = format!(
+        r#"INSERT INTO passkey (id, user_id, name, credential, counter, backup_eligible, backup_state, created_at, last_used_at)
+           VALUES ('{id}', '{user_id}', '{name}', '{{}}', 0, 1, 1, 1795655076154, NULL)"#
+    );
+    db.execute_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+}
+
+#[tokio::test]
+async fn passkeys_are_listed_renamed_and_removed_but_never_the_last_way_in() {
+    let app = App::start().await;
+    let (name, other) = (unique_name(), unique_name());
+    let browser = app.browser();
+    sign_up(&app, &browser, &name).await;
+    let user_id = user_id_of(&app, &browser).await;
+    let other_browser = app.browser();
+    sign_up(&app, &other_browser, &other).await;
+    let other_id = user_id_of(&app, &other_browser).await;
+    insert_passkey(&app, &user_id, "cGFzc2tleS1vbmU", "Laptop").await;
+    insert_passkey(&app, &user_id, "cGFzc2tleS10d28", "Phone <b>").await;
+    insert_passkey(&app, &other_id, "b3RoZXItdXNlcg", "Not yours").await;
+
+    let (_, account) = page(&browser, &app.url("/account")).await;
+    let list = between(&account, r#"<table id="passkey-list">"#, "</table>");
+    assert!(
+        list.contains("<td>Laptop <span class=\"tag\">synced</span></td><td>2026-11-26 01:04 UTC</td><td>never</td>"),
+        "{list}"
+    );
+    assert!(
+        list.contains("Phone &#60;b&#62;") && !list.contains("<b>") && !list.contains("Not yours"),
+        "escaped, own only: {list}"
+    );
+    assert!(account.contains(r#"<script src="/passkeys.js" defer></script>"#));
+
+    let rename = |id: &'static str, new: &'static str| {
+        browser.post(app.url("/account/passkeys/rename")).form(&[("id", id), ("name", new)]).send()
+    };
+    assert_eq!(
+        location(&rename("cGFzc2tleS1vbmU", "  Work laptop  ").await.unwrap()),
+        "/account?notice=passkey-renamed"
+    );
+    let (_, account) = page(&browser, &app.url("/account")).await;
+    assert!(account.contains("<td>Work laptop <span"), "trimmed: {account}");
+    for (id, what) in [("b3RoZXItdXNlcg", "another user's"), ("bm8tc3VjaA", "unknown")] {
+        let response = rename(id, "Mine now").await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{what}");
+        assert!(response.text().await.unwrap().contains("That passkey is not on your account."));
+        let response = post_form(&browser, &app.url("/account/passkeys/remove"), &[("id", id)]).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{what}");
+    }
+    let (_, theirs) = page(&other_browser, &app.url("/account")).await;
+    assert!(theirs.contains("<td>Not yours <span"), "untouched: {theirs}");
+
+    // With passkeys, the password can go; then the last passkey cannot.
+    let key = format!("username:{name}");
+    let response = post_form(&browser, &app.url("/account/methods/unlink"), &[("key", &key)]).await;
+    assert_eq!(location(&response), "/account?notice=unlinked");
+    let remove = |id: &'static str| browser.post(app.url("/account/passkeys/remove")).form(&[("id", id)]).send();
+    assert_eq!(location(&remove("cGFzc2tleS1vbmU").await.unwrap()), "/account?notice=passkey-removed");
+    let response = remove("cGFzc2tleS10d28").await.unwrap();
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let body = response.text().await.unwrap();
+    assert!(body.contains(r#"role="alert""#) && body.contains("This passkey is your only way to sign in."), "{body}");
+    assert!(body.contains("Phone &#60;b&#62;"), "still listed");
+    // The JSON route would count the `email:` key as a way in: the demo does not serve it.
+    let response = browser.delete(app.url("/passkeys/cGFzc2tleS10d28")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(page(&browser, &app.url("/account")).await.1.contains("Phone &#60;b&#62;"), "still there");
+}
+
+#[tokio::test]
+async fn a_password_reset_lists_the_accounts_passkeys_to_review() {
+    let app = App::start().await;
+    let name = unique_name();
+    let browser = app.browser();
+    sign_up(&app, &browser, &name).await;
+    let user_id = user_id_of(&app, &browser).await;
+    let email = email_of(&name);
+    let reset = |n: usize| {
+        let (app, email) = (&app, &email);
+        async move {
+            let response = post_form(&app.browser(), &app.url("/forgot-password"), &[("email", email)]).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            let token = link_token(&common::reset_link(&app.nth_mail_to(email, n).await));
+            post_form(
+                &app.browser(),
+                &app.url("/reset-password"),
+                &[("token", &token), ("password", "a brand new passphrase")],
+            )
+            .await
+        }
+    };
+    // No passkeys: to the sign-in page, as before.
+    let response = reset(2).await;
+    assert_eq!(location(&response), "/login?notice=password-reset");
+    // With one: the page names it and links to the account page to review it.
+    insert_passkey(&app, &user_id, "cGFzc2tleS1vbmU", "Unknown tablet").await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let response = reset(3).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Your password has been reset"), "{html}");
+    let list = between(&html, r#"<ul id="reset-passkeys">"#, "</ul>");
+    assert!(list.contains("Unknown tablet") && list.contains("added 2026-11-26 01:04 UTC"), "{list}");
+    assert!(html.contains(r#"href="/account#passkeys""#), "{html}");
+}

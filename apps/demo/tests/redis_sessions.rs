@@ -59,7 +59,7 @@ async fn sessions_in_redis_need_no_session_table_and_can_move_back_to_sql() {
     let token = api_sign_in(&in_redis, &username).await;
     assert_eq!(
         tables(&in_redis).await,
-        ["key", "recovery_code", "seaql_migrations", "token", "totp", "user"],
+        ["key", "passkey", "passkey_challenge", "recovery_code", "seaql_migrations", "token", "totp", "user"],
         "no session table"
     );
 
