@@ -49,9 +49,8 @@ Usage: lucia-demo [--port PORT] [--host ADDRESS] [--database-url URL] [--redis-u
   --totp-key-file PATH   file holding the key that encrypts TOTP secrets at rest (base64 of 32
                          bytes), made with a new random key on the first start if missing
                          (env TOTP_KEY_FILE; default lucia-demo-totp.key beside the SQLite file,
-                         or in the working directory with a server database); keep it with the
-                         database: without it, authenticator apps stop working (recovery codes
-                         still do)
+                         or in the working directory with a server database); keep it safe:
+                         without it, authenticator apps stop working (recovery codes still do)
   --passkey-origin ORIGIN
                          the exact origin passkeys are used from (env PASSKEY_ORIGIN; default:
                          --public-origin, else http://localhost:PORT: open the demo there, not
@@ -249,6 +248,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let passkey_origin = options.config.passkey_origin.as_ref().map(|origin| origin.origin().ascii_serialization());
     match listener.local_addr() {
         Ok(address) => tracing::info!(
             database = %redact_database_url(&options.config.database_url),
@@ -256,6 +256,7 @@ async fn main() -> ExitCode {
             lucia_v2_compat = options.config.lucia_v2_compat,
             trusted_proxy_header = options.config.trusted_proxy_header.as_deref(),
             sign_in_burst = options.config.sign_in_burst,
+            passkey_origin = passkey_origin.as_deref(),
             mail = %demo.mails.folder().map_or_else(
                 || format!("SMTP {}", options.config.smtp_url.as_deref().map_or_else(String::new, redact_database_url)),
                 |folder| format!("written to {} (no --smtp-url)", folder.display()),

@@ -70,7 +70,7 @@ pub fn load_or_create_key(path: &Path) -> Result<TotpEncryptionKey, TotpKeyError
             getrandom::fill(&mut bytes).map_err(|error| io(std::io::Error::other(error.to_string())))?;
             file.write_all(format!("{}\n", BASE64.encode(bytes)).as_bytes()).map_err(io)?;
             file.sync_all().map_err(io)?;
-            tracing::info!(path = %path.display(), "made a new TOTP encryption key file: keep it with the database");
+            tracing::info!(path = %path.display(), "made a new TOTP encryption key file: keep it safe, without it authenticator apps stop working");
             Ok(TotpEncryptionKey::from_bytes(bytes))
         }
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
