@@ -1496,3 +1496,32 @@ async fn a_password_reset_lists_the_accounts_passkeys_to_review() {
     assert!(list.contains("Unknown tablet") && list.contains("added 2026-11-26 01:04 UTC"), "{list}");
     assert!(html.contains(r#"href="/account#passkeys""#), "{html}");
 }
+
+#[tokio::test]
+async fn second_step_codes_are_limited_per_sign_in_and_per_account() {
+    let app = App::start().await;
+    let name = unique_name();
+    let browser = app.browser();
+    sign_up(&app, &browser, &name).await;
+    let (secret, _) = enrol_totp(&app, &browser).await;
+    let attacker = app.browser();
+    password_step(&app, &attacker, &name).await;
+    let wrong = wrong_totp_code(&secret);
+    for attempt in 0..5 {
+        assert_eq!(second_step(&app, &attacker, &wrong).await.status(), StatusCode::UNAUTHORIZED, "{attempt}");
+    }
+    // One pending sign-in takes five codes; then the password is asked again.
+    let response = second_step(&app, &attacker, &wrong).await;
+    assert_eq!(location(&response), "/login?notice=sign-in-expired");
+    assert!(set_cookies(&response).iter().any(|c| c.starts_with("auth_session_pending=;")), "the cookie is dropped");
+    assert!(page(&attacker, &app.url("/login?notice=sign-in-expired")).await.1.contains("Please sign in again."));
+    // The account's code budget is spent too: a new pending sign-in waits, the right code too.
+    password_step(&app, &attacker, &name).await;
+    let right = common::totp_code(&secret, common::now_seconds() + 30);
+    for code in [&wrong, &right] {
+        let response = second_step(&app, &attacker, code).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(response.headers().contains_key("retry-after"));
+        assert!(response.text().await.unwrap().contains("Too many attempts, try again in"));
+    }
+}
