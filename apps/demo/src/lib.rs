@@ -365,6 +365,8 @@ pub struct Demo {
     pub auth: Auth,
     /// The mailer (its link origin is set by [`serve`] unless configured).
     pub mails: mail::Mails,
+    /// The passkey ceremonies (their abandoned ones are swept by [`serve`]).
+    passkeys: passkeys::DemoPasskeys,
 }
 
 /// Connects, migrates, and returns the application: its router, lucia and mailer.
@@ -443,12 +445,12 @@ pub async fn build(config: &Config) -> Result<Demo, StartError> {
         .merge(provider_routes)
         .merge(passkey_routes)
         .layer(layer)
-        .layer(Extension(passkeys))
+        .layer(Extension(passkeys.clone()))
         .layer(Extension(mails.clone()))
         .layer(Extension(web::SignInOptions { providers, passkey_origin: passkey_origin.into() }))
         .with_state(auth.clone())
         .layer(middleware::from_fn_with_state(hardening, log_and_harden));
-    Ok(Demo { router, auth, mails })
+    Ok(Demo { router, auth, mails, passkeys })
 }
 
 /// The passkeys' relying party: its id and origin, from the settings (see
@@ -621,19 +623,21 @@ async fn log_and_harden(State(hardening): State<Hardening>, request: Request, ne
 }
 
 /// Serves the demo on `listener` until `shutdown` completes, then finishes open requests.
-/// Deletes dead sessions and expired codes and links at start and every [`SWEEP_EVERY`]
-/// meanwhile (each instance of the demo sweeps; sweeps are idempotent), and stops sweeping at
-/// shutdown. Links in mails point to `--public-origin`, or else to the listener's address.
+/// Deletes dead sessions, expired codes and links, and abandoned passkey ceremonies at start
+/// and every [`SWEEP_EVERY`] meanwhile (each instance of the demo sweeps; sweeps are
+/// idempotent), and stops sweeping at shutdown. Links in mails point to `--public-origin`, or
+/// else to the listener's address.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     demo: Demo,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let Demo { router, auth, mails } = demo;
+    let Demo { router, auth, mails, passkeys } = demo;
     if let Ok(address) = listener.local_addr() {
         mails.set_link_origin(&format!("http://{address}"));
     }
     let sweeper = auth.spawn_session_sweeper(SWEEP_EVERY);
+    let ceremony_sweeper = tokio::spawn(passkeys::sweep_ceremonies(passkeys, SWEEP_EVERY));
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     // A sweep in progress finishes first, within reason: a store that does not answer must
@@ -641,6 +645,8 @@ pub async fn serve(
     if tokio::time::timeout(SWEEP_STOP_TIMEOUT, sweeper.stop()).await.is_err() {
         tracing::warn!("a session sweep was still running at shutdown; not waiting for it");
     }
+    // One statement, idempotent: stopping it midway loses nothing.
+    ceremony_sweeper.abort();
     result
 }
 

@@ -46,6 +46,18 @@ async fn removal_by_form_only(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
+/// Deletes the passkey ceremonies that expired unfinished, now and every `period`.
+pub async fn sweep_ceremonies(passkeys: DemoPasskeys, period: std::time::Duration) {
+    let mut ticks = tokio::time::interval(period);
+    loop {
+        ticks.tick().await;
+        match passkeys.delete_expired_ceremonies().await {
+            Ok(deleted) => tracing::debug!(deleted, "swept abandoned passkey ceremonies"),
+            Err(error) => tracing::warn!(%error, "could not sweep abandoned passkey ceremonies"),
+        }
+    }
+}
+
 /// The user's passkeys as the account page lists them, oldest first.
 pub async fn rows(auth: &Auth, user_id: &str) -> Result<Vec<html::PasskeyRow>, lucia::Error> {
     let passkeys = auth.adapter().get_user_passkeys(user_id).await.map_err(lucia::Error::from)?;

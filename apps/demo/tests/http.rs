@@ -1525,3 +1525,30 @@ async fn second_step_codes_are_limited_per_sign_in_and_per_account() {
         assert!(response.text().await.unwrap().contains("Too many attempts, try again in"));
     }
 }
+
+#[tokio::test]
+async fn abandoned_passkey_ceremonies_are_swept() {
+    let app = App::start().await;
+    let db = app.database().await;
+    let insert = |id: &str, expires: i64| {
+        let sql = format!(
+            "INSERT INTO passkey_challenge (id, user_id, state, expires) VALUES ('{id}', NULL, '{{}}', {expires})"
+        );
+        Statement::from_string(db.get_database_backend(), sql)
+    };
+    let later = (common::now_seconds() as i64 + 3600) * 1000;
+    db.execute_raw(insert("expired", 1)).await.unwrap();
+    db.execute_raw(insert("in-progress", later)).await.unwrap();
+    // Another instance on the same database sweeps at its start.
+    let _second = App::start_at(lucia_demo::Config { database_url: app.sqlite_url(), ..Default::default() }).await;
+    let ids = || async {
+        let sql = "SELECT id FROM passkey_challenge ORDER BY id";
+        let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+        rows.iter().map(|row| row.try_get_by_index::<String>(0).unwrap()).collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while ids().await != ["in-progress"] {
+        assert!(std::time::Instant::now() < deadline, "not swept: {:?}", ids().await);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
