@@ -456,9 +456,12 @@ impl<Shape: PasskeyBase> SeaOrmAdapter<Shape> {
 impl<Shape: shape::ListTables> SeaOrmAdapter<Shape> {
     /// Compares the entities with the live database, to run at start-up: every table exists
     /// under its entity's name, with every column of its entity, of a type that can hold the
-    /// entity's (a `BIGINT` for an `i64`, `uuid` for a `Uuid` on PostgreSQL, …), and the
-    /// key, session and token tables have a foreign key from `user_id` to the user table (a
-    /// sessions-only adapter's session table needs none). The first disagreement is the
+    /// entity's (a `BIGINT` for an `i64`, `uuid` for a `Uuid` on PostgreSQL, …), allowing
+    /// `NULL` exactly where the entity's field is an `Option`; every table has a primary key
+    /// or unique index on its entity's primary key and on each `unique` column, the token
+    /// table one on `(user_id, kind)`; and the key, session and token tables have a foreign
+    /// key from `user_id` to the user table (a sessions-only adapter's session table needs
+    /// none). The first disagreement is the
     /// error, naming the table and column ([`SchemaError`]'s `Database*` variants), so a
     /// wrong table name is found before the first request rather than as a `no such table`
     /// on it. Columns the database has and the entity does not are left alone.
