@@ -358,7 +358,7 @@ pub(crate) fn token_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaErro
 pub(crate) fn passkey_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaError> {
     let table = Table::describe(entity)?;
     table.require_id("id")?;
-    table.require_id("user_id")?;
+    table.require_user_id("user_id")?;
     table.require("name", "a text column", &[Kind::Text])?;
     table.require("credential", "a text column", &[Kind::Text])?;
     table.require("counter", "a 64-bit or unsigned 32-bit integer column", &[Kind::I64, Kind::U32, Kind::U64])?;
@@ -369,13 +369,31 @@ pub(crate) fn passkey_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaEr
     Ok(table)
 }
 
-/// The passkey challenge table: `id` text, nullable `user_id` text, `state` text, 64-bit
+/// The passkey challenge table: `id` text, nullable `user_id`, `state` text, 64-bit
 /// `expires`.
 pub(crate) fn passkey_challenge_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaError> {
     let table = Table::describe(entity)?;
     table.require_id("id")?;
-    table.require_id("user_id")?;
+    table.require_user_id("user_id")?;
     table.require("state", "a text column", &[Kind::Text])?;
     table.require("expires", MILLIS, MILLIS_KINDS)?;
+    Ok(table)
+}
+
+/// The TOTP table: `user_id`, `encrypted_secret` text, boolean `confirmed`, 64-bit `last_step`.
+pub(crate) fn totp_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaError> {
+    let table = Table::describe(entity)?;
+    table.require_user_id("user_id")?;
+    table.require("encrypted_secret", "a text column", &[Kind::Text])?;
+    table.require("confirmed", "a boolean column", &[Kind::Bool])?;
+    table.require("last_step", "a 64-bit integer column", &[Kind::I64])?;
+    Ok(table)
+}
+
+/// The recovery-code table: `id` text (the code's SHA-256), `user_id`.
+pub(crate) fn recovery_code_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaError> {
+    let table = Table::describe(entity)?;
+    table.require_id("id")?;
+    table.require_user_id("user_id")?;
     Ok(table)
 }

@@ -1,7 +1,8 @@
 //! The start-up check, `SeaOrmAdapter::check`, against a live database: a wrong table name, a
 //! missing column, a column of the wrong type, a column whose nullability differs from its
 //! field's, a missing primary key or unique index and a missing foreign key are each one error
-//! naming the table and column; migrated tables pass. `seaorm_check_sqlite::…`,
+//! naming the table and column; migrated tables pass, every table of the adapter with all of
+//! them included. `seaorm_check_sqlite::…`,
 //! `seaorm_check_postgres::…`, `seaorm_check_mysql::…`.
 
 mod common;
@@ -89,6 +90,19 @@ async fn migrated_tables_pass(db: DatabaseConnection) {
     assert_eq!(error, SchemaError::DatabaseTableMissing { table: "token".into() });
     LuciaMigration::new().token_migration().up(&SchemaManager::new(&db)).await.unwrap();
     with_tokens.check().await.unwrap();
+    // Every table: the second-factor tables, then the passkey tables, missing until migrated.
+    let everything = with_tokens
+        .with_second_factor(entity::totp::Entity, entity::recovery_code::Entity)
+        .unwrap()
+        .with_passkeys(entity::passkey::Entity, entity::passkey_challenge::Entity)
+        .unwrap();
+    let error = schema_error(everything.check().await);
+    assert_eq!(error, SchemaError::DatabaseTableMissing { table: "totp".into() });
+    LuciaMigration::new().second_factor_migration().up(&SchemaManager::new(&db)).await.unwrap();
+    let error = schema_error(everything.check().await);
+    assert_eq!(error, SchemaError::DatabaseTableMissing { table: "passkey".into() });
+    LuciaMigration::new().passkey_migration().up(&SchemaManager::new(&db)).await.unwrap();
+    everything.check().await.unwrap();
     let sessions = SeaOrmAdapter::sessions_only(db, entity::session::Entity).unwrap();
     sessions.check().await.unwrap();
 }
