@@ -4,15 +4,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 
 use lucia::{
-    Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseToken, DatabaseTotp, DatabaseUser,
-    SecondFactorAdapter, SessionAdapter, SessionUpdate, TokenAdapter, TokenKind, UserAdapter,
+    Adapter, AdapterError, AttributeMap, DatabaseKey, DatabasePasskey, DatabaseSession, DatabaseToken, DatabaseTotp,
+    DatabaseUser, PasskeyAdapter, PasskeyChallenge, PasskeyDeletion, PasskeyUse, SecondFactorAdapter, SessionAdapter,
+    SessionUpdate, TokenAdapter, TokenKind, UserAdapter,
 };
 use rusqlite::types::Value as Sql;
 use rusqlite::{CachedStatement, Connection, ErrorCode, Row, TransactionBehavior, ffi, params, params_from_iter};
 
-use crate::codec::{decode_split, encode_attributes, integer_at, required_millis, required_text, text_at};
+use crate::codec::{
+    bool_at, decode_split, encode_attributes, integer_at, optional_integer_at, required_millis, required_text, text_at,
+};
 use crate::schema::{Table, quote};
-use crate::{HasTokens, SqliteAdapter, SqliteSessionAdapter, WithSecondFactor};
+use crate::{HasSecondFactor, HasTokens, SqliteAdapter, SqliteSessionAdapter, WithPasskeys};
 
 const USER_COLUMNS: &[&str] = &["id"];
 const SESSION_COLUMNS: &[&str] = &["id", "user_id", "active_expires", "idle_expires"];
@@ -230,6 +233,108 @@ impl SecondFactorTables {
     }
 }
 
+/// The passkey columns, in the order [`passkey_from`] reads them.
+const PASSKEY_COLUMNS: &str = "\"id\", \"user_id\", \"name\", \"credential\", \"counter\", \"backup_eligible\", \
+                               \"backup_state\", \"created_at\", \"last_used_at\"";
+
+fn passkey_from(row: &Row<'_>) -> Result<DatabasePasskey, AdapterError> {
+    let counter = integer_at(row, 4, "counter")?;
+    Ok(DatabasePasskey {
+        id: required_text_at(row, 0, "id", "passkey")?,
+        user_id: required_text_at(row, 1, "user_id", "passkey")?,
+        name: required_text_at(row, 2, "name", "passkey")?,
+        credential: required_text_at(row, 3, "credential", "passkey")?,
+        counter: u32::try_from(counter)
+            .map_err(|_| AdapterError::InvalidAttributes(format!("a passkey's counter ({counter}) is out of range")))?,
+        backup_eligible: bool_at(row, 5, "backup_eligible")?,
+        backup_state: bool_at(row, 6, "backup_state")?,
+        created_at: integer_at(row, 7, "created_at")?,
+        last_used_at: optional_integer_at(row, 8, "last_used_at")?,
+    })
+}
+
+/// The challenge columns, in the order [`challenge_from`] reads them.
+const CHALLENGE_COLUMNS: &str = "\"id\", \"user_id\", \"state\", \"expires\"";
+
+fn challenge_from(row: &Row<'_>) -> Result<PasskeyChallenge, AdapterError> {
+    Ok(PasskeyChallenge {
+        id: required_text_at(row, 0, "id", "passkey challenge")?,
+        user_id: text_at(row, 1, "user_id")?,
+        state: required_text_at(row, 2, "state", "passkey challenge")?,
+        expires: integer_at(row, 3, "expires")?,
+    })
+}
+
+/// The passkey and passkey challenge tables and their fixed statements.
+pub(crate) struct PasskeyTables {
+    passkey: Table,
+    passkey_by_id: String,
+    passkeys_by_user: String,
+    passkey_insert: String,
+    /// The conditional update whose changed-row count decides a use: the counter never goes
+    /// back, and of two uses with one counter value one wins.
+    record_use: String,
+    rename: String,
+    /// Of one user's passkey, so that a user cannot delete another's.
+    passkey_delete: String,
+    passkeys_delete_by_user: String,
+    /// The user's keys and passkeys, counted in `delete_passkey`'s transaction.
+    sign_in_methods: String,
+    challenge_insert: String,
+    /// One `DELETE ... RETURNING`: of concurrent takes, one gets the row.
+    challenge_take: String,
+    challenges_delete_expired_batch: String,
+}
+
+impl PasskeyTables {
+    /// `key` is the quoted key table, whose rows `delete_passkey` counts too.
+    pub(crate) fn new(passkey: Table, challenge: Table, key: &str) -> Self {
+        let (p, c) = (&passkey.quoted, &challenge.quoted);
+        Self {
+            passkey_by_id: format!("SELECT {PASSKEY_COLUMNS} FROM {p} WHERE \"id\" = ?1"),
+            passkeys_by_user: format!(
+                "SELECT {PASSKEY_COLUMNS} FROM {p} WHERE \"user_id\" = ?1 ORDER BY \"created_at\", \"id\""
+            ),
+            passkey_insert: format!("INSERT INTO {p} ({PASSKEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+            // `lucia::passkey_counter_advances`, in SQL.
+            record_use: format!(
+                "UPDATE {p} SET \"credential\" = ?2, \"counter\" = ?3, \"backup_state\" = ?4, \"last_used_at\" = ?5 \
+                 WHERE \"id\" = ?1 AND (\"counter\" < ?3 OR (\"counter\" = 0 AND ?3 = 0))"
+            ),
+            rename: format!("UPDATE {p} SET \"name\" = ?3 WHERE \"id\" = ?1 AND \"user_id\" = ?2"),
+            passkey_delete: format!("DELETE FROM {p} WHERE \"id\" = ?1 AND \"user_id\" = ?2"),
+            passkeys_delete_by_user: format!("DELETE FROM {p} WHERE \"user_id\" = ?1"),
+            sign_in_methods: format!(
+                "SELECT (SELECT COUNT(*) FROM {key} WHERE \"user_id\" = ?1) \
+                 + (SELECT COUNT(*) FROM {p} WHERE \"user_id\" = ?1)"
+            ),
+            challenge_insert: format!("INSERT INTO {c} ({CHALLENGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4)"),
+            challenge_take: format!("DELETE FROM {c} WHERE \"id\" = ?1 RETURNING {CHALLENGE_COLUMNS}"),
+            challenges_delete_expired_batch: format!(
+                "DELETE FROM {c} WHERE \"id\" IN (SELECT \"id\" FROM {c} WHERE \"expires\" < ?1 LIMIT ?2)"
+            ),
+            passkey,
+        }
+    }
+
+    /// Every fixed statement, to prepare once at open.
+    pub(crate) fn statements(&self) -> [&str; 11] {
+        [
+            &self.passkey_by_id,
+            &self.passkeys_by_user,
+            &self.passkey_insert,
+            &self.record_use,
+            &self.rename,
+            &self.passkey_delete,
+            &self.passkeys_delete_by_user,
+            &self.sign_in_methods,
+            &self.challenge_insert,
+            &self.challenge_take,
+            &self.challenges_delete_expired_batch,
+        ]
+    }
+}
+
 /// The user and key tables and their fixed statements.
 pub(crate) struct UserTables {
     user: Table,
@@ -279,6 +384,7 @@ pub(crate) struct Inner {
     pub(crate) users: Option<UserTables>,
     pub(crate) tokens: Option<TokenTable>,
     pub(crate) second_factor: Option<SecondFactorTables>,
+    pub(crate) passkeys: Option<PasskeyTables>,
     pub(crate) readers: Box<[Mutex<Connection>]>,
     pub(crate) next_reader: AtomicUsize,
     pub(crate) writer: Mutex<Connection>,
@@ -298,6 +404,11 @@ impl Inner {
     fn second_factor(&self) -> Result<&SecondFactorTables, AdapterError> {
         // Only `SqliteAdapter<WithSecondFactor>` implements the second-factor methods.
         self.second_factor.as_ref().ok_or_else(|| AdapterError::database("this adapter has no second-factor tables"))
+    }
+
+    fn passkeys(&self) -> Result<&PasskeyTables, AdapterError> {
+        // Only `SqliteAdapter<WithPasskeys>` implements the passkey methods.
+        self.passkeys.as_ref().ok_or_else(|| AdapterError::database("this adapter has no passkey tables"))
     }
 }
 
@@ -450,16 +561,24 @@ fn update_user_attributes(
     }
 }
 
-/// The first column of the first row a `... RETURNING` statement gives, if any. It steps the
-/// statement to its end: outside a transaction, that is where it commits, so a failed commit
-/// is an error here rather than lost when the statement is reset.
+/// The first column of the first row a `... RETURNING` statement gives, if any: see
+/// [`returning_row`].
 fn returning(statement: &mut CachedStatement<'_>, id: &str) -> Result<Option<Sql>, AdapterError> {
-    let mut values = statement.query_map([id], |row| row.get::<_, Sql>(0)).map_err(sqlite)?;
-    let first = values.next().transpose().map_err(sqlite)?;
-    for value in values {
-        value.map_err(sqlite)?;
-    }
-    Ok(first)
+    returning_row(statement, id, |row| row.get::<_, Sql>(0).map_err(sqlite))
+}
+
+/// The first row a `... RETURNING` statement gives, if any, read by `read`. It steps the
+/// statement to its end, even when `read` fails: outside a transaction, that is where it
+/// commits, so a failed commit is an error here rather than lost when the statement is reset.
+fn returning_row<T>(
+    statement: &mut CachedStatement<'_>,
+    id: &str,
+    read: impl FnOnce(&Row<'_>) -> Result<T, AdapterError>,
+) -> Result<Option<T>, AdapterError> {
+    let mut rows = statement.query([id]).map_err(sqlite)?;
+    let first = rows.next().map_err(sqlite)?.map(read);
+    while rows.next().map_err(sqlite)?.is_some() {}
+    first.transpose()
 }
 
 /// Which of a user's rows [`Store::delete_user_with`] deletes with it, besides its tokens.
@@ -646,7 +765,8 @@ impl Store {
     }
 
     /// Deletes the user with `rows` of its rows, in one transaction. With a token table, the
-    /// user's tokens always go too: their foreign key would refuse the user's delete otherwise.
+    /// user's tokens always go too: their foreign key would refuse the user's delete otherwise;
+    /// so do its second factors and passkeys, as their foreign keys' cascade would.
     async fn delete_user_with(&self, user_id: &str, rows: UserRows) -> Result<(), AdapterError> {
         let user_id = user_id.to_owned();
         self.write(move |inner, connection| {
@@ -658,7 +778,8 @@ impl Store {
                 .second_factor
                 .iter()
                 .flat_map(|tables| [tables.codes_delete_by_user.as_str(), tables.totp_delete.as_str()]);
-            let tokens = tokens.into_iter().chain(second_factor);
+            let passkeys = inner.passkeys.as_ref().map(|tables| tables.passkeys_delete_by_user.as_str());
+            let tokens = tokens.into_iter().chain(second_factor).chain(passkeys);
             let sessions = (rows == UserRows::KeysAndSessions).then_some(inner.sessions.delete_by_user.as_str());
             let keys = (rows != UserRows::None).then_some(users.keys_delete_by_user.as_str());
             let statements = tokens.chain(sessions).chain(keys).chain([users.user_delete.as_str()]);
@@ -1070,6 +1191,142 @@ impl Store {
     }
 }
 
+// ---- passkeys ------------------------------------------------------------------------------
+
+impl Store {
+    async fn insert_passkey(&self, passkey: DatabasePasskey) -> Result<(), AdapterError> {
+        self.write(move |inner, connection| {
+            let tables = inner.passkeys()?;
+            let mut statement = connection.prepare_cached(&tables.passkey_insert).map_err(sqlite)?;
+            let DatabasePasskey {
+                id,
+                user_id,
+                name,
+                credential,
+                counter,
+                backup_eligible,
+                backup_state,
+                created_at,
+                last_used_at,
+            } = &passkey;
+            let row = params![
+                id,
+                user_id,
+                name,
+                credential,
+                counter,
+                backup_eligible,
+                backup_state,
+                created_at,
+                last_used_at
+            ];
+            match statement.execute(row) {
+                Ok(_) => Ok(()),
+                Err(error) => {
+                    drop(statement);
+                    // A passkey is a way to sign in, as a key is: a taken id is `DuplicateKeyId`.
+                    let duplicate = Some(AdapterError::DuplicateKeyId);
+                    Err(write_failure(connection, &tables.passkey, id, error, duplicate, &AttributeMap::new()))
+                }
+            }
+        })
+        .await
+    }
+
+    async fn get_passkey(&self, passkey_id: &str) -> Result<Option<DatabasePasskey>, AdapterError> {
+        self.read(passkey_id, |inner, connection, passkey_id| {
+            let mut statement = connection.prepare_cached(&inner.passkeys()?.passkey_by_id).map_err(sqlite)?;
+            let mut rows = statement.query([passkey_id]).map_err(sqlite)?;
+            rows.next().map_err(sqlite)?.map(passkey_from).transpose()
+        })
+        .await
+    }
+
+    async fn get_user_passkeys(&self, user_id: &str) -> Result<Vec<DatabasePasskey>, AdapterError> {
+        self.read(user_id, |inner, connection, user_id| {
+            let mut statement = connection.prepare_cached(&inner.passkeys()?.passkeys_by_user).map_err(sqlite)?;
+            let mut rows = statement.query([user_id]).map_err(sqlite)?;
+            let mut passkeys = Vec::new();
+            while let Some(row) = rows.next().map_err(sqlite)? {
+                passkeys.push(passkey_from(row)?);
+            }
+            Ok(passkeys)
+        })
+        .await
+    }
+
+    async fn record_passkey_use(&self, passkey_id: &str, passkey_use: PasskeyUse) -> Result<bool, AdapterError> {
+        let passkey_id = passkey_id.to_owned();
+        self.write(move |inner, connection| {
+            // One statement: the comparison and the write see the same row.
+            let mut statement = connection.prepare_cached(&inner.passkeys()?.record_use).map_err(sqlite)?;
+            let PasskeyUse { credential, counter, backup_state, used_at } = &passkey_use;
+            let changed = statement.execute(params![passkey_id, credential, counter, backup_state, used_at]);
+            Ok(changed.map_err(sqlite)? == 1)
+        })
+        .await
+    }
+
+    async fn rename_passkey(&self, user_id: &str, passkey_id: &str, name: &str) -> Result<bool, AdapterError> {
+        let (user_id, passkey_id, name) = (user_id.to_owned(), passkey_id.to_owned(), name.to_owned());
+        self.write(move |inner, connection| {
+            // SQLite counts the rows matched, also when the name does not change.
+            let mut statement = connection.prepare_cached(&inner.passkeys()?.rename).map_err(sqlite)?;
+            Ok(statement.execute(params![passkey_id, user_id, name]).map_err(sqlite)? == 1)
+        })
+        .await
+    }
+
+    async fn delete_passkey(&self, user_id: &str, passkey_id: &str) -> Result<PasskeyDeletion, AdapterError> {
+        let (user_id, passkey_id) = (user_id.to_owned(), passkey_id.to_owned());
+        self.write(move |inner, connection| {
+            let tables = inner.passkeys()?;
+            // `BEGIN IMMEDIATE` takes the write lock before the count: no other deletion, in
+            // this process (one writer) or another, runs between the count and the commit.
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite)?;
+            let deleted = transaction
+                .prepare_cached(&tables.passkey_delete)
+                .map_err(sqlite)?
+                .execute(params![passkey_id, user_id])
+                .map_err(sqlite)?;
+            if deleted == 0 {
+                transaction.rollback().map_err(sqlite)?;
+                return Ok(PasskeyDeletion::NotFound);
+            }
+            let left: i64 = transaction
+                .prepare_cached(&tables.sign_in_methods)
+                .map_err(sqlite)?
+                .query_row([&user_id], |row| row.get(0))
+                .map_err(sqlite)?;
+            if left == 0 {
+                transaction.rollback().map_err(sqlite)?;
+                return Ok(PasskeyDeletion::LastSignInMethod);
+            }
+            transaction.commit().map_err(sqlite)?;
+            Ok(PasskeyDeletion::Deleted)
+        })
+        .await
+    }
+
+    async fn insert_passkey_challenge(&self, challenge: PasskeyChallenge) -> Result<(), AdapterError> {
+        self.write(move |inner, connection| {
+            let mut statement = connection.prepare_cached(&inner.passkeys()?.challenge_insert).map_err(sqlite)?;
+            let PasskeyChallenge { id, user_id, state, expires } = &challenge;
+            statement.execute(params![id, user_id, state, expires]).map(drop).map_err(sqlite)
+        })
+        .await
+    }
+
+    async fn take_passkey_challenge(&self, challenge_id: &str) -> Result<Option<PasskeyChallenge>, AdapterError> {
+        let challenge_id = challenge_id.to_owned();
+        self.write(move |inner, connection| {
+            let mut statement = connection.prepare_cached(&inner.passkeys()?.challenge_take).map_err(sqlite)?;
+            returning_row(&mut statement, &challenge_id, challenge_from)
+        })
+        .await
+    }
+}
+
 // ---- the traits ---------------------------------------------------------------------------
 
 impl<T> UserAdapter for SqliteAdapter<T> {
@@ -1229,7 +1486,7 @@ impl<T: HasTokens> TokenAdapter for SqliteAdapter<T> {
     }
 }
 
-impl SecondFactorAdapter for SqliteAdapter<WithSecondFactor> {
+impl<T: HasSecondFactor> SecondFactorAdapter for SqliteAdapter<T> {
     async fn get_totp(&self, user_id: &str) -> Result<Option<DatabaseTotp>, AdapterError> {
         self.0.get_totp(user_id).await
     }
@@ -1267,5 +1524,50 @@ impl SecondFactorAdapter for SqliteAdapter<WithSecondFactor> {
 
     async fn count_recovery_codes(&self, user_id: &str) -> Result<u64, AdapterError> {
         self.0.count_recovery_codes(user_id).await
+    }
+}
+
+impl PasskeyAdapter for SqliteAdapter<WithPasskeys> {
+    async fn insert_passkey(&self, passkey: DatabasePasskey) -> Result<(), AdapterError> {
+        self.0.insert_passkey(passkey).await
+    }
+
+    async fn get_passkey(&self, passkey_id: &str) -> Result<Option<DatabasePasskey>, AdapterError> {
+        self.0.get_passkey(passkey_id).await
+    }
+
+    async fn get_user_passkeys(&self, user_id: &str) -> Result<Vec<DatabasePasskey>, AdapterError> {
+        self.0.get_user_passkeys(user_id).await
+    }
+
+    /// One `UPDATE ... WHERE counter < new OR (counter = 0 AND new = 0)`, decided by its
+    /// changed-row count.
+    async fn record_passkey_use(&self, passkey_id: &str, passkey_use: PasskeyUse) -> Result<bool, AdapterError> {
+        self.0.record_passkey_use(passkey_id, passkey_use).await
+    }
+
+    /// One `UPDATE ... WHERE id = ? AND user_id = ?`.
+    async fn rename_passkey(&self, user_id: &str, passkey_id: &str, name: &str) -> Result<bool, AdapterError> {
+        self.0.rename_passkey(user_id, passkey_id, name).await
+    }
+
+    /// One `BEGIN IMMEDIATE` transaction: the passkey's delete, then the count of the user's
+    /// keys and passkeys left, and a rollback if there are none.
+    async fn delete_passkey(&self, user_id: &str, passkey_id: &str) -> Result<PasskeyDeletion, AdapterError> {
+        self.0.delete_passkey(user_id, passkey_id).await
+    }
+
+    async fn insert_passkey_challenge(&self, challenge: PasskeyChallenge) -> Result<(), AdapterError> {
+        self.0.insert_passkey_challenge(challenge).await
+    }
+
+    /// One `DELETE ... RETURNING` on the writer.
+    async fn take_passkey_challenge(&self, challenge_id: &str) -> Result<Option<PasskeyChallenge>, AdapterError> {
+        self.0.take_passkey_challenge(challenge_id).await
+    }
+
+    /// In batches of 1000 rows, each its own short write.
+    async fn delete_expired_passkey_challenges(&self, now_ms: i64) -> Result<u64, AdapterError> {
+        self.0.sweep(|inner| Ok(&inner.passkeys()?.challenges_delete_expired_batch), now_ms).await
     }
 }

@@ -158,8 +158,24 @@ pub(crate) fn text_at(row: &Row<'_>, index: usize, name: &str) -> Result<Option<
 
 /// An integer column read directly (the token table's `expires` and `attempts`): not null.
 pub(crate) fn integer_at(row: &Row<'_>, index: usize, name: &str) -> Result<i64, AdapterError> {
+    optional_integer_at(row, index, name)?.ok_or_else(|| invalid(format!("column `{name}` is not an integer")))
+}
+
+/// A nullable integer column read directly (a passkey's `last_used_at`).
+pub(crate) fn optional_integer_at(row: &Row<'_>, index: usize, name: &str) -> Result<Option<i64>, AdapterError> {
     match row.get_ref(index).map_err(AdapterError::database)? {
-        ValueRef::Integer(value) => Ok(value),
+        ValueRef::Null => Ok(None),
+        ValueRef::Integer(value) => Ok(Some(value)),
         _ => Err(invalid(format!("column `{name}` is not an integer"))),
+    }
+}
+
+/// A boolean column read directly (a passkey's backup flags): 0 or 1, as [`encode`] stores
+/// booleans.
+pub(crate) fn bool_at(row: &Row<'_>, index: usize, name: &str) -> Result<bool, AdapterError> {
+    match row.get_ref(index).map_err(AdapterError::database)? {
+        ValueRef::Integer(0) => Ok(false),
+        ValueRef::Integer(1) => Ok(true),
+        _ => Err(invalid(format!("column `{name}` is not a boolean (0 or 1)"))),
     }
 }

@@ -99,6 +99,54 @@
 //! # }
 //! ```
 //!
+//! # Passkeys
+//!
+//! Passkeys and their ceremonies' challenges ([`lucia::PasskeyAdapter`], for the
+//! `lucia-passkey` crate) live in `user_passkey` and `user_passkey_challenge`
+//! ([`PASSKEY_SCHEMA`]), checked at open when asked for with [`Builder::passkeys`] after
+//! [`Builder::second_factor`]: [`SqliteAdapter<WithPasskeys>`] implements `TokenAdapter`,
+//! `SecondFactorAdapter` and `PasskeyAdapter`, the type for an application that uses them all.
+//! [`Builder::create_tables`] adds the tables to a database file made before passkeys (`CREATE
+//! TABLE IF NOT EXISTS`); without it, a missing table is an [`OpenError`]. Passkeys go with
+//! their user (a cascading foreign key, and the adapter's user deletes in the same
+//! transaction). A use is recorded by one `UPDATE` whose condition is that the counter goes up
+//! (or stays 0), a challenge taken by one `DELETE ... RETURNING`, and a deletion counts the
+//! user's keys and passkeys in the `BEGIN IMMEDIATE` transaction that deletes, so that two
+//! deletions at once cannot remove the last way to sign in.
+//!
+//! ```
+//! use lucia::{CreateUser, DatabasePasskey, Lucia, PasskeyAdapter, PasskeyDeletion};
+//! use lucia_adapter_sqlite::{SqliteAdapter, WithPasskeys};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let path = std::env::temp_dir().join(format!("lucia-sqlite-passkey-doc-{}.db", std::process::id()));
+//! let adapter: SqliteAdapter<WithPasskeys> =
+//!     SqliteAdapter::builder().create_tables().tokens().second_factor().passkeys().open(&path)?;
+//! let auth = Lucia::builder(adapter).build();
+//! let user = auth.create_user(CreateUser::new(Default::default())).await?;
+//! // What lucia-passkey stores when a registration finishes.
+//! let passkey = DatabasePasskey {
+//!     id: "Y3JlZGVudGlhbA".into(),
+//!     user_id: user.user_id.clone(),
+//!     name: "Laptop".into(),
+//!     credential: "{}".into(),
+//!     counter: 0,
+//!     backup_eligible: true,
+//!     backup_state: true,
+//!     created_at: 1_700_000_000_000,
+//!     last_used_at: None,
+//! };
+//! auth.adapter().insert_passkey(passkey).await?;
+//! // The user's only way to sign in: deleting it is refused.
+//! let deleted = auth.adapter().delete_passkey(&user.user_id, "Y3JlZGVudGlhbA").await?;
+//! assert_eq!(deleted, PasskeyDeletion::LastSignInMethod);
+//! # drop(auth);
+//! # for suffix in ["", "-wal", "-shm"] { let _ = std::fs::remove_file(format!("{}{suffix}", path.display())); }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Why it is built this way
 //!
 //! - **Reads in place.** `get_session_and_user` (every validated request), `get_session`,
@@ -217,6 +265,37 @@ CREATE TABLE IF NOT EXISTS \"user_recovery_code\" (
 CREATE INDEX IF NOT EXISTS \"user_recovery_code_user_id_idx\" ON \"user_recovery_code\"(user_id);
 ";
 
+/// The default names of the passkey tables of [`Builder::passkeys`]: passkeys, and their
+/// ceremonies' challenges.
+pub const DEFAULT_PASSKEY_TABLES: (&str, &str) = ("user_passkey", "user_passkey_challenge");
+
+/// The passkey tables under their default names (`user_passkey`, `user_passkey_challenge`,
+/// referring to `user`): what [`Builder::create_tables`] adds with [`Builder::passkeys`].
+/// Passkeys by credential id, indexed by user, going with their user (`ON DELETE CASCADE`, as
+/// the second-factor tables do); challenges by the hash of their ceremony's id, with a
+/// nullable `user_id` without a foreign key (a sign-in with a passkey alone has no user yet),
+/// and `expires` indexed for the sweep. For other names, see [`Tables::passkey_schema`].
+pub const PASSKEY_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS \"user_passkey\" (
+    id TEXT NOT NULL PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES \"user\"(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    credential TEXT NOT NULL,
+    counter INTEGER NOT NULL,
+    backup_eligible BOOLEAN NOT NULL,
+    backup_state BOOLEAN NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS \"user_passkey_user_id_idx\" ON \"user_passkey\"(user_id);
+CREATE TABLE IF NOT EXISTS \"user_passkey_challenge\" (
+    id TEXT NOT NULL PRIMARY KEY,
+    user_id TEXT,
+    state TEXT NOT NULL,
+    expires INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS \"user_passkey_challenge_expires_idx\" ON \"user_passkey_challenge\"(expires);
+";
+
 /// Why an adapter could not be opened.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -288,15 +367,36 @@ pub enum WithTokens {}
 #[derive(Debug, Clone, Copy)]
 pub enum WithSecondFactor {}
 
-/// The markers of adapters with a token table: [`WithTokens`] and [`WithSecondFactor`].
+/// Marks a [`SqliteAdapter`] whose token, second-factor and passkey tables were checked at
+/// open ([`Builder::passkeys`]): it implements [`lucia::TokenAdapter`],
+/// [`lucia::SecondFactorAdapter`] and [`lucia::PasskeyAdapter`].
+///
+/// ```compile_fail
+/// fn needs_passkeys(_: &impl lucia::PasskeyAdapter) {}
+/// let builder = lucia_adapter_sqlite::SqliteAdapter::builder().tokens().second_factor();
+/// needs_passkeys(&builder.open("app.db").unwrap()); // no passkey tables were checked
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub enum WithPasskeys {}
+
+/// The markers of adapters with a token table: [`WithTokens`], [`WithSecondFactor`] and
+/// [`WithPasskeys`].
 pub trait HasTokens: sealed::Sealed {}
 impl HasTokens for WithTokens {}
 impl HasTokens for WithSecondFactor {}
+impl HasTokens for WithPasskeys {}
+
+/// The markers of adapters with second-factor tables: [`WithSecondFactor`] and
+/// [`WithPasskeys`].
+pub trait HasSecondFactor: HasTokens {}
+impl HasSecondFactor for WithSecondFactor {}
+impl HasSecondFactor for WithPasskeys {}
 
 mod sealed {
     pub trait Sealed {}
     impl Sealed for super::WithTokens {}
     impl Sealed for super::WithSecondFactor {}
+    impl Sealed for super::WithPasskeys {}
 }
 
 /// Opens a [`SqliteAdapter`] or [`SqliteSessionAdapter`] with non-default settings.
@@ -307,10 +407,13 @@ pub struct Builder<T = NoTokens> {
     readers: usize,
     busy_timeout: Duration,
     create_tables: bool,
-    /// Set exactly when `T` is [`WithTokens`]: only [`Builder::token_table`] makes one.
+    /// Set exactly when `T` is [`HasTokens`]: only [`Builder::token_table`] sets it.
     token_table: Option<String>,
-    /// Set exactly when `T` is [`WithSecondFactor`]: the TOTP and recovery-code tables.
+    /// Set exactly when `T` is [`WithSecondFactor`] or [`WithPasskeys`]: the TOTP and
+    /// recovery-code tables.
     second_factor_tables: Option<(String, String)>,
+    /// Set exactly when `T` is [`WithPasskeys`]: the passkey and challenge tables.
+    passkey_tables: Option<(String, String)>,
     mode: PhantomData<fn() -> T>,
 }
 
@@ -324,6 +427,7 @@ impl Default for Builder {
             create_tables: false,
             token_table: None,
             second_factor_tables: None,
+            passkey_tables: None,
             mode: PhantomData,
         }
     }
@@ -354,7 +458,9 @@ impl<T> Builder<T> {
     }
 
     /// Creates the tables that are missing with [`Tables::schema`] (no attribute columns),
-    /// and with tokens the token table with [`Tables::token_schema`], before reading them.
+    /// and with tokens the token table with [`Tables::token_schema`] (and so on for the
+    /// second-factor and passkey tables), before reading them. Existing tables are left as they
+    /// are, so this also adds the tables of a capability to a database made without it.
     #[must_use]
     pub fn create_tables(mut self) -> Self {
         self.create_tables = true;
@@ -379,6 +485,7 @@ impl<T> Builder<T> {
             create_tables: self.create_tables,
             token_table: Some(table.into()),
             second_factor_tables: None,
+            passkey_tables: None,
             mode: PhantomData,
         }
     }
@@ -403,8 +510,8 @@ impl<T> Builder<T> {
 
     fn open_store(self, path: &Path, with_users: bool) -> Result<adapter::Store, OpenError> {
         let names = [&self.tables.user, &self.tables.key, &self.tables.session];
-        let second_factor = self.second_factor_tables.iter().flat_map(|(totp, codes)| [totp, codes]);
-        for name in names.into_iter().chain(self.token_table.as_ref()).chain(second_factor) {
+        let pairs = self.second_factor_tables.iter().chain(&self.passkey_tables).flat_map(|(a, b)| [a, b]);
+        for name in names.into_iter().chain(self.token_table.as_ref()).chain(pairs) {
             if name.is_empty() || name.contains('\0') {
                 return Err(OpenError::InvalidTableName(name.clone()));
             }
@@ -423,6 +530,9 @@ impl<T> Builder<T> {
             }
             if let Some((totp, codes)) = &self.second_factor_tables {
                 writer.execute_batch(&self.tables.second_factor_schema(totp, codes)).map_err(OpenError::Sqlite)?;
+            }
+            if let Some((passkey, challenge)) = &self.passkey_tables {
+                writer.execute_batch(&self.tables.passkey_schema(passkey, challenge)).map_err(OpenError::Sqlite)?;
             }
         }
         let session = Table::read(&writer, &self.tables.session)?;
@@ -481,6 +591,33 @@ impl<T> Builder<T> {
             }
             _ => None,
         };
+        let passkeys = match &self.passkey_tables {
+            Some((passkey, challenge)) if with_users => {
+                let passkey = Table::read(&writer, passkey)?;
+                passkey.require("id", Kind::Text, None)?;
+                passkey.require("user_id", Kind::Text, None)?;
+                passkey.require("name", Kind::Text, Some(false))?;
+                passkey.require("credential", Kind::Text, Some(false))?;
+                for column in ["counter", "created_at"] {
+                    passkey.require(column, Kind::Integer, Some(false))?;
+                }
+                passkey.require("backup_eligible", Kind::Bool, Some(false))?;
+                passkey.require("backup_state", Kind::Bool, Some(false))?;
+                passkey.require("last_used_at", Kind::Integer, Some(true))?;
+                let challenge = Table::read(&writer, challenge)?;
+                challenge.require("id", Kind::Text, None)?;
+                challenge.require("user_id", Kind::Text, Some(true))?;
+                challenge.require("state", Kind::Text, Some(false))?;
+                challenge.require("expires", Kind::Integer, Some(false))?;
+                // `delete_passkey` counts the user's keys too.
+                let tables = adapter::PasskeyTables::new(passkey, challenge, &schema::quote(&self.tables.key));
+                for sql in tables.statements() {
+                    writer.prepare_cached(sql).map_err(OpenError::Sqlite)?;
+                }
+                Some(tables)
+            }
+            _ => None,
+        };
         let readers = (0..self.readers)
             .map(|_| {
                 let reader = self.connect(path)?;
@@ -494,6 +631,7 @@ impl<T> Builder<T> {
                 users,
                 tokens,
                 second_factor,
+                passkeys,
                 readers: readers.into_boxed_slice(),
                 next_reader: AtomicUsize::new(0),
                 writer: Mutex::new(writer),
@@ -528,6 +666,35 @@ impl Builder<WithTokens> {
             create_tables: self.create_tables,
             token_table: self.token_table,
             second_factor_tables: Some((totp.into(), recovery_codes.into())),
+            passkey_tables: None,
+            mode: PhantomData,
+        }
+    }
+}
+
+impl Builder<WithSecondFactor> {
+    /// Passkeys and their ceremonies' challenges in the tables `user_passkey` and
+    /// `user_passkey_challenge` ([`DEFAULT_PASSKEY_TABLES`], see [`PASSKEY_SCHEMA`]), beside
+    /// the token and second-factor tables: [`open`](Builder::open) checks them and gives a
+    /// [`SqliteAdapter<WithPasskeys>`], which implements [`lucia::TokenAdapter`],
+    /// [`lucia::SecondFactorAdapter`] and [`lucia::PasskeyAdapter`].
+    #[must_use]
+    pub fn passkeys(self) -> Builder<WithPasskeys> {
+        let (passkey, challenge) = DEFAULT_PASSKEY_TABLES;
+        self.passkey_tables(passkey, challenge)
+    }
+
+    /// As [`passkeys`](Self::passkeys), with the tables under other names.
+    #[must_use]
+    pub fn passkey_tables(self, passkey: impl Into<String>, challenge: impl Into<String>) -> Builder<WithPasskeys> {
+        Builder {
+            tables: self.tables,
+            readers: self.readers,
+            busy_timeout: self.busy_timeout,
+            create_tables: self.create_tables,
+            token_table: self.token_table,
+            second_factor_tables: self.second_factor_tables,
+            passkey_tables: Some((passkey.into(), challenge.into())),
             mode: PhantomData,
         }
     }
@@ -546,7 +713,10 @@ impl Builder {
 
 /// Lucia's adapter over a SQLite file: users, keys and sessions, implementing
 /// [`lucia::UserAdapter`], [`lucia::SessionAdapter`] and [`lucia::Adapter`]; opened with
-/// [`Builder::tokens`], `SqliteAdapter<WithTokens>` also implements [`lucia::TokenAdapter`].
+/// [`Builder::tokens`], `SqliteAdapter<WithTokens>` also implements [`lucia::TokenAdapter`];
+/// with [`Builder::second_factor`] after it, `SqliteAdapter<WithSecondFactor>` also
+/// [`lucia::SecondFactorAdapter`]; with [`Builder::passkeys`] after that,
+/// `SqliteAdapter<WithPasskeys>` all of these and [`lucia::PasskeyAdapter`].
 /// Clones share the connections. See the [crate documentation](crate) for how it reads and
 /// writes.
 pub struct SqliteAdapter<T = NoTokens>(adapter::Store, PhantomData<fn() -> T>);
@@ -611,6 +781,13 @@ mod tests {
     #[test]
     fn schema_const_is_the_default_tables_schema() {
         assert_eq!(super::SCHEMA.replace(['\n', ' '], ""), super::Tables::default().schema().replace(['\n', ' '], ""));
+    }
+
+    #[test]
+    fn passkey_schema_const_is_the_default_passkey_schema() {
+        let (passkey, challenge) = super::DEFAULT_PASSKEY_TABLES;
+        let schema = super::Tables::default().passkey_schema(passkey, challenge);
+        assert_eq!(super::PASSKEY_SCHEMA.replace(['\n', ' '], ""), schema.replace(['\n', ' '], ""));
     }
 
     #[test]

@@ -84,6 +84,27 @@ impl Tables {
             codes_user = quote(&format!("{recovery_codes}_user_id_idx")),
         )
     }
+
+    /// The passkey tables `passkey` and `challenge` of
+    /// [`Builder::passkeys`](crate::Builder::passkeys), the passkeys referring to these tables'
+    /// user table with `ON DELETE CASCADE` (`CREATE TABLE IF NOT EXISTS`, so that opening a
+    /// database made before passkeys adds them). See [`PASSKEY_SCHEMA`](crate::PASSKEY_SCHEMA).
+    pub fn passkey_schema(&self, passkey: &str, challenge: &str) -> String {
+        let (user, passkey_table, challenge_table) = (quote(&self.user), quote(passkey), quote(challenge));
+        format!(
+            "CREATE TABLE IF NOT EXISTS {passkey_table} (\n    id TEXT NOT NULL PRIMARY KEY,\n    \
+             user_id TEXT NOT NULL REFERENCES {user}(id) ON DELETE CASCADE,\n    name TEXT NOT NULL,\n    \
+             credential TEXT NOT NULL,\n    counter INTEGER NOT NULL,\n    \
+             backup_eligible BOOLEAN NOT NULL,\n    backup_state BOOLEAN NOT NULL,\n    \
+             created_at INTEGER NOT NULL,\n    last_used_at INTEGER\n);\n\
+             CREATE INDEX IF NOT EXISTS {passkey_user} ON {passkey_table}(user_id);\n\
+             CREATE TABLE IF NOT EXISTS {challenge_table} (\n    id TEXT NOT NULL PRIMARY KEY,\n    \
+             user_id TEXT,\n    state TEXT NOT NULL,\n    expires INTEGER NOT NULL\n);\n\
+             CREATE INDEX IF NOT EXISTS {challenge_expires} ON {challenge_table}(expires);\n",
+            passkey_user = quote(&format!("{passkey}_user_id_idx")),
+            challenge_expires = quote(&format!("{challenge}_expires_idx")),
+        )
+    }
 }
 
 /// `name` as a SQL identifier: in double quotes, inner quotes doubled. Names are checked to
@@ -238,6 +259,8 @@ impl Table {
             let expected = match (kind, nullable) {
                 (Kind::Text, Some(true)) => "nullable TEXT",
                 (Kind::Text, _) => "TEXT NOT NULL",
+                (Kind::Bool, _) => "BOOLEAN NOT NULL",
+                (_, Some(true)) => "nullable INTEGER",
                 _ => "INTEGER NOT NULL",
             };
             return Err(OpenError::ColumnType {

@@ -2,18 +2,25 @@
 //! mistyped columns and a database that cannot use WAL are `OpenError`s; values of the wrong
 //! type in the database are `InvalidAttributes`, never a panic; a lock held too long is
 //! `Unavailable`; a dropped write still commits; reads work when every reader is taken. The
-//! same for the token table of `Builder::tokens`.
+//! same for the token table of `Builder::tokens`, the second-factor tables and the passkey
+//! tables, which `create_tables` adds to a database made before them.
 
 mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{SESSION_TABLE, TOKEN_TABLE, TempDb, USER_AND_KEY_TABLES, raw_connection, test_tables};
+use common::{
+    PASSKEY_TABLES, SECOND_FACTOR_TABLES, SESSION_TABLE, TOKEN_TABLE, TempDb, USER_AND_KEY_TABLES, raw_connection,
+    test_tables,
+};
 use lucia::{
     Adapter, AdapterError, DatabaseSession, DatabaseUser, SessionAdapter, TokenAdapter, TokenKind, UserAdapter,
 };
-use lucia_adapter_sqlite::{OpenError, SCHEMA, SqliteAdapter, TOKEN_SCHEMA, Tables, WithTokens};
+use lucia_adapter_sqlite::{
+    OpenError, PASSKEY_SCHEMA, SCHEMA, SECOND_FACTOR_SCHEMA, SqliteAdapter, TOKEN_SCHEMA, Tables, WithPasskeys,
+    WithTokens,
+};
 use serde_json::json;
 
 fn full_schema() -> String {
@@ -434,4 +441,150 @@ async fn created_second_factor_tables_cascade_with_their_user() {
     assert_eq!(adapter.get_totp("u1").await.unwrap(), None);
     assert_eq!(adapter.count_recovery_codes("u1").await.unwrap(), 0);
     assert!(lucia_adapter_sqlite::SECOND_FACTOR_SCHEMA.contains("ON DELETE CASCADE"));
+}
+
+fn open_with_passkeys(db: &TempDb) -> Result<SqliteAdapter<WithPasskeys>, OpenError> {
+    SqliteAdapter::builder().tables(test_tables()).tokens().second_factor().passkeys().open(&db.path)
+}
+
+#[test]
+fn missing_or_mistyped_passkey_tables_are_refused() {
+    let before_passkeys = format!("{}{TOKEN_TABLE}{SECOND_FACTOR_TABLES}", full_schema());
+    let error = open_with_passkeys(&TempDb::new(&before_passkeys)).unwrap_err();
+    assert!(matches!(&error, OpenError::MissingTable(name) if name == "user_passkey"), "{error:?}");
+    // Each column of PASSKEY_TABLES replaced in turn: missing, then mistyped.
+    let columns = [
+        ("counter", "counter INTEGER NOT NULL", "counter TEXT NOT NULL"),
+        ("backup_eligible", "backup_eligible BOOLEAN NOT NULL", "backup_eligible TEXT NOT NULL"),
+        ("backup_state", "backup_state BOOLEAN NOT NULL", "backup_state BOOLEAN"),
+        ("created_at", "created_at INTEGER NOT NULL", "created_at REAL NOT NULL"),
+        // Never-used passkeys have no last use: NOT NULL would refuse every registration.
+        ("last_used_at", "last_used_at INTEGER\n", "last_used_at INTEGER NOT NULL\n"),
+        ("state", "state TEXT NOT NULL", "state BLOB NOT NULL"),
+        ("expires", "expires INTEGER NOT NULL\n", "expires TEXT NOT NULL\n"),
+    ];
+    for (column, good, bad) in columns {
+        assert_eq!(PASSKEY_TABLES.matches(good).count(), 1, "{good}");
+        let db = TempDb::new(&format!("{before_passkeys}{}", PASSKEY_TABLES.replace(good, bad)));
+        let error = open_with_passkeys(&db).unwrap_err();
+        assert!(matches!(&error, OpenError::ColumnType { column: c, .. } if c == column), "{column}: {error:?}");
+    }
+    let db = TempDb::new(&format!("{before_passkeys}{}", PASSKEY_TABLES.replace("    user_id TEXT,\n", "")));
+    let error = open_with_passkeys(&db).unwrap_err();
+    assert!(
+        matches!(&error, OpenError::MissingColumn { table, column } if table == "user_passkey_challenge" && column == "user_id"),
+        "{error:?}"
+    );
+    open_with_passkeys(&TempDb::new(&format!("{before_passkeys}{PASSKEY_TABLES}"))).expect("the test tables");
+}
+
+/// A database file made before passkeys (users, a key, a TOTP row) gets the passkey tables from
+/// `create_tables`, keeps its rows, and its passkeys then go with their user, also when another
+/// application deletes the user (`ON DELETE CASCADE`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_tables_adds_the_passkey_tables_to_an_existing_database() {
+    use lucia::{DatabaseKey, DatabasePasskey, DatabaseTotp, PasskeyAdapter, PasskeyDeletion, SecondFactorAdapter};
+    let db = TempDb::new("");
+    let before = SqliteAdapter::builder().create_tables().tokens().second_factor().open(&db.path).unwrap();
+    let key = DatabaseKey { id: "email:ada".into(), user_id: "ada".into(), hashed_password: None };
+    before
+        .set_user(DatabaseUser { id: "ada".into(), attributes: Default::default() }, Some(key.clone()))
+        .await
+        .unwrap();
+    before.set_user(DatabaseUser { id: "bob".into(), attributes: Default::default() }, None).await.unwrap();
+    let totp = DatabaseTotp { user_id: "ada".into(), encrypted_secret: "x".into(), confirmed: true, last_step: 7 };
+    before.set_totp(totp.clone()).await.unwrap();
+    drop(before);
+
+    let error = SqliteAdapter::builder().tokens().second_factor().passkeys().open(&db.path).unwrap_err();
+    assert!(matches!(&error, OpenError::MissingTable(name) if name == "user_passkey"), "{error:?}");
+    let adapter = SqliteAdapter::builder().create_tables().tokens().second_factor().passkeys().open(&db.path).unwrap();
+    assert_eq!(adapter.get_key("email:ada").await.unwrap(), Some(key));
+    assert_eq!(adapter.get_totp("ada").await.unwrap(), Some(totp));
+    let passkey = |id: &str, user_id: &str| DatabasePasskey {
+        id: id.into(),
+        user_id: user_id.into(),
+        name: "Laptop".into(),
+        credential: "{}".into(),
+        counter: 0,
+        backup_eligible: true,
+        backup_state: false,
+        created_at: 1,
+        last_used_at: None,
+    };
+    adapter.insert_passkey(passkey("p1", "ada")).await.unwrap();
+    adapter.insert_passkey(passkey("p2", "bob")).await.unwrap();
+    // Ada's key is a way to sign in: her only passkey may go, Bob's may not.
+    assert_eq!(adapter.delete_passkey("bob", "p2").await.unwrap(), PasskeyDeletion::LastSignInMethod);
+    assert_eq!(adapter.delete_passkey("ada", "p1").await.unwrap(), PasskeyDeletion::Deleted);
+    drop(adapter);
+    let again = SqliteAdapter::builder().create_tables().tokens().second_factor().passkeys().open(&db.path).unwrap();
+    assert_eq!(again.get_passkey("p2").await.unwrap(), Some(passkey("p2", "bob")), "opening again changes nothing");
+    raw_connection(&db.path).execute("DELETE FROM \"user\" WHERE id = 'bob'", []).unwrap();
+    assert_eq!(again.get_passkey("p2").await.unwrap(), None);
+    let other = TempDb::new(&format!("{SCHEMA}{TOKEN_SCHEMA}{SECOND_FACTOR_SCHEMA}{PASSKEY_SCHEMA}"));
+    SqliteAdapter::builder().tokens().second_factor().passkeys().open(&other.path).expect("PASSKEY_SCHEMA");
+    let named = TempDb::new("");
+    let builder = SqliteAdapter::builder().tables(Tables::new("people", "logins", "visits")).create_tables();
+    let builder = builder.tokens().second_factor().passkey_tables("web authn", "ceremonies");
+    builder.open(&named.path).expect("passkey tables of other names, referring to `people`");
+    raw_connection(&named.path)
+        .execute_batch("SELECT counter FROM \"web authn\"; SELECT state FROM ceremonies")
+        .unwrap();
+}
+
+/// Values no passkey row can hold (a counter out of `u32` range or not an integer, a flag
+/// that is not 0 or 1, a name that is null) are `InvalidAttributes` on read, never a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passkey_rows_in_the_database_are_typed_errors() {
+    use lucia::PasskeyAdapter;
+    let db = TempDb::new(&format!("{}{TOKEN_TABLE}{SECOND_FACTOR_TABLES}{PASSKEY_TABLES}", full_schema()));
+    let adapter = open_with_passkeys(&db).unwrap();
+    raw_connection(&db.path)
+        .execute_batch(
+            "PRAGMA foreign_keys = OFF;
+             INSERT INTO user_passkey VALUES ('negative', 'u', 'n', '{}', -1, 1, 0, 1, NULL);
+             INSERT INTO user_passkey VALUES ('huge', 'u', 'n', '{}', 4294967296, 1, 0, 1, NULL);
+             INSERT INTO user_passkey VALUES ('textcounter', 'u', 'n', '{}', 'five', 1, 0, 1, NULL);
+             INSERT INTO user_passkey VALUES ('flag', 'u', 'n', '{}', 1, 2, 0, 1, NULL);
+             INSERT INTO user_passkey VALUES ('textused', 'u', 'n', '{}', 1, 1, 0, 1, 'yesterday');
+             INSERT INTO user_passkey_challenge VALUES ('textexpires', NULL, '{}', 'soon');",
+        )
+        .unwrap();
+    for id in ["negative", "huge", "textcounter", "flag", "textused"] {
+        let result = adapter.get_passkey(id).await;
+        assert!(matches!(result, Err(AdapterError::InvalidAttributes(_))), "{id}: {result:?}");
+    }
+    let result = adapter.get_user_passkeys("u").await;
+    assert!(matches!(result, Err(AdapterError::InvalidAttributes(_))), "{result:?}");
+    // Taking deletes the row even when it cannot be read: a challenge is used once, whatever it holds.
+    let result = adapter.take_passkey_challenge("textexpires").await;
+    assert!(matches!(result, Err(AdapterError::InvalidAttributes(_))), "{result:?}");
+    assert_eq!(adapter.take_passkey_challenge("textexpires").await.unwrap(), None);
+}
+
+/// Two adapters on one file (two processes' worth of writer connections): of concurrent
+/// deletions of all a user's passkeys, all but one succeed. The count and the delete share one
+/// `BEGIN IMMEDIATE` transaction, so the other connection's deletion waits for the commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletions_through_two_adapters_keep_one_sign_in_method() {
+    use lucia::{PasskeyAdapter, PasskeyDeletion};
+    use lucia_adapter_test::passkey_adapter::generate_passkey;
+    let db = TempDb::new(&format!("{}{TOKEN_TABLE}{SECOND_FACTOR_TABLES}{PASSKEY_TABLES}", full_schema()));
+    let adapters = [open_with_passkeys(&db).unwrap(), open_with_passkeys(&db).unwrap()];
+    adapters[0].set_user(user("u", "ada"), None).await.unwrap();
+    let passkeys: Vec<_> = (0..8).map(|_| generate_passkey("u")).collect();
+    for passkey in &passkeys {
+        adapters[0].insert_passkey(passkey.clone()).await.unwrap();
+    }
+    let deletions = passkeys.iter().enumerate().map(|(i, passkey)| {
+        let (adapter, id) = (adapters[i % 2].clone(), passkey.id.clone());
+        tokio::spawn(async move { adapter.delete_passkey("u", &id).await.unwrap() })
+    });
+    let mut deleted = 0;
+    for deletion in deletions.collect::<Vec<_>>() {
+        deleted += usize::from(deletion.await.unwrap() == PasskeyDeletion::Deleted);
+    }
+    assert_eq!(deleted, passkeys.len() - 1);
+    assert_eq!(adapters[1].get_user_passkeys("u").await.unwrap().len(), 1);
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use lucia::{AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser};
-use lucia_adapter_sqlite::{SqliteAdapter, SqliteSessionAdapter, Tables, WithSecondFactor, WithTokens};
+use lucia_adapter_sqlite::{SqliteAdapter, SqliteSessionAdapter, Tables, WithPasskeys, WithSecondFactor, WithTokens};
 use lucia_adapter_test::{Capabilities, Fixture, TestDatabase};
 use rusqlite::{Connection, params};
 use serde_json::json;
@@ -68,6 +68,28 @@ CREATE TABLE user_totp (
 CREATE TABLE user_recovery_code (
     id TEXT NOT NULL PRIMARY KEY,
     user_id TEXT NOT NULL REFERENCES test_user(id) ON DELETE CASCADE
+);
+";
+
+/// The passkey tables, referring to the suite's user table without `ON DELETE CASCADE`, so that
+/// the cases see the adapter's own deletes.
+pub const PASSKEY_TABLES: &str = "
+CREATE TABLE user_passkey (
+    id TEXT NOT NULL PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES test_user(id),
+    name TEXT NOT NULL,
+    credential TEXT NOT NULL,
+    counter INTEGER NOT NULL,
+    backup_eligible BOOLEAN NOT NULL,
+    backup_state BOOLEAN NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER
+);
+CREATE TABLE user_passkey_challenge (
+    id TEXT NOT NULL PRIMARY KEY,
+    user_id TEXT,
+    state TEXT NOT NULL,
+    expires INTEGER NOT NULL
 );
 ";
 
@@ -297,6 +319,22 @@ pub async fn second_factor_fixture() -> Option<SqliteFixture<SqliteAdapter<WithS
         .tables(test_tables())
         .tokens()
         .second_factor()
+        .open(&db.path)
+        .expect("open the adapter");
+    Some(SqliteFixture { adapter, raw: RawTables::new(&db.path), capabilities: Capabilities::sql(), db })
+}
+
+/// The test tables, the token, second-factor and passkey tables, and the adapter opened with
+/// passkeys.
+pub async fn passkey_fixture() -> Option<SqliteFixture<SqliteAdapter<WithPasskeys>>> {
+    let db = TempDb::new(&format!(
+        "{USER_AND_KEY_TABLES}{SESSION_TABLE}{TOKEN_TABLE}{SECOND_FACTOR_TABLES}{PASSKEY_TABLES}"
+    ));
+    let adapter = SqliteAdapter::builder()
+        .tables(test_tables())
+        .tokens()
+        .second_factor()
+        .passkeys()
         .open(&db.path)
         .expect("open the adapter");
     Some(SqliteFixture { adapter, raw: RawTables::new(&db.path), capabilities: Capabilities::sql(), db })
