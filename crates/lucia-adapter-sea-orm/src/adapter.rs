@@ -28,7 +28,10 @@ use shape::{HasAllTables, HasSessionTable, HasTokenTable, HasUserTables, Passkey
 
 mod passkey;
 mod second_factor;
-pub use second_factor::{SeaOrmAdapterWithSecondFactor, SeaOrmUserAdapterWithSecondFactor, WithSecondFactor};
+pub use second_factor::{
+    SeaOrmAdapterWithSecondFactor, SeaOrmAdapterWithSecondFactorAndPasskeys, SeaOrmUserAdapterWithSecondFactor,
+    SeaOrmUserAdapterWithSecondFactorAndPasskeys, WithSecondFactor,
+};
 
 /// The entities an adapter stores users, keys and sessions in: the counterpart of the
 /// `tables` argument of Lucia's `typeorm(dataSource, { user, key, session })`.
@@ -91,9 +94,9 @@ pub struct WithTokens<Shape> {
 }
 
 /// The shape of a [`SeaOrmAdapter`] with passkey tables (passkeys and their ceremonies'
-/// challenges) beside the tables of `Shape` ([`WithSessions`], [`UsersOnly`], or either
-/// [`WithTokens`]): it implements what `Shape` does and [`PasskeyAdapter`](lucia::PasskeyAdapter).
-/// Built by [`SeaOrmAdapter::with_passkeys`].
+/// challenges) beside the tables of `Shape` ([`WithSessions`], [`UsersOnly`], either
+/// [`WithTokens`], or either of those with a [`WithSecondFactor`]): it implements what `Shape`
+/// does and [`PasskeyAdapter`](lucia::PasskeyAdapter). Built by [`SeaOrmAdapter::with_passkeys`].
 #[derive(Debug, Clone)]
 pub struct WithPasskeys<Shape> {
     tables: Shape,
@@ -118,7 +121,7 @@ pub type SeaOrmSessionAdapter = SeaOrmAdapter<SessionsOnly>;
 /// Which tables a shape has. Public traits in a private module: the adapter's trait impls are
 /// written once over them, and no one outside can add shapes.
 mod shape {
-    use super::{SessionsOnly, Table, UsersOnly, WithPasskeys, WithSessions, WithTokens};
+    use super::{SessionsOnly, Table, UsersOnly, WithPasskeys, WithSecondFactor, WithSessions, WithTokens};
 
     /// A checked token table. (A public wrapper: the shape traits are reachable from outside,
     /// `Table` is not.)
@@ -130,6 +133,13 @@ mod shape {
     pub struct PasskeyTables {
         pub(super) passkey: Table,
         pub(super) challenge: Table,
+    }
+
+    /// Checked second-factor tables: TOTP rows and recovery codes.
+    #[derive(Debug, Clone)]
+    pub struct SecondFactorTables {
+        pub(super) totp: Table,
+        pub(super) recovery_code: Table,
     }
 
     /// A table for the start-up check, and the user table its `user_id` must refer to.
@@ -191,11 +201,23 @@ mod shape {
         fn passkey_tables(&self) -> Option<&PasskeyTables> {
             None
         }
+
+        /// The second-factor tables, in shapes that have them: deleting a user deletes its
+        /// TOTP row and recovery codes.
+        fn second_factor_tables(&self) -> Option<&SecondFactorTables> {
+            None
+        }
     }
 
     /// A shape with a token table: the [`TokenAdapter`](lucia::TokenAdapter).
     pub trait HasTokenTable: HasUserTables {
         fn tokens(&self) -> &TokenTable;
+    }
+
+    /// A shape with second-factor tables (and so a token table, for pending sign-ins): the
+    /// [`SecondFactorAdapter`](lucia::SecondFactorAdapter).
+    pub trait HasSecondFactorTables: HasTokenTable {
+        fn second_factor(&self) -> &SecondFactorTables;
     }
 
     /// A shape with a session table.
@@ -214,12 +236,14 @@ mod shape {
     impl TokenBase for UsersOnly {}
     impl TokenBase for WithSessions {}
 
-    /// The shapes passkey tables can be added to (once, after any token table).
+    /// The shapes passkey tables can be added to (once, after any token and second-factor
+    /// tables).
     pub trait PasskeyBase: HasUserTables {}
 
     impl PasskeyBase for UsersOnly {}
     impl PasskeyBase for WithSessions {}
     impl<Shape: TokenBase> PasskeyBase for WithTokens<Shape> {}
+    impl<Shape: TokenBase> PasskeyBase for WithSecondFactor<WithTokens<Shape>> {}
 
     impl<Shape: HasUserTables> HasTokenTable for WithTokens<Shape> {
         fn tokens(&self) -> &TokenTable {
@@ -230,6 +254,12 @@ mod shape {
     impl<Shape: HasTokenTable> HasTokenTable for WithPasskeys<Shape> {
         fn tokens(&self) -> &TokenTable {
             self.tables.tokens()
+        }
+    }
+
+    impl<Shape: HasSecondFactorTables> HasSecondFactorTables for WithPasskeys<Shape> {
+        fn second_factor(&self) -> &SecondFactorTables {
+            self.tables.second_factor()
         }
     }
 
@@ -244,6 +274,10 @@ mod shape {
 
         fn passkey_tables(&self) -> Option<&PasskeyTables> {
             Some(&self.passkeys)
+        }
+
+        fn second_factor_tables(&self) -> Option<&SecondFactorTables> {
+            self.tables.second_factor_tables()
         }
     }
 
@@ -456,9 +490,12 @@ impl<Shape: PasskeyBase> SeaOrmAdapter<Shape> {
 impl<Shape: shape::ListTables> SeaOrmAdapter<Shape> {
     /// Compares the entities with the live database, to run at start-up: every table exists
     /// under its entity's name, with every column of its entity, of a type that can hold the
-    /// entity's (a `BIGINT` for an `i64`, `uuid` for a `Uuid` on PostgreSQL, …), and the
-    /// key, session and token tables have a foreign key from `user_id` to the user table (a
-    /// sessions-only adapter's session table needs none). The first disagreement is the
+    /// entity's (a `BIGINT` for an `i64`, `uuid` for a `Uuid` on PostgreSQL, …), allowing
+    /// `NULL` exactly where the entity's field is an `Option`; every table has a primary key
+    /// or unique index on its entity's primary key and on each `unique` column, the token
+    /// table one on `(user_id, kind)`; and the key, session and token tables have a foreign
+    /// key from `user_id` to the user table (a sessions-only adapter's session table needs
+    /// none). The first disagreement is the
     /// error, naming the table and column ([`SchemaError`]'s `Database*` variants), so a
     /// wrong table name is found before the first request rather than as a `no such table`
     /// on it. Columns the database has and the entity does not are left alone.
@@ -502,33 +539,48 @@ impl<Shape: HasUserTables> SeaOrmAdapter<Shape> {
         self.shape.user_tables()
     }
 
-    /// Deletes the user's rows in one transaction: its `sessions` (if given), keys and tokens
-    /// (with a token table), passkeys (with passkey tables), then the user. On PostgreSQL and MySQL it first locks the user
-    /// row, so a session, key or token being inserted for the user meanwhile waits and then
-    /// fails its foreign key (an unknown user) instead of making the delete fail. (SQLite has
-    /// one writer at a time.)
-    async fn delete_user_rows(&self, user_id: &str, sessions: Option<&Table>) -> Result<(), AdapterError> {
+    /// `SELECT ... FOR UPDATE` of the user row, on PostgreSQL and MySQL/MariaDB: the first
+    /// statement of a transaction that must not interleave with others on the same user (SQLite
+    /// has one writer at a time, so there it is `None`).
+    fn user_lock(&self, user_id: &str) -> Option<Statement> {
         let backend = self.backend();
-        let users = self.user_tables();
-        let mut statements = Vec::with_capacity(5);
-        if backend != DbBackend::Sqlite {
+        let user = &self.user_tables().user;
+        (backend != DbBackend::Sqlite).then(|| {
             let mut lock = Query::select();
             lock.expr(Expr::val(1))
-                .from(users.user.table_ref.clone())
-                .and_where(Expr::col(alias("id")).eq(id_value(&users.user, "id", user_id)))
+                .from(user.table_ref.clone())
+                .and_where(Expr::col(alias("id")).eq(id_value(user, "id", user_id)))
                 .lock_exclusive();
-            statements.push(backend.build(&lock));
+            backend.build(&lock)
+        })
+    }
+
+    /// Deletes the user in one transaction, after the rows that go with it in every deletion
+    /// (its tokens and second factor, in shapes with those tables) and, if `with_methods`, its
+    /// `sessions` (if given), keys and passkeys. (Without them, a user that still has any fails
+    /// its foreign keys, as in Lucia v2.) On PostgreSQL and MySQL it first locks the user row,
+    /// so a session, key or token being inserted for the user meanwhile waits and then fails its
+    /// foreign key (an unknown user) instead of making the delete fail, and the deletions of
+    /// recovery codes here and in `set_recovery_codes` take turns instead of deadlocking.
+    async fn delete_user_rows(
+        &self,
+        user_id: &str,
+        with_methods: bool,
+        sessions: Option<&Table>,
+    ) -> Result<(), AdapterError> {
+        let users = self.user_tables();
+        let mut tables = Vec::with_capacity(6);
+        if with_methods {
+            tables.extend(sessions);
+            tables.push(&users.key);
+            tables.extend(self.shape.passkey_tables().map(|passkeys| &passkeys.passkey));
         }
-        if let Some(sessions) = sessions {
-            statements.push(self.delete_statement(sessions, "user_id", user_id));
+        tables.extend(self.shape.token_table().map(|shape::TokenTable(tokens)| tokens));
+        if let Some(second_factor) = self.shape.second_factor_tables() {
+            tables.extend([&second_factor.recovery_code, &second_factor.totp]);
         }
-        statements.push(self.delete_statement(&users.key, "user_id", user_id));
-        if let Some(shape::TokenTable(tokens)) = self.shape.token_table() {
-            statements.push(self.delete_statement(tokens, "user_id", user_id));
-        }
-        if let Some(passkeys) = self.shape.passkey_tables() {
-            statements.push(self.delete_statement(&passkeys.passkey, "user_id", user_id));
-        }
+        let mut statements: Vec<_> = self.user_lock(user_id).into_iter().collect();
+        statements.extend(tables.into_iter().map(|table| self.delete_statement(table, "user_id", user_id)));
         statements.push(self.delete_statement(&users.user, "id", user_id));
         self.in_transaction(&statements).await.map_err(|(_, error)| database(error))
     }
@@ -1141,22 +1193,21 @@ impl<Shape: HasUserTables> UserAdapter for SeaOrmAdapter<Shape> {
         self.update_where(user, user_id, values, &attributes).await
     }
 
-    /// With a token table, one transaction: the user's tokens, then the user.
+    /// With a token table or second-factor tables, one transaction: the user row locked (on
+    /// PostgreSQL and MySQL), the user's tokens, recovery codes and TOTP row, then the user.
     async fn delete_user(&self, user_id: &str) -> Result<(), AdapterError> {
-        let user = &self.user_tables().user;
-        let Some(shape::TokenTable(tokens)) = self.shape.token_table() else {
-            return self.delete_where(user, "id", user_id).await;
-        };
-        let statements =
-            [self.delete_statement(tokens, "user_id", user_id), self.delete_statement(user, "id", user_id)];
-        self.in_transaction(&statements).await.map_err(|(_, error)| database(error))
+        if self.shape.token_table().is_none() && self.shape.second_factor_tables().is_none() {
+            return self.delete_where(&self.user_tables().user, "id", user_id).await;
+        }
+        self.delete_user_rows(user_id, false, None).await
     }
 
     /// One transaction: on PostgreSQL and MySQL the user row is locked first, so a key
     /// inserted meanwhile fails its foreign key instead of making the delete fail; then its
-    /// keys (and tokens) and the user are deleted.
+    /// keys (and passkeys, tokens and second factor, in shapes with those tables) and the user
+    /// are deleted.
     async fn delete_user_and_keys(&self, user_id: &str) -> Result<(), AdapterError> {
-        self.delete_user_rows(user_id, None).await
+        self.delete_user_rows(user_id, true, None).await
     }
 
     async fn get_key(&self, key_id: &str) -> Result<Option<DatabaseKey>, AdapterError> {
@@ -1443,7 +1494,7 @@ impl<Shape: HasAllTables> Adapter for SeaOrmAdapter<Shape> {
     /// One transaction, as [`delete_user_and_keys`](UserAdapter::delete_user_and_keys) with
     /// the user's sessions first.
     async fn delete_user_cascade(&self, user_id: &str) -> Result<(), AdapterError> {
-        self.delete_user_rows(user_id, Some(self.session())).await
+        self.delete_user_rows(user_id, true, Some(self.session())).await
     }
 
     /// One transaction: the key's update, then the delete of the user's sessions.

@@ -1,5 +1,6 @@
 //! The start-up check ([`SeaOrmAdapter::check`](crate::SeaOrmAdapter::check)): the entities
-//! against the live database's tables, columns, column types and foreign keys.
+//! against the live database's tables, columns, column types, nullability, unique indexes and
+//! foreign keys.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 
@@ -24,11 +25,15 @@ struct LiveColumn {
     /// Lower-case: `data_type` on PostgreSQL and MySQL/MariaDB (the enum's name for a
     /// PostgreSQL enum), the declared type on SQLite.
     data_type: String,
+    /// Whether it allows `NULL` (never for a primary key column, even on SQLite, where a
+    /// non-integer one allows it unless declared `NOT NULL`: Lucia never writes one).
+    nullable: bool,
 }
 
 /// Checks that `table` exists with every column of its entity, of a type the column's kind
-/// can be read from and written to, and, if `references` is given, a foreign key from its
-/// `user_id` to that (user) table.
+/// can be read from and written to, nullable exactly when the entity's is, with a primary key
+/// or unique index for each of the table's unique column sets, and, if `references` is given,
+/// a foreign key from its `user_id` to that (user) table.
 pub(crate) async fn table(
     db: &DatabaseConnection,
     table: &Table,
@@ -52,10 +57,27 @@ pub(crate) async fn table(
             }
             .into());
         }
+        if live.nullable && !column.nullable {
+            let (table, column) = (table.name.clone(), column.name.clone());
+            return Err(SchemaError::DatabaseColumnNullable { table, column }.into());
+        }
+        if !live.nullable && column.nullable {
+            let (table, column) = (table.name.clone(), column.name.clone());
+            return Err(SchemaError::DatabaseColumnNotNull { table, column }.into());
+        }
+    }
+    let indexes = unique_indexes(db, &table.name).await?;
+    for required in &table.unique {
+        // Any unique index on some of the columns keeps the set unique; one on an expression
+        // or on part of the rows (`WHERE`) does not count.
+        if !indexes.iter().any(|index| !index.is_empty() && index.iter().all(|column| required.contains(column))) {
+            let columns = required.join(", ");
+            return Err(SchemaError::DatabaseUniqueIndexMissing { table: table.name.clone(), columns }.into());
+        }
     }
     if let Some(user) = references {
         let keys = foreign_keys(db, &table.name).await?;
-        if !keys.iter().any(|(column, target)| column == "user_id" && *target == user.name) {
+        if !keys.iter().any(|[column, target]| column == "user_id" && *target == user.name) {
             return Err(SchemaError::DatabaseForeignKeyMissing {
                 table: table.name.clone(),
                 references: user.name.clone(),
@@ -66,7 +88,8 @@ pub(crate) async fn table(
     Ok(())
 }
 
-async fn rows(db: &DatabaseConnection, sql: &str, table: &str) -> Result<Vec<(String, String)>, CheckError> {
+/// The rows of a catalog query on `table`, each as its `N` columns' text.
+async fn rows<const N: usize>(db: &DatabaseConnection, sql: &str, table: &str) -> Result<Vec<[String; N]>, CheckError> {
     let backend = db.get_database_backend();
     let statement = Statement::from_sql_and_values(backend, sql, [table.into()]);
     let rows = db.query_all_raw(statement).await.map_err(CheckError::Database)?;
@@ -78,7 +101,11 @@ async fn rows(db: &DatabaseConnection, sql: &str, table: &str) -> Result<Vec<(St
                     row.try_get_by_index::<Vec<u8>>(index).map(|b| String::from_utf8_lossy(&b).into_owned())
                 })
             };
-            Ok((text(0)?, text(1)?))
+            let mut values: [String; N] = std::array::from_fn(|_| String::new());
+            for (index, value) in values.iter_mut().enumerate() {
+                *value = text(index)?;
+            }
+            Ok(values)
         })
         .collect::<Result<_, DbErr>>()
         .map_err(CheckError::Database)
@@ -87,21 +114,66 @@ async fn rows(db: &DatabaseConnection, sql: &str, table: &str) -> Result<Vec<(St
 async fn live_columns(db: &DatabaseConnection, table: &str) -> Result<Vec<LiveColumn>, CheckError> {
     let sql = match db.get_database_backend() {
         DbBackend::Postgres => {
-            "SELECT column_name::text, CASE WHEN data_type = 'USER-DEFINED' THEN udt_name::text ELSE data_type::text END \
-             FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1"
+            "SELECT column_name::text, CASE WHEN data_type = 'USER-DEFINED' THEN udt_name::text ELSE data_type::text END, \
+             is_nullable::text FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1"
         }
         DbBackend::MySql => {
-            "SELECT CAST(column_name AS CHAR), CAST(data_type AS CHAR) FROM information_schema.columns \
-             WHERE table_schema = DATABASE() AND table_name = ?"
+            "SELECT CAST(column_name AS CHAR), CAST(data_type AS CHAR), CAST(is_nullable AS CHAR) \
+             FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ?"
         }
-        _ => "SELECT name, type FROM pragma_table_info(?)",
+        _ => {
+            "SELECT name, type, CASE WHEN \"notnull\" = 0 AND pk = 0 THEN 'YES' ELSE 'NO' END FROM pragma_table_info(?)"
+        }
     };
     let rows = rows(db, sql, table).await?;
-    Ok(rows.into_iter().map(|(name, data_type)| LiveColumn { name, data_type: data_type.to_lowercase() }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|[name, data_type, nullable]| LiveColumn {
+            name,
+            data_type: data_type.to_lowercase(),
+            nullable: nullable == "YES",
+        })
+        .collect())
+}
+
+/// The column sets of `table`'s primary key and unique indexes. An index on an expression
+/// shows an empty column name among its columns; partial indexes are left out.
+async fn unique_indexes(db: &DatabaseConnection, table: &str) -> Result<Vec<Vec<String>>, CheckError> {
+    let sql = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            "SELECT i.relname::text, COALESCE(a.attname::text, '') FROM pg_index x \
+             JOIN pg_class t ON t.oid = x.indrelid \
+             JOIN pg_namespace n ON n.oid = t.relnamespace \
+             JOIN pg_class i ON i.oid = x.indexrelid \
+             CROSS JOIN LATERAL unnest(x.indkey) AS k(attnum) \
+             LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
+             WHERE x.indisunique AND x.indpred IS NULL AND n.nspname = current_schema() AND t.relname = $1"
+        }
+        DbBackend::MySql => {
+            "SELECT CAST(index_name AS CHAR), CAST(COALESCE(column_name, '') AS CHAR) FROM information_schema.statistics \
+             WHERE table_schema = DATABASE() AND table_name = ? AND non_unique = 0"
+        }
+        // A rowid primary key (`INTEGER PRIMARY KEY`) has no index: its columns come from
+        // the table's own list.
+        _ => {
+            "SELECT l.name, COALESCE(i.name, '') FROM pragma_index_list(?1) AS l JOIN pragma_index_info(l.name) AS i \
+             WHERE l.\"unique\" = 1 AND l.partial = 0 \
+             UNION ALL SELECT 'primary key', name FROM pragma_table_info(?1) WHERE pk > 0"
+        }
+    };
+    let mut indexes: Vec<(String, Vec<String>)> = Vec::new();
+    for [index, column] in rows(db, sql, table).await? {
+        match indexes.iter_mut().find(|(name, _)| *name == index) {
+            Some((_, columns)) => columns.push(column),
+            None => indexes.push((index, vec![column])),
+        }
+    }
+    // An expression makes the index no use for a set of columns.
+    Ok(indexes.into_iter().filter(|(_, columns)| !columns.iter().any(String::is_empty)).map(|(_, c)| c).collect())
 }
 
 /// `(column, referenced table)` of each foreign key of `table`.
-async fn foreign_keys(db: &DatabaseConnection, table: &str) -> Result<Vec<(String, String)>, CheckError> {
+async fn foreign_keys(db: &DatabaseConnection, table: &str) -> Result<Vec<[String; 2]>, CheckError> {
     let sql = match db.get_database_backend() {
         DbBackend::Postgres => {
             "SELECT a.attname::text, target.relname::text FROM pg_constraint c \

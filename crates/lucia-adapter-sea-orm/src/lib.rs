@@ -43,7 +43,17 @@
 //! | `sessions_only(db, session)` | [`SeaOrmSessionAdapter`] (`SeaOrmAdapter<`[`SessionsOnly`]`>`) | [`SessionAdapter`](lucia::SessionAdapter) |
 //! | `new(db, Tables { user, key, session })?.with_tokens(token)` | [`SeaOrmAdapterWithTokens`] (`SeaOrmAdapter<`[`WithTokens`]`<WithSessions>>`) | as [`SeaOrmAdapter`], and [`TokenAdapter`](lucia::TokenAdapter) |
 //! | `new(db, Tables { user, key, session: NoSessionTable })?.with_tokens(token)` | [`SeaOrmUserAdapterWithTokens`] (`SeaOrmAdapter<`[`WithTokens`]`<UsersOnly>>`) | as [`SeaOrmUserAdapter`], and [`TokenAdapter`](lucia::TokenAdapter) |
-//! | any shape with user and key tables (the first, second, fourth or fifth), then `.with_passkeys(passkey, challenge)` | `SeaOrmAdapter<`[`WithPasskeys`]`<…>>` | as before, and [`PasskeyAdapter`](lucia::PasskeyAdapter) |
+//! | either of the last two, then `.with_second_factor(totp, recovery_code)` | [`SeaOrmAdapterWithSecondFactor`], [`SeaOrmUserAdapterWithSecondFactor`] (`SeaOrmAdapter<`[`WithSecondFactor`]`<WithTokens<…>>>`) | as before, and [`SecondFactorAdapter`](lucia::SecondFactorAdapter) |
+//! | any shape with user and key tables (all but `sessions_only`), then `.with_passkeys(passkey, challenge)` | `SeaOrmAdapter<`[`WithPasskeys`]`<…>>` | as before, and [`PasskeyAdapter`](lucia::PasskeyAdapter) |
+//! | `new(db, Tables { user, key, session })?.with_tokens(token)?.with_second_factor(totp, recovery_code)?.with_passkeys(passkey, challenge)` | [`SeaOrmAdapterWithSecondFactorAndPasskeys`] (`SeaOrmAdapter<WithPasskeys<WithSecondFactor<WithTokens<WithSessions>>>>`) | [`Adapter`](lucia::Adapter), [`TokenAdapter`](lucia::TokenAdapter), [`SecondFactorAdapter`](lucia::SecondFactorAdapter), [`PasskeyAdapter`](lucia::PasskeyAdapter) |
+//! | the same with `session: NoSessionTable` | [`SeaOrmUserAdapterWithSecondFactorAndPasskeys`] (`SeaOrmAdapter<WithPasskeys<WithSecondFactor<WithTokens<UsersOnly>>>>`) | [`UserAdapter`](lucia::UserAdapter), [`TokenAdapter`](lucia::TokenAdapter), [`SecondFactorAdapter`](lucia::SecondFactorAdapter), [`PasskeyAdapter`](lucia::PasskeyAdapter): `SplitAdapter<SeaOrmUserAdapterWithSecondFactorAndPasskeys, RedisSessionAdapter>` |
+//!
+//! The tables are added in that order (tokens, then second factor, then passkeys), each at most
+//! once. Every deletion of a user deletes its tokens, TOTP row and recovery codes;
+//! [`delete_user_and_keys`](lucia::UserAdapter::delete_user_and_keys) and
+//! [`delete_user_cascade`](lucia::Adapter::delete_user_cascade) its keys and passkeys (and
+//! sessions) too, all in one transaction. [`check`](SeaOrmAdapter::check) compares every table
+//! of the shape with the database.
 //!
 //! The full adapter reads a session and its user in one query and runs a user's deletion in
 //! one transaction. The other two are halves of a split deployment, joined by
@@ -491,10 +501,12 @@
 //!
 //! TOTP secrets and recovery codes ([`lucia::SecondFactorAdapter`]) live in the tables `totp`
 //! and `recovery_code` of [`LuciaSecondFactorMigration`] (a third migration, after the token
-//! migration: pending two-step sign-ins are tokens), whose foreign keys are `ON DELETE CASCADE`
-//! so that deleting a user, by lucia-rs or by a Lucia v2 application sharing the database,
-//! takes them along. [`SeaOrmAdapter::with_second_factor`] adds them to an adapter with tokens
-//! ([`entity::totp`], [`entity::recovery_code`]). A code's step is used by one conditional
+//! migration: pending two-step sign-ins are tokens; for uuid user ids, take it from
+//! [`LuciaMigration::second_factor_migration`]). The adapter deletes a user's rows with the
+//! user; the foreign keys are also `ON DELETE CASCADE`, so that a Lucia v2 application sharing
+//! the database, which knows nothing of them, can still delete users.
+//! [`SeaOrmAdapter::with_second_factor`] adds them to an adapter with tokens
+//! ([`entity::totp`], [`entity::recovery_code`]), before any passkey tables. A code's step is used by one conditional
 //! `UPDATE ... WHERE last_step < step`, a recovery code by one `DELETE`, each decided by its
 //! affected-row count; a new set of codes replaces the old in one transaction that first locks
 //! the user row (PostgreSQL, MySQL), so concurrent regenerations leave one set.
@@ -557,9 +569,10 @@ extern crate self as lucia_adapter_sea_orm;
 mod sweep_tests;
 
 pub use adapter::{
-    NoSessionTable, SeaOrmAdapter, SeaOrmAdapterWithSecondFactor, SeaOrmAdapterWithTokens, SeaOrmSessionAdapter,
-    SeaOrmUserAdapter, SeaOrmUserAdapterWithSecondFactor, SeaOrmUserAdapterWithTokens, SessionTableOption,
-    SessionsOnly, Tables, UsersOnly, WithPasskeys, WithSecondFactor, WithSessions, WithTokens,
+    NoSessionTable, SeaOrmAdapter, SeaOrmAdapterWithSecondFactor, SeaOrmAdapterWithSecondFactorAndPasskeys,
+    SeaOrmAdapterWithTokens, SeaOrmSessionAdapter, SeaOrmUserAdapter, SeaOrmUserAdapterWithSecondFactor,
+    SeaOrmUserAdapterWithSecondFactorAndPasskeys, SeaOrmUserAdapterWithTokens, SessionTableOption, SessionsOnly,
+    Tables, UsersOnly, WithPasskeys, WithSecondFactor, WithSessions, WithTokens,
 };
 pub use check::CheckError;
 pub use migration::{LuciaMigration, LuciaPasskeyMigration, LuciaSecondFactorMigration, LuciaTokenMigration};

@@ -74,8 +74,8 @@ pub struct LuciaMigration {
     /// The existing user table a sessions-only session table refers to
     /// ([`LuciaMigration::session_foreign_key`]).
     session_references: Option<String>,
-    /// The user entity's id is a `Uuid` ([`LuciaMigration::from_entities`]): the token and
-    /// passkey migrations it hands out make `uuid` `user_id` columns.
+    /// The user entity's id is a `Uuid` ([`LuciaMigration::from_entities`]): the token,
+    /// passkey and second-factor migrations it hands out make `uuid` `user_id` columns.
     uuid_user_ids: bool,
 }
 
@@ -290,6 +290,13 @@ impl LuciaMigration {
     /// [`token_migration`](Self::token_migration) does the token table.
     pub fn passkey_migration(&self) -> LuciaPasskeyMigration {
         let migration = LuciaPasskeyMigration::new().user_table(self.user_table_name());
+        if self.uuid_user_ids { migration.uuid_user_ids() } else { migration }
+    }
+
+    /// The migration that adds the second-factor tables next to this migration's user table,
+    /// as [`token_migration`](Self::token_migration) does the token table.
+    pub fn second_factor_migration(&self) -> LuciaSecondFactorMigration {
+        let migration = LuciaSecondFactorMigration::new().user_table(self.user_table_name());
         if self.uuid_user_ids { migration.uuid_user_ids() } else { migration }
     }
 
@@ -533,7 +540,6 @@ impl MigrationName for LuciaMigration {
     }
 }
 
-/// A text column that can be a primary key or indexed on every backend.
 /// A `user_id` column: `uuid` for a user table keyed by `uuid`, else text as [`id_column`].
 fn user_id_column(backend: DbBackend, uuid: bool) -> ColumnDef {
     if uuid {
@@ -543,6 +549,7 @@ fn user_id_column(backend: DbBackend, uuid: bool) -> ColumnDef {
     }
 }
 
+/// A text column that can be a primary key or indexed on every backend.
 fn id_column(backend: DbBackend, name: &str) -> ColumnDef {
     let mut column = ColumnDef::new(Alias::new(name));
     match backend {

@@ -2,7 +2,7 @@
 //! from the caller's entity and checked when the adapter is built.
 
 use sea_orm::sea_query::{ColumnType, TableRef};
-use sea_orm::{ColumnTrait, EntityTrait, IdenStatic, Iterable};
+use sea_orm::{ColumnTrait, EntityTrait, IdenStatic, Iterable, PrimaryKeyToColumn};
 
 /// An entity cannot be used as a Lucia table.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,6 +69,36 @@ pub enum SchemaError {
         entity: String,
         /// The column's type in the database.
         database: String,
+    },
+    /// [`check`](crate::SeaOrmAdapter::check): the database's column allows `NULL`, and the
+    /// entity's does not: reading a row holding one would fail.
+    #[error("column `{table}.{column}` allows NULL in the database, but its entity's field is not an Option")]
+    DatabaseColumnNullable {
+        /// Table name.
+        table: String,
+        /// Column name.
+        column: String,
+    },
+    /// [`check`](crate::SeaOrmAdapter::check): the database's column is `NOT NULL`, and the
+    /// entity's is nullable: writing `None` (a key without password, an attribute left out)
+    /// would fail.
+    #[error("column `{table}.{column}` is NOT NULL in the database, but its entity's field is an Option")]
+    DatabaseColumnNotNull {
+        /// Table name.
+        table: String,
+        /// Column name.
+        column: String,
+    },
+    /// [`check`](crate::SeaOrmAdapter::check): no primary key or unique index of the
+    /// database's table makes these columns unique, as the entity (its primary key, a
+    /// `unique` column) or Lucia (the token table's `(user_id, kind)`) needs: without it a
+    /// taken id or username would be stored twice instead of being refused.
+    #[error("table `{table}` in the database has no primary key or unique index on ({columns})")]
+    DatabaseUniqueIndexMissing {
+        /// Table name.
+        table: String,
+        /// The columns, comma-separated.
+        columns: String,
     },
     /// [`check`](crate::SeaOrmAdapter::check): a table's `user_id` has no foreign key to the
     /// user table.
@@ -174,6 +204,9 @@ pub(crate) struct Table {
     pub(crate) name: String,
     pub(crate) table_ref: TableRef,
     pub(crate) columns: Vec<Column>,
+    /// Sets of columns the database must keep unique: the entity's primary key, each of its
+    /// `unique` columns, and what Lucia's statements rely on (an upsert's conflict target).
+    pub(crate) unique: Vec<Vec<String>>,
 }
 
 impl Table {
@@ -194,8 +227,11 @@ impl Table {
                 let (nullable, unique) = (def.is_null(), def.is_unique());
                 Ok(Column { name: column.as_str().to_owned(), kind, nullable, unique, enum_name })
             })
-            .collect::<Result<_, SchemaError>>()?;
-        Ok(Self { name, table_ref: entity.table_ref(), columns })
+            .collect::<Result<Vec<Column>, SchemaError>>()?;
+        let primary_key = E::PrimaryKey::iter().map(|key| key.into_column().as_str().to_owned()).collect();
+        let mut unique = vec![primary_key];
+        unique.extend(columns.iter().filter(|c| c.unique).map(|c| vec![c.name.clone()]));
+        Ok(Self { name, table_ref: entity.table_ref(), columns, unique })
     }
 
     pub(crate) fn column(&self, name: &str) -> Option<&Column> {
@@ -303,7 +339,7 @@ pub(crate) fn session_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaEr
 /// The token table: `id`, `user_id`, `kind` and `email` text, 64-bit `expires`, integer
 /// `attempts`.
 pub(crate) fn token_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaError> {
-    let table = Table::describe(entity)?;
+    let mut table = Table::describe(entity)?;
     table.require_id("id")?;
     table.require_user_id("user_id")?;
     table.require("kind", "a text column", &[Kind::Text])?;
@@ -311,6 +347,8 @@ pub(crate) fn token_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaErro
     table.require("expires", MILLIS, MILLIS_KINDS)?;
     const INTEGERS: &[Kind] = &[Kind::I16, Kind::I32, Kind::I64, Kind::U16, Kind::U32, Kind::U64];
     table.require("attempts", "an integer column (16 bits or more)", INTEGERS)?;
+    // `set_token`'s upsert replaces a user's token of a kind by this index.
+    table.unique.push(vec!["user_id".into(), "kind".into()]);
     Ok(table)
 }
 
@@ -320,7 +358,7 @@ pub(crate) fn token_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaErro
 pub(crate) fn passkey_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaError> {
     let table = Table::describe(entity)?;
     table.require_id("id")?;
-    table.require_id("user_id")?;
+    table.require_user_id("user_id")?;
     table.require("name", "a text column", &[Kind::Text])?;
     table.require("credential", "a text column", &[Kind::Text])?;
     table.require("counter", "a 64-bit or unsigned 32-bit integer column", &[Kind::I64, Kind::U32, Kind::U64])?;
@@ -331,13 +369,31 @@ pub(crate) fn passkey_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaEr
     Ok(table)
 }
 
-/// The passkey challenge table: `id` text, nullable `user_id` text, `state` text, 64-bit
+/// The passkey challenge table: `id` text, nullable `user_id`, `state` text, 64-bit
 /// `expires`.
 pub(crate) fn passkey_challenge_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaError> {
     let table = Table::describe(entity)?;
     table.require_id("id")?;
-    table.require_id("user_id")?;
+    table.require_user_id("user_id")?;
     table.require("state", "a text column", &[Kind::Text])?;
     table.require("expires", MILLIS, MILLIS_KINDS)?;
+    Ok(table)
+}
+
+/// The TOTP table: `user_id`, `encrypted_secret` text, boolean `confirmed`, 64-bit `last_step`.
+pub(crate) fn totp_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaError> {
+    let table = Table::describe(entity)?;
+    table.require_user_id("user_id")?;
+    table.require("encrypted_secret", "a text column", &[Kind::Text])?;
+    table.require("confirmed", "a boolean column", &[Kind::Bool])?;
+    table.require("last_step", "a 64-bit integer column", &[Kind::I64])?;
+    Ok(table)
+}
+
+/// The recovery-code table: `id` text (the code's SHA-256), `user_id`.
+pub(crate) fn recovery_code_table<E: EntityTrait>(entity: E) -> Result<Table, SchemaError> {
+    let table = Table::describe(entity)?;
+    table.require_id("id")?;
+    table.require_user_id("user_id")?;
     Ok(table)
 }

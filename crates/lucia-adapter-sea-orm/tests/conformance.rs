@@ -2,7 +2,9 @@
 //! `sqlite::get_user_returns_target_user`, `postgres::...`, `mysql::...` (the token cases
 //! too, on the adapter with a token table: `common::token_fixture`; the passkey cases on the
 //! adapter with token and passkey tables: `common::passkey_fixture`; the second-factor cases on
-//! the adapter with second-factor tables: `common::second_factor_fixture`), and the
+//! the adapter with second-factor tables: `common::second_factor_fixture`), the passkey and
+//! second-factor cases again on the adapter with every table, whose second-factor foreign keys
+//! do not cascade (`sqlite_full::`, …: `common::full_fixture`), and the
 //! session-adapter cases under `*_sessions::`. The full stores declare
 //! `Capabilities::sql()` (`username` and `email` unique, a schema, foreign keys). The
 //! session-adapter cases run on `SeaOrmAdapter<SessionsOnly>` over a table made by
@@ -10,7 +12,7 @@
 
 mod common;
 
-use common::{Backend, fixture, passkey_fixture, second_factor_fixture, session_fixture, token_fixture};
+use common::{Backend, fixture, full_fixture, passkey_fixture, second_factor_fixture, session_fixture, token_fixture};
 
 mod sqlite {
     use super::*;
@@ -34,6 +36,24 @@ mod mysql {
     lucia_adapter_test::token_adapter_tests!(token_fixture(Backend::MySql));
     lucia_adapter_test::passkey_adapter_tests!(passkey_fixture(Backend::MySql));
     lucia_adapter_test::second_factor_adapter_tests!(second_factor_fixture(Backend::MySql));
+}
+
+mod sqlite_full {
+    use super::*;
+    lucia_adapter_test::passkey_adapter_tests!(full_fixture(Backend::Sqlite));
+    lucia_adapter_test::second_factor_adapter_tests!(full_fixture(Backend::Sqlite));
+}
+
+mod postgres_full {
+    use super::*;
+    lucia_adapter_test::passkey_adapter_tests!(full_fixture(Backend::Postgres));
+    lucia_adapter_test::second_factor_adapter_tests!(full_fixture(Backend::Postgres));
+}
+
+mod mysql_full {
+    use super::*;
+    lucia_adapter_test::passkey_adapter_tests!(full_fixture(Backend::MySql));
+    lucia_adapter_test::second_factor_adapter_tests!(full_fixture(Backend::MySql));
 }
 
 mod sqlite_sessions {

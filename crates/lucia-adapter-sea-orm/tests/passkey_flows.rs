@@ -1,5 +1,5 @@
 //! The passkey flows of `lucia-passkey` (registration, passkey-only sign-in, second factor,
-//! wrong origin, replay, cloned counter, removal), end to end with a software authenticator,
+//! wrong origin, replay, cloned counter, removal, the longest credential id), end to end with a software authenticator,
 //! over this adapter on SQLite, PostgreSQL and MariaDB: the tables made by `LuciaMigration`
 //! and `LuciaPasskeyMigration`, the crate's own entities. The scenarios are lucia-passkey's
 //! (`crates/lucia-passkey/tests/common`), shared by path.
@@ -72,6 +72,11 @@ macro_rules! flows {
             #[tokio::test]
             async fn remove_keeps_the_last_sign_in_method() {
                 on($backend, |auth, _| flows::remove_keeps_the_last_sign_in_method(auth)).await;
+            }
+
+            #[tokio::test]
+            async fn long_credential_id_is_refused() {
+                on($backend, |auth, _| flows::long_credential_id_is_refused(auth)).await;
             }
         }
     };

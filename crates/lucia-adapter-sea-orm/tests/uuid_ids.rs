@@ -121,6 +121,87 @@ mod account_token {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// Second-factor and passkey tables for uuid users, made by the migrations `LuciaMigration`
+/// hands out after `from_entities`.
+mod account_totp {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "totp")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: Uuid,
+        pub encrypted_secret: String,
+        pub confirmed: bool,
+        pub last_step: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+mod account_recovery_code {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "recovery_code")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub user_id: Uuid,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+mod account_passkey {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "passkey")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub user_id: Uuid,
+        pub name: String,
+        pub credential: String,
+        pub counter: i64,
+        pub backup_eligible: bool,
+        pub backup_state: bool,
+        pub created_at: i64,
+        pub last_used_at: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+mod account_passkey_challenge {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "passkey_challenge")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub user_id: Option<Uuid>,
+        pub state: String,
+        pub expires: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 fn tables() -> Tables<account::Entity, account_key::Entity, account_session::Entity> {
     Tables { user: account::Entity, key: account_key::Entity, session: account_session::Entity }
 }
@@ -230,6 +311,99 @@ async fn uuid_ids_with_tokens(db: DatabaseConnection) {
     assert_eq!(auth.adapter().get_token("reset").await.unwrap(), None);
 }
 
+/// The second-factor migration handed out by a migration from uuid entities makes `uuid`
+/// `user_id` columns (as the token and passkey ones do), which the start-up check of the
+/// adapter with every table accepts; a uuid user's TOTP row, recovery codes, passkeys and
+/// tokens are stored, found, and deleted with the user.
+async fn uuid_ids_with_second_factor_and_passkeys(db: DatabaseConnection) {
+    use lucia::{
+        DatabasePasskey, DatabaseToken, DatabaseTotp, PasskeyAdapter, SecondFactorAdapter, TokenAdapter, TokenKind,
+    };
+
+    let migration = LuciaMigration::from_entities(tables()).unwrap();
+    let manager = SchemaManager::new(&db);
+    migration.up(&manager).await.unwrap();
+    migration.token_migration().token_table("account_token").up(&manager).await.unwrap();
+    migration.second_factor_migration().up(&manager).await.unwrap();
+    migration.passkey_migration().up(&manager).await.unwrap();
+    if db.get_database_backend() == DbBackend::Postgres {
+        let sql = "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema() \
+                   AND column_name = 'user_id' AND data_type = 'uuid' ORDER BY 1";
+        let rows = db.query_all_raw(Statement::from_string(DbBackend::Postgres, sql)).await.unwrap();
+        let tables: Vec<String> = rows.iter().map(|row| row.try_get_by_index(0).unwrap()).collect();
+        let expected = [
+            "account_key",
+            "account_session",
+            "account_token",
+            "passkey",
+            "passkey_challenge",
+            "recovery_code",
+            "totp",
+        ];
+        assert_eq!(tables, expected);
+    }
+    let adapter: SeaOrmAdapter<_> = SeaOrmAdapter::new(db, tables())
+        .unwrap()
+        .with_tokens(account_token::Entity)
+        .unwrap()
+        .with_second_factor(account_totp::Entity, account_recovery_code::Entity)
+        .unwrap()
+        .with_passkeys(account_passkey::Entity, account_passkey_challenge::Entity)
+        .unwrap();
+    adapter.check().await.unwrap();
+    let auth = Lucia::builder(adapter).user_attributes::<Account>().build();
+    let (ada, grace) = (
+        auth.create_user(CreateUser::new(new_account("ada@example.com"))).await.unwrap(),
+        auth.create_user(CreateUser::new(new_account("grace@example.com"))).await.unwrap(),
+    );
+    let store = auth.adapter();
+    for user in [&ada, &grace] {
+        let totp = DatabaseTotp {
+            user_id: user.user_id.clone(),
+            encrypted_secret: "sealed".into(),
+            confirmed: true,
+            last_step: 1,
+        };
+        store.set_totp(totp.clone()).await.unwrap();
+        assert_eq!(store.get_totp(&user.user_id).await.unwrap(), Some(totp));
+        let codes = vec![format!("{}-a", user.user_id), format!("{}-b", user.user_id)];
+        store.set_recovery_codes(&user.user_id, codes.clone()).await.unwrap();
+        assert!(store.consume_recovery_code(&user.user_id, &codes[0]).await.unwrap());
+        assert_eq!(store.count_recovery_codes(&user.user_id).await.unwrap(), 1);
+        let token = DatabaseToken {
+            id: format!("pending-{}", user.user_id),
+            user_id: user.user_id.clone(),
+            kind: TokenKind::SecondFactor,
+            email: String::new(),
+            expires: i64::MAX,
+            attempts: 0,
+        };
+        store.set_token(token).await.unwrap();
+        let passkey = DatabasePasskey {
+            id: format!("passkey-{}", user.user_id),
+            user_id: user.user_id.clone(),
+            name: "Laptop".into(),
+            credential: "{}".into(),
+            counter: 0,
+            backup_eligible: false,
+            backup_state: false,
+            created_at: 1,
+            last_used_at: None,
+        };
+        store.insert_passkey(passkey.clone()).await.unwrap();
+        assert_eq!(store.get_user_passkeys(&user.user_id).await.unwrap(), [passkey]);
+    }
+
+    auth.delete_user(&ada.user_id).await.unwrap();
+    assert_eq!(store.get_totp(&ada.user_id).await.unwrap(), None);
+    assert_eq!(store.count_recovery_codes(&ada.user_id).await.unwrap(), 0);
+    assert_eq!(store.get_user_passkeys(&ada.user_id).await.unwrap(), []);
+    assert_eq!(store.get_user_token(&ada.user_id, TokenKind::SecondFactor).await.unwrap(), None);
+    assert!(store.get_totp(&grace.user_id).await.unwrap().is_some());
+    assert_eq!(store.count_recovery_codes(&grace.user_id).await.unwrap(), 1);
+    assert_eq!(store.get_user_passkeys(&grace.user_id).await.unwrap().len(), 1);
+}
+
 async fn model_as_attributes(db: DatabaseConnection) {
     let tables = Tables { user: member::Entity, key: account_key::Entity, session: account_session::Entity };
     LuciaMigration::from_entities(tables).unwrap().up(&SchemaManager::new(&db)).await.unwrap();
@@ -268,6 +442,11 @@ macro_rules! backend_tests {
             #[tokio::test]
             async fn tokens_of_uuid_users() {
                 with_store($backend, uuid_ids_with_tokens).await;
+            }
+
+            #[tokio::test]
+            async fn second_factor_and_passkeys_of_uuid_users() {
+                with_store($backend, uuid_ids_with_second_factor_and_passkeys).await;
             }
 
             #[tokio::test]

@@ -1,5 +1,5 @@
 //! The passkey flows of `lucia-passkey` (registration, passkey-only sign-in, second factor,
-//! wrong origin, replay, cloned counter, removal), end to end with a software authenticator,
+//! wrong origin, replay, cloned counter, removal, the longest credential id), end to end with a software authenticator,
 //! over this adapter: `passkey_rusqlite::<case>`, on a file whose tables `create_tables` made.
 //! The scenarios are lucia-passkey's (`crates/lucia-passkey/tests/common`), shared by path.
 
@@ -65,5 +65,10 @@ mod passkey_rusqlite {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn remove_keeps_the_last_sign_in_method() {
         on(|auth, _| flows::remove_keeps_the_last_sign_in_method(auth)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn long_credential_id_is_refused() {
+        on(|auth, _| flows::long_credential_id_is_refused(auth)).await;
     }
 }

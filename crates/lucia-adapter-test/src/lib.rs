@@ -628,6 +628,7 @@ macro_rules! passkey_adapter_tests {
                 rename_passkey_renames_only_the_owners,
                 delete_passkey_keeps_the_last_sign_in_method,
                 concurrent_deletions_keep_one_sign_in_method,
+                delete_key_racing_delete_passkey_acts_in_one_order,
                 deleting_a_user_deletes_its_passkeys,
                 take_passkey_challenge_is_single_use,
                 concurrent_takes_of_a_challenge_have_one_winner,

@@ -222,6 +222,43 @@ pub async fn concurrent_deletions_keep_one_sign_in_method<F: Fixture<Adapter: Ad
     assert_eq!(t.adapter().get_user_passkeys(&user.id).await.unwrap().len(), 1);
 }
 
+/// A key's deletion racing a passkey's deletion, for a user with one of each, acts as if one
+/// ran after the other, round after round: either the key went first and the passkey, then the
+/// user's last way to sign in, was kept; or the passkey went first (the key still there) and
+/// the key after it; never an error. (The second order leaves the user with no way to sign
+/// in, as the same two calls one after the other do: `delete_key` deletes even the last key,
+/// as in Lucia v2.)
+pub async fn delete_key_racing_delete_passkey_acts_in_one_order<F: Fixture<Adapter: Adapter + PasskeyAdapter>>(
+    t: Arc<F>,
+) {
+    for round in 0..30 {
+        let user = user_in(&*t).await;
+        let key = generate_key(Some(&user.id));
+        t.database().insert_key(&key).await;
+        let passkey = generate_passkey(&user.id);
+        t.adapter().insert_passkey(passkey.clone()).await.unwrap();
+        let outcomes = race(&t, 2, |t, i| {
+            let (user_id, key_id, passkey_id) = (user.id.clone(), key.id.clone(), passkey.id.clone());
+            async move {
+                if i == 0 {
+                    t.adapter().delete_key(&key_id).await.unwrap();
+                    None
+                } else {
+                    Some(t.adapter().delete_passkey(&user_id, &passkey_id).await.unwrap())
+                }
+            }
+        })
+        .await;
+        assert_eq!(t.adapter().get_keys_by_user_id(&user.id).await.unwrap(), [], "round {round}");
+        let passkeys = t.adapter().get_user_passkeys(&user.id).await.unwrap();
+        match outcomes[1] {
+            Some(PasskeyDeletion::LastSignInMethod) => assert_eq!(passkeys, [passkey], "round {round}"),
+            Some(PasskeyDeletion::Deleted) => assert_eq!(passkeys, [], "round {round}"),
+            other => panic!("round {round}: {other:?}"),
+        }
+    }
+}
+
 /// Deleting a user (with its keys) deletes its passkeys, and only its own.
 pub async fn deleting_a_user_deletes_its_passkeys<F: Fixture<Adapter: Adapter + PasskeyAdapter>>(t: Arc<F>) {
     let adapter = t.adapter();

@@ -208,7 +208,7 @@ impl IntoResponse for AuthError {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -312,7 +312,7 @@ mod tests {
     }
 
     /// The body of a small, already complete response.
-    fn body_text(response: Response) -> String {
+    pub(crate) fn body_text(response: Response) -> String {
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let bytes = runtime.block_on(axum::body::to_bytes(response.into_body(), 1024)).unwrap();
         String::from_utf8(bytes.to_vec()).unwrap()

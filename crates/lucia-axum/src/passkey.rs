@@ -5,8 +5,8 @@
 //!
 //! | route | body | answer |
 //! |---|---|---|
-//! | `POST /passkeys/register/start` | none | signed in: `{ "ceremony": id, "options": { "publicKey": … } }` for `navigator.credentials.create()` |
-//! | `POST /passkeys/register/finish` | `{ "ceremony", "credential", "name" }` | signed in: the new passkey ([`PasskeyInfo`]) |
+//! | `POST /passkeys/register/start` | none | signed in recently: `{ "ceremony": id, "options": { "publicKey": … } }` for `navigator.credentials.create()`; `403 {"error":"reauthentication_required"}` otherwise |
+//! | `POST /passkeys/register/finish` | `{ "ceremony", "credential", "name" }` | signed in recently: the new passkey ([`PasskeyInfo`]); `403 {"error":"reauthentication_required"}` otherwise |
 //! | `POST /passkeys/sign-in/start` | none | `{ "ceremony", "options" }` for `navigator.credentials.get()` (discoverable: no user name) |
 //! | `POST /passkeys/sign-in/finish` | `{ "ceremony", "credential" }` | `204`: signed in, the session cookie set (the browser's previous session ended) |
 //! | `GET /passkeys` | | signed in: the user's passkeys, oldest first |
@@ -17,31 +17,72 @@
 //! `PublicKeyCredential.parseCreationOptionsFromJSON()` use. The routes are behind
 //! [`LuciaLayer`](crate::LuciaLayer), so its CSRF check applies to every `POST`, `PATCH` and
 //! `DELETE`; starting a passkey sign-in counts against the client address's sign-in budget
-//! ([`AuthRequest::check_rate_limit`]), as a password sign-in does. Failures answer with a fixed
-//! text: `400` for a response that did not verify or a ceremony that is unknown, used or
-//! expired (start again), `401` for a sign-in refused (an unknown passkey, or a counter that
-//! went backwards: [`lucia_passkey::PasskeyError::PossibleClone`], also logged).
+//! ([`AuthRequest::check_rate_limit`]), as a password sign-in does (each finish needs a
+//! ceremony of its own, so finishing is bounded by starting).
+//!
+//! **Registering needs a recent sign-in.** A passkey is a way in that outlives a password
+//! reset: registered with a stolen session cookie, it would keep the thief signed in. So the
+//! registration routes ask the application when the request's session signed in
+//! ([`PasskeyRoutes::new`]'s `signed_in_at`, such as a session attribute set at sign-in) and
+//! refuse a session that did not within
+//! [`reauthentication_max_age`](PasskeyRoutes::reauthentication_max_age) (default
+//! [`DEFAULT_REAUTHENTICATION_MAX_AGE`], 10 minutes), or whose sign-in time is unknown, with
+//! `403` and the JSON body `{"error":"reauthentication_required"}`: the page sends the user to
+//! sign in again, then starts over. `finish` checks again.
+//!
+//! Other failures answer with a fixed text that never carries stored data: `400` for a
+//! response that did not verify, a ceremony that is unknown, used or expired (start again), or
+//! a credential id longer than [`lucia_passkey::MAX_CREDENTIAL_ID_CHARS`] (`passkey credential
+//! id too long`: register another authenticator), `401` for a sign-in refused (an unknown
+//! passkey, or a counter that went backwards: [`lucia_passkey::PasskeyError::PossibleClone`],
+//! also logged). A finished ceremony is used up whether its response verified or not; a
+//! sign-in refused before that (a request that may not set the session cookie: cross-site,
+//! let through for a bearer token) leaves the ceremony for a retry.
 //!
 //! ```
+//! use std::time::{Duration, SystemTime, UNIX_EPOCH};
+//!
 //! use axum::Router;
-//! use lucia::{Lucia, memory::MemoryAdapter};
+//! use lucia::{Lucia, NoAttributes, memory::MemoryAdapter};
 //! use lucia_axum::LuciaLayer;
 //! use lucia_axum::passkey::PasskeyRoutes;
 //! use lucia_axum::passkey::lucia_passkey::{Passkeys, RelyingParty, url::Url};
 //!
-//! type Auth = Lucia<MemoryAdapter>;
+//! /// Every sign-in (password, passkey, ...) records when it happened.
+//! #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+//! struct SessionAttributes {
+//!     signed_in_at: Option<i64>, // milliseconds since the Unix epoch
+//! }
+//!
+//! impl SessionAttributes {
+//!     fn now() -> Self {
+//!         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+//!         Self { signed_in_at: i64::try_from(now.as_millis()).ok() }
+//!     }
+//! }
+//!
+//! type Auth = Lucia<MemoryAdapter, NoAttributes, SessionAttributes>;
 //!
 //! fn app(auth: Auth) -> Result<Router, lucia_axum::passkey::lucia_passkey::PasskeyError> {
 //!     let origin = Url::parse("https://example.com").expect("a URL");
 //!     let passkeys = Passkeys::new(auth.clone(), RelyingParty::new("example.com", origin))?;
-//!     // What the authenticator shows for the user: a user name and a display name.
-//!     let routes = PasskeyRoutes::<Auth>::new(passkeys, |user| (user.user_id.clone(), "Account".into()));
+//!     let routes = PasskeyRoutes::<Auth>::new(
+//!         passkeys,
+//!         // What the authenticator shows for the user: a user name and a display name.
+//!         |user| (user.user_id.clone(), "Account".into()),
+//!         // When the session signed in: registering a passkey needs a recent sign-in.
+//!         |session| session.attributes.signed_in_at,
+//!     )
+//!     .session_attributes(|_| SessionAttributes::now()) // sessions a passkey starts
+//!     .reauthentication_max_age(Duration::from_secs(5 * 60)); // default: 10 minutes
 //!     Ok(Router::new().merge(routes.router()).layer(LuciaLayer::new(&auth)).with_state(auth))
 //! }
-//! # let _ = app(Lucia::builder(MemoryAdapter::new()).build());
+//! # let auth = Lucia::builder(MemoryAdapter::new()).session_attributes::<SessionAttributes>().build();
+//! # let _ = app(auth);
 //! ```
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{FromRef, Path};
 use axum::response::{IntoResponse, Response};
@@ -49,30 +90,48 @@ use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use http::StatusCode;
 use http::request::Parts;
-use lucia::{PasskeyAdapter, User};
+use lucia::{PasskeyAdapter, Session, User};
 pub use lucia_passkey;
 use lucia_passkey::webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 use lucia_passkey::{PasskeyError, PasskeyInfo, Passkeys};
 use serde::{Deserialize, Serialize};
 
-use crate::lucia_type::LuciaType;
+use crate::lucia_type::{LuciaType, SessionOf};
 use crate::{AuthError, AuthRequest};
 
 type PasskeysOf<L> =
     Passkeys<<L as LuciaType>::Adapter, <L as LuciaType>::UserAttributes, <L as LuciaType>::SessionAttributes>;
 type UserNames<U> = dyn Fn(&User<U>) -> (String, String) + Send + Sync;
 type SessionAttributes<S> = dyn Fn(&Parts) -> S + Send + Sync;
+type SignedInAt<U, S> = dyn Fn(&Session<U, S>) -> Option<i64> + Send + Sync;
+
+/// How long after signing in a session may register a passkey, by default
+/// ([`PasskeyRoutes::reauthentication_max_age`]).
+pub const DEFAULT_REAUTHENTICATION_MAX_AGE: Duration = Duration::from_secs(10 * 60);
+
+/// How far ahead of this server's clock a sign-in time may be (another server's clock that
+/// runs ahead); a time further ahead is refused, so that a wrong one cannot keep a session
+/// fresh for ever.
+const CLOCK_SKEW: Duration = Duration::from_secs(60);
+
+/// The body of the `403` that refuses a registration without a recent sign-in.
+const REAUTHENTICATION_REQUIRED: &str = "reauthentication_required";
 
 /// The passkey routes (see the [module](self)). `L` is the application's `Lucia` type.
 pub struct PasskeyRoutes<L: LuciaType> {
     passkeys: PasskeysOf<L>,
     user_names: Box<UserNames<L::UserAttributes>>,
+    signed_in_at: Box<SignedInAt<L::UserAttributes, L::SessionAttributes>>,
+    reauthentication_max_age: Duration,
     session_attributes: Box<SessionAttributes<L::SessionAttributes>>,
 }
 
 impl<L: LuciaType> std::fmt::Debug for PasskeyRoutes<L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PasskeyRoutes").field("passkeys", &self.passkeys).finish_non_exhaustive()
+        f.debug_struct("PasskeyRoutes")
+            .field("passkeys", &self.passkeys)
+            .field("reauthentication_max_age", &self.reauthentication_max_age)
+            .finish_non_exhaustive()
     }
 }
 
@@ -108,17 +167,30 @@ where
     L::Adapter: PasskeyAdapter,
     L::SessionAttributes: Default,
 {
-    /// The routes over `passkeys`. `user_names` gives what an authenticator shows for a user
-    /// registering a passkey: a user name (an email address, a handle) and a display name.
-    /// Sessions get `Default` attributes unless
-    /// [`session_attributes`](Self::session_attributes) says otherwise.
+    /// The routes over `passkeys`.
+    ///
+    /// - `user_names` gives what an authenticator shows for a user registering a passkey: a
+    ///   user name (an email address, a handle) and a display name.
+    /// - `signed_in_at` says when a session signed in, in milliseconds since the Unix epoch
+    ///   (typically a session attribute set at every sign-in), or `None` if unknown:
+    ///   registering a passkey needs a sign-in within
+    ///   [`reauthentication_max_age`](Self::reauthentication_max_age), so that a stolen
+    ///   session cookie cannot add a passkey that outlives a password reset. A session
+    ///   renewed since it signed in keeps its sign-in time: the renewal is not a sign-in.
+    ///
+    /// Sessions started by a passkey get `Default` attributes unless
+    /// [`session_attributes`](Self::session_attributes) says otherwise: set the sign-in time
+    /// there too, or such sessions cannot register another passkey.
     pub fn new(
         passkeys: PasskeysOf<L>,
         user_names: impl Fn(&User<L::UserAttributes>) -> (String, String) + Send + Sync + 'static,
+        signed_in_at: impl Fn(&Session<L::UserAttributes, L::SessionAttributes>) -> Option<i64> + Send + Sync + 'static,
     ) -> Self {
         Self {
             passkeys,
             user_names: Box::new(user_names),
+            signed_in_at: Box::new(signed_in_at),
+            reauthentication_max_age: DEFAULT_REAUTHENTICATION_MAX_AGE,
             session_attributes: Box::new(|_| L::SessionAttributes::default()),
         }
     }
@@ -129,6 +201,15 @@ where
     L: LuciaType,
     L::Adapter: PasskeyAdapter,
 {
+    /// How long after signing in a session may register a passkey (default
+    /// [`DEFAULT_REAUTHENTICATION_MAX_AGE`], 10 minutes): long enough to sign in and go to the
+    /// account page, short enough that a session cookie stolen later is refused.
+    #[must_use]
+    pub fn reauthentication_max_age(mut self, max_age: Duration) -> Self {
+        self.reauthentication_max_age = max_age;
+        self
+    }
+
     /// The attributes of a session started by a passkey sign-in, from the request's head.
     #[must_use]
     pub fn session_attributes(
@@ -183,9 +264,21 @@ where
             )
     }
 
+    /// The request's session, if it signed in recently enough to register a passkey.
+    async fn recently_signed_in(&self, auth: &AuthRequest<L>) -> Result<SessionOf<L>, RouteError> {
+        let session = auth.require().await?;
+        let now = auth.lucia().as_lucia().config().now();
+        if signed_in_within((self.signed_in_at)(&session), now, self.reauthentication_max_age) {
+            Ok(session)
+        } else {
+            tracing::debug!("passkey registration refused: the session did not sign in recently");
+            Err(RouteError::ReauthenticationRequired)
+        }
+    }
+
     async fn start_registration(&self, auth: &AuthRequest<L>) -> Response {
         let result = async {
-            let session = auth.require().await?;
+            let session = self.recently_signed_in(auth).await?;
             let (name, display_name) = (self.user_names)(&session.user);
             let ceremony = self.passkeys.start_registration(&session.user.user_id, &name, &display_name).await?;
             let (ceremony, options) = ceremony.into_parts();
@@ -196,7 +289,8 @@ where
 
     async fn finish_registration(&self, auth: &AuthRequest<L>, body: FinishRegistration) -> Response {
         let result = async {
-            let session = auth.require().await?;
+            // Again: the ceremony is the user's, not the session's, and time has passed.
+            let session = self.recently_signed_in(auth).await?;
             let user_id = &session.user.user_id;
             let passkey =
                 self.passkeys.finish_registration(user_id, &body.ceremony, &body.credential, &body.name).await?;
@@ -217,6 +311,9 @@ where
 
     async fn finish_sign_in(&self, auth: &AuthRequest<L>, parts: &Parts, body: FinishSignIn) -> Response {
         let result = async {
+            // A request that may not set the cookie is refused before the ceremony is used up
+            // (and the passkey's use recorded): the browser's own retry can still finish it.
+            auth.check_cookie_writes()?;
             let verified = self.passkeys.verify_sign_in(&body.ceremony, &body.credential).await?;
             auth.start_session(&verified.user_id, (self.session_attributes)(parts)).await?;
             Ok::<_, RouteError>(StatusCode::NO_CONTENT.into_response())
@@ -252,10 +349,32 @@ where
     }
 }
 
+/// Whether a session that signed in at `signed_in_at` (milliseconds since the Unix epoch)
+/// did so at most `max_age` before `now`. An unknown time is not recent; nor is one more than
+/// [`CLOCK_SKEW`] ahead of `now`.
+fn signed_in_within(signed_in_at: Option<i64>, now: SystemTime, max_age: Duration) -> bool {
+    let signed_in = signed_in_at
+        .and_then(|ms| u64::try_from(ms).ok())
+        .and_then(|ms| UNIX_EPOCH.checked_add(Duration::from_millis(ms)));
+    match signed_in.map(|signed_in| now.duration_since(signed_in)) {
+        Some(Ok(age)) => age <= max_age,
+        Some(Err(ahead)) => ahead.duration() <= CLOCK_SKEW,
+        None => false,
+    }
+}
+
 /// A route's failure: the session API's, or a passkey operation's.
 enum RouteError {
     Auth(AuthError),
     Passkey(PasskeyError),
+    /// Registering a passkey without a recent sign-in.
+    ReauthenticationRequired,
+}
+
+/// The JSON body of a failure a page acts on: `{"error": "<code>"}`.
+#[derive(Serialize)]
+struct ErrorCode {
+    error: &'static str,
 }
 
 impl From<AuthError> for RouteError {
@@ -277,6 +396,9 @@ impl IntoResponse for RouteError {
     fn into_response(self) -> Response {
         let error = match self {
             Self::Auth(error) => return error.into_response(),
+            Self::ReauthenticationRequired => {
+                return (StatusCode::FORBIDDEN, Json(ErrorCode { error: REAUTHENTICATION_REQUIRED })).into_response();
+            }
             Self::Passkey(error) => error,
         };
         let (status, message) = match &error {
@@ -284,6 +406,7 @@ impl IntoResponse for RouteError {
                 (StatusCode::BAD_REQUEST, "passkey ceremony unknown or expired: start again")
             }
             PasskeyError::Rejected(_) => (StatusCode::BAD_REQUEST, "passkey response rejected"),
+            PasskeyError::CredentialIdTooLong => (StatusCode::BAD_REQUEST, "passkey credential id too long"),
             PasskeyError::UnknownPasskey | PasskeyError::PossibleClone { .. } => {
                 (StatusCode::UNAUTHORIZED, "passkey not accepted")
             }
@@ -299,5 +422,72 @@ impl IntoResponse for RouteError {
             tracing::debug!(%error, "passkey request refused");
         }
         (status, message).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::tests::body_text;
+
+    #[test]
+    fn a_recent_sign_in_is_one_within_the_max_age_and_not_ahead_of_the_clock() {
+        let max_age = DEFAULT_REAUTHENTICATION_MAX_AGE;
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let ms = |time: SystemTime| i64::try_from(time.duration_since(UNIX_EPOCH).unwrap().as_millis()).unwrap();
+        assert!(signed_in_within(Some(ms(now)), now, max_age));
+        assert!(signed_in_within(Some(ms(now - max_age)), now, max_age));
+        assert!(!signed_in_within(Some(ms(now - max_age) - 1), now, max_age));
+        assert!(signed_in_within(Some(ms(now + CLOCK_SKEW)), now, max_age));
+        assert!(!signed_in_within(Some(ms(now + CLOCK_SKEW) + 1), now, max_age));
+        for unknown in [None, Some(-1), Some(0), Some(i64::MIN), Some(i64::MAX)] {
+            assert!(!signed_in_within(unknown, now, max_age), "{unknown:?}");
+        }
+    }
+
+    /// Passkey failures answer a fixed text: never the stored data some of them carry.
+    #[test]
+    fn failures_answer_fixed_texts_without_stored_data() {
+        use lucia_passkey::webauthn_rs::prelude::WebauthnError;
+        let cases = [
+            (
+                PasskeyError::PossibleClone { passkey_id: "c3RvcmVkLWNyZWRlbnRpYWwtaWQ".into() },
+                StatusCode::UNAUTHORIZED,
+                "passkey not accepted",
+            ),
+            (PasskeyError::UnknownPasskey, StatusCode::UNAUTHORIZED, "passkey not accepted"),
+            (
+                PasskeyError::InvalidData("stored credential at line 1".into()),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error",
+            ),
+            (
+                PasskeyError::Rejected(WebauthnError::InvalidRPOrigin),
+                StatusCode::BAD_REQUEST,
+                "passkey response rejected",
+            ),
+            (PasskeyError::CredentialIdTooLong, StatusCode::BAD_REQUEST, "passkey credential id too long"),
+            (
+                PasskeyError::UnknownCeremony,
+                StatusCode::BAD_REQUEST,
+                "passkey ceremony unknown or expired: start again",
+            ),
+            (PasskeyError::DuplicatePasskey, StatusCode::CONFLICT, "passkey already registered"),
+            (
+                PasskeyError::Lucia(lucia::Error::Database("passkey 'c3RvcmVk' at 10.0.0.5".into())),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal server error",
+            ),
+        ];
+        for (error, status, text) in cases {
+            let shown = format!("{error:?}");
+            let response = RouteError::from(error).into_response();
+            assert_eq!(response.status(), status, "{shown}");
+            assert_eq!(body_text(response), text, "{shown}");
+        }
+        let response = RouteError::ReauthenticationRequired.into_response();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(response.headers()[http::header::CONTENT_TYPE], "application/json");
+        assert_eq!(body_text(response), r#"{"error":"reauthentication_required"}"#);
     }
 }

@@ -31,6 +31,14 @@ pub enum PasskeyError {
         /// The passkey's credential id (base64url).
         passkey_id: String,
     },
+    /// The new passkey's credential id is longer than
+    /// [`MAX_CREDENTIAL_ID_CHARS`](crate::MAX_CREDENTIAL_ID_CHARS) characters in base64url
+    /// (over 191 bytes), more than the stores' id columns hold (MySQL's `VARCHAR(255)` primary
+    /// key of the SeaORM migration): the passkey was not stored, and the ceremony is used up.
+    /// WebAuthn allows ids of up to 1023 bytes, but authenticators make ids of 16 to 64 bytes
+    /// in practice; the user registers with another authenticator.
+    #[error("passkey credential id too long")]
+    CredentialIdTooLong,
     /// The credential is already registered (to this user or another).
     #[error("passkey already registered")]
     DuplicatePasskey,

@@ -8,7 +8,26 @@
 //! returns a [`Ceremony`]: its [`id`](Ceremony::id) goes back to the client with the
 //! [`options`](Ceremony::options) for `navigator.credentials.create()` or `.get()`, and
 //! `finish_*` takes the id and the browser's response. Finishing uses the ceremony up first,
-//! so a response cannot be replayed, even one that failed.
+//! so a response cannot be replayed, even one that failed: a response that did not verify
+//! (made at another origin, by a page that relayed the challenge) gets no second try at the
+//! same challenge. Only the client that started a ceremony holds its id, so no one else can
+//! use it up. A caller that refuses a request for reasons of its own (a CSRF check, a
+//! session cookie it may not set) does so before calling `finish_*`, which leaves the
+//! ceremony for a retry.
+//!
+//! **Registering a passkey needs a recent sign-in, which the caller checks.** A passkey is a
+//! way in that outlives a password reset: registered with a stolen session cookie, it keeps
+//! the thief signed in after the victim resets the password. So before
+//! [`start_registration`](Passkeys::start_registration) and again before
+//! [`finish_registration`](Passkeys::finish_registration), check that the session signed in
+//! within the last minutes (the application records when: a session attribute set at sign-in),
+//! and otherwise send the user to sign in again. lucia-axum's `PasskeyRoutes` does (its
+//! `signed_in_at` argument).
+//!
+//! A credential id is stored as the passkey's id in base64url, at most
+//! [`MAX_CREDENTIAL_ID_CHARS`] characters (191 bytes): what MySQL's `VARCHAR(255)` primary key
+//! holds. WebAuthn allows up to 1023 bytes, but authenticators make ids of 16 to 64 bytes; a
+//! longer one is refused at registration ([`PasskeyError::CredentialIdTooLong`]).
 //!
 //! Each use of a passkey updates its stored signature counter and backup state in one
 //! conditional update; a counter that does not go up (a cloned authenticator) is refused
@@ -51,7 +70,8 @@
 //! let key = NewKey::password("email", "ada@example.com", "correct horse battery staple");
 //! let user = auth.create_user(CreateUser::new(Default::default()).with_key(key)).await?;
 //!
-//! // A signed-in user adds a passkey: `ceremony.id()` and `ceremony.options()` go to the
+//! // A user who signed in moments ago (checked by the caller: see above) adds a passkey:
+//! // `ceremony.id()` and `ceremony.options()` go to the
 //! // browser, which calls `navigator.credentials.create(options)` and sends back the
 //! // credential with the ceremony id.
 //! let ceremony = passkeys.start_registration(&user.user_id, "ada@example.com", "Ada").await?;
@@ -85,7 +105,8 @@
 //! ```
 //!
 //! The flows run end to end with a software authenticator in this crate's tests
-//! (`tests/software_authenticator.rs`).
+//! (`tests/common`, run over the memory adapter by `tests/memory.rs` and over SeaORM's
+//! databases by its adapter's tests).
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -123,6 +144,10 @@ pub use webauthn_rs;
 pub const DEFAULT_CEREMONY_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// The longest a passkey's name may be, in characters; longer names are cut.
 pub const MAX_PASSKEY_NAME_CHARS: usize = 64;
+/// The longest credential id a passkey may have, in base64url characters (191 bytes): the
+/// stores' id columns hold 255 characters (MySQL's `VARCHAR(255)` primary key of the SeaORM
+/// migration). A longer one is [`PasskeyError::CredentialIdTooLong`] at registration.
+pub const MAX_CREDENTIAL_ID_CHARS: usize = 255;
 /// Characters in a ceremony id (`[a-z0-9]`, about 206 bits).
 const CEREMONY_ID_LENGTH: usize = 40;
 
@@ -336,6 +361,10 @@ where
     /// verification, excluding the user's passkeys (an authenticator that holds one says so
     /// instead of making another). `user_name` and `display_name` are what the authenticator
     /// shows (an email address, a name); the user id is sent only as a hash.
+    ///
+    /// **Check first that the user signed in recently** (see the [crate docs](crate)): a
+    /// session alone may be a stolen cookie, and the passkey it registers would outlive a
+    /// password reset.
     pub async fn start_registration(
         &self,
         user_id: &str,
@@ -362,7 +391,13 @@ where
 
     /// Finishes adding a passkey: verifies the browser's response against the ceremony
     /// (challenge, origin, relying party, user verification) and stores the passkey under
-    /// `name` (cut to [`MAX_PASSKEY_NAME_CHARS`]). The ceremony must be the user's own.
+    /// `name` (cut to [`MAX_PASSKEY_NAME_CHARS`]). The ceremony must be the user's own. A
+    /// credential id longer than [`MAX_CREDENTIAL_ID_CHARS`] in base64url is
+    /// [`PasskeyError::CredentialIdTooLong`], and nothing is stored.
+    ///
+    /// **Check again that the user signed in recently**, as before
+    /// [`start_registration`](Self::start_registration): the ceremony is bound to the user,
+    /// not to the session that started it.
     pub async fn finish_registration(
         &self,
         user_id: &str,
@@ -374,10 +409,11 @@ where
             return Err(PasskeyError::CeremonyMismatch);
         };
         let passkey = self.webauthn.finish_passkey_registration(response, &state).map_err(PasskeyError::Rejected)?;
+        let id = passkey_id(passkey.cred_id()).ok_or(PasskeyError::CredentialIdTooLong)?;
         let credential = serde_json::to_string(&passkey).map_err(invalid_data)?;
         let flags = stored_flags(&credential)?;
         let row = DatabasePasskey {
-            id: URL_SAFE_NO_PAD.encode(passkey.cred_id()),
+            id,
             user_id: user_id.to_owned(),
             name: passkey_name(name),
             credential,
@@ -542,7 +578,8 @@ where
     }
 
     async fn stored_passkey(&self, credential_id: &[u8]) -> Result<DatabasePasskey, PasskeyError> {
-        let id = URL_SAFE_NO_PAD.encode(credential_id);
+        // An id too long to be stored is no one's: no need to ask the store.
+        let id = passkey_id(credential_id).ok_or(PasskeyError::UnknownPasskey)?;
         self.lucia.adapter().get_passkey(&id).await?.ok_or(PasskeyError::UnknownPasskey)
     }
 
@@ -581,6 +618,13 @@ fn user_handle(user_id: &str) -> Uuid {
     let mut bytes = [0; 16];
     bytes.copy_from_slice(&digest[..16]);
     Uuid::from_bytes(bytes)
+}
+
+/// A credential id as passkeys are stored under it (base64url), or `None` if it is longer than
+/// [`MAX_CREDENTIAL_ID_CHARS`].
+fn passkey_id(credential_id: &[u8]) -> Option<String> {
+    let id = URL_SAFE_NO_PAD.encode(credential_id);
+    (id.len() <= MAX_CREDENTIAL_ID_CHARS).then_some(id)
 }
 
 fn possible_clone(row: DatabasePasskey) -> PasskeyError {
@@ -630,5 +674,15 @@ mod tests {
         let error = super::invalid_data(error).to_string();
         assert!(!error.contains("secret-value"), "{error}");
         assert!(error.contains("line 1, column 14"), "{error}");
+    }
+
+    /// 191 bytes are 255 base64url characters, the most an id column holds; 192 are 256.
+    #[test]
+    fn credential_ids_longer_than_255_characters_are_refused() {
+        let id = super::passkey_id(&[0xfb; 191]).expect("191 bytes fit");
+        assert_eq!(id.len(), super::MAX_CREDENTIAL_ID_CHARS);
+        assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{id}");
+        assert_eq!(super::passkey_id(&[0xfb; 192]), None);
+        assert_eq!(super::passkey_id(&[1; 16]).map(|id| id.len()), Some(22));
     }
 }

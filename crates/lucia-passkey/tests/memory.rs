@@ -39,4 +39,9 @@ mod passkey_memory {
     async fn remove_keeps_the_last_sign_in_method() {
         common::remove_keeps_the_last_sign_in_method(auth()).await;
     }
+
+    #[tokio::test]
+    async fn long_credential_id_is_refused() {
+        common::long_credential_id_is_refused(auth()).await;
+    }
 }

@@ -13,7 +13,9 @@
 //!   for authenticators without a counter), so two sign-ins racing with one cloned
 //!   credential cannot both be accepted.
 //! - **A user keeps a way to sign in**: [`PasskeyAdapter::delete_passkey`] counts the user's
-//!   keys and passkeys in the same transaction and refuses to delete the last one.
+//!   keys and passkeys in the same transaction and refuses to delete the last one. The promise
+//!   is about passkeys: [`UserAdapter::delete_key`] deletes any key, the last one too, as in
+//!   Lucia v2, so code that removes a passkey user's keys checks what is left first.
 //!
 //! Challenges are single-use: [`PasskeyAdapter::take_passkey_challenge`] deletes the row it
 //! returns, so of two requests that finish one ceremony, one gets it.
@@ -169,6 +171,14 @@ pub trait PasskeyAdapter: UserAdapter {
     /// Deletes one of the user's passkeys unless it is the user's last way to sign in: in one
     /// transaction, counts the user's keys and passkeys and deletes only if there are two or
     /// more (locking the user's rows so that two deletions at once cannot both pass).
+    ///
+    /// Racing a [`delete_key`](UserAdapter::delete_key) of the user's only key, it acts as if
+    /// one ran after the other: the key first, and this passkey is kept as the last way in
+    /// ([`PasskeyDeletion::LastSignInMethod`]); or the passkey first (the key still counted),
+    /// then the key, which leaves the user with no way to sign in exactly as the two calls one
+    /// after the other do: `delete_key` deletes even a user's last key, as in Lucia v2. A store
+    /// needs no lock in `delete_key` for this (it reads nothing this method writes); the
+    /// conformance suite races the two.
     fn delete_passkey(
         &self,
         user_id: &str,

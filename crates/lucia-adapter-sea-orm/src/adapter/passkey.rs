@@ -88,16 +88,10 @@ impl<Shape: HasUserTables> SeaOrmAdapter<WithPasskeys<Shape>> {
         user_id: &str,
         passkey_id: &str,
     ) -> Result<PasskeyDeletion, DbErr> {
-        let backend = self.backend();
         let users = self.user_tables();
         let passkey = &self.passkey_tables().passkey;
-        if backend != DbBackend::Sqlite {
-            let mut lock = Query::select();
-            lock.expr(Expr::val(1))
-                .from(users.user.table_ref.clone())
-                .and_where(Expr::col(alias("id")).eq(id_value(&users.user, "id", user_id)))
-                .lock_exclusive();
-            transaction.query_one(&lock).await?;
+        if let Some(lock) = self.user_lock(user_id) {
+            transaction.query_one_raw(lock).await?;
         }
         let mut delete = delete_where_statement(passkey, "id", passkey_id);
         delete.and_where(Expr::col(alias("user_id")).eq(id_value(passkey, "user_id", user_id)));

@@ -1,27 +1,31 @@
 //! Second factors ([`SecondFactorAdapter`]): TOTP rows and recovery codes, in two tables
-//! added to an adapter that has a token table (where pending sign-ins live).
+//! added to an adapter that has a token table (where pending sign-ins live), before any
+//! passkey tables.
 
 use lucia::{AdapterError, DatabaseTotp, SecondFactorAdapter};
+use sea_orm::EntityTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{DbBackend, EntityTrait};
 
-use super::shape::{CheckedTable, HasAllTables, HasSessionTable, HasTokenTable, HasUserTables, ListTables, TokenTable};
+use super::shape::{
+    CheckedTable, HasAllTables, HasSecondFactorTables, HasSessionTable, HasTokenTable, HasUserTables, ListTables,
+    SecondFactorTables, TokenTable,
+};
 use super::{
-    SeaOrmAdapter, SessionsOnly, UsersOnly, WithSessions, WithTokens, Write, alias, database, delete_where_statement,
-    insert, is_unknown_user, number, select_where, text,
+    SeaOrmAdapter, SessionsOnly, UsersOnly, WithPasskeys, WithSessions, WithTokens, Write, alias, database,
+    delete_where_statement, insert, is_unknown_user, number, select_where, text,
 };
 use crate::codec::{decode_row, id_insert, id_value, read_millis, read_text};
-use crate::schema::{Kind, SchemaError, Table};
+use crate::schema::{self, SchemaError, Table};
 
 /// The shape of a [`SeaOrmAdapter`] with second-factor tables beside a token table
 /// (`Shape` is [`WithTokens`]`<WithSessions>` or [`WithTokens`]`<UsersOnly>`): it implements
 /// what `Shape` does and [`SecondFactorAdapter`]. Built by
-/// [`SeaOrmAdapter::with_second_factor`].
+/// [`SeaOrmAdapter::with_second_factor`]; passkey tables can be added after it
+/// ([`SeaOrmAdapter::with_passkeys`]).
 #[derive(Debug, Clone)]
 pub struct WithSecondFactor<Shape> {
     tables: Shape,
-    totp: Table,
-    recovery_code: Table,
+    second_factor: SecondFactorTables,
 }
 
 /// Users, keys, sessions, tokens and second factors.
@@ -30,6 +34,21 @@ pub type SeaOrmAdapterWithSecondFactor = SeaOrmAdapter<WithSecondFactor<WithToke
 /// The user half of a split deployment, with tokens and second factors.
 pub type SeaOrmUserAdapterWithSecondFactor = SeaOrmAdapter<WithSecondFactor<WithTokens<UsersOnly>>>;
 
+/// Users, keys, sessions, tokens, second factors and passkeys:
+/// `SeaOrmAdapter<WithPasskeys<WithSecondFactor<WithTokens<WithSessions>>>>`, which implements
+/// [`Adapter`](lucia::Adapter), [`TokenAdapter`](lucia::TokenAdapter), [`SecondFactorAdapter`]
+/// and [`PasskeyAdapter`](lucia::PasskeyAdapter).
+pub type SeaOrmAdapterWithSecondFactorAndPasskeys =
+    SeaOrmAdapter<WithPasskeys<WithSecondFactor<WithTokens<WithSessions>>>>;
+
+/// The user half of a split deployment with tokens, second factors and passkeys:
+/// `SeaOrmAdapter<WithPasskeys<WithSecondFactor<WithTokens<UsersOnly>>>>`, which implements
+/// [`UserAdapter`](lucia::UserAdapter), [`TokenAdapter`](lucia::TokenAdapter),
+/// [`SecondFactorAdapter`] and [`PasskeyAdapter`](lucia::PasskeyAdapter) (for
+/// `lucia::SplitAdapter<SeaOrmUserAdapterWithSecondFactorAndPasskeys, SessionStore>`).
+pub type SeaOrmUserAdapterWithSecondFactorAndPasskeys =
+    SeaOrmAdapter<WithPasskeys<WithSecondFactor<WithTokens<UsersOnly>>>>;
+
 impl<Shape: HasUserTables> HasUserTables for WithSecondFactor<Shape> {
     fn user_tables(&self) -> &UsersOnly {
         self.tables.user_tables()
@@ -37,6 +56,16 @@ impl<Shape: HasUserTables> HasUserTables for WithSecondFactor<Shape> {
 
     fn token_table(&self) -> Option<&TokenTable> {
         self.tables.token_table()
+    }
+
+    fn second_factor_tables(&self) -> Option<&SecondFactorTables> {
+        Some(&self.second_factor)
+    }
+}
+
+impl<Shape: HasTokenTable> HasSecondFactorTables for WithSecondFactor<Shape> {
+    fn second_factor(&self) -> &SecondFactorTables {
+        &self.second_factor
     }
 }
 
@@ -50,8 +79,8 @@ impl<Shape: ListTables + HasUserTables> ListTables for WithSecondFactor<Shape> {
     fn list_tables(&self) -> Vec<CheckedTable<'_>> {
         let mut tables = self.tables.list_tables();
         let user = &self.tables.user_tables().user;
-        tables.push(CheckedTable(&self.totp, Some(user)));
-        tables.push(CheckedTable(&self.recovery_code, Some(user)));
+        tables.push(CheckedTable(&self.second_factor.totp, Some(user)));
+        tables.push(CheckedTable(&self.second_factor.recovery_code, Some(user)));
         tables
     }
 }
@@ -72,10 +101,15 @@ impl<Shape: HasUserTables> SeaOrmAdapter<WithTokens<Shape>> {
     /// Adds the second-factor tables (TOTP secrets, recovery codes): the adapter then also
     /// implements [`SecondFactorAdapter`], for [`lucia::LuciaBuilder::second_factor`].
     ///
-    /// Checks the entities now: `totp` needs text `user_id` and `encrypted_secret`, boolean
-    /// `confirmed` and 64-bit `last_step`; `recovery_code` text `id` and `user_id`.
-    /// [`LuciaSecondFactorMigration`](crate::LuciaSecondFactorMigration) creates both, with
-    /// foreign keys that delete the rows with their user (the adapter relies on that cascade).
+    /// Checks the entities now: `totp` needs `user_id` (of the user table's `id` type: text,
+    /// or a uuid), text `encrypted_secret`, boolean `confirmed` and 64-bit `last_step`;
+    /// `recovery_code` text `id` and `user_id` as `totp`'s.
+    /// [`LuciaSecondFactorMigration`](crate::LuciaSecondFactorMigration) creates both (with
+    /// [`LuciaMigration::second_factor_migration`](crate::LuciaMigration::second_factor_migration),
+    /// of the user table's id type). The adapter deletes a user's rows with the user itself;
+    /// the migration's `ON DELETE CASCADE` is for other code (Lucia v2) deleting users.
+    ///
+    /// Passkey tables, if any, come after: `.with_second_factor(..)?.with_passkeys(..)?`.
     ///
     /// ```
     /// # use lucia_adapter_sea_orm::{SeaOrmAdapter, SeaOrmAdapterWithSecondFactor, Tables, entity};
@@ -92,29 +126,28 @@ impl<Shape: HasUserTables> SeaOrmAdapter<WithTokens<Shape>> {
         totp: T,
         recovery_code: R,
     ) -> Result<SeaOrmAdapter<WithSecondFactor<WithTokens<Shape>>>, SchemaError> {
-        let totp = Table::describe(totp)?;
-        totp.require_id("user_id")?;
-        totp.require("encrypted_secret", "a text column", &[Kind::Text])?;
-        totp.require("confirmed", "a boolean column", &[Kind::Bool])?;
-        totp.require("last_step", "a 64-bit integer column", &[Kind::I64])?;
-        let recovery_code = Table::describe(recovery_code)?;
-        recovery_code.require_id("id")?;
-        recovery_code.require_id("user_id")?;
-        Ok(SeaOrmAdapter { db: self.db, shape: WithSecondFactor { tables: self.shape, totp, recovery_code } })
+        let second_factor = SecondFactorTables {
+            totp: schema::totp_table(totp)?,
+            recovery_code: schema::recovery_code_table(recovery_code)?,
+        };
+        let user = &self.shape.user_tables().user;
+        second_factor.totp.require_user_id_of(user)?;
+        second_factor.recovery_code.require_user_id_of(user)?;
+        Ok(SeaOrmAdapter { db: self.db, shape: WithSecondFactor { tables: self.shape, second_factor } })
     }
 }
 
-impl<Shape: HasTokenTable> SeaOrmAdapter<WithSecondFactor<Shape>> {
+impl<Shape: HasSecondFactorTables> SeaOrmAdapter<Shape> {
     fn totp(&self) -> &Table {
-        &self.shape.totp
+        &self.shape.second_factor().totp
     }
 
     fn recovery_codes(&self) -> &Table {
-        &self.shape.recovery_code
+        &self.shape.second_factor().recovery_code
     }
 }
 
-impl<Shape: HasTokenTable> SecondFactorAdapter for SeaOrmAdapter<WithSecondFactor<Shape>> {
+impl<Shape: HasSecondFactorTables> SecondFactorAdapter for SeaOrmAdapter<Shape> {
     async fn get_totp(&self, user_id: &str) -> Result<Option<DatabaseTotp>, AdapterError> {
         let table = self.totp();
         self.fetch_one(&select_where(table, "user_id", user_id), |row| {
@@ -194,15 +227,7 @@ impl<Shape: HasTokenTable> SecondFactorAdapter for SeaOrmAdapter<WithSecondFacto
     async fn set_recovery_codes(&self, user_id: &str, code_hashes: Vec<String>) -> Result<(), AdapterError> {
         let table = self.recovery_codes();
         let backend = self.backend();
-        let mut statements = Vec::with_capacity(3);
-        if backend != DbBackend::Sqlite {
-            let mut lock = Query::select();
-            lock.expr(Expr::val(1))
-                .from(self.user_tables().user.table_ref.clone())
-                .and_where(Expr::col(alias("id")).eq(id_value(&self.user_tables().user, "id", user_id)))
-                .lock_exclusive();
-            statements.push(backend.build(&lock));
-        }
+        let mut statements: Vec<_> = self.user_lock(user_id).into_iter().collect();
         statements.push(self.delete_statement(table, "user_id", user_id));
         if !code_hashes.is_empty() {
             let mut query = Query::insert();

@@ -3,7 +3,7 @@
 use sea_orm_migration::async_trait::async_trait;
 use sea_orm_migration::prelude::*;
 
-use super::{id_column, index, long_text};
+use super::{id_column, index, long_text, user_id_column};
 
 /// Creates the second-factor tables: `totp` (`user_id` primary key, `encrypted_secret`,
 /// `confirmed`, `last_step`) and `recovery_code` (`id` primary key: the code's SHA-256, and
@@ -14,6 +14,11 @@ use super::{id_column, index, long_text};
 /// sessions and keys first) would fail on them otherwise; and a user's second factor means
 /// nothing without the user. The pending sign-ins of the two-step sign-in are tokens of the
 /// token table ([`LuciaTokenMigration`](crate::LuciaTokenMigration)), which needs no change.
+///
+/// After [`LuciaMigration::from_entities`](crate::LuciaMigration::from_entities) with a
+/// `Uuid` user id, take it from
+/// [`LuciaMigration::second_factor_migration`](crate::LuciaMigration::second_factor_migration):
+/// its `user_id` columns are `uuid` too.
 ///
 /// A migration of its own, with its own name, as [`LuciaTokenMigration`](crate::LuciaTokenMigration)
 /// is: databases migrated before it add it at the end. Its `down` drops the two tables.
@@ -39,6 +44,7 @@ pub struct LuciaSecondFactorMigration {
     user_table: String,
     totp_table: String,
     recovery_code_table: String,
+    uuid_user_ids: bool,
 }
 
 impl Default for LuciaSecondFactorMigration {
@@ -50,7 +56,20 @@ impl Default for LuciaSecondFactorMigration {
 impl LuciaSecondFactorMigration {
     /// Tables `totp` and `recovery_code`, referring to table `user`.
     pub fn new() -> Self {
-        Self { user_table: "user".into(), totp_table: "totp".into(), recovery_code_table: "recovery_code".into() }
+        Self {
+            user_table: "user".into(),
+            totp_table: "totp".into(),
+            recovery_code_table: "recovery_code".into(),
+            uuid_user_ids: false,
+        }
+    }
+
+    /// Makes the `user_id` columns `uuid`, for a user table keyed by `uuid`
+    /// ([`LuciaMigration::second_factor_migration`](crate::LuciaMigration::second_factor_migration)
+    /// after [`LuciaMigration::from_entities`](crate::LuciaMigration::from_entities) sets it).
+    pub fn uuid_user_ids(mut self) -> Self {
+        self.uuid_user_ids = true;
+        self
     }
 
     /// Names the user table the rows refer to.
@@ -90,7 +109,7 @@ impl MigrationTrait for LuciaSecondFactorMigration {
         let (totp, codes) = (&self.totp_table, &self.recovery_code_table);
         let totp_table = Table::create()
             .table(Alias::new(totp))
-            .col(id_column(backend, "user_id").primary_key())
+            .col(user_id_column(backend, self.uuid_user_ids).primary_key())
             .col(long_text(backend, "encrypted_secret").not_null())
             .col(ColumnDef::new(Alias::new("confirmed")).boolean().not_null().default(false))
             .col(ColumnDef::new(Alias::new("last_step")).big_integer().not_null().default(0))
@@ -100,7 +119,7 @@ impl MigrationTrait for LuciaSecondFactorMigration {
         let code_table = Table::create()
             .table(Alias::new(codes))
             .col(id_column(backend, "id").primary_key())
-            .col(id_column(backend, "user_id"))
+            .col(user_id_column(backend, self.uuid_user_ids))
             .foreign_key(&mut self.foreign_key(codes))
             .to_owned();
         manager.create_table(code_table).await?;

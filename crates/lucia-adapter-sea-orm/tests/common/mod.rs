@@ -9,8 +9,9 @@
 
 use lucia::{DatabaseKey, DatabaseSession, DatabaseUser};
 use lucia_adapter_sea_orm::{
-    LuciaMigration, LuciaSecondFactorMigration, SeaOrmAdapter, SeaOrmAdapterWithSecondFactor, SeaOrmAdapterWithTokens,
-    SeaOrmSessionAdapter, Tables, WithSecondFactor, WithSessions, WithTokens, entity,
+    LuciaMigration, LuciaSecondFactorMigration, SeaOrmAdapter, SeaOrmAdapterWithSecondFactor,
+    SeaOrmAdapterWithSecondFactorAndPasskeys, SeaOrmAdapterWithTokens, SeaOrmSessionAdapter, Tables, WithPasskeys,
+    WithSecondFactor, WithSessions, WithTokens, entity,
 };
 use lucia_adapter_test::{Capabilities, Fixture, TestDatabase};
 use sea_orm::sea_query::{Alias, ColumnDef};
@@ -107,9 +108,47 @@ pub mod entities {
 
         impl ActiveModelBehavior for ActiveModel {}
     }
+
+    /// A TOTP table whose foreign key does not cascade (`Store::migrate_strict_second_factor_tables`).
+    pub mod strict_totp {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "strict_totp")]
+        pub struct Model {
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub user_id: String,
+            pub encrypted_secret: String,
+            pub confirmed: bool,
+            pub last_step: i64,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+
+    /// A recovery-code table whose foreign key does not cascade.
+    pub mod strict_recovery_code {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "strict_recovery_code")]
+        pub struct Model {
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub id: String,
+            pub user_id: String,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
 }
 
-use entities::{test_user, user_key, user_session, user_token};
+use entities::{strict_recovery_code, strict_totp, test_user, user_key, user_session, user_token};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -244,6 +283,45 @@ impl Store {
     pub async fn migrate_passkey_tables(&self) {
         let migration = lucia_adapter_sea_orm::LuciaPasskeyMigration::new().user_table("test_user");
         migration.up(&SchemaManager::new(&self.db)).await.unwrap();
+    }
+
+    /// Creates `strict_totp` and `strict_recovery_code`: the second-factor tables as
+    /// `LuciaSecondFactorMigration` makes them, but with `NO ACTION` foreign keys to the test
+    /// user table, so that a user's deletion fails unless the adapter deletes the rows itself.
+    pub async fn migrate_strict_second_factor_tables(&self) {
+        use sea_orm::sea_query::{ForeignKey, ForeignKeyAction, Table};
+        let id = |name: &str| {
+            let mut column = ColumnDef::new(Alias::new(name));
+            match self.backend() {
+                DbBackend::MySql => column.custom(Alias::new("VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")),
+                _ => column.text(),
+            };
+            column.not_null().to_owned()
+        };
+        let foreign_key = |table: &str| {
+            ForeignKey::create()
+                .from(Alias::new(table), Alias::new("user_id"))
+                .to(Alias::new("test_user"), Alias::new("id"))
+                .on_delete(ForeignKeyAction::NoAction)
+                .to_owned()
+        };
+        let totp = Table::create()
+            .table(Alias::new("strict_totp"))
+            .col(id("user_id").primary_key())
+            .col(ColumnDef::new(Alias::new("encrypted_secret")).string_len(255).not_null())
+            .col(ColumnDef::new(Alias::new("confirmed")).boolean().not_null())
+            .col(ColumnDef::new(Alias::new("last_step")).big_integer().not_null())
+            .foreign_key(&mut foreign_key("strict_totp"))
+            .to_owned();
+        let codes = Table::create()
+            .table(Alias::new("strict_recovery_code"))
+            .col(id("id").primary_key())
+            .col(id("user_id"))
+            .foreign_key(&mut foreign_key("strict_recovery_code"))
+            .to_owned();
+        let manager = SchemaManager::new(&self.db);
+        manager.create_table(totp).await.unwrap();
+        manager.create_table(codes).await.unwrap();
     }
 
     /// Creates only the session table with [`LuciaMigration::sessions_only`] (no foreign key)
@@ -483,6 +561,29 @@ pub async fn second_factor_fixture(
     let store = Store::new(backend).await?;
     store.migrate_test_tables().await;
     let (adapter, tables) = (test_adapter_with_second_factor(store.db.clone()), EntityTables(store.db.clone()));
+    Some(SeaOrmFixture { adapter, tables, store, capabilities: Capabilities::sql() })
+}
+
+/// The adapter of every shape's tables: users, keys, sessions, tokens, second factor (the
+/// `strict_*` tables, whose foreign keys do not cascade) and passkeys.
+pub fn test_adapter_with_everything(db: DatabaseConnection) -> SeaOrmAdapterWithSecondFactorAndPasskeys {
+    use lucia_adapter_sea_orm::entity::{passkey, passkey_challenge};
+    test_adapter_with_tokens(db)
+        .with_second_factor(strict_totp::Entity, strict_recovery_code::Entity)
+        .and_then(|adapter| adapter.with_passkeys(passkey::Entity, passkey_challenge::Entity))
+        .expect("valid entities")
+}
+
+/// [`fixture`] with every table: the passkey and second-factor cases on
+/// [`test_adapter_with_everything`].
+pub async fn full_fixture(
+    backend: Backend,
+) -> Option<SeaOrmFixture<WithPasskeys<WithSecondFactor<WithTokens<WithSessions>>>>> {
+    let store = Store::new(backend).await?;
+    store.migrate_test_tables().await;
+    store.migrate_passkey_tables().await;
+    store.migrate_strict_second_factor_tables().await;
+    let (adapter, tables) = (test_adapter_with_everything(store.db.clone()), EntityTables(store.db.clone()));
     Some(SeaOrmFixture { adapter, tables, store, capabilities: Capabilities::sql() })
 }
 

@@ -17,7 +17,7 @@ use passkey::authenticator::{Authenticator, UiHint, UserCheck, UserValidationMet
 use passkey::client::{Client, DefaultClientData};
 use passkey::crypto::rust_crypto::RustCryptoBackend;
 use passkey::types::ctap2::{Aaguid, Ctap2Error};
-use passkey::types::{Passkey, webauthn as pk};
+use passkey::types::{Bytes, Passkey, webauthn as pk};
 
 pub const RP_ID: &str = "example.com";
 pub const ORIGIN: &str = "https://example.com";
@@ -98,6 +98,42 @@ impl Device {
     }
 }
 
+/// `response` with its credential id replaced by `length` bytes, as an authenticator that makes
+/// long ids would send it (the software authenticator makes 16 to 64 bytes). Its attestation
+/// is "none", which signs nothing, so the id is rewritten in the attestation object's
+/// authenticator data (`rpIdHash(32) flags(1) signCount(4) aaguid(16) idLength(2) id ...`)
+/// and in `id` and `rawId`.
+pub fn with_credential_id_length(response: &RegisterPublicKeyCredential, length: usize) -> RegisterPublicKeyCredential {
+    let mut json = serde_json::to_value(response).unwrap();
+    let object: Bytes = serde_json::from_value(json["response"]["attestationObject"].clone()).unwrap();
+    // The CBOR map's "authData" key (a text string of 8), then its value: a byte string.
+    let key = b"\x68authData";
+    let at = object.windows(key.len()).position(|window| window == key).expect("an authData key") + key.len();
+    let (start, auth_data_length) = match object[at] {
+        header @ 0x40..=0x57 => (at + 1, usize::from(header - 0x40)),
+        0x58 => (at + 2, usize::from(object[at + 1])),
+        0x59 => (at + 3, usize::from(u16::from_be_bytes([object[at + 1], object[at + 2]]))),
+        header => panic!("authData header {header:#x}"),
+    };
+    let auth_data = &object[start..start + auth_data_length];
+    let old_length = usize::from(u16::from_be_bytes([auth_data[53], auth_data[54]]));
+    let new_id: Vec<u8> = (0..length).map(|i| (i * 7 + 1) as u8).collect();
+    let mut new_auth_data = auth_data[..53].to_vec();
+    new_auth_data.extend_from_slice(&u16::try_from(length).unwrap().to_be_bytes());
+    new_auth_data.extend_from_slice(&new_id);
+    new_auth_data.extend_from_slice(&auth_data[55 + old_length..]);
+    let mut new_object = object[..at].to_vec();
+    new_object.push(0x59);
+    new_object.extend_from_slice(&u16::try_from(new_auth_data.len()).unwrap().to_be_bytes());
+    new_object.extend_from_slice(&new_auth_data);
+    new_object.extend_from_slice(&object[start + auth_data_length..]);
+    json["response"]["attestationObject"] = serde_json::to_value(Bytes::from(new_object)).unwrap();
+    let id = serde_json::to_value(Bytes::from(new_id)).unwrap();
+    json["id"] = id.clone();
+    json["rawId"] = id;
+    serde_json::from_value(json).unwrap()
+}
+
 fn convert<T: serde::Serialize, R: serde::de::DeserializeOwned>(value: &T) -> R {
     serde_json::from_value(serde_json::to_value(value).unwrap()).expect("the WebAuthn JSON of one is the other's")
 }
@@ -116,7 +152,12 @@ impl TestClock {
     }
 }
 
-pub fn passkeys<A: Adapter + PasskeyAdapter>(auth: Lucia<A>) -> Passkeys<A> {
+pub fn passkeys<A, U, S>(auth: Lucia<A, U, S>) -> Passkeys<A, U, S>
+where
+    A: Adapter + PasskeyAdapter,
+    U: serde::Serialize + serde::de::DeserializeOwned + Send + Sync,
+    S: serde::Serialize + serde::de::DeserializeOwned + Send + Sync,
+{
     let relying_party = RelyingParty::new(RP_ID, Url::parse(ORIGIN).unwrap()).name("Example");
     Passkeys::new(auth, relying_party).unwrap()
 }
@@ -173,6 +214,11 @@ pub async fn wrong_origin_is_refused<A: Adapter + PasskeyAdapter>(auth: Lucia<A>
     let response = elsewhere.get(ceremony.options()).await;
     let refused = passkeys.sign_in(ceremony.id(), &response, Default::default()).await;
     assert!(matches!(refused, Err(PasskeyError::Rejected(WebauthnError::InvalidRPOrigin))), "{refused:?}");
+    // A response that did not verify uses its ceremony up: no second try at that challenge.
+    let mut device = elsewhere.at_origin(ORIGIN);
+    let response = device.get(ceremony.options()).await;
+    let refused = passkeys.sign_in(ceremony.id(), &response, Default::default()).await;
+    assert!(matches!(refused, Err(PasskeyError::UnknownCeremony)), "{refused:?}");
 
     let ceremony = passkeys.start_registration(&user_id, "ada", "Ada").await.unwrap();
     let mut other_device = Device::new(false).at_origin("https://evil.example.com");
@@ -282,4 +328,30 @@ pub async fn remove_keeps_the_last_sign_in_method<A: Adapter + PasskeyAdapter>(a
     let ceremony = passkeys.start_sign_in().await.unwrap();
     let response = phone.get(ceremony.options()).await;
     passkeys.sign_in(ceremony.id(), &response, Default::default()).await.unwrap();
+}
+
+/// A credential id of up to 255 base64url characters (191 bytes) is stored; a longer one, which
+/// a `VARCHAR(255)` id column would not hold, is refused with a typed error, and nothing is
+/// stored.
+pub async fn long_credential_id_is_refused<A: Adapter + PasskeyAdapter>(auth: Lucia<A>) {
+    let passkeys = passkeys(auth);
+    let email = format!("{}@example.com", lucia::generate_random_string(8));
+    let key = NewKey::password("email", &email, "correct horse battery staple");
+    let user = passkeys.lucia().create_user(CreateUser::new(Default::default()).with_key(key)).await.unwrap();
+    let mut device = Device::new(false);
+
+    let ceremony = passkeys.start_registration(&user.user_id, &email, "Ada").await.unwrap();
+    let response = with_credential_id_length(&device.create(ceremony.options()).await, 192);
+    let refused = passkeys.finish_registration(&user.user_id, ceremony.id(), &response, "Long").await;
+    assert!(matches!(refused, Err(PasskeyError::CredentialIdTooLong)), "{refused:?}");
+    assert!(passkeys.list(&user.user_id).await.unwrap().is_empty());
+
+    let ceremony = passkeys.start_registration(&user.user_id, &email, "Ada").await.unwrap();
+    let response = with_credential_id_length(&device.create(ceremony.options()).await, 191);
+    let added = passkeys.finish_registration(&user.user_id, ceremony.id(), &response, "Longest").await.unwrap();
+    assert_eq!(added.id.len(), lucia_passkey::MAX_CREDENTIAL_ID_CHARS);
+    assert_eq!(
+        passkeys.lucia().adapter().get_passkey(&added.id).await.unwrap().map(|row| row.user_id),
+        Some(user.user_id)
+    );
 }
