@@ -8,22 +8,22 @@ use lucia::{
 };
 use lucia::{DatabasePasskey, PasskeyAdapter, PasskeyChallenge, PasskeyDeletion, PasskeyUse};
 use lucia_adapter_redis::RedisSessionAdapter;
-use lucia_adapter_sea_orm::{SeaOrmAdapterWithSecondFactor, SeaOrmUserAdapterWithSecondFactor};
+use lucia_adapter_sea_orm::{SeaOrmAdapterWithSecondFactorAndPasskeys, SeaOrmUserAdapterWithSecondFactorAndPasskeys};
 use lucia_adapter_sqlite::{SqliteAdapter, WithPasskeys};
 
 /// Where the demo keeps users, keys, sessions, single-use tokens (verification codes, reset
-/// links, pending two-step sign-ins) and second factors (TOTP secrets, recovery codes); tokens
-/// and second factors always beside the users.
+/// links, pending two-step sign-ins), second factors (TOTP secrets, recovery codes) and
+/// passkeys (with their ceremonies); all but sessions always beside the users.
 #[derive(Clone)]
 pub enum DemoAdapter {
     /// Everything in a SQLite file (the default): `lucia-adapter-sqlite`, whose session lookup
     /// runs in place on a reader connection.
     Sqlite(SqliteAdapter<WithPasskeys>),
     /// Everything in PostgreSQL, MySQL/MariaDB or an in-memory SQLite database.
-    Sql(SeaOrmAdapterWithSecondFactor),
-    /// Users, keys, tokens and second factors in SQL, sessions in Redis (`--redis-url`):
-    /// several instances of the demo can share one Redis.
-    Split(SplitAdapter<SeaOrmUserAdapterWithSecondFactor, RedisSessionAdapter>),
+    Sql(SeaOrmAdapterWithSecondFactorAndPasskeys),
+    /// Users, keys, tokens, second factors and passkeys in SQL, sessions in Redis
+    /// (`--redis-url`): several instances of the demo can share one Redis.
+    Split(SplitAdapter<SeaOrmUserAdapterWithSecondFactorAndPasskeys, RedisSessionAdapter>),
 }
 
 impl std::fmt::Debug for DemoAdapter {
@@ -114,36 +114,16 @@ impl SecondFactorAdapter for DemoAdapter {
     }
 }
 
-// TEMPORARY, until SeaORM keeps passkeys beside second factors (wip/seaorm-shape): with a
-// server database, users have no passkeys (reads are empty) and cannot add one (writes fail).
-macro_rules! delegate_sqlite_only {
-    ($(fn $method:ident(&self $(, $arg:ident: $type:ty)*) -> $output:ty = $sea_orm:expr;)*) => {$(
-        async fn $method(&self $(, $arg: $type)*) -> Result<$output, AdapterError> {
-            match self {
-                Self::Sqlite(store) => store.$method($($arg),*).await,
-                Self::Sql(_) | Self::Split(_) => {
-                    $(let _ = $arg;)*
-                    $sea_orm
-                }
-            }
-        }
-    )*};
-}
-
-fn no_passkeys<T>() -> Result<T, AdapterError> {
-    Err(AdapterError::InvalidAttributes("passkeys are not stored in SeaORM yet".into()))
-}
-
 impl PasskeyAdapter for DemoAdapter {
-    delegate_sqlite_only! {
-        fn insert_passkey(&self, passkey: DatabasePasskey) -> () = no_passkeys();
-        fn get_passkey(&self, passkey_id: &str) -> Option<DatabasePasskey> = Ok(None);
-        fn get_user_passkeys(&self, user_id: &str) -> Vec<DatabasePasskey> = Ok(Vec::new());
-        fn record_passkey_use(&self, passkey_id: &str, passkey_use: PasskeyUse) -> bool = no_passkeys();
-        fn rename_passkey(&self, user_id: &str, passkey_id: &str, name: &str) -> bool = Ok(false);
-        fn delete_passkey(&self, user_id: &str, passkey_id: &str) -> PasskeyDeletion = Ok(PasskeyDeletion::NotFound);
-        fn insert_passkey_challenge(&self, challenge: PasskeyChallenge) -> () = no_passkeys();
-        fn take_passkey_challenge(&self, challenge_id: &str) -> Option<PasskeyChallenge> = Ok(None);
-        fn delete_expired_passkey_challenges(&self, now_ms: i64) -> u64 = Ok(0);
+    delegate! {
+        fn insert_passkey(&self, passkey: DatabasePasskey) -> ();
+        fn get_passkey(&self, passkey_id: &str) -> Option<DatabasePasskey>;
+        fn get_user_passkeys(&self, user_id: &str) -> Vec<DatabasePasskey>;
+        fn record_passkey_use(&self, passkey_id: &str, passkey_use: PasskeyUse) -> bool;
+        fn rename_passkey(&self, user_id: &str, passkey_id: &str, name: &str) -> bool;
+        fn delete_passkey(&self, user_id: &str, passkey_id: &str) -> PasskeyDeletion;
+        fn insert_passkey_challenge(&self, challenge: PasskeyChallenge) -> ();
+        fn take_passkey_challenge(&self, challenge_id: &str) -> Option<PasskeyChallenge>;
+        fn delete_expired_passkey_challenges(&self, now_ms: i64) -> u64;
     }
 }

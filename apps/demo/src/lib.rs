@@ -478,13 +478,17 @@ async fn connect_stores(config: &Config) -> Result<DemoAdapter, StartError> {
     let token = lucia_adapter_sea_orm::entity::token::Entity;
     let (totp, recovery_code) =
         (lucia_adapter_sea_orm::entity::totp::Entity, lucia_adapter_sea_orm::entity::recovery_code::Entity);
+    let (passkey, passkey_challenge) =
+        (lucia_adapter_sea_orm::entity::passkey::Entity, lucia_adapter_sea_orm::entity::passkey_challenge::Entity);
     match &config.redis_url {
         None => {
             db::Migrator::up(&db, None).await?;
             db::ensure_session_table(&db).await?;
             let tables = Tables { user, key, session: db::session::Entity };
-            let adapter =
-                SeaOrmAdapter::new(db, tables)?.with_tokens(token)?.with_second_factor(totp, recovery_code)?;
+            let adapter = SeaOrmAdapter::new(db, tables)?
+                .with_tokens(token)?
+                .with_second_factor(totp, recovery_code)?
+                .with_passkeys(passkey, passkey_challenge)?;
             // The tables against the entities, now rather than as a 500 on the first request.
             adapter.check().await?;
             // A SQLite file: the tables SeaORM migrated, through lucia-adapter-sqlite (reads
@@ -503,7 +507,8 @@ async fn connect_stores(config: &Config) -> Result<DemoAdapter, StartError> {
             db::UserMigrator::up(&db, None).await?;
             let users = SeaOrmAdapter::new(db, Tables { user, key, session: NoSessionTable })?
                 .with_tokens(token)?
-                .with_second_factor(totp, recovery_code)?;
+                .with_second_factor(totp, recovery_code)?
+                .with_passkeys(passkey, passkey_challenge)?;
             users.check().await?;
             let sessions = RedisSessionAdapter::builder().key_prefix(REDIS_KEY_PREFIX).connect(redis_url).await?;
             Ok(DemoAdapter::Split(SplitAdapter::new(users, sessions)))

@@ -29,9 +29,13 @@ pub fn routes(auth: &Auth, rp_id: &str, origin: url::Url) -> Result<(DemoPasskey
     let passkeys = Passkeys::new(auth.clone(), relying_party)?;
     // What the authenticator shows for the account: the username, twice (the demo has no
     // display name).
-    let routes = PasskeyRoutes::<Auth>::new(passkeys.clone(), |user| {
-        (user.attributes.username.clone(), user.attributes.username.clone())
-    })
+    let routes = PasskeyRoutes::<Auth>::new(
+        passkeys.clone(),
+        |user| (user.attributes.username.clone(), user.attributes.username.clone()),
+        // Every way of signing in starts a new session stamped with its time: a session's
+        // start is its sign-in.
+        |session| session.attributes.created_at,
+    )
     .session_attributes(|parts| Client::from_parts(parts).session_attributes());
     Ok((passkeys, routes.router().layer(middleware::from_fn(removal_by_form_only))))
 }

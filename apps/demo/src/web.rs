@@ -21,7 +21,7 @@ pub struct SignInOptions {
     /// The passkeys' origin (`http://localhost:3000`), as `window.location.origin` says it.
     pub passkey_origin: std::sync::Arc<str>,
 }
-use crate::{AuthRequest, SignedIn, html};
+use crate::{AuthRequest, SessionAttributes, SignedIn, html};
 
 /// A failure shown as a page.
 pub struct PageError(StatusCode, String);
@@ -536,7 +536,10 @@ pub async fn revoke_session(
 pub async fn revoke_other_sessions(SignedIn { session: current, auth, .. }: SignedIn, client: Client) -> PageResult {
     let user_id = &current.user.user_id;
     auth.lucia().invalidate_all_user_sessions(user_id).await?;
-    auth.start_session(user_id, client.session_attributes()).await?;
+    // The fresh session keeps the time of the sign-in it replaces: no credential was given, so
+    // it must not count as a recent sign-in (adding a passkey asks for one).
+    let attributes = SessionAttributes { created_at: current.attributes.created_at, ..client.session_attributes() };
+    auth.start_session(user_id, attributes).await?;
     Ok(Redirect::to("/account?notice=others-revoked").into_response())
 }
 

@@ -716,6 +716,10 @@ async fn runs_on_server(variable: &str) {
         password_step(&app, &other, &username).await;
         let code = common::totp_code(&secret, common::now_seconds() + 30);
         assert_eq!(location(&second_step(&app, &other, &code).await), "/account");
+        // A passkey ceremony kept in SeaORM's challenge table.
+        let started = other.post(app.url("/passkeys/register/start")).send().await.unwrap();
+        assert_eq!(started.status(), StatusCode::OK);
+        assert!(started.json::<Value>().await.unwrap()["options"]["publicKey"]["challenge"].is_string());
     })
     .await;
     fresh.drop_and_resume(outcome).await;
@@ -1551,4 +1555,38 @@ async fn abandoned_passkey_ceremonies_are_swept() {
         assert!(std::time::Instant::now() < deadline, "not swept: {:?}", ids().await);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test]
+async fn adding_a_passkey_needs_a_recent_sign_in() {
+    let app = App::start().await;
+    let name = unique_name();
+    let browser = app.browser();
+    sign_up(&app, &browser, &name).await;
+    let start = || browser.post(app.url("/passkeys/register/start")).send();
+    let response = start().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let started: Value = response.json().await.unwrap();
+    assert_eq!(started["ceremony"].as_str().map(str::len), Some(40));
+    assert!(started["options"]["publicKey"]["challenge"].is_string(), "{started}");
+    assert_eq!(started["options"]["publicKey"]["rp"]["id"], "localhost");
+    assert_eq!(started["options"]["publicKey"]["user"]["name"], name.as_str());
+
+    // Eleven minutes later (the session's start moved back), the sign-in is too old.
+    let db = app.database().await;
+    let sql = r#"UPDATE "session" SET created_at = created_at - 660000"#;
+    db.execute_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+    let refused = || async {
+        let response = start().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(response.json::<Value>().await.unwrap(), json!({ "error": "reauthentication_required" }));
+    };
+    refused().await;
+    // "Sign out everywhere else" starts a new session, but no new sign-in.
+    let response = post_form(&browser, &app.url("/account/sessions/revoke-others"), &[]).await;
+    assert_eq!(location(&response), "/account?notice=others-revoked");
+    refused().await;
+    // Signing in again does.
+    assert_eq!(location(&sign_in(&app, &browser, &name, PASSWORD).await), "/account");
+    assert_eq!(start().await.unwrap().status(), StatusCode::OK);
 }
