@@ -123,7 +123,7 @@ fn bad_values(real: &str) -> Vec<(&'static str, Vec<u8>)> {
 /// Every row of the demo's tables, as text.
 async fn rows(db: &sea_orm::DatabaseConnection) -> Vec<String> {
     let mut rows = Vec::new();
-    for table in ["user", "key", "session", "token", "totp", "recovery_code"] {
+    for table in ["user", "key", "session", "token", "totp", "recovery_code", "passkey", "passkey_challenge"] {
         let sql = format!(r#"SELECT coalesce(string_agg(t::text, '|' ORDER BY t::text), '') FROM "{table}" t"#);
         let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
         rows.push(row.try_get_by_index::<String>(0).unwrap());
@@ -251,6 +251,13 @@ async fn malformed_requests_are_4xx_change_nothing_and_leak_no_secret() {
                     "/api/login/second-factor",
                     json!({ "pending_token": text, "code": "123456" }).to_string(),
                 ),
+                (
+                    "passkey sign-in ceremony",
+                    "/passkeys/sign-in/finish",
+                    json!({ "ceremony": text, "credential": { "id": text, "rawId": text, "type": "public-key" } })
+                        .to_string(),
+                ),
+                ("passkey name", "/passkeys/register/finish", json!({ "ceremony": text, "name": text }).to_string()),
             ];
             let authorized = format!("Bearer {bearer}").into_bytes();
             for (field, path, body) in fields {

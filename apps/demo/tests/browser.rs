@@ -5,7 +5,8 @@
 //! a whole password reset from the "forgot password" link to signing in with the new password;
 //! "Sign in with oidc" through a real local OpenID Connect provider (its login and consent
 //! pages), landing signed in with the provider listed as a sign-in method that cannot be
-//! removed while it is the only one.
+//! removed while it is the only one; an authenticator app set up and asked for at sign-in; a
+//! passkey added and signed in with through a virtual authenticator.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them); skipped without
 //! them unless `LUCIA_TEST_REQUIRE_BROWSER=1` (see [`Browser::start`]).
@@ -15,6 +16,7 @@ mod common;
 use common::browser::Browser;
 use common::smtp::SmtpServer;
 use common::{App, cookie_token, email_of, unique_name};
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -333,7 +335,9 @@ async fn two_step_sign_in_with_an_authenticator_app_in_chromium() {
 }
 
 /// With a virtual authenticator (WebDriver's WebAuthn extension) in Chromium at `localhost`:
-/// "Add a passkey" on the account page, sign out, "Sign in with a passkey".
+/// "Add a passkey" on the account page (refused with a clear message once the sign-in is older
+/// than ten minutes), sign out, "Sign in with a passkey"; a password reset then names the
+/// passkey to review; at `127.0.0.1` the sign-in page links to the passkey origin.
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_in_with_a_passkey_in_chromium() {
     let Some(browser) = Browser::start().await else { return };
@@ -352,6 +356,17 @@ async fn sign_in_with_a_passkey_in_chromium() {
     browser.script("document.getElementById('passkeys').scrollIntoView()").await;
     browser.screenshot("demo-passkeys.png").await;
 
+    // Eleven minutes after signing in (the session's start moved back), adding another asks
+    // for a fresh sign-in.
+    let db = app.database().await;
+    let sql = r#"UPDATE "session" SET created_at = created_at - 660000"#;
+    db.execute_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+    browser.click("#passkey-add").await;
+    let refusal = browser.wait_for_text("#passkey-error:not([hidden])").await;
+    assert!(refusal.starts_with("For your safety, adding a passkey needs a recent sign-in."), "{refusal}");
+    assert_eq!(browser.virtual_credentials(&authenticator).await.len(), 1, "no second one made");
+    browser.assert_accessible().await;
+
     browser.click("header form[action='/logout'] button").await;
     browser.wait_for_path("/login?notice=signed-out").await;
     browser.assert_accessible().await;
@@ -361,6 +376,24 @@ async fn sign_in_with_a_passkey_in_chromium() {
     assert_eq!(browser.text("#account-username").await, name);
     let list = browser.text("#passkey-list").await;
     assert!(!list.contains("never"), "its last use is shown: {list}");
+
+    // After a password reset, the page names the passkeys to review.
+    browser.click("header form[action='/logout'] button").await;
+    browser.wait_for_path("/login?notice=signed-out").await;
+    browser.click("a[href='/forgot-password']").await;
+    browser.wait_for_path("/forgot-password").await;
+    browser.fill("#email", &format!("{}\u{E007}", email_of(&name))).await;
+    browser.wait_for_text("[role=status]").await;
+    let link = common::reset_link(&app.nth_mail_to(&email_of(&name), 2).await);
+    browser.goto(&link.replacen("127.0.0.1", "localhost", 1)).await;
+    browser.fill("#password", "an even longer new passphrase\u{E007}").await;
+    let reviewed = browser.wait_for_text("#reset-passkeys").await;
+    assert!(reviewed.starts_with("Chromium"), "{reviewed}");
+    browser.assert_accessible().await;
+    browser.screenshot("demo-password-reset-passkeys.png").await;
+    // Its link leads to the account's passkeys, through the sign-in page.
+    browser.click("main a.button").await;
+    browser.wait_for_path("/login#passkeys").await;
 
     // At another origin (127.0.0.1) the page says where passkeys work instead.
     browser.goto(&app.url("/login")).await;
