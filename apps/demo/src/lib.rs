@@ -697,10 +697,12 @@ mod tests {
         let config = Config {
             database_url: "postgres://app:s3cret@db/app".into(),
             redis_url: Some("redis://:s3cret@cache:6379".into()),
+            totp_key: Some(TotpEncryptionKey::from_bytes([0x5a; 32])),
             ..Config::default()
         };
         let shown = format!("{config:?}");
         assert!(!shown.contains("s3cret") && shown.contains("redis://:REDACTED@cache:6379"), "{shown}");
+        assert!(shown.contains(r#"totp_key: Some("REDACTED")"#) && !shown.contains("90, 90"), "{shown}");
     }
 
     #[test]

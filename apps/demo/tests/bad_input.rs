@@ -3,7 +3,8 @@
 //! 10 KB, NUL and control bytes, non-UTF-8 bytes, look-alikes, duplicates) and bad JSON
 //! fields. Each is a 4xx (or, for a page, the redirect to sign in: signed out), never a 5xx;
 //! the database is unchanged; and no secret (password, stored hash, session token,
-//! verification code, reset link, the database's password) appears in a response or in
+//! verification code, reset link, TOTP secret, recovery code, pending sign-in token, the
+//! database's password) appears in a response or in
 //! what `tracing` records meanwhile at TRACE from every target (`log` records included),
 //! from every thread: this test binary's one global subscriber writes them all to a buffer.
 
@@ -178,6 +179,21 @@ async fn malformed_requests_are_4xx_change_nothing_and_leak_no_secret() {
         let forgot = api.post(app.url("/api/forgot-password")).json(&json!({ "email": email })).send().await.unwrap();
         assert_eq!(forgot.status(), StatusCode::ACCEPTED);
         let reset_token = link_token(&reset_link(&app.nth_mail_to(&email, 2).await));
+        // An authenticator app, set up in a browser session: its secret, a recovery code and a
+        // pending sign-in's token are secrets too.
+        let browser = app.browser();
+        let form = [("username", username.as_str()), ("password", PASSWORD)];
+        assert_eq!(browser.post(app.url("/login")).form(&form).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+        let enrolment = browser.post(app.url("/account/totp")).send().await.unwrap().text().await.unwrap();
+        let totp_secret: String =
+            enrolment.split(r#"id="totp-secret">"#).nth(1).unwrap().split('<').next().unwrap().into();
+        let totp_secret: String = totp_secret.split_whitespace().collect();
+        let code_now = common::totp_code(&totp_secret, common::now_seconds());
+        let confirm = browser.post(app.url("/account/totp/confirm")).form(&[("code", &code_now)]).send().await.unwrap();
+        let codes = confirm.text().await.unwrap();
+        let recovery_code = codes.split("<li><code>").nth(1).unwrap().split('<').next().unwrap().to_owned();
+        let pending = api.post(app.url("/api/login")).json(&credentials).send().await.unwrap();
+        let pending_token = pending.json::<Value>().await.unwrap()["pending_token"].as_str().unwrap().to_owned();
 
         let db = sea_orm::Database::connect(database_url).await.unwrap();
         let before = rows(&db).await;
@@ -295,6 +311,9 @@ async fn malformed_requests_are_4xx_change_nothing_and_leak_no_secret() {
             ("stored session id", stored_ids[1].clone()),
             ("verification code", code),
             ("reset token", reset_token),
+            ("TOTP secret", totp_secret),
+            ("recovery code", recovery_code),
+            ("pending sign-in token", pending_token),
             ("database password", DATABASE_PASSWORD.to_owned()),
         ];
         (responses, secrets)
