@@ -611,8 +611,9 @@ async fn a_taken_username_is_a_409_without_database_text() {
 
 #[tokio::test]
 async fn production_sends_strict_transport_security() {
-    // Production needs an origin for the links in mails and a mail server: without either, the
-    // demo does not start (rather than mail broken links or leave codes in files).
+    // Production needs an origin for the links in mails, a mail server and a TOTP key it is
+    // given: without any, the demo does not start (rather than mail broken links, leave codes in
+    // files, or make a key file that a redeploy loses).
     let db = std::env::temp_dir().join(format!("lucia-demo-prod-{}.db", lucia::generate_random_string(8)));
     let bare = lucia_demo::Config {
         production: true,
@@ -625,11 +626,12 @@ async fn production_sends_strict_transport_security() {
     for config in [
         lucia_demo::Config { smtp_url: smtp.clone(), ..bare.clone() },
         lucia_demo::Config { public_origin: Some(origin.clone()), ..bare.clone() },
+        lucia_demo::Config { public_origin: Some(origin.clone()), smtp_url: smtp.clone(), ..bare.clone() },
     ] {
         match lucia_demo::build(&config).await {
             Err(error @ lucia_demo::StartError::Production(_)) => assert!(error.to_string().starts_with("production")),
             Err(other) => panic!("unexpected {other}"),
-            Ok(_) => panic!("production started without an origin or a mail server"),
+            Ok(_) => panic!("production started without an origin, a mail server or a TOTP key"),
         }
     }
     let config =
