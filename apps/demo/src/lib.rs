@@ -5,15 +5,20 @@
 //! Contract (other tools drive the app through it): tables `user` (with `username`), `key`,
 //! `session` (not used with sessions in Redis, where keys start with `lucia-demo:`); sign-in
 //! keys `username:<name>`; cookie `auth_session`; `POST /api/signup` and `POST /api/login`
-//! taking `{"username","password"}` (login answers `{"token"}`), `GET /api/me` with
-//! `Authorization: Bearer <token>` answering `{"user_id","username"}`, `POST /api/logout`;
-//! HTML forms post `username` and `password`. A store that cannot be reached is `503` with
+//! taking `{"username","password"}` (login answers `{"token"}`, or for a user with an
+//! authenticator app `{"second_factor_required": true, "pending_token"}`, which
+//! `POST /api/login/second-factor {"pending_token","code"}` turns into `{"token"}`),
+//! `GET /api/me` with `Authorization: Bearer <token>` answering `{"user_id","username"}`,
+//! `POST /api/logout`; HTML forms post `username` and `password`; a second factor and passkeys
+//! in the tables `totp`, `recovery_code`, `passkey` and `passkey_challenge`, passkeys at the
+//! routes of `lucia_axum::passkey::PasskeyRoutes`. A store that cannot be reached is `503` with
 //! `Retry-After`, never a sign-out. Too many sign-in attempts on one account (lucia's per-key
 //! throttle, in Redis with `--redis-url` so that every instance counts them) or sign-ins and
 //! sign-ups from one address (lucia-axum's per-IP limit) are `429` with `Retry-After`.
 //!
-//! Session tokens leave the server only in their owner's own cookie or `/api/login` response:
-//! the account page lists sessions by [`lucia::SessionHandle`], and revokes them by handle.
+//! Session tokens leave the server only in their owner's own cookie or `/api/login` (or
+//! `/api/login/second-factor`) response: the account page lists sessions by
+//! [`lucia::SessionHandle`], and revokes them by handle.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
