@@ -1592,3 +1592,26 @@ async fn adding_a_passkey_needs_a_recent_sign_in() {
     assert_eq!(location(&sign_in(&app, &browser, &name, PASSWORD).await), "/account");
     assert_eq!(start().await.unwrap().status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_provider_sign_in_of_a_user_with_an_authenticator_app_fails_closed() {
+    let Some((app, _provider)) = App::start_with_oidc().await else { return };
+    let browser = app.browser();
+    let name = unique_name();
+    sign_up(&app, &browser, &name).await;
+    let login = format!("{name}-at-provider");
+    let callback_url = app.url("/login/oidc/callback");
+    let start = browser.post(app.url("/login/oidc/link")).send().await.unwrap();
+    let callback = sign_in_at_provider(&url::Url::parse(location(&start)).unwrap(), &login, &callback_url).await;
+    assert_eq!(location(&browser.get(callback.as_str()).send().await.unwrap()), "/account?notice=linked");
+    enrol_totp(&app, &browser).await;
+
+    // Signed out, "Sign in with oidc" would skip the code: it is refused, and no session starts.
+    let other = app.browser();
+    let start = other.get(app.url("/login/oidc")).send().await.unwrap();
+    let callback = sign_in_at_provider(&url::Url::parse(location(&start)).unwrap(), &login, &callback_url).await;
+    let response = other.get(callback.as_str()).send().await.unwrap();
+    assert!(location(&response).starts_with("/login?oauth_error="), "{:?}", location(&response));
+    assert!(!set_cookies(&response).iter().any(|c| c.starts_with("auth_session=") && cookie_token(c).len() == 40));
+    assert_eq!(page(&other, &app.url("/account")).await, (StatusCode::SEE_OTHER, "/login".into()));
+}
