@@ -454,14 +454,14 @@ pub enum UnlinkError {
 }
 
 /// Removes the sign-in method `key` (`provider:subject`) of `user_id`, unless it is the last
-/// one. Two removals at once can each see the other method still there; the account page
-/// sends one at a time.
+/// way to sign in (passkeys count). Two removals at once can each see the other way still
+/// there; the account page sends one at a time.
 pub async fn unlink(auth: &Auth, user_id: &str, key: &str, providers: &Providers) -> Result<(), UnlinkError> {
     let methods = methods(auth, user_id, providers).await?;
     if !methods.iter().any(|method| method.key == key) {
         return Err(UnlinkError::Unknown);
     }
-    if methods.len() < 2 {
+    if crate::passkeys::sign_in_ways(auth, user_id, providers).await? < 2 {
         return Err(UnlinkError::LastMethod);
     }
     let (provider, subject) = key.split_once(':').ok_or(UnlinkError::Unknown)?;
