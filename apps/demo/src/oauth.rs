@@ -372,7 +372,9 @@ async fn mount(
 }
 
 /// [`Mounted`] for `provider`: new users named after their email or subject, sessions
-/// recorded with the client's address and browser, failures explained on the sign-in page.
+/// recorded with the client's address and browser, failures explained on the sign-in page,
+/// and a user with an authenticator app sent on to its code at `/login/second-factor`, as a
+/// password sign-in is.
 fn mounted<P: Provider + 'static>(
     provider: P,
     http: HttpClient,
@@ -384,7 +386,8 @@ fn mounted<P: Provider + 'static>(
         .session_attributes(|parts: &Parts| Client::from_parts(parts).session_attributes())
         .redirect_to("/account")
         .link_redirect_to("/account?notice=linked")
-        .failure_redirect_to("/login");
+        .failure_redirect_to("/login")
+        .second_step_page("/login/second-factor");
     let csrf_exempt = routes.csrf_exempt_path();
     Ok(Mounted { router: routes.router(), authorization_origin, csrf_exempt })
 }

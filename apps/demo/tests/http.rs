@@ -1263,13 +1263,21 @@ async fn enrol_totp(app: &App, browser: &Client) -> (String, Vec<String>) {
 /// code form next; returns the pending cookie's value.
 async fn password_step(app: &App, browser: &Client, name: &str) -> String {
     let response = sign_in(app, browser, name, PASSWORD).await;
-    assert_eq!((response.status(), location(&response)), (StatusCode::SEE_OTHER, "/login/second-factor"));
-    let cookies = set_cookies(&response);
-    assert_eq!(cookies.len(), 1, "{cookies:?}");
-    assert!(cookies[0].contains("; HttpOnly") && cookies[0].contains("; SameSite=Lax"), "{cookies:?}");
-    let pending = cookies[0].split(';').next().unwrap().strip_prefix("auth_session_pending=").unwrap().to_owned();
-    assert_eq!(pending.len(), 40);
-    pending
+    assert_eq!(set_cookies(&response).len(), 1, "{:?}", set_cookies(&response));
+    pending_step(&response)
+}
+
+/// The token of the pending sign-in that `response` sets, which sends the browser to the
+/// second step and starts no session.
+fn pending_step(response: &Response) -> String {
+    assert_eq!((response.status(), location(response)), (StatusCode::SEE_OTHER, "/login/second-factor"));
+    let cookies = set_cookies(response);
+    assert!(!cookies.iter().any(|c| c.starts_with("auth_session=")), "no session before the code: {cookies:?}");
+    let pending = cookies.iter().find(|c| c.starts_with("auth_session_pending=")).expect("the pending cookie");
+    assert!(pending.contains("; HttpOnly") && pending.contains("; SameSite=Lax"), "{cookies:?}");
+    let token = pending.split(';').next().unwrap().strip_prefix("auth_session_pending=").unwrap().to_owned();
+    assert_eq!(token.len(), 40);
+    token
 }
 
 async fn second_step(app: &App, browser: &Client, code: &str) -> Response {
@@ -1593,8 +1601,10 @@ async fn adding_a_passkey_needs_a_recent_sign_in() {
     assert_eq!(start().await.unwrap().status(), StatusCode::OK);
 }
 
+/// "Sign in with oidc" of a user with an authenticator app goes on to the same second step as a
+/// password sign-in: the pending sign-in is no session until the app's code completes it.
 #[tokio::test]
-async fn a_provider_sign_in_of_a_user_with_an_authenticator_app_fails_closed() {
+async fn a_provider_sign_in_of_a_user_with_an_authenticator_app_asks_for_the_code() {
     let Some((app, _provider)) = App::start_with_oidc().await else { return };
     let browser = app.browser();
     let name = unique_name();
@@ -1604,14 +1614,27 @@ async fn a_provider_sign_in_of_a_user_with_an_authenticator_app_fails_closed() {
     let start = browser.post(app.url("/login/oidc/link")).send().await.unwrap();
     let callback = sign_in_at_provider(&url::Url::parse(location(&start)).unwrap(), &login, &callback_url).await;
     assert_eq!(location(&browser.get(callback.as_str()).send().await.unwrap()), "/account?notice=linked");
-    enrol_totp(&app, &browser).await;
+    let (secret, _) = enrol_totp(&app, &browser).await;
 
-    // Signed out, "Sign in with oidc" would skip the code: it is refused, and no session starts.
+    // Signed out, "Sign in with oidc": the provider account alone does not sign in.
     let other = app.browser();
     let start = other.get(app.url("/login/oidc")).send().await.unwrap();
     let callback = sign_in_at_provider(&url::Url::parse(location(&start)).unwrap(), &login, &callback_url).await;
     let response = other.get(callback.as_str()).send().await.unwrap();
-    assert!(location(&response).starts_with("/login?oauth_error="), "{:?}", location(&response));
-    assert!(!set_cookies(&response).iter().any(|c| c.starts_with("auth_session=") && cookie_token(c).len() == 40));
+    pending_step(&response);
     assert_eq!(page(&other, &app.url("/account")).await, (StatusCode::SEE_OTHER, "/login".into()));
+    let (status, form) = page(&other, &app.url("/login/second-factor")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains(r#"autocomplete="one-time-code""#), "{form}");
+    let response = second_step(&app, &other, &wrong_totp_code(&secret)).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(page(&other, &app.url("/account")).await, (StatusCode::SEE_OTHER, "/login".into()));
+
+    // The app's code (the next step's: the confirmation used this one) signs in.
+    let code = common::totp_code(&secret, common::now_seconds() + 30);
+    let response = second_step(&app, &other, &code).await;
+    assert_eq!((response.status(), location(&response)), (StatusCode::SEE_OTHER, "/account"));
+    let (status, account) = page(&other, &app.url("/account")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(between(&account, r#"id="account-username">"#, "<"), name.to_lowercase());
 }

@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `GET /login/<id>` | starts a **sign-in**: `303` to the provider, with the encrypted flow cookie |
 //! | `POST /login/<id>/link` | starts a **link** of a provider account to the signed-in user (a form on the account page; the layer's CSRF check applies): `303` to the provider, or to the sign-in page without a session |
-//! | `GET /login/<id>/callback` | the redirect URL registered with the provider: finishes the flow, then signs in (a new session, its cookie, the browser's previous session ended) or links, and redirects |
+//! | `GET /login/<id>/callback` | the redirect URL registered with the provider: finishes the flow, then signs in (a new session, its cookie, the browser's previous session ended; or, for a user with a second factor, the [second step](#users-with-a-second-factor)) or links, and redirects |
 //! | `POST /login/<id>/callback` | only for a provider whose callback is a form `POST` ([`Provider::uses_form_post`], such as Apple): `303` to the `GET` callback with the form's `code`, `state`, `iss`, `error` and `error_description` ([below](#a-callback-sent-as-a-post-response_modeform_post)) |
 //!
 //! What the flow is for (sign-in, or link to user `U`) is sealed into the encrypted flow
@@ -59,6 +59,24 @@
 //! }
 //! ```
 //!
+//! # Users with a second factor
+//!
+//! A sign-in with a provider does not skip a user's second factor: by default the callback
+//! refuses a user with a confirmed TOTP (`AuthError::Lucia(lucia::Error::SecondFactorRequired)`,
+//! `401`, or the failure page with `oauth_error=error`), with no session. For an adapter with
+//! [`SecondFactorAdapter`], [`OAuthRoutes::second_step_page`] sends such a user on to the
+//! application's second step as [`AuthRequest::sign_in_with_second_factor`] does for a
+//! password: no session, the pending sign-in cookie, and a `303` to that page, whose route
+//! completes the sign-in with [`PendingSecondFactor`](crate::PendingSecondFactor).
+//!
+//! ```no_run
+//! # use lucia::{Lucia, memory::MemoryAdapter};
+//! # type Auth = Lucia<MemoryAdapter>;
+//! # fn routes<P: lucia_oauth::Provider + 'static>(routes: lucia_axum::oauth::OAuthRoutes<Auth, P>) -> lucia_axum::oauth::OAuthRoutes<Auth, P> {
+//! routes.redirect_to("/account").second_step_page("/login/second-factor")
+//! # }
+//! ```
+//!
 //! # A callback sent as a POST (`response_mode=form_post`)
 //!
 //! Providers such as Apple ([`Provider::uses_form_post`]) send the browser back with a
@@ -95,6 +113,8 @@
 //! # }
 //! ```
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::Router;
@@ -104,11 +124,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
+use lucia::{Lucia, SecondFactorAdapter, SignIn};
 pub use lucia_oauth;
 use lucia_oauth::{FlowCookie, HttpClient, Provider, ProviderKeys, ProviderUser};
 
 use crate::lucia_type::LuciaType;
-use crate::{AuthError, AuthRequest};
+use crate::{AuthError, AuthRequest, SignInStep};
 
 /// How many users [`OAuthRoutes`] tries to create for one new provider account when a unique
 /// attribute (such as a username) is taken.
@@ -129,6 +150,29 @@ const LINK: &str = "link:";
 type NewUser<U> = dyn Fn(&ProviderUser, u32) -> U + Send + Sync;
 type SessionAttributes<S> = dyn Fn(&Parts) -> S + Send + Sync;
 
+/// The `Lucia` of a [`LuciaType`].
+type LuciaOf<L> =
+    Lucia<<L as LuciaType>::Adapter, <L as LuciaType>::UserAttributes, <L as LuciaType>::SessionAttributes>;
+/// What a sign-in with the second factor led to, as the store gives it.
+type SignInOutcome<L> = SignIn<<L as LuciaType>::UserAttributes, <L as LuciaType>::SessionAttributes>;
+type BoxedFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// [`ProviderKeys::sign_in_with_second_factor`] for an `L` whose adapter has second factors,
+/// erased so that [`OAuthRoutes`] keeps no such bound: set by
+/// [`OAuthRoutes::second_step_page`].
+type TwoStepSignIn<L> = for<'a> fn(
+    &'a ProviderKeys<<L as LuciaType>::UserAttributes>,
+    &'a LuciaOf<L>,
+    &'a ProviderUser,
+    &'a (dyn Fn(&ProviderUser) -> <L as LuciaType>::UserAttributes + Send + Sync),
+    <L as LuciaType>::SessionAttributes,
+) -> BoxedFuture<'a, Result<SignInOutcome<L>, lucia_oauth::Error>>;
+
+/// Where a sign-in of a user with a second factor goes on ([`OAuthRoutes::second_step_page`]).
+struct SecondStep<L: LuciaType> {
+    page: String,
+    sign_in: TwoStepSignIn<L>,
+}
+
 /// The sign-in and link routes of one provider (see the [module](self)).
 ///
 /// `L` is the application's `Lucia` type, `P` the provider.
@@ -142,6 +186,7 @@ pub struct OAuthRoutes<L: LuciaType, P> {
     signed_in: String,
     linked: String,
     failed: Option<String>,
+    second_step: Option<SecondStep<L>>,
 }
 
 impl<L: LuciaType, P: Provider> std::fmt::Debug for OAuthRoutes<L, P> {
@@ -151,6 +196,7 @@ impl<L: LuciaType, P: Provider> std::fmt::Debug for OAuthRoutes<L, P> {
             .field("redirect_to", &self.signed_in)
             .field("link_redirect_to", &self.linked)
             .field("failure_redirect_to", &self.failed)
+            .field("second_step_page", &self.second_step.as_ref().map(|step| &step.page))
             .finish_non_exhaustive()
     }
 }
@@ -197,8 +243,48 @@ where
             signed_in: "/".into(),
             linked: "/".into(),
             failed: None,
+            second_step: None,
         })
     }
+}
+
+impl<L, P> OAuthRoutes<L, P>
+where
+    L: LuciaType,
+    L::Adapter: SecondFactorAdapter,
+    P: Provider + 'static,
+{
+    /// Opts into two-step sign-ins, for an application whose users may have a second factor
+    /// (its `Lucia` has [`SecondFactorSettings`](lucia::SecondFactorSettings)): a user with a
+    /// confirmed TOTP who signs in with the provider gets no session, but the pending sign-in
+    /// cookie and a `303` to `path`, the second step's page, as a password sign-in with
+    /// [`AuthRequest::sign_in_with_second_factor`] does; the page's route completes it with
+    /// [`PendingSecondFactor::complete`](crate::PendingSecondFactor::complete) (see
+    /// [`second_factor`](crate::second_factor)).
+    ///
+    /// Without it such a user's provider sign-in is refused
+    /// (`AuthError::Lucia(lucia::Error::SecondFactorRequired)`, `401`, or the failure page with
+    /// `oauth_error=error`): the provider account alone never skips the code.
+    #[must_use]
+    pub fn second_step_page(mut self, path: impl Into<String>) -> Self {
+        self.second_step = Some(SecondStep { page: path.into(), sign_in: two_step_sign_in::<L> });
+        self
+    }
+}
+
+/// [`TwoStepSignIn`] for an `L` whose adapter has second factors.
+fn two_step_sign_in<'a, L>(
+    keys: &'a ProviderKeys<L::UserAttributes>,
+    lucia: &'a LuciaOf<L>,
+    account: &'a ProviderUser,
+    new_user: &'a (dyn Fn(&ProviderUser) -> L::UserAttributes + Send + Sync),
+    attributes: L::SessionAttributes,
+) -> BoxedFuture<'a, Result<SignInOutcome<L>, lucia_oauth::Error>>
+where
+    L: LuciaType,
+    L::Adapter: SecondFactorAdapter,
+{
+    Box::pin(async move { Ok(keys.sign_in_with_second_factor(lucia, account, new_user, attributes).await?.outcome) })
 }
 
 impl<L: LuciaType, P: Provider + 'static> OAuthRoutes<L, P> {
@@ -378,11 +464,13 @@ impl<L: LuciaType, P: Provider + 'static> OAuthRoutes<L, P> {
                 Ok(Redirect::to(&self.linked).into_response())
             }
             Intent::SignIn => {
+                // Checked before signing in: a request that cannot set the cookie starts nothing.
+                auth.check_cookie_writes()?;
                 let attributes = (self.session_attributes)(parts);
                 let mut attempt = 0;
                 let outcome = loop {
                     let new_user = |account: &ProviderUser| (self.new_user)(account, attempt);
-                    match self.keys.sign_in(lucia, &account, new_user, attributes.clone()).await {
+                    match self.sign_in(lucia, &account, &new_user, attributes.clone()).await {
                         Err(lucia_oauth::Error::Lucia(lucia::Error::DuplicateAttribute { .. }))
                             if attempt + 1 < NEW_USER_ATTEMPTS =>
                         {
@@ -391,9 +479,31 @@ impl<L: LuciaType, P: Provider + 'static> OAuthRoutes<L, P> {
                         other => break other?,
                     }
                 };
-                auth.adopt_session(outcome.session).await?;
-                Ok(Redirect::to(&self.signed_in).into_response())
+                match (auth.sign_in_step(outcome).await?, &self.second_step) {
+                    (SignInStep::SignedIn(_), _) => Ok(Redirect::to(&self.signed_in).into_response()),
+                    (SignInStep::SecondFactorRequired(cookie), Some(step)) => {
+                        Ok((cookie, Redirect::to(&step.page)).into_response())
+                    }
+                    // Only a two-step sign-in pends, and only with a second step to go to.
+                    (SignInStep::SecondFactorRequired(_), None) => Err(lucia::Error::SecondFactorRequired.into()),
+                }
             }
+        }
+    }
+
+    /// One try at signing in with `account`: in two steps if opted in
+    /// ([`second_step_page`](OAuthRoutes::second_step_page)), else in one, which refuses a
+    /// user with a second factor.
+    async fn sign_in(
+        &self,
+        lucia: &LuciaOf<L>,
+        account: &ProviderUser,
+        new_user: &(dyn Fn(&ProviderUser) -> L::UserAttributes + Send + Sync),
+        attributes: L::SessionAttributes,
+    ) -> Result<SignInOutcome<L>, lucia_oauth::Error> {
+        match &self.second_step {
+            Some(step) => (step.sign_in)(&self.keys, lucia, account, new_user, attributes).await,
+            None => Ok(SignIn::SignedIn(self.keys.sign_in(lucia, account, new_user, attributes).await?.session)),
         }
     }
 

@@ -366,21 +366,6 @@ impl<L: LuciaType> AuthRequest<L> {
         self.replace_cookie_session(new).await
     }
 
-    /// Makes a session started elsewhere (such as by an OAuth sign-in) this request's cookie
-    /// session, as [`start_session`](Self::start_session) does with one it starts; a request
-    /// that cannot set the cookie ends `new` and is [`AuthError::Csrf`].
-    #[cfg(feature = "oauth")]
-    pub(crate) async fn adopt_session(
-        &self,
-        new: NewSession<L::UserAttributes, L::SessionAttributes>,
-    ) -> Result<SessionOf<L>, AuthError> {
-        if let Err(refused) = self.context.cookie_writes.clone() {
-            let _ = self.lucia.as_lucia().invalidate_session(new.token.expose_secret()).await;
-            return Err(refused.into());
-        }
-        self.replace_cookie_session(new).await
-    }
-
     /// Whether the request asked for a page (`Accept` lists `text/html`).
     #[cfg(feature = "oauth")]
     pub(crate) fn is_page_request(&self) -> bool {

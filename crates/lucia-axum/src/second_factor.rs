@@ -119,11 +119,24 @@ where
         self.check_cookie_writes()?;
         self.check_rate_limit()?;
         let lucia = self.lucia().as_lucia();
-        match lucia.sign_in_with_second_factor(provider_id, provider_user_id, password, attributes).await? {
+        let outcome = lucia.sign_in_with_second_factor(provider_id, provider_user_id, password, attributes).await?;
+        self.sign_in_step(outcome).await
+    }
+}
+
+impl<L: LuciaType> AuthRequest<L> {
+    /// Hands out what a two-step sign-in led to: the session as this request's cookie
+    /// session, or the pending sign-in's cookie. The caller has checked
+    /// [`check_cookie_writes`](Self::check_cookie_writes).
+    pub(crate) async fn sign_in_step(
+        &self,
+        outcome: SignIn<L::UserAttributes, L::SessionAttributes>,
+    ) -> Result<SignInStep<L>, AuthError> {
+        match outcome {
             SignIn::SignedIn(new) => Ok(SignInStep::SignedIn(self.replace_cookie_session(new).await?)),
-            SignIn::SecondFactorRequired(pending) => {
-                Ok(SignInStep::SecondFactorRequired(PendingCookie(lucia.create_pending_sign_in_cookie(&pending))))
-            }
+            SignIn::SecondFactorRequired(pending) => Ok(SignInStep::SecondFactorRequired(PendingCookie(
+                self.lucia().as_lucia().create_pending_sign_in_cookie(&pending),
+            ))),
         }
     }
 }

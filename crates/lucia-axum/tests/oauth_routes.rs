@@ -9,22 +9,26 @@
 mod oauth_routes {
     use std::future::Future;
     use std::net::SocketAddr;
-    use std::time::Duration;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+    use axum::Form;
     use axum::Router;
     use axum::body::Body;
     use axum::extract::connect_info::MockConnectInfo;
     use axum::http::{Request, StatusCode, header};
-    use axum::response::Response;
+    use axum::response::{IntoResponse, Redirect, Response};
     use axum::routing::get;
     use lucia::memory::MemoryAdapter;
-    use lucia::{CreateSession, CreateUser, Lucia, NewKey};
+    use lucia::{
+        CreateSession, CreateUser, Lucia, NewKey, SecondFactorCode, SecondFactorSettings, TestAuthenticator,
+        TotpEncryptionKey,
+    };
     use lucia_adapter_test::oidc_provider::{CLIENT_ID, CLIENT_SECRET, OidcTestProvider, sign_in_at_provider};
     use lucia_axum::oauth::OAuthRoutes;
     use lucia_axum::oauth::lucia_oauth::{
         self, FlowCookie, HttpClient, OidcProvider, Provider, ProviderUser, Start, cookie,
     };
-    use lucia_axum::{LuciaLayer, Quota, SignedIn};
+    use lucia_axum::{AuthError, LuciaLayer, PendingSecondFactor, Quota, SignedIn};
     use serde::{Deserialize, Serialize};
     use tower::ServiceExt as _;
 
@@ -47,6 +51,18 @@ mod oauth_routes {
         session.user.attributes.username
     }
 
+    #[derive(Deserialize)]
+    struct Code {
+        code: String,
+    }
+
+    /// The second step's page, where [`OAuthRoutes::second_step_page`] sends a user with a
+    /// second factor.
+    async fn second_factor(pending: PendingSecondFactor<Auth>, Form(form): Form<Code>) -> Result<Response, AuthError> {
+        let (_, cleared) = pending.complete(&SecondFactorCode::from_input(&form.code), Default::default()).await?;
+        Ok((cleared, Redirect::to("/me")).into_response())
+    }
+
     async fn fixture_with(lifetime: Duration, burst: u32) -> Option<Fixture> {
         fixture_with_pages(lifetime, burst, false).await
     }
@@ -54,7 +70,7 @@ mod oauth_routes {
     /// With `pages`, failures of page requests redirect to `/sign-in?oauth_error=…`, and the
     /// layer sends page requests without a session to `/sign-in`.
     async fn fixture_with_pages(lifetime: Duration, burst: u32, pages: bool) -> Option<Fixture> {
-        fixture_with_options(lifetime, burst, pages, false).await
+        fixture_with_options(lifetime, burst, pages, false, false).await
     }
 
     /// The test provider as one whose callback is a form `POST` (as Apple's): the same flow,
@@ -82,8 +98,16 @@ mod oauth_routes {
         }
     }
 
-    /// With `form_post`, the provider is [`FormPost`] and the layer exempts its callback.
-    async fn fixture_with_options(lifetime: Duration, burst: u32, pages: bool, form_post: bool) -> Option<Fixture> {
+    /// With `form_post`, the provider is [`FormPost`] and the layer exempts its callback; with
+    /// `second_step`, the routes send a user with a second factor to `/second-factor`
+    /// ([`OAuthRoutes::second_step_page`]). `Lucia` has second factors either way.
+    async fn fixture_with_options(
+        lifetime: Duration,
+        burst: u32,
+        pages: bool,
+        form_post: bool,
+        second_step: bool,
+    ) -> Option<Fixture> {
         let server = OidcTestProvider::start(REDIRECT_URL).await?;
         let http = HttpClient::new().unwrap();
         let provider =
@@ -91,11 +115,14 @@ mod oauth_routes {
                 .await
                 .unwrap();
         let flows = FlowCookie::new(cookie::Key::generate()).secure(false).lifetime(lifetime);
-        let auth: Auth = Lucia::builder(MemoryAdapter::new()).user_attributes::<UserAttributes>().build();
+        let settings = SecondFactorSettings::new("Example", TotpEncryptionKey::from_bytes([3; 32]));
+        let auth: Auth =
+            Lucia::builder(MemoryAdapter::new()).user_attributes::<UserAttributes>().second_factor(settings).build();
+        let options = (pages, second_step);
         let app = if form_post {
-            app(FormPost(provider), http, flows, pages, &auth, burst)
+            app(FormPost(provider), http, flows, options, &auth, burst)
         } else {
-            app(provider, http, flows, pages, &auth, burst)
+            app(provider, http, flows, options, &auth, burst)
         };
         Some(Fixture { app, auth, _server: server })
     }
@@ -104,7 +131,7 @@ mod oauth_routes {
         provider: P,
         http: HttpClient,
         flows: FlowCookie,
-        pages: bool,
+        (pages, second_step): (bool, bool),
         auth: &Auth,
         burst: u32,
     ) -> Router {
@@ -115,6 +142,7 @@ mod oauth_routes {
         .redirect_to("/me")
         .link_redirect_to("/account");
         let routes = if pages { routes.failure_redirect_to("/sign-in") } else { routes };
+        let routes = if second_step { routes.second_step_page("/second-factor") } else { routes };
         let quota = Quota::per_hour(std::num::NonZeroU32::new(burst).unwrap());
         let mut layer = LuciaLayer::new(auth).sign_in_rate_limit(quota).sign_in_url("/sign-in");
         if let Some(path) = routes.csrf_exempt_path() {
@@ -122,6 +150,7 @@ mod oauth_routes {
         }
         Router::new()
             .route("/me", get(me))
+            .route("/second-factor", axum::routing::post(second_factor))
             .merge(routes.router())
             .layer(layer)
             .with_state(auth.clone())
@@ -172,6 +201,19 @@ mod oauth_routes {
             (user.user_id, name_value(&cookie))
         }
 
+        /// Turns on a confirmed TOTP for `user_id`: its authenticator app.
+        async fn enable_totp(&self, user_id: &str) -> TestAuthenticator {
+            let enrolment = self.auth.enrol_totp(user_id, "ada@example.com").await.unwrap();
+            let app = enrolment.authenticator_for_tests();
+            let _ = self.auth.confirm_totp(user_id, &app.code_at(now_seconds())).await.unwrap();
+            app
+        }
+
+        /// `POST /second-factor` with `code`, as the browser with `cookies` sends it.
+        async fn second_step(&self, cookies: &[&str], code: &str) -> Response {
+            self.send_from("POST", "/second-factor", Some("http://localhost"), cookies, &format!("code={code}")).await
+        }
+
         /// Starts a flow (`GET /login/oidc`, or with `session` a link: `POST
         /// /login/oidc/link`), signs in at the provider as `login`: the flow cookie and the
         /// callback's path and query.
@@ -189,6 +231,10 @@ mod oauth_routes {
             let callback = sign_in_at_provider(&authorization, login, REDIRECT_URL).await;
             (name_value(&flow), format!("{}?{}", callback.path(), callback.query().unwrap_or_default()))
         }
+    }
+
+    fn now_seconds() -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
     }
 
     fn name_value(set_cookie: &str) -> String {
@@ -396,7 +442,9 @@ mod oauth_routes {
 
     #[tokio::test]
     async fn form_post_callback_is_a_303_to_the_get_callback_which_signs_in() {
-        let Some(fixture) = fixture_with_options(Duration::from_secs(600), 20, false, true).await else { return };
+        let Some(fixture) = fixture_with_options(Duration::from_secs(600), 20, false, true, false).await else {
+            return;
+        };
         let (flow, callback) = fixture.through_provider(None, "ada").await;
         // The provider's cross-site POST: the Lax session cookie would not come with it, the
         // flow cookie (SameSite=None for such a provider) does.
@@ -441,7 +489,9 @@ mod oauth_routes {
 
     #[tokio::test]
     async fn form_post_callback_of_a_link_sees_the_session_on_the_get() {
-        let Some(fixture) = fixture_with_options(Duration::from_secs(600), 20, false, true).await else { return };
+        let Some(fixture) = fixture_with_options(Duration::from_secs(600), 20, false, true, false).await else {
+            return;
+        };
         let (user_id, session) = fixture.user_with_session("grace").await;
         let (flow, callback) = fixture.through_provider(Some(&session), "grace-at-provider").await;
         // Even if the session cookie came with the cross-site POST, it is not used there.
@@ -459,7 +509,9 @@ mod oauth_routes {
     async fn only_a_form_post_providers_callback_is_exempt() {
         // A cross-site POST elsewhere is still refused: the link route of a form_post provider,
         // and the callback of a provider that does not post.
-        let Some(posting) = fixture_with_options(Duration::from_secs(600), 20, false, true).await else { return };
+        let Some(posting) = fixture_with_options(Duration::from_secs(600), 20, false, true, false).await else {
+            return;
+        };
         let (_, session) = posting.user_with_session("grace").await;
         let response = posting.send_from("POST", "/login/oidc/link", APPLE, &[&session], "").await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
@@ -468,5 +520,66 @@ mod oauth_routes {
         let response = fixture.send_from("POST", "/login/oidc/callback", APPLE, &[], "code=c&state=s").await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
         assert_eq!(text(response).await, "cross-site request refused");
+    }
+
+    /// Opted in, a user with an authenticator app who signs in with the provider gets the
+    /// pending sign-in cookie and the second step's page, no session; the step's code signs
+    /// them in. A new user (who has no second factor yet) is signed in at once.
+    #[tokio::test]
+    async fn a_user_with_totp_signs_in_in_two_steps_when_opted_in() {
+        let Some(fixture) = fixture_with_options(Duration::from_secs(600), 20, false, false, true).await else {
+            return;
+        };
+        let (flow, callback) = fixture.through_provider(None, "ada").await;
+        let signed_in = fixture.send("GET", &callback, &[&flow]).await;
+        assert_eq!((signed_in.status(), location(&signed_in)), (StatusCode::SEE_OTHER, "/me"));
+        assert!(set_cookie(&signed_in, "auth_session").is_some());
+        assert!(set_cookie(&signed_in, "auth_session_pending").is_none());
+        let user_id = fixture.auth.get_key("oidc", "ada").await.unwrap().user_id;
+        let app = fixture.enable_totp(&user_id).await;
+
+        let (flow, callback) = fixture.through_provider(None, "ada").await;
+        let pending = fixture.send("GET", &callback, &[&flow]).await;
+        assert_eq!((pending.status(), location(&pending)), (StatusCode::SEE_OTHER, "/second-factor"));
+        assert_flow_removed(&pending);
+        assert!(set_cookie(&pending, "auth_session").is_none(), "no session before the code");
+        let cookie = set_cookie(&pending, "auth_session_pending").expect("the pending sign-in cookie");
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+        let pending = name_value(&cookie);
+        assert!(fixture.auth.get_all_user_sessions(&user_id).await.unwrap().len() == 1, "only the first one's");
+        // The pending cookie is no session, nor is its token as the session cookie.
+        assert_eq!(fixture.send("GET", "/me", &[&pending]).await.status(), StatusCode::UNAUTHORIZED);
+        let as_session = format!("auth_session={}", pending.split_once('=').unwrap().1);
+        assert_eq!(fixture.send("GET", "/me", &[&as_session]).await.status(), StatusCode::UNAUTHORIZED);
+
+        let code = app.code_at(now_seconds() + 30);
+        let wrong = if code == "000000" { "000001" } else { "000000" };
+        assert_eq!(fixture.second_step(&[&pending], wrong).await.status(), StatusCode::UNAUTHORIZED);
+        let done = fixture.second_step(&[&pending], &code).await;
+        assert_eq!((done.status(), location(&done)), (StatusCode::SEE_OTHER, "/me"));
+        let cleared = set_cookie(&done, "auth_session_pending").expect("the pending cookie's removal");
+        assert!(cleared.contains("Max-Age=0"), "{cleared}");
+        let session = name_value(&set_cookie(&done, "auth_session").expect("a session cookie"));
+        assert_eq!(text(fixture.send("GET", "/me", &[&session]).await).await, "ada#0");
+    }
+
+    /// Not opted in, a user with an authenticator app cannot sign in with the provider: the
+    /// callback is refused, with neither a session nor a pending sign-in (fail closed).
+    #[tokio::test]
+    async fn without_the_second_step_a_user_with_totp_is_refused() {
+        let Some(fixture) = fixture().await else { return };
+        let (bob, session) = fixture.user_with_session("bob").await;
+        let (flow, callback) = fixture.through_provider(Some(&session), "bob-at-provider").await;
+        assert_eq!(location(&fixture.send("GET", &callback, &[&flow, &session]).await), "/account");
+        fixture.enable_totp(&bob).await;
+        let sessions = fixture.auth.get_all_user_sessions(&bob).await.unwrap().len();
+
+        let (flow, callback) = fixture.through_provider(None, "bob-at-provider").await;
+        let refused = fixture.send("GET", &callback, &[&flow]).await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        assert_flow_removed(&refused);
+        assert!(set_cookie(&refused, "auth_session").is_none());
+        assert!(set_cookie(&refused, "auth_session_pending").is_none());
+        assert_eq!(fixture.auth.get_all_user_sessions(&bob).await.unwrap().len(), sessions);
     }
 }

@@ -1,6 +1,8 @@
 //! Provider accounts as keys: `<provider id>:<subject>`, without a password.
 
-use lucia::{Adapter, CreateUser, Key, Lucia, NewKey, NewSession};
+use std::future::Future;
+
+use lucia::{Adapter, CreateUser, Key, Lucia, NewKey, NewSession, SecondFactorAdapter};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -28,6 +30,18 @@ pub struct SignIn<U, S> {
     pub case: SignInCase,
     /// The session started for the user.
     pub session: NewSession<U, S>,
+}
+
+/// The outcome of [`ProviderKeys::sign_in_with_second_factor`]: which case happened, and
+/// either the new session or, for a user with a confirmed TOTP, the pending sign-in that the
+/// second step completes ([`Lucia::complete_sign_in`]).
+#[derive(Debug)]
+pub struct TwoStepSignIn<U, S> {
+    /// How the user was found.
+    pub case: SignInCase,
+    /// The session (send its cookie), or the pending sign-in (send the client to the second
+    /// step with it): no session exists yet.
+    pub outcome: lucia::SignIn<U, S>,
 }
 
 type LocalEmailVerified<U> = dyn Fn(&U) -> bool + Send + Sync;
@@ -132,7 +146,10 @@ where
     ///
     /// Of two first sign-ins of one account at once, one creates the user and the other signs
     /// into it. Errors are Lucia's ([`Error::Lucia`]), such as a unique attribute column
-    /// that another user already holds.
+    /// that another user already holds. A user with a confirmed TOTP is refused with
+    /// `lucia::Error::SecondFactorRequired` (the provider account alone does not skip the
+    /// code): sign them in with
+    /// [`sign_in_with_second_factor`](Self::sign_in_with_second_factor).
     pub async fn sign_in<A, S>(
         &self,
         lucia: &Lucia<A, U, S>,
@@ -144,25 +161,67 @@ where
         A: Adapter,
         S: Serialize + DeserializeOwned + Send + Sync + Clone,
     {
+        let (provider, subject) = (account.provider_id.as_str(), account.subject.as_str());
+        let by_key = move |session| lucia.sign_in(provider, subject, None, session);
+        let (case, session) = self.find_or_create(lucia, account, new_user, session, by_key).await?;
+        Ok(SignIn { case, session })
+    }
+
+    /// Signs in as [`sign_in`](Self::sign_in) does (same cases and errors), for a store with
+    /// second factors: a user with a confirmed TOTP gets no session but
+    /// `lucia::SignIn::SecondFactorRequired`, the pending sign-in of
+    /// [`Lucia::sign_in_with_second_factor`], as a password sign-in does. Only an existing
+    /// user ([`SignInCase::ExistingKey`], [`SignInCase::LinkedByEmail`]) can have one: a new
+    /// user is always signed in.
+    ///
+    /// Errors also include `lucia::Error::SecondFactorNotConfigured` when `lucia` has no
+    /// [`SecondFactorSettings`](lucia::SecondFactorSettings).
+    pub async fn sign_in_with_second_factor<A, S>(
+        &self,
+        lucia: &Lucia<A, U, S>,
+        account: &ProviderUser,
+        new_user: impl FnOnce(&ProviderUser) -> U,
+        session: S,
+    ) -> Result<TwoStepSignIn<U, S>, Error>
+    where
+        A: Adapter + SecondFactorAdapter,
+        S: Serialize + DeserializeOwned + Send + Sync + Clone,
+    {
+        let (provider, subject) = (account.provider_id.as_str(), account.subject.as_str());
+        let by_key = move |session| lucia.sign_in_with_second_factor(provider, subject, None, session);
+        let (case, outcome) = self.find_or_create(lucia, account, new_user, session, by_key).await?;
+        Ok(TwoStepSignIn { case, outcome })
+    }
+
+    /// The cases of [`sign_in`](Self::sign_in), signing in with `by_key` (the provider
+    /// account's key, no password, the session's attributes) once the key exists.
+    async fn find_or_create<A, S, O, Fut>(
+        &self,
+        lucia: &Lucia<A, U, S>,
+        account: &ProviderUser,
+        new_user: impl FnOnce(&ProviderUser) -> U,
+        session: S,
+        by_key: impl Fn(S) -> Fut,
+    ) -> Result<(SignInCase, O), Error>
+    where
+        A: Adapter,
+        S: Serialize + DeserializeOwned + Send + Sync + Clone,
+        Fut: Future<Output = Result<O, lucia::Error>>,
+    {
         let (provider, subject) = (&account.provider_id, &account.subject);
-        match lucia.sign_in(provider, subject, None, session.clone()).await {
-            Ok(new) => return Ok(SignIn { case: SignInCase::ExistingKey, session: new }),
+        match by_key(session.clone()).await {
+            Ok(new) => return Ok((SignInCase::ExistingKey, new)),
             Err(lucia::Error::InvalidKeyId) => {}
             Err(error) => return Err(error.into()),
         }
         if let Some(user_id) = self.user_by_verified_email(lucia, account).await? {
-            match lucia.create_key(&user_id, NewKey::passwordless(provider, subject)).await {
-                Ok(_) => {
-                    let new = lucia.sign_in(provider, subject, None, session).await?;
-                    return Ok(SignIn { case: SignInCase::LinkedByEmail, session: new });
-                }
+            let case = match lucia.create_key(&user_id, NewKey::passwordless(provider, subject)).await {
+                Ok(_) => SignInCase::LinkedByEmail,
                 // Linked meanwhile by a sign-in racing this one: sign into whatever it linked.
-                Err(lucia::Error::DuplicateKeyId) => {
-                    let new = lucia.sign_in(provider, subject, None, session).await?;
-                    return Ok(SignIn { case: SignInCase::ExistingKey, session: new });
-                }
+                Err(lucia::Error::DuplicateKeyId) => SignInCase::ExistingKey,
                 Err(error) => return Err(error.into()),
-            }
+            };
+            return Ok((case, by_key(session).await?));
         }
         let created = lucia
             .create_user(CreateUser::new(new_user(account)).with_key(NewKey::passwordless(provider, subject)))
@@ -173,8 +232,7 @@ where
             Err(lucia::Error::DuplicateKeyId) => SignInCase::ExistingKey,
             Err(error) => return Err(error.into()),
         };
-        let new = lucia.sign_in(provider, subject, None, session).await?;
-        Ok(SignIn { case, session: new })
+        Ok((case, by_key(session).await?))
     }
 
     /// Adds a provider account to the signed-in user `user_id` (the "link" button of an

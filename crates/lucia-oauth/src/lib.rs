@@ -67,7 +67,7 @@ pub use discord::DiscordProvider;
 pub use flow::FlowCookie;
 pub use github::GitHubProvider;
 pub use http::{HttpClient, HttpError};
-pub use keys::{ProviderKeys, SignIn, SignInCase};
+pub use keys::{ProviderKeys, SignIn, SignInCase, TwoStepSignIn};
 pub use oidc::OidcProvider;
 
 use std::future::Future;

@@ -2,7 +2,12 @@
 
 mod keys {
     use lucia::memory::MemoryAdapter;
-    use lucia::{CreateUser, Lucia, NewKey, NoAttributes};
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use lucia::{
+        CreateUser, Lucia, NewKey, NoAttributes, SecondFactorCode, SecondFactorSettings, SignIn, TestAuthenticator,
+        TotpEncryptionKey,
+    };
     use lucia_oauth::{Error, ProviderKeys, ProviderUser, SignInCase};
 
     #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -137,5 +142,76 @@ mod keys {
         let signed_in = keys.sign_in(&auth, &account("1", "x@example.com", true), profile, NoAttributes {}).await;
         let signed_in = signed_in.unwrap();
         assert_eq!((signed_in.case, signed_in.session.session.user.user_id), (SignInCase::ExistingKey, ada));
+    }
+
+    fn auth_with_second_factor() -> Auth {
+        let settings = SecondFactorSettings::new("Example", TotpEncryptionKey::from_bytes([3; 32]));
+        Lucia::builder(MemoryAdapter::new()).user_attributes::<Profile>().second_factor(settings).build()
+    }
+
+    fn now_seconds() -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    }
+
+    /// Turns on a confirmed TOTP for `user_id`: its authenticator app.
+    async fn enable_totp(auth: &Auth, user_id: &str) -> TestAuthenticator {
+        let app = auth.enrol_totp(user_id, "ada@example.com").await.unwrap().authenticator_for_tests();
+        let _ = auth.confirm_totp(user_id, &app.code_at(now_seconds())).await.unwrap();
+        app
+    }
+
+    /// The pending sign-in of `outcome`, which must be one.
+    fn pending(outcome: SignIn<Profile, NoAttributes>) -> lucia::PendingSignIn {
+        match outcome {
+            SignIn::SecondFactorRequired(pending) => pending,
+            SignIn::SignedIn(new) => panic!("signed in without the second factor: {:?}", new.session.user.user_id),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_user_with_totp_gets_the_second_step_and_a_new_user_a_session() {
+        let auth = auth_with_second_factor();
+        let keys = ProviderKeys::new();
+        let ada = account("1", "ada@example.com", true);
+        let first = keys.sign_in_with_second_factor(&auth, &ada, profile, NoAttributes {}).await.unwrap();
+        assert_eq!(first.case, SignInCase::NewUser);
+        let SignIn::SignedIn(new) = first.outcome else { panic!("a new user has no second factor") };
+        let user_id = new.session.user.user_id;
+        let app = enable_totp(&auth, &user_id).await;
+
+        // The one-step sign-in fails closed; the two-step one pends, with no session.
+        let refused = keys.sign_in(&auth, &ada, |_| unreachable!(), NoAttributes {}).await.unwrap_err();
+        assert!(matches!(refused, Error::Lucia(lucia::Error::SecondFactorRequired)), "{refused:?}");
+        let again = keys.sign_in_with_second_factor(&auth, &ada, |_| unreachable!(), NoAttributes {}).await.unwrap();
+        assert_eq!(again.case, SignInCase::ExistingKey);
+        let pending = pending(again.outcome);
+        assert_eq!(pending.user_id, user_id);
+        assert!(auth.get_all_user_sessions(&user_id).await.unwrap().len() == 1, "only the first sign-in's session");
+        let code = SecondFactorCode::from_input(&app.code_at(now_seconds() + 30));
+        let session = auth.complete_sign_in(pending.token(), &code, NoAttributes {}).await.unwrap();
+        assert_eq!(session.session.user.user_id, user_id);
+    }
+
+    #[tokio::test]
+    async fn linking_by_email_to_a_user_with_totp_gets_the_second_step() {
+        let auth = auth_with_second_factor();
+        let existing = password_user(&auth, "ada@example.com", true).await;
+        enable_totp(&auth, &existing).await;
+        let signed_in = linking()
+            .sign_in_with_second_factor(&auth, &account("1", "ada@example.com", true), profile, NoAttributes {})
+            .await
+            .unwrap();
+        assert_eq!(signed_in.case, SignInCase::LinkedByEmail);
+        assert_eq!(pending(signed_in.outcome).user_id, existing);
+        assert!(auth.get_all_user_sessions(&existing).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_two_step_sign_in_needs_second_factor_settings() {
+        let refused = ProviderKeys::new()
+            .sign_in_with_second_factor(&auth(), &account("1", "ada@example.com", true), profile, NoAttributes {})
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, Error::Lucia(lucia::Error::SecondFactorNotConfigured)), "{refused:?}");
     }
 }
