@@ -224,8 +224,7 @@ impl LuciaLayer {
 impl LuciaLayer {
     /// Lets through the state-changing requests to `path` (exactly: no prefix, no trailing
     /// `/` variant) that the [CSRF check](crate#csrf) would refuse, such as the cross-site
-    /// `POST` of a provider's `form_post` callback
-    /// ([`OAuthRoutes::csrf_exempt_path`](crate::oauth::OAuthRoutes::csrf_exempt_path), feature
+    /// `POST` of a provider's `form_post` callback (`OAuthRoutes::csrf_exempt_path`, feature
     /// `oauth`).
     ///
     /// **Such a request has no session cookie**: its cookie is untrusted (reading the session
