@@ -4,7 +4,7 @@
 
 use lucia::{
     Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseToken, DatabaseUser, SessionAdapter,
-    SessionUpdate, SplitAdapter, TokenAdapter, TokenKind, UserAdapter,
+    SessionUpdate, SignInMethodDeletion, SplitAdapter, TokenAdapter, TokenKind, UserAdapter,
 };
 use lucia_adapter_redis::RedisSessionAdapter;
 use lucia_adapter_sea_orm::{SeaOrmAdapterWithTokens, SeaOrmUserAdapterWithTokens};
@@ -63,6 +63,7 @@ impl UserAdapter for DemoAdapter {
         fn update_key(&self, key_id: &str, hashed_password: Option<&str>) -> ();
         fn replace_key_password(&self, key_id: &str, current: &str, new: &str) -> bool;
         fn delete_key(&self, key_id: &str) -> ();
+        fn delete_key_unless_last(&self, user_id: &str, key_id: &str, uncounted_providers: &[&str]) -> SignInMethodDeletion;
         fn delete_keys_by_user_id(&self, user_id: &str) -> ();
         fn delete_expired_tokens(&self, now_ms: i64) -> u64;
     }

@@ -569,7 +569,7 @@ pub async fn unlink_method(
     Extension(providers): Extension<Providers>,
     Form(form): Form<UnlinkForm>,
 ) -> PageResult {
-    match oauth::unlink(auth.lucia(), &current.user.user_id, &form.key, &providers).await {
+    match oauth::unlink(auth.lucia(), &current.user.user_id, &form.key).await {
         Ok(()) => Ok(Redirect::to("/account?notice=unlinked").into_response()),
         Err(UnlinkError::Internal(error)) => Err(error.into()),
         Err(failure) => {
