@@ -121,13 +121,13 @@ impl SignInError {
 }
 
 /// "Too many attempts, try again in N seconds."
-fn too_many_attempts(seconds: u64) -> String {
+pub(crate) fn too_many_attempts(seconds: u64) -> String {
     let unit = if seconds == 1 { "second" } else { "seconds" };
     format!("Too many attempts, try again in {seconds} {unit}.")
 }
 
 /// A wait in whole seconds, rounded up, at least 1 (what `Retry-After` says).
-fn seconds(wait: std::time::Duration) -> u64 {
+pub(crate) fn seconds(wait: std::time::Duration) -> u64 {
     wait.as_secs().saturating_add(u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
@@ -194,7 +194,7 @@ impl SignInError {
 
 /// `503` for a store that could not be reached or too many sign-ins at once (try again), `500`
 /// for anything else.
-fn internal_status(error: &Error) -> StatusCode {
+pub(crate) fn internal_status(error: &Error) -> StatusCode {
     match error {
         Error::Unavailable(_) | Error::Busy => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,

@@ -3,25 +3,28 @@
 //! `Lucia` type.
 
 use lucia::{
-    Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseToken, DatabaseUser, SessionAdapter,
-    SessionUpdate, SignInMethodDeletion, SplitAdapter, TokenAdapter, TokenKind, UserAdapter,
+    Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseToken, DatabaseTotp, DatabaseUser,
+    SecondFactorAdapter, SessionAdapter, SessionUpdate, SignInMethodDeletion, SplitAdapter, TokenAdapter, TokenKind,
+    UserAdapter,
 };
+use lucia::{DatabasePasskey, PasskeyAdapter, PasskeyChallenge, PasskeyUse};
 use lucia_adapter_redis::RedisSessionAdapter;
-use lucia_adapter_sea_orm::{SeaOrmAdapterWithTokens, SeaOrmUserAdapterWithTokens};
-use lucia_adapter_sqlite::{SqliteAdapter, WithTokens};
+use lucia_adapter_sea_orm::{SeaOrmAdapterWithSecondFactorAndPasskeys, SeaOrmUserAdapterWithSecondFactorAndPasskeys};
+use lucia_adapter_sqlite::{SqliteAdapter, WithPasskeys};
 
-/// Where the demo keeps users, keys, sessions and single-use tokens (verification codes,
-/// reset links; always beside the users).
+/// Where the demo keeps users, keys, sessions, single-use tokens (verification codes, reset
+/// links, pending two-step sign-ins), second factors (TOTP secrets, recovery codes) and
+/// passkeys (with their ceremonies); all but sessions always beside the users.
 #[derive(Clone)]
 pub enum DemoAdapter {
     /// Everything in a SQLite file (the default): `lucia-adapter-sqlite`, whose session lookup
     /// runs in place on a reader connection.
-    Sqlite(SqliteAdapter<WithTokens>),
+    Sqlite(SqliteAdapter<WithPasskeys>),
     /// Everything in PostgreSQL, MySQL/MariaDB or an in-memory SQLite database.
-    Sql(SeaOrmAdapterWithTokens),
-    /// Users, keys and tokens in SQL, sessions in Redis (`--redis-url`): several instances of
-    /// the demo can share one Redis.
-    Split(SplitAdapter<SeaOrmUserAdapterWithTokens, RedisSessionAdapter>),
+    Sql(SeaOrmAdapterWithSecondFactorAndPasskeys),
+    /// Users, keys, tokens, second factors and passkeys in SQL, sessions in Redis
+    /// (`--redis-url`): several instances of the demo can share one Redis.
+    Split(SplitAdapter<SeaOrmUserAdapterWithSecondFactorAndPasskeys, RedisSessionAdapter>),
 }
 
 impl std::fmt::Debug for DemoAdapter {
@@ -98,5 +101,31 @@ impl Adapter for DemoAdapter {
         fn get_session_and_user(&self, session_id: &str) -> Option<(DatabaseSession, DatabaseUser)>;
         fn delete_user_cascade(&self, user_id: &str) -> ();
         fn update_key_and_end_sessions(&self, key_id: &str, hashed_password: Option<&str>, user_id: &str) -> ();
+    }
+}
+
+impl SecondFactorAdapter for DemoAdapter {
+    delegate! {
+        fn get_totp(&self, user_id: &str) -> Option<DatabaseTotp>;
+        fn set_totp(&self, totp: DatabaseTotp) -> ();
+        fn use_totp_step(&self, user_id: &str, encrypted_secret: &str, step: i64, confirm: bool) -> bool;
+        fn delete_totp(&self, user_id: &str) -> ();
+        fn set_recovery_codes(&self, user_id: &str, code_hashes: Vec<String>) -> ();
+        fn consume_recovery_code(&self, user_id: &str, code_hash: &str) -> bool;
+        fn count_recovery_codes(&self, user_id: &str) -> u64;
+    }
+}
+
+impl PasskeyAdapter for DemoAdapter {
+    delegate! {
+        fn insert_passkey(&self, passkey: DatabasePasskey) -> ();
+        fn get_passkey(&self, passkey_id: &str) -> Option<DatabasePasskey>;
+        fn get_user_passkeys(&self, user_id: &str) -> Vec<DatabasePasskey>;
+        fn record_passkey_use(&self, passkey_id: &str, passkey_use: PasskeyUse) -> bool;
+        fn rename_passkey(&self, user_id: &str, passkey_id: &str, name: &str) -> bool;
+        fn delete_passkey(&self, user_id: &str, passkey_id: &str) -> SignInMethodDeletion;
+        fn insert_passkey_challenge(&self, challenge: PasskeyChallenge) -> ();
+        fn take_passkey_challenge(&self, challenge_id: &str) -> Option<PasskeyChallenge>;
+        fn delete_expired_passkey_challenges(&self, now_ms: i64) -> u64;
     }
 }

@@ -4,10 +4,12 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use lucia::{SecondFactorCode, SignIn};
 use serde_json::json;
 
 use crate::accounts::{self, Client, Credentials, EmailFlowError, PROVIDER, SignInError, SignUpError};
 use crate::mail::Mails;
+use crate::second_factor::SecondFactorError;
 use crate::{AuthRequest, UserAttributes};
 
 /// `{"error": message}` with a status; server errors are logged and not described (`503`,
@@ -64,6 +66,12 @@ impl From<SignInError> for ApiError {
 
 impl From<SignUpError> for ApiError {
     fn from(failure: SignUpError) -> Self {
+        Self { retry_after: failure.retry_after(), ..Self::new(failure.status(), &failure) }
+    }
+}
+
+impl From<SecondFactorError> for ApiError {
+    fn from(failure: SecondFactorError) -> Self {
         Self { retry_after: failure.retry_after(), ..Self::new(failure.status(), &failure) }
     }
 }
@@ -169,7 +177,9 @@ pub async fn reset_password(
 }
 
 /// `POST /api/login {"username","password"}` → `{"token"}`: the new session's token, to send
-/// as `Authorization: Bearer <token>`. The only time the server hands it out.
+/// as `Authorization: Bearer <token>`. The only time the server hands it out. A user with an
+/// authenticator app gets `{"second_factor_required": true, "pending_token"}` instead, for
+/// `/api/login/second-factor`.
 pub async fn login(
     auth: AuthRequest,
     client: Client,
@@ -181,9 +191,44 @@ pub async fn login(
     accounts::check_sign_in_input(&credentials.username, &credentials.password)?;
     let signed_in = auth
         .lucia()
-        .sign_in(PROVIDER, &credentials.username, Some(&credentials.password), client.session_attributes())
+        .sign_in_with_second_factor(
+            PROVIDER,
+            &credentials.username,
+            Some(&credentials.password),
+            client.session_attributes(),
+        )
         .await
         .map_err(SignInError::from)?;
+    match signed_in {
+        SignIn::SignedIn(signed_in) => Ok(Json(json!({ "token": signed_in.token.expose_secret() })).into_response()),
+        SignIn::SecondFactorRequired(pending) => {
+            Ok(Json(json!({ "second_factor_required": true, "pending_token": pending.token() })).into_response())
+        }
+    }
+}
+
+/// `{"pending_token","code"}`.
+#[derive(serde::Deserialize)]
+pub struct SecondFactorBody {
+    pending_token: String,
+    code: String,
+}
+
+/// `POST /api/login/second-factor {"pending_token","code"}` (a code from the authenticator
+/// app, or a recovery code) → `{"token"}`; `400` for a wrong code (try again) or a pending
+/// sign-in that expired or was tried too often (sign in again), `429` with `Retry-After`.
+pub async fn login_second_factor(
+    auth: AuthRequest,
+    client: Client,
+    request: Result<Json<SecondFactorBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let SecondFactorBody { pending_token, code } = body(request)?;
+    let code = SecondFactorCode::from_input(&code);
+    let signed_in = auth
+        .lucia()
+        .complete_sign_in(&pending_token, &code, client.session_attributes())
+        .await
+        .map_err(SecondFactorError::from_lucia)?;
     Ok(Json(json!({ "token": signed_in.token.expose_secret() })).into_response())
 }
 

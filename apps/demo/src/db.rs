@@ -1,9 +1,10 @@
 //! The demo's schema: Lucia's `user`, `key` and `session` tables, with a `username`, an
 //! `email` and its `email_verified` flag on users and the device, address and time of each
-//! session, and the `token` table of verification codes and reset links. With sessions in
-//! Redis, no `session` table.
+//! session, the `token` table of verification codes, reset links and pending two-step
+//! sign-ins, the second factor's `totp` and `recovery_code` tables, and `passkey` and
+//! `passkey_challenge`. With sessions in Redis, no `session` table.
 
-use lucia_adapter_sea_orm::{LuciaMigration, LuciaTokenMigration};
+use lucia_adapter_sea_orm::{LuciaMigration, LuciaPasskeyMigration, LuciaSecondFactorMigration, LuciaTokenMigration};
 use sea_orm::sea_query::{Alias, ColumnDef, Index, Table};
 use sea_orm::{DatabaseConnection, DbErr};
 use sea_orm_migration::async_trait::async_trait;
@@ -18,6 +19,8 @@ impl MigratorTrait for Migrator {
             Box::new(with_session_columns(LuciaMigration::new().user_column(username()))),
             Box::new(AddEmail),
             Box::new(LuciaTokenMigration::new()),
+            Box::new(LuciaSecondFactorMigration::new()),
+            Box::new(LuciaPasskeyMigration::new()),
         ]
     }
 }
@@ -33,6 +36,8 @@ impl MigratorTrait for UserMigrator {
             Box::new(LuciaMigration::new().tables("user", "key", None).user_column(username())),
             Box::new(AddEmail),
             Box::new(LuciaTokenMigration::new()),
+            Box::new(LuciaSecondFactorMigration::new()),
+            Box::new(LuciaPasskeyMigration::new()),
         ]
     }
 }

@@ -54,6 +54,8 @@ pub struct Credentials<'a> {
     password_error: Option<&'a str>,
     /// The providers to sign in with (sign-in only).
     providers: &'a [ProviderLink],
+    /// The origin passkeys work at (the page's script compares it with its own).
+    passkey_origin: &'a str,
 }
 
 /// What a sign-up form shows again after a failure: what was typed, and where the failure
@@ -80,6 +82,7 @@ impl<'a> Credentials<'a> {
             email_error,
             password_error,
             providers: &[],
+            passkey_origin: "",
         }
     }
 
@@ -94,12 +97,18 @@ impl<'a> Credentials<'a> {
             email_error: None,
             password_error: None,
             providers: &[],
+            passkey_origin: "",
         }
     }
 
     /// With a "Sign in with …" link per provider.
     pub fn with_providers(self, providers: &'a [ProviderLink]) -> Self {
         Self { providers, ..self }
+    }
+
+    /// With "Sign in with a passkey", for passkeys of `origin`.
+    pub fn with_passkeys(self, origin: &'a str) -> Self {
+        Self { passkey_origin: origin, ..self }
     }
 
     fn username_described_by(&self) -> String {
@@ -174,6 +183,35 @@ pub struct Account<'a> {
     providers: &'a [ProviderLink],
     /// Whether the user has a password (the password form needs it).
     has_password: bool,
+    /// With an authenticator app set up, how many recovery codes are left.
+    second_factor: Option<u64>,
+    /// The user's passkeys, oldest first.
+    passkeys: Vec<PasskeyRow>,
+    /// The origin passkeys work at.
+    passkey_origin: &'a str,
+}
+
+/// One passkey on the account page.
+pub struct PasskeyRow {
+    /// Its credential id (base64url), which the rename and remove forms send.
+    id: String,
+    name: String,
+    /// Whether it is synced to the user's other devices (the backup state flag).
+    synced: bool,
+    created: String,
+    last_used: String,
+}
+
+impl PasskeyRow {
+    pub fn new(id: String, name: String, synced: bool, created_at: i64, last_used_at: Option<i64>) -> Self {
+        Self {
+            id,
+            name,
+            synced,
+            created: format_time(created_at),
+            last_used: last_used_at.map_or("never".to_owned(), format_time),
+        }
+    }
 }
 
 /// One session on the account page, named by its handle (which cannot sign in).
@@ -221,7 +259,20 @@ impl<'a> Account<'a> {
             methods: &[],
             providers: &[],
             has_password: true,
+            second_factor: None,
+            passkeys: Vec::new(),
+            passkey_origin: "",
         }
+    }
+
+    /// With the user's passkeys, and the origin they work at.
+    pub fn with_passkeys(self, passkeys: Vec<PasskeyRow>, origin: &'a str) -> Self {
+        Self { passkeys, passkey_origin: origin, ..self }
+    }
+
+    /// With the authenticator app's state: `Some(recovery codes left)` when it is on.
+    pub fn with_second_factor(self, second_factor: Option<u64>) -> Self {
+        Self { second_factor, ..self }
     }
 
     /// With the user's sign-in methods, and the providers to link.
@@ -230,6 +281,80 @@ impl<'a> Account<'a> {
             methods.iter().any(|method| method.key.starts_with(&format!("{}:", crate::accounts::PROVIDER)));
         Self { methods, providers, has_password, ..self }
     }
+}
+
+/// "Set up an authenticator app": the QR code and the secret (once, right after the
+/// enrolment), and the form for the app's first code. Without them (a wrong first code), the
+/// form again with "start again".
+#[derive(Template)]
+#[template(path = "totp_enrol.html")]
+pub struct TotpEnrolment<'a> {
+    signed_in: Option<&'a str>,
+    /// The QR code as an SVG element (made by the library from the `otpauth://` URI: shapes
+    /// only, no text from the user), labelled for screen readers.
+    qr_svg: Option<String>,
+    /// The secret in groups of four, for typing in.
+    secret: Option<String>,
+    error: Option<&'a str>,
+}
+
+impl<'a> TotpEnrolment<'a> {
+    /// `enrolment`: the QR code's SVG document and the base32 secret.
+    pub fn new(username: &'a str, enrolment: Option<(&str, &str)>, error: Option<&'a str>) -> Self {
+        let (qr_svg, secret) = match enrolment {
+            Some((svg, secret)) => (inline_svg(svg), Some(group_by_four(secret))),
+            None => (None, None),
+        };
+        Self { signed_in: Some(username), qr_svg, secret, error }
+    }
+}
+
+/// An SVG document as an element for an HTML page: from `<svg` on (no XML declaration), with
+/// an accessible name. `None` if it has no `<svg` (the library makes none for a URI too long
+/// for a QR code: the secret is typed in instead).
+fn inline_svg(svg: &str) -> Option<String> {
+    let start = svg.find("<svg")?;
+    Some(svg[start..].replacen("<svg", r#"<svg role="img" aria-label="QR code for your authenticator app""#, 1))
+}
+
+/// `ABCD EFGH IJKL ...`: easier to read and type.
+fn group_by_four(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    chars.chunks(4).map(|group| group.iter().collect::<String>()).collect::<Vec<_>>().join(" ")
+}
+
+/// A new set of recovery codes, shown this once (after the app's first code, or "New recovery
+/// codes").
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+pub struct RecoveryCodes<'a> {
+    signed_in: Option<&'a str>,
+    codes: &'a [String],
+    /// Right after the app was set up (not a regeneration).
+    first: bool,
+}
+
+impl<'a> RecoveryCodes<'a> {
+    pub fn new(username: &'a str, codes: &'a [String], first: bool) -> Self {
+        Self { signed_in: Some(username), codes, first }
+    }
+}
+
+/// After a password reset, for an account with passkeys: they also sign in, and a stolen
+/// session could have added one; a link to review them.
+#[derive(Template)]
+#[template(path = "password_reset.html")]
+pub struct PasswordReset<'a> {
+    pub signed_in: Option<&'a str>,
+    pub passkeys: &'a [PasskeyRow],
+}
+
+/// The second step of a password sign-in: a code from the app, or a recovery code.
+#[derive(Template)]
+#[template(path = "second_step.html")]
+pub struct SecondStep<'a> {
+    pub signed_in: Option<&'a str>,
+    pub error: Option<&'a str>,
 }
 
 /// A short description of a browser from its `User-Agent`.
@@ -275,5 +400,18 @@ mod tests {
             "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
         assert_eq!(describe_agent(chrome), "Chrome on Linux");
         assert_eq!(describe_agent("curl/8.5.0"), "curl");
+    }
+
+    #[test]
+    fn qr_codes_inline_and_secrets_grouped() {
+        let svg =
+            r#"<?xml version="1.0" standalone="yes"?><svg xmlns="http://www.w3.org/2000/svg"><path d="M0 0"/></svg>"#;
+        let inline = inline_svg(svg).unwrap();
+        assert!(
+            inline.starts_with(r#"<svg role="img" aria-label="QR code for your authenticator app" xmlns="#),
+            "{inline}"
+        );
+        assert_eq!(inline_svg(""), None);
+        assert_eq!(group_by_four("ABCDEFGHIJ"), "ABCD EFGH IJ");
     }
 }

@@ -5,15 +5,20 @@
 //! Contract (other tools drive the app through it): tables `user` (with `username`), `key`,
 //! `session` (not used with sessions in Redis, where keys start with `lucia-demo:`); sign-in
 //! keys `username:<name>`; cookie `auth_session`; `POST /api/signup` and `POST /api/login`
-//! taking `{"username","password"}` (login answers `{"token"}`), `GET /api/me` with
-//! `Authorization: Bearer <token>` answering `{"user_id","username"}`, `POST /api/logout`;
-//! HTML forms post `username` and `password`. A store that cannot be reached is `503` with
+//! taking `{"username","password"}` (login answers `{"token"}`, or for a user with an
+//! authenticator app `{"second_factor_required": true, "pending_token"}`, which
+//! `POST /api/login/second-factor {"pending_token","code"}` turns into `{"token"}`),
+//! `GET /api/me` with `Authorization: Bearer <token>` answering `{"user_id","username"}`,
+//! `POST /api/logout`; HTML forms post `username` and `password`; a second factor and passkeys
+//! in the tables `totp`, `recovery_code`, `passkey` and `passkey_challenge`, passkeys at the
+//! routes of `lucia_axum::passkey::PasskeyRoutes`. A store that cannot be reached is `503` with
 //! `Retry-After`, never a sign-out. Too many sign-in attempts on one account (lucia's per-key
 //! throttle, in Redis with `--redis-url` so that every instance counts them) or sign-ins and
 //! sign-ups from one address (lucia-axum's per-IP limit) are `429` with `Retry-After`.
 //!
-//! Session tokens leave the server only in their owner's own cookie or `/api/login` response:
-//! the account page lists sessions by [`lucia::SessionHandle`], and revokes them by handle.
+//! Session tokens leave the server only in their owner's own cookie or `/api/login` (or
+//! `/api/login/second-factor`) response: the account page lists sessions by
+//! [`lucia::SessionHandle`], and revokes them by handle.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -26,7 +31,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use lucia::{Lucia, SessionExpiresIn, SplitAdapter};
+use lucia::{Lucia, SecondFactorSettings, SessionExpiresIn, SplitAdapter, TotpEncryptionKey};
 use lucia_adapter_redis::{RedisSessionAdapter, RedisThrottleStore};
 use lucia_adapter_sea_orm::{NoSessionTable, SeaOrmAdapter, Tables};
 use lucia_axum::{LuciaLayer, Quota};
@@ -41,6 +46,8 @@ pub mod db;
 mod html;
 pub mod mail;
 pub mod oauth;
+mod passkeys;
+pub mod second_factor;
 mod web;
 
 /// User attribute columns.
@@ -83,9 +90,16 @@ pub type Auth = Lucia<DemoAdapter, UserAttributes, SessionAttributes>;
 pub type AuthRequest = lucia_axum::AuthRequest<Auth>;
 /// The guard for pages and actions of signed-in users (others go to `/login`).
 pub type SignedIn = lucia_axum::SignedIn<Auth>;
+/// What the second step of a two-step sign-in extracts: the pending sign-in's cookie.
+pub type PendingSecondFactor = lucia_axum::PendingSecondFactor<Auth>;
 
 /// The default database: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://lucia-demo.db?mode=rwc";
+
+/// The passkey origin without `--passkey-origin` or a public origin: the demo's default
+/// address under the name `localhost`, a secure context with a domain (an IP address cannot
+/// be a WebAuthn relying-party id).
+pub const DEFAULT_PASSKEY_ORIGIN: &str = "http://localhost:3000";
 
 /// The prefix of the demo's keys in Redis.
 pub const REDIS_KEY_PREFIX: &str = "lucia-demo";
@@ -146,6 +160,22 @@ pub struct Config {
     /// The secret the OAuth flow cookie's key is derived from (at least 32 characters; the
     /// same on every instance). `None`: a random key per start.
     pub oauth_cookie_key: Option<String>,
+    /// The key that encrypts TOTP secrets at rest (`LUCIA_TOTP_KEY`: base64 of 32 bytes; the
+    /// same on every instance). `None`: the key in [`totp_key_file`](Self::totp_key_file).
+    pub totp_key: Option<TotpEncryptionKey>,
+    /// Where the TOTP key is kept when [`totp_key`](Self::totp_key) is not given, made on the
+    /// first start if missing (32 random bytes in base64, readable by its owner only). `None`:
+    /// [`second_factor::DEFAULT_TOTP_KEY_FILE`] beside the SQLite file, or in the working
+    /// directory with a server database. Production mode needs one of the two set.
+    pub totp_key_file: Option<std::path::PathBuf>,
+    /// The exact origin passkeys are used from (`http://localhost:3000`,
+    /// `https://example.com`). `None`: the [public origin](Self::public_origin), else
+    /// [`DEFAULT_PASSKEY_ORIGIN`].
+    pub passkey_origin: Option<url::Url>,
+    /// The WebAuthn relying-party id passkeys are bound to: the origin's host or a registrable
+    /// domain above it (it cannot change later without losing every passkey). `None`: the
+    /// passkey origin's host.
+    pub passkey_rp_id: Option<String>,
 }
 
 /// The default [`Config::mail_from`].
@@ -174,6 +204,10 @@ impl Default for Config {
             mail_from: DEFAULT_MAIL_FROM.to_owned(),
             oauth_providers: Vec::new(),
             oauth_cookie_key: None,
+            totp_key: None,
+            totp_key_file: None,
+            passkey_origin: None,
+            passkey_rp_id: None,
         }
     }
 }
@@ -195,6 +229,10 @@ impl std::fmt::Debug for Config {
             .field("mail_from", &self.mail_from)
             .field("oauth_providers", &self.oauth_providers)
             .field("oauth_cookie_key", &self.oauth_cookie_key.as_ref().map(|_| REDACTED))
+            .field("totp_key", &self.totp_key.as_ref().map(|_| REDACTED))
+            .field("totp_key_file", &self.totp_key_file)
+            .field("passkey_origin", &self.passkey_origin)
+            .field("passkey_rp_id", &self.passkey_rp_id)
             .finish()
     }
 }
@@ -312,6 +350,16 @@ pub enum StartError {
     /// A sign-in provider could not be set up (its settings, or its discovery).
     #[error(transparent)]
     OAuth(#[from] oauth::OAuthSetupError),
+    /// The passkey origin has no host.
+    #[error("the passkey origin must be an http(s) origin with a host, such as http://localhost:3000")]
+    PasskeyOrigin,
+    /// The passkeys' relying party does not fit its origin (an id that is not the origin's
+    /// host or a domain above it, or an origin neither https nor localhost).
+    #[error("passkeys: {0}")]
+    Passkey(#[from] lucia_axum::passkey::lucia_passkey::PasskeyError),
+    /// The TOTP encryption key could not be read or made.
+    #[error(transparent)]
+    TotpKey(#[from] second_factor::TotpKeyError),
 }
 
 /// The demo, built and not yet serving: what [`serve`] runs.
@@ -322,6 +370,8 @@ pub struct Demo {
     pub auth: Auth,
     /// The mailer (its link origin is set by [`serve`] unless configured).
     pub mails: mail::Mails,
+    /// The passkey ceremonies (their abandoned ones are swept by [`serve`]).
+    passkeys: passkeys::DemoPasskeys,
 }
 
 /// Connects, migrates, and returns the application: its router, lucia and mailer.
@@ -338,11 +388,17 @@ pub async fn build(config: &Config) -> Result<Demo, StartError> {
         if config.smtp_url.is_none() {
             return Err(StartError::Production("--smtp-url: mail is written to files only in development"));
         }
+        if config.totp_key.is_none() && config.totp_key_file.is_none() {
+            return Err(StartError::Production(
+                "LUCIA_TOTP_KEY or --totp-key-file: a TOTP key made beside the database is easily lost",
+            ));
+        }
     }
     let mails = mail::Mails::new(config.smtp_url.as_deref(), &config.mail_dir, &config.mail_from)?;
     if let Some(origin) = &config.public_origin {
         mails.set_link_origin(&origin.to_string());
     }
+    let totp_key = second_factor::encryption_key(config)?;
     let adapter = connect_stores(config).await?;
     let env = if config.production { lucia::Env::Prod } else { lucia::Env::Dev };
     // With sessions in Redis, sign-in attempts are counted there too, so that every instance
@@ -355,7 +411,8 @@ pub async fn build(config: &Config) -> Result<Demo, StartError> {
         .env(env)
         .session_expires_in(config.session_expires_in)
         .password_policy(accounts::password_policy())
-        .email(accounts::email_settings());
+        .email(accounts::email_settings())
+        .second_factor(SecondFactorSettings::new(second_factor::ISSUER, totp_key));
     if let Some(store) = throttle {
         builder = builder.sign_in_throttle(store);
     }
@@ -386,14 +443,34 @@ pub async fn build(config: &Config) -> Result<Demo, StartError> {
         layer = layer.csrf_exempt(path);
     }
     let hardening = Hardening::new(config.production, providers.authorization_origins());
+    let (passkey_rp_id, passkey_origin) = passkey_relying_party(config)?;
+    let (passkeys, passkey_routes) = passkeys::routes(&auth, &passkey_rp_id, passkey_origin.clone())?;
+    let passkey_origin = passkey_origin.origin().ascii_serialization();
     let router = router()
         .merge(provider_routes)
+        .merge(passkey_routes)
         .layer(layer)
+        .layer(Extension(passkeys.clone()))
         .layer(Extension(mails.clone()))
-        .layer(Extension(providers))
+        .layer(Extension(web::SignInOptions { providers, passkey_origin: passkey_origin.into() }))
         .with_state(auth.clone())
         .layer(middleware::from_fn_with_state(hardening, log_and_harden));
-    Ok(Demo { router, auth, mails })
+    Ok(Demo { router, auth, mails, passkeys })
+}
+
+/// The passkeys' relying party: its id and origin, from the settings (see
+/// [`Config::passkey_origin`]).
+fn passkey_relying_party(config: &Config) -> Result<(String, url::Url), StartError> {
+    let origin = match (&config.passkey_origin, &config.public_origin) {
+        (Some(origin), _) => origin.clone(),
+        (None, Some(public)) => url::Url::parse(&public.to_string()).map_err(|_| StartError::PasskeyOrigin)?,
+        (None, None) => url::Url::parse(DEFAULT_PASSKEY_ORIGIN).map_err(|_| StartError::PasskeyOrigin)?,
+    };
+    let id = match &config.passkey_rp_id {
+        Some(id) => id.clone(),
+        None => origin.host_str().ok_or(StartError::PasskeyOrigin)?.to_owned(),
+    };
+    Ok((id, origin))
 }
 
 /// The database, migrated, and Redis if configured: everything in SQL, or users and keys in
@@ -404,20 +481,28 @@ async fn connect_stores(config: &Config) -> Result<DemoAdapter, StartError> {
     let db = connect(&config.database_url).await?;
     let (user, key) = (db::user::Entity, lucia_adapter_sea_orm::entity::key::Entity);
     let token = lucia_adapter_sea_orm::entity::token::Entity;
+    let (totp, recovery_code) =
+        (lucia_adapter_sea_orm::entity::totp::Entity, lucia_adapter_sea_orm::entity::recovery_code::Entity);
+    let (passkey, passkey_challenge) =
+        (lucia_adapter_sea_orm::entity::passkey::Entity, lucia_adapter_sea_orm::entity::passkey_challenge::Entity);
     match &config.redis_url {
         None => {
             db::Migrator::up(&db, None).await?;
             db::ensure_session_table(&db).await?;
             let tables = Tables { user, key, session: db::session::Entity };
-            let adapter = SeaOrmAdapter::new(db, tables)?.with_tokens(token)?;
+            let adapter = SeaOrmAdapter::new(db, tables)?
+                .with_tokens(token)?
+                .with_second_factor(totp, recovery_code)?
+                .with_passkeys(passkey, passkey_challenge)?;
             // The tables against the entities, now rather than as a 500 on the first request.
             adapter.check().await?;
             // A SQLite file: the tables SeaORM migrated, through lucia-adapter-sqlite (reads
             // in place, no thread hop per query). Opening it is a few milliseconds of file I/O.
             if let Some(path) = sqlite_file(&config.database_url) {
                 let tables = lucia_adapter_sqlite::Tables::new("user", "key", "session");
-                let builder = lucia_adapter_sqlite::SqliteAdapter::builder().tables(tables);
-                let sqlite = builder.token_table("token").open(path)?;
+                let builder = lucia_adapter_sqlite::SqliteAdapter::builder().tables(tables).token_table("token");
+                let builder = builder.second_factor_tables("totp", "recovery_code");
+                let sqlite = builder.passkey_tables("passkey", "passkey_challenge").open(path)?;
                 drop(adapter);
                 return Ok(DemoAdapter::Sqlite(sqlite));
             }
@@ -425,7 +510,10 @@ async fn connect_stores(config: &Config) -> Result<DemoAdapter, StartError> {
         }
         Some(redis_url) => {
             db::UserMigrator::up(&db, None).await?;
-            let users = SeaOrmAdapter::new(db, Tables { user, key, session: NoSessionTable })?.with_tokens(token)?;
+            let users = SeaOrmAdapter::new(db, Tables { user, key, session: NoSessionTable })?
+                .with_tokens(token)?
+                .with_second_factor(totp, recovery_code)?
+                .with_passkeys(passkey, passkey_challenge)?;
             users.check().await?;
             let sessions = RedisSessionAdapter::builder().key_prefix(REDIS_KEY_PREFIX).connect(redis_url).await?;
             Ok(DemoAdapter::Split(SplitAdapter::new(users, sessions)))
@@ -467,8 +555,10 @@ fn router() -> Router<Auth> {
     Router::new()
         .route("/", get(web::home))
         .route("/style.css", get(web::stylesheet))
+        .route("/passkeys.js", get(web::passkey_script))
         .route("/signup", get(web::signup_page).post(web::signup))
         .route("/login", get(web::login_page).post(web::login))
+        .route("/login/second-factor", get(second_factor::second_step_page).post(second_factor::second_step))
         .route("/logout", post(web::logout))
         .route("/account", get(web::account))
         .route("/account/sessions/revoke", post(web::revoke_session))
@@ -476,12 +566,19 @@ fn router() -> Router<Auth> {
         .route("/account/password", post(web::change_password))
         .route("/account/delete", post(web::delete_account))
         .route("/account/methods/unlink", post(web::unlink_method))
+        .route("/account/totp", post(second_factor::enrol))
+        .route("/account/totp/confirm", post(second_factor::confirm))
+        .route("/account/totp/disable", post(second_factor::disable))
+        .route("/account/recovery-codes", post(second_factor::regenerate_recovery_codes))
+        .route("/account/passkeys/rename", post(passkeys::rename))
+        .route("/account/passkeys/remove", post(passkeys::remove))
         .route("/verify-email", get(web::verify_email_page).post(web::verify_email))
         .route("/verify-email/resend", post(web::resend_code))
         .route("/forgot-password", get(web::forgot_password_page).post(web::forgot_password))
         .route("/reset-password", get(web::reset_password_page).post(web::reset_password))
         .route("/api/signup", post(api::signup))
         .route("/api/login", post(api::login))
+        .route("/api/login/second-factor", post(api::login_second_factor))
         .route("/api/me", get(api::me))
         .route("/api/verify-email", post(api::verify_email))
         .route("/api/verify-email/resend", post(api::resend_code))
@@ -536,19 +633,21 @@ async fn log_and_harden(State(hardening): State<Hardening>, request: Request, ne
 }
 
 /// Serves the demo on `listener` until `shutdown` completes, then finishes open requests.
-/// Deletes dead sessions and expired codes and links at start and every [`SWEEP_EVERY`]
-/// meanwhile (each instance of the demo sweeps; sweeps are idempotent), and stops sweeping at
-/// shutdown. Links in mails point to `--public-origin`, or else to the listener's address.
+/// Deletes dead sessions, expired codes and links, and abandoned passkey ceremonies at start
+/// and every [`SWEEP_EVERY`] meanwhile (each instance of the demo sweeps; sweeps are
+/// idempotent), and stops sweeping at shutdown. Links in mails point to `--public-origin`, or
+/// else to the listener's address.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     demo: Demo,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let Demo { router, auth, mails } = demo;
+    let Demo { router, auth, mails, passkeys } = demo;
     if let Ok(address) = listener.local_addr() {
         mails.set_link_origin(&format!("http://{address}"));
     }
     let sweeper = auth.spawn_session_sweeper(SWEEP_EVERY);
+    let ceremony_sweeper = tokio::spawn(passkeys::sweep_ceremonies(passkeys, SWEEP_EVERY));
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     // A sweep in progress finishes first, within reason: a store that does not answer must
@@ -556,6 +655,8 @@ pub async fn serve(
     if tokio::time::timeout(SWEEP_STOP_TIMEOUT, sweeper.stop()).await.is_err() {
         tracing::warn!("a session sweep was still running at shutdown; not waiting for it");
     }
+    // One statement, idempotent: stopping it midway loses nothing.
+    ceremony_sweeper.abort();
     result
 }
 
@@ -601,10 +702,12 @@ mod tests {
         let config = Config {
             database_url: "postgres://app:s3cret@db/app".into(),
             redis_url: Some("redis://:s3cret@cache:6379".into()),
+            totp_key: Some(TotpEncryptionKey::from_bytes([0x5a; 32])),
             ..Config::default()
         };
         let shown = format!("{config:?}");
         assert!(!shown.contains("s3cret") && shown.contains("redis://:REDACTED@cache:6379"), "{shown}");
+        assert!(shown.contains(r#"totp_key: Some("REDACTED")"#) && !shown.contains("90, 90"), "{shown}");
     }
 
     #[test]

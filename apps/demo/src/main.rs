@@ -11,6 +11,7 @@ Usage: lucia-demo [--port PORT] [--host ADDRESS] [--database-url URL] [--redis-u
                   [--public-origin ORIGIN] [--allowed-hosts HOSTS] [--trusted-proxy-header NAME]
                   [--sign-in-burst N]
                   [--smtp-url URL] [--mail-dir DIR] [--mail-from ADDRESS]
+                  [--totp-key-file PATH] [--passkey-origin ORIGIN] [--passkey-rp-id DOMAIN]
                   [--production] [--lucia-v2-compat]
 
   --port PORT            port to listen on (env PORT; default 3000)
@@ -45,8 +46,20 @@ Usage: lucia-demo [--port PORT] [--host ADDRESS] [--database-url URL] [--redis-u
                          (env MAIL_DIR; default ./lucia-demo-mail)
   --mail-from ADDRESS    sender of the demo's mail (env MAIL_FROM;
                          default \"lucia demo <no-reply@localhost>\")
+  --totp-key-file PATH   file holding the key that encrypts TOTP secrets at rest (base64 of 32
+                         bytes), made with a new random key on the first start if missing
+                         (env TOTP_KEY_FILE; default lucia-demo-totp.key beside the SQLite file,
+                         or in the working directory with a server database); keep it safe:
+                         without it, authenticator apps stop working (recovery codes still do)
+  --passkey-origin ORIGIN
+                         the exact origin passkeys are used from (env PASSKEY_ORIGIN; default:
+                         --public-origin, else http://localhost:PORT: open the demo there, not
+                         at 127.0.0.1, to use passkeys)
+  --passkey-rp-id DOMAIN the WebAuthn relying-party id passkeys are bound to: the origin's host
+                         or a registrable domain above it; changing it later loses every
+                         passkey (env PASSKEY_RP_ID; default: the passkey origin's host)
   --production           Secure cookies, https origin, Strict-Transport-Security (env PRODUCTION=1);
-                         needs --public-origin and --smtp-url
+                         needs --public-origin, --smtp-url, and LUCIA_TOTP_KEY or --totp-key-file
   --lucia-v2-compat      share the database with a Lucia v2 application: session ids stored in
                          clear, as Lucia v2 does (env LUCIA_V2_COMPAT=1); by default they are
                          stored as their SHA-256
@@ -60,6 +73,11 @@ redirect URL <public origin>/login/<provider>/callback with the provider):
                          GitHub (/login/github)
   OAUTH_COOKIE_KEY       secret (32+ characters) the sign-in flow cookie's key is derived
                          from; the same on every instance (default: a random key per start)
+
+Secrets (environment only):
+  LUCIA_TOTP_KEY         the key that encrypts TOTP secrets at rest: base64 of 32 bytes
+                         (openssl rand -base64 32), the same on every instance; takes the place
+                         of --totp-key-file
 
 Logs go to stderr; RUST_LOG=debug|info|warn|error sets the level.";
 
@@ -82,6 +100,9 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
     let mut smtp_url = env("SMTP_URL");
     let mut mail_dir = env("MAIL_DIR").map(std::path::PathBuf::from);
     let mut mail_from = env("MAIL_FROM");
+    let mut totp_key_file = env("TOTP_KEY_FILE").map(std::path::PathBuf::from);
+    let mut passkey_origin = env("PASSKEY_ORIGIN");
+    let mut passkey_rp_id = env("PASSKEY_RP_ID");
     let flag = |name: &str| env(name).is_some_and(|v| v == "1" || v == "true");
     let mut production = flag("PRODUCTION");
     let mut lucia_v2_compat = flag("LUCIA_V2_COMPAT");
@@ -105,14 +126,33 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
             "--smtp-url" => smtp_url = Some(value()?),
             "--mail-dir" => mail_dir = Some(value()?.into()),
             "--mail-from" => mail_from = Some(value()?),
+            "--totp-key-file" => totp_key_file = Some(value()?.into()),
+            "--passkey-origin" => passkey_origin = Some(value()?),
+            "--passkey-rp-id" => passkey_rp_id = Some(value()?),
             "--production" => production = true,
             "--lucia-v2-compat" => lucia_v2_compat = true,
             other => return Err(format!("unknown argument {other} (see --help)")),
         }
     }
-    let port = port.parse().map_err(|_| format!("invalid port {port}"))?;
-    let public_origin = match public_origin {
+    let port: u16 = port.parse().map_err(|_| format!("invalid port {port}"))?;
+    let public_origin: Option<lucia::Origin> = match public_origin {
         Some(origin) => Some(origin.parse().map_err(|e| format!("invalid public origin {origin}: {e}"))?),
+        None => None,
+    };
+    // Passkeys need a domain (not an IP address) and a secure context: `localhost` is both.
+    let passkey_origin = match (passkey_origin, &public_origin) {
+        (Some(origin), _) => origin,
+        (None, Some(public)) => public.to_string(),
+        (None, None) => format!("http://localhost:{port}"),
+    };
+    let passkey_origin =
+        url::Url::parse(&passkey_origin).map_err(|e| format!("invalid passkey origin {passkey_origin}: {e}"))?;
+    let totp_key = match env("LUCIA_TOTP_KEY") {
+        // Not the value in the message: it is a secret.
+        Some(key) => Some(
+            lucia::TotpEncryptionKey::from_base64(&key)
+                .map_err(|_| "LUCIA_TOTP_KEY is not base64 of 32 bytes (openssl rand -base64 32)".to_owned())?,
+        ),
         None => None,
     };
     let allowed_hosts = match allowed_hosts {
@@ -142,6 +182,10 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
         mail_from: mail_from.unwrap_or(defaults.mail_from.clone()),
         oauth_providers,
         oauth_cookie_key: env("OAUTH_COOKIE_KEY"),
+        totp_key,
+        totp_key_file,
+        passkey_origin: Some(passkey_origin),
+        passkey_rp_id,
         ..defaults
     };
     Ok(Some(Options { host, port, config }))
@@ -204,6 +248,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let passkey_origin = options.config.passkey_origin.as_ref().map(|origin| origin.origin().ascii_serialization());
     match listener.local_addr() {
         Ok(address) => tracing::info!(
             database = %redact_database_url(&options.config.database_url),
@@ -211,6 +256,7 @@ async fn main() -> ExitCode {
             lucia_v2_compat = options.config.lucia_v2_compat,
             trusted_proxy_header = options.config.trusted_proxy_header.as_deref(),
             sign_in_burst = options.config.sign_in_burst,
+            passkey_origin = passkey_origin.as_deref(),
             mail = %demo.mails.folder().map_or_else(
                 || format!("SMTP {}", options.config.smtp_url.as_deref().map_or_else(String::new, redact_database_url)),
                 |folder| format!("written to {} (no --smtp-url)", folder.display()),

@@ -6,12 +6,22 @@ use axum::extract::Query;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
+use lucia_axum::SignInStep;
 use serde::Deserialize;
 
 use crate::accounts::{self, Client, Credentials, EmailFlowError, PROVIDER, SignInError, SignUpError};
 use crate::mail::Mails;
 use crate::oauth::{self, Providers, UnlinkError};
-use crate::{AuthRequest, SignedIn, html};
+
+/// What the pages offer to sign in with besides a password (a request extension): the
+/// providers, and passkeys, which work at one origin only.
+#[derive(Debug, Clone)]
+pub struct SignInOptions {
+    pub providers: Providers,
+    /// The passkeys' origin (`http://localhost:3000`), as `window.location.origin` says it.
+    pub passkey_origin: std::sync::Arc<str>,
+}
+use crate::{AuthRequest, SessionAttributes, SignedIn, html};
 
 /// A failure shown as a page.
 pub struct PageError(StatusCode, String);
@@ -57,7 +67,7 @@ impl IntoResponse for PageError {
     }
 }
 
-type PageResult = Result<Response, PageError>;
+pub(crate) type PageResult = Result<Response, PageError>;
 
 /// `?notice=<code>`: fixed messages, so nothing from the URL is echoed.
 #[derive(Debug, Default, Deserialize)]
@@ -84,6 +94,14 @@ impl Notice {
             }
             "linked" => "The provider account is linked: you can sign in with it now.",
             "unlinked" => "That sign-in method has been removed.",
+            "passkey-added" => "Your passkey has been added: you can sign in with it now.",
+            "passkey-renamed" => "The passkey has been renamed.",
+            "passkey-removed" => {
+                "The passkey has been removed. It may stay on your device, where it no longer works here."
+            }
+            "totp-off" => "Your authenticator app is turned off: your password alone signs you in now.",
+            "totp-already-on" => "Your authenticator app is already set up.",
+            "sign-in-expired" => "That sign-in took too long or was tried too often. Please sign in again.",
             _ => return None,
         })
     }
@@ -103,7 +121,7 @@ impl Notice {
     }
 }
 
-fn page(status: StatusCode, template: &impl Template) -> Response {
+pub(crate) fn page(status: StatusCode, template: &impl Template) -> Response {
     match template.render() {
         Ok(html) => (status, Html(html)).into_response(),
         // Only a failing `Display` of a value can get here: nothing a request controls.
@@ -115,7 +133,7 @@ fn page(status: StatusCode, template: &impl Template) -> Response {
 }
 
 /// A form page again with a failure next to the form; a `429` says when to retry.
-fn form_page(status: StatusCode, retry_after: Option<u64>, form: &impl Template) -> Response {
+pub(crate) fn form_page(status: StatusCode, retry_after: Option<u64>, form: &impl Template) -> Response {
     let mut response = page(status, form);
     if let Some(seconds) = retry_after {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
@@ -125,6 +143,12 @@ fn form_page(status: StatusCode, retry_after: Option<u64>, form: &impl Template)
 
 pub async fn stylesheet() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("style.css")).into_response()
+}
+
+/// The script of "Add a passkey" and "Sign in with a passkey" (a file: the pages' CSP allows
+/// no inline script).
+pub async fn passkey_script() -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("passkeys.js")).into_response()
 }
 
 pub async fn not_found(auth: AuthRequest) -> PageResult {
@@ -189,7 +213,7 @@ pub async fn signup(
 
 pub async fn login_page(
     auth: AuthRequest,
-    Extension(providers): Extension<Providers>,
+    Extension(options): Extension<SignInOptions>,
     Query(notice): Query<Notice>,
 ) -> PageResult {
     if auth.validate().await?.is_some() {
@@ -200,24 +224,31 @@ pub async fn login_page(
         };
         return Ok(Redirect::to(&location).into_response());
     }
-    let form = html::Credentials::sign_in(notice.message(), "", notice.error()).with_providers(providers.list());
+    let form = html::Credentials::sign_in(notice.message(), "", notice.error())
+        .with_providers(options.providers.list())
+        .with_passkeys(&options.passkey_origin);
     Ok(page(StatusCode::OK, &form))
 }
 
 /// Checks the password and starts a session in one step (safe against a password change
-/// racing it), ends the session this browser had, and sets the new cookie.
+/// racing it), ends the session this browser had, and sets the new cookie; a user with an
+/// authenticator app gets no session yet but the pending sign-in's cookie, and the code form.
 pub async fn login(
     auth: AuthRequest,
     client: Client,
-    Extension(providers): Extension<Providers>,
+    Extension(options): Extension<SignInOptions>,
     Form(credentials): Form<Credentials>,
 ) -> PageResult {
     match try_sign_in(&auth, &client, &credentials).await? {
-        Ok(()) => Ok(Redirect::to("/account").into_response()),
+        Ok(SignInStep::SignedIn(_)) => Ok(Redirect::to("/account").into_response()),
+        Ok(SignInStep::SecondFactorRequired(pending)) => {
+            Ok((pending, Redirect::to("/login/second-factor")).into_response())
+        }
         Err(failure) => {
             let message = failure.to_string();
             let form = html::Credentials::sign_in(None, &credentials.username, Some(&message))
-                .with_providers(providers.list());
+                .with_providers(options.providers.list())
+                .with_passkeys(&options.passkey_origin);
             Ok(form_page(failure.status(), failure.retry_after(), &form))
         }
     }
@@ -228,13 +259,15 @@ async fn try_sign_in(
     auth: &AuthRequest,
     client: &Client,
     credentials: &Credentials,
-) -> Result<Result<(), SignInError>, PageError> {
+) -> Result<Result<SignInStep<crate::Auth>, SignInError>, PageError> {
     if let Err(failure) = accounts::check_sign_in_input(&credentials.username, &credentials.password) {
         return Ok(Err(failure));
     }
     let attributes = client.session_attributes();
-    match auth.sign_in(PROVIDER, &credentials.username, Some(&credentials.password), attributes).await {
-        Ok(_) => Ok(Ok(())),
+    let signed_in =
+        auth.sign_in_with_second_factor(PROVIDER, &credentials.username, Some(&credentials.password), attributes);
+    match signed_in.await {
+        Ok(step) => Ok(Ok(step)),
         Err(error) => match SignInError::from_auth(error)? {
             SignInError::Internal(error) => Err(error.into()),
             failure => Ok(Err(failure)),
@@ -251,13 +284,13 @@ pub async fn logout(auth: AuthRequest) -> PageResult {
 /// address is not verified yet goes to `/verify-email` first.
 pub async fn account(
     SignedIn { session, auth, .. }: SignedIn,
-    Extension(providers): Extension<Providers>,
+    Extension(options): Extension<SignInOptions>,
     Query(notice): Query<Notice>,
 ) -> PageResult {
     if session.user.attributes.needs_verification() {
         return Ok(Redirect::to("/verify-email").into_response());
     }
-    account_page(&auth, &providers, &session, StatusCode::OK, notice.message(), notice.error(), None).await
+    account_page(&auth, &options, &session, StatusCode::OK, notice.message(), notice.error(), None).await
 }
 
 /// The code form, for a signed-in user whose address is not verified yet (others go to their
@@ -300,7 +333,7 @@ fn mail_folder(mails: &Mails) -> Option<String> {
 #[derive(Default, Deserialize)]
 #[serde(default)]
 pub struct CodeForm {
-    code: String,
+    pub code: String,
 }
 
 pub async fn verify_email(
@@ -393,10 +426,10 @@ pub async fn reset_password(auth: AuthRequest, Form(form): Form<ResetForm>) -> P
         Err(error) => Err(EmailFlowError::from_rate_limit(error)?),
     };
     let failure = match outcome {
-        Ok(_) => {
+        Ok(user) => {
             // This browser's session (if any) ended with the others: drop its cookie.
             auth.sign_out().await?;
-            return Ok(Redirect::to("/login?notice=password-reset").into_response());
+            return Ok(after_password_reset(&auth, &user.user_id).await);
         }
         Err(EmailFlowError::Internal(error)) => return Err(error.into()),
         Err(failure) => failure,
@@ -412,9 +445,26 @@ pub async fn reset_password(auth: AuthRequest, Form(form): Form<ResetForm>) -> P
     Ok(form_page(failure.status(), failure.retry_after(), &page))
 }
 
-async fn account_page(
+/// After a password reset: the sign-in page, or, for an account with passkeys, the list of
+/// them to review (whoever had the account may have added one; a password reset does not
+/// remove passkeys). Could the list not be read, the sign-in page all the same: the password
+/// is reset.
+async fn after_password_reset(auth: &AuthRequest, user_id: &str) -> Response {
+    match crate::passkeys::rows(auth.lucia(), user_id).await {
+        Ok(passkeys) if !passkeys.is_empty() => {
+            page(StatusCode::OK, &html::PasswordReset { signed_in: None, passkeys: &passkeys })
+        }
+        Ok(_) => Redirect::to("/login?notice=password-reset").into_response(),
+        Err(error) => {
+            tracing::warn!(%error, user_id, "passkeys not listed after a password reset");
+            Redirect::to("/login?notice=password-reset").into_response()
+        }
+    }
+}
+
+pub(crate) async fn account_page(
     auth: &AuthRequest,
-    providers: &Providers,
+    options: &SignInOptions,
     session: &lucia::Session<crate::UserAttributes, crate::SessionAttributes>,
     status: StatusCode,
     notice: Option<&str>,
@@ -425,21 +475,29 @@ async fn account_page(
     let mut sessions = auth.lucia().get_all_user_sessions(&session.user.user_id).await?;
     // This device first, then the most recent.
     sessions.sort_by_key(|s| (s.handle != session.handle, std::cmp::Reverse(s.attributes.created_at)));
-    let methods = oauth::methods(auth.lucia(), &session.user.user_id, providers).await?;
-    let account = html::Account::new(session, &sessions, notice, error, password_error);
-    Ok(page(status, &account.with_methods(&methods, providers.list())))
+    let user_id = &session.user.user_id;
+    let methods = oauth::methods(auth.lucia(), user_id, &options.providers).await?;
+    let second_factor = match auth.lucia().has_second_factor(user_id).await? {
+        true => Some(auth.lucia().recovery_codes_left(user_id).await?),
+        false => None,
+    };
+    let account = html::Account::new(session, &sessions, notice, error, password_error)
+        .with_methods(&methods, options.providers.list())
+        .with_second_factor(second_factor)
+        .with_passkeys(crate::passkeys::rows(auth.lucia(), user_id).await?, &options.passkey_origin);
+    Ok(page(status, &account))
 }
 
 /// The account page with a `429` for a current password the per-account throttle refused,
 /// and `Retry-After` saying when to try again.
 async fn throttled_account_page(
     auth: &AuthRequest,
-    providers: &Providers,
+    options: &SignInOptions,
     session: &lucia::Session<crate::UserAttributes, crate::SessionAttributes>,
     failure: &SignInError,
 ) -> PageResult {
     let mut response =
-        account_page(auth, providers, session, failure.status(), None, Some(&failure.to_string()), None).await?;
+        account_page(auth, options, session, failure.status(), None, Some(&failure.to_string()), None).await?;
     if let Some(seconds) = failure.retry_after() {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
@@ -478,7 +536,10 @@ pub async fn revoke_session(
 pub async fn revoke_other_sessions(SignedIn { session: current, auth, .. }: SignedIn, client: Client) -> PageResult {
     let user_id = &current.user.user_id;
     auth.lucia().invalidate_all_user_sessions(user_id).await?;
-    auth.start_session(user_id, client.session_attributes()).await?;
+    // The fresh session keeps the time of the sign-in it replaces: no credential was given, so
+    // it must not count as a recent sign-in (adding a passkey asks for one).
+    let attributes = SessionAttributes { created_at: current.attributes.created_at, ..client.session_attributes() };
+    auth.start_session(user_id, attributes).await?;
     Ok(Redirect::to("/account?notice=others-revoked").into_response())
 }
 
@@ -491,7 +552,7 @@ pub struct PasswordForm {
 
 pub async fn change_password(
     SignedIn { session: current, auth, .. }: SignedIn,
-    Extension(providers): Extension<Providers>,
+    Extension(options): Extension<SignInOptions>,
     client: Client,
     Form(form): Form<PasswordForm>,
 ) -> PageResult {
@@ -501,16 +562,15 @@ pub async fn change_password(
         Ok(_) => {}
         Err(SignInError::Internal(error)) => return Err(error.into()),
         Err(failure @ SignInError::TooManyAttempts(_)) => {
-            return throttled_account_page(&auth, &providers, &current, &failure).await;
+            return throttled_account_page(&auth, &options, &current, &failure).await;
         }
         Err(_) => {
             let error = Some("Your current password is not correct.");
-            return account_page(&auth, &providers, &current, StatusCode::BAD_REQUEST, None, error, None).await;
+            return account_page(&auth, &options, &current, StatusCode::BAD_REQUEST, None, error, None).await;
         }
     }
     if let Err(failure) = accounts::check_new_password(&form.new_password, username) {
-        return account_page(&auth, &providers, &current, failure.status(), None, None, Some(&failure.to_string()))
-            .await;
+        return account_page(&auth, &options, &current, failure.status(), None, None, Some(&failure.to_string())).await;
     }
     // The new password (if the password policy takes it) and the end of every session (this
     // one included), atomically; no sign-in that checked the old password survives it.
@@ -518,8 +578,7 @@ pub async fn change_password(
         Ok(_) => {}
         Err(lucia::Error::PasswordRejected(rejection)) => {
             let message = rejection.to_string();
-            return account_page(&auth, &providers, &current, StatusCode::BAD_REQUEST, None, None, Some(&message))
-                .await;
+            return account_page(&auth, &options, &current, StatusCode::BAD_REQUEST, None, None, Some(&message)).await;
         }
         Err(error) => return Err(error.into()),
     }
@@ -535,18 +594,18 @@ pub struct DeleteForm {
 
 pub async fn delete_account(
     SignedIn { session: current, auth, .. }: SignedIn,
-    Extension(providers): Extension<Providers>,
+    Extension(options): Extension<SignInOptions>,
     Form(form): Form<DeleteForm>,
 ) -> PageResult {
     match accounts::check_password(auth.lucia(), &current.user.attributes.username, &form.password).await {
         Ok(_) => {}
         Err(SignInError::Internal(error)) => return Err(error.into()),
         Err(failure @ SignInError::TooManyAttempts(_)) => {
-            return throttled_account_page(&auth, &providers, &current, &failure).await;
+            return throttled_account_page(&auth, &options, &current, &failure).await;
         }
         Err(_) => {
             let error = Some("That password is not correct; your account was not deleted.");
-            return account_page(&auth, &providers, &current, StatusCode::BAD_REQUEST, None, error, None).await;
+            return account_page(&auth, &options, &current, StatusCode::BAD_REQUEST, None, error, None).await;
         }
     }
     auth.lucia().delete_user(&current.user.user_id).await?;
@@ -566,7 +625,7 @@ pub struct UnlinkForm {
 /// in (then the account page says so, `409`).
 pub async fn unlink_method(
     SignedIn { session: current, auth, .. }: SignedIn,
-    Extension(providers): Extension<Providers>,
+    Extension(options): Extension<SignInOptions>,
     Form(form): Form<UnlinkForm>,
 ) -> PageResult {
     match oauth::unlink(auth.lucia(), &current.user.user_id, &form.key).await {
@@ -578,7 +637,7 @@ pub async fn unlink_method(
                 _ => StatusCode::NOT_FOUND,
             };
             let message = failure.to_string();
-            account_page(&auth, &providers, &current, status, None, Some(&message), None).await
+            account_page(&auth, &options, &current, status, None, Some(&message), None).await
         }
     }
 }

@@ -3,7 +3,8 @@
 //! 10 KB, NUL and control bytes, non-UTF-8 bytes, look-alikes, duplicates) and bad JSON
 //! fields. Each is a 4xx (or, for a page, the redirect to sign in: signed out), never a 5xx;
 //! the database is unchanged; and no secret (password, stored hash, session token,
-//! verification code, reset link, the database's password) appears in a response or in
+//! verification code, reset link, TOTP secret, recovery code, pending sign-in token, the
+//! database's password) appears in a response or in
 //! what `tracing` records meanwhile at TRACE from every target (`log` records included),
 //! from every thread: this test binary's one global subscriber writes them all to a buffer.
 
@@ -74,9 +75,15 @@ async fn send_raw(app: &App, request: &[u8]) -> (u16, String) {
     (status, text)
 }
 
-/// A request with these header lines (name, raw value) and body; `Host` is the app's unless
-/// given.
+/// A request with these header lines (name, raw value) and a JSON body; `Host` is the app's
+/// unless given.
 fn request(app: &App, method: &str, path: &str, headers: &[(&str, &[u8])], body: &[u8]) -> Vec<u8> {
+    let json: &[(&str, &[u8])] = if body.is_empty() { &[] } else { &[("Content-Type", b"application/json")] };
+    request_with_body(app, method, path, &[headers, json].concat(), body)
+}
+
+/// A request with these header lines (the body's `Content-Type` among them) and body.
+fn request_with_body(app: &App, method: &str, path: &str, headers: &[(&str, &[u8])], body: &[u8]) -> Vec<u8> {
     let mut out = format!("{method} {path} HTTP/1.1\r\n").into_bytes();
     if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
         out.extend_from_slice(format!("Host: {}\r\n", app.base.strip_prefix("http://").unwrap()).as_bytes());
@@ -85,9 +92,6 @@ fn request(app: &App, method: &str, path: &str, headers: &[(&str, &[u8])], body:
         out.extend_from_slice(format!("{name}: ").as_bytes());
         out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
-    }
-    if !body.is_empty() {
-        out.extend_from_slice(b"Content-Type: application/json\r\n");
     }
     out.extend_from_slice(format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()).as_bytes());
     out.extend_from_slice(body);
@@ -120,7 +124,7 @@ fn bad_values(real: &str) -> Vec<(&'static str, Vec<u8>)> {
 /// Every row of the demo's tables, as text.
 async fn rows(db: &sea_orm::DatabaseConnection) -> Vec<String> {
     let mut rows = Vec::new();
-    for table in ["user", "key", "session", "token"] {
+    for table in ["user", "key", "session", "token", "totp", "recovery_code", "passkey", "passkey_challenge"] {
         let sql = format!(r#"SELECT coalesce(string_agg(t::text, '|' ORDER BY t::text), '') FROM "{table}" t"#);
         let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
         rows.push(row.try_get_by_index::<String>(0).unwrap());
@@ -175,6 +179,21 @@ async fn malformed_requests_are_4xx_change_nothing_and_leak_no_secret() {
         let forgot = api.post(app.url("/api/forgot-password")).json(&json!({ "email": email })).send().await.unwrap();
         assert_eq!(forgot.status(), StatusCode::ACCEPTED);
         let reset_token = link_token(&reset_link(&app.nth_mail_to(&email, 2).await));
+        // An authenticator app, set up in a browser session: its secret, a recovery code and a
+        // pending sign-in's token are secrets too.
+        let browser = app.browser();
+        let form = [("username", username.as_str()), ("password", PASSWORD)];
+        assert_eq!(browser.post(app.url("/login")).form(&form).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+        let enrolment = browser.post(app.url("/account/totp")).send().await.unwrap().text().await.unwrap();
+        let totp_secret: String =
+            enrolment.split(r#"id="totp-secret">"#).nth(1).unwrap().split('<').next().unwrap().into();
+        let totp_secret: String = totp_secret.split_whitespace().collect();
+        let code_now = common::totp_code(&totp_secret, common::now_seconds());
+        let confirm = browser.post(app.url("/account/totp/confirm")).form(&[("code", &code_now)]).send().await.unwrap();
+        let codes = confirm.text().await.unwrap();
+        let recovery_code = codes.split("<li><code>").nth(1).unwrap().split('<').next().unwrap().to_owned();
+        let pending = api.post(app.url("/api/login")).json(&credentials).send().await.unwrap();
+        let pending_token = pending.json::<Value>().await.unwrap()["pending_token"].as_str().unwrap().to_owned();
 
         let db = sea_orm::Database::connect(database_url).await.unwrap();
         let before = rows(&db).await;
@@ -194,6 +213,23 @@ async fn malformed_requests_are_4xx_change_nothing_and_leak_no_secret() {
             add(
                 format!("page with a {label} cookie"),
                 request(&app, "GET", "/account", &page, b""),
+                signed_out_or_client_error,
+            );
+            // The second step of a sign-in with a bad pending sign-in cookie: its form may be
+            // shown (it reveals and changes nothing; the cookie is checked when a code is sent),
+            // and sending it is refused.
+            let pending_cookie = [b"auth_session_pending=".as_slice(), &value].concat();
+            let pending = [("Accept", BROWSER_ACCEPT.as_bytes()), ("Cookie", &pending_cookie), ("Origin", &origin)];
+            add(
+                format!("the second step's form with a {label} pending cookie"),
+                request(&app, "GET", "/login/second-factor", &pending, b""),
+                |status| status == 200 || signed_out_or_client_error(status),
+            );
+            let code =
+                [pending.as_slice(), &[("Content-Type", b"application/x-www-form-urlencoded".as_slice())]].concat();
+            add(
+                format!("the second step with a {label} pending cookie"),
+                request_with_body(&app, "POST", "/login/second-factor", &code, b"code=123456"),
                 signed_out_or_client_error,
             );
             let api_cookie = [("Cookie", session_cookie.as_slice())];
@@ -226,6 +262,18 @@ async fn malformed_requests_are_4xx_change_nothing_and_leak_no_secret() {
                 ("sign-in password", "/api/login", json!({ "username": username, "password": text }).to_string()),
                 ("reset token", "/api/reset-password", json!({ "token": text, "password": PASSWORD }).to_string()),
                 ("verification code", "/api/verify-email", json!({ "code": text }).to_string()),
+                (
+                    "pending sign-in token",
+                    "/api/login/second-factor",
+                    json!({ "pending_token": text, "code": "123456" }).to_string(),
+                ),
+                (
+                    "passkey sign-in ceremony",
+                    "/passkeys/sign-in/finish",
+                    json!({ "ceremony": text, "credential": { "id": text, "rawId": text, "type": "public-key" } })
+                        .to_string(),
+                ),
+                ("passkey name", "/passkeys/register/finish", json!({ "ceremony": text, "name": text }).to_string()),
             ];
             let authorized = format!("Bearer {bearer}").into_bytes();
             for (field, path, body) in fields {
@@ -263,6 +311,9 @@ async fn malformed_requests_are_4xx_change_nothing_and_leak_no_secret() {
             ("stored session id", stored_ids[1].clone()),
             ("verification code", code),
             ("reset token", reset_token),
+            ("TOTP secret", totp_secret),
+            ("recovery code", recovery_code),
+            ("pending sign-in token", pending_token),
             ("database password", DATABASE_PASSWORD.to_owned()),
         ];
         (responses, secrets)

@@ -5,7 +5,8 @@
 //! a whole password reset from the "forgot password" link to signing in with the new password;
 //! "Sign in with oidc" through a real local OpenID Connect provider (its login and consent
 //! pages), landing signed in with the provider listed as a sign-in method that cannot be
-//! removed while it is the only one.
+//! removed while it is the only one; an authenticator app set up and asked for at sign-in; a
+//! passkey added and signed in with through a virtual authenticator.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them); skipped without
 //! them unless `LUCIA_TEST_REQUIRE_BROWSER=1` (see [`Browser::start`]).
@@ -15,6 +16,7 @@ mod common;
 use common::browser::Browser;
 use common::smtp::SmtpServer;
 use common::{App, cookie_token, email_of, unique_name};
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -269,4 +271,136 @@ async fn sign_in_with_oidc_in_chromium() {
     assert_eq!(refusal, "This is your only way to sign in. Link another one before removing it.");
     assert!(browser.text("#sign-in-methods").await.contains(&name), "still linked");
     browser.assert_accessible().await;
+}
+
+/// Signs `name` up in Chromium at `url` (the sign-up page) with the emailed code, landing on
+/// the account page.
+async fn sign_up_in(browser: &Browser, app: &App, url: &str, name: &str, password: &str) {
+    browser.goto(url).await;
+    browser.fill("#username", name).await;
+    browser.fill("#email", &email_of(name)).await;
+    browser.fill("#password", &format!("{password}\u{E007}")).await;
+    browser.wait_for_path("/verify-email").await;
+    browser.fill("#code", &format!("{}\u{E007}", app.nth_code(&email_of(name), 1).await)).await;
+    browser.wait_for_path("/account?notice=email-verified").await;
+}
+
+/// Sets up an authenticator app from the account page (the secret typed from the page, as a
+/// person with an app that cannot scan would), sees the recovery codes once, signs out, and
+/// signs in with the password and then the app's code.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_step_sign_in_with_an_authenticator_app_in_chromium() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = App::start().await;
+    let name = unique_name();
+    let password = "a long enough password";
+    sign_up_in(&browser, &app, &app.url("/signup"), &name, password).await;
+    assert!(browser.text("#totp-status").await.starts_with("Off."));
+
+    browser.click("#totp-enrol").await;
+    browser.wait_for_path("/account/totp").await;
+    assert_eq!(browser.text("h1").await, "Set up an authenticator app");
+    let secret = browser.text("#totp-secret").await;
+    assert_eq!(secret.split_whitespace().collect::<String>().len(), 32, "{secret}");
+    let qr =
+        browser.script("const svg = document.querySelector('.qr svg'); return svg.getBoundingClientRect().width").await;
+    assert!(qr.as_f64().is_some_and(|width| width >= 150.0), "the QR code is drawn: {qr}");
+    browser.assert_accessible().await;
+    browser.screenshot("demo-totp-enrol.png").await;
+    browser.fill("#code", &format!("{}\u{E007}", common::totp_code(&secret, common::now_seconds()))).await;
+    browser.wait_for_path("/account/totp/confirm").await;
+    let codes =
+        browser.script("return [...document.querySelectorAll('#recovery-codes code')].map(c => c.textContent)").await;
+    assert_eq!(codes.as_array().map(Vec::len), Some(10), "{codes}");
+    browser.assert_accessible().await;
+    browser.screenshot("demo-recovery-codes.png").await;
+    browser.click("main a.button").await;
+    browser.wait_for_path("/account").await;
+    assert!(browser.text("#totp-status").await.contains("10 recovery codes left."));
+    browser.assert_accessible().await;
+    browser.script("document.getElementById('two-step').scrollIntoView()").await;
+    browser.screenshot("demo-account-two-step.png").await;
+
+    browser.click("header form[action='/logout'] button").await;
+    browser.wait_for_path("/login?notice=signed-out").await;
+    browser.fill("#username", &name).await;
+    browser.fill("#password", &format!("{password}\u{E007}")).await;
+    browser.wait_for_path("/login/second-factor").await;
+    browser.assert_accessible().await;
+    browser.screenshot("demo-second-step.png").await;
+    // The next step's code: the confirmation used this step's, and a code works once.
+    browser.fill("#code", &format!("{}\u{E007}", common::totp_code(&secret, common::now_seconds() + 30))).await;
+    browser.wait_for_path("/account").await;
+    assert_eq!(browser.text("#account-username").await, name);
+}
+
+/// With a virtual authenticator (WebDriver's WebAuthn extension) in Chromium at `localhost`:
+/// "Add a passkey" on the account page (refused with a clear message once the sign-in is older
+/// than ten minutes), sign out, "Sign in with a passkey"; a password reset then names the
+/// passkey to review; at `127.0.0.1` the sign-in page links to the passkey origin.
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_with_a_passkey_in_chromium() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = App::start().await;
+    let name = unique_name();
+    let authenticator = browser.add_virtual_authenticator().await;
+    sign_up_in(&browser, &app, &app.localhost_url("/signup"), &name, "a long enough password").await;
+    assert_eq!(browser.text("#passkey-list").await, "You have no passkeys yet.");
+    browser.fill("#passkey-name", "Chromium").await;
+    browser.click("#passkey-add").await;
+    browser.wait_for_path("/account?notice=passkey-added").await;
+    let list = browser.text("#passkey-list").await;
+    assert!(list.contains("Chromium") && list.contains("never"), "{list}");
+    assert_eq!(browser.virtual_credentials(&authenticator).await.len(), 1, "the authenticator holds it");
+    browser.assert_accessible().await;
+    browser.script("document.getElementById('passkeys').scrollIntoView()").await;
+    browser.screenshot("demo-passkeys.png").await;
+
+    // Eleven minutes after signing in (the session's start moved back), adding another asks
+    // for a fresh sign-in.
+    let db = app.database().await;
+    let sql = r#"UPDATE "session" SET created_at = created_at - 660000"#;
+    db.execute_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+    browser.click("#passkey-add").await;
+    let refusal = browser.wait_for_text("#passkey-error:not([hidden])").await;
+    assert!(refusal.starts_with("For your safety, adding a passkey needs a recent sign-in."), "{refusal}");
+    assert_eq!(browser.virtual_credentials(&authenticator).await.len(), 1, "no second one made");
+    browser.assert_accessible().await;
+
+    browser.click("header form[action='/logout'] button").await;
+    browser.wait_for_path("/login?notice=signed-out").await;
+    browser.assert_accessible().await;
+    browser.screenshot("demo-login-passkey.png").await;
+    browser.click("#passkey-sign-in").await;
+    browser.wait_for_path("/account").await;
+    assert_eq!(browser.text("#account-username").await, name);
+    let list = browser.text("#passkey-list").await;
+    assert!(!list.contains("never"), "its last use is shown: {list}");
+
+    // After a password reset, the page names the passkeys to review.
+    browser.click("header form[action='/logout'] button").await;
+    browser.wait_for_path("/login?notice=signed-out").await;
+    browser.click("a[href='/forgot-password']").await;
+    browser.wait_for_path("/forgot-password").await;
+    browser.fill("#email", &format!("{}\u{E007}", email_of(&name))).await;
+    browser.wait_for_text("[role=status]").await;
+    let link = common::reset_link(&app.nth_mail_to(&email_of(&name), 2).await);
+    browser.goto(&link.replacen("127.0.0.1", "localhost", 1)).await;
+    browser.fill("#password", "an even longer new passphrase\u{E007}").await;
+    let reviewed = browser.wait_for_text("#reset-passkeys").await;
+    assert!(reviewed.starts_with("Chromium"), "{reviewed}");
+    browser.assert_accessible().await;
+    browser.screenshot("demo-password-reset-passkeys.png").await;
+    // Its link leads to the account's passkeys, through the sign-in page.
+    browser.click("main a.button").await;
+    browser.wait_for_path("/login#passkeys").await;
+
+    // At another origin (127.0.0.1) the page says where passkeys work instead.
+    browser.goto(&app.url("/login")).await;
+    let shown = browser
+        .script("return ['#passkey-sign-in', '.passkey-elsewhere'].map(s => document.querySelector(s).hidden)")
+        .await;
+    assert_eq!(shown, json!([true, false]), "no passkey button, a link to the passkey origin");
+    let link = browser.script("return document.querySelector('.passkey-elsewhere a').href").await;
+    assert_eq!(link, json!(app.localhost_url("/login")));
 }

@@ -611,8 +611,9 @@ async fn a_taken_username_is_a_409_without_database_text() {
 
 #[tokio::test]
 async fn production_sends_strict_transport_security() {
-    // Production needs an origin for the links in mails and a mail server: without either, the
-    // demo does not start (rather than mail broken links or leave codes in files).
+    // Production needs an origin for the links in mails, a mail server and a TOTP key it is
+    // given: without any, the demo does not start (rather than mail broken links, leave codes in
+    // files, or make a key file that a redeploy loses).
     let db = std::env::temp_dir().join(format!("lucia-demo-prod-{}.db", lucia::generate_random_string(8)));
     let bare = lucia_demo::Config {
         production: true,
@@ -625,11 +626,12 @@ async fn production_sends_strict_transport_security() {
     for config in [
         lucia_demo::Config { smtp_url: smtp.clone(), ..bare.clone() },
         lucia_demo::Config { public_origin: Some(origin.clone()), ..bare.clone() },
+        lucia_demo::Config { public_origin: Some(origin.clone()), smtp_url: smtp.clone(), ..bare.clone() },
     ] {
         match lucia_demo::build(&config).await {
             Err(error @ lucia_demo::StartError::Production(_)) => assert!(error.to_string().starts_with("production")),
             Err(other) => panic!("unexpected {other}"),
-            Ok(_) => panic!("production started without an origin or a mail server"),
+            Ok(_) => panic!("production started without an origin, a mail server or a TOTP key"),
         }
     }
     let config =
@@ -710,6 +712,16 @@ async fn runs_on_server(variable: &str) {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(other_session_handles(&account).len(), 1, "the API session is listed too");
         assert!(!account.contains(&token), "by handle, not by token");
+        // The second factor in SeaORM's tables: set up, then asked for at sign-in.
+        let (secret, _) = enrol_totp(&app, &browser).await;
+        let other = app.browser();
+        password_step(&app, &other, &username).await;
+        let code = common::totp_code(&secret, common::now_seconds() + 30);
+        assert_eq!(location(&second_step(&app, &other, &code).await), "/account");
+        // A passkey ceremony kept in SeaORM's challenge table.
+        let started = other.post(app.url("/passkeys/register/start")).send().await.unwrap();
+        assert_eq!(started.status(), StatusCode::OK);
+        assert!(started.json::<Value>().await.unwrap()["options"]["publicKey"]["challenge"].is_string());
     })
     .await;
     fresh.drop_and_resume(outcome).await;
@@ -1200,4 +1212,406 @@ async fn a_stalled_database_is_a_503_and_the_demo_recovers() {
     })
     .await;
     fresh.drop_and_resume(outcome).await;
+}
+
+/// The text between `start` and the next `end` in `html`.
+fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let rest = &html[html.find(start).unwrap_or_else(|| panic!("no {start} in {html}")) + start.len()..];
+    &rest[..rest.find(end).unwrap()]
+}
+
+/// The recovery codes on a page that shows them.
+fn recovery_codes(html: &str) -> Vec<String> {
+    let list = between(html, r#"<ol class="codes" id="recovery-codes">"#, "</ol>");
+    let codes: Vec<String> =
+        list.split("<li><code>").skip(1).map(|item| item.split('<').next().unwrap().to_owned()).collect();
+    assert_eq!(codes.len(), 10, "{list}");
+    codes
+}
+
+/// A code of the secret's that is not valid now (nor a step either side).
+fn wrong_totp_code(secret: &str) -> String {
+    let now = common::now_seconds();
+    let valid: Vec<String> = [now - 30, now, now + 30].iter().map(|t| common::totp_code(secret, *t)).collect();
+    (0..).map(|n| format!("{:06}", 123_456 + n)).find(|code| !valid.contains(code)).unwrap()
+}
+
+/// Sets up an authenticator app for the signed-in `browser`: returns its secret (base32) and
+/// the recovery codes.
+async fn enrol_totp(app: &App, browser: &Client) -> (String, Vec<String>) {
+    let response = post_form(browser, &app.url("/account/totp"), &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "no-store", "the secret is not cached");
+    let html = response.text().await.unwrap();
+    assert!(html.contains(r#"<svg role="img" aria-label="QR code for your authenticator app""#), "{html}");
+    let secret: String = between(&html, r#"<code class="secret" id="totp-secret">"#, "<").split_whitespace().collect();
+    assert_eq!(secret.len(), 32, "160 bits in base32");
+    // A wrong first code: the form again, the secret not shown twice.
+    let response = post_form(browser, &app.url("/account/totp/confirm"), &[("code", &wrong_totp_code(&secret))]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let html = response.text().await.unwrap();
+    assert!(html.contains(r#"role="alert""#) && html.contains("That code is not right."), "{html}");
+    assert!(!html.contains(&secret[..8]) && !html.contains("<svg"), "{html}");
+    let code = common::totp_code(&secret, common::now_seconds());
+    let response = post_form(browser, &app.url("/account/totp/confirm"), &[("code", &code)]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let codes = recovery_codes(&response.text().await.unwrap());
+    (secret, codes)
+}
+
+/// The password step of a user with an authenticator app: no session, the pending cookie, the
+/// code form next; returns the pending cookie's value.
+async fn password_step(app: &App, browser: &Client, name: &str) -> String {
+    let response = sign_in(app, browser, name, PASSWORD).await;
+    assert_eq!((response.status(), location(&response)), (StatusCode::SEE_OTHER, "/login/second-factor"));
+    let cookies = set_cookies(&response);
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    assert!(cookies[0].contains("; HttpOnly") && cookies[0].contains("; SameSite=Lax"), "{cookies:?}");
+    let pending = cookies[0].split(';').next().unwrap().strip_prefix("auth_session_pending=").unwrap().to_owned();
+    assert_eq!(pending.len(), 40);
+    pending
+}
+
+async fn second_step(app: &App, browser: &Client, code: &str) -> Response {
+    post_form(browser, &app.url("/login/second-factor"), &[("code", code)]).await
+}
+
+#[tokio::test]
+async fn an_authenticator_app_is_asked_for_at_sign_in_and_recovery_codes_work_once() {
+    let app = App::start().await;
+    let name = unique_name();
+    let browser = app.browser();
+    sign_up(&app, &browser, &name).await;
+    let (_, account) = page(&browser, &app.url("/account")).await;
+    assert!(account.contains(r#"id="totp-enrol""#), "{account}");
+    let (secret, codes) = enrol_totp(&app, &browser).await;
+    let (_, account) = page(&browser, &app.url("/account")).await;
+    assert!(account.contains("10 recovery codes left."), "{account}");
+    // Set up already: a second enrolment is refused (it would replace nothing).
+    let response = post_form(&browser, &app.url("/account/totp"), &[]).await;
+    assert_eq!(location(&response), "/account?notice=totp-already-on");
+
+    // The password alone is no longer a sign-in: a pending sign-in, which is no session.
+    let other = app.browser();
+    let pending = password_step(&app, &other, &name).await;
+    assert_eq!(page(&other, &app.url("/account")).await, (StatusCode::SEE_OTHER, "/login".into()));
+    let as_session = app.api().get(app.url("/api/me")).header(AUTHORIZATION, format!("Bearer {pending}"));
+    assert_eq!(as_session.send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let as_cookie = app.browser().get(app.url("/account")).header(COOKIE, format!("auth_session={pending}"));
+    assert_eq!(location(&as_cookie.send().await.unwrap()), "/login");
+    let (status, form) = page(&other, &app.url("/login/second-factor")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains(r#"<label for="code">"#) && form.contains(r#"autocomplete="one-time-code""#), "{form}");
+    // A wrong code: the form again, 401, as a wrong password.
+    let response = second_step(&app, &other, &wrong_totp_code(&secret)).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(response.text().await.unwrap().contains("That code is not right."));
+    // The app's code (the next step's: the confirmation used this one) signs in.
+    let code = common::totp_code(&secret, common::now_seconds() + 30);
+    let response = second_step(&app, &other, &code).await;
+    assert_eq!((response.status(), location(&response)), (StatusCode::SEE_OTHER, "/account"));
+    let cookies = set_cookies(&response);
+    assert!(cookies.iter().any(|c| c.starts_with("auth_session_pending=;") && c.contains("Max-Age=0")), "{cookies:?}");
+    assert!(cookies.iter().any(|c| c.starts_with("auth_session=") && cookie_token(c).len() == 40), "{cookies:?}");
+    assert_eq!(page(&other, &app.url("/account")).await.0, StatusCode::OK);
+    // The pending sign-in is used up; the same code is refused on a new one (no replay).
+    let third = app.browser();
+    let response = post_form(&third, &app.url("/login/second-factor"), &[("code", &code)]).await;
+    assert_eq!(location(&response), "/login", "no pending sign-in: back to the password");
+    password_step(&app, &third, &name).await;
+    assert_eq!(second_step(&app, &third, &code).await.status(), StatusCode::UNAUTHORIZED, "replayed");
+
+    // A recovery code signs in once (typed in capitals, without dashes).
+    let typed = codes[0].replace('-', "").to_uppercase();
+    let response = second_step(&app, &third, &typed).await;
+    assert_eq!(location(&response), "/account");
+    let fourth = app.browser();
+    password_step(&app, &fourth, &name).await;
+    assert_eq!(second_step(&app, &fourth, &codes[0]).await.status(), StatusCode::UNAUTHORIZED, "used up");
+    let (_, account) = page(&browser, &app.url("/account")).await;
+    assert!(account.contains("9 recovery codes left."), "{account}");
+
+    // New recovery codes, with a code: the old ones stop working.
+    let response = post_form(&browser, &app.url("/account/recovery-codes"), &[("code", "not a code")]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().contains("That code is not right."));
+    let response = post_form(&browser, &app.url("/account/recovery-codes"), &[("code", &codes[1])]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let new_codes = recovery_codes(&response.text().await.unwrap());
+    assert!(new_codes.iter().all(|code| !codes.contains(code)));
+    assert_eq!(second_step(&app, &fourth, &codes[2]).await.status(), StatusCode::UNAUTHORIZED, "an old code");
+    assert_eq!(location(&second_step(&app, &fourth, &new_codes[0]).await), "/account");
+
+    // Turning it off takes a code; then the password alone signs in again.
+    let response = post_form(&browser, &app.url("/account/totp/disable"), &[("code", &codes[3])]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "an old recovery code");
+    assert!(response.text().await.unwrap().contains(r#"id="totp-status"><span class="tag">on</span>"#));
+    let response = post_form(&browser, &app.url("/account/totp/disable"), &[("code", &new_codes[1])]).await;
+    assert_eq!(location(&response), "/account?notice=totp-off");
+    let response = sign_in(&app, &app.browser(), &name, PASSWORD).await;
+    assert_eq!(location(&response), "/account");
+}
+
+#[tokio::test]
+async fn the_api_signs_in_in_two_steps() {
+    let app = App::start().await;
+    let name = unique_name();
+    let browser = app.browser();
+    sign_up(&app, &browser, &name).await;
+    let (secret, codes) = enrol_totp(&app, &browser).await;
+    let api = app.api();
+    let credentials = json!({ "username": name, "password": PASSWORD });
+    let response = api.post(app.url("/api/login")).json(&credentials).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["second_factor_required"], true);
+    assert!(answer.get("token").is_none(), "{answer}");
+    let pending = answer["pending_token"].as_str().unwrap().to_owned();
+    let step = |code: &str| {
+        let body = json!({ "pending_token": pending, "code": code });
+        api.post(app.url("/api/login/second-factor")).json(&body).send()
+    };
+    let response = step(&wrong_totp_code(&secret)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let error = response.json::<Value>().await.unwrap()["error"].as_str().unwrap().to_owned();
+    assert!(error.starts_with("That code is not right."), "{error}");
+    let response = step(&codes[0]).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let token = response.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let me = api.get(app.url("/api/me")).header(AUTHORIZATION, format!("Bearer {token}")).send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    // Used up.
+    let response = step(&codes[1]).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let error = response.json::<Value>().await.unwrap()["error"].as_str().unwrap().to_owned();
+    assert!(error.contains("Please sign in again."), "{error}");
+}
+
+/// The user id on the account page.
+async fn user_id_of(app: &App, browser: &Client) -> String {
+    let (_, account) = page(browser, &app.url("/account")).await;
+    between(&account, "<dt>User id</dt><dd><code>", "<").to_owned()
+}
+
+/// A passkey row for `user_id`, as a registration stores it (the credential itself is not
+/// read by the pages).
+async fn insert_passkey(app: &App, user_id: &str, id: &str, name: &str) {
+    let db = app.database().await;
+    let sql = format!(
+        r#"INSERT INTO passkey (id, user_id, name, credential, counter, backup_eligible, backup_state, created_at, last_used_at)
+           VALUES ('{id}', '{user_id}', '{name}', '{{}}', 0, 1, 1, 1795655076154, NULL)"#
+    );
+    db.execute_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+}
+
+#[tokio::test]
+async fn passkeys_are_listed_renamed_and_removed_but_never_the_last_way_in() {
+    let app = App::start().await;
+    let (name, other) = (unique_name(), unique_name());
+    let browser = app.browser();
+    sign_up(&app, &browser, &name).await;
+    let user_id = user_id_of(&app, &browser).await;
+    let other_browser = app.browser();
+    sign_up(&app, &other_browser, &other).await;
+    let other_id = user_id_of(&app, &other_browser).await;
+    insert_passkey(&app, &user_id, "cGFzc2tleS1vbmU", "Laptop").await;
+    insert_passkey(&app, &user_id, "cGFzc2tleS10d28", "Phone <b>").await;
+    insert_passkey(&app, &other_id, "b3RoZXItdXNlcg", "Not yours").await;
+
+    let (_, account) = page(&browser, &app.url("/account")).await;
+    let list = between(&account, r#"<table id="passkey-list">"#, "</table>");
+    assert!(
+        list.contains("<td>Laptop <span class=\"tag\">synced</span></td><td>2026-11-26 01:04 UTC</td><td>never</td>"),
+        "{list}"
+    );
+    assert!(
+        list.contains("Phone &#60;b&#62;") && !list.contains("<b>") && !list.contains("Not yours"),
+        "escaped, own only: {list}"
+    );
+    assert!(account.contains(r#"<script src="/passkeys.js" defer></script>"#));
+
+    let rename = |id: &'static str, new: &'static str| {
+        browser.post(app.url("/account/passkeys/rename")).form(&[("id", id), ("name", new)]).send()
+    };
+    assert_eq!(
+        location(&rename("cGFzc2tleS1vbmU", "  Work laptop  ").await.unwrap()),
+        "/account?notice=passkey-renamed"
+    );
+    let (_, account) = page(&browser, &app.url("/account")).await;
+    assert!(account.contains("<td>Work laptop <span"), "trimmed: {account}");
+    for (id, what) in [("b3RoZXItdXNlcg", "another user's"), ("bm8tc3VjaA", "unknown")] {
+        let response = rename(id, "Mine now").await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{what}");
+        assert!(response.text().await.unwrap().contains("That passkey is not on your account."));
+        let response = post_form(&browser, &app.url("/account/passkeys/remove"), &[("id", id)]).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{what}");
+    }
+    let (_, theirs) = page(&other_browser, &app.url("/account")).await;
+    assert!(theirs.contains("<td>Not yours <span"), "untouched: {theirs}");
+
+    // With passkeys, the password can go; then the last passkey cannot.
+    let key = format!("username:{name}");
+    let response = post_form(&browser, &app.url("/account/methods/unlink"), &[("key", &key)]).await;
+    assert_eq!(location(&response), "/account?notice=unlinked");
+    let remove = |id: &'static str| browser.post(app.url("/account/passkeys/remove")).form(&[("id", id)]).send();
+    assert_eq!(location(&remove("cGFzc2tleS1vbmU").await.unwrap()), "/account?notice=passkey-removed");
+    let response = remove("cGFzc2tleS10d28").await.unwrap();
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let body = response.text().await.unwrap();
+    assert!(body.contains(r#"role="alert""#) && body.contains("This passkey is your only way to sign in."), "{body}");
+    assert!(body.contains("Phone &#60;b&#62;"), "still listed");
+    // The JSON route would count the `email:` key as a way in: the demo does not serve it.
+    let response = browser.delete(app.url("/passkeys/cGFzc2tleS10d28")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(page(&browser, &app.url("/account")).await.1.contains("Phone &#60;b&#62;"), "still there");
+}
+
+#[tokio::test]
+async fn a_password_reset_lists_the_accounts_passkeys_to_review() {
+    let app = App::start().await;
+    let name = unique_name();
+    let browser = app.browser();
+    sign_up(&app, &browser, &name).await;
+    let user_id = user_id_of(&app, &browser).await;
+    let email = email_of(&name);
+    let reset = |n: usize| {
+        let (app, email) = (&app, &email);
+        async move {
+            let response = post_form(&app.browser(), &app.url("/forgot-password"), &[("email", email)]).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            let token = link_token(&common::reset_link(&app.nth_mail_to(email, n).await));
+            post_form(
+                &app.browser(),
+                &app.url("/reset-password"),
+                &[("token", &token), ("password", "a brand new passphrase")],
+            )
+            .await
+        }
+    };
+    // No passkeys: to the sign-in page, as before.
+    let response = reset(2).await;
+    assert_eq!(location(&response), "/login?notice=password-reset");
+    // With one: the page names it and links to the account page to review it.
+    insert_passkey(&app, &user_id, "cGFzc2tleS1vbmU", "Unknown tablet").await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let response = reset(3).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Your password has been reset"), "{html}");
+    let list = between(&html, r#"<ul id="reset-passkeys">"#, "</ul>");
+    assert!(list.contains("Unknown tablet") && list.contains("added 2026-11-26 01:04 UTC"), "{list}");
+    assert!(html.contains(r#"href="/account#passkeys""#), "{html}");
+}
+
+#[tokio::test]
+async fn second_step_codes_are_limited_per_sign_in_and_per_account() {
+    let app = App::start().await;
+    let name = unique_name();
+    let browser = app.browser();
+    sign_up(&app, &browser, &name).await;
+    let (secret, _) = enrol_totp(&app, &browser).await;
+    let attacker = app.browser();
+    password_step(&app, &attacker, &name).await;
+    let wrong = wrong_totp_code(&secret);
+    for attempt in 0..5 {
+        assert_eq!(second_step(&app, &attacker, &wrong).await.status(), StatusCode::UNAUTHORIZED, "{attempt}");
+    }
+    // One pending sign-in takes five codes; then the password is asked again.
+    let response = second_step(&app, &attacker, &wrong).await;
+    assert_eq!(location(&response), "/login?notice=sign-in-expired");
+    assert!(set_cookies(&response).iter().any(|c| c.starts_with("auth_session_pending=;")), "the cookie is dropped");
+    assert!(page(&attacker, &app.url("/login?notice=sign-in-expired")).await.1.contains("Please sign in again."));
+    // The account's code budget is spent too: a new pending sign-in waits, the right code too.
+    password_step(&app, &attacker, &name).await;
+    let right = common::totp_code(&secret, common::now_seconds() + 30);
+    for code in [&wrong, &right] {
+        let response = second_step(&app, &attacker, code).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(response.headers().contains_key("retry-after"));
+        assert!(response.text().await.unwrap().contains("Too many attempts, try again in"));
+    }
+}
+
+#[tokio::test]
+async fn abandoned_passkey_ceremonies_are_swept() {
+    let app = App::start().await;
+    let db = app.database().await;
+    let insert = |id: &str, expires: i64| {
+        let sql = format!(
+            "INSERT INTO passkey_challenge (id, user_id, state, expires) VALUES ('{id}', NULL, '{{}}', {expires})"
+        );
+        Statement::from_string(db.get_database_backend(), sql)
+    };
+    let later = (common::now_seconds() as i64 + 3600) * 1000;
+    db.execute_raw(insert("expired", 1)).await.unwrap();
+    db.execute_raw(insert("in-progress", later)).await.unwrap();
+    // Another instance on the same database sweeps at its start.
+    let _second = App::start_at(lucia_demo::Config { database_url: app.sqlite_url(), ..Default::default() }).await;
+    let ids = || async {
+        let sql = "SELECT id FROM passkey_challenge ORDER BY id";
+        let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+        rows.iter().map(|row| row.try_get_by_index::<String>(0).unwrap()).collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while ids().await != ["in-progress"] {
+        assert!(std::time::Instant::now() < deadline, "not swept: {:?}", ids().await);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn adding_a_passkey_needs_a_recent_sign_in() {
+    let app = App::start().await;
+    let name = unique_name();
+    let browser = app.browser();
+    sign_up(&app, &browser, &name).await;
+    let start = || browser.post(app.url("/passkeys/register/start")).send();
+    let response = start().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let started: Value = response.json().await.unwrap();
+    assert_eq!(started["ceremony"].as_str().map(str::len), Some(40));
+    assert!(started["options"]["publicKey"]["challenge"].is_string(), "{started}");
+    assert_eq!(started["options"]["publicKey"]["rp"]["id"], "localhost");
+    assert_eq!(started["options"]["publicKey"]["user"]["name"], name.as_str());
+
+    // Eleven minutes later (the session's start moved back), the sign-in is too old.
+    let db = app.database().await;
+    let sql = r#"UPDATE "session" SET created_at = created_at - 660000"#;
+    db.execute_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+    let refused = || async {
+        let response = start().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(response.json::<Value>().await.unwrap(), json!({ "error": "reauthentication_required" }));
+    };
+    refused().await;
+    // "Sign out everywhere else" starts a new session, but no new sign-in.
+    let response = post_form(&browser, &app.url("/account/sessions/revoke-others"), &[]).await;
+    assert_eq!(location(&response), "/account?notice=others-revoked");
+    refused().await;
+    // Signing in again does.
+    assert_eq!(location(&sign_in(&app, &browser, &name, PASSWORD).await), "/account");
+    assert_eq!(start().await.unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_provider_sign_in_of_a_user_with_an_authenticator_app_fails_closed() {
+    let Some((app, _provider)) = App::start_with_oidc().await else { return };
+    let browser = app.browser();
+    let name = unique_name();
+    sign_up(&app, &browser, &name).await;
+    let login = format!("{name}-at-provider");
+    let callback_url = app.url("/login/oidc/callback");
+    let start = browser.post(app.url("/login/oidc/link")).send().await.unwrap();
+    let callback = sign_in_at_provider(&url::Url::parse(location(&start)).unwrap(), &login, &callback_url).await;
+    assert_eq!(location(&browser.get(callback.as_str()).send().await.unwrap()), "/account?notice=linked");
+    enrol_totp(&app, &browser).await;
+
+    // Signed out, "Sign in with oidc" would skip the code: it is refused, and no session starts.
+    let other = app.browser();
+    let start = other.get(app.url("/login/oidc")).send().await.unwrap();
+    let callback = sign_in_at_provider(&url::Url::parse(location(&start)).unwrap(), &login, &callback_url).await;
+    let response = other.get(callback.as_str()).send().await.unwrap();
+    assert!(location(&response).starts_with("/login?oauth_error="), "{:?}", location(&response));
+    assert!(!set_cookies(&response).iter().any(|c| c.starts_with("auth_session=") && cookie_token(c).len() == 40));
+    assert_eq!(page(&other, &app.url("/account")).await, (StatusCode::SEE_OTHER, "/login".into()));
 }

@@ -127,6 +127,10 @@ impl Demo {
             .env("DATABASE_URL", database_url)
             .env("REDIS_URL", redis_url)
             .env("MAIL_DIR", &mail_dir)
+            // One TOTP key for both instances, from the environment: no key file is made in
+            // the working directory (the crate's, under `cargo test`).
+            .env("LUCIA_TOTP_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+            .env_remove("TOTP_KEY_FILE")
             .env("RUST_LOG", "info")
             .env_remove("PUBLIC_ORIGIN")
             .env_remove("PRODUCTION")

@@ -217,9 +217,19 @@ pub async fn run(backend: SqlBackend, name: &str, url: &str, settings: &Settings
 }
 
 async fn measure(name: &str, store: &Store, settings: &Settings, emit: &mut dyn FnMut(Record)) -> Result<(), String> {
-    // The benchmark sends no mail; the demo's mail folder goes to the temporary directory.
+    // The benchmark sends no mail; the demo's mail folder goes to the temporary directory. Nor
+    // does it use TOTP: a key of its own, so that no key file is made beside the database or
+    // in the working directory.
     let mail_dir = std::env::temp_dir().join(format!("lucia-bench-mail-{}", std::process::id()));
-    let config = Config { database_url: store.demo_url.clone(), mail_dir: mail_dir.clone(), ..Config::default() };
+    let totp_key = <[u8; 32]>::try_from(lucia::generate_random_string(32).into_bytes())
+        .map(lucia::TotpEncryptionKey::from_bytes)
+        .map_err(|_| "32 random characters are 32 bytes".to_owned())?;
+    let config = Config {
+        database_url: store.demo_url.clone(),
+        mail_dir: mail_dir.clone(),
+        totp_key: Some(totp_key),
+        ..Config::default()
+    };
     let built = lucia_demo::build(&config).await.map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir(&mail_dir);
     let auth = built.auth.clone();

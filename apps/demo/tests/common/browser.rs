@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use axum::http::Method;
 use serde_json::{Value, json};
+use thirtyfour::common::command::{Command as WebDriverCommand, ExtensionCommand};
 use thirtyfour::prelude::*;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -176,11 +178,63 @@ impl Browser {
         assert_eq!(problems, json!([]), "accessibility problems on {url}");
     }
 
+    /// Adds a virtual authenticator to the session (the W3C WebAuthn extension of WebDriver,
+    /// which chromedriver implements): a platform authenticator (CTAP2, internal) that holds
+    /// discoverable credentials and verifies the user without asking. Returns its id.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let options = json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserVerified": true,
+        });
+        let id = self.extension(Method::POST, "/webauthn/authenticator".into(), Some(options)).await;
+        id.as_str().unwrap_or_else(|| panic!("an authenticator id, not {id}")).to_owned()
+    }
+
+    /// The credentials the virtual authenticator `id` holds.
+    pub async fn virtual_credentials(&self, id: &str) -> Vec<Value> {
+        let credentials = self.extension(Method::GET, format!("/webauthn/authenticator/{id}/credentials"), None).await;
+        credentials.as_array().unwrap_or_else(|| panic!("a list, not {credentials}")).clone()
+    }
+
+    /// Sends a WebDriver extension command (`method` `/session/{id}{endpoint}`) and returns
+    /// its `value`.
+    async fn extension(&self, method: Method, endpoint: String, body: Option<Value>) -> Value {
+        let command = Extension { method, endpoint: endpoint.clone().into(), body };
+        let response = self.driver.handle().cmd(WebDriverCommand::ExtensionCommand(Box::new(command))).await;
+        let response = response.unwrap_or_else(|e| panic!("{endpoint}: {e}"));
+        response.value_json().unwrap_or_else(|e| panic!("{endpoint}: {e}"))
+    }
+
     /// Saves the current page as `name` (a PNG) in Cargo's temporary directory for tests.
     pub async fn screenshot(&self, name: &str) {
         let png = self.driver.screenshot_as_png().await.unwrap();
         let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
         std::fs::write(&path, png).unwrap();
         eprintln!("screenshot: {}", path.display());
+    }
+}
+
+/// A WebDriver command thirtyfour has no method for.
+#[derive(Debug)]
+struct Extension {
+    method: Method,
+    endpoint: std::sync::Arc<str>,
+    body: Option<Value>,
+}
+
+impl ExtensionCommand for Extension {
+    fn parameters_json(&self) -> Option<Value> {
+        self.body.clone()
+    }
+
+    fn method(&self) -> Method {
+        self.method.clone()
+    }
+
+    fn endpoint(&self) -> std::sync::Arc<str> {
+        std::sync::Arc::clone(&self.endpoint)
     }
 }

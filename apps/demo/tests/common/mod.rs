@@ -67,10 +67,16 @@ impl App {
         Some((app, provider))
     }
 
-    /// The demo built from `config` and served on `listener`.
+    /// The demo built from `config` and served on `listener`: a TOTP key of its own (no key
+    /// file) unless the test gives one, and passkeys at `http://localhost:<port>`.
     async fn serve_on(listener: tokio::net::TcpListener, mut config: Config) -> Self {
         let mail_dir = std::env::temp_dir().join(format!("lucia-demo-mail-{}", lucia::generate_random_string(12)));
         config.mail_dir = mail_dir.clone();
+        if config.totp_key.is_none() && config.totp_key_file.is_none() {
+            config.totp_key = Some(test_totp_key());
+        }
+        let port = listener.local_addr().unwrap().port();
+        config.passkey_origin.get_or_insert_with(|| url::Url::parse(&format!("http://localhost:{port}")).unwrap());
         let demo = lucia_demo::build(&config).await.expect("the demo starts");
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -88,6 +94,12 @@ impl App {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The URL at `localhost` rather than `127.0.0.1`: the origin passkeys work at (a
+    /// relying-party id is a domain, never an IP address).
+    pub fn localhost_url(&self, path: &str) -> String {
+        self.url(path).replacen("127.0.0.1", "localhost", 1)
     }
 
     /// A browser-like client: a cookie jar, `Origin` on every request (browsers send it on
@@ -145,6 +157,31 @@ impl Drop for App {
         }
         let _ = std::fs::remove_dir_all(&self.mail_dir);
     }
+}
+
+/// A random TOTP encryption key.
+pub fn test_totp_key() -> lucia::TotpEncryptionKey {
+    let bytes: [u8; 32] = lucia::generate_random_string(32).into_bytes().try_into().unwrap();
+    lucia::TotpEncryptionKey::from_bytes(bytes)
+}
+
+/// The code an authenticator app shows at `unix_seconds` for a secret in base32 (spaces
+/// ignored, as typed from the page): SHA-1, 6 digits, 30-second steps.
+pub fn totp_code(secret_base32: &str, unix_seconds: u64) -> String {
+    let secret: String = secret_base32.split_whitespace().collect();
+    let secret = totp_rs::Secret::try_from_base32(&secret).expect("a base32 secret");
+    let totp = totp_rs::Builder::new()
+        .with_secret(secret.as_ref().to_vec())
+        .with_digits(6)
+        .with_step_duration(30)
+        .build()
+        .expect("a TOTP");
+    totp.generate(unix_seconds).to_string()
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn now_seconds() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
 }
 
 /// What Chromium sends in `Accept` when it navigates.
