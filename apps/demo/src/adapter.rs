@@ -4,9 +4,10 @@
 
 use lucia::{
     Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseToken, DatabaseTotp, DatabaseUser,
-    SecondFactorAdapter, SessionAdapter, SessionUpdate, SplitAdapter, TokenAdapter, TokenKind, UserAdapter,
+    SecondFactorAdapter, SessionAdapter, SessionUpdate, SignInMethodDeletion, SplitAdapter, TokenAdapter, TokenKind,
+    UserAdapter,
 };
-use lucia::{DatabasePasskey, PasskeyAdapter, PasskeyChallenge, PasskeyDeletion, PasskeyUse};
+use lucia::{DatabasePasskey, PasskeyAdapter, PasskeyChallenge, PasskeyUse};
 use lucia_adapter_redis::RedisSessionAdapter;
 use lucia_adapter_sea_orm::{SeaOrmAdapterWithSecondFactorAndPasskeys, SeaOrmUserAdapterWithSecondFactorAndPasskeys};
 use lucia_adapter_sqlite::{SqliteAdapter, WithPasskeys};
@@ -65,6 +66,7 @@ impl UserAdapter for DemoAdapter {
         fn update_key(&self, key_id: &str, hashed_password: Option<&str>) -> ();
         fn replace_key_password(&self, key_id: &str, current: &str, new: &str) -> bool;
         fn delete_key(&self, key_id: &str) -> ();
+        fn delete_key_unless_last(&self, user_id: &str, key_id: &str, uncounted_providers: &[&str]) -> SignInMethodDeletion;
         fn delete_keys_by_user_id(&self, user_id: &str) -> ();
         fn delete_expired_tokens(&self, now_ms: i64) -> u64;
     }
@@ -121,7 +123,7 @@ impl PasskeyAdapter for DemoAdapter {
         fn get_user_passkeys(&self, user_id: &str) -> Vec<DatabasePasskey>;
         fn record_passkey_use(&self, passkey_id: &str, passkey_use: PasskeyUse) -> bool;
         fn rename_passkey(&self, user_id: &str, passkey_id: &str, name: &str) -> bool;
-        fn delete_passkey(&self, user_id: &str, passkey_id: &str) -> PasskeyDeletion;
+        fn delete_passkey(&self, user_id: &str, passkey_id: &str) -> SignInMethodDeletion;
         fn insert_passkey_challenge(&self, challenge: PasskeyChallenge) -> ();
         fn take_passkey_challenge(&self, challenge_id: &str) -> Option<PasskeyChallenge>;
         fn delete_expired_passkey_challenges(&self, now_ms: i64) -> u64;

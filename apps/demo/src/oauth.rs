@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::http::request::Parts;
-use lucia::Key;
+use lucia::{Key, SignInMethodDeletion};
 use lucia_axum::oauth::OAuthRoutes;
 use lucia_axum::oauth::lucia_oauth::{
     self, AppleClientSecret, DiscordProvider, FlowCookie, GitHubProvider, HttpClient, OidcProvider, Provider,
@@ -457,19 +457,18 @@ pub enum UnlinkError {
 }
 
 /// Removes the sign-in method `key` (`provider:subject`) of `user_id`, unless it is the last
-/// way to sign in (passkeys count). Two removals at once can each see the other way still
-/// there; the account page sends one at a time.
-pub async fn unlink(auth: &Auth, user_id: &str, key: &str, providers: &Providers) -> Result<(), UnlinkError> {
-    let methods = methods(auth, user_id, providers).await?;
-    if !methods.iter().any(|method| method.key == key) {
+/// one, in one atomic call ([`lucia::Lucia::delete_key_unless_last`]): of two removals at once,
+/// the second sees what the first left. The `email:` key is no sign-in method: it cannot be
+/// removed here and does not count as one.
+pub async fn unlink(auth: &Auth, user_id: &str, key: &str) -> Result<(), UnlinkError> {
+    let (provider, subject) = key.split_once(':').ok_or(UnlinkError::Unknown)?;
+    if provider == accounts::EMAIL_PROVIDER {
         return Err(UnlinkError::Unknown);
     }
-    if crate::passkeys::sign_in_ways(auth, user_id, providers).await? < 2 {
-        return Err(UnlinkError::LastMethod);
-    }
-    let (provider, subject) = key.split_once(':').ok_or(UnlinkError::Unknown)?;
-    match auth.delete_key(provider, subject).await {
-        Ok(()) | Err(lucia::Error::InvalidKeyId) => Ok(()),
+    match auth.delete_key_unless_last(user_id, provider, subject, &[accounts::EMAIL_PROVIDER]).await {
+        Ok(SignInMethodDeletion::Deleted) => Ok(()),
+        Ok(SignInMethodDeletion::LastSignInMethod) => Err(UnlinkError::LastMethod),
+        Ok(SignInMethodDeletion::NotFound) | Err(lucia::Error::InvalidKeyId) => Err(UnlinkError::Unknown),
         Err(error) => Err(error.into()),
     }
 }

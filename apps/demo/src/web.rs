@@ -628,7 +628,7 @@ pub async fn unlink_method(
     Extension(options): Extension<SignInOptions>,
     Form(form): Form<UnlinkForm>,
 ) -> PageResult {
-    match oauth::unlink(auth.lucia(), &current.user.user_id, &form.key, &options.providers).await {
+    match oauth::unlink(auth.lucia(), &current.user.user_id, &form.key).await {
         Ok(()) => Ok(Redirect::to("/account?notice=unlinked").into_response()),
         Err(UnlinkError::Internal(error)) => Err(error.into()),
         Err(failure) => {

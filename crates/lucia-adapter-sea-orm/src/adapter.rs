@@ -7,7 +7,7 @@ use std::future::Future;
 
 use lucia::{
     Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseToken, DatabaseUser, SessionAdapter,
-    SessionUpdate, TokenAdapter, TokenKind, UserAdapter,
+    SessionUpdate, SignInMethodDeletion, TokenAdapter, TokenKind, UserAdapter, counts_as_sign_in_method,
 };
 use sea_orm::sea_query::{
     Alias, DeleteStatement, Expr, ExprTrait, InsertStatement, JoinType, OnConflict, Order, Query, SelectStatement,
@@ -553,6 +553,90 @@ impl<Shape: HasUserTables> SeaOrmAdapter<Shape> {
                 .lock_exclusive();
             backend.build(&lock)
         })
+    }
+
+    /// Deletes the user's row `method_id` of `table` (the key table, or the passkey table)
+    /// unless it is the user's last way to sign in; `counts` says whether that row is one (a
+    /// key of an uncounted provider is not, and is always deleted). Retried on deadlocks.
+    pub(crate) async fn delete_sign_in_method(
+        &self,
+        table: &Table,
+        user_id: &str,
+        method_id: &str,
+        counts: bool,
+        uncounted_providers: &[&str],
+    ) -> Result<SignInMethodDeletion, AdapterError> {
+        let run = || self.try_delete_sign_in_method(table, user_id, method_id, counts, uncounted_providers);
+        retry_deadlocks(run).await.map_err(|((), error)| database(error))
+    }
+
+    /// One try of [`delete_sign_in_method`](Self::delete_sign_in_method): on PostgreSQL and
+    /// MySQL/MariaDB the user row is locked first, so two removals of one user's methods run
+    /// one after the other and the second counts what the first left (SQLite has one writer at
+    /// a time, taken by the `DELETE`); then the row's deletion, then a count of the user's
+    /// ways to sign in left, and a rollback if there are none.
+    async fn try_delete_sign_in_method(
+        &self,
+        table: &Table,
+        user_id: &str,
+        method_id: &str,
+        counts: bool,
+        uncounted_providers: &[&str],
+    ) -> Result<SignInMethodDeletion, ((), DbErr)> {
+        let transaction = self.rerun_on_dead_connection(|| self.db.begin()).await.map_err(|error| ((), error))?;
+        let outcome = self
+            .delete_sign_in_method_in(&transaction, table, user_id, method_id, counts, uncounted_providers)
+            .await
+            .map_err(|error| ((), error));
+        match outcome {
+            // Nothing to keep: roll back (the deletion, if it happened).
+            Ok(SignInMethodDeletion::LastSignInMethod | SignInMethodDeletion::NotFound) => {
+                let _ = transaction.rollback().await;
+                outcome
+            }
+            _ => finish(transaction, outcome).await,
+        }
+    }
+
+    async fn delete_sign_in_method_in(
+        &self,
+        transaction: &DatabaseTransaction,
+        table: &Table,
+        user_id: &str,
+        method_id: &str,
+        counts: bool,
+        uncounted_providers: &[&str],
+    ) -> Result<SignInMethodDeletion, DbErr> {
+        if let Some(lock) = self.user_lock(user_id) {
+            transaction.query_one_raw(lock).await?;
+        }
+        let of_user = |table: &Table| Expr::col(alias("user_id")).eq(id_value(table, "user_id", user_id));
+        let mut delete = delete_where_statement(table, "id", method_id);
+        delete.and_where(of_user(table));
+        if transaction.execute(&delete).await?.rows_affected() == 0 {
+            return Ok(SignInMethodDeletion::NotFound);
+        }
+        if !counts {
+            return Ok(SignInMethodDeletion::Deleted);
+        }
+        // The key ids, not a count: which keys count is decided by their provider, in Rust,
+        // alike on every backend.
+        let key = &self.user_tables().key;
+        let mut keys = Query::select();
+        keys.column(alias("id")).from(key.table_ref.clone()).and_where(of_user(key));
+        let mut left = 0;
+        for row in transaction.query_all(&keys).await? {
+            left += u64::from(counts_as_sign_in_method(&read_id(key, "id", &row, 0)?, uncounted_providers));
+        }
+        if let Some(passkeys) = self.shape.passkey_tables() {
+            let mut count = Query::select();
+            count.expr(Expr::col(alias("id")).count()).from(passkeys.passkey.table_ref.clone());
+            count.and_where(of_user(&passkeys.passkey));
+            if let Some(row) = transaction.query_one(&count).await? {
+                left += u64::try_from(row.try_get_by_index::<i64>(0)?).unwrap_or(0);
+            }
+        }
+        Ok(if left == 0 { SignInMethodDeletion::LastSignInMethod } else { SignInMethodDeletion::Deleted })
     }
 
     /// Deletes the user in one transaction, after the rows that go with it in every deletion
@@ -1258,6 +1342,19 @@ impl<Shape: HasUserTables> UserAdapter for SeaOrmAdapter<Shape> {
 
     async fn delete_key(&self, key_id: &str) -> Result<(), AdapterError> {
         self.delete_where(&self.user_tables().key, "id", key_id).await
+    }
+
+    /// One transaction, after a `SELECT ... FOR UPDATE` of the user on PostgreSQL and
+    /// MySQL/MariaDB: the key's `DELETE`, then the user's keys and passkeys left, and a
+    /// rollback if none counts.
+    async fn delete_key_unless_last(
+        &self,
+        user_id: &str,
+        key_id: &str,
+        uncounted_providers: &[&str],
+    ) -> Result<SignInMethodDeletion, AdapterError> {
+        let counts = counts_as_sign_in_method(key_id, uncounted_providers);
+        self.delete_sign_in_method(&self.user_tables().key, user_id, key_id, counts, uncounted_providers).await
     }
 
     async fn delete_keys_by_user_id(&self, user_id: &str) -> Result<(), AdapterError> {

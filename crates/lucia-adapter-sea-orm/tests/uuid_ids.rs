@@ -265,6 +265,21 @@ async fn uuid_ids_end_to_end(db: DatabaseConnection) {
     let imported = auth.create_user(imported).await;
     assert_eq!(imported.unwrap().user_id, given);
 
+    // Removing a sign-in method: the user's lock and key count find uuid users' rows.
+    {
+        use lucia::SignInMethodDeletion::{Deleted, LastSignInMethod, NotFound};
+        let remove = |user_id: &str, provider: &'static str, subject: &'static str| {
+            let (auth, user_id) = (auth.clone(), user_id.to_owned());
+            async move { auth.delete_key_unless_last(&user_id, provider, subject, &[]).await.unwrap() }
+        };
+        assert_eq!(remove(&ada.user_id, "email", "ada@example.com").await, LastSignInMethod);
+        auth.create_key(&ada.user_id, NewKey::passwordless("github", "1912")).await.unwrap();
+        assert_eq!(remove(&grace.user_id, "github", "1912").await, NotFound);
+        assert_eq!(remove("not-a-uuid", "github", "1912").await, NotFound);
+        assert_eq!(remove(&ada.user_id, "github", "1912").await, Deleted);
+        assert_eq!(auth.get_all_user_keys(&ada.user_id).await.unwrap().len(), 1);
+    }
+
     auth.delete_user(&ada.user_id).await.unwrap();
     assert!(matches!(auth.get_user(&ada.user_id).await, Err(Error::InvalidUserId)));
     assert!(matches!(auth.validate_session(signed_in.token.expose_secret()).await, Err(Error::InvalidSessionId)));

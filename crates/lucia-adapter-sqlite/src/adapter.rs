@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 
 use lucia::{
     Adapter, AdapterError, AttributeMap, DatabaseKey, DatabasePasskey, DatabaseSession, DatabaseToken, DatabaseTotp,
-    DatabaseUser, PasskeyAdapter, PasskeyChallenge, PasskeyDeletion, PasskeyUse, SecondFactorAdapter, SessionAdapter,
-    SessionUpdate, TokenAdapter, TokenKind, UserAdapter,
+    DatabaseUser, PasskeyAdapter, PasskeyChallenge, PasskeyUse, SecondFactorAdapter, SessionAdapter, SessionUpdate,
+    SignInMethodDeletion, TokenAdapter, TokenKind, UserAdapter, counts_as_sign_in_method,
 };
 use rusqlite::types::Value as Sql;
 use rusqlite::{CachedStatement, Connection, ErrorCode, Row, TransactionBehavior, ffi, params, params_from_iter};
@@ -278,8 +278,8 @@ pub(crate) struct PasskeyTables {
     /// Of one user's passkey, so that a user cannot delete another's.
     passkey_delete: String,
     passkeys_delete_by_user: String,
-    /// The user's keys and passkeys, counted in `delete_passkey`'s transaction.
-    sign_in_methods: String,
+    /// The user's passkeys, counted with its keys when one of its ways to sign in is removed.
+    passkeys_count_of_user: String,
     challenge_insert: String,
     /// One `DELETE ... RETURNING`: of concurrent takes, one gets the row.
     challenge_take: String,
@@ -287,8 +287,7 @@ pub(crate) struct PasskeyTables {
 }
 
 impl PasskeyTables {
-    /// `key` is the quoted key table, whose rows `delete_passkey` counts too.
-    pub(crate) fn new(passkey: Table, challenge: Table, key: &str) -> Self {
+    pub(crate) fn new(passkey: Table, challenge: Table) -> Self {
         let (p, c) = (&passkey.quoted, &challenge.quoted);
         Self {
             passkey_by_id: format!("SELECT {PASSKEY_COLUMNS} FROM {p} WHERE \"id\" = ?1"),
@@ -304,10 +303,7 @@ impl PasskeyTables {
             rename: format!("UPDATE {p} SET \"name\" = ?3 WHERE \"id\" = ?1 AND \"user_id\" = ?2"),
             passkey_delete: format!("DELETE FROM {p} WHERE \"id\" = ?1 AND \"user_id\" = ?2"),
             passkeys_delete_by_user: format!("DELETE FROM {p} WHERE \"user_id\" = ?1"),
-            sign_in_methods: format!(
-                "SELECT (SELECT COUNT(*) FROM {key} WHERE \"user_id\" = ?1) \
-                 + (SELECT COUNT(*) FROM {p} WHERE \"user_id\" = ?1)"
-            ),
+            passkeys_count_of_user: format!("SELECT COUNT(*) FROM {p} WHERE \"user_id\" = ?1"),
             challenge_insert: format!("INSERT INTO {c} ({CHALLENGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4)"),
             challenge_take: format!("DELETE FROM {c} WHERE \"id\" = ?1 RETURNING {CHALLENGE_COLUMNS}"),
             challenges_delete_expired_batch: format!(
@@ -327,7 +323,7 @@ impl PasskeyTables {
             &self.rename,
             &self.passkey_delete,
             &self.passkeys_delete_by_user,
-            &self.sign_in_methods,
+            &self.passkeys_count_of_user,
             &self.challenge_insert,
             &self.challenge_take,
             &self.challenges_delete_expired_batch,
@@ -347,6 +343,9 @@ pub(crate) struct UserTables {
     key_update: String,
     key_replace: String,
     key_delete: String,
+    /// Of one user's key, so that a user cannot delete another's.
+    key_delete_of_user: String,
+    key_ids_of_user: String,
     keys_delete_by_user: String,
     /// The session joined with its user: session columns first, then the user's.
     session_and_user: String,
@@ -367,6 +366,8 @@ impl UserTables {
                 "UPDATE {k} SET \"hashed_password\" = ?3 WHERE \"id\" = ?1 AND \"hashed_password\" = ?2"
             ),
             key_delete: format!("DELETE FROM {k} WHERE \"id\" = ?1"),
+            key_delete_of_user: format!("DELETE FROM {k} WHERE \"id\" = ?1 AND \"user_id\" = ?2"),
+            key_ids_of_user: format!("SELECT \"id\" FROM {k} WHERE \"user_id\" = ?1"),
             keys_delete_by_user: format!("DELETE FROM {k} WHERE \"user_id\" = ?1"),
             session_and_user: format!(
                 "SELECT {}, {} FROM {s} AS s INNER JOIN {u} AS u ON u.\"id\" = s.\"user_id\" WHERE s.\"id\" = ?1",
@@ -410,6 +411,29 @@ impl Inner {
         // Only `SqliteAdapter<WithPasskeys>` implements the passkey methods.
         self.passkeys.as_ref().ok_or_else(|| AdapterError::database("this adapter has no passkey tables"))
     }
+}
+
+/// The user's ways to sign in: its keys that count ([`counts_as_sign_in_method`]) and, with
+/// passkey tables, its passkeys.
+fn sign_in_methods_left(
+    inner: &Inner,
+    connection: &Connection,
+    user_id: &str,
+    uncounted_providers: &[String],
+) -> Result<u64, AdapterError> {
+    let uncounted: Vec<&str> = uncounted_providers.iter().map(String::as_str).collect();
+    let mut keys = connection.prepare_cached(&inner.users()?.key_ids_of_user).map_err(sqlite)?;
+    let ids = keys.query_map([user_id], |row| row.get::<_, String>(0)).map_err(sqlite)?;
+    let mut left = 0;
+    for id in ids {
+        left += u64::from(counts_as_sign_in_method(&id.map_err(sqlite)?, &uncounted));
+    }
+    if let Some(passkeys) = &inner.passkeys {
+        let mut count = connection.prepare_cached(&passkeys.passkeys_count_of_user).map_err(sqlite)?;
+        let passkeys: i64 = count.query_row([user_id], |row| row.get(0)).map_err(sqlite)?;
+        left += u64::try_from(passkeys).unwrap_or(0);
+    }
+    Ok(left)
 }
 
 /// Shared by [`SqliteAdapter`] and [`SqliteSessionAdapter`].
@@ -1277,35 +1301,44 @@ impl Store {
         .await
     }
 
-    async fn delete_passkey(&self, user_id: &str, passkey_id: &str) -> Result<PasskeyDeletion, AdapterError> {
-        let (user_id, passkey_id) = (user_id.to_owned(), passkey_id.to_owned());
+    /// Deletes the user's key or passkey `method_id` with `delete` (a `DELETE ... WHERE "id" =
+    /// ?1 AND "user_id" = ?2`) unless it is the user's last way to sign in; `counts` says
+    /// whether it is one (a key of an uncounted provider is not, and is always deleted).
+    pub(crate) async fn delete_sign_in_method(
+        &self,
+        user_id: &str,
+        method_id: &str,
+        delete: fn(&Inner) -> Result<&str, AdapterError>,
+        counts: bool,
+        uncounted_providers: &[&str],
+    ) -> Result<SignInMethodDeletion, AdapterError> {
+        let (user_id, method_id) = (user_id.to_owned(), method_id.to_owned());
+        let uncounted: Vec<String> = uncounted_providers.iter().map(|&provider| provider.to_owned()).collect();
         self.write(move |inner, connection| {
-            let tables = inner.passkeys()?;
-            // `BEGIN IMMEDIATE` takes the write lock before the count: no other deletion, in
+            // `BEGIN IMMEDIATE` takes the write lock before the count: no other removal, in
             // this process (one writer) or another, runs between the count and the commit.
             let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite)?;
             let deleted = transaction
-                .prepare_cached(&tables.passkey_delete)
+                .prepare_cached(delete(inner)?)
                 .map_err(sqlite)?
-                .execute(params![passkey_id, user_id])
+                .execute([&method_id, &user_id])
                 .map_err(sqlite)?;
             if deleted == 0 {
                 transaction.rollback().map_err(sqlite)?;
-                return Ok(PasskeyDeletion::NotFound);
+                return Ok(SignInMethodDeletion::NotFound);
             }
-            let left: i64 = transaction
-                .prepare_cached(&tables.sign_in_methods)
-                .map_err(sqlite)?
-                .query_row([&user_id], |row| row.get(0))
-                .map_err(sqlite)?;
-            if left == 0 {
+            if counts && sign_in_methods_left(inner, &transaction, &user_id, &uncounted)? == 0 {
                 transaction.rollback().map_err(sqlite)?;
-                return Ok(PasskeyDeletion::LastSignInMethod);
+                return Ok(SignInMethodDeletion::LastSignInMethod);
             }
             transaction.commit().map_err(sqlite)?;
-            Ok(PasskeyDeletion::Deleted)
+            Ok(SignInMethodDeletion::Deleted)
         })
         .await
+    }
+
+    async fn delete_passkey(&self, user_id: &str, passkey_id: &str) -> Result<SignInMethodDeletion, AdapterError> {
+        self.delete_sign_in_method(user_id, passkey_id, |inner| Ok(&inner.passkeys()?.passkey_delete), true, &[]).await
     }
 
     async fn insert_passkey_challenge(&self, challenge: PasskeyChallenge) -> Result<(), AdapterError> {
@@ -1376,6 +1409,19 @@ impl<T> UserAdapter for SqliteAdapter<T> {
 
     async fn delete_key(&self, key_id: &str) -> Result<(), AdapterError> {
         self.0.execute(|inner| Ok(&inner.users()?.key_delete), key_id).await.map(drop)
+    }
+
+    /// One `BEGIN IMMEDIATE` transaction: the key's delete, then the user's keys (and, with
+    /// passkey tables, passkeys) left, and a rollback if none counts.
+    async fn delete_key_unless_last(
+        &self,
+        user_id: &str,
+        key_id: &str,
+        uncounted_providers: &[&str],
+    ) -> Result<SignInMethodDeletion, AdapterError> {
+        let counts = counts_as_sign_in_method(key_id, uncounted_providers);
+        let delete: fn(&Inner) -> Result<&str, AdapterError> = |inner| Ok(&inner.users()?.key_delete_of_user);
+        self.0.delete_sign_in_method(user_id, key_id, delete, counts, uncounted_providers).await
     }
 
     async fn delete_keys_by_user_id(&self, user_id: &str) -> Result<(), AdapterError> {
@@ -1553,7 +1599,7 @@ impl PasskeyAdapter for SqliteAdapter<WithPasskeys> {
 
     /// One `BEGIN IMMEDIATE` transaction: the passkey's delete, then the count of the user's
     /// keys and passkeys left, and a rollback if there are none.
-    async fn delete_passkey(&self, user_id: &str, passkey_id: &str) -> Result<PasskeyDeletion, AdapterError> {
+    async fn delete_passkey(&self, user_id: &str, passkey_id: &str) -> Result<SignInMethodDeletion, AdapterError> {
         self.0.delete_passkey(user_id, passkey_id).await
     }
 

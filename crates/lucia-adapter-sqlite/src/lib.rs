@@ -115,7 +115,7 @@
 //! deletions at once cannot remove the last way to sign in.
 //!
 //! ```
-//! use lucia::{CreateUser, DatabasePasskey, Lucia, PasskeyAdapter, PasskeyDeletion};
+//! use lucia::{CreateUser, DatabasePasskey, Lucia, PasskeyAdapter, SignInMethodDeletion};
 //! use lucia_adapter_sqlite::{SqliteAdapter, WithPasskeys};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -140,7 +140,7 @@
 //! auth.adapter().insert_passkey(passkey).await?;
 //! // The user's only way to sign in: deleting it is refused.
 //! let deleted = auth.adapter().delete_passkey(&user.user_id, "Y3JlZGVudGlhbA").await?;
-//! assert_eq!(deleted, PasskeyDeletion::LastSignInMethod);
+//! assert_eq!(deleted, SignInMethodDeletion::LastSignInMethod);
 //! # drop(auth);
 //! # for suffix in ["", "-wal", "-shm"] { let _ = std::fs::remove_file(format!("{}{suffix}", path.display())); }
 //! # Ok(())
@@ -610,7 +610,7 @@ impl<T> Builder<T> {
                 challenge.require("state", Kind::Text, Some(false))?;
                 challenge.require("expires", Kind::Integer, Some(false))?;
                 // `delete_passkey` counts the user's keys too.
-                let tables = adapter::PasskeyTables::new(passkey, challenge, &schema::quote(&self.tables.key));
+                let tables = adapter::PasskeyTables::new(passkey, challenge);
                 for sql in tables.statements() {
                     writer.prepare_cached(sql).map_err(OpenError::Sqlite)?;
                 }

@@ -483,7 +483,9 @@ fn missing_or_mistyped_passkey_tables_are_refused() {
 /// application deletes the user (`ON DELETE CASCADE`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_tables_adds_the_passkey_tables_to_an_existing_database() {
-    use lucia::{DatabaseKey, DatabasePasskey, DatabaseTotp, PasskeyAdapter, PasskeyDeletion, SecondFactorAdapter};
+    use lucia::{
+        DatabaseKey, DatabasePasskey, DatabaseTotp, PasskeyAdapter, SecondFactorAdapter, SignInMethodDeletion,
+    };
     let db = TempDb::new("");
     let before = SqliteAdapter::builder().create_tables().tokens().second_factor().open(&db.path).unwrap();
     let key = DatabaseKey { id: "email:ada".into(), user_id: "ada".into(), hashed_password: None };
@@ -515,8 +517,8 @@ async fn create_tables_adds_the_passkey_tables_to_an_existing_database() {
     adapter.insert_passkey(passkey("p1", "ada")).await.unwrap();
     adapter.insert_passkey(passkey("p2", "bob")).await.unwrap();
     // Ada's key is a way to sign in: her only passkey may go, Bob's may not.
-    assert_eq!(adapter.delete_passkey("bob", "p2").await.unwrap(), PasskeyDeletion::LastSignInMethod);
-    assert_eq!(adapter.delete_passkey("ada", "p1").await.unwrap(), PasskeyDeletion::Deleted);
+    assert_eq!(adapter.delete_passkey("bob", "p2").await.unwrap(), SignInMethodDeletion::LastSignInMethod);
+    assert_eq!(adapter.delete_passkey("ada", "p1").await.unwrap(), SignInMethodDeletion::Deleted);
     drop(adapter);
     let again = SqliteAdapter::builder().create_tables().tokens().second_factor().passkeys().open(&db.path).unwrap();
     assert_eq!(again.get_passkey("p2").await.unwrap(), Some(passkey("p2", "bob")), "opening again changes nothing");
@@ -568,7 +570,7 @@ async fn wrong_passkey_rows_in_the_database_are_typed_errors() {
 /// `BEGIN IMMEDIATE` transaction, so the other connection's deletion waits for the commit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletions_through_two_adapters_keep_one_sign_in_method() {
-    use lucia::{PasskeyAdapter, PasskeyDeletion};
+    use lucia::{PasskeyAdapter, SignInMethodDeletion};
     use lucia_adapter_test::passkey_adapter::generate_passkey;
     let db = TempDb::new(&format!("{}{TOKEN_TABLE}{SECOND_FACTOR_TABLES}{PASSKEY_TABLES}", full_schema()));
     let adapters = [open_with_passkeys(&db).unwrap(), open_with_passkeys(&db).unwrap()];
@@ -583,7 +585,7 @@ async fn deletions_through_two_adapters_keep_one_sign_in_method() {
     });
     let mut deleted = 0;
     for deletion in deletions.collect::<Vec<_>>() {
-        deleted += usize::from(deletion.await.unwrap() == PasskeyDeletion::Deleted);
+        deleted += usize::from(deletion.await.unwrap() == SignInMethodDeletion::Deleted);
     }
     assert_eq!(deleted, passkeys.len() - 1);
     assert_eq!(adapters[1].get_user_passkeys("u").await.unwrap().len(), 1);

@@ -537,6 +537,8 @@ macro_rules! adapter_tests {
                 extra_concurrent_sessions_for_one_id_have_one_winner,
                 extra_concurrent_inserts_against_delete_user_cascade,
                 extra_concurrent_key_inserts_against_delete_user_and_keys,
+                extra_delete_key_unless_last_keeps_the_last_sign_in_method,
+                extra_concurrent_key_removals_keep_one_sign_in_method,
             ]
         );
     };
@@ -629,6 +631,8 @@ macro_rules! passkey_adapter_tests {
                 delete_passkey_keeps_the_last_sign_in_method,
                 concurrent_deletions_keep_one_sign_in_method,
                 delete_key_racing_delete_passkey_acts_in_one_order,
+                delete_key_unless_last_counts_passkeys,
+                delete_key_unless_last_racing_delete_passkey_keeps_one,
                 deleting_a_user_deletes_its_passkeys,
                 take_passkey_challenge_is_single_use,
                 concurrent_takes_of_a_challenge_have_one_winner,

@@ -20,8 +20,8 @@
 use std::sync::Arc;
 
 use lucia::{
-    Adapter, AdapterError, DatabasePasskey, DatabaseUser, PasskeyAdapter, PasskeyChallenge, PasskeyDeletion,
-    PasskeyUse, UserAdapter,
+    Adapter, AdapterError, DatabasePasskey, DatabaseUser, PasskeyAdapter, PasskeyChallenge, PasskeyUse,
+    SignInMethodDeletion, UserAdapter,
 };
 
 use crate::{Fixture, TestDatabase, assert_err, generate_key, generate_user, now_ms, race};
@@ -189,18 +189,18 @@ pub async fn delete_passkey_keeps_the_last_sign_in_method<F: Fixture<Adapter: Ad
     let (ada, bob) = (user_in(&*t).await, user_in(&*t).await);
     let (first, second) = (generate_passkey(&ada.id), generate_passkey(&ada.id));
     adapter.insert_passkey(first.clone()).await.unwrap();
-    assert_eq!(adapter.delete_passkey(&ada.id, &first.id).await.unwrap(), PasskeyDeletion::LastSignInMethod);
+    assert_eq!(adapter.delete_passkey(&ada.id, &first.id).await.unwrap(), SignInMethodDeletion::LastSignInMethod);
     adapter.insert_passkey(second.clone()).await.unwrap();
-    assert_eq!(adapter.delete_passkey(&bob.id, &first.id).await.unwrap(), PasskeyDeletion::NotFound);
-    assert_eq!(adapter.delete_passkey(&ada.id, "nothing").await.unwrap(), PasskeyDeletion::NotFound);
-    assert_eq!(adapter.delete_passkey(&ada.id, &first.id).await.unwrap(), PasskeyDeletion::Deleted);
+    assert_eq!(adapter.delete_passkey(&bob.id, &first.id).await.unwrap(), SignInMethodDeletion::NotFound);
+    assert_eq!(adapter.delete_passkey(&ada.id, "nothing").await.unwrap(), SignInMethodDeletion::NotFound);
+    assert_eq!(adapter.delete_passkey(&ada.id, &first.id).await.unwrap(), SignInMethodDeletion::Deleted);
     assert_eq!(adapter.get_passkey(&first.id).await.unwrap(), None);
-    assert_eq!(adapter.delete_passkey(&ada.id, &second.id).await.unwrap(), PasskeyDeletion::LastSignInMethod);
-    assert_eq!(adapter.delete_passkey(&ada.id, &first.id).await.unwrap(), PasskeyDeletion::NotFound);
+    assert_eq!(adapter.delete_passkey(&ada.id, &second.id).await.unwrap(), SignInMethodDeletion::LastSignInMethod);
+    assert_eq!(adapter.delete_passkey(&ada.id, &first.id).await.unwrap(), SignInMethodDeletion::NotFound);
 
     // A key (a password, or any other) is a way to sign in too.
     db.insert_key(&generate_key(Some(&ada.id))).await;
-    assert_eq!(adapter.delete_passkey(&ada.id, &second.id).await.unwrap(), PasskeyDeletion::Deleted);
+    assert_eq!(adapter.delete_passkey(&ada.id, &second.id).await.unwrap(), SignInMethodDeletion::Deleted);
     assert!(adapter.get_user_passkeys(&ada.id).await.unwrap().is_empty());
 }
 
@@ -217,7 +217,7 @@ pub async fn concurrent_deletions_keep_one_sign_in_method<F: Fixture<Adapter: Ad
         async move { t.adapter().delete_passkey(&user_id, &id).await.unwrap() }
     })
     .await;
-    let deleted = outcomes.iter().filter(|outcome| **outcome == PasskeyDeletion::Deleted).count();
+    let deleted = outcomes.iter().filter(|outcome| **outcome == SignInMethodDeletion::Deleted).count();
     assert_eq!(deleted, passkeys.len() - 1, "{outcomes:?}");
     assert_eq!(t.adapter().get_user_passkeys(&user.id).await.unwrap().len(), 1);
 }
@@ -252,10 +252,63 @@ pub async fn delete_key_racing_delete_passkey_acts_in_one_order<F: Fixture<Adapt
         assert_eq!(t.adapter().get_keys_by_user_id(&user.id).await.unwrap(), [], "round {round}");
         let passkeys = t.adapter().get_user_passkeys(&user.id).await.unwrap();
         match outcomes[1] {
-            Some(PasskeyDeletion::LastSignInMethod) => assert_eq!(passkeys, [passkey], "round {round}"),
-            Some(PasskeyDeletion::Deleted) => assert_eq!(passkeys, [], "round {round}"),
+            Some(SignInMethodDeletion::LastSignInMethod) => assert_eq!(passkeys, [passkey], "round {round}"),
+            Some(SignInMethodDeletion::Deleted) => assert_eq!(passkeys, [], "round {round}"),
             other => panic!("round {round}: {other:?}"),
         }
+    }
+}
+
+/// Passkeys are ways to sign in for `delete_key_unless_last` too: a key goes while a passkey
+/// remains, the passkey goes while a key remains, and the last key stays. A passkey of another
+/// user does not keep a user's last key.
+pub async fn delete_key_unless_last_counts_passkeys<F: Fixture<Adapter: Adapter + PasskeyAdapter>>(t: Arc<F>) {
+    use SignInMethodDeletion::{Deleted, LastSignInMethod};
+    let (adapter, db) = (t.adapter(), t.database());
+    let (ada, bob) = (user_in(&*t).await, user_in(&*t).await);
+    let (first, second, bob_key) =
+        (generate_key(Some(&ada.id)), generate_key(Some(&ada.id)), generate_key(Some(&bob.id)));
+    db.insert_key(&first).await;
+    db.insert_key(&bob_key).await;
+    let passkey = generate_passkey(&ada.id);
+    adapter.insert_passkey(passkey.clone()).await.unwrap();
+    assert_eq!(adapter.delete_key_unless_last(&bob.id, &bob_key.id, &[]).await.unwrap(), LastSignInMethod);
+    assert_eq!(adapter.delete_key_unless_last(&ada.id, &first.id, &[]).await.unwrap(), Deleted);
+    db.insert_key(&second).await;
+    assert_eq!(adapter.delete_passkey(&ada.id, &passkey.id).await.unwrap(), Deleted);
+    assert_eq!(adapter.delete_key_unless_last(&ada.id, &second.id, &[]).await.unwrap(), LastSignInMethod);
+    assert_eq!(adapter.get_keys_by_user_id(&ada.id).await.unwrap(), [second]);
+    assert_eq!(adapter.get_keys_by_user_id(&bob.id).await.unwrap(), [bob_key]);
+}
+
+/// `delete_key_unless_last` racing `delete_passkey`, for a user with one key and one passkey,
+/// round after round: one of them deletes, the other is refused as the last way to sign in,
+/// and the user keeps one.
+pub async fn delete_key_unless_last_racing_delete_passkey_keeps_one<F: Fixture<Adapter: Adapter + PasskeyAdapter>>(
+    t: Arc<F>,
+) {
+    for round in 0..30 {
+        let user = user_in(&*t).await;
+        let key = generate_key(Some(&user.id));
+        t.database().insert_key(&key).await;
+        let passkey = generate_passkey(&user.id);
+        t.adapter().insert_passkey(passkey.clone()).await.unwrap();
+        let outcomes = race(&t, 2, |t, i| {
+            let (user_id, key_id, passkey_id) = (user.id.clone(), key.id.clone(), passkey.id.clone());
+            async move {
+                if i == 0 {
+                    t.adapter().delete_key_unless_last(&user_id, &key_id, &[]).await.unwrap()
+                } else {
+                    t.adapter().delete_passkey(&user_id, &passkey_id).await.unwrap()
+                }
+            }
+        })
+        .await;
+        let keys = t.adapter().get_keys_by_user_id(&user.id).await.unwrap();
+        let passkeys = t.adapter().get_user_passkeys(&user.id).await.unwrap();
+        assert_eq!(keys.len() + passkeys.len(), 1, "round {round}: {outcomes:?}");
+        assert!(outcomes.contains(&SignInMethodDeletion::Deleted), "round {round}: {outcomes:?}");
+        assert!(outcomes.contains(&SignInMethodDeletion::LastSignInMethod), "round {round}: {outcomes:?}");
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use lucia::{
     Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, SessionAdapter, SessionUpdate,
-    UserAdapter,
+    SignInMethodDeletion, UserAdapter,
 };
 use serde_json::{Value, json};
 
@@ -1115,6 +1115,57 @@ pub async fn extra_delete_user_and_keys_removes_only_that_user<F: Fixture<Adapte
 /// always succeeds; each insert succeeds or, with foreign keys, is `InvalidUserId`.
 pub async fn extra_concurrent_key_inserts_against_delete_user_and_keys<F: Fixture<Adapter: Adapter>>(t: Arc<F>) {
     race_inserts_against_delete(&t, Delete::UserAndKeys).await;
+}
+
+/// `delete_key_unless_last` deletes a key of the user while another way to sign in remains,
+/// refuses the last one, leaves another user's key alone (`NotFound`), and does not count keys
+/// of uncounted providers (which it always deletes).
+pub async fn extra_delete_key_unless_last_keeps_the_last_sign_in_method<F: Fixture<Adapter: Adapter>>(t: Arc<F>) {
+    use SignInMethodDeletion::{Deleted, LastSignInMethod, NotFound};
+    let (adapter, db) = (t.adapter(), t.database());
+    let (ada, bob, ada_key, bob_key) = two_users_with_a_key_each(db).await;
+    assert_eq!(adapter.delete_key_unless_last(&ada.id, &ada_key.id, &[]).await.unwrap(), LastSignInMethod);
+    assert_eq!(adapter.delete_key_unless_last(&bob.id, &ada_key.id, &[]).await.unwrap(), NotFound);
+    assert_eq!(adapter.delete_key_unless_last(&ada.id, INVALID_ID, &[]).await.unwrap(), NotFound);
+    assert_rows!(db.keys().await, vec![ada_key.clone(), bob_key.clone()]);
+
+    let second = generate_key(Some(&ada.id));
+    db.insert_key(&second).await;
+    assert_eq!(adapter.delete_key_unless_last(&bob.id, &second.id, &[]).await.unwrap(), NotFound);
+    assert_eq!(adapter.delete_key_unless_last(&ada.id, &ada_key.id, &[]).await.unwrap(), Deleted);
+    assert_eq!(adapter.delete_key_unless_last(&ada.id, &second.id, &[]).await.unwrap(), LastSignInMethod);
+    assert_rows!(db.keys().await, vec![bob_key.clone(), second.clone()]);
+
+    // An `email:` key that only finds the user signs no one in when `email` is uncounted.
+    let email = DatabaseKey { id: format!("email:{}", ada.id), user_id: ada.id.clone(), hashed_password: None };
+    db.insert_key(&email).await;
+    assert_eq!(adapter.delete_key_unless_last(&ada.id, &second.id, &["email"]).await.unwrap(), LastSignInMethod);
+    assert_eq!(adapter.delete_key_unless_last(&ada.id, &email.id, &["email"]).await.unwrap(), Deleted);
+    db.insert_key(&email).await;
+    assert_eq!(adapter.delete_key_unless_last(&ada.id, &second.id, &["mail", "github"]).await.unwrap(), Deleted);
+    assert_rows!(db.keys().await, vec![bob_key, email]);
+}
+
+/// Two removals at once of a user's two keys with `delete_key_unless_last`, round after round:
+/// one deletes its key, the other is refused as the last way to sign in, and one key remains.
+pub async fn extra_concurrent_key_removals_keep_one_sign_in_method<F: Fixture<Adapter: Adapter>>(t: Arc<F>) {
+    for round in 0..30 {
+        let user = generate_user();
+        t.database().insert_user(&user).await;
+        let keys = [generate_key(Some(&user.id)), generate_key(Some(&user.id))];
+        for key in &keys {
+            t.database().insert_key(key).await;
+        }
+        let outcomes = race(&t, 2, |t, i| {
+            let (user_id, key_id) = (user.id.clone(), keys[i].id.clone());
+            async move { t.adapter().delete_key_unless_last(&user_id, &key_id, &[]).await.unwrap() }
+        })
+        .await;
+        let left = t.adapter().get_keys_by_user_id(&user.id).await.unwrap();
+        assert_eq!(left.len(), 1, "round {round}: {outcomes:?}");
+        assert!(outcomes.contains(&SignInMethodDeletion::Deleted), "round {round}: {outcomes:?}");
+        assert!(outcomes.contains(&SignInMethodDeletion::LastSignInMethod), "round {round}: {outcomes:?}");
+    }
 }
 
 /// Which delete [`race_inserts_against_delete`] races.

@@ -120,8 +120,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lucia::{
-    Adapter, CreateSession, DatabasePasskey, Lucia, NewSession, PasskeyAdapter, PasskeyChallenge, PasskeyDeletion,
-    PasskeyUse, SessionTokens,
+    Adapter, CreateSession, DatabasePasskey, Lucia, NewSession, PasskeyAdapter, PasskeyChallenge, PasskeyUse,
+    SessionTokens, SignInMethodDeletion,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -531,9 +531,9 @@ where
     /// user's devices, where it no longer works here.
     pub async fn remove(&self, user_id: &str, passkey_id: &str) -> Result<(), PasskeyError> {
         match self.lucia.adapter().delete_passkey(user_id, passkey_id).await? {
-            PasskeyDeletion::Deleted => Ok(()),
-            PasskeyDeletion::NotFound => Err(PasskeyError::NotFound),
-            PasskeyDeletion::LastSignInMethod => Err(PasskeyError::LastSignInMethod),
+            SignInMethodDeletion::Deleted => Ok(()),
+            SignInMethodDeletion::NotFound => Err(PasskeyError::NotFound),
+            SignInMethodDeletion::LastSignInMethod => Err(PasskeyError::LastSignInMethod),
         }
     }
 

@@ -88,6 +88,33 @@ impl SessionUpdate {
     }
 }
 
+/// What a deletion of one of a user's ways to sign in did, when the deletion keeps the last
+/// one: [`UserAdapter::delete_key_unless_last`] and
+/// [`PasskeyAdapter::delete_passkey`](crate::PasskeyAdapter::delete_passkey).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInMethodDeletion {
+    /// The key or passkey was deleted.
+    Deleted,
+    /// The user has no key or passkey with this id; nothing was deleted.
+    NotFound,
+    /// It is the user's last way to sign in (no other key that counts, no other passkey); it
+    /// was kept.
+    LastSignInMethod,
+}
+
+/// Whether the key `key_id` (`provider_id:provider_user_id`) counts as a way to sign in for
+/// [`UserAdapter::delete_key_unless_last`]: unless its provider is one of
+/// `uncounted_providers`. Adapters count with it, so that every store draws the line alike.
+///
+/// ```
+/// assert!(lucia::counts_as_sign_in_method("github:42", &["email"]));
+/// assert!(!lucia::counts_as_sign_in_method("email:ada@example.com", &["email"]));
+/// ```
+pub fn counts_as_sign_in_method(key_id: &str, uncounted_providers: &[&str]) -> bool {
+    let provider = key_id.split_once(':').map_or(key_id, |(provider, _)| provider);
+    !uncounted_providers.contains(&provider)
+}
+
 /// Storage of users and keys.
 ///
 /// Contract (checked by the `lucia-adapter-test` conformance suite):
@@ -156,8 +183,28 @@ pub trait UserAdapter: Send + Sync {
         new: &str,
     ) -> impl Future<Output = Result<bool, AdapterError>> + Send;
 
-    /// Deletes a key.
+    /// Deletes a key, the user's last one too (as in Lucia v2). To remove one of a user's ways
+    /// to sign in, use [`delete_key_unless_last`](Self::delete_key_unless_last).
     fn delete_key(&self, key_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send;
+
+    /// Deletes the key `key_id` of `user_id` unless it is the user's last way to sign in, in one
+    /// transaction: the user's row locked first (`SELECT ... FOR UPDATE` where the store has
+    /// row locks; one write transaction on SQLite), then the key deleted if it is the user's,
+    /// then the user's ways to sign in that are left counted, and the deletion rolled back if
+    /// it took the last one. Ways to sign in are the user's keys, except those whose provider is
+    /// in `uncounted_providers` ([`counts_as_sign_in_method`]: an `email` key that only finds
+    /// the user for a password reset), and its passkeys, in stores with passkeys. An uncounted
+    /// key is always deleted (it signs no one in).
+    ///
+    /// [`PasskeyAdapter::delete_passkey`](crate::PasskeyAdapter::delete_passkey) takes the same
+    /// lock, so two removals of a user's methods at once, keys or passkeys, run one after the
+    /// other and the second counts what the first left: at least one way in remains.
+    fn delete_key_unless_last(
+        &self,
+        user_id: &str,
+        key_id: &str,
+        uncounted_providers: &[&str],
+    ) -> impl Future<Output = Result<SignInMethodDeletion, AdapterError>> + Send;
 
     /// Deletes all keys of a user.
     fn delete_keys_by_user_id(&self, user_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send;
@@ -374,6 +421,14 @@ impl<U: UserAdapter, S: SessionAdapter> UserAdapter for SplitAdapter<U, S> {
     }
     fn delete_key(&self, key_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send {
         self.users.delete_key(key_id)
+    }
+    fn delete_key_unless_last(
+        &self,
+        user_id: &str,
+        key_id: &str,
+        uncounted_providers: &[&str],
+    ) -> impl Future<Output = Result<SignInMethodDeletion, AdapterError>> + Send {
+        self.users.delete_key_unless_last(user_id, key_id, uncounted_providers)
     }
     fn delete_keys_by_user_id(&self, user_id: &str) -> impl Future<Output = Result<(), AdapterError>> + Send {
         self.users.delete_keys_by_user_id(user_id)

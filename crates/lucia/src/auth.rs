@@ -16,8 +16,8 @@ use crate::token::MAX_SESSION_TOKEN_LENGTH;
 use crate::verification::EmailSettings;
 use crate::{
     Adapter, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, Env, Error, Key, MAX_PASSWORD_BYTES, NewSession,
-    Session, SessionAdapter, SessionCookie, SessionHandle, SessionState, SessionToken, SessionUpdate, User,
-    UserAdapter, create_key_id,
+    Session, SessionAdapter, SessionCookie, SessionHandle, SessionState, SessionToken, SessionUpdate,
+    SignInMethodDeletion, User, UserAdapter, create_key_id,
 };
 
 /// Attributes for tables with no attribute columns: serialises to `{}` and reads any row.
@@ -577,10 +577,62 @@ where
         Ok(Key::from_database(key))
     }
 
-    /// Deletes a key. An unknown key is not an error.
+    /// Deletes a key. An unknown key is not an error. It deletes a user's last key too, as in
+    /// Lucia v2: to let a user remove one of their ways to sign in, use
+    /// [`delete_key_unless_last`](Self::delete_key_unless_last).
     pub async fn delete_key(&self, provider_id: &str, provider_user_id: &str) -> Result<(), Error> {
         let key_id = create_key_id(provider_id, provider_user_id)?;
         Ok(self.inner.adapter.delete_key(&key_id).await?)
+    }
+
+    /// Removes one of a user's ways to sign in, the key `provider_id:provider_user_id`, unless
+    /// it is the last: [`SignInMethodDeletion::Deleted`], or
+    /// [`NotFound`](SignInMethodDeletion::NotFound) (no such key of this user: someone else's
+    /// key is left alone), or [`LastSignInMethod`](SignInMethodDeletion::LastSignInMethod)
+    /// (nothing deleted).
+    ///
+    /// It exists beside [`delete_key`](Self::delete_key) because counting a user's keys and
+    /// then deleting one races: two removals at once (of the user's two keys, or of a key and a
+    /// passkey) each see the other method still there, and both delete. Here the count and the
+    /// deletion are one transaction under a lock of the user's row
+    /// ([`UserAdapter::delete_key_unless_last`]), as is
+    /// [`PasskeyAdapter::delete_passkey`](crate::PasskeyAdapter::delete_passkey), so at least
+    /// one way to sign in remains however removals interleave.
+    ///
+    /// The user's keys and passkeys count as ways to sign in, except keys whose provider is in
+    /// `uncounted_providers`: keys that find a user but sign no one in (an `email` key used only
+    /// for password resets). Such a key is always deleted. Ids no user or key can have are
+    /// [`Error::InvalidUserId`] and [`Error::InvalidKeyId`], before any query.
+    ///
+    /// ```
+    /// use lucia::{CreateUser, Lucia, NewKey, SignInMethodDeletion, memory::MemoryAdapter};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), lucia::Error> {
+    /// let auth = Lucia::builder(MemoryAdapter::new()).build();
+    /// let password = NewKey::password("username", "ada", "correct horse battery");
+    /// let user = auth.create_user(CreateUser::new(Default::default()).with_key(password)).await?;
+    /// auth.create_key(&user.user_id, NewKey::passwordless("github", "1912")).await?;
+    /// auth.create_key(&user.user_id, NewKey::passwordless("email", "ada@example.com")).await?;
+    ///
+    /// let remove = |provider, subject| auth.delete_key_unless_last(&user.user_id, provider, subject, &["email"]);
+    /// assert_eq!(remove("github", "1912").await?, SignInMethodDeletion::Deleted);
+    /// // The password is now the only way in: the `email` key signs no one in.
+    /// assert_eq!(remove("username", "ada").await?, SignInMethodDeletion::LastSignInMethod);
+    /// assert_eq!(remove("github", "1912").await?, SignInMethodDeletion::NotFound);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn delete_key_unless_last(
+        &self,
+        user_id: &str,
+        provider_id: &str,
+        provider_user_id: &str,
+        uncounted_providers: &[&str],
+    ) -> Result<SignInMethodDeletion, Error> {
+        check_user_id(user_id)?;
+        let key_id = create_key_id(provider_id, provider_user_id)?;
+        Ok(self.inner.adapter.delete_key_unless_last(user_id, &key_id, uncounted_providers).await?)
     }
 
     // ---- sessions -------------------------------------------------------------------------

@@ -13,7 +13,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::adapter::{
-    Adapter, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, SessionAdapter, SessionUpdate, UserAdapter,
+    Adapter, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, SessionAdapter, SessionUpdate,
+    SignInMethodDeletion, UserAdapter,
 };
 use crate::error::AdapterError;
 use crate::second_factor::{DatabaseTotp, SecondFactorAdapter};
@@ -75,6 +76,7 @@ impl<A: UserAdapter> UserAdapter for Deadlined<A> {
         fn update_key(&self, key_id: &str, hashed_password: Option<&str>) -> ();
         fn replace_key_password(&self, key_id: &str, current: &str, new: &str) -> bool;
         fn delete_key(&self, key_id: &str) -> ();
+        fn delete_key_unless_last(&self, user_id: &str, key_id: &str, uncounted_providers: &[&str]) -> SignInMethodDeletion;
         fn delete_keys_by_user_id(&self, user_id: &str) -> ();
         fn delete_user_and_keys(&self, user_id: &str) -> ();
     }

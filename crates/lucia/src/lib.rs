@@ -122,8 +122,8 @@ mod verification;
 /// The `cookie` crate, whose [`Cookie`](::cookie::Cookie) [`SessionCookie::into_cookie`] returns.
 pub use ::cookie as cookie_crate;
 pub use adapter::{
-    Adapter, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, SessionAdapter, SessionUpdate, SplitAdapter,
-    UserAdapter,
+    Adapter, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, SessionAdapter, SessionUpdate,
+    SignInMethodDeletion, SplitAdapter, UserAdapter, counts_as_sign_in_method,
 };
 pub use auth::{CreateSession, CreateUser, DEAD_SESSION_GRACE_MS, Lucia, NewKey, NoAttributes};
 pub use config::{Clock, Config, Env, LuciaBuilder, SessionExpiresIn};
@@ -135,9 +135,7 @@ pub use csrf::{AllowedSubdomains, CsrfConfig, Origin, OriginError};
 pub use error::{AdapterError, BoxError, Error};
 pub use id::{ALPHABET, SESSION_ID_LENGTH, USER_ID_LENGTH, generate_random_string};
 pub use key::{Key, create_key_id};
-pub use passkey::{
-    DatabasePasskey, PasskeyAdapter, PasskeyChallenge, PasskeyDeletion, PasskeyUse, passkey_counter_advances,
-};
+pub use passkey::{DatabasePasskey, PasskeyAdapter, PasskeyChallenge, PasskeyUse, passkey_counter_advances};
 pub use password::{Argon2id, HashingPriority, LuciaScrypt, MAX_PASSWORD_BYTES, PasswordHashError, PasswordHasher};
 pub use policy::{PasswordPolicy, PasswordRejection};
 pub use second_factor::{

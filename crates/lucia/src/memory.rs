@@ -16,13 +16,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::passkey_counter_advances;
 use crate::{
     Adapter, AdapterError, AttributeMap, DatabaseKey, DatabasePasskey, DatabaseSession, DatabaseToken, DatabaseUser,
-    PasskeyAdapter, PasskeyChallenge, PasskeyDeletion, PasskeyUse, SessionAdapter, SessionUpdate, TokenAdapter,
+    PasskeyAdapter, PasskeyChallenge, PasskeyUse, SessionAdapter, SessionUpdate, SignInMethodDeletion, TokenAdapter,
     TokenKind, UserAdapter,
 };
 use crate::{DatabaseTotp, SecondFactorAdapter};
+use crate::{counts_as_sign_in_method, passkey_counter_advances};
 
 /// An in-memory store of users, keys, sessions, single-use tokens ([`TokenAdapter`]),
 /// passkeys ([`PasskeyAdapter`]) and second factors ([`SecondFactorAdapter`]). Clones share one
@@ -163,6 +163,14 @@ fn delete_second_factor_of(store: &mut Store, user_id: &str) {
     store.recovery_codes.retain(|(owner, _)| owner != user_id);
 }
 
+/// The user's ways to sign in: its keys that count ([`counts_as_sign_in_method`]) and its
+/// passkeys.
+fn sign_in_methods_of(store: &Store, user_id: &str, uncounted_providers: &[&str]) -> usize {
+    let keys = store.keys.values().filter(|key| key.user_id == user_id);
+    keys.filter(|key| counts_as_sign_in_method(&key.id, uncounted_providers)).count()
+        + store.passkeys.values().filter(|passkey| passkey.user_id == user_id).count()
+}
+
 impl UserAdapter for MemoryAdapter {
     async fn get_user(&self, user_id: &str) -> Result<Option<DatabaseUser>, AdapterError> {
         let store = self.lock();
@@ -257,6 +265,25 @@ impl UserAdapter for MemoryAdapter {
     async fn delete_key(&self, key_id: &str) -> Result<(), AdapterError> {
         self.lock().keys.remove(key_id);
         Ok(())
+    }
+
+    async fn delete_key_unless_last(
+        &self,
+        user_id: &str,
+        key_id: &str,
+        uncounted_providers: &[&str],
+    ) -> Result<SignInMethodDeletion, AdapterError> {
+        let mut store = self.lock();
+        if store.keys.get(key_id).is_none_or(|key| key.user_id != user_id) {
+            return Ok(SignInMethodDeletion::NotFound);
+        }
+        if counts_as_sign_in_method(key_id, uncounted_providers)
+            && sign_in_methods_of(&store, user_id, uncounted_providers) < 2
+        {
+            return Ok(SignInMethodDeletion::LastSignInMethod);
+        }
+        store.keys.remove(key_id);
+        Ok(SignInMethodDeletion::Deleted)
     }
 
     async fn delete_keys_by_user_id(&self, user_id: &str) -> Result<(), AdapterError> {
@@ -364,18 +391,16 @@ impl PasskeyAdapter for MemoryAdapter {
         }
     }
 
-    async fn delete_passkey(&self, user_id: &str, passkey_id: &str) -> Result<PasskeyDeletion, AdapterError> {
+    async fn delete_passkey(&self, user_id: &str, passkey_id: &str) -> Result<SignInMethodDeletion, AdapterError> {
         let mut store = self.lock();
         if store.passkeys.get(passkey_id).is_none_or(|passkey| passkey.user_id != user_id) {
-            return Ok(PasskeyDeletion::NotFound);
+            return Ok(SignInMethodDeletion::NotFound);
         }
-        let methods = store.keys.values().filter(|key| key.user_id == user_id).count()
-            + store.passkeys.values().filter(|passkey| passkey.user_id == user_id).count();
-        if methods < 2 {
-            return Ok(PasskeyDeletion::LastSignInMethod);
+        if sign_in_methods_of(&store, user_id, &[]) < 2 {
+            return Ok(SignInMethodDeletion::LastSignInMethod);
         }
         store.passkeys.remove(passkey_id);
-        Ok(PasskeyDeletion::Deleted)
+        Ok(SignInMethodDeletion::Deleted)
     }
 
     async fn insert_passkey_challenge(&self, challenge: PasskeyChallenge) -> Result<(), AdapterError> {

@@ -13,15 +13,18 @@
 //!   for authenticators without a counter), so two sign-ins racing with one cloned
 //!   credential cannot both be accepted.
 //! - **A user keeps a way to sign in**: [`PasskeyAdapter::delete_passkey`] counts the user's
-//!   keys and passkeys in the same transaction and refuses to delete the last one. The promise
-//!   is about passkeys: [`UserAdapter::delete_key`] deletes any key, the last one too, as in
-//!   Lucia v2, so code that removes a passkey user's keys checks what is left first.
+//!   keys and passkeys in the same transaction, under a lock of the user's row, and refuses to
+//!   delete the last one. Keys are removed the same way with
+//!   [`UserAdapter::delete_key_unless_last`] ([`Lucia::delete_key_unless_last`](crate::Lucia::delete_key_unless_last)),
+//!   which takes the same lock, so removals of a user's keys and passkeys at once always leave
+//!   one. [`UserAdapter::delete_key`] still deletes any key, the last one too, as in Lucia v2:
+//!   it is not for removing a sign-in method.
 //!
 //! Challenges are single-use: [`PasskeyAdapter::take_passkey_challenge`] deletes the row it
 //! returns, so of two requests that finish one ceremony, one gets it.
 //!
 //! ```
-//! use lucia::{DatabasePasskey, PasskeyAdapter, PasskeyDeletion, memory::MemoryAdapter};
+//! use lucia::{DatabasePasskey, PasskeyAdapter, SignInMethodDeletion, memory::MemoryAdapter};
 //! use lucia::{CreateUser, Lucia, NewKey};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -42,7 +45,7 @@
 //! auth.adapter().insert_passkey(passkey).await?;
 //! // Its only way to sign in: deleting it is refused.
 //! let deleted = auth.adapter().delete_passkey(&user.user_id, "Y3JlZGVudGlhbA").await?;
-//! assert_eq!(deleted, PasskeyDeletion::LastSignInMethod);
+//! assert_eq!(deleted, SignInMethodDeletion::LastSignInMethod);
 //! # Ok(())
 //! # }
 //! ```
@@ -50,7 +53,7 @@
 use std::fmt;
 use std::future::Future;
 
-use crate::{AdapterError, SessionAdapter, SplitAdapter, UserAdapter};
+use crate::{AdapterError, SessionAdapter, SignInMethodDeletion, SplitAdapter, UserAdapter};
 
 /// A row of the passkey table: one WebAuthn credential of a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,17 +90,6 @@ pub struct PasskeyUse {
     pub backup_state: bool,
     /// When it was used, in milliseconds since the Unix epoch.
     pub used_at: i64,
-}
-
-/// What [`PasskeyAdapter::delete_passkey`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PasskeyDeletion {
-    /// The passkey was deleted.
-    Deleted,
-    /// The user has no passkey with this id; nothing was deleted.
-    NotFound,
-    /// The passkey is the user's last way to sign in (no key, no other passkey); it was kept.
-    LastSignInMethod,
 }
 
 /// A row of the passkey challenge table: the server's half of a WebAuthn ceremony in progress.
@@ -169,21 +161,22 @@ pub trait PasskeyAdapter: UserAdapter {
     ) -> impl Future<Output = Result<bool, AdapterError>> + Send;
 
     /// Deletes one of the user's passkeys unless it is the user's last way to sign in: in one
-    /// transaction, counts the user's keys and passkeys and deletes only if there are two or
-    /// more (locking the user's rows so that two deletions at once cannot both pass).
+    /// transaction, with the user's row locked as in
+    /// [`delete_key_unless_last`](UserAdapter::delete_key_unless_last), counts the user's keys
+    /// and passkeys and deletes only if there are two or more. Of two removals at once (two
+    /// passkeys, or a passkey and a key removed with `delete_key_unless_last`), the second
+    /// counts what the first left, so one way to sign in remains; the conformance suite races
+    /// them. Every key counts here (there is no list of uncounted providers).
     ///
-    /// Racing a [`delete_key`](UserAdapter::delete_key) of the user's only key, it acts as if
-    /// one ran after the other: the key first, and this passkey is kept as the last way in
-    /// ([`PasskeyDeletion::LastSignInMethod`]); or the passkey first (the key still counted),
-    /// then the key, which leaves the user with no way to sign in exactly as the two calls one
-    /// after the other do: `delete_key` deletes even a user's last key, as in Lucia v2. A store
-    /// needs no lock in `delete_key` for this (it reads nothing this method writes); the
-    /// conformance suite races the two.
+    /// [`delete_key`](UserAdapter::delete_key) is not part of this promise: it deletes even a
+    /// user's last key, as in Lucia v2, so racing it a passkey deletion acts as if one ran
+    /// after the other and may leave the user with no way in, as the two calls one after the
+    /// other do. Remove keys with `delete_key_unless_last`.
     fn delete_passkey(
         &self,
         user_id: &str,
         passkey_id: &str,
-    ) -> impl Future<Output = Result<PasskeyDeletion, AdapterError>> + Send;
+    ) -> impl Future<Output = Result<SignInMethodDeletion, AdapterError>> + Send;
 
     /// Stores a ceremony's challenge.
     fn insert_passkey_challenge(
@@ -237,7 +230,7 @@ impl<U: PasskeyAdapter, S: SessionAdapter> PasskeyAdapter for SplitAdapter<U, S>
         &self,
         user_id: &str,
         passkey_id: &str,
-    ) -> impl Future<Output = Result<PasskeyDeletion, AdapterError>> + Send {
+    ) -> impl Future<Output = Result<SignInMethodDeletion, AdapterError>> + Send {
         self.users().delete_passkey(user_id, passkey_id)
     }
     fn insert_passkey_challenge(

@@ -1,6 +1,6 @@
 //! [`PasskeyAdapter`] on a [`SeaOrmAdapter`] with passkey tables ([`WithPasskeys`]).
 
-use lucia::{AdapterError, DatabasePasskey, PasskeyAdapter, PasskeyChallenge, PasskeyDeletion, PasskeyUse};
+use lucia::{AdapterError, DatabasePasskey, PasskeyAdapter, PasskeyChallenge, PasskeyUse, SignInMethodDeletion};
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, QueryResult, TransactionTrait};
 use serde_json::Value as Json;
@@ -62,55 +62,6 @@ fn challenge_from_row(table: &Table, row: &QueryResult) -> Result<PasskeyChallen
 impl<Shape: HasUserTables> SeaOrmAdapter<WithPasskeys<Shape>> {
     fn passkey_tables(&self) -> &PasskeyTables {
         &self.shape.passkeys
-    }
-
-    /// One try of `delete_passkey`: on PostgreSQL and MySQL/MariaDB the user row is locked
-    /// first, so two deletions for one user run one after the other and the second counts
-    /// what the first left (SQLite has one writer at a time, taken by the `DELETE`); then the
-    /// passkey's deletion, then a count of the user's keys and passkeys left, and a rollback if
-    /// there are none.
-    async fn try_delete_passkey(&self, user_id: &str, passkey_id: &str) -> Result<PasskeyDeletion, ((), DbErr)> {
-        let transaction = self.rerun_on_dead_connection(|| self.db.begin()).await.map_err(|error| ((), error))?;
-        let outcome = self.delete_passkey_in(&transaction, user_id, passkey_id).await.map_err(|error| ((), error));
-        match outcome {
-            // Nothing to keep: roll back (the deletion, if it happened).
-            Ok(PasskeyDeletion::LastSignInMethod | PasskeyDeletion::NotFound) => {
-                let _ = transaction.rollback().await;
-                outcome
-            }
-            _ => finish(transaction, outcome).await,
-        }
-    }
-
-    async fn delete_passkey_in(
-        &self,
-        transaction: &DatabaseTransaction,
-        user_id: &str,
-        passkey_id: &str,
-    ) -> Result<PasskeyDeletion, DbErr> {
-        let users = self.user_tables();
-        let passkey = &self.passkey_tables().passkey;
-        if let Some(lock) = self.user_lock(user_id) {
-            transaction.query_one_raw(lock).await?;
-        }
-        let mut delete = delete_where_statement(passkey, "id", passkey_id);
-        delete.and_where(Expr::col(alias("user_id")).eq(id_value(passkey, "user_id", user_id)));
-        if transaction.execute(&delete).await?.rows_affected() == 0 {
-            return Ok(PasskeyDeletion::NotFound);
-        }
-        let count = |table: &Table| {
-            let mut query = Query::select();
-            query.expr(Expr::col(alias("id")).count()).from(table.table_ref.clone());
-            query.and_where(Expr::col(alias("user_id")).eq(id_value(table, "user_id", user_id)));
-            query
-        };
-        let mut methods = 0;
-        for query in [count(&users.key), count(passkey)] {
-            if let Some(row) = transaction.query_one(&query).await? {
-                methods += row.try_get_by_index::<i64>(0)?;
-            }
-        }
-        Ok(if methods == 0 { PasskeyDeletion::LastSignInMethod } else { PasskeyDeletion::Deleted })
     }
 
     /// Deletes the challenge in `transaction` and returns it, if it was there. PostgreSQL and
@@ -221,8 +172,8 @@ impl<Shape: HasUserTables> PasskeyAdapter for SeaOrmAdapter<WithPasskeys<Shape>>
         Ok(self.fetch_one(&owned, |_| Ok(())).await?.is_some())
     }
 
-    async fn delete_passkey(&self, user_id: &str, passkey_id: &str) -> Result<PasskeyDeletion, AdapterError> {
-        retry_deadlocks(|| self.try_delete_passkey(user_id, passkey_id)).await.map_err(|((), error)| database(error))
+    async fn delete_passkey(&self, user_id: &str, passkey_id: &str) -> Result<SignInMethodDeletion, AdapterError> {
+        self.delete_sign_in_method(&self.passkey_tables().passkey, user_id, passkey_id, true, &[]).await
     }
 
     async fn insert_passkey_challenge(&self, challenge: PasskeyChallenge) -> Result<(), AdapterError> {

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use lucia::{
     Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseToken, DatabaseUser, PasswordHashError,
-    PasswordHasher, SessionAdapter, SessionTokens, SessionUpdate, TokenAdapter, TokenKind, UserAdapter,
+    PasswordHasher, SessionAdapter, SessionTokens, SessionUpdate, SignInMethodDeletion, TokenAdapter, TokenKind,
+    UserAdapter,
 };
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -203,6 +204,15 @@ impl<A: Adapter, const NATIVE: bool> UserAdapter for Probe<A, NATIVE> {
     async fn delete_key(&self, key_id: &str) -> Result<(), AdapterError> {
         self.enter("delete_key").await?;
         self.inner.delete_key(key_id).await
+    }
+    async fn delete_key_unless_last(
+        &self,
+        user_id: &str,
+        key_id: &str,
+        uncounted_providers: &[&str],
+    ) -> Result<SignInMethodDeletion, AdapterError> {
+        self.enter("delete_key_unless_last").await?;
+        self.inner.delete_key_unless_last(user_id, key_id, uncounted_providers).await
     }
     async fn delete_keys_by_user_id(&self, user_id: &str) -> Result<(), AdapterError> {
         self.enter("delete_keys_by_user_id").await?;
