@@ -123,7 +123,7 @@ impl PasskeyAdapter for DemoAdapter {
         fn get_user_passkeys(&self, user_id: &str) -> Vec<DatabasePasskey>;
         fn record_passkey_use(&self, passkey_id: &str, passkey_use: PasskeyUse) -> bool;
         fn rename_passkey(&self, user_id: &str, passkey_id: &str, name: &str) -> bool;
-        fn delete_passkey(&self, user_id: &str, passkey_id: &str) -> SignInMethodDeletion;
+        fn delete_passkey(&self, user_id: &str, passkey_id: &str, uncounted_providers: &[&str]) -> SignInMethodDeletion;
         fn insert_passkey_challenge(&self, challenge: PasskeyChallenge) -> ();
         fn take_passkey_challenge(&self, challenge_id: &str) -> Option<PasskeyChallenge>;
         fn delete_expired_passkey_challenges(&self, now_ms: i64) -> u64;

@@ -2,18 +2,15 @@
 //! `passkeys.js`), and the account page's forms to rename and remove them, which work without
 //! JavaScript.
 
-use axum::extract::Request;
-use axum::http::{Method, StatusCode};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
 use axum::{Extension, Form, Router};
 use lucia::PasskeyAdapter;
 use lucia_axum::passkey::PasskeyRoutes;
 use lucia_axum::passkey::lucia_passkey::{PasskeyError, Passkeys, RelyingParty};
 use serde::Deserialize;
 
-use crate::accounts::Client;
-use crate::oauth::{self, Providers};
+use crate::accounts::{self, Client};
 use crate::web::{PageResult, SignInOptions, account_page};
 use crate::{Auth, DemoAdapter, SessionAttributes, SignedIn, UserAttributes, html};
 
@@ -26,7 +23,9 @@ pub type DemoPasskeys = Passkeys<DemoAdapter, UserAttributes, SessionAttributes>
 /// cannot add one.
 pub fn routes(auth: &Auth, rp_id: &str, origin: url::Url) -> Result<(DemoPasskeys, Router<Auth>), PasskeyError> {
     let relying_party = RelyingParty::new(rp_id, origin).name(crate::second_factor::ISSUER);
-    let passkeys = Passkeys::new(auth.clone(), relying_party)?;
+    // The `email:` key finds a user for a reset but signs no one in: a passkey is not removed
+    // when only that would be left.
+    let passkeys = Passkeys::new(auth.clone(), relying_party)?.uncounted_key_providers([accounts::EMAIL_PROVIDER]);
     // What the authenticator shows for the account: the username, twice (the demo has no
     // display name).
     let routes = PasskeyRoutes::<Auth>::new(
@@ -37,17 +36,7 @@ pub fn routes(auth: &Auth, rp_id: &str, origin: url::Url) -> Result<(DemoPasskey
         |session| session.attributes.created_at,
     )
     .session_attributes(|parts| Client::from_parts(parts).session_attributes());
-    Ok((passkeys, routes.router().layer(middleware::from_fn(removal_by_form_only))))
-}
-
-/// Refuses the routes' JSON `DELETE /passkeys/{id}` (`404`): passkeys are removed by the
-/// account page's form, whose check also counts the `email:` key out (see [`remove`]); the
-/// library's own check in the route counts it as a way to sign in.
-async fn removal_by_form_only(request: Request, next: Next) -> Response {
-    if request.method() == Method::DELETE {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    next.run(request).await
+    Ok((passkeys, routes.router()))
 }
 
 /// Deletes the passkey ceremonies that expired unfinished, now and every `period`.
@@ -69,14 +58,6 @@ pub async fn rows(auth: &Auth, user_id: &str) -> Result<Vec<html::PasskeyRow>, l
         .into_iter()
         .map(|p| html::PasskeyRow::new(p.id, p.name, p.backup_state, p.created_at, p.last_used_at))
         .collect())
-}
-
-/// How many ways the user has to sign in: the password and provider keys (not the `email:`
-/// key, which signs no one in), and the passkeys.
-pub async fn sign_in_ways(auth: &Auth, user_id: &str, providers: &Providers) -> Result<usize, lucia::Error> {
-    let methods = oauth::methods(auth, user_id, providers).await?;
-    let passkeys = auth.adapter().get_user_passkeys(user_id).await.map_err(lucia::Error::from)?;
-    Ok(methods.len() + passkeys.len())
 }
 
 #[derive(Default, Deserialize)]
@@ -108,10 +89,9 @@ pub struct RemoveForm {
 }
 
 /// "Remove": deletes a passkey of the user's, unless it is their last way to sign in (then
-/// the account page says so, `409`). The library refuses to delete the last of the user's keys
-/// and passkeys in one transaction; the demo also refuses when only its `email:` key, which
-/// signs no one in, would remain. Two removals at once can each see the other way still there
-/// for that second check; the account page sends one at a time.
+/// the account page says so, `409`): the library counts the user's keys but the `email:` key,
+/// and passkeys, and deletes in one transaction under the user's lock, so two removals at once
+/// (of passkeys or keys) cannot both pass.
 pub async fn remove(
     SignedIn { session, auth, .. }: SignedIn,
     Extension(options): Extension<SignInOptions>,
@@ -119,9 +99,6 @@ pub async fn remove(
     Form(form): Form<RemoveForm>,
 ) -> PageResult {
     let user_id = &session.user.user_id;
-    if sign_in_ways(auth.lucia(), user_id, &options.providers).await? < 2 {
-        return failure(&auth, &options, &session, PasskeyError::LastSignInMethod).await;
-    }
     match passkeys.remove(user_id, &form.id).await {
         Ok(()) => {
             tracing::info!(%user_id, "passkey removed");

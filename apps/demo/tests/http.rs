@@ -1468,9 +1468,9 @@ async fn passkeys_are_listed_renamed_and_removed_but_never_the_last_way_in() {
     let body = response.text().await.unwrap();
     assert!(body.contains(r#"role="alert""#) && body.contains("This passkey is your only way to sign in."), "{body}");
     assert!(body.contains("Phone &#60;b&#62;"), "still listed");
-    // The JSON route would count the `email:` key as a way in: the demo does not serve it.
+    // The JSON route keeps it too: the `email:` key, which signs no one in, is not counted.
     let response = browser.delete(app.url("/passkeys/cGFzc2tleS10d28")).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(response.status(), StatusCode::CONFLICT);
     assert!(page(&browser, &app.url("/account")).await.1.contains("Phone &#60;b&#62;"), "still there");
 }
 

@@ -1337,8 +1337,14 @@ impl Store {
         .await
     }
 
-    async fn delete_passkey(&self, user_id: &str, passkey_id: &str) -> Result<SignInMethodDeletion, AdapterError> {
-        self.delete_sign_in_method(user_id, passkey_id, |inner| Ok(&inner.passkeys()?.passkey_delete), true, &[]).await
+    async fn delete_passkey(
+        &self,
+        user_id: &str,
+        passkey_id: &str,
+        uncounted_providers: &[&str],
+    ) -> Result<SignInMethodDeletion, AdapterError> {
+        let delete: fn(&Inner) -> Result<&str, AdapterError> = |inner| Ok(&inner.passkeys()?.passkey_delete);
+        self.delete_sign_in_method(user_id, passkey_id, delete, true, uncounted_providers).await
     }
 
     async fn insert_passkey_challenge(&self, challenge: PasskeyChallenge) -> Result<(), AdapterError> {
@@ -1599,8 +1605,13 @@ impl PasskeyAdapter for SqliteAdapter<WithPasskeys> {
 
     /// One `BEGIN IMMEDIATE` transaction: the passkey's delete, then the count of the user's
     /// keys and passkeys left, and a rollback if there are none.
-    async fn delete_passkey(&self, user_id: &str, passkey_id: &str) -> Result<SignInMethodDeletion, AdapterError> {
-        self.0.delete_passkey(user_id, passkey_id).await
+    async fn delete_passkey(
+        &self,
+        user_id: &str,
+        passkey_id: &str,
+        uncounted_providers: &[&str],
+    ) -> Result<SignInMethodDeletion, AdapterError> {
+        self.0.delete_passkey(user_id, passkey_id, uncounted_providers).await
     }
 
     async fn insert_passkey_challenge(&self, challenge: PasskeyChallenge) -> Result<(), AdapterError> {

@@ -139,7 +139,7 @@
 //! };
 //! auth.adapter().insert_passkey(passkey).await?;
 //! // The user's only way to sign in: deleting it is refused.
-//! let deleted = auth.adapter().delete_passkey(&user.user_id, "Y3JlZGVudGlhbA").await?;
+//! let deleted = auth.adapter().delete_passkey(&user.user_id, "Y3JlZGVudGlhbA", &[]).await?;
 //! assert_eq!(deleted, SignInMethodDeletion::LastSignInMethod);
 //! # drop(auth);
 //! # for suffix in ["", "-wal", "-shm"] { let _ = std::fs::remove_file(format!("{}{suffix}", path.display())); }

@@ -517,8 +517,8 @@ async fn create_tables_adds_the_passkey_tables_to_an_existing_database() {
     adapter.insert_passkey(passkey("p1", "ada")).await.unwrap();
     adapter.insert_passkey(passkey("p2", "bob")).await.unwrap();
     // Ada's key is a way to sign in: her only passkey may go, Bob's may not.
-    assert_eq!(adapter.delete_passkey("bob", "p2").await.unwrap(), SignInMethodDeletion::LastSignInMethod);
-    assert_eq!(adapter.delete_passkey("ada", "p1").await.unwrap(), SignInMethodDeletion::Deleted);
+    assert_eq!(adapter.delete_passkey("bob", "p2", &[]).await.unwrap(), SignInMethodDeletion::LastSignInMethod);
+    assert_eq!(adapter.delete_passkey("ada", "p1", &[]).await.unwrap(), SignInMethodDeletion::Deleted);
     drop(adapter);
     let again = SqliteAdapter::builder().create_tables().tokens().second_factor().passkeys().open(&db.path).unwrap();
     assert_eq!(again.get_passkey("p2").await.unwrap(), Some(passkey("p2", "bob")), "opening again changes nothing");
@@ -581,7 +581,7 @@ async fn deletions_through_two_adapters_keep_one_sign_in_method() {
     }
     let deletions = passkeys.iter().enumerate().map(|(i, passkey)| {
         let (adapter, id) = (adapters[i % 2].clone(), passkey.id.clone());
-        tokio::spawn(async move { adapter.delete_passkey("u", &id).await.unwrap() })
+        tokio::spawn(async move { adapter.delete_passkey("u", &id, &[]).await.unwrap() })
     });
     let mut deleted = 0;
     for deletion in deletions.collect::<Vec<_>>() {

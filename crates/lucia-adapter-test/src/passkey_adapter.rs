@@ -189,18 +189,23 @@ pub async fn delete_passkey_keeps_the_last_sign_in_method<F: Fixture<Adapter: Ad
     let (ada, bob) = (user_in(&*t).await, user_in(&*t).await);
     let (first, second) = (generate_passkey(&ada.id), generate_passkey(&ada.id));
     adapter.insert_passkey(first.clone()).await.unwrap();
-    assert_eq!(adapter.delete_passkey(&ada.id, &first.id).await.unwrap(), SignInMethodDeletion::LastSignInMethod);
+    assert_eq!(adapter.delete_passkey(&ada.id, &first.id, &[]).await.unwrap(), SignInMethodDeletion::LastSignInMethod);
     adapter.insert_passkey(second.clone()).await.unwrap();
-    assert_eq!(adapter.delete_passkey(&bob.id, &first.id).await.unwrap(), SignInMethodDeletion::NotFound);
-    assert_eq!(adapter.delete_passkey(&ada.id, "nothing").await.unwrap(), SignInMethodDeletion::NotFound);
-    assert_eq!(adapter.delete_passkey(&ada.id, &first.id).await.unwrap(), SignInMethodDeletion::Deleted);
+    assert_eq!(adapter.delete_passkey(&bob.id, &first.id, &[]).await.unwrap(), SignInMethodDeletion::NotFound);
+    assert_eq!(adapter.delete_passkey(&ada.id, "nothing", &[]).await.unwrap(), SignInMethodDeletion::NotFound);
+    assert_eq!(adapter.delete_passkey(&ada.id, &first.id, &[]).await.unwrap(), SignInMethodDeletion::Deleted);
     assert_eq!(adapter.get_passkey(&first.id).await.unwrap(), None);
-    assert_eq!(adapter.delete_passkey(&ada.id, &second.id).await.unwrap(), SignInMethodDeletion::LastSignInMethod);
-    assert_eq!(adapter.delete_passkey(&ada.id, &first.id).await.unwrap(), SignInMethodDeletion::NotFound);
+    assert_eq!(adapter.delete_passkey(&ada.id, &second.id, &[]).await.unwrap(), SignInMethodDeletion::LastSignInMethod);
+    assert_eq!(adapter.delete_passkey(&ada.id, &first.id, &[]).await.unwrap(), SignInMethodDeletion::NotFound);
 
-    // A key (a password, or any other) is a way to sign in too.
-    db.insert_key(&generate_key(Some(&ada.id))).await;
-    assert_eq!(adapter.delete_passkey(&ada.id, &second.id).await.unwrap(), SignInMethodDeletion::Deleted);
+    // A key (a password, or any other) is a way to sign in too, unless its provider is one
+    // the caller says signs no one in (an `email` key that only finds the user).
+    let key = generate_key(Some(&ada.id));
+    db.insert_key(&key).await;
+    let provider = key.id.split_once(':').map_or(key.id.as_str(), |(provider, _)| provider);
+    let uncounted = adapter.delete_passkey(&ada.id, &second.id, &[provider]).await.unwrap();
+    assert_eq!(uncounted, SignInMethodDeletion::LastSignInMethod);
+    assert_eq!(adapter.delete_passkey(&ada.id, &second.id, &[]).await.unwrap(), SignInMethodDeletion::Deleted);
     assert!(adapter.get_user_passkeys(&ada.id).await.unwrap().is_empty());
 }
 
@@ -214,7 +219,7 @@ pub async fn concurrent_deletions_keep_one_sign_in_method<F: Fixture<Adapter: Ad
     }
     let outcomes = race(&t, passkeys.len(), |t, i| {
         let (user_id, id) = (user.id.clone(), passkeys[i].id.clone());
-        async move { t.adapter().delete_passkey(&user_id, &id).await.unwrap() }
+        async move { t.adapter().delete_passkey(&user_id, &id, &[]).await.unwrap() }
     })
     .await;
     let deleted = outcomes.iter().filter(|outcome| **outcome == SignInMethodDeletion::Deleted).count();
@@ -244,7 +249,7 @@ pub async fn delete_key_racing_delete_passkey_acts_in_one_order<F: Fixture<Adapt
                     t.adapter().delete_key(&key_id).await.unwrap();
                     None
                 } else {
-                    Some(t.adapter().delete_passkey(&user_id, &passkey_id).await.unwrap())
+                    Some(t.adapter().delete_passkey(&user_id, &passkey_id, &[]).await.unwrap())
                 }
             }
         })
@@ -275,7 +280,7 @@ pub async fn delete_key_unless_last_counts_passkeys<F: Fixture<Adapter: Adapter 
     assert_eq!(adapter.delete_key_unless_last(&bob.id, &bob_key.id, &[]).await.unwrap(), LastSignInMethod);
     assert_eq!(adapter.delete_key_unless_last(&ada.id, &first.id, &[]).await.unwrap(), Deleted);
     db.insert_key(&second).await;
-    assert_eq!(adapter.delete_passkey(&ada.id, &passkey.id).await.unwrap(), Deleted);
+    assert_eq!(adapter.delete_passkey(&ada.id, &passkey.id, &[]).await.unwrap(), Deleted);
     assert_eq!(adapter.delete_key_unless_last(&ada.id, &second.id, &[]).await.unwrap(), LastSignInMethod);
     assert_eq!(adapter.get_keys_by_user_id(&ada.id).await.unwrap(), [second]);
     assert_eq!(adapter.get_keys_by_user_id(&bob.id).await.unwrap(), [bob_key]);
@@ -299,7 +304,7 @@ pub async fn delete_key_unless_last_racing_delete_passkey_keeps_one<F: Fixture<A
                 if i == 0 {
                     t.adapter().delete_key_unless_last(&user_id, &key_id, &[]).await.unwrap()
                 } else {
-                    t.adapter().delete_passkey(&user_id, &passkey_id).await.unwrap()
+                    t.adapter().delete_passkey(&user_id, &passkey_id, &[]).await.unwrap()
                 }
             }
         })

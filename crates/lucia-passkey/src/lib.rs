@@ -306,6 +306,7 @@ pub struct Passkeys<A, U = lucia::NoAttributes, S = lucia::NoAttributes> {
     lucia: Lucia<A, U, S>,
     webauthn: Arc<Webauthn>,
     ceremony_lifetime: Duration,
+    uncounted_key_providers: Arc<[String]>,
 }
 
 impl<A, U, S> Clone for Passkeys<A, U, S> {
@@ -314,6 +315,7 @@ impl<A, U, S> Clone for Passkeys<A, U, S> {
             lucia: self.lucia.clone(),
             webauthn: Arc::clone(&self.webauthn),
             ceremony_lifetime: self.ceremony_lifetime,
+            uncounted_key_providers: Arc::clone(&self.uncounted_key_providers),
         }
     }
 }
@@ -323,6 +325,7 @@ impl<A, U, S> fmt::Debug for Passkeys<A, U, S> {
         f.debug_struct("Passkeys")
             .field("origins", &self.webauthn.get_allowed_origins())
             .field("ceremony_lifetime", &self.ceremony_lifetime)
+            .field("uncounted_key_providers", &self.uncounted_key_providers)
             .finish_non_exhaustive()
     }
 }
@@ -346,7 +349,22 @@ where
             builder = builder.append_allowed_origin(origin);
         }
         let webauthn = builder.build().map_err(PasskeyError::Config)?;
-        Ok(Self { lucia, webauthn: Arc::new(webauthn), ceremony_lifetime: relying_party.ceremony_lifetime })
+        Ok(Self {
+            lucia,
+            webauthn: Arc::new(webauthn),
+            ceremony_lifetime: relying_party.ceremony_lifetime,
+            uncounted_key_providers: Arc::from([]),
+        })
+    }
+
+    /// Key providers whose keys find a user but sign no one in (an `email` key without a
+    /// password, used only to find the account for a reset): [`remove`](Self::remove) does not
+    /// count them as a way to sign in, so a user is not left with only such a key. The same
+    /// list as [`Lucia::delete_key_unless_last`]'s `uncounted_providers`.
+    #[must_use]
+    pub fn uncounted_key_providers<P: Into<String>>(mut self, providers: impl IntoIterator<Item = P>) -> Self {
+        self.uncounted_key_providers = providers.into_iter().map(Into::into).collect();
+        self
     }
 
     /// The `Lucia` the passkeys' users and sessions belong to.
@@ -526,11 +544,15 @@ where
         }
     }
 
-    /// Removes one of the user's passkeys, unless it is their last way to sign in (no key and
-    /// no other passkey): [`PasskeyError::LastSignInMethod`]. The passkey stays on the
-    /// user's devices, where it no longer works here.
+    /// Removes one of the user's passkeys, unless it is their last way to sign in (no key but
+    /// those of [`uncounted_key_providers`](Self::uncounted_key_providers), and no other
+    /// passkey): [`PasskeyError::LastSignInMethod`]. One transaction under the user's lock, so
+    /// a removal of another passkey or a key at the same time
+    /// ([`Lucia::delete_key_unless_last`]) cannot leave the user with none. The passkey stays
+    /// on the user's devices, where it no longer works here.
     pub async fn remove(&self, user_id: &str, passkey_id: &str) -> Result<(), PasskeyError> {
-        match self.lucia.adapter().delete_passkey(user_id, passkey_id).await? {
+        let uncounted: Vec<&str> = self.uncounted_key_providers.iter().map(String::as_str).collect();
+        match self.lucia.adapter().delete_passkey(user_id, passkey_id, &uncounted).await? {
             SignInMethodDeletion::Deleted => Ok(()),
             SignInMethodDeletion::NotFound => Err(PasskeyError::NotFound),
             SignInMethodDeletion::LastSignInMethod => Err(PasskeyError::LastSignInMethod),

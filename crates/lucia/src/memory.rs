@@ -391,12 +391,17 @@ impl PasskeyAdapter for MemoryAdapter {
         }
     }
 
-    async fn delete_passkey(&self, user_id: &str, passkey_id: &str) -> Result<SignInMethodDeletion, AdapterError> {
+    async fn delete_passkey(
+        &self,
+        user_id: &str,
+        passkey_id: &str,
+        uncounted_providers: &[&str],
+    ) -> Result<SignInMethodDeletion, AdapterError> {
         let mut store = self.lock();
         if store.passkeys.get(passkey_id).is_none_or(|passkey| passkey.user_id != user_id) {
             return Ok(SignInMethodDeletion::NotFound);
         }
-        if sign_in_methods_of(&store, user_id, &[]) < 2 {
+        if sign_in_methods_of(&store, user_id, uncounted_providers) < 2 {
             return Ok(SignInMethodDeletion::LastSignInMethod);
         }
         store.passkeys.remove(passkey_id);

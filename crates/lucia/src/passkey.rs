@@ -44,7 +44,7 @@
 //! };
 //! auth.adapter().insert_passkey(passkey).await?;
 //! // Its only way to sign in: deleting it is refused.
-//! let deleted = auth.adapter().delete_passkey(&user.user_id, "Y3JlZGVudGlhbA").await?;
+//! let deleted = auth.adapter().delete_passkey(&user.user_id, "Y3JlZGVudGlhbA", &[]).await?;
 //! assert_eq!(deleted, SignInMethodDeletion::LastSignInMethod);
 //! # Ok(())
 //! # }
@@ -176,6 +176,7 @@ pub trait PasskeyAdapter: UserAdapter {
         &self,
         user_id: &str,
         passkey_id: &str,
+        uncounted_providers: &[&str],
     ) -> impl Future<Output = Result<SignInMethodDeletion, AdapterError>> + Send;
 
     /// Stores a ceremony's challenge.
@@ -230,8 +231,9 @@ impl<U: PasskeyAdapter, S: SessionAdapter> PasskeyAdapter for SplitAdapter<U, S>
         &self,
         user_id: &str,
         passkey_id: &str,
+        uncounted_providers: &[&str],
     ) -> impl Future<Output = Result<SignInMethodDeletion, AdapterError>> + Send {
-        self.users().delete_passkey(user_id, passkey_id)
+        self.users().delete_passkey(user_id, passkey_id, uncounted_providers)
     }
     fn insert_passkey_challenge(
         &self,

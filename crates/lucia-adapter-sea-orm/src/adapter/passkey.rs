@@ -172,8 +172,14 @@ impl<Shape: HasUserTables> PasskeyAdapter for SeaOrmAdapter<WithPasskeys<Shape>>
         Ok(self.fetch_one(&owned, |_| Ok(())).await?.is_some())
     }
 
-    async fn delete_passkey(&self, user_id: &str, passkey_id: &str) -> Result<SignInMethodDeletion, AdapterError> {
-        self.delete_sign_in_method(&self.passkey_tables().passkey, user_id, passkey_id, true, &[]).await
+    async fn delete_passkey(
+        &self,
+        user_id: &str,
+        passkey_id: &str,
+        uncounted_providers: &[&str],
+    ) -> Result<SignInMethodDeletion, AdapterError> {
+        let table = &self.passkey_tables().passkey;
+        self.delete_sign_in_method(table, user_id, passkey_id, true, uncounted_providers).await
     }
 
     async fn insert_passkey_challenge(&self, challenge: PasskeyChallenge) -> Result<(), AdapterError> {
