@@ -21,6 +21,14 @@ pub const CLIENT_ID: &str = "lucia-test";
 /// The client secret registered with the provider (test-only, loopback, one run).
 pub const CLIENT_SECRET: &str = "lucia-test-secret";
 
+/// How many times [`OidcTestProvider::start`] tries to start the provider.
+const START_ATTEMPTS: usize = 3;
+
+/// How long one start may take to listen. Generous: the provider makes a fresh RSA key at
+/// each start, and on a busy 2-core machine (CI, builds beside the tests) node's start has
+/// been seen to take over 30 s.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// A running provider, stopped when dropped.
 #[derive(Debug)]
 pub struct OidcTestProvider {
@@ -43,13 +51,21 @@ impl OidcTestProvider {
     /// The provider on a free port for a client redirecting to `redirect_url`, or `None`
     /// (test skipped) when node or the npm packages are missing.
     pub async fn start(redirect_url: &str) -> Option<Self> {
-        Self::start_with(free_port(), redirect_url, false).await
+        Self::launch(None, redirect_url, false).await
     }
 
     /// The provider on `port`; with `email_in_id_token`, the ID token carries the email
     /// claims and there is no user-info endpoint. Each start signs with a new key, so a start
     /// on the port of a stopped provider is a key rotation.
     pub async fn start_with(port: u16, redirect_url: &str, email_in_id_token: bool) -> Option<Self> {
+        Self::launch(Some(port), redirect_url, email_in_id_token).await
+    }
+
+    /// Starts the provider, up to [`START_ATTEMPTS`] times: a start that does not listen
+    /// within [`START_TIMEOUT`] is killed and tried again (on a new free port unless `port`
+    /// is given). One start in CI once never printed that it listened, for 120 s, while ten
+    /// others beside it did within seconds; each failure's stderr is reported.
+    async fn launch(port: Option<u16>, redirect_url: &str, email_in_id_token: bool) -> Option<Self> {
         let dir = interop_dir();
         let node = std::process::Command::new("node").arg("--version").output().is_ok_and(|out| out.status.success());
         if !node || !dir.join("node_modules/oidc-provider").is_dir() {
@@ -63,33 +79,74 @@ impl OidcTestProvider {
             );
             return None;
         }
+        let mut failures = Vec::new();
+        for _ in 0..START_ATTEMPTS {
+            let port = port.unwrap_or_else(free_port);
+            match Self::spawn(&dir, port, redirect_url, email_in_id_token).await {
+                Ok(provider) => return Some(provider),
+                Err(failure) => {
+                    eprintln!("oidc-provider on port {port} did not start: {failure}");
+                    failures.push(failure);
+                }
+            }
+        }
+        panic!("oidc-provider did not start in {START_ATTEMPTS} attempts: {failures:?}");
+    }
+
+    /// One start: the provider once it prints that it listens, or why it did not.
+    async fn spawn(
+        dir: &std::path::Path,
+        port: u16,
+        redirect_url: &str,
+        email_in_id_token: bool,
+    ) -> Result<Self, String> {
         let mut child = Command::new("node")
-            .current_dir(&dir)
+            .current_dir(dir)
             .arg("server.mjs")
             .arg(port.to_string())
             .arg(redirect_url)
             .env("EMAIL_IN_ID_TOKEN", if email_in_id_token { "1" } else { "0" })
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .expect("node starts");
+            .map_err(|error| format!("node does not start: {error}"))?;
         let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-        // Generous: the provider makes a fresh RSA key at each start, and on a busy 2-core
-        // machine (CI, builds beside the tests) node's start has been seen to take over 30 s.
-        let issuer = tokio::time::timeout(Duration::from_secs(120), async {
-            while let Some(line) = lines.next_line().await.expect("the provider's output") {
-                if let Some(issuer) = line.strip_prefix("listening ") {
-                    return issuer.to_owned();
+        // Its stderr (development warnings; an error if it fails), kept to report a failure.
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut errors = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
+        let sink = std::sync::Arc::clone(&stderr);
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = errors.next_line().await {
+                let mut text = sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if text.len() < 4096 {
+                    text.push_str(&line);
+                    text.push('\n');
                 }
             }
-            panic!("oidc-provider exited before listening");
+        });
+        let listening = tokio::time::timeout(START_TIMEOUT, async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(issuer) = line.strip_prefix("listening ") {
+                    return Some(issuer.to_owned());
+                }
+            }
+            None
         })
-        .await
-        .expect("oidc-provider listens within 120 s");
-        // Keep reading: a closed pipe would end the provider at its next notice on stdout.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Some(Self { issuer, child })
+        .await;
+        let stderr = || stderr.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        match listening {
+            Ok(Some(issuer)) => {
+                // Keep reading: a closed pipe would end the provider at its next notice on stdout.
+                tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+                Ok(Self { issuer, child })
+            }
+            Ok(None) => Err(format!("it exited before listening; stderr: {}", stderr())),
+            Err(_) => {
+                let _ = child.kill().await;
+                Err(format!("no \"listening\" within {START_TIMEOUT:?}; stderr: {}", stderr()))
+            }
+        }
     }
 
     /// Stops the provider now.
