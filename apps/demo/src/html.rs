@@ -5,6 +5,8 @@
 //! navigation shows, if any); a page with a `notice` or a form `error` shows it through the
 //! shared `notice.html` and `alert.html`.
 
+use std::time::Duration;
+
 use askama::Template;
 use lucia::Session;
 
@@ -181,8 +183,15 @@ pub struct Account<'a> {
     methods: &'a [Method],
     /// The providers a method can be linked from.
     providers: &'a [ProviderLink],
-    /// Whether the user has a password (the password form needs it).
+    /// Whether the user has a password (the password form needs it, and deleting the account
+    /// asks for it).
     has_password: bool,
+    /// How long ago this session signed in, in words ("3 minutes ago"), if known.
+    signed_in_ago: Option<String>,
+    /// Whether that was recent enough to delete the account without a password.
+    recently_signed_in: bool,
+    /// How recent a sign-in must be, in minutes.
+    reauthentication_minutes: u64,
     /// With an authenticator app set up, how many recovery codes are left.
     second_factor: Option<u64>,
     /// The user's passkeys, oldest first.
@@ -259,6 +268,9 @@ impl<'a> Account<'a> {
             methods: &[],
             providers: &[],
             has_password: true,
+            signed_in_ago: None,
+            recently_signed_in: false,
+            reauthentication_minutes: 0,
             second_factor: None,
             passkeys: Vec::new(),
             passkey_origin: "",
@@ -277,9 +289,21 @@ impl<'a> Account<'a> {
 
     /// With the user's sign-in methods, and the providers to link.
     pub fn with_methods(self, methods: &'a [Method], providers: &'a [ProviderLink]) -> Self {
-        let has_password =
-            methods.iter().any(|method| method.key.starts_with(&format!("{}:", crate::accounts::PROVIDER)));
+        let has_password = methods.iter().any(Method::is_password);
         Self { methods, providers, has_password, ..self }
+    }
+
+    /// With how long ago this session signed in (`None`: unknown), whether that is recent
+    /// enough to delete the account without a password, and how recent it must be (as
+    /// `RecentSignIn` says).
+    pub fn with_sign_in_age(self, since: Option<Duration>, recently_signed_in: bool, max_age: Duration) -> Self {
+        let minutes = |age: Duration| age.as_secs() / 60;
+        let signed_in_ago = since.map(|age| match minutes(age) {
+            0 => "less than a minute ago".to_owned(),
+            1 => "1 minute ago".to_owned(),
+            n => format!("{n} minutes ago"),
+        });
+        Self { signed_in_ago, recently_signed_in, reauthentication_minutes: minutes(max_age), ..self }
     }
 }
 

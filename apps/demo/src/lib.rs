@@ -444,7 +444,8 @@ pub async fn build(config: &Config) -> Result<Demo, StartError> {
     }
     let hardening = Hardening::new(config.production, providers.authorization_origins());
     let (passkey_rp_id, passkey_origin) = passkey_relying_party(config)?;
-    let (passkeys, passkey_routes) = passkeys::routes(&auth, &passkey_rp_id, passkey_origin.clone())?;
+    let passkeys::PasskeySetup { passkeys, recent_sign_in, routes: passkey_routes } =
+        passkeys::routes(&auth, &passkey_rp_id, passkey_origin.clone())?;
     let passkey_origin = passkey_origin.origin().ascii_serialization();
     let router = router()
         .merge(provider_routes)
@@ -452,7 +453,7 @@ pub async fn build(config: &Config) -> Result<Demo, StartError> {
         .layer(layer)
         .layer(Extension(passkeys.clone()))
         .layer(Extension(mails.clone()))
-        .layer(Extension(web::SignInOptions { providers, passkey_origin: passkey_origin.into() }))
+        .layer(Extension(web::SignInOptions { providers, passkey_origin: passkey_origin.into(), recent_sign_in }))
         .with_state(auth.clone())
         .layer(middleware::from_fn_with_state(hardening, log_and_harden));
     Ok(Demo { router, auth, mails, passkeys })

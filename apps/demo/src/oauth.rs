@@ -422,6 +422,13 @@ pub struct Method {
     pub key: String,
 }
 
+impl Method {
+    /// Whether this is the password (the `username:` key).
+    pub fn is_password(&self) -> bool {
+        self.key.split_once(':').is_some_and(|(provider, _)| provider == accounts::PROVIDER)
+    }
+}
+
 /// The user's sign-in methods: its password key and its provider keys (not the `email:` key,
 /// which finds an account for a password reset but signs no one in).
 pub async fn methods(auth: &Auth, user_id: &str, providers: &Providers) -> Result<Vec<Method>, lucia::Error> {

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::{Extension, Form, Router};
 use lucia::PasskeyAdapter;
+use lucia_axum::RecentSignIn;
 use lucia_axum::passkey::PasskeyRoutes;
 use lucia_axum::passkey::lucia_passkey::{PasskeyError, Passkeys, RelyingParty};
 use serde::Deserialize;
@@ -17,11 +18,22 @@ use crate::{Auth, DemoAdapter, SessionAttributes, SignedIn, UserAttributes, html
 /// The demo's passkey ceremonies.
 pub type DemoPasskeys = Passkeys<DemoAdapter, UserAttributes, SessionAttributes>;
 
+/// What [`routes`] makes.
+pub struct PasskeySetup {
+    /// The passkey ceremonies.
+    pub passkeys: DemoPasskeys,
+    /// The routes' check of a recent sign-in, which the account page's passkey removal and
+    /// account deletion use too.
+    pub recent_sign_in: RecentSignIn<Auth>,
+    /// The JSON routes.
+    pub routes: Router<Auth>,
+}
+
 /// The passkeys of `auth`'s users for this relying party, and their JSON routes. Sessions a
-/// passkey starts record the client as password sign-ins do; adding a passkey needs a
-/// sign-in of the last ten minutes (the session's `created_at`), so that a stolen session
-/// cannot add one.
-pub fn routes(auth: &Auth, rp_id: &str, origin: url::Url) -> Result<(DemoPasskeys, Router<Auth>), PasskeyError> {
+/// passkey starts record the client as password sign-ins do; adding or removing a passkey
+/// needs a sign-in of the last ten minutes (the session's `created_at`), so that a stolen
+/// session can neither add one nor take the owner's away.
+pub fn routes(auth: &Auth, rp_id: &str, origin: url::Url) -> Result<PasskeySetup, PasskeyError> {
     let relying_party = RelyingParty::new(rp_id, origin).name(crate::second_factor::ISSUER);
     // The `email:` key finds a user for a reset but signs no one in: a passkey is not removed
     // when only that would be left.
@@ -36,7 +48,7 @@ pub fn routes(auth: &Auth, rp_id: &str, origin: url::Url) -> Result<(DemoPasskey
         |session| session.attributes.created_at,
     )
     .session_attributes(|parts| Client::from_parts(parts).session_attributes());
-    Ok((passkeys, routes.router()))
+    Ok(PasskeySetup { passkeys, recent_sign_in: routes.recent_sign_in(), routes: routes.router() })
 }
 
 /// Deletes the passkey ceremonies that expired unfinished, now and every `period`.
@@ -88,16 +100,22 @@ pub struct RemoveForm {
     id: String,
 }
 
-/// "Remove": deletes a passkey of the user's, unless it is their last way to sign in (then
-/// the account page says so, `409`): the library counts the user's keys but the `email:` key,
-/// and passkeys, and deletes in one transaction under the user's lock, so two removals at once
-/// (of passkeys or keys) cannot both pass.
+/// "Remove": deletes a passkey of the user's if the session signed in within the last ten
+/// minutes (else `403`: a stolen session cookie must not take the owner's passkeys away),
+/// unless it is their last way to sign in (then the account page says so, `409`): the
+/// library counts the user's keys but the `email:` key, and passkeys, and deletes in one
+/// transaction under the user's lock, so two removals at once (of passkeys or keys) cannot
+/// both pass.
 pub async fn remove(
     SignedIn { session, auth, .. }: SignedIn,
     Extension(options): Extension<SignInOptions>,
     Extension(passkeys): Extension<DemoPasskeys>,
     Form(form): Form<RemoveForm>,
 ) -> PageResult {
+    if !options.recent_sign_in.is_recent(auth.lucia(), &session) {
+        let error = Some("To remove a passkey, sign in again first: removing one needs a recent sign-in.");
+        return account_page(&auth, &options, &session, StatusCode::FORBIDDEN, None, error, None).await;
+    }
     let user_id = &session.user.user_id;
     match passkeys.remove(user_id, &form.id).await {
         Ok(()) => {

@@ -14,12 +14,16 @@ use crate::mail::Mails;
 use crate::oauth::{self, Providers, UnlinkError};
 
 /// What the pages offer to sign in with besides a password (a request extension): the
-/// providers, and passkeys, which work at one origin only.
+/// providers, and passkeys, which work at one origin only; and what counts as a recent
+/// sign-in.
 #[derive(Debug, Clone)]
 pub struct SignInOptions {
     pub providers: Providers,
     /// The passkeys' origin (`http://localhost:3000`), as `window.location.origin` says it.
     pub passkey_origin: std::sync::Arc<str>,
+    /// The passkey routes' check of a recent sign-in (the session's `created_at`, ten
+    /// minutes), which removing a passkey and deleting an account without a password need.
+    pub recent_sign_in: lucia_axum::RecentSignIn<crate::Auth>,
 }
 use crate::{AuthRequest, SessionAttributes, SignedIn, html};
 
@@ -481,8 +485,14 @@ pub(crate) async fn account_page(
         true => Some(auth.lucia().recovery_codes_left(user_id).await?),
         false => None,
     };
+    let recent = &options.recent_sign_in;
     let account = html::Account::new(session, &sessions, notice, error, password_error)
         .with_methods(&methods, options.providers.list())
+        .with_sign_in_age(
+            recent.since_sign_in(auth.lucia(), session),
+            recent.is_recent(auth.lucia(), session),
+            recent.max_age(),
+        )
         .with_second_factor(second_factor)
         .with_passkeys(crate::passkeys::rows(auth.lucia(), user_id).await?, &options.passkey_origin);
     Ok(page(status, &account))
@@ -592,23 +602,34 @@ pub struct DeleteForm {
     password: String,
 }
 
+/// Deletes the account: a user with a password confirms with it (the per-account throttle
+/// counts wrong ones); a user without one (passkeys or providers only) by having signed in
+/// within the last ten minutes, as adding a passkey needs, else `403` and the account page
+/// says to sign in again.
 pub async fn delete_account(
     SignedIn { session: current, auth, .. }: SignedIn,
     Extension(options): Extension<SignInOptions>,
     Form(form): Form<DeleteForm>,
 ) -> PageResult {
-    match accounts::check_password(auth.lucia(), &current.user.attributes.username, &form.password).await {
-        Ok(_) => {}
-        Err(SignInError::Internal(error)) => return Err(error.into()),
-        Err(failure @ SignInError::TooManyAttempts(_)) => {
-            return throttled_account_page(&auth, &options, &current, &failure).await;
+    let user_id = &current.user.user_id;
+    let methods = oauth::methods(auth.lucia(), user_id, &options.providers).await?;
+    if methods.iter().any(oauth::Method::is_password) {
+        match accounts::check_password(auth.lucia(), &current.user.attributes.username, &form.password).await {
+            Ok(_) => {}
+            Err(SignInError::Internal(error)) => return Err(error.into()),
+            Err(failure @ SignInError::TooManyAttempts(_)) => {
+                return throttled_account_page(&auth, &options, &current, &failure).await;
+            }
+            Err(_) => {
+                let error = Some("That password is not correct; your account was not deleted.");
+                return account_page(&auth, &options, &current, StatusCode::BAD_REQUEST, None, error, None).await;
+            }
         }
-        Err(_) => {
-            let error = Some("That password is not correct; your account was not deleted.");
-            return account_page(&auth, &options, &current, StatusCode::BAD_REQUEST, None, error, None).await;
-        }
+    } else if !options.recent_sign_in.is_recent(auth.lucia(), &current) {
+        let error = Some("To delete your account, sign in again first: your account was not deleted.");
+        return account_page(&auth, &options, &current, StatusCode::FORBIDDEN, None, error, None).await;
     }
-    auth.lucia().delete_user(&current.user.user_id).await?;
+    auth.lucia().delete_user(user_id).await?;
     auth.sign_out().await?;
     tracing::info!(user_id = %current.user.user_id, "deleted account");
     Ok(Redirect::to("/?notice=deleted").into_response())

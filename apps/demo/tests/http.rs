@@ -332,10 +332,17 @@ async fn deleting_the_account_removes_everything() {
     let (browser, other) = (app.browser(), app.browser());
     sign_up(&app, &browser, &name).await;
     sign_in(&app, &other, &name, PASSWORD).await;
-    let response = post_form(&browser, &app.url("/account/delete"), &[("password", "wrong password")]).await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert!(response.text().await.unwrap().contains("was not deleted"));
+    let (_, account) = page(&browser, &app.url("/account")).await;
+    assert!(account.contains(r#"id="delete_password" name="password""#), "{account}");
+    // A recent sign-in is no password: a user with one confirms with it.
+    for form in [&[("password", "wrong password")][..], &[]] {
+        let response = post_form(&browser, &app.url("/account/delete"), form).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{form:?}");
+        assert!(response.text().await.unwrap().contains("was not deleted"));
+    }
 
+    // With the password, a sign-in of long ago is enough.
+    age_sessions(&app, 11).await;
     let response = post_form(&browser, &app.url("/account/delete"), &[("password", PASSWORD)]).await;
     assert_eq!(location(&response), "/?notice=deleted");
     assert!(is_removal(&set_cookies(&response)[0]));
@@ -356,6 +363,120 @@ async fn deleting_the_account_removes_everything() {
     }
     // The name is free again.
     sign_up(&app, &app.browser(), &name).await;
+}
+
+/// Moves every session's start (its sign-in) `minutes` back, as if that long had passed.
+async fn age_sessions(app: &App, minutes: i64) {
+    let db = app.database().await;
+    let sql = format!(r#"UPDATE "session" SET created_at = created_at - {}"#, minutes * 60_000);
+    db.execute_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+}
+
+/// How many rows of `table` there are.
+async fn rows_in(app: &App, table: &str) -> i64 {
+    let db = app.database().await;
+    let sql = format!(r#"SELECT COUNT(*) FROM "{table}""#);
+    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+/// The account page's "Delete account" part.
+fn delete_part(account: &str) -> &str {
+    account.split(r#"id="delete-heading""#).nth(1).unwrap()
+}
+
+/// A user without a password (passkeys only: the password key removed) deletes the account
+/// by a recent sign-in; 11 minutes after it, the page says to sign in again and a deletion
+/// is refused (`403`, nothing deleted), as is removing a passkey (on the page and by the
+/// JSON route); renaming one is not.
+#[tokio::test]
+async fn a_passkey_only_user_deletes_the_account_within_ten_minutes_of_signing_in() {
+    let app = App::start().await;
+    let name = unique_name();
+    let (browser, other) = (app.browser(), app.browser());
+    sign_up(&app, &browser, &name).await;
+    sign_in(&app, &other, &name, PASSWORD).await;
+    let user_id = user_id_of(&app, &browser).await;
+    insert_passkey(&app, &user_id, "cGFzc2tleS1vbmU", "Laptop").await;
+    insert_passkey(&app, &user_id, "cGFzc2tleS10d28", "Phone").await;
+    let key = format!("username:{name}");
+    let response = post_form(&browser, &app.url("/account/methods/unlink"), &[("key", &key)]).await;
+    assert_eq!(location(&response), "/account?notice=unlinked");
+
+    let (_, account) = page(&browser, &app.url("/account")).await;
+    let delete = delete_part(&account);
+    assert!(!delete.contains(r#"name="password""#), "no password field: {delete}");
+    assert!(delete.contains("You signed in less than a minute ago"), "{delete}");
+    assert!(delete.contains("Delete my account"), "{delete}");
+
+    // Eleven minutes later: refused, and the page says to sign in again.
+    age_sessions(&app, 11).await;
+    let (_, account) = page(&browser, &app.url("/account")).await;
+    let delete = delete_part(&account);
+    assert!(
+        delete.contains("you signed in 11 minutes ago") && delete.contains("Sign out and sign in again"),
+        "{delete}"
+    );
+    assert!(!delete.contains("Delete my account"), "{delete}");
+    let response = post_form(&browser, &app.url("/account/delete"), &[]).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.text().await.unwrap().contains("To delete your account, sign in again first"));
+    let response = post_form(&browser, &app.url("/account/delete"), &[("password", PASSWORD)]).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN, "a password does not stand in for the sign-in");
+    assert_eq!(rows_in(&app, "user").await, 1);
+    // Nor may a passkey be removed, on the page or by the JSON route; renamed, yes.
+    let response = post_form(&browser, &app.url("/account/passkeys/remove"), &[("id", "cGFzc2tleS1vbmU")]).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.text().await.unwrap().contains("To remove a passkey, sign in again first"));
+    let response = browser.delete(app.url("/passkeys/cGFzc2tleS1vbmU")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(response.json::<Value>().await.unwrap(), json!({ "error": "reauthentication_required" }));
+    let form = [("id", "cGFzc2tleS1vbmU"), ("name", "Work laptop")];
+    let response = post_form(&browser, &app.url("/account/passkeys/rename"), &form).await;
+    assert_eq!(location(&response), "/account?notice=passkey-renamed");
+    assert_eq!(rows_in(&app, "passkey").await, 2);
+
+    // Signed in again (here: the session's start moved back to now), the passkey goes, then
+    // the account: the user, its keys, passkeys and every session.
+    age_sessions(&app, -11).await;
+    let response = post_form(&browser, &app.url("/account/passkeys/remove"), &[("id", "cGFzc2tleS1vbmU")]).await;
+    assert_eq!(location(&response), "/account?notice=passkey-removed");
+    let response = post_form(&browser, &app.url("/account/delete"), &[]).await;
+    assert_eq!(location(&response), "/?notice=deleted");
+    assert!(is_removal(&set_cookies(&response)[0]));
+    assert_eq!(page(&other, &app.url("/account")).await, (StatusCode::SEE_OTHER, "/login".into()));
+    for table in ["user", "key", "session", "passkey"] {
+        assert_eq!(rows_in(&app, table).await, 0, "{table} is empty");
+    }
+}
+
+/// A user who signed up with a provider has no password: deleting the account needs a recent
+/// sign-in, as for a passkey-only user.
+#[tokio::test]
+async fn a_provider_only_user_deletes_the_account_within_ten_minutes_of_signing_in() {
+    let Some((app, _provider)) = App::start_with_oidc().await else { return };
+    let browser = app.browser();
+    let login = format!("{}-at-provider", unique_name());
+    let start = browser.get(app.url("/login/oidc")).send().await.unwrap();
+    let callback_url = app.url("/login/oidc/callback");
+    let callback = sign_in_at_provider(&url::Url::parse(location(&start)).unwrap(), &login, &callback_url).await;
+    let response = browser.get(callback.as_str()).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (status, account) = page(&browser, &app.url("/account")).await;
+    assert_eq!(status, StatusCode::OK, "{account}");
+    assert!(!delete_part(&account).contains(r#"name="password""#), "{account}");
+
+    age_sessions(&app, 11).await;
+    let response = post_form(&browser, &app.url("/account/delete"), &[]).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(rows_in(&app, "user").await, 1);
+
+    age_sessions(&app, -11).await;
+    let response = post_form(&browser, &app.url("/account/delete"), &[]).await;
+    assert_eq!(location(&response), "/?notice=deleted");
+    for table in ["user", "key", "session"] {
+        assert_eq!(rows_in(&app, table).await, 0, "{table} is empty");
+    }
 }
 
 #[tokio::test]

@@ -9,7 +9,9 @@ use lucia::{
     SignInMethodDeletion, TokenAdapter, TokenKind, UserAdapter, counts_as_sign_in_method,
 };
 use rusqlite::types::Value as Sql;
-use rusqlite::{CachedStatement, Connection, ErrorCode, Row, TransactionBehavior, ffi, params, params_from_iter};
+use rusqlite::{
+    CachedStatement, Connection, ErrorCode, Params, Row, TransactionBehavior, ffi, params, params_from_iter,
+};
 
 use crate::codec::{
     bool_at, decode_split, encode_attributes, integer_at, optional_integer_at, required_millis, required_text, text_at,
@@ -422,12 +424,10 @@ fn sign_in_methods_left(
     uncounted_providers: &[String],
 ) -> Result<u64, AdapterError> {
     let uncounted: Vec<&str> = uncounted_providers.iter().map(String::as_str).collect();
-    let mut keys = connection.prepare_cached(&inner.users()?.key_ids_of_user).map_err(sqlite)?;
-    let ids = keys.query_map([user_id], |row| row.get::<_, String>(0)).map_err(sqlite)?;
-    let mut left = 0;
-    for id in ids {
-        left += u64::from(counts_as_sign_in_method(&id.map_err(sqlite)?, &uncounted));
-    }
+    let ids = query_all(connection, &inner.users()?.key_ids_of_user, [user_id], |row| {
+        row.get::<_, String>(0).map_err(sqlite)
+    })?;
+    let mut left = ids.iter().filter(|id| counts_as_sign_in_method(id, &uncounted)).count() as u64;
     if let Some(passkeys) = &inner.passkeys {
         let mut count = connection.prepare_cached(&passkeys.passkeys_count_of_user).map_err(sqlite)?;
         let passkeys: i64 = count.query_row([user_id], |row| row.get(0)).map_err(sqlite)?;
@@ -605,6 +605,36 @@ fn returning_row<T>(
     first.transpose()
 }
 
+/// The first row the fixed statement `sql` gives for `params`, if any, read by `read`. The
+/// row is read in place from the cached statement: nothing is allocated beyond what `read`
+/// makes, so the hot session read uses it too.
+fn query_one<T>(
+    connection: &Connection,
+    sql: &str,
+    params: impl Params,
+    read: impl FnOnce(&Row<'_>) -> Result<T, AdapterError>,
+) -> Result<Option<T>, AdapterError> {
+    let mut statement = connection.prepare_cached(sql).map_err(sqlite)?;
+    let mut rows = statement.query(params).map_err(sqlite)?;
+    rows.next().map_err(sqlite)?.map(read).transpose()
+}
+
+/// Every row the fixed statement `sql` gives for `params`, each read by `read`.
+fn query_all<T>(
+    connection: &Connection,
+    sql: &str,
+    params: impl Params,
+    mut read: impl FnMut(&Row<'_>) -> Result<T, AdapterError>,
+) -> Result<Vec<T>, AdapterError> {
+    let mut statement = connection.prepare_cached(sql).map_err(sqlite)?;
+    let mut rows = statement.query(params).map_err(sqlite)?;
+    let mut all = Vec::new();
+    while let Some(row) = rows.next().map_err(sqlite)? {
+        all.push(read(row)?);
+    }
+    Ok(all)
+}
+
 /// Which of a user's rows [`Store::delete_user_with`] deletes with it, besides its tokens.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum UserRows {
@@ -740,9 +770,7 @@ impl Store {
     async fn get_user(&self, user_id: &str) -> Result<Option<DatabaseUser>, AdapterError> {
         self.read(user_id, |inner, connection, user_id| {
             let users = inner.users()?;
-            let mut statement = connection.prepare_cached(&users.user_by_id).map_err(sqlite)?;
-            let mut rows = statement.query([user_id]).map_err(sqlite)?;
-            rows.next().map_err(sqlite)?.map(|row| user_from(&users.user, row, 0)).transpose()
+            query_one(connection, &users.user_by_id, [user_id], |row| user_from(&users.user, row, 0))
         })
         .await
     }
@@ -814,22 +842,14 @@ impl Store {
 
     async fn get_key(&self, key_id: &str) -> Result<Option<DatabaseKey>, AdapterError> {
         self.read(key_id, |inner, connection, key_id| {
-            let mut statement = connection.prepare_cached(&inner.users()?.key_by_id).map_err(sqlite)?;
-            let mut rows = statement.query([key_id]).map_err(sqlite)?;
-            rows.next().map_err(sqlite)?.map(key_from).transpose()
+            query_one(connection, &inner.users()?.key_by_id, [key_id], key_from)
         })
         .await
     }
 
     async fn get_keys_by_user_id(&self, user_id: &str) -> Result<Vec<DatabaseKey>, AdapterError> {
         self.read(user_id, |inner, connection, user_id| {
-            let mut statement = connection.prepare_cached(&inner.users()?.keys_by_user).map_err(sqlite)?;
-            let mut rows = statement.query([user_id]).map_err(sqlite)?;
-            let mut keys = Vec::new();
-            while let Some(row) = rows.next().map_err(sqlite)? {
-                keys.push(key_from(row)?);
-            }
-            Ok(keys)
+            query_all(connection, &inner.users()?.keys_by_user, [user_id], key_from)
         })
         .await
     }
@@ -873,22 +893,14 @@ impl Store {
 
     async fn get_session(&self, session_id: &str) -> Result<Option<DatabaseSession>, AdapterError> {
         self.read(session_id, |inner, connection, session_id| {
-            let mut statement = connection.prepare_cached(&inner.sessions.by_id).map_err(sqlite)?;
-            let mut rows = statement.query([session_id]).map_err(sqlite)?;
-            rows.next().map_err(sqlite)?.map(|row| inner.sessions.session(row)).transpose()
+            query_one(connection, &inner.sessions.by_id, [session_id], |row| inner.sessions.session(row))
         })
         .await
     }
 
     async fn get_sessions_by_user_id(&self, user_id: &str) -> Result<Vec<DatabaseSession>, AdapterError> {
         self.read(user_id, |inner, connection, user_id| {
-            let mut statement = connection.prepare_cached(&inner.sessions.by_user).map_err(sqlite)?;
-            let mut rows = statement.query([user_id]).map_err(sqlite)?;
-            let mut sessions = Vec::new();
-            while let Some(row) = rows.next().map_err(sqlite)? {
-                sessions.push(inner.sessions.session(row)?);
-            }
-            Ok(sessions)
+            query_all(connection, &inner.sessions.by_user, [user_id], |row| inner.sessions.session(row))
         })
         .await
     }
@@ -977,12 +989,10 @@ impl Store {
     ) -> Result<Option<(DatabaseSession, DatabaseUser)>, AdapterError> {
         self.read(session_id, |inner, connection, session_id| {
             let users = inner.users()?;
-            let mut statement = connection.prepare_cached(&users.session_and_user).map_err(sqlite)?;
-            let mut rows = statement.query([session_id]).map_err(sqlite)?;
-            let Some(row) = rows.next().map_err(sqlite)? else { return Ok(None) };
-            let session = session_from(&inner.sessions.table, row, 0)?;
-            let user = user_from(&users.user, row, inner.sessions.table.columns.len())?;
-            Ok(Some((session, user)))
+            query_one(connection, &users.session_and_user, [session_id], |row| {
+                let session = session_from(&inner.sessions.table, row, 0)?;
+                Ok((session, user_from(&users.user, row, inner.sessions.table.columns.len())?))
+            })
         })
         .await
     }
@@ -1019,18 +1029,14 @@ impl Store {
 impl Store {
     async fn get_token(&self, token_id: &str) -> Result<Option<DatabaseToken>, AdapterError> {
         self.read(token_id, |inner, connection, token_id| {
-            let mut statement = connection.prepare_cached(&inner.tokens()?.by_id).map_err(sqlite)?;
-            let mut rows = statement.query([token_id]).map_err(sqlite)?;
-            rows.next().map_err(sqlite)?.map(token_from).transpose()
+            query_one(connection, &inner.tokens()?.by_id, [token_id], token_from)
         })
         .await
     }
 
     async fn get_user_token(&self, user_id: &str, kind: TokenKind) -> Result<Option<DatabaseToken>, AdapterError> {
         self.read_with(user_id, kind.as_str(), |inner, connection, user_id, kind| {
-            let mut statement = connection.prepare_cached(&inner.tokens()?.by_user_and_kind).map_err(sqlite)?;
-            let mut rows = statement.query([user_id, kind]).map_err(sqlite)?;
-            rows.next().map_err(sqlite)?.map(token_from).transpose()
+            query_one(connection, &inner.tokens()?.by_user_and_kind, [user_id, kind], token_from)
         })
         .await
     }
@@ -1114,15 +1120,14 @@ impl Store {
 impl Store {
     async fn get_totp(&self, user_id: &str) -> Result<Option<DatabaseTotp>, AdapterError> {
         self.read(user_id, |inner, connection, user_id| {
-            let mut statement = connection.prepare_cached(&inner.second_factor()?.totp_by_user).map_err(sqlite)?;
-            let mut rows = statement.query([user_id]).map_err(sqlite)?;
-            let Some(row) = rows.next().map_err(sqlite)? else { return Ok(None) };
-            Ok(Some(DatabaseTotp {
-                user_id: required_text_at(row, 0, "user_id", "TOTP")?,
-                encrypted_secret: required_text_at(row, 1, "encrypted_secret", "TOTP")?,
-                confirmed: integer_at(row, 2, "confirmed")? != 0,
-                last_step: integer_at(row, 3, "last_step")?,
-            }))
+            query_one(connection, &inner.second_factor()?.totp_by_user, [user_id], |row| {
+                Ok(DatabaseTotp {
+                    user_id: required_text_at(row, 0, "user_id", "TOTP")?,
+                    encrypted_secret: required_text_at(row, 1, "encrypted_secret", "TOTP")?,
+                    confirmed: integer_at(row, 2, "confirmed")? != 0,
+                    last_step: integer_at(row, 3, "last_step")?,
+                })
+            })
         })
         .await
     }
@@ -1259,22 +1264,14 @@ impl Store {
 
     async fn get_passkey(&self, passkey_id: &str) -> Result<Option<DatabasePasskey>, AdapterError> {
         self.read(passkey_id, |inner, connection, passkey_id| {
-            let mut statement = connection.prepare_cached(&inner.passkeys()?.passkey_by_id).map_err(sqlite)?;
-            let mut rows = statement.query([passkey_id]).map_err(sqlite)?;
-            rows.next().map_err(sqlite)?.map(passkey_from).transpose()
+            query_one(connection, &inner.passkeys()?.passkey_by_id, [passkey_id], passkey_from)
         })
         .await
     }
 
     async fn get_user_passkeys(&self, user_id: &str) -> Result<Vec<DatabasePasskey>, AdapterError> {
         self.read(user_id, |inner, connection, user_id| {
-            let mut statement = connection.prepare_cached(&inner.passkeys()?.passkeys_by_user).map_err(sqlite)?;
-            let mut rows = statement.query([user_id]).map_err(sqlite)?;
-            let mut passkeys = Vec::new();
-            while let Some(row) = rows.next().map_err(sqlite)? {
-                passkeys.push(passkey_from(row)?);
-            }
-            Ok(passkeys)
+            query_all(connection, &inner.passkeys()?.passkeys_by_user, [user_id], passkey_from)
         })
         .await
     }

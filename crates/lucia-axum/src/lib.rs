@@ -13,6 +13,9 @@
 //! - With the `passkey` feature, `passkey::PasskeyRoutes` adds JSON routes to register
 //!   passkeys, sign in with one, and list, rename and remove them
 //!   ([`lucia_passkey`](https://docs.rs/lucia-passkey)).
+//! - [`RecentSignIn`] says whether a session signed in within the last minutes (10 by
+//!   default), for what a stolen session cookie must not do: the passkey routes' registration
+//!   and removal use it, and an application's own routes can (deleting an account).
 //! - Sign-ins and sign-ups are [limited](#brute-force) per client IP address here and per
 //!   account by lucia, both on by default; serve the app with connect info
 //!   (`into_make_service_with_connect_info::<SocketAddr>()`).
@@ -293,6 +296,7 @@ pub mod oauth;
 #[cfg(feature = "passkey")]
 pub mod passkey;
 mod rate_limit;
+mod recent_sign_in;
 mod request;
 pub mod second_factor;
 
@@ -302,6 +306,7 @@ pub use governor::Quota;
 pub use guard::SignedIn;
 pub use layer::{AllowedHost, InvalidHost, LuciaLayer, LuciaService};
 pub use lucia_type::LuciaType;
+pub use recent_sign_in::{DEFAULT_REAUTHENTICATION_MAX_AGE, RecentSignIn};
 pub use request::AuthRequest;
 pub use second_factor::{PendingCookie, PendingSecondFactor, SignInStep};
 

@@ -11,7 +11,7 @@
 //! | `POST /passkeys/sign-in/finish` | `{ "ceremony", "credential" }` | `204`: signed in, the session cookie set (the browser's previous session ended) |
 //! | `GET /passkeys` | | signed in: the user's passkeys, oldest first |
 //! | `PATCH /passkeys/{id}` | `{ "name" }` | signed in: `204` |
-//! | `DELETE /passkeys/{id}` | | signed in: `204`; `409` if it is the user's last way to sign in |
+//! | `DELETE /passkeys/{id}` | | signed in recently: `204`; `409` if it is the user's last way to sign in; `403 {"error":"reauthentication_required"}` if not signed in recently |
 //!
 //! Ids and binary fields are base64url, as `PublicKeyCredential.toJSON()` and
 //! `PublicKeyCredential.parseCreationOptionsFromJSON()` use. The routes are behind
@@ -20,15 +20,19 @@
 //! ([`AuthRequest::check_rate_limit`]), as a password sign-in does (each finish needs a
 //! ceremony of its own, so finishing is bounded by starting).
 //!
-//! **Registering needs a recent sign-in.** A passkey is a way in that outlives a password
-//! reset: registered with a stolen session cookie, it would keep the thief signed in. So the
-//! registration routes ask the application when the request's session signed in
+//! **Registering and removing need a recent sign-in.** A passkey is a way in that outlives a
+//! password reset: registered with a stolen session cookie, it would keep the thief signed in;
+//! and a stolen cookie must not take the owner's passkeys away. So the registration and
+//! removal routes ask the application when the request's session signed in
 //! ([`PasskeyRoutes::new`]'s `signed_in_at`, such as a session attribute set at sign-in) and
 //! refuse a session that did not within
 //! [`reauthentication_max_age`](PasskeyRoutes::reauthentication_max_age) (default
 //! [`DEFAULT_REAUTHENTICATION_MAX_AGE`], 10 minutes), or whose sign-in time is unknown, with
 //! `403` and the JSON body `{"error":"reauthentication_required"}`: the page sends the user to
-//! sign in again, then starts over. `finish` checks again.
+//! sign in again, then starts over. `finish` checks again. Listing and renaming need only a
+//! session. The application's own routes that need the same check (deleting an account
+//! without a password) use the routes' [`RecentSignIn`]
+//! ([`PasskeyRoutes::recent_sign_in`]).
 //!
 //! Other failures answer with a fixed text that never carries stored data: `400` for a
 //! response that did not verify, a ceremony that is unknown, used or expired (start again), or
@@ -70,7 +74,7 @@
 //!         passkeys,
 //!         // What the authenticator shows for the user: a user name and a display name.
 //!         |user| (user.user_id.clone(), "Account".into()),
-//!         // When the session signed in: registering a passkey needs a recent sign-in.
+//!         // When the session signed in: registering or removing a passkey needs a recent sign-in.
 //!         |session| session.attributes.signed_in_at,
 //!     )
 //!     .session_attributes(|_| SessionAttributes::now()) // sessions a passkey starts
@@ -82,7 +86,7 @@
 //! ```
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::extract::{FromRef, Path};
 use axum::response::{IntoResponse, Response};
@@ -97,32 +101,22 @@ use lucia_passkey::{PasskeyError, PasskeyInfo, Passkeys};
 use serde::{Deserialize, Serialize};
 
 use crate::lucia_type::{LuciaType, SessionOf};
-use crate::{AuthError, AuthRequest};
+pub use crate::recent_sign_in::DEFAULT_REAUTHENTICATION_MAX_AGE;
+use crate::{AuthError, AuthRequest, RecentSignIn};
 
 type PasskeysOf<L> =
     Passkeys<<L as LuciaType>::Adapter, <L as LuciaType>::UserAttributes, <L as LuciaType>::SessionAttributes>;
 type UserNames<U> = dyn Fn(&User<U>) -> (String, String) + Send + Sync;
 type SessionAttributes<S> = dyn Fn(&Parts) -> S + Send + Sync;
-type SignedInAt<U, S> = dyn Fn(&Session<U, S>) -> Option<i64> + Send + Sync;
 
-/// How long after signing in a session may register a passkey, by default
-/// ([`PasskeyRoutes::reauthentication_max_age`]).
-pub const DEFAULT_REAUTHENTICATION_MAX_AGE: Duration = Duration::from_secs(10 * 60);
-
-/// How far ahead of this server's clock a sign-in time may be (another server's clock that
-/// runs ahead); a time further ahead is refused, so that a wrong one cannot keep a session
-/// fresh for ever.
-const CLOCK_SKEW: Duration = Duration::from_secs(60);
-
-/// The body of the `403` that refuses a registration without a recent sign-in.
+/// The body of the `403` that refuses a registration or removal without a recent sign-in.
 const REAUTHENTICATION_REQUIRED: &str = "reauthentication_required";
 
 /// The passkey routes (see the [module](self)). `L` is the application's `Lucia` type.
 pub struct PasskeyRoutes<L: LuciaType> {
     passkeys: PasskeysOf<L>,
     user_names: Box<UserNames<L::UserAttributes>>,
-    signed_in_at: Box<SignedInAt<L::UserAttributes, L::SessionAttributes>>,
-    reauthentication_max_age: Duration,
+    recent_sign_in: RecentSignIn<L>,
     session_attributes: Box<SessionAttributes<L::SessionAttributes>>,
 }
 
@@ -130,7 +124,7 @@ impl<L: LuciaType> std::fmt::Debug for PasskeyRoutes<L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PasskeyRoutes")
             .field("passkeys", &self.passkeys)
-            .field("reauthentication_max_age", &self.reauthentication_max_age)
+            .field("recent_sign_in", &self.recent_sign_in)
             .finish_non_exhaustive()
     }
 }
@@ -173,10 +167,11 @@ where
     ///   user name (an email address, a handle) and a display name.
     /// - `signed_in_at` says when a session signed in, in milliseconds since the Unix epoch
     ///   (typically a session attribute set at every sign-in), or `None` if unknown:
-    ///   registering a passkey needs a sign-in within
+    ///   registering or removing a passkey needs a sign-in within
     ///   [`reauthentication_max_age`](Self::reauthentication_max_age), so that a stolen
-    ///   session cookie cannot add a passkey that outlives a password reset. A session
-    ///   renewed since it signed in keeps its sign-in time: the renewal is not a sign-in.
+    ///   session cookie cannot add a passkey that outlives a password reset, nor remove the
+    ///   owner's. A session renewed since it signed in keeps its sign-in time: the renewal
+    ///   is not a sign-in.
     ///
     /// Sessions started by a passkey get `Default` attributes unless
     /// [`session_attributes`](Self::session_attributes) says otherwise: set the sign-in time
@@ -189,8 +184,7 @@ where
         Self {
             passkeys,
             user_names: Box::new(user_names),
-            signed_in_at: Box::new(signed_in_at),
-            reauthentication_max_age: DEFAULT_REAUTHENTICATION_MAX_AGE,
+            recent_sign_in: RecentSignIn::new(signed_in_at),
             session_attributes: Box::new(|_| L::SessionAttributes::default()),
         }
     }
@@ -201,13 +195,20 @@ where
     L: LuciaType,
     L::Adapter: PasskeyAdapter,
 {
-    /// How long after signing in a session may register a passkey (default
+    /// How long after signing in a session may register or remove a passkey (default
     /// [`DEFAULT_REAUTHENTICATION_MAX_AGE`], 10 minutes): long enough to sign in and go to the
     /// account page, short enough that a session cookie stolen later is refused.
     #[must_use]
     pub fn reauthentication_max_age(mut self, max_age: Duration) -> Self {
-        self.reauthentication_max_age = max_age;
+        self.recent_sign_in = self.recent_sign_in.with_max_age(max_age);
         self
+    }
+
+    /// The routes' check of a recent sign-in (the `signed_in_at` of [`new`](Self::new), the
+    /// [`reauthentication_max_age`](Self::reauthentication_max_age) set so far), for the
+    /// application's own routes that need the same.
+    pub fn recent_sign_in(&self) -> RecentSignIn<L> {
+        self.recent_sign_in.clone()
     }
 
     /// The attributes of a session started by a passkey sign-in, from the request's head.
@@ -264,14 +265,13 @@ where
             )
     }
 
-    /// The request's session, if it signed in recently enough to register a passkey.
+    /// The request's session, if it signed in recently enough to register or remove a passkey.
     async fn recently_signed_in(&self, auth: &AuthRequest<L>) -> Result<SessionOf<L>, RouteError> {
         let session = auth.require().await?;
-        let now = auth.lucia().as_lucia().config().now();
-        if signed_in_within((self.signed_in_at)(&session), now, self.reauthentication_max_age) {
+        if self.recent_sign_in.is_recent(auth.lucia(), &session) {
             Ok(session)
         } else {
-            tracing::debug!("passkey registration refused: the session did not sign in recently");
+            tracing::debug!("passkey registration or removal refused: the session did not sign in recently");
             Err(RouteError::ReauthenticationRequired)
         }
     }
@@ -341,7 +341,7 @@ where
 
     async fn remove(&self, auth: &AuthRequest<L>, passkey_id: &str) -> Response {
         let result = async {
-            let session = auth.require().await?;
+            let session = self.recently_signed_in(auth).await?;
             self.passkeys.remove(&session.user.user_id, passkey_id).await?;
             Ok::<_, RouteError>(StatusCode::NO_CONTENT.into_response())
         };
@@ -349,25 +349,11 @@ where
     }
 }
 
-/// Whether a session that signed in at `signed_in_at` (milliseconds since the Unix epoch)
-/// did so at most `max_age` before `now`. An unknown time is not recent; nor is one more than
-/// [`CLOCK_SKEW`] ahead of `now`.
-fn signed_in_within(signed_in_at: Option<i64>, now: SystemTime, max_age: Duration) -> bool {
-    let signed_in = signed_in_at
-        .and_then(|ms| u64::try_from(ms).ok())
-        .and_then(|ms| UNIX_EPOCH.checked_add(Duration::from_millis(ms)));
-    match signed_in.map(|signed_in| now.duration_since(signed_in)) {
-        Some(Ok(age)) => age <= max_age,
-        Some(Err(ahead)) => ahead.duration() <= CLOCK_SKEW,
-        None => false,
-    }
-}
-
 /// A route's failure: the session API's, or a passkey operation's.
 enum RouteError {
     Auth(AuthError),
     Passkey(PasskeyError),
-    /// Registering a passkey without a recent sign-in.
+    /// Registering or removing a passkey without a recent sign-in.
     ReauthenticationRequired,
 }
 
@@ -429,21 +415,6 @@ impl IntoResponse for RouteError {
 mod tests {
     use super::*;
     use crate::error::tests::body_text;
-
-    #[test]
-    fn a_recent_sign_in_is_one_within_the_max_age_and_not_ahead_of_the_clock() {
-        let max_age = DEFAULT_REAUTHENTICATION_MAX_AGE;
-        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let ms = |time: SystemTime| i64::try_from(time.duration_since(UNIX_EPOCH).unwrap().as_millis()).unwrap();
-        assert!(signed_in_within(Some(ms(now)), now, max_age));
-        assert!(signed_in_within(Some(ms(now - max_age)), now, max_age));
-        assert!(!signed_in_within(Some(ms(now - max_age) - 1), now, max_age));
-        assert!(signed_in_within(Some(ms(now + CLOCK_SKEW)), now, max_age));
-        assert!(!signed_in_within(Some(ms(now + CLOCK_SKEW) + 1), now, max_age));
-        for unknown in [None, Some(-1), Some(0), Some(i64::MIN), Some(i64::MAX)] {
-            assert!(!signed_in_within(unknown, now, max_age), "{unknown:?}");
-        }
-    }
 
     /// Passkey failures answer a fixed text: never the stored data some of them carry.
     #[test]

@@ -1,7 +1,7 @@
 //! The passkey routes (feature `passkey`) over HTTP, with lucia-passkey's software
 //! authenticator (`crates/lucia-passkey/tests/common`, shared by path): a signed-in user
 //! registers a passkey, lists it, signs in with it alone (a new session cookie), cannot
-//! replay the sign-in, and removes it; the CSRF check guards the routes. Registering needs a
+//! replay the sign-in, and removes it; the CSRF check guards the routes. Registering and removing need a
 //! recent sign-in; a sign-in refused before verification leaves its ceremony; starting a
 //! sign-in counts against the per-address budget; a credential id too long to store is a 400.
 
@@ -143,19 +143,26 @@ async fn passkey_routes_register_sign_in_and_remove() {
     let replayed = post("/passkeys/sign-in/finish").json(&body).send().await.unwrap();
     assert_eq!(replayed.status(), StatusCode::BAD_REQUEST);
 
-    // Removal: refused cross-site, done same-site.
+    // Removal: refused cross-site; refused to the passkey's session, whose sign-in time is
+    // unknown (these routes set no attributes for the sessions a passkey starts); done
+    // same-site by the recent password sign-in.
     let path = format!("{base}/passkeys/{}", passkey["id"].as_str().unwrap());
     let cross_site =
-        client.delete(&path).header(ORIGIN, "https://evil.example").header(COOKIE, &new_cookie).send().await.unwrap();
+        client.delete(&path).header(ORIGIN, "https://evil.example").header(COOKIE, &cookie).send().await.unwrap();
     assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
-    let removed = client.delete(&path).header(ORIGIN, &base).header(COOKIE, &new_cookie).send().await.unwrap();
+    let unknown = client.delete(&path).header(ORIGIN, &base).header(COOKIE, &new_cookie).send().await.unwrap();
+    assert_eq!(unknown.status(), StatusCode::FORBIDDEN);
+    assert_eq!(unknown.json::<Value>().await.unwrap(), json!({ "error": "reauthentication_required" }));
+    assert_eq!(auth.adapter().get_user_passkeys(&user_id).await.unwrap().len(), 1);
+    let removed = client.delete(&path).header(ORIGIN, &base).header(COOKIE, &cookie).send().await.unwrap();
     assert_eq!(removed.status(), StatusCode::NO_CONTENT);
     assert!(auth.adapter().get_user_passkeys(&user_id).await.unwrap().is_empty());
 }
 
 /// A session that signed in more than 10 minutes ago, or at an unknown time, cannot register
-/// a passkey (a stolen cookie would otherwise add one that outlives a password reset): `403`
-/// with a JSON code the page acts on. A fresh session can; `finish` checks again.
+/// a passkey (a stolen cookie would otherwise add one that outlives a password reset), nor
+/// remove one (it may rename it): `403` with a JSON code the page acts on. A fresh session
+/// can; `finish` checks again.
 #[tokio::test]
 async fn registration_needs_a_recent_sign_in() {
     let clock = TestClock::default();
@@ -193,7 +200,15 @@ async fn registration_needs_a_recent_sign_in() {
     // Signed in again: registered.
     let again = session_cookie(&auth, &email, Some(millis(clock.now()))).await;
     register(&client, &base, &again, &mut device).await;
-    assert_eq!(auth.adapter().get_user_passkeys(&user_id).await.unwrap().len(), 1);
+    let passkeys = auth.adapter().get_user_passkeys(&user_id).await.unwrap();
+    assert_eq!(passkeys.len(), 1);
+
+    // The old session may rename the passkey, not remove it.
+    let path = format!("{base}/passkeys/{}", passkeys[0].id);
+    let renamed = client.patch(&path).header(ORIGIN, &base).header(COOKIE, &old).json(&json!({ "name": "Work" }));
+    assert_eq!(renamed.send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    refused(client.delete(&path).header(ORIGIN, &base).header(COOKIE, &old).send().await.unwrap()).await;
+    assert_eq!(auth.adapter().get_user_passkeys(&user_id).await.unwrap()[0].name, "Work");
 
     // An application may allow longer: an hour, and the session of 11 (now 22) minutes ago.
     let routes = routes(&auth).reauthentication_max_age(Duration::from_secs(60 * 60));

@@ -21,8 +21,10 @@
 //! [`start_registration`](Passkeys::start_registration) and again before
 //! [`finish_registration`](Passkeys::finish_registration), check that the session signed in
 //! within the last minutes (the application records when: a session attribute set at sign-in),
-//! and otherwise send the user to sign in again. lucia-axum's `PasskeyRoutes` does (its
-//! `signed_in_at` argument).
+//! and otherwise send the user to sign in again. Check it too before
+//! [`remove`](Passkeys::remove): a stolen session must not take the owner's passkeys away.
+//! lucia-axum's `PasskeyRoutes` does both (its `signed_in_at` argument; the check is
+//! lucia-axum's `RecentSignIn`).
 //!
 //! A credential id is stored as the passkey's id in base64url, at most
 //! [`MAX_CREDENTIAL_ID_CHARS`] characters (191 bytes): what MySQL's `VARCHAR(255)` primary key
@@ -549,7 +551,8 @@ where
     /// passkey): [`PasskeyError::LastSignInMethod`]. One transaction under the user's lock, so
     /// a removal of another passkey or a key at the same time
     /// ([`Lucia::delete_key_unless_last`]) cannot leave the user with none. The passkey stays
-    /// on the user's devices, where it no longer works here.
+    /// on the user's devices, where it no longer works here. **Check first that the user
+    /// signed in recently**, as for a registration (see the [crate docs](crate)).
     pub async fn remove(&self, user_id: &str, passkey_id: &str) -> Result<(), PasskeyError> {
         let uncounted: Vec<&str> = self.uncounted_key_providers.iter().map(String::as_str).collect();
         match self.lucia.adapter().delete_passkey(user_id, passkey_id, &uncounted).await? {
