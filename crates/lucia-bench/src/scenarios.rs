@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use lucia::{
-    Adapter, Argon2id, CreateSession, CreateUser, Error, HashingPriority, Lucia, LuciaScrypt, NewKey, PasswordHasher,
-    SessionExpiresIn,
+    Adapter, Argon2id, CreateSession, CreateUser, Error, HashingCgroup, HashingPriority, Lucia, LuciaScrypt, NewKey,
+    PasswordHasher, SessionExpiresIn,
 };
 use serde::Serialize;
 
@@ -90,7 +90,8 @@ pub struct Record {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hasher: Option<&'static str>,
     /// How password hashes ran, when not as lucia runs them by default (in the background):
-    /// `normal priority` for [`HashingPriority::Normal`].
+    /// `normal priority` for [`HashingPriority::Normal`], `background, idle cgroup` with the
+    /// hashing threads in an idle cgroup ([`lucia::HashingCgroup`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hashing: Option<&'static str>,
     /// `validate_during_signins`: the p99 of the same validation with no sign-ins running,
@@ -386,21 +387,44 @@ pub async fn run_all<A>(
 
     // The same two sign-in lines (default hasher) with the hashes at the same priority as
     // everything else (what lucia did before `HashingPriority::Background`), to show what the
-    // priority buys.
-    let normal = Lucia::builder(adapter).hashing_priority(HashingPriority::Normal).without_sign_in_throttle().build();
-    let normal_sign_in = use_key_op(&normal, &emails);
-    if let Some(raw) = default_raw {
-        let mut record = use_key_against_raw(backend, &normal_sign_in, &raw, cores, settings).await;
-        record.hashing = Some(NORMAL_PRIORITY);
-        record.hasher = Some(HASHERS[0]);
-        emit(record);
+    // priority buys; and with them in an idle cgroup, below other processes too.
+    let normal = Lucia::builder(adapter.clone()).hashing_priority(HashingPriority::Normal).without_sign_in_throttle();
+    let mut variants = vec![(NORMAL_PRIORITY, normal.build())];
+    if let Some(cgroup) = idle_cgroup() {
+        variants.push((IDLE_CGROUP, Lucia::builder(adapter).hashing_cgroup(cgroup).without_sign_in_throttle().build()));
     }
-    if let Some(validate) = &validate {
-        let mut record = validate_during_signins(backend, validate, &normal_sign_in, settings).await;
-        record.hashing = Some(NORMAL_PRIORITY);
-        record.hasher = Some(HASHERS[0]);
-        emit(record);
+    for (hashing, auth) in &variants {
+        let sign_in = use_key_op(auth, &emails);
+        if let Some(raw) = &default_raw {
+            let mut record = use_key_against_raw(backend, &sign_in, raw, cores, settings).await;
+            record.hashing = Some(hashing);
+            record.hasher = Some(HASHERS[0]);
+            emit(record);
+        }
+        if let Some(validate) = &validate {
+            let mut record = validate_during_signins(backend, validate, &sign_in, settings).await;
+            record.hashing = Some(hashing);
+            record.hasher = Some(HASHERS[0]);
+            emit(record);
+        }
     }
+}
+
+/// The `hashing` of lines measured with the hashes in an idle cgroup ([`idle_cgroup`]).
+const IDLE_CGROUP: &str = "background, idle cgroup";
+
+/// An idle cgroup for the hashing threads, `lucia-bench-hashing` below this process's own
+/// (made once, kept for the next run), or `None` with a message where none can be made
+/// (no root, no delegated cgroup, no Linux).
+fn idle_cgroup() -> Option<HashingCgroup> {
+    static CGROUP: std::sync::OnceLock<Option<HashingCgroup>> = std::sync::OnceLock::new();
+    CGROUP
+        .get_or_init(|| {
+            HashingCgroup::create_in_own_cgroup("lucia-bench-hashing")
+                .inspect_err(|e| eprintln!("lucia-bench: no `{IDLE_CGROUP}` lines: {e}"))
+                .ok()
+        })
+        .clone()
 }
 
 /// The `hashing` of lines measured with [`HashingPriority::Normal`].

@@ -10,8 +10,8 @@ use crate::second_factor::{SecondFactor, SecondFactorAdapter, SecondFactorSettin
 use crate::throttle::DynThrottleStore;
 use crate::verification::EmailSettings;
 use crate::{
-    Adapter, Argon2id, Backoff, CsrfConfig, Lucia, LuciaScrypt, MemoryThrottleStore, NoAttributes, PasswordHasher,
-    PasswordPolicy, SessionCookieConfig, SessionTokens, ThrottleStore,
+    Adapter, Argon2id, Backoff, CsrfConfig, HashingCgroup, Lucia, LuciaScrypt, MemoryThrottleStore, NoAttributes,
+    PasswordHasher, PasswordPolicy, SessionCookieConfig, SessionTokens, ThrottleStore,
 };
 
 /// Development or production. Production sets the cookie's `Secure` attribute (as does
@@ -115,6 +115,7 @@ pub struct LuciaBuilder<A, U = NoAttributes, S = NoAttributes> {
     hashing_threads: usize,
     hashing_queue: Option<usize>,
     hashing_priority: HashingPriority,
+    hashing_cgroup: Option<HashingCgroup>,
     throttle: Option<SignInThrottle>,
     token_throttle: Arc<dyn DynThrottleStore>,
     email: EmailSettings,
@@ -148,6 +149,7 @@ impl<A: Adapter> LuciaBuilder<A> {
             hashing_threads: std::thread::available_parallelism().map_or(2, usize::from),
             hashing_queue: None,
             hashing_priority: HashingPriority::default(),
+            hashing_cgroup: None,
             throttle: Some(SignInThrottle { store: Arc::clone(&store), backoff: Backoff::default() }),
             token_throttle: store,
             email: EmailSettings::default(),
@@ -273,6 +275,14 @@ impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
         self
     }
 
+    /// Moves each hashing thread into `cgroup`, an idle cgroup (Linux), when it starts: the
+    /// hashes then run after every other process's work too, not only this process's (see
+    /// [`HashingCgroup`]). A thread that cannot move logs a warning and hashes where it is.
+    pub fn hashing_cgroup(mut self, cgroup: HashingCgroup) -> Self {
+        self.hashing_cgroup = Some(cgroup);
+        self
+    }
+
     /// Counts sign-in attempts per key in `store` instead of this `Lucia`'s own memory
     /// ([`MemoryThrottleStore`], the default): give instances of an application that serve the
     /// same users one shared store, such as `lucia-adapter-redis`'s `RedisThrottleStore`.
@@ -365,6 +375,7 @@ impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
             hashing_threads: self.hashing_threads,
             hashing_queue: self.hashing_queue,
             hashing_priority: self.hashing_priority,
+            hashing_cgroup: self.hashing_cgroup,
             throttle: self.throttle,
             token_throttle: self.token_throttle,
             email: self.email,
@@ -377,7 +388,14 @@ impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
     pub fn build(self) -> Lucia<A, U, S> {
         let threads = self.hashing_threads.max(1);
         let queue = self.hashing_queue.unwrap_or(threads.saturating_mul(QUEUE_PER_THREAD));
-        let hashing = HashingPool::new(self.hasher, Arc::new(self.policy), threads, queue, self.hashing_priority);
+        let hashing = HashingPool::new(
+            self.hasher,
+            Arc::new(self.policy),
+            threads,
+            queue,
+            self.hashing_priority,
+            self.hashing_cgroup,
+        );
         Lucia::from_parts(
             self.adapter,
             self.config,

@@ -50,6 +50,8 @@
 //! threads of its own, a few at a time ([`LuciaBuilder::hashing_threads`]) with a bounded queue
 //! ([`LuciaBuilder::hashing_queue`], then [`Error::Busy`]), never on an async worker, and in
 //! the background ([`HashingPriority`]): requests that arrive during sign-ins are served first.
+//! Where Redis or a database shares the cores, an idle cgroup ([`HashingCgroup`]) puts the
+//! hashes behind those processes too.
 //! New passwords must pass a [`PasswordPolicy`] (8 characters by default; a `zxcvbn` strength
 //! estimate and the application's own check on demand).
 //!
@@ -104,6 +106,7 @@ mod cookie;
 pub mod csrf;
 mod deadline;
 mod error;
+mod hashing_cgroup;
 mod id;
 mod key;
 #[cfg(feature = "memory")]
@@ -133,6 +136,7 @@ pub use cookie::{
 };
 pub use csrf::{AllowedSubdomains, CsrfConfig, Origin, OriginError};
 pub use error::{AdapterError, BoxError, Error};
+pub use hashing_cgroup::{HashingCgroup, HashingCgroupError};
 pub use id::{ALPHABET, SESSION_ID_LENGTH, USER_ID_LENGTH, generate_random_string};
 pub use key::{Key, create_key_id};
 pub use passkey::{DatabasePasskey, PasskeyAdapter, PasskeyChallenge, PasskeyUse, passkey_counter_advances};

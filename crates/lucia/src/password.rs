@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 use tokio::sync::{OnceCell, Semaphore, oneshot};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::{Error, PasswordPolicy};
+use crate::{Error, HashingCgroup, PasswordPolicy};
 
 /// The longest password [`Lucia`](crate::Lucia) hashes, in bytes (UTF-8).
 ///
@@ -288,7 +288,11 @@ impl PasswordHasher for Argon2id {
 pub enum HashingPriority {
     /// Below everything else (the default): on Linux the hashing threads run under
     /// `SCHED_IDLE`, elsewhere at the lowest priority the OS gives an ordinary thread. On a
-    /// server whose CPUs are saturated, requests are served first and sign-ins wait.
+    /// server whose CPUs are saturated, requests are served first and sign-ins wait. On Linux
+    /// this ranks the hashes below the other threads of the process, and below other
+    /// processes only if they share its scheduler group; for the rest (a Redis server on the
+    /// same cores, where autogroups or cgroups part them) see
+    /// [`HashingCgroup`](crate::HashingCgroup).
     #[default]
     Background,
     /// The same priority as every other thread: sign-ins keep their share of a saturated
@@ -320,6 +324,8 @@ struct PoolInner {
     /// How many callers wait for a permit now.
     waiting: AtomicUsize,
     priority: HashingPriority,
+    /// The idle cgroup each hashing thread moves into, if any.
+    cgroup: Option<HashingCgroup>,
     queue: OnceLock<mpsc::Sender<Job>>,
     /// A hash of a random password by the configured hasher, verified for unknown keys.
     dummy: OnceCell<String>,
@@ -345,6 +351,7 @@ impl HashingPool {
         threads: usize,
         queue_limit: usize,
         priority: HashingPriority,
+        cgroup: Option<HashingCgroup>,
     ) -> Self {
         let threads = threads.max(1);
         let inner = PoolInner {
@@ -355,6 +362,7 @@ impl HashingPool {
             queue_limit,
             waiting: AtomicUsize::new(0),
             priority,
+            cgroup,
             queue: OnceLock::new(),
             dummy: OnceCell::new(),
         };
@@ -373,8 +381,9 @@ impl HashingPool {
             let receiver = Arc::new(Mutex::new(receiver));
             for _ in 0..self.inner.threads {
                 let (receiver, priority) = (Arc::clone(&receiver), self.inner.priority);
+                let cgroup = self.inner.cgroup.clone();
                 let started = std::thread::Builder::new().name("lucia-hashing".into()).spawn(move || {
-                    schedule_current_thread(priority);
+                    schedule_current_thread(priority, cgroup.as_ref());
                     loop {
                         // The lock is released before the job runs (a `while let` would hold
                         // it through the body); `recv` fails once the pool is dropped.
@@ -494,10 +503,14 @@ fn hash_error(error: PasswordHashError) -> Error {
     }
 }
 
-/// Puts the calling (hashing) thread at `priority`. A refusal (a sandbox that forbids it) is
-/// logged and the thread hashes at normal priority: slower requests, not failed sign-ins.
-fn schedule_current_thread(priority: HashingPriority) {
+/// Puts the calling (hashing) thread at `priority`, in `cgroup` if any. A refusal (a sandbox
+/// that forbids it) is logged and the thread hashes where it is: slower requests, not failed
+/// sign-ins.
+fn schedule_current_thread(priority: HashingPriority, cgroup: Option<&HashingCgroup>) {
     use thread_priority::ThreadPriority;
+    if let Some(Err(e)) = cgroup.map(HashingCgroup::join) {
+        tracing::warn!(error = %e, "lucia: could not move a password hashing thread into its cgroup");
+    }
     if priority == HashingPriority::Normal {
         return;
     }
@@ -522,6 +535,7 @@ impl std::fmt::Debug for HashingPool {
         f.debug_struct("HashingPool")
             .field("threads", &self.inner.threads)
             .field("priority", &self.inner.priority)
+            .field("cgroup", &self.inner.cgroup)
             .field("queue", &self.inner.queue_limit)
             .field("available", &self.inner.permits.available_permits())
             .finish()
@@ -573,7 +587,7 @@ mod tests {
 
     #[test]
     fn the_pool_needs_no_tokio_runtime() {
-        let pool = HashingPool::new(Arc::new(LuciaScrypt), Arc::default(), 1, 64, HashingPriority::Background);
+        let pool = HashingPool::new(Arc::new(LuciaScrypt), Arc::default(), 1, 64, HashingPriority::Background, None);
         let hash = block_on(pool.hash("pässwörd")).unwrap();
         assert_eq!(block_on(pool.verify("pässwörd", &hash)).unwrap(), (true, false));
         assert_eq!(block_on(pool.verify("wrong", &hash)).unwrap(), (false, false));
@@ -596,7 +610,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_pool_hashes_on_its_own_threads_in_the_background() {
-        let pool = HashingPool::new(Arc::new(WhereAmI), Arc::default(), 2, 64, HashingPriority::Background);
+        let pool = HashingPool::new(Arc::new(WhereAmI), Arc::default(), 2, 64, HashingPriority::Background, None);
         let (a, b, c) = tokio::join!(pool.hash("a"), pool.hash("b"), pool.hash("c"));
         for outcome in [a, b, c] {
             let outcome = outcome.unwrap();
@@ -605,7 +619,7 @@ mod tests {
                 assert!(outcome.ends_with("Normal(Idle)"), "{outcome}");
             }
         }
-        let normal = HashingPool::new(Arc::new(WhereAmI), Arc::default(), 1, 64, HashingPriority::Normal);
+        let normal = HashingPool::new(Arc::new(WhereAmI), Arc::default(), 1, 64, HashingPriority::Normal, None);
         let outcome = normal.hash("a").await.unwrap();
         if cfg!(target_os = "linux") {
             assert_eq!(outcome, "lucia-hashing|Normal(Other)");
@@ -613,8 +627,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn each_hashing_thread_moves_into_the_cgroup() {
+        let dir = crate::hashing_cgroup::tests::fake_cgroup("pool", Some("1"));
+        let cgroup = HashingCgroup::open(&dir).unwrap();
+        let pool =
+            HashingPool::new(Arc::new(WhereAmI), Arc::default(), 1, 64, HashingPriority::Background, Some(cgroup));
+        pool.hash("a").await.unwrap();
+        // The thread wrote `0` (itself) into the cgroup's threads file before its first hash.
+        assert_eq!(std::fs::read_to_string(dir.join("tasks")).unwrap(), "0");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
     async fn the_pool_hashes_with_lucias_scrypt() {
-        let pool = HashingPool::new(Arc::new(LuciaScrypt), Arc::default(), 2, 64, HashingPriority::Background);
+        let pool = HashingPool::new(Arc::new(LuciaScrypt), Arc::default(), 2, 64, HashingPriority::Background, None);
         let hashes = tokio::join!(pool.hash("a"), pool.hash("b"), pool.hash("c"));
         for (password, hash) in [("a", hashes.0), ("b", hashes.1), ("c", hashes.2)] {
             assert!(LuciaScrypt.verify(password, &hash.unwrap()).unwrap());
@@ -659,7 +685,7 @@ mod tests {
     async fn cancelled_hashes_keep_their_permits() {
         use std::sync::atomic::Ordering::SeqCst;
         let hasher = counting(100);
-        let pool = HashingPool::new(hasher.clone(), Arc::default(), 2, 64, HashingPriority::Background);
+        let pool = HashingPool::new(hasher.clone(), Arc::default(), 2, 64, HashingPriority::Background, None);
         let requests: Vec<_> = (0..20)
             .map(|i| {
                 let pool = pool.clone();
@@ -703,7 +729,7 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_hasher_gives_its_permit_back() {
         let hasher = Arc::new(Counting { panics: true, ..Counting::default() });
-        let pool = HashingPool::new(hasher, Arc::default(), 1, 64, HashingPriority::Background);
+        let pool = HashingPool::new(hasher, Arc::default(), 1, 64, HashingPriority::Background, None);
         for _ in 0..3 {
             let outcome = tokio::time::timeout(std::time::Duration::from_secs(10), pool.hash("pw")).await;
             assert!(matches!(outcome, Ok(Err(Error::PasswordHash(_)))), "{outcome:?}");
@@ -713,7 +739,7 @@ mod tests {
 
     #[test]
     fn zero_threads_means_one() {
-        let pool = HashingPool::new(Arc::new(LuciaScrypt), Arc::default(), 0, 64, HashingPriority::Background);
+        let pool = HashingPool::new(Arc::new(LuciaScrypt), Arc::default(), 0, 64, HashingPriority::Background, None);
         assert_eq!(pool.inner.permits.available_permits(), 1);
     }
 
@@ -833,7 +859,7 @@ mod tests {
     async fn a_full_queue_is_busy_at_once() {
         use std::sync::atomic::Ordering::SeqCst;
         let hasher = counting(300);
-        let pool = HashingPool::new(hasher.clone(), Arc::default(), 1, 2, HashingPriority::Background);
+        let pool = HashingPool::new(hasher.clone(), Arc::default(), 1, 2, HashingPriority::Background, None);
         let spawn = |pool: &HashingPool| {
             let pool = pool.clone();
             tokio::spawn(async move { pool.hash("pw").await })
@@ -875,13 +901,13 @@ mod tests {
 
     #[tokio::test]
     async fn the_dummy_hash_is_made_once_by_the_configured_hasher() {
-        let argon = HashingPool::new(Arc::new(small()), Arc::default(), 1, 4, HashingPriority::Background);
+        let argon = HashingPool::new(Arc::new(small()), Arc::default(), 1, 4, HashingPriority::Background, None);
         argon.verify_dummy("guess").await.unwrap();
         let dummy = argon.inner.dummy.get().cloned().unwrap();
         assert!(dummy.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{dummy}");
         argon.verify_dummy("guess").await.unwrap();
         assert_eq!(argon.inner.dummy.get(), Some(&dummy), "made once");
-        let scrypt = HashingPool::new(Arc::new(LuciaScrypt), Arc::default(), 1, 4, HashingPriority::Background);
+        let scrypt = HashingPool::new(Arc::new(LuciaScrypt), Arc::default(), 1, 4, HashingPriority::Background, None);
         scrypt.verify_dummy("guess").await.unwrap();
         assert!(scrypt.inner.dummy.get().unwrap().starts_with("s2:"));
     }
@@ -893,7 +919,7 @@ mod tests {
             _ => Ok(()),
         });
         let hasher = counting(0);
-        let pool = HashingPool::new(hasher.clone(), Arc::new(policy), 1, 4, HashingPriority::Background);
+        let pool = HashingPool::new(hasher.clone(), Arc::new(policy), 1, 4, HashingPriority::Background, None);
         let refused = pool.hash_new("long enough", vec!["ada".into()]).await;
         assert!(
             matches!(&refused, Err(Error::PasswordRejected(crate::PasswordRejection::Refused(s))) if s == "on the hashing thread"),
