@@ -18,6 +18,16 @@ fn quick_run_on_sqlite_prints_every_scenario() {
         .lines()
         .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}")))
         .partition(|line| line.get("peer").is_some());
+    // The sign-in lines again with the hashes in an idle cgroup, where the run could make one
+    // (else it says why on stderr).
+    let (cgroup_lines, lines): (Vec<_>, Vec<_>) =
+        lines.into_iter().partition(|line| line["hashing"] == "background, idle cgroup");
+    let cgroup_scenarios: Vec<&str> = cgroup_lines.iter().map(|l| l["scenario"].as_str().expect("scenario")).collect();
+    if stderr.contains("no `background, idle cgroup` lines") {
+        assert!(cgroup_scenarios.is_empty(), "{cgroup_scenarios:?}");
+    } else {
+        assert_eq!(cgroup_scenarios, ["use_key", "validate_during_signins"], "{stderr}");
+    }
     let scenarios: Vec<&str> = lines.iter().map(|l| l["scenario"].as_str().expect("scenario")).collect();
     assert_eq!(
         scenarios,
