@@ -176,6 +176,10 @@ pub struct Config {
     /// domain above it (it cannot change later without losing every passkey). `None`: the
     /// passkey origin's host.
     pub passkey_rp_id: Option<String>,
+    /// An idle cgroup for lucia's password hashing threads (Linux; see
+    /// [`lucia::HashingCgroup`]): with Redis or the database on the same cores, requests
+    /// then wait for no hash. `None`: the hashes run in the background of this process only.
+    pub hashing_cgroup: Option<lucia::HashingCgroup>,
 }
 
 /// The default [`Config::mail_from`].
@@ -208,6 +212,7 @@ impl Default for Config {
             totp_key_file: None,
             passkey_origin: None,
             passkey_rp_id: None,
+            hashing_cgroup: None,
         }
     }
 }
@@ -233,6 +238,7 @@ impl std::fmt::Debug for Config {
             .field("totp_key_file", &self.totp_key_file)
             .field("passkey_origin", &self.passkey_origin)
             .field("passkey_rp_id", &self.passkey_rp_id)
+            .field("hashing_cgroup", &self.hashing_cgroup)
             .finish()
     }
 }
@@ -418,6 +424,9 @@ pub async fn build(config: &Config) -> Result<Demo, StartError> {
     }
     if config.lucia_v2_compat {
         builder = builder.lucia_v2_compat();
+    }
+    if let Some(cgroup) = &config.hashing_cgroup {
+        builder = builder.hashing_cgroup(cgroup.clone());
     }
     let auth: Auth = builder.user_attributes::<UserAttributes>().session_attributes::<SessionAttributes>().build();
     let mut layer = LuciaLayer::new(&auth).sign_in_url("/login");

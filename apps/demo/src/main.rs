@@ -58,6 +58,10 @@ Usage: lucia-demo [--port PORT] [--host ADDRESS] [--database-url URL] [--redis-u
   --passkey-rp-id DOMAIN the WebAuthn relying-party id passkeys are bound to: the origin's host
                          or a registrable domain above it; changing it later loses every
                          passkey (env PASSKEY_RP_ID; default: the passkey origin's host)
+  --hashing-cgroup DIR   run password hashes in this cgroup, made if missing with cpu.idle = 1
+                         (Linux; needs root or a delegated cgroup), so that Redis and the
+                         database on the same cores never wait behind a hash (env
+                         HASHING_CGROUP; default: hashes in this process's background only)
   --production           Secure cookies, https origin, Strict-Transport-Security (env PRODUCTION=1);
                          needs --public-origin, --smtp-url, and LUCIA_TOTP_KEY or --totp-key-file
   --lucia-v2-compat      share the database with a Lucia v2 application: session ids stored in
@@ -103,6 +107,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
     let mut totp_key_file = env("TOTP_KEY_FILE").map(std::path::PathBuf::from);
     let mut passkey_origin = env("PASSKEY_ORIGIN");
     let mut passkey_rp_id = env("PASSKEY_RP_ID");
+    let mut hashing_cgroup = env("HASHING_CGROUP");
     let flag = |name: &str| env(name).is_some_and(|v| v == "1" || v == "true");
     let mut production = flag("PRODUCTION");
     let mut lucia_v2_compat = flag("LUCIA_V2_COMPAT");
@@ -129,6 +134,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
             "--totp-key-file" => totp_key_file = Some(value()?.into()),
             "--passkey-origin" => passkey_origin = Some(value()?),
             "--passkey-rp-id" => passkey_rp_id = Some(value()?),
+            "--hashing-cgroup" => hashing_cgroup = Some(value()?),
             "--production" => production = true,
             "--lucia-v2-compat" => lucia_v2_compat = true,
             other => return Err(format!("unknown argument {other} (see --help)")),
@@ -166,6 +172,10 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
         Some(burst) => burst.parse().map_err(|_| format!("invalid sign-in burst {burst}"))?,
         None => lucia_demo::DEFAULT_SIGN_IN_BURST,
     };
+    let hashing_cgroup = match hashing_cgroup {
+        Some(dir) => Some(lucia::HashingCgroup::create(&dir).map_err(|e| format!("--hashing-cgroup: {e}"))?),
+        None => None,
+    };
     let oauth_providers = lucia_demo::oauth::ProviderSetting::from_env(env)?;
     let defaults = Config::default();
     let config = Config {
@@ -186,6 +196,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
         totp_key_file,
         passkey_origin: Some(passkey_origin),
         passkey_rp_id,
+        hashing_cgroup,
         ..defaults
     };
     Ok(Some(Options { host, port, config }))
@@ -270,4 +281,32 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> impl Iterator<Item = String> {
+        std::iter::once("lucia-demo".to_owned()).chain(list.iter().map(|arg| (*arg).to_owned()))
+    }
+
+    #[test]
+    fn a_hashing_cgroup_that_cannot_be_made_stops_the_start() {
+        let error = parse(args(&["--hashing-cgroup", "/nonexistent/lucia-demo-hashing"])).err().expect("refused");
+        assert!(error.starts_with("--hashing-cgroup: /nonexistent/lucia-demo-hashing"), "{error}");
+    }
+
+    #[test]
+    fn a_hashing_cgroup_is_taken_from_the_command_line() {
+        // A directory shaped like a cgroup v1 `cpu` cgroup; `create` sets its cpu.idle.
+        let dir = std::env::temp_dir().join(format!("lucia-demo-cgroup-{}", lucia::generate_random_string(8)));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("tasks"), "").unwrap();
+        std::fs::write(dir.join("cpu.idle"), "0").unwrap();
+        let options = parse(args(&["--hashing-cgroup", dir.to_str().unwrap()])).unwrap().expect("options");
+        assert!(options.config.hashing_cgroup.is_some());
+        assert_eq!(std::fs::read_to_string(dir.join("cpu.idle")).unwrap(), "1");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
