@@ -33,9 +33,10 @@ use std::sync::Arc;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HashingCgroup {
-    /// The file a thread writes its id to (`0`: the writing thread) to move in: `cgroup.threads`
-    /// (v2) or `tasks` (v1).
-    threads_file: Arc<Path>,
+    dir: Arc<Path>,
+    /// The file in `dir` a thread writes its id to (`0`: the writing thread) to move in:
+    /// `cgroup.threads` (v2) or `tasks` (v1).
+    threads_file: &'static str,
 }
 
 /// Why a [`HashingCgroup`] cannot be used.
@@ -67,12 +68,11 @@ impl HashingCgroup {
         let dir = dir.as_ref();
         let threads_file = ["cgroup.threads", "tasks"]
             .into_iter()
-            .map(|name| dir.join(name))
-            .find(|file| file.is_file())
+            .find(|name| dir.join(name).is_file())
             .ok_or_else(|| HashingCgroupError::NotACgroup(dir.to_owned()))?;
         let idle = dir.join("cpu.idle");
         match std::fs::read_to_string(&idle) {
-            Ok(value) if value.trim() == "1" => Ok(Self { threads_file: threads_file.into() }),
+            Ok(value) if value.trim() == "1" => Ok(Self { dir: dir.into(), threads_file }),
             Ok(_) => Err(HashingCgroupError::NotIdle(dir.to_owned())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(HashingCgroupError::NotIdle(dir.to_owned())),
             Err(source) => Err(HashingCgroupError::Io { path: idle, source }),
@@ -115,10 +115,15 @@ impl HashingCgroup {
         Self::create(dir.join(name))
     }
 
+    /// The cgroup's directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
     /// Moves the calling thread into the cgroup.
     pub(crate) fn join(&self) -> std::io::Result<()> {
         // `0` is the writing thread, in both cgroup versions.
-        std::fs::write(&self.threads_file, "0")
+        std::fs::write(self.dir.join(self.threads_file), "0")
     }
 }
 
@@ -186,7 +191,8 @@ pub(crate) mod tests {
             std::fs::remove_dir_all(dir).unwrap();
         }
         let idle = fake_cgroup("idle", Some("1\n"));
-        assert_eq!(HashingCgroup::open(&idle).unwrap().threads_file.as_ref(), idle.join("tasks"));
+        let cgroup = HashingCgroup::open(&idle).unwrap();
+        assert_eq!((cgroup.path(), cgroup.threads_file), (idle.as_path(), "tasks"));
         std::fs::remove_dir_all(idle).unwrap();
     }
 
@@ -217,6 +223,14 @@ pub(crate) mod tests {
         // No `cpu.idle` at all: the cpu controller is off there, which writing cannot fix.
         let no_cpu = fake_cgroup("create-no-cpu", None);
         assert!(matches!(HashingCgroup::create(&no_cpu), Err(HashingCgroupError::NotIdle(_))));
+        // A parent that does not exist (or may not be written): the directory named in the error.
+        let orphan = no_cpu.join("missing").join("hashing");
+        match HashingCgroup::create(&orphan) {
+            Err(HashingCgroupError::Io { path, source }) => {
+                assert_eq!((path, source.kind()), (orphan, std::io::ErrorKind::NotFound));
+            }
+            other => panic!("{other:?}"),
+        }
         for dir in [dir, no_cpu] {
             std::fs::remove_dir_all(dir).unwrap();
         }

@@ -639,6 +639,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_thread_that_cannot_join_the_cgroup_still_hashes() {
+        let dir = crate::hashing_cgroup::tests::fake_cgroup("unjoinable", Some("1"));
+        let cgroup = HashingCgroup::open(&dir).unwrap();
+        // The threads file turns into a directory: the thread's write fails.
+        std::fs::remove_file(dir.join("tasks")).unwrap();
+        std::fs::create_dir(dir.join("tasks")).unwrap();
+        let pool =
+            HashingPool::new(Arc::new(WhereAmI), Arc::default(), 1, 64, HashingPriority::Background, Some(cgroup));
+        assert!(pool.hash("a").await.unwrap().starts_with("lucia-hashing|"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
     async fn the_pool_hashes_with_lucias_scrypt() {
         let pool = HashingPool::new(Arc::new(LuciaScrypt), Arc::default(), 2, 64, HashingPriority::Background, None);
         let hashes = tokio::join!(pool.hash("a"), pool.hash("b"), pool.hash("c"));

@@ -33,7 +33,7 @@ async fn hashing_threads_run_in_the_idle_cgroup() {
         }
         Err(e) => panic!("LUCIA_TEST_REQUIRE_CGROUP is set but no idle cgroup can be made: {e}"),
     };
-    let auth = Lucia::builder(MemoryAdapter::new()).hashing_threads(2).hashing_cgroup(cgroup).build();
+    let auth = Lucia::builder(MemoryAdapter::new()).hashing_threads(2).hashing_cgroup(cgroup.clone()).build();
     let key = NewKey::password("email", "cgroup@example.com", "correct horse battery staple");
     auth.create_user(CreateUser::new(NoAttributes {}).with_key(key)).await.unwrap();
 
@@ -53,20 +53,5 @@ async fn hashing_threads_run_in_the_idle_cgroup() {
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
     let line = own.lines().find(|line| line.ends_with(&format!("/{name}")));
     assert!(line.is_none(), "the test's own thread moved: {line:?}");
-    remove_cgroup(&name);
-}
-
-/// Removes every directory called `name` below the cgroup mounts (the one the test made).
-fn remove_cgroup(name: &str) {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    for line in mountinfo.lines().filter(|line| line.contains(" - cgroup")) {
-        let Some(mount_point) = line.split(' ').nth(4) else { continue };
-        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
-        for path in own.lines().filter_map(|line| line.splitn(3, ':').nth(2)) {
-            let dir = std::path::Path::new(mount_point).join(path.trim_start_matches('/')).join(name);
-            if dir.is_dir() {
-                std::fs::remove_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-            }
-        }
-    }
+    std::fs::remove_dir(cgroup.path()).unwrap_or_else(|e| panic!("{}: {e}", cgroup.path().display()));
 }
