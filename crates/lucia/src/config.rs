@@ -229,7 +229,9 @@ impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
     /// How many passwords may be hashed at once (default: the number of CPUs): the number of
     /// hashing threads. Each hash needs its memory (19 MiB for Argon2id, 32 MiB for Lucia's
     /// scrypt), so this also bounds memory; further sign-ins wait for a free thread, up to
-    /// [`hashing_queue`](Self::hashing_queue) of them.
+    /// [`hashing_queue`](Self::hashing_queue) of them. Each thread keeps its Argon2id memory
+    /// from one hash to the next (new memory for every hash cost 10-20% of the hash in page
+    /// faults), so after the first sign-ins the threads hold that bound for good.
     pub fn hashing_threads(mut self, threads: usize) -> Self {
         self.hashing_threads = threads;
         self
