@@ -115,12 +115,26 @@ impl Browser {
     /// The text of the first element matching `css`, once there is one (a form posted by a
     /// click re-renders asynchronously).
     pub async fn wait_for_text(&self, css: &str) -> String {
+        self.wait_for_text_where(css, |_| true).await
+    }
+
+    /// Waits until the first element matching `css` reads `expected` (the element of the page
+    /// a click leaves may still be there, or go stale while it is read).
+    pub async fn wait_for_text_eq(&self, css: &str, expected: &str) {
+        self.wait_for_text_where(css, |text| text == expected).await;
+    }
+
+    async fn wait_for_text_where(&self, css: &str, wanted: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + WAIT;
         loop {
-            if let Ok(element) = self.driver.find(By::Css(css)).await {
-                return element.text().await.unwrap_or_else(|e| panic!("text of {css}: {e}"));
+            let seen = match self.driver.find(By::Css(css)).await {
+                Ok(element) => element.text().await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match seen {
+                Ok(text) if wanted(&text) => return text,
+                seen => assert!(Instant::now() < deadline, "{css}: {seen:?}"),
             }
-            assert!(Instant::now() < deadline, "no element {css}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
