@@ -560,25 +560,39 @@ pub struct PasswordForm {
     new_password: String,
 }
 
+/// Checks the signed-in user's password before a change that needs it: `None` if it is right,
+/// else the page to answer with (the throttle's, or `400` with `wrong` as the page's error).
+async fn refuse_wrong_password(
+    auth: &AuthRequest,
+    options: &SignInOptions,
+    current: &lucia::Session<crate::UserAttributes, crate::SessionAttributes>,
+    password: &str,
+    wrong: &str,
+) -> Result<Option<Response>, PageError> {
+    match accounts::check_password(auth.lucia(), &current.user.attributes.username, password).await {
+        Ok(_) => Ok(None),
+        Err(SignInError::Internal(error)) => Err(error.into()),
+        Err(failure @ SignInError::TooManyAttempts(_)) => {
+            throttled_account_page(auth, options, current, &failure).await.map(Some)
+        }
+        Err(_) => {
+            account_page(auth, options, current, StatusCode::BAD_REQUEST, None, Some(wrong), None).await.map(Some)
+        }
+    }
+}
+
 pub async fn change_password(
     SignedIn { session: current, auth, .. }: SignedIn,
     Extension(options): Extension<SignInOptions>,
     client: Client,
     Form(form): Form<PasswordForm>,
 ) -> PageResult {
+    let wrong = "Your current password is not correct.";
+    if let Some(refusal) = refuse_wrong_password(&auth, &options, &current, &form.current_password, wrong).await? {
+        return Ok(refusal);
+    }
     let lucia = auth.lucia();
     let username = &current.user.attributes.username;
-    match accounts::check_password(lucia, username, &form.current_password).await {
-        Ok(_) => {}
-        Err(SignInError::Internal(error)) => return Err(error.into()),
-        Err(failure @ SignInError::TooManyAttempts(_)) => {
-            return throttled_account_page(&auth, &options, &current, &failure).await;
-        }
-        Err(_) => {
-            let error = Some("Your current password is not correct.");
-            return account_page(&auth, &options, &current, StatusCode::BAD_REQUEST, None, error, None).await;
-        }
-    }
     if let Err(failure) = accounts::check_new_password(&form.new_password, username) {
         return account_page(&auth, &options, &current, failure.status(), None, None, Some(&failure.to_string())).await;
     }
@@ -614,16 +628,9 @@ pub async fn delete_account(
     let user_id = &current.user.user_id;
     let methods = oauth::methods(auth.lucia(), user_id, &options.providers).await?;
     if methods.iter().any(oauth::Method::is_password) {
-        match accounts::check_password(auth.lucia(), &current.user.attributes.username, &form.password).await {
-            Ok(_) => {}
-            Err(SignInError::Internal(error)) => return Err(error.into()),
-            Err(failure @ SignInError::TooManyAttempts(_)) => {
-                return throttled_account_page(&auth, &options, &current, &failure).await;
-            }
-            Err(_) => {
-                let error = Some("That password is not correct; your account was not deleted.");
-                return account_page(&auth, &options, &current, StatusCode::BAD_REQUEST, None, error, None).await;
-            }
+        let wrong = "That password is not correct; your account was not deleted.";
+        if let Some(refusal) = refuse_wrong_password(&auth, &options, &current, &form.password, wrong).await? {
+            return Ok(refusal);
         }
     } else if !options.recent_sign_in.is_recent(auth.lucia(), &current) {
         let error = Some("To delete your account, sign in again first: your account was not deleted.");
