@@ -111,6 +111,7 @@ use lucia::{AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser};
 use serde_json::json;
 
 pub mod fault_proxy;
+pub mod hashing_cgroup;
 #[cfg(feature = "memory")]
 pub mod memory;
 #[cfg(feature = "oidc-provider")]

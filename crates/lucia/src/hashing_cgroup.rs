@@ -33,6 +33,7 @@ use std::sync::Arc;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HashingCgroup {
+    /// The cgroup's directory.
     dir: Arc<Path>,
     /// The file in `dir` a thread writes its id to (`0`: the writing thread) to move in:
     /// `cgroup.threads` (v2) or `tasks` (v1).

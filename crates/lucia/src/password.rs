@@ -250,8 +250,8 @@ fn argon2_hash_into(
     let blocks = context.params().block_count();
     ARGON2_MEMORY.with_borrow_mut(|kept| match kept {
         Some(memory) if blocks <= keep => {
-            if let Some(missing) = blocks.checked_sub(memory.len()).filter(|&missing| missing > 0) {
-                memory.try_reserve_exact(missing).map_err(|_| argon2::Error::OutOfMemory)?;
+            if memory.len() < blocks {
+                memory.try_reserve_exact(blocks - memory.len()).map_err(|_| argon2::Error::OutOfMemory)?;
                 memory.resize(blocks, argon2::Block::default());
             }
             context.hash_password_into_with_memory(password, salt, output, &mut memory[..blocks])
@@ -691,12 +691,16 @@ mod tests {
         let other = small.hash("other").unwrap();
         assert!(ARGON2_MEMORY.with_borrow(Option::is_none), "a thread outside the pool keeps nothing");
         let larger = Argon2id::new(128, 1, 1).unwrap().hash("larger").unwrap();
+        let smaller = Argon2id::new(32, 1, 1).unwrap().hash("smaller").unwrap();
         std::thread::spawn(move || {
             keep_argon2_memory();
             let hash = small.hash("password").unwrap();
             assert!(small.verify("password", &hash).unwrap());
             assert!(!small.verify("wrong", &hash).unwrap());
             assert!(small.verify("other", &other).unwrap());
+            // Less memory than kept: the first blocks of the kept memory.
+            assert!(small.verify("smaller", &smaller).unwrap());
+            assert!(!small.verify("wrong", &smaller).unwrap());
             // More memory than the hasher's own: verified in memory of its own, not kept.
             assert!(small.verify("larger", &larger).unwrap());
             assert_eq!(ARGON2_MEMORY.with_borrow(|kept| kept.as_ref().map(Vec::len)), Some(64));
