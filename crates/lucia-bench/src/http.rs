@@ -7,8 +7,11 @@
 //! handler reads `Authorization: Bearer <token>`, hashes the token with SHA-256 (the default
 //! `hashed` mode), sends the statement the SeaORM adapter sends for `get_session_and_user`
 //! over the demo's tables through its own `sqlx` pool (10 connections, the pool size the demo
-//! gets), checks the expiries and answers the same JSON. The load is one `reqwest` client
-//! (HTTP/1.1, keep-alive), 1 and 32 requests in flight, in alternating rounds.
+//! gets), checks the expiries and answers the same JSON. A second floor, `axum+lucia`, is the
+//! same handler with the demo's `Lucia::validate_session` in place of the query: what the
+//! demo's stack (lucia-axum's layer, the demo's middleware) costs beyond lucia itself. The
+//! load is one `reqwest` client (HTTP/1.1, keep-alive), 1 and 32 requests in flight, in
+//! alternating slices (see `Scenario::run`).
 //!
 //! No log subscriber is installed, so the demo's per-request `tracing::info!` costs next to
 //! nothing; with `LUCIA_BENCH_HTTP_LOG=1` the demo's own subscriber (`fmt`, level INFO, as its
@@ -81,29 +84,60 @@ fn sha256_hex(token: &str) -> String {
     out
 }
 
-/// `GET /api/me` by hand: the bearer token, its session and user in one statement, `401`
-/// without a live session. (The benchmark's sessions are all in their active period, so the
-/// renewal lucia does for an idle session is not needed here.)
-async fn minimal_me(State(db): State<Db>, headers: HeaderMap) -> Response {
-    let token = headers
+/// What both handlers of the minimal server share: the database, and the demo's lucia.
+#[derive(Clone)]
+struct MinimalState {
+    db: Db,
+    auth: lucia_demo::Auth,
+}
+
+/// The `Authorization: Bearer <token>` of a request, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
-        .filter(|token| !token.is_empty());
-    let Some(token) = token else {
-        return (StatusCode::UNAUTHORIZED, Json(json!({ "error": "unauthenticated" }))).into_response();
-    };
-    match db.session_and_user(&sha256_hex(token)).await {
+        .filter(|token| !token.is_empty())
+}
+
+fn unauthenticated() -> Response {
+    (StatusCode::UNAUTHORIZED, Json(json!({ "error": "unauthenticated" }))).into_response()
+}
+
+fn me_json(user_id: &str, username: &str, email: Option<&str>, email_verified: bool) -> Response {
+    Json(json!({ "user_id": user_id, "username": username, "email": email, "email_verified": email_verified }))
+        .into_response()
+}
+
+/// `GET /api/me` by hand: the bearer token, its session and user in one statement, `401`
+/// without a live session. (The benchmark's sessions are all in their active period, so the
+/// renewal lucia does for an idle session is not needed here.)
+async fn minimal_me(State(state): State<MinimalState>, headers: HeaderMap) -> Response {
+    let Some(token) = bearer(&headers) else { return unauthenticated() };
+    match state.db.session_and_user(&sha256_hex(token)).await {
         Ok(Some(row)) => {
             let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
             if now_ms > row.3 {
-                return (StatusCode::UNAUTHORIZED, Json(json!({ "error": "unauthenticated" }))).into_response();
+                return unauthenticated();
             }
-            Json(json!({ "user_id": row.7, "username": row.8, "email": row.9, "email_verified": row.10 }))
-                .into_response()
+            me_json(&row.7, &row.8, row.9.as_deref(), row.10)
         }
-        Ok(None) => (StatusCode::UNAUTHORIZED, Json(json!({ "error": "unauthenticated" }))).into_response(),
+        Ok(None) => unauthenticated(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": "service unavailable" }))).into_response(),
+    }
+}
+
+/// `GET /api/me-lucia`: the minimal handler with the demo's `Lucia::validate_session` in
+/// place of the hand-written query, without lucia-axum or the demo's middleware: what lucia
+/// itself costs, apart from the demo's stack.
+async fn lucia_me(State(state): State<MinimalState>, headers: HeaderMap) -> Response {
+    let Some(token) = bearer(&headers) else { return unauthenticated() };
+    match state.auth.validate_session(token).await {
+        Ok(session) => {
+            let (user, attributes) = (&session.user, &session.user.attributes);
+            me_json(&user.user_id, &attributes.username, attributes.email.as_deref(), attributes.email_verified)
+        }
+        Err(_) => unauthenticated(),
     }
 }
 
@@ -262,8 +296,10 @@ async fn measure(name: &str, store: &Store, settings: &Settings, emit: &mut dyn 
     let demo = Server { base: demo_base, stop, task };
 
     let (minimal_listener, minimal_base) = listener().await.map_err(|e| e.to_string())?;
-    let minimal_router =
-        axum::Router::new().route("/api/me", axum::routing::get(minimal_me)).with_state(store.db.clone());
+    let minimal_router = axum::Router::new()
+        .route("/api/me", axum::routing::get(minimal_me))
+        .route("/api/me-lucia", axum::routing::get(lucia_me))
+        .with_state(MinimalState { db: store.db.clone(), auth: auth.clone() });
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let service = minimal_router.into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -303,16 +339,19 @@ async fn compare(
     emit: &mut dyn FnMut(Record),
 ) -> Result<(), String> {
     let (demo_url, minimal_url) = (format!("{demo_base}/api/me"), format!("{minimal_base}/api/me"));
-    // Both answer the same bytes for the same token.
+    let lucia_url = format!("{minimal_base}/api/me-lucia");
+    // All three answer the same bytes for the same token.
     let demo_body = get_me(client, &demo_url, &tokens[0]).await?;
-    let minimal_body = get_me(client, &minimal_url, &tokens[0]).await?;
     let answers_a_user = demo_body.windows(11).any(|window| window == br#""user_id":""#);
-    if demo_body != minimal_body || !answers_a_user {
-        return Err(format!(
-            "different answers: demo {}, minimal {}",
-            String::from_utf8_lossy(&demo_body),
-            String::from_utf8_lossy(&minimal_body)
-        ));
+    for url in [&minimal_url, &lucia_url] {
+        let body = get_me(client, url, &tokens[0]).await?;
+        if demo_body != body || !answers_a_user {
+            return Err(format!(
+                "different answers: demo {}, {url} {}",
+                String::from_utf8_lossy(&demo_body),
+                String::from_utf8_lossy(&body)
+            ));
+        }
     }
     let requester = |url: String| {
         let (client, tokens) = (client.clone(), Arc::clone(tokens));
@@ -328,7 +367,10 @@ async fn compare(
             name: "http_me",
             in_flight,
             op: requester(demo_url.clone()),
-            floors: vec![("axum+sqlx".to_owned(), requester(minimal_url.clone()))],
+            floors: vec![
+                ("axum+sqlx".to_owned(), requester(minimal_url.clone())),
+                ("axum+lucia".to_owned(), requester(lucia_url.clone())),
+            ],
         };
         emit(scenario.run(name, settings).await);
     }

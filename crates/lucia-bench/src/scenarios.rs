@@ -34,7 +34,8 @@ fn hasher(name: &str) -> Arc<dyn PasswordHasher> {
 /// How long and how often to measure.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Each measurement (one round of lucia or of its floor).
+    /// Each measurement (one round of lucia or of its floor; cut into slices where lucia is
+    /// compared with a floor, see [`SLICES_PER_ROUND`]).
     pub seconds: f64,
     /// Alternating rounds of lucia and its floor; the medians are reported.
     pub rounds: usize,
@@ -78,7 +79,9 @@ pub struct Record {
     pub floor: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub floor_ops_per_sec: Option<f64>,
-    /// `ops_per_sec / floor_ops_per_sec`.
+    /// Against the floor: for the read scenarios the median of the ratios of slices measured
+    /// side by side (see [`SLICES_PER_ROUND`]); for `use_key`, `ops_per_sec /
+    /// floor_ops_per_sec`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ratio: Option<f64>,
     /// Further floors measured in the same rounds: on SQLite, sqlx alone (what the SeaORM
@@ -132,6 +135,7 @@ pub struct Record {
 pub struct OtherFloor {
     pub floor: String,
     pub ops_per_sec: f64,
+    /// As [`Record::ratio`].
     pub ratio: f64,
 }
 
@@ -178,8 +182,8 @@ impl Record {
         Self::new(scenario, backend, in_flight, Sample { ops_per_sec: f64::NAN, p50_us: f64::NAN, p99_us: f64::NAN })
     }
 
-    fn with_floor(mut self, floor: String, floor_ops_per_sec: f64) -> Self {
-        self.ratio = Some(self.ops_per_sec / floor_ops_per_sec);
+    fn with_floor(mut self, floor: String, floor_ops_per_sec: f64, ratio: f64) -> Self {
+        self.ratio = Some(ratio);
         self.floor = Some(floor);
         self.floor_ops_per_sec = Some(floor_ops_per_sec);
         self
@@ -194,6 +198,12 @@ pub(crate) struct Scenario {
     pub(crate) floors: Vec<(String, Op)>,
 }
 
+/// Into how many slices a round is cut when a subject is compared with its floors. A shared
+/// machine's speed drifts over seconds; short slices, the subject and its floors taking turns
+/// (first one, then the other going first), put both on the same drift. Each ratio is the
+/// median of the slices' own ratios.
+const SLICES_PER_ROUND: u32 = 4;
+
 impl Scenario {
     pub(crate) async fn run(self, backend: &str, settings: &Settings) -> Record {
         let warm_up = Duration::from_secs_f64(settings.warm_up_seconds);
@@ -201,25 +211,31 @@ impl Scenario {
         for (_, floor) in &self.floors {
             measure::run(floor, self.in_flight, warm_up).await;
         }
+        let slices = if self.floors.is_empty() { 1 } else { SLICES_PER_ROUND };
+        let slice = settings.duration() / slices;
         let mut subject = Vec::new();
         let mut floors = vec![Vec::new(); self.floors.len()];
-        for _ in 0..settings.rounds {
-            subject.push(measure::run(&self.op, self.in_flight, settings.duration()).await);
+        for index in 0..settings.rounds * slices as usize {
+            let subject_first = index % 2 == 0;
+            if subject_first {
+                subject.push(measure::run(&self.op, self.in_flight, slice).await);
+            }
             for ((_, op), samples) in self.floors.iter().zip(&mut floors) {
-                samples.push(measure::run(op, self.in_flight, settings.duration()).await);
+                samples.push(measure::run(op, self.in_flight, slice).await);
+            }
+            if !subject_first {
+                subject.push(measure::run(&self.op, self.in_flight, slice).await);
             }
         }
         let mut record = Record::new(self.name, backend, self.in_flight, Sample::median(&subject));
         for ((name, _), samples) in self.floors.into_iter().zip(floors) {
             let rate = Sample::median(&samples).ops_per_sec;
+            let ratio =
+                measure::median(subject.iter().zip(&samples).map(|(s, f)| s.ops_per_sec / f.ops_per_sec).collect());
             if record.floor.is_none() {
-                record = record.with_floor(name, rate);
+                record = record.with_floor(name, rate, ratio);
             } else {
-                record.other_floors.push(OtherFloor {
-                    floor: name,
-                    ops_per_sec: rate,
-                    ratio: record.ops_per_sec / rate,
-                });
+                record.other_floors.push(OtherFloor { floor: name, ops_per_sec: rate, ratio });
             }
         }
         record
@@ -560,10 +576,9 @@ async fn use_key_against_raw(backend: &str, sign_in: &Op, raw: &RawCheck, cores:
         rates.push(measure::raw_hashes(cores, settings.duration(), Arc::clone(&raw.check)).await);
     }
     let record = Record::new("use_key", backend, settings.sign_ins, Sample::median(&subject));
-    record.with_floor(
-        format!("{}: raw hashes on {cores} threads, nothing else running", raw.hasher),
-        measure::median(rates),
-    )
+    let rate = measure::median(rates);
+    let ratio = record.ops_per_sec / rate;
+    record.with_floor(format!("{}: raw hashes on {cores} threads, nothing else running", raw.hasher), rate, ratio)
 }
 
 /// `validate` at one in flight while `settings.sign_ins` tasks call `sign_in` back to back,

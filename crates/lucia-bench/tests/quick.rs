@@ -118,6 +118,8 @@ fn quick_run_on_sqlite_prints_every_scenario() {
     for line in http {
         assert_eq!(line["floor"], "axum+sqlx", "{line}");
         assert!(line["ratio"].as_f64().is_some_and(|v| v > 0.0), "{line}");
+        assert_eq!(line["other_floors"][0]["floor"], "axum+lucia", "{line}");
+        assert!(line["other_floors"][0]["ratio"].as_f64().is_some_and(|v| v > 0.0), "{line}");
     }
     if peer_lines.is_empty() {
         assert!(stderr.contains("skipping the lucia@2 peer"), "no peer lines and no skip message: {stderr}");
