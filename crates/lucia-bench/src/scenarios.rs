@@ -230,8 +230,7 @@ impl Scenario {
         let mut record = Record::new(self.name, backend, self.in_flight, Sample::median(&subject));
         for ((name, _), samples) in self.floors.into_iter().zip(floors) {
             let rate = Sample::median(&samples).ops_per_sec;
-            let ratio =
-                measure::median(subject.iter().zip(&samples).map(|(s, f)| s.ops_per_sec / f.ops_per_sec).collect());
+            let ratio = measure::paired_ratio(&subject, &samples);
             if record.floor.is_none() {
                 record = record.with_floor(name, rate, ratio);
             } else {
