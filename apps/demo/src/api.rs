@@ -1,9 +1,10 @@
 //! The JSON API for non-browser clients, authenticated with bearer tokens.
 
+use axum::Json;
+use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
 use lucia::{SecondFactorCode, SignIn};
 use serde_json::json;
 
@@ -102,7 +103,7 @@ fn user_json(user_id: &str, attributes: &UserAttributes) -> serde_json::Value {
 /// `/api/login` to get a token, then `POST /api/verify-email`.
 pub async fn signup(
     auth: AuthRequest,
-    Extension(mails): Extension<Mails>,
+    State(mails): State<Mails>,
     request: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let credentials = body(request)?;
@@ -142,7 +143,7 @@ pub async fn verify_email(
 
 /// `POST /api/verify-email/resend` with a bearer token → `202`: a new code is mailed (the
 /// old one stops working); `429` when asked too often.
-pub async fn resend_code(auth: AuthRequest, Extension(mails): Extension<Mails>) -> Result<Response, ApiError> {
+pub async fn resend_code(auth: AuthRequest, State(mails): State<Mails>) -> Result<Response, ApiError> {
     let session = auth.require_bearer().await?;
     accounts::send_verification_code(auth.lucia(), &mails, &session.user.user_id).await?;
     Ok(StatusCode::ACCEPTED.into_response())
@@ -153,7 +154,7 @@ pub async fn resend_code(auth: AuthRequest, Extension(mails): Extension<Mails>) 
 /// the client's.
 pub async fn forgot_password(
     auth: AuthRequest,
-    Extension(mails): Extension<Mails>,
+    State(mails): State<Mails>,
     request: Result<Json<EmailBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let EmailBody { email } = body(request)?;

@@ -25,12 +25,13 @@ use std::time::{Duration, Instant};
 
 pub use adapter::DemoAdapter;
 
+use axum::Router;
+use axum::extract::FromRef;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Extension, Router};
 use lucia::{Lucia, SecondFactorSettings, SessionExpiresIn, SplitAdapter, TotpEncryptionKey};
 use lucia_adapter_redis::{RedisSessionAdapter, RedisThrottleStore};
 use lucia_adapter_sea_orm::{NoSessionTable, SeaOrmAdapter, Tables};
@@ -368,6 +369,18 @@ pub enum StartError {
     TotpKey(#[from] second_factor::TotpKeyError),
 }
 
+/// What the handlers share. Each takes the part it needs (`State<Mails>`; lucia-axum's
+/// extractors find the [`Auth`]), so a handler asking for something the demo does not hold
+/// fails to compile rather than answering 500, as a missing request extension would; and no
+/// request pays for copying them into its extensions.
+#[derive(Clone, FromRef)]
+struct AppState {
+    auth: Auth,
+    mails: mail::Mails,
+    passkeys: passkeys::DemoPasskeys,
+    sign_in_options: web::SignInOptions,
+}
+
 /// The demo, built and not yet serving: what [`serve`] runs.
 pub struct Demo {
     /// The routes, with lucia's layer and the demo's own.
@@ -460,10 +473,12 @@ pub async fn build(config: &Config) -> Result<Demo, StartError> {
         .merge(provider_routes)
         .merge(passkey_routes)
         .layer(layer)
-        .layer(Extension(passkeys.clone()))
-        .layer(Extension(mails.clone()))
-        .layer(Extension(web::SignInOptions { providers, passkey_origin: passkey_origin.into(), recent_sign_in }))
-        .with_state(auth.clone())
+        .with_state(AppState {
+            auth: auth.clone(),
+            mails: mails.clone(),
+            passkeys: passkeys.clone(),
+            sign_in_options: web::SignInOptions { providers, passkey_origin: passkey_origin.into(), recent_sign_in },
+        })
         .layer(middleware::from_fn_with_state(hardening, log_and_harden));
     Ok(Demo { router, auth, mails, passkeys })
 }
@@ -561,7 +576,7 @@ async fn connect(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
     Database::connect(options).await
 }
 
-fn router() -> Router<Auth> {
+fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(web::home))
         .route("/style.css", get(web::stylesheet))

@@ -15,7 +15,7 @@ use lucia_axum::oauth::lucia_oauth::{
 use sha2::Digest as _;
 
 use crate::accounts::{self, Client};
-use crate::{Auth, Config, UserAttributes};
+use crate::{AppState, Auth, Config, UserAttributes};
 
 /// A provider the demo signs in with, as configured.
 #[derive(Clone, PartialEq, Eq)]
@@ -213,7 +213,7 @@ impl ProviderSetting {
     }
 }
 
-/// The configured providers' ids and labels, for the pages (a request extension), and the
+/// The configured providers' ids and labels, for the pages (in [`AppState`]'s `SignInOptions`), and the
 /// origins of their authorization pages.
 #[derive(Debug, Clone, Default)]
 pub struct Providers {
@@ -291,7 +291,7 @@ fn flow_key(secret: Option<&str>) -> Result<cookie::Key, OAuthSetupError> {
 
 /// The routes of every configured provider, and their list for the pages. No provider: no
 /// routes, an empty list.
-pub async fn routes(config: &Config) -> Result<(Router<Auth>, Providers), OAuthSetupError> {
+pub(crate) async fn routes(config: &Config) -> Result<(Router<AppState>, Providers), OAuthSetupError> {
     let mut router = Router::new();
     let mut links = Vec::new();
     let mut origins = Vec::new();
@@ -327,7 +327,7 @@ pub async fn routes(config: &Config) -> Result<(Router<Auth>, Providers), OAuthS
 /// One provider's routes, the origin of its authorization page, its path to exempt from the
 /// CSRF check.
 struct Mounted {
-    router: Router<Auth>,
+    router: Router<AppState>,
     authorization_origin: String,
     csrf_exempt: Option<String>,
 }

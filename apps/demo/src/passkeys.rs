@@ -2,9 +2,10 @@
 //! `passkeys.js`), and the account page's forms to rename and remove them, which work without
 //! JavaScript.
 
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
-use axum::{Extension, Form, Router};
+use axum::{Form, Router};
 use lucia::PasskeyAdapter;
 use lucia_axum::RecentSignIn;
 use lucia_axum::passkey::PasskeyRoutes;
@@ -13,7 +14,7 @@ use serde::Deserialize;
 
 use crate::accounts::{self, Client};
 use crate::web::{PageResult, SignInOptions, account_page};
-use crate::{Auth, DemoAdapter, SessionAttributes, SignedIn, UserAttributes, html};
+use crate::{AppState, Auth, DemoAdapter, SessionAttributes, SignedIn, UserAttributes, html};
 
 /// The demo's passkey ceremonies.
 pub type DemoPasskeys = Passkeys<DemoAdapter, UserAttributes, SessionAttributes>;
@@ -26,7 +27,7 @@ pub struct PasskeySetup {
     /// account deletion use too.
     pub recent_sign_in: RecentSignIn<Auth>,
     /// The JSON routes.
-    pub routes: Router<Auth>,
+    pub routes: Router<AppState>,
 }
 
 /// The passkeys of `auth`'s users for this relying party, and their JSON routes. Sessions a
@@ -83,8 +84,8 @@ pub struct RenameForm {
 /// "Rename": a passkey of the user's gets a new name (trimmed, at most 64 characters).
 pub async fn rename(
     SignedIn { session, auth, .. }: SignedIn,
-    Extension(options): Extension<SignInOptions>,
-    Extension(passkeys): Extension<DemoPasskeys>,
+    State(options): State<SignInOptions>,
+    State(passkeys): State<DemoPasskeys>,
     Form(form): Form<RenameForm>,
 ) -> PageResult {
     match passkeys.rename(&session.user.user_id, &form.id, &form.name).await {
@@ -108,8 +109,8 @@ pub struct RemoveForm {
 /// both pass.
 pub async fn remove(
     SignedIn { session, auth, .. }: SignedIn,
-    Extension(options): Extension<SignInOptions>,
-    Extension(passkeys): Extension<DemoPasskeys>,
+    State(options): State<SignInOptions>,
+    State(passkeys): State<DemoPasskeys>,
     Form(form): Form<RemoveForm>,
 ) -> PageResult {
     if !options.recent_sign_in.is_recent(auth.lucia(), &session) {

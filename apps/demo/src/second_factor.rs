@@ -169,7 +169,7 @@ pub async fn confirm(SignedIn { session, auth, .. }: SignedIn, Form(form): Form<
 /// "Turn off", with a code: deletes the secret and the recovery codes.
 pub async fn disable(
     SignedIn { session, auth, .. }: SignedIn,
-    axum::Extension(options): axum::Extension<SignInOptions>,
+    axum::extract::State(options): axum::extract::State<SignInOptions>,
     Form(form): Form<CodeForm>,
 ) -> PageResult {
     let user_id = &session.user.user_id;
@@ -185,7 +185,7 @@ pub async fn disable(
 /// "New recovery codes", with a code: the old set stops working, the new one is shown once.
 pub async fn regenerate_recovery_codes(
     SignedIn { session, auth, .. }: SignedIn,
-    axum::Extension(options): axum::Extension<SignInOptions>,
+    axum::extract::State(options): axum::extract::State<SignInOptions>,
     Form(form): Form<CodeForm>,
 ) -> PageResult {
     let user = &session.user;

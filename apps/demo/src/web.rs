@@ -2,10 +2,10 @@
 //! form with the error and a 4xx status.
 
 use askama::Template;
-use axum::extract::Query;
+use axum::Form;
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::{Extension, Form};
 use lucia_axum::SignInStep;
 use serde::Deserialize;
 
@@ -13,7 +13,7 @@ use crate::accounts::{self, Client, Credentials, EmailFlowError, PROVIDER, SignI
 use crate::mail::Mails;
 use crate::oauth::{self, Providers, UnlinkError};
 
-/// What the pages offer to sign in with besides a password (a request extension): the
+/// What the pages offer to sign in with besides a password (in [`crate::AppState`]): the
 /// providers, and passkeys, which work at one origin only; and what counts as a recent
 /// sign-in.
 #[derive(Debug, Clone)]
@@ -178,7 +178,7 @@ pub async fn signup_page(auth: AuthRequest) -> PageResult {
 pub async fn signup(
     auth: AuthRequest,
     client: Client,
-    Extension(mails): Extension<Mails>,
+    State(mails): State<Mails>,
     Form(credentials): Form<Credentials>,
 ) -> PageResult {
     // Sign-ups count against the address's sign-in budget (each hashes a password).
@@ -217,7 +217,7 @@ pub async fn signup(
 
 pub async fn login_page(
     auth: AuthRequest,
-    Extension(options): Extension<SignInOptions>,
+    State(options): State<SignInOptions>,
     Query(notice): Query<Notice>,
 ) -> PageResult {
     if auth.validate().await?.is_some() {
@@ -240,7 +240,7 @@ pub async fn login_page(
 pub async fn login(
     auth: AuthRequest,
     client: Client,
-    Extension(options): Extension<SignInOptions>,
+    State(options): State<SignInOptions>,
     Form(credentials): Form<Credentials>,
 ) -> PageResult {
     match try_sign_in(&auth, &client, &credentials).await? {
@@ -288,7 +288,7 @@ pub async fn logout(auth: AuthRequest) -> PageResult {
 /// address is not verified yet goes to `/verify-email` first.
 pub async fn account(
     SignedIn { session, auth, .. }: SignedIn,
-    Extension(options): Extension<SignInOptions>,
+    State(options): State<SignInOptions>,
     Query(notice): Query<Notice>,
 ) -> PageResult {
     if session.user.attributes.needs_verification() {
@@ -301,7 +301,7 @@ pub async fn account(
 /// account).
 pub async fn verify_email_page(
     SignedIn { session, .. }: SignedIn,
-    Extension(mails): Extension<Mails>,
+    State(mails): State<Mails>,
     Query(notice): Query<Notice>,
 ) -> PageResult {
     verify_email_form(&session, &mails, StatusCode::OK, notice.message(), None)
@@ -342,7 +342,7 @@ pub struct CodeForm {
 
 pub async fn verify_email(
     SignedIn { session, auth, .. }: SignedIn,
-    Extension(mails): Extension<Mails>,
+    State(mails): State<Mails>,
     Form(form): Form<CodeForm>,
 ) -> PageResult {
     match accounts::verify_email(auth.lucia(), &session.user.user_id, &form.code).await {
@@ -353,7 +353,7 @@ pub async fn verify_email(
 }
 
 /// "Send a new code" (limited per account: `429` when asked too often).
-pub async fn resend_code(SignedIn { session, auth, .. }: SignedIn, Extension(mails): Extension<Mails>) -> PageResult {
+pub async fn resend_code(SignedIn { session, auth, .. }: SignedIn, State(mails): State<Mails>) -> PageResult {
     if !session.user.attributes.needs_verification() {
         return Ok(Redirect::to("/account").into_response());
     }
@@ -378,11 +378,7 @@ pub struct EmailForm {
 /// Mails a reset link if the address has an account; the answer is the same either way, and
 /// comes before the lookup (see [`accounts::forgot_password`]). Limited per client address
 /// and per address: `429`.
-pub async fn forgot_password(
-    auth: AuthRequest,
-    Extension(mails): Extension<Mails>,
-    Form(form): Form<EmailForm>,
-) -> PageResult {
+pub async fn forgot_password(auth: AuthRequest, State(mails): State<Mails>, Form(form): Form<EmailForm>) -> PageResult {
     let outcome = match auth.check_rate_limit() {
         Ok(()) => accounts::forgot_password(auth.lucia(), &mails, &form.email).await,
         Err(error) => Err(EmailFlowError::from_rate_limit(error)?),
@@ -583,7 +579,7 @@ async fn refuse_wrong_password(
 
 pub async fn change_password(
     SignedIn { session: current, auth, .. }: SignedIn,
-    Extension(options): Extension<SignInOptions>,
+    State(options): State<SignInOptions>,
     client: Client,
     Form(form): Form<PasswordForm>,
 ) -> PageResult {
@@ -622,7 +618,7 @@ pub struct DeleteForm {
 /// says to sign in again.
 pub async fn delete_account(
     SignedIn { session: current, auth, .. }: SignedIn,
-    Extension(options): Extension<SignInOptions>,
+    State(options): State<SignInOptions>,
     Form(form): Form<DeleteForm>,
 ) -> PageResult {
     let user_id = &current.user.user_id;
@@ -653,7 +649,7 @@ pub struct UnlinkForm {
 /// in (then the account page says so, `409`).
 pub async fn unlink_method(
     SignedIn { session: current, auth, .. }: SignedIn,
-    Extension(options): Extension<SignInOptions>,
+    State(options): State<SignInOptions>,
     Form(form): Form<UnlinkForm>,
 ) -> PageResult {
     match oauth::unlink(auth.lucia(), &current.user.user_id, &form.key).await {
