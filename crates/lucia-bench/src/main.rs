@@ -27,7 +27,7 @@
 //! `--seconds S` (each measurement, default 2), `--scenarios validate_session,use_key` (only
 //! these; default all), `--rounds N` (alternating rounds of lucia and
 //! its floor, default 3, each cut into slices where lucia is compared with a floor; medians
-//! are reported), `--backends sqlite,sqlite-sea-orm,postgres,mysql,redis`,
+//! are reported; `use_key` against raw hashes runs 2N pairs of whole rounds), `--backends sqlite,sqlite-sea-orm,postgres,mysql,redis`,
 //! `--pool-size N` (default 10, sqlx's default), `--postgres-url`, `--mysql-url`,
 //! `--redis-url`.
 //!

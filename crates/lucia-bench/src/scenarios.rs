@@ -230,7 +230,7 @@ impl Scenario {
         let mut record = Record::new(self.name, backend, self.in_flight, Sample::median(&subject));
         for ((name, _), samples) in self.floors.into_iter().zip(floors) {
             let rate = Sample::median(&samples).ops_per_sec;
-            let ratio = measure::paired_ratio(&subject, &samples);
+            let ratio = measure::paired_ratio(rates(&subject), rates(&samples));
             if record.floor.is_none() {
                 record = record.with_floor(name, rate, ratio);
             } else {
@@ -565,19 +565,35 @@ fn raw_check(name: &'static str) -> RawCheck {
 }
 
 /// `use_key` (`sign_in`) at `settings.sign_ins` in flight, against raw checks of the same
-/// hasher on `cores` threads with nothing else running, in alternate rounds (medians), so that
-/// whatever else the machine does meanwhile (a database's autovacuum after the write
-/// scenarios) weighs on both alike.
+/// hasher on `cores` threads with nothing else running, in pairs of rounds taking turns to go
+/// first; the ratio is the median of the pairs' own ratios, so that whatever else the machine
+/// does meanwhile (a database's autovacuum after the write scenarios, a neighbour's load on the
+/// host) weighs on both alike. A round holds only tens of hashes, so there are twice as many
+/// pairs as `settings.rounds`.
 async fn use_key_against_raw(backend: &str, sign_in: &Op, raw: &RawCheck, cores: usize, settings: &Settings) -> Record {
-    let (mut subject, mut rates) = (Vec::new(), Vec::new());
-    for _ in 0..settings.rounds {
-        subject.push(measure::run(sign_in, settings.sign_ins, settings.duration()).await);
-        rates.push(measure::raw_hashes(cores, settings.duration(), Arc::clone(&raw.check)).await);
+    let (mut subject, mut raw_rates) = (Vec::new(), Vec::new());
+    let run_raw = || measure::raw_hashes(cores, settings.duration(), Arc::clone(&raw.check));
+    for pair in 0..settings.rounds * SIGN_IN_PAIRS_PER_ROUND {
+        if pair % 2 == 0 {
+            subject.push(measure::run(sign_in, settings.sign_ins, settings.duration()).await);
+            raw_rates.push(run_raw().await);
+        } else {
+            raw_rates.push(run_raw().await);
+            subject.push(measure::run(sign_in, settings.sign_ins, settings.duration()).await);
+        }
     }
     let record = Record::new("use_key", backend, settings.sign_ins, Sample::median(&subject));
-    let rate = measure::median(rates);
-    let ratio = record.ops_per_sec / rate;
-    record.with_floor(format!("{}: raw hashes on {cores} threads, nothing else running", raw.hasher), rate, ratio)
+    let ratio = measure::paired_ratio(rates(&subject), raw_rates.iter().copied());
+    let floor = format!("{}: raw hashes on {cores} threads, nothing else running", raw.hasher);
+    record.with_floor(floor, measure::median(raw_rates), ratio)
+}
+
+/// Pairs of `use_key` and raw-hash rounds per `settings.rounds` (see [`use_key_against_raw`]).
+const SIGN_IN_PAIRS_PER_ROUND: usize = 2;
+
+/// The rates of `samples`.
+fn rates(samples: &[Sample]) -> impl Iterator<Item = f64> + '_ {
+    samples.iter().map(|sample| sample.ops_per_sec)
 }
 
 /// `validate` at one in flight while `settings.sign_ins` tasks call `sign_in` back to back,
