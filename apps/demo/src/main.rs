@@ -60,7 +60,8 @@ Usage: lucia-demo [--port PORT] [--host ADDRESS] [--database-url URL] [--redis-u
                          passkey (env PASSKEY_RP_ID; default: the passkey origin's host)
   --hashing-cgroup DIR   run password hashes in this cgroup, made if missing with cpu.idle = 1
                          (Linux; needs root or a delegated cgroup), so that Redis and the
-                         database on the same cores never wait behind a hash (env
+                         database on the same cores do not wait behind a hash where the
+                         cgroup is a peer of theirs (see lucia::HashingCgroup) (env
                          HASHING_CGROUP; default: hashes in this process's background only)
   --production           Secure cookies, https origin, Strict-Transport-Security (env PRODUCTION=1);
                          needs --public-origin, --smtp-url, and LUCIA_TOTP_KEY or --totp-key-file

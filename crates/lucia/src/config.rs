@@ -278,8 +278,8 @@ impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
     }
 
     /// Moves each hashing thread into `cgroup`, an idle cgroup (Linux), when it starts: the
-    /// hashes then run after every other process's work too, not only this process's (see
-    /// [`HashingCgroup`]). A thread that cannot move logs a warning and hashes where it is.
+    /// hashes then run after the work of the processes whose groups are its peers too, not
+    /// only this process's (see [`HashingCgroup`]: where it helps and where it cannot). A thread that cannot move logs a warning and hashes where it is.
     pub fn hashing_cgroup(mut self, cgroup: HashingCgroup) -> Self {
         self.hashing_cgroup = Some(cgroup);
         self

@@ -12,9 +12,25 @@ use std::sync::Arc;
 /// session is a group of its own where autogroups are on (most desktop and many server
 /// kernels), as is each service in a cgroup with the `cpu` controller. A Redis server or a
 /// database on the same cores then waits up to a scheduler tick behind a hash; on 2 cores,
-/// four sign-ins raised `validate_session`'s p99 with Redis sessions 8-10-fold. In a cgroup
-/// whose `cpu.idle` is 1 the hashes are idle for the whole machine: the same p99 stayed within
-/// 1.1-1.5x of its idle figure (BENCHMARKS.md), and sign-ins still get every cycle left over.
+/// four sign-ins raised `validate_session`'s p99 with Redis sessions 8-10-fold.
+///
+/// A cgroup whose `cpu.idle` is 1 is idle *relative to its peers*, the groups beside it (the
+/// kernel's documentation of `cpu.idle`), so it puts the hashes behind another process only
+/// where the two meet as peers:
+/// - a process in the root `cpu` cgroup with autogroups on: a cgroup made at the root
+///   ([`create_in_own_cgroup`](Self::create_in_own_cgroup) there) is a peer of every other
+///   session's autogroup. This is where lucia-bench measured it (cgroup v1): the p99 above
+///   stayed within 0.5-1.3x of its idle figure on every backend, and sign-ins still got every
+///   cycle left over (BENCHMARKS.md);
+/// - cgroup v1: a cgroup of the `cpu` hierarchy beside the database's, such as
+///   `/sys/fs/cgroup/cpu/lucia-hashing` beside `/sys/fs/cgroup/cpu/system.slice`.
+///
+/// With cgroup v2 a process's threads cannot leave its own cgroup's subtree: a threaded
+/// cgroup below a service's own meets only that service's other threads, which `SCHED_IDLE`
+/// already serves first, not a database in another service. There a database on the same
+/// cores needs cores of its own (systemd's `AllowedCPUs=`) for requests never to wait behind a
+/// hash. (This follows from the kernel's documentation; the machine lucia is measured on has
+/// only cgroup v1.)
 ///
 /// The cgroup is the deployment's to make (it needs the right to create cgroups: root, or a
 /// delegated subtree such as systemd's `Delegate=yes`): [`create`](Self::create) makes one,
@@ -26,8 +42,8 @@ use std::sync::Arc;
 /// # fn demo<A: lucia::Adapter>(adapter: A) -> Result<(), lucia::HashingCgroupError> {
 /// use lucia::{HashingCgroup, Lucia};
 ///
-/// // cgroup v2, the service's delegated cgroup (`Delegate=yes`).
-/// let cgroup = HashingCgroup::create("/sys/fs/cgroup/system.slice/app.service/hashing")?;
+/// // cgroup v1, beside the services' slice: behind the database's service too.
+/// let cgroup = HashingCgroup::create("/sys/fs/cgroup/cpu/lucia-hashing")?;
 /// let auth = Lucia::builder(adapter).hashing_cgroup(cgroup).build();
 /// # Ok(()) }
 /// ```
@@ -105,7 +121,8 @@ impl HashingCgroup {
 
     /// Makes (or reuses) the cgroup `name` below this process's own cgroup of the `cpu`
     /// controller, as [`create`](Self::create) does: for a service whose cgroup is delegated
-    /// to it (systemd's `Delegate=yes`), or a process that runs as root.
+    /// to it (systemd's `Delegate=yes`), or a process that runs as root. It puts the hashes
+    /// behind other processes only where this process's cgroup is the root (see above).
     pub fn create_in_own_cgroup(name: &str) -> Result<Self, HashingCgroupError> {
         let read = |path: &str| {
             std::fs::read_to_string(path).map_err(|source| HashingCgroupError::Io { path: path.into(), source })

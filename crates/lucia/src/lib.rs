@@ -50,8 +50,8 @@
 //! threads of its own, a few at a time ([`LuciaBuilder::hashing_threads`]) with a bounded queue
 //! ([`LuciaBuilder::hashing_queue`], then [`Error::Busy`]), never on an async worker, and in
 //! the background ([`HashingPriority`]): requests that arrive during sign-ins are served first.
-//! Where Redis or a database shares the cores, an idle cgroup ([`HashingCgroup`]) puts the
-//! hashes behind those processes too.
+//! Where Redis or a database shares the cores, an idle cgroup ([`HashingCgroup`]) beside
+//! theirs puts the hashes behind those processes too.
 //! New passwords must pass a [`PasswordPolicy`] (8 characters by default; a `zxcvbn` strength
 //! estimate and the application's own check on demand).
 //!
