@@ -179,7 +179,8 @@ pub struct Config {
     pub passkey_rp_id: Option<String>,
     /// An idle cgroup for lucia's password hashing threads (Linux; see
     /// [`lucia::HashingCgroup`]): with Redis or the database on the same cores, and the
-    /// cgroup a peer of theirs, requests then wait for no hash. `None`: the hashes run in the background of this process only.
+    /// cgroup a peer of theirs, requests then wait for no hash. `None`: the hashes run in
+    /// the background of this process only.
     pub hashing_cgroup: Option<lucia::HashingCgroup>,
 }
 

@@ -26,7 +26,7 @@ impl Mailer for Transport {
     }
 }
 
-/// The demo's mailer, in the router's state ([`crate::AppState`]). Clones share one transport.
+/// The demo's mailer, in the router's state. Clones share one transport.
 #[derive(Clone)]
 pub struct Mails {
     transport: Arc<Transport>,

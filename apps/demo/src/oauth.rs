@@ -213,7 +213,7 @@ impl ProviderSetting {
     }
 }
 
-/// The configured providers' ids and labels, for the pages (in [`AppState`]'s `SignInOptions`), and the
+/// The configured providers' ids and labels, for the pages (in the router's state), and the
 /// origins of their authorization pages.
 #[derive(Debug, Clone, Default)]
 pub struct Providers {

@@ -13,7 +13,7 @@ use crate::accounts::{self, Client, Credentials, EmailFlowError, PROVIDER, SignI
 use crate::mail::Mails;
 use crate::oauth::{self, Providers, UnlinkError};
 
-/// What the pages offer to sign in with besides a password (in [`crate::AppState`]): the
+/// What the pages offer to sign in with besides a password (in the router's state): the
 /// providers, and passkeys, which work at one origin only; and what counts as a recent
 /// sign-in.
 #[derive(Debug, Clone)]
