@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::{Config, LuciaBuilder, SignInThrottle};
-use crate::deadline::{Deadlined, within};
+use crate::deadline::Deadlined;
 use crate::password::HashingPool;
 use crate::session::{from_millis, to_millis};
 use crate::throttle::{Attempt, DynThrottleStore, throttle_key};
@@ -480,7 +480,7 @@ where
         let key = throttle_key(key_id);
         // Fails closed: an attempt that cannot be recorded is not made.
         let attempt = throttle.store.attempt(&key, &throttle.backoff, self.inner.config.now());
-        match within(self.inner.config.store_timeout, attempt).await? {
+        match self.inner.adapter.deadline().within(attempt).await? {
             Attempt::Allowed => {}
             Attempt::Throttled { retry_after } => return Err(Error::Throttled { retry_after }),
         }
@@ -497,7 +497,7 @@ where
     pub(crate) async fn forget_sign_in_attempts(&self, key_id: &str) {
         if let Some(throttle) = &self.inner.throttle
             && let Err(error) =
-                within(self.inner.config.store_timeout, throttle.store.succeeded(&throttle_key(key_id))).await
+                self.inner.adapter.deadline().within(throttle.store.succeeded(&throttle_key(key_id))).await
         {
             tracing::warn!(%error, "lucia: could not clear the sign-in throttle of a key");
         }

@@ -723,12 +723,12 @@ where
         let key = throttle_key(&format!("\0second-factor:{user_id}")).into_owned();
         let store = &self.inner.token_throttle;
         let attempt = store.attempt(&key, &settings.backoff, self.inner.config.now());
-        match crate::deadline::within(self.inner.config.store_timeout, attempt).await? {
+        match self.inner.adapter.deadline().within(attempt).await? {
             Attempt::Allowed => {}
             Attempt::Throttled { retry_after } => return Err(Error::Throttled { retry_after }),
         }
         check.await?;
-        if let Err(error) = crate::deadline::within(self.inner.config.store_timeout, store.succeeded(&key)).await {
+        if let Err(error) = self.inner.adapter.deadline().within(store.succeeded(&key)).await {
             tracing::warn!(%error, "lucia: could not clear the second-factor throttle of a user");
         }
         Ok(())

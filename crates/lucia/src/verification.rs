@@ -689,7 +689,7 @@ where
         let key = crate::throttle::throttle_key(&format!("\0{kind}:{subject}")).into_owned();
         let now = self.inner.config.now();
         let attempt = self.inner.token_throttle.attempt(&key, &self.inner.email.issue_backoff, now);
-        match crate::deadline::within(self.inner.config.store_timeout, attempt).await? {
+        match self.inner.adapter.deadline().within(attempt).await? {
             Attempt::Allowed => Ok(()),
             Attempt::Throttled { retry_after } => Err(Error::Throttled { retry_after }),
         }

@@ -127,3 +127,56 @@ async fn a_stalled_throttle_store_is_unavailable_after_the_deadline() {
     assert!(matches!(result, Err(Error::Unavailable(_))), "{result:?}");
     assert_eq!(started.elapsed(), Duration::from_secs(3));
 }
+
+/// A stalled `validate_session` started `after` the first of two, both on one shared timer if
+/// they start within a tenth of the deadline: how long each took.
+async fn two_stalled_calls(after: Duration) -> (Duration, Duration) {
+    let auth = auth(Duration::from_secs(2));
+    let token = "a".repeat(40);
+    let first = async {
+        let started = Instant::now();
+        let result = auth.validate_session(&token).await;
+        assert!(matches!(result, Err(Error::Unavailable(_))), "{result:?}");
+        started.elapsed()
+    };
+    let second = async {
+        tokio::time::sleep(after).await;
+        let started = Instant::now();
+        let result = auth.validate_session(&token).await;
+        assert!(matches!(result, Err(Error::Unavailable(_))), "{result:?}");
+        started.elapsed()
+    };
+    tokio::join!(first, second)
+}
+
+#[tokio::test(start_paused = true)]
+async fn calls_that_start_within_a_tenth_of_the_deadline_share_its_end() {
+    // Never past the deadline, never sooner than nine tenths of it.
+    let (first, second) = two_stalled_calls(Duration::from_millis(150)).await;
+    assert_eq!((first, second), (Duration::from_secs(2), Duration::from_millis(1850)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_that_starts_later_gets_the_whole_deadline() {
+    let (first, second) = two_stalled_calls(Duration::from_millis(200)).await;
+    assert_eq!((first, second), (Duration::from_secs(2), Duration::from_secs(2)));
+}
+
+#[test]
+fn a_call_on_another_runtime_does_not_wait_on_a_timer_of_one_that_shut_down() {
+    let auth = auth(Duration::from_secs(2));
+    let token = "a".repeat(40);
+    let paused_runtime =
+        || tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
+    // The first runtime starts a shared timer, then shuts down with it.
+    paused_runtime().block_on(async {
+        let cut_short = tokio::time::timeout(Duration::from_millis(10), auth.validate_session(&token)).await;
+        assert!(cut_short.is_err(), "{cut_short:?}");
+    });
+    paused_runtime().block_on(async {
+        let started = Instant::now();
+        let result = tokio::time::timeout(Duration::from_secs(60), auth.validate_session(&token)).await;
+        assert!(matches!(result, Ok(Err(Error::Unavailable(_)))), "{result:?}");
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+    });
+}
