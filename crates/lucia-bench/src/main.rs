@@ -78,13 +78,17 @@ struct Args {
     given_rounds: Option<usize>,
 }
 
-fn usage(problem: &str) -> ! {
-    eprintln!("lucia-bench: {problem}");
-    eprintln!(
+fn usage_line() -> String {
+    format!(
         "usage: lucia-bench [--json] [--quick] [--seconds S] [--rounds N] [--backends {}] [--scenarios A,B] [--pool-size N] \
          [--postgres-url URL] [--mysql-url URL] [--redis-url URL] [--no-peer] [--peer-dir DIR]",
         BACKENDS.join(",")
-    );
+    )
+}
+
+fn usage(problem: &str) -> ! {
+    eprintln!("lucia-bench: {problem}");
+    eprintln!("{}", usage_line());
     std::process::exit(2)
 }
 
@@ -132,6 +136,10 @@ fn parse_args() -> Args {
             "--redis-url" => args.redis_url = Some(value()),
             "--no-peer" => args.no_peer = true,
             "--peer-dir" => args.peer_dir = Some(value().into()),
+            "--help" | "-h" => {
+                println!("{}\nThe flags and the output are described in BENCHMARKS.md.", usage_line());
+                std::process::exit(0)
+            }
             _ => usage(&format!("unknown argument {flag}")),
         }
     }

@@ -146,3 +146,14 @@ fn quick_run_on_sqlite_prints_every_scenario() {
     let modes: Vec<_> = lines.iter().filter_map(|l| l["tokens"].as_str()).collect();
     assert_eq!(modes, ["hashed", "hashed", "v2_compat", "v2_compat"]);
 }
+
+#[test]
+fn help_prints_the_usage_and_a_wrong_flag_is_refused() {
+    let run = |flag: &str| Command::new(env!("CARGO_BIN_EXE_lucia-bench")).arg(flag).output().expect("run lucia-bench");
+    let help = run("--help");
+    assert!(help.status.success(), "{help:?}");
+    assert!(String::from_utf8_lossy(&help.stdout).starts_with("usage: lucia-bench"), "{help:?}");
+    let wrong = run("--bogus");
+    assert_eq!(wrong.status.code(), Some(2), "{wrong:?}");
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("unknown argument --bogus"), "{wrong:?}");
+}
