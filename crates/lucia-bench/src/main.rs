@@ -5,8 +5,9 @@
 //! ```
 //!
 //! Prints one line per scenario and backend (JSON with `--json`). Backends: `sqlite` (a
-//! temporary file, `lucia-adapter-sqlite`), `sqlite-sea-orm` (the same through SeaORM), `postgres`, `mysql` (MariaDB or MySQL) and `redis` (sessions in Redis,
-//! users in PostgreSQL when it is reachable, else SQLite). Server URLs come from the flags or
+//! temporary file, `lucia-adapter-sqlite`), `sqlite-sea-orm` (the same through SeaORM),
+//! `postgres`, `mysql` (MariaDB or MySQL) and `redis` (sessions in Redis, users in PostgreSQL
+//! when it is reachable, else SQLite). Server URLs come from the flags or
 //! the tests' variables `LUCIA_TEST_POSTGRES_URL`, `LUCIA_TEST_MYSQL_URL` and
 //! `LUCIA_TEST_REDIS_URL`; a backend without a URL or whose server does not answer is skipped
 //! with a message on stderr. Each backend runs in a schema, database or key prefix of its own,
@@ -25,11 +26,11 @@
 //!
 //! Flags: `--json`, `--quick` (very short runs, to check that the benchmark works),
 //! `--seconds S` (each measurement, default 2), `--scenarios validate_session,use_key` (only
-//! these; default all), `--rounds N` (alternating rounds of lucia and
-//! its floor, default 3, each cut into slices where lucia is compared with a floor; medians
-//! are reported; `use_key` against raw hashes runs 2N pairs of whole rounds), `--backends sqlite,sqlite-sea-orm,postgres,mysql,redis`,
-//! `--pool-size N` (default 10, sqlx's default), `--postgres-url`, `--mysql-url`,
-//! `--redis-url`.
+//! these; default all), `--rounds N` (alternating rounds of lucia and its floor, default 3,
+//! each cut into slices where lucia is compared with a floor; medians are reported; `use_key`
+//! against raw hashes runs 2N pairs of whole rounds), `--backends
+//! sqlite,sqlite-sea-orm,postgres,mysql,redis`, `--pool-size N` (default 10, sqlx's default),
+//! `--postgres-url`, `--mysql-url`, `--redis-url`, `--no-peer`, `--peer-dir DIR`, `--help`.
 //!
 //! `http_me` (SQLite and PostgreSQL): the demo's `GET /api/me` over HTTP/1.1 keep-alive, beside
 //! a minimal axum handler doing the same work by hand (see `http.rs`; `LUCIA_BENCH_HTTP_LOG=1`

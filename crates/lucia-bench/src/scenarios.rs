@@ -200,7 +200,7 @@ pub(crate) struct Scenario {
 
 /// Into how many slices a round is cut when a subject is compared with its floors. A shared
 /// machine's speed drifts over seconds; short slices, the subject and its floors taking turns
-/// (first one, then the other going first), put both on the same drift. Each ratio is the
+/// ([`taking_turns`]), put both on the same drift. Each ratio is the
 /// median of the slices' own ratios.
 const SLICES_PER_ROUND: u32 = 4;
 
@@ -215,17 +215,17 @@ impl Scenario {
         let slice = settings.duration() / slices;
         let mut subject = Vec::new();
         let mut floors = vec![Vec::new(); self.floors.len()];
-        for index in 0..settings.rounds * slices as usize {
-            let subject_first = index % 2 == 0;
-            if subject_first {
-                subject.push(measure::run(&self.op, self.in_flight, slice).await);
-            }
-            for ((_, op), samples) in self.floors.iter().zip(&mut floors) {
-                samples.push(measure::run(op, self.in_flight, slice).await);
-            }
-            if !subject_first {
-                subject.push(measure::run(&self.op, self.in_flight, slice).await);
-            }
+        for turn in 0..settings.rounds * slices as usize {
+            taking_turns(
+                turn,
+                async || subject.push(measure::run(&self.op, self.in_flight, slice).await),
+                async || {
+                    for ((_, op), samples) in self.floors.iter().zip(&mut floors) {
+                        samples.push(measure::run(op, self.in_flight, slice).await);
+                    }
+                },
+            )
+            .await;
         }
         let mut record = Record::new(self.name, backend, self.in_flight, Sample::median(&subject));
         for ((name, _), samples) in self.floors.into_iter().zip(floors) {
@@ -572,20 +572,30 @@ fn raw_check(name: &'static str) -> RawCheck {
 /// pairs as `settings.rounds`.
 async fn use_key_against_raw(backend: &str, sign_in: &Op, raw: &RawCheck, cores: usize, settings: &Settings) -> Record {
     let (mut subject, mut raw_rates) = (Vec::new(), Vec::new());
-    let run_raw = || measure::raw_hashes(cores, settings.duration(), Arc::clone(&raw.check));
     for pair in 0..settings.rounds * SIGN_IN_PAIRS_PER_ROUND {
-        if pair % 2 == 0 {
-            subject.push(measure::run(sign_in, settings.sign_ins, settings.duration()).await);
-            raw_rates.push(run_raw().await);
-        } else {
-            raw_rates.push(run_raw().await);
-            subject.push(measure::run(sign_in, settings.sign_ins, settings.duration()).await);
-        }
+        taking_turns(
+            pair,
+            async || subject.push(measure::run(sign_in, settings.sign_ins, settings.duration()).await),
+            async || raw_rates.push(measure::raw_hashes(cores, settings.duration(), Arc::clone(&raw.check)).await),
+        )
+        .await;
     }
     let record = Record::new("use_key", backend, settings.sign_ins, Sample::median(&subject));
     let ratio = measure::paired_ratio(rates(&subject), raw_rates.iter().copied());
     let floor = format!("{}: raw hashes on {cores} threads, nothing else running", raw.hasher);
     record.with_floor(floor, measure::median(raw_rates), ratio)
+}
+
+/// Runs `subject`, then `floors` on even turns, and the other way round on odd ones, so that
+/// a drift of the machine's speed weighs on both sides alike.
+async fn taking_turns(turn: usize, mut subject: impl AsyncFnMut(), mut floors: impl AsyncFnMut()) {
+    if turn % 2 == 0 {
+        subject().await;
+        floors().await;
+    } else {
+        floors().await;
+        subject().await;
+    }
 }
 
 /// Pairs of `use_key` and raw-hash rounds per `settings.rounds` (see [`use_key_against_raw`]).
@@ -626,4 +636,19 @@ async fn validate_during_signins(backend: &str, validate: &Op, sign_in: &Op, set
     record.idle_p99_us = Some(idle.p99_us);
     record.p99_ratio = Some(busy.p99_us / idle.p99_us);
     record
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_subject_goes_first_on_even_turns_and_last_on_odd_ones() {
+        let order = std::cell::RefCell::new(Vec::new());
+        for turn in 0..3 {
+            taking_turns(turn, async || order.borrow_mut().push("subject"), async || order.borrow_mut().push("floors"))
+                .await;
+        }
+        assert_eq!(order.into_inner(), ["subject", "floors", "floors", "subject", "subject", "floors"]);
+    }
 }
