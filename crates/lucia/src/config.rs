@@ -166,10 +166,11 @@ impl<A: Adapter, U, S> LuciaBuilder<A, U, S> {
     /// database or network costs each request at most this long; requests succeed again once
     /// the store answers. Background sweeps
     /// ([`delete_dead_sessions`](crate::Lucia::delete_dead_sessions)) have no deadline. Calls
-    /// that start within a tenth of the deadline of each other share one tokio timer, so each
-    /// call ends after at most the deadline and at least nine tenths of it: a timer per call
-    /// would wake tokio's timer driver on another CPU on most calls. The runtime needs its time
-    /// driver (as `#[tokio::main]` gives).
+    /// that start within a tenth of the deadline of each other share one end, so each call
+    /// ends after at most the deadline and more than nine tenths of it: a tokio timer due
+    /// earlier than any other wakes tokio's timer driver on another CPU, which at one request
+    /// in flight every call's own would be. The runtime needs its time driver (as
+    /// `#[tokio::main]` gives).
     ///
     /// ```
     /// # fn demo<A: lucia::Adapter>(adapter: A) {

@@ -10,15 +10,15 @@
 //! never left half-written.
 
 use std::future::{Future, poll_fn};
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::Poll;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use tokio::runtime::{self, Handle};
 use tokio::sync::Notify;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use crate::adapter::{
     Adapter, AttributeMap, DatabaseKey, DatabaseSession, DatabaseUser, SessionAdapter, SessionUpdate,
@@ -33,8 +33,8 @@ pub(crate) const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest deadline [`LuciaBuilder::store_timeout`](crate::LuciaBuilder::store_timeout)
 /// accepts: a request waiting longer on its store is an outage, better answered `503`.
 pub(crate) const MAX_STORE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Calls that start within this fraction of the deadline of each other share one timer.
-const SHARED_TIMER_SLICES: u32 = 10;
+/// Calls that start within this fraction of the deadline of each other share one end.
+const SHARED_DEADLINE_SLICES: u32 = 10;
 
 /// An adapter whose calls each end within a [`StoreDeadline`].
 pub(crate) struct Deadlined<A> {
@@ -59,31 +59,52 @@ impl<A> Deadlined<A> {
 }
 
 /// The deadline of store calls. Calls that start within a tenth of the deadline of each other
-/// share one timer, so each call ends after at most the deadline and at least nine tenths of
-/// it. A tokio timer per call would cost a cross-CPU wake-up on most calls: tokio wakes its
-/// timer driver whenever a new timer is the earliest pending one, which at one request in
-/// flight is every call (it cost `GET /api/me` on PostgreSQL a quarter of its throughput).
+/// share one end, so each call ends after at most the deadline and more than nine tenths of
+/// it. Why: tokio wakes its timer driver, on another CPU, whenever a new timer is due earlier
+/// than every pending one, which at one request in flight is every call's own deadline (it
+/// cost `GET /api/me` on PostgreSQL a quarter of its throughput). A shared end is one timer per
+/// slice, whose firing wakes the calls still waiting.
 pub(crate) struct StoreDeadline {
     timeout: Duration,
-    /// The timer of the calls that start now, if one was started within the last slice.
-    current: Mutex<Option<SharedTimer>>,
+    /// The end shared by the calls that start now, if one was set within the last slice.
+    current: Mutex<Option<SharedEnd>>,
 }
 
-/// One timer, and the calls that wait on it.
-struct SharedTimer {
-    /// The timer runs on this runtime: a call on another one (a second runtime, say in tests)
-    /// must not wait on a timer that runtime's shutdown may drop.
+/// The end shared by the calls of one slice.
+struct SharedEnd {
+    /// The runtime whose timer driver holds the end's timer: another one (a second runtime,
+    /// say in tests, each on a clock of its own when paused) sets its own.
     runtime: runtime::Id,
     started: Instant,
-    expiry: Arc<Expiry>,
+    end: Arc<End>,
 }
 
-/// The end of a shared timer.
+/// A timer and the calls waiting on it, alive while one of them is (dropping it cancels it).
+struct End {
+    signal: Arc<Signal>,
+    /// Due a deadline after the end was set, registered with the driver then and never polled
+    /// again: the driver itself wakes `signal` when it fires, on whichever thread runs the
+    /// driver, so no task (and no worker a stalled call may block) stands between.
+    _timer: Pin<Box<Sleep>>,
+}
+
+/// How the calls waiting on an [`End`] learn that it has come.
 #[derive(Default)]
-struct Expiry {
-    /// Set before `notify` wakes the waiting calls, for a call that starts waiting after it.
+struct Signal {
+    /// Set before `notify` wakes the waiting calls, for a call that starts waiting after.
     expired: AtomicBool,
     notify: Notify,
+}
+
+impl Wake for Signal {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.expired.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+    }
 }
 
 impl StoreDeadline {
@@ -100,16 +121,17 @@ impl StoreDeadline {
         &self,
         call: impl Future<Output = Result<T, AdapterError>>,
     ) -> Result<T, AdapterError> {
-        let expiry = self.shared_timer();
-        // `notified` counts from its creation: the timer's end after this line wakes it, and
-        // the flag covers an end before it.
-        let mut ended = pin!(expiry.notify.notified());
+        let end = self.shared_end();
+        let signal = &end.signal;
+        // `notified` counts the wake-ups from its creation on; the flag covers one before it
+        // (a thread descheduled between these lines, with a 1 ms deadline, say).
+        let mut ended = pin!(signal.notify.notified());
         let mut call = pin!(call);
         poll_fn(|cx| {
             if let Poll::Ready(result) = call.as_mut().poll(cx) {
                 return Poll::Ready(result);
             }
-            if expiry.expired.load(Ordering::Acquire) || ended.as_mut().poll(cx).is_ready() {
+            if signal.expired.load(Ordering::Acquire) || ended.as_mut().poll(cx).is_ready() {
                 let timeout = self.timeout;
                 return Poll::Ready(Err(AdapterError::unavailable(format!(
                     "the store did not answer within {timeout:?}"
@@ -120,29 +142,27 @@ impl StoreDeadline {
         .await
     }
 
-    /// The timer of a call that starts now: the current one, or a new one from now.
-    fn shared_timer(&self) -> Arc<Expiry> {
-        let now = Instant::now();
+    /// The end of a call that starts now: the current one, or a new one a deadline from now.
+    fn shared_end(&self) -> Arc<End> {
         let runtime = Handle::current();
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(timer) = current.as_ref()
-            && timer.runtime == runtime.id()
-            && now.duration_since(timer.started) < self.timeout / SHARED_TIMER_SLICES
+        // Read under the lock, so that no end set after it (later than now + timeout) is taken.
+        let now = Instant::now();
+        if let Some(shared) = current.as_ref()
+            && shared.runtime == runtime.id()
+            && now.duration_since(shared.started) < self.timeout / SHARED_DEADLINE_SLICES
         {
-            return Arc::clone(&timer.expiry);
+            return Arc::clone(&shared.end);
         }
-        let expiry = Arc::new(Expiry::default());
-        // Made here, not in the task, so that a runtime without a time driver panics in the
-        // caller, as `tokio::time::timeout` would, rather than leave the calls without a deadline.
-        let end = tokio::time::sleep_until(now + self.timeout);
-        let ending = Arc::clone(&expiry);
-        runtime.spawn(async move {
-            end.await;
-            ending.expired.store(true, Ordering::Release);
-            ending.notify.notify_waiters();
-        });
-        *current = Some(SharedTimer { runtime: runtime.id(), started: now, expiry: Arc::clone(&expiry) });
-        expiry
+        let signal = Arc::new(Signal::default());
+        // Panics here, in the caller, on a runtime without its time driver, as
+        // `tokio::time::timeout` would.
+        let mut timer = Box::pin(tokio::time::sleep_until(now + self.timeout));
+        // The first poll registers the timer, with `signal` as the waker the driver calls.
+        let _ = timer.as_mut().poll(&mut Context::from_waker(&Waker::from(Arc::clone(&signal))));
+        let end = Arc::new(End { signal, _timer: timer });
+        *current = Some(SharedEnd { runtime: runtime.id(), started: now, end: Arc::clone(&end) });
+        end
     }
 }
 

@@ -163,13 +163,14 @@ async fn a_call_that_starts_later_gets_the_whole_deadline() {
 }
 
 #[test]
-fn a_call_on_another_runtime_does_not_wait_on_a_timer_of_one_that_shut_down() {
+fn a_call_on_another_runtime_gets_an_end_of_its_own() {
     let auth = auth(Duration::from_secs(2));
     let token = "a".repeat(40);
     let paused_runtime =
         || tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
-    // The first runtime starts a shared timer, then shuts down with it.
+    // The first runtime's paused clock runs an hour ahead when it sets a shared end.
     paused_runtime().block_on(async {
+        tokio::time::advance(Duration::from_secs(3600)).await;
         let cut_short = tokio::time::timeout(Duration::from_millis(10), auth.validate_session(&token)).await;
         assert!(cut_short.is_err(), "{cut_short:?}");
     });
@@ -179,4 +180,36 @@ fn a_call_on_another_runtime_does_not_wait_on_a_timer_of_one_that_shut_down() {
         assert!(matches!(result, Ok(Err(Error::Unavailable(_)))), "{result:?}");
         assert_eq!(started.elapsed(), Duration::from_secs(2));
     });
+}
+
+/// Calls on the worker threads of a runtime, each in a task of its own, on the real clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_in_tasks_across_threads_each_end_within_the_deadline() {
+    let deadline = Duration::from_millis(300);
+    let auth = auth(deadline);
+    let calls: Vec<_> = (0..16)
+        .map(|i| {
+            let auth = auth.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(i * 10)).await;
+                let started = Instant::now();
+                let result = auth.validate_session("a".repeat(40).as_str()).await;
+                assert!(matches!(result, Err(Error::Unavailable(_))), "{result:?}");
+                started.elapsed()
+            })
+        })
+        .collect();
+    for call in calls {
+        let took = call.await.expect("the call's task");
+        // Never sooner than nine tenths; the upper bound leaves a loaded machine room.
+        assert!(took >= deadline * 9 / 10 && took < deadline * 10, "{took:?}");
+    }
+}
+
+#[test]
+#[should_panic(expected = "timers are disabled")]
+fn a_runtime_without_its_time_driver_is_refused_at_the_first_call() {
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let auth = auth(Duration::from_secs(2));
+    let _ = runtime.block_on(auth.validate_session("a".repeat(40).as_str()));
 }
