@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use tokio::runtime::{self, Handle};
 use tokio::sync::Notify;
+use tokio::task::{Unconstrained, unconstrained};
 use tokio::time::{Instant, Sleep};
 
 use crate::adapter::{
@@ -85,7 +86,7 @@ struct End {
     /// Due a deadline after the end was set, registered with the driver then and never polled
     /// again: the driver itself wakes `signal` when it fires, on whichever thread runs the
     /// driver, so no task (and no worker a stalled call may block) stands between.
-    _timer: Pin<Box<Sleep>>,
+    _timer: Pin<Box<Unconstrained<Sleep>>>,
 }
 
 /// How the calls waiting on an [`End`] learn that it has come.
@@ -156,10 +157,13 @@ impl StoreDeadline {
         }
         let signal = Arc::new(Signal::default());
         // Panics here, in the caller, on a runtime without its time driver, as
-        // `tokio::time::timeout` would.
-        let mut timer = Box::pin(tokio::time::sleep_until(now + self.timeout));
+        // `tokio::time::timeout` would. Unconstrained: a task that has spent its budget would
+        // get `Pending` from the first poll without the timer being registered.
+        let mut timer = Box::pin(unconstrained(tokio::time::sleep_until(now + self.timeout)));
         // The first poll registers the timer, with `signal` as the waker the driver calls.
-        let _ = timer.as_mut().poll(&mut Context::from_waker(&Waker::from(Arc::clone(&signal))));
+        if timer.as_mut().poll(&mut Context::from_waker(&Waker::from(Arc::clone(&signal)))).is_ready() {
+            signal.wake_by_ref();
+        }
         let end = Arc::new(End { signal, _timer: timer });
         *current = Some(SharedEnd { runtime: runtime.id(), started: now, end: Arc::clone(&end) });
         end

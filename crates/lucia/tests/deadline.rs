@@ -213,3 +213,26 @@ fn a_runtime_without_its_time_driver_is_refused_at_the_first_call() {
     let auth = auth(Duration::from_secs(2));
     let _ = runtime.block_on(auth.validate_session("a".repeat(40).as_str()));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_call_started_by_a_task_out_of_budget_still_ends_at_the_deadline() {
+    let auth = auth(Duration::from_secs(2));
+    let token = "a".repeat(40);
+    // Ready messages spend the task's budget (tokio's cooperative scheduling) within one poll.
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    for _ in 0..1000 {
+        sender.send(()).unwrap();
+    }
+    let mut call = std::pin::pin!(auth.validate_session(&token));
+    let started = Instant::now();
+    std::future::poll_fn(|cx| {
+        while receiver.poll_recv(cx).is_ready() {}
+        // Out of budget now: the call sets its deadline's shared end here.
+        assert!(call.as_mut().poll(cx).is_pending());
+        std::task::Poll::Ready(())
+    })
+    .await;
+    let result = tokio::time::timeout(Duration::from_secs(60), call).await;
+    assert!(matches!(result, Ok(Err(Error::Unavailable(_)))), "{result:?}");
+    assert_eq!(started.elapsed(), Duration::from_secs(2));
+}
