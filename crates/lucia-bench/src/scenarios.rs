@@ -589,7 +589,7 @@ async fn use_key_against_raw(backend: &str, sign_in: &Op, raw: &RawCheck, cores:
 /// Runs `subject`, then `floors` on even turns, and the other way round on odd ones, so that
 /// a drift of the machine's speed weighs on both sides alike.
 async fn taking_turns(turn: usize, mut subject: impl AsyncFnMut(), mut floors: impl AsyncFnMut()) {
-    if turn % 2 == 0 {
+    if turn.is_multiple_of(2) {
         subject().await;
         floors().await;
     } else {
