@@ -57,15 +57,27 @@ fn unique_name() -> String {
     format!("lucia_bench_{}", lucia::generate_random_string(10))
 }
 
+/// SeaORM's pool. Every connection is opened up front (`min_connections` = `max_connections`),
+/// in lucia's pool and in the floor's alike: a connection opened during a measured slice (a
+/// pool grows when a query finds no idle connection) costs that side milliseconds the other
+/// side did not pay, and at 1 in flight a pool hands out its idle connections in turn, so
+/// both sides must hold as many.
 fn options(url: &str, pool: PoolSettings) -> ConnectOptions {
     let mut options = ConnectOptions::new(url);
-    options.max_connections(pool.max_connections).min_connections(0).sqlx_logging(false).test_before_acquire(false);
+    options
+        .max_connections(pool.max_connections)
+        .min_connections(pool.max_connections)
+        .sqlx_logging(false)
+        .test_before_acquire(false);
     options
 }
 
 /// The floor's pool: the settings [`options`] gives SeaORM's.
 fn pool_options<DB: sqlx::Database>(pool: PoolSettings) -> sqlx::pool::PoolOptions<DB> {
-    sqlx::pool::PoolOptions::new().max_connections(pool.max_connections).min_connections(0).test_before_acquire(false)
+    sqlx::pool::PoolOptions::new()
+        .max_connections(pool.max_connections)
+        .min_connections(pool.max_connections)
+        .test_before_acquire(false)
 }
 
 fn failed(what: &str) -> impl Fn(&dyn std::fmt::Display) -> String + '_ {

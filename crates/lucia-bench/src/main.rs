@@ -29,8 +29,9 @@
 //! these; default all), `--rounds N` (alternating rounds of lucia and its floor, default 3,
 //! each cut into slices where lucia is compared with a floor; medians are reported; `use_key`
 //! against raw hashes runs 2N pairs of whole rounds), `--backends
-//! sqlite,sqlite-sea-orm,postgres,mysql,redis`, `--pool-size N` (default 10, sqlx's default),
-//! `--postgres-url`, `--mysql-url`, `--redis-url`, `--no-peer`, `--peer-dir DIR`, `--help`.
+//! sqlite,sqlite-sea-orm,postgres,mysql,redis`, `--pool-size N` (default 10, sqlx's default;
+//! all opened up front), `--postgres-url`, `--mysql-url`, `--redis-url`, `--no-peer`,
+//! `--peer-dir DIR`, `--help`.
 //!
 //! `http_me` (SQLite and PostgreSQL): the demo's `GET /api/me` over HTTP/1.1 keep-alive, beside
 //! a minimal axum handler doing the same work by hand (see `http.rs`; `LUCIA_BENCH_HTTP_LOG=1`
