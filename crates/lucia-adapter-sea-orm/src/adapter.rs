@@ -4,6 +4,7 @@
 //! tables ([`WithPasskeys`], in the `passkey` module).
 
 use std::future::Future;
+use std::sync::Arc;
 
 use lucia::{
     Adapter, AdapterError, AttributeMap, DatabaseKey, DatabaseSession, DatabaseToken, DatabaseUser, SessionAdapter,
@@ -376,10 +377,12 @@ impl SessionTableOption for NoSessionTable {
 /// Lucia's adapter traits it implements: [`WithSessions`] (the default), [`UsersOnly`],
 /// [`SessionsOnly`], and the first two with a token table, [`WithTokens`]. See the
 /// [crate documentation](crate).
+///
+/// Cloning is cheap: the clones share the connection pool and the tables' description.
 #[derive(Debug, Clone)]
 pub struct SeaOrmAdapter<Shape = WithSessions> {
     db: DatabaseConnection,
-    shape: Shape,
+    shape: Arc<Shape>,
 }
 
 impl SeaOrmAdapter {
@@ -401,7 +404,7 @@ impl SeaOrmAdapter {
     {
         let users = UsersOnly { user: schema::user_table(tables.user)?, key: schema::key_table(tables.key)? };
         users.key.require_user_id_of(&users.user)?;
-        Ok(SeaOrmAdapter { db, shape: tables.session.with_users(users)? })
+        Ok(SeaOrmAdapter { db, shape: Arc::new(tables.session.with_users(users)?) })
     }
 
     /// Builds a session-only adapter over `db` storing in `session`'s table, for sessions
@@ -415,11 +418,11 @@ impl SeaOrmAdapter {
         db: DatabaseConnection,
         session: E,
     ) -> Result<SeaOrmSessionAdapter, SchemaError> {
-        Ok(SeaOrmAdapter { db, shape: SessionsOnly::describe(session)? })
+        Ok(SeaOrmAdapter { db, shape: Arc::new(SessionsOnly::describe(session)?) })
     }
 }
 
-impl<Shape: TokenBase> SeaOrmAdapter<Shape> {
+impl<Shape: TokenBase + Clone> SeaOrmAdapter<Shape> {
     /// Adds a token table, for single-use tokens (email verification codes, password-reset
     /// links): the adapter then also implements [`TokenAdapter`], deletes a user's tokens with
     /// the user, and sweeps expired tokens in
@@ -445,12 +448,12 @@ impl<Shape: TokenBase> SeaOrmAdapter<Shape> {
     pub fn with_tokens<E: EntityTrait>(self, token: E) -> Result<SeaOrmAdapter<WithTokens<Shape>>, SchemaError> {
         let token = schema::token_table(token)?;
         token.require_user_id_of(&self.shape.user_tables().user)?;
-        let shape = WithTokens { tables: self.shape, token: shape::TokenTable(token) };
-        Ok(SeaOrmAdapter { db: self.db, shape })
+        let shape = WithTokens { tables: Arc::unwrap_or_clone(self.shape), token: shape::TokenTable(token) };
+        Ok(SeaOrmAdapter { db: self.db, shape: Arc::new(shape) })
     }
 }
 
-impl<Shape: PasskeyBase> SeaOrmAdapter<Shape> {
+impl<Shape: PasskeyBase + Clone> SeaOrmAdapter<Shape> {
     /// Adds passkey tables, for passkeys and their ceremonies' challenges (the
     /// `lucia-passkey` crate): the adapter then also implements
     /// [`PasskeyAdapter`](lucia::PasskeyAdapter) and deletes a user's passkeys with the user.
@@ -483,7 +486,10 @@ impl<Shape: PasskeyBase> SeaOrmAdapter<Shape> {
         let user = &self.shape.user_tables().user;
         passkeys.passkey.require_user_id_of(user)?;
         passkeys.challenge.require_user_id_of(user)?;
-        Ok(SeaOrmAdapter { db: self.db, shape: WithPasskeys { tables: self.shape, passkeys } })
+        Ok(SeaOrmAdapter {
+            db: self.db,
+            shape: Arc::new(WithPasskeys { tables: Arc::unwrap_or_clone(self.shape), passkeys }),
+        })
     }
 }
 
@@ -856,7 +862,7 @@ where
     let query = sea_orm::sqlx::query(sea_orm::sqlx::AssertSqlSafe(sql)).bind(value);
     match query.fetch_optional(pool).await {
         Ok(row) => Ok(row.map(QueryResult::from)),
-        Err(error) => Err(DbErr::Query(RuntimeErr::SqlxError(std::sync::Arc::new(error)))),
+        Err(error) => Err(DbErr::Query(RuntimeErr::SqlxError(Arc::new(error)))),
     }
 }
 
@@ -1787,5 +1793,21 @@ impl<Shape: HasTokenTable> TokenAdapter for SeaOrmAdapter<Shape> {
             Err((Some(1), error)) => Err(self.write_failure(user, user_id, error, None, &attributes).await),
             Err((_, error)) => Err(database(error)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clones_share_the_tables_description() {
+        let tables = Tables {
+            user: crate::entity::user::Entity,
+            key: crate::entity::key::Entity,
+            session: crate::entity::session::Entity,
+        };
+        let adapter = SeaOrmAdapter::new(DatabaseConnection::default(), tables).expect("the crate's entities");
+        assert!(Arc::ptr_eq(&adapter.shape, &adapter.clone().shape));
     }
 }

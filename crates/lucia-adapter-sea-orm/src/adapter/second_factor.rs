@@ -2,6 +2,8 @@
 //! added to an adapter that has a token table (where pending sign-ins live), before any
 //! passkey tables.
 
+use std::sync::Arc;
+
 use lucia::{AdapterError, DatabaseTotp, SecondFactorAdapter};
 use sea_orm::EntityTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
@@ -97,7 +99,7 @@ impl<Shape: HasAllTables> HasAllTables for WithSecondFactor<Shape> {
     }
 }
 
-impl<Shape: HasUserTables> SeaOrmAdapter<WithTokens<Shape>> {
+impl<Shape: HasUserTables + Clone> SeaOrmAdapter<WithTokens<Shape>> {
     /// Adds the second-factor tables (TOTP secrets, recovery codes): the adapter then also
     /// implements [`SecondFactorAdapter`], for [`lucia::LuciaBuilder::second_factor`].
     ///
@@ -133,7 +135,10 @@ impl<Shape: HasUserTables> SeaOrmAdapter<WithTokens<Shape>> {
         let user = &self.shape.user_tables().user;
         second_factor.totp.require_user_id_of(user)?;
         second_factor.recovery_code.require_user_id_of(user)?;
-        Ok(SeaOrmAdapter { db: self.db, shape: WithSecondFactor { tables: self.shape, second_factor } })
+        Ok(SeaOrmAdapter {
+            db: self.db,
+            shape: Arc::new(WithSecondFactor { tables: Arc::unwrap_or_clone(self.shape), second_factor }),
+        })
     }
 }
 
