@@ -35,7 +35,7 @@ fn hasher(name: &str) -> Arc<dyn PasswordHasher> {
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Each measurement (one round of lucia or of its floor; cut into slices where lucia is
-    /// compared with a floor, see [`SLICES_PER_ROUND`]).
+    /// compared with a floor, see [`SLICE`]).
     pub seconds: f64,
     /// Alternating rounds of lucia and its floor; the medians are reported.
     pub rounds: usize,
@@ -80,7 +80,7 @@ pub struct Record {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub floor_ops_per_sec: Option<f64>,
     /// Against the floor: for the read scenarios the median of the ratios of slices measured
-    /// side by side (see [`SLICES_PER_ROUND`]); for `use_key`, `ops_per_sec /
+    /// side by side (see [`SLICE`]); for `use_key`, `ops_per_sec /
     /// floor_ops_per_sec`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ratio: Option<f64>,
@@ -199,11 +199,16 @@ pub(crate) struct Scenario {
     pub(crate) floors: Vec<(String, Op)>,
 }
 
-/// Into how many slices a round is cut when a subject is compared with its floors. A shared
-/// machine's speed drifts over seconds; short slices, the subject and its floors taking turns
-/// ([`taking_turns`]), put both on the same drift. Each ratio is the
-/// median of the slices' own ratios.
-const SLICES_PER_ROUND: u32 = 4;
+/// How long each slice lasts when a subject is compared with its floors (a round is cut into
+/// `--seconds` / `SLICE` of them). A shared machine's speed drifts: on this VM a read that hops
+/// to sqlx's SQLite worker thread moved by ±20% from one 0.5 s slice to the next (rusqlite's by
+/// 3%). Many short slices, the subject and its floors taking turns ([`taking_turns`], the
+/// floors in reverse order when they go first), put both sides on the same drift, and the
+/// median of the slices' own ratios stands on many pairs. Checked with sqlx against itself (the
+/// same statement on two pools of the same settings, in the places of lucia and of the sqlx
+/// floor on SQLite): 0.97–1.05 across runs with 12 slices of 0.5 s, 1.00–1.015 with 50 ms
+/// slices.
+const SLICE: Duration = Duration::from_millis(50);
 
 impl Scenario {
     pub(crate) async fn run(self, backend: &str, settings: &Settings) -> Record {
@@ -212,7 +217,8 @@ impl Scenario {
         for (_, floor) in &self.floors {
             measure::run(floor, self.in_flight, warm_up).await;
         }
-        let slices = if self.floors.is_empty() { 1 } else { SLICES_PER_ROUND };
+        let slices =
+            if self.floors.is_empty() { 1 } else { (settings.duration().div_duration_f64(SLICE) as u32).max(1) };
         let slice = settings.duration() / slices;
         let mut subject = Vec::new();
         let mut floors = vec![Vec::new(); self.floors.len()];
@@ -221,7 +227,15 @@ impl Scenario {
                 turn,
                 async || subject.push(measure::run(&self.op, self.in_flight, slice).await),
                 async || {
-                    for ((_, op), samples) in self.floors.iter().zip(&mut floors) {
+                    // Mirrored when they go first (lucia, A, B, then B, A, lucia), so that lucia
+                    // and the last floor follow the same slices equally often. In a fixed order
+                    // the sqlx floor always followed rusqlite's CPU-bound slice, and sqlx
+                    // against itself measured 0.96–0.98 in lucia's place.
+                    let mut pairs: Vec<_> = self.floors.iter().zip(&mut floors).collect();
+                    if !turn.is_multiple_of(2) {
+                        pairs.reverse();
+                    }
+                    for ((_, op), samples) in pairs {
                         samples.push(measure::run(op, self.in_flight, slice).await);
                     }
                 },
