@@ -202,8 +202,8 @@ pub(crate) struct Scenario {
 /// How long each slice lasts when a subject is compared with its floors (a round is cut into
 /// `--seconds` / `SLICE` of them). A shared machine's speed drifts: on this VM a read that hops
 /// to sqlx's SQLite worker thread moved by ±20% from one 0.5 s slice to the next (rusqlite's by
-/// 3%). Many short slices, the subject and its floors taking turns ([`taking_turns`], the
-/// floors in reverse order when they go first), put both sides on the same drift, and the
+/// 3%). Many short slices, the subject and its floors taking turns ([`taking_turns`],
+/// [`floor_order`]), put both sides on the same drift, and the
 /// median of the slices' own ratios stands on many pairs. Checked with sqlx against itself (the
 /// same statement on two pools of the same settings, in the places of lucia and of the sqlx
 /// floor on SQLite): 0.97–1.05 across runs with 12 slices of 0.5 s, 1.00–1.015 with 50 ms
@@ -227,16 +227,8 @@ impl Scenario {
                 turn,
                 async || subject.push(measure::run(&self.op, self.in_flight, slice).await),
                 async || {
-                    // Mirrored when they go first (lucia, A, B, then B, A, lucia), so that lucia
-                    // and the last floor follow the same slices equally often. In a fixed order
-                    // the sqlx floor always followed rusqlite's CPU-bound slice, and sqlx
-                    // against itself measured 0.96–0.98 in lucia's place.
-                    let mut pairs: Vec<_> = self.floors.iter().zip(&mut floors).collect();
-                    if !turn.is_multiple_of(2) {
-                        pairs.reverse();
-                    }
-                    for ((_, op), samples) in pairs {
-                        samples.push(measure::run(op, self.in_flight, slice).await);
+                    for i in floor_order(turn, self.floors.len()) {
+                        floors[i].push(measure::run(&self.floors[i].1, self.in_flight, slice).await);
                     }
                 },
             )
@@ -613,6 +605,16 @@ async fn taking_turns(turn: usize, mut subject: impl AsyncFnMut(), mut floors: i
     }
 }
 
+/// The order in which `count` floors run at `turn`: as given when the subject went first
+/// ([`taking_turns`]), reversed when they go first, so that each turn mirrors the one before
+/// (lucia, A, B, then B, A, lucia) and lucia and the last floor follow the same slices equally
+/// often. In a fixed order the sqlx floor on SQLite always followed rusqlite's CPU-bound slice,
+/// and sqlx against itself measured 0.96–0.98 in lucia's place.
+fn floor_order(turn: usize, count: usize) -> impl Iterator<Item = usize> {
+    let mirrored = !turn.is_multiple_of(2);
+    (0..count).map(move |i| if mirrored { count - 1 - i } else { i })
+}
+
 /// Pairs of `use_key` and raw-hash rounds per `settings.rounds` (see [`use_key_against_raw`]).
 const SIGN_IN_PAIRS_PER_ROUND: usize = 2;
 
@@ -686,5 +688,23 @@ mod tests {
                 .await;
         }
         assert_eq!(order.into_inner(), ["subject", "floors", "floors", "subject", "subject", "floors"]);
+    }
+
+    #[tokio::test]
+    async fn each_turn_mirrors_the_one_before() {
+        let order = std::cell::RefCell::new(Vec::new());
+        let floors = ["rusqlite", "sqlx"];
+        for turn in 0..3 {
+            taking_turns(
+                turn,
+                async || order.borrow_mut().push("lucia"),
+                async || order.borrow_mut().extend(floor_order(turn, floors.len()).map(|i| floors[i])),
+            )
+            .await;
+        }
+        let expected = ["lucia", "rusqlite", "sqlx", "sqlx", "rusqlite", "lucia", "lucia", "rusqlite", "sqlx"];
+        assert_eq!(order.into_inner(), expected);
+        assert_eq!(floor_order(1, 1).collect::<Vec<_>>(), [0]);
+        assert_eq!(floor_order(1, 0).count(), 0);
     }
 }
