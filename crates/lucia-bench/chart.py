@@ -27,10 +27,11 @@ def main():
         if r.get("tokens"):
             label += f" · {r['tokens']}"
         peer = peers.get((r["scenario"], r["backend"], r["in_flight"]))
+        peer_rate = r.get("peer_ops_per_sec", peer and peer["ops_per_sec"])
         # lucia@2 stores session ids as they are: compare it with v2_compat only.
         if r.get("tokens") == "hashed":
-            peer = None
-        groups.append((label, [r["ops_per_sec"], r.get("floor_ops_per_sec"), peer and peer["ops_per_sec"]]))
+            peer_rate = None
+        groups.append((label, [r["ops_per_sec"], r.get("floor_ops_per_sec"), peer_rate]))
     if not groups:
         sys.exit("chart.py: no validate_session or http_me lines on stdin")
 

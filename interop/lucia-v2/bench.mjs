@@ -3,6 +3,7 @@
 //
 // Usage: node bench.mjs --backend sqlite|postgres [--postgres-url URL] [--seconds S]
 //          [--rounds N] [--quick] [--scenarios validate_session,use_key,...]
+//        node bench.mjs --backend sqlite|postgres [--postgres-url URL] [--quick] --driven
 //
 // Prints one JSON line per measurement with lucia-bench's fields (scenario, backend,
 // in_flight, ops_per_sec, p50_us, p99_us) and "peer": "lucia@2". Settings are lucia-bench's:
@@ -13,11 +14,19 @@
 // (lucia-bench's default pool size), dropped at the end; SQLite in a temporary file in WAL
 // mode (synchronous FULL, foreign keys on) through `@lucia-auth/adapter-sqlite`'s
 // better-sqlite3 driver, deleted at the end.
+//
+// `--driven`: `validate_session` one slice at a time, on command, so that lucia-bench can
+// measure it in the same turns as lucia-rs and its floors (a drift of the machine's speed
+// then weighs on both alike). Once its sessions are made it prints `{"ready": true,
+// "runtime": ...}`; then, for each line `{"in_flight": N, "seconds": S}` on stdin, it runs
+// that slice and prints `{"ops_per_sec": ..., "p50_us": ..., "p99_us": ...}`. At the end of
+// stdin it removes its store and exits.
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { createInterface } from "node:readline";
 
 import { lucia } from "lucia";
 import { pg } from "@lucia-auth/adapter-postgresql";
@@ -33,13 +42,19 @@ const IDLE_PERIOD = 1000 * 60 * 60 * 24 * 14;
 function usage(problem) {
   console.error(`bench.mjs: ${problem}`);
   console.error(
-    "usage: node bench.mjs --backend sqlite|postgres [--postgres-url URL] [--seconds S] [--rounds N] [--quick] [--scenarios A,B]",
+    "usage: node bench.mjs --backend sqlite|postgres [--postgres-url URL] [--seconds S] [--rounds N] [--quick] [--scenarios A,B] [--driven]",
   );
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const args = { backend: null, url: process.env.LUCIA_TEST_POSTGRES_URL || null, quick: false, only: null };
+  const args = {
+    backend: null,
+    url: process.env.LUCIA_TEST_POSTGRES_URL || null,
+    quick: false,
+    only: null,
+    driven: false,
+  };
   let seconds = null;
   let rounds = null;
   for (let i = 0; i < argv.length; i++) {
@@ -71,6 +86,9 @@ function parseArgs(argv) {
         break;
       case "--scenarios":
         args.only = value().split(",");
+        break;
+      case "--driven":
+        args.driven = true;
         break;
       default:
         usage(`unknown argument ${flag}`);
@@ -234,15 +252,20 @@ async function makeSessions(auth, users, count) {
   return ids;
 }
 
+/** `validate_session` on active sessions, made here. */
+async function validator(auth, users, settings) {
+  const ids = await makeSessions(auth, users, settings.sessions);
+  return async (i) => {
+    await auth.validateSession(ids[i % ids.length]);
+  };
+}
+
 async function runAll(backend, adapter, settings, wants) {
   const auth = makeAuth(adapter);
   const users = await makeUsers(auth, settings.users);
 
   if (wants("validate_session")) {
-    const ids = await makeSessions(auth, users, settings.sessions);
-    const validate = async (i) => {
-      await auth.validateSession(ids[i % ids.length]);
-    };
+    const validate = await validator(auth, users, settings);
     for (const inFlight of [1, 32]) await measure("validate_session", backend, inFlight, validate, settings);
   }
 
@@ -293,11 +316,24 @@ async function runAll(backend, adapter, settings, wants) {
   }
 }
 
+/** `--driven`: one `validate_session` slice per line of stdin, until its end. */
+async function runDriven(adapter, settings) {
+  const auth = makeAuth(adapter);
+  const validate = await validator(auth, await makeUsers(auth, settings.users), settings);
+  console.log(JSON.stringify({ ready: true, runtime: `node ${process.version}` }));
+  for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+    const { in_flight: inFlight, seconds } = JSON.parse(line);
+    if (!(Number.isInteger(inFlight) && inFlight > 0 && seconds > 0)) throw new Error(`bad command: ${line}`);
+    console.log(JSON.stringify(await run(validate, inFlight, seconds)));
+  }
+}
+
 const args = parseArgs(process.argv.slice(2));
 const wants = (scenario) => args.only === null || args.only.includes(scenario);
 const store = args.backend === "postgres" ? await openPostgres(args.url) : openSqlite();
 try {
-  await runAll(args.backend, store.adapter, args.settings, wants);
+  if (args.driven) await runDriven(store.adapter, args.settings);
+  else await runAll(args.backend, store.adapter, args.settings, wants);
 } finally {
   await store.close();
 }

@@ -373,6 +373,7 @@ async fn compare(
                 ("axum+sqlx".to_owned(), requester(minimal_url.clone())),
                 ("axum+lucia".to_owned(), requester(lucia_url.clone())),
             ],
+            peer: None,
         };
         emit(scenario.run(name, settings).await);
     }

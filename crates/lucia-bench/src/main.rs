@@ -37,11 +37,13 @@
 //! a minimal axum handler doing the same work by hand (see `http.rs`; `LUCIA_BENCH_HTTP_LOG=1`
 //! installs the demo's log subscriber, writing to a sink).
 //!
-//! The peer: after lucia-rs's run of `sqlite` and of `postgres`, the same scenarios with the
-//! real lucia@2.7.7 on Node (`interop/lucia-v2/bench.mjs`, lines with `"peer": "lucia@2"`),
-//! when `node` is on the PATH and `interop/lucia-v2/node_modules` is installed (`npm ci
-//! --prefix interop/lucia-v2`); else skipped with a message on stderr. `--no-peer` skips it,
-//! `--peer-dir DIR` runs the `bench.mjs` in `DIR`.
+//! The peer: on `sqlite` and `postgres`, the same scenarios with the real lucia@2.7.7 on Node
+//! (`interop/lucia-v2/bench.mjs`, lines with `"peer": "lucia@2"`), when `node` is on the PATH
+//! and `interop/lucia-v2/node_modules` is installed (`npm ci --prefix interop/lucia-v2`); else
+//! skipped with a message on stderr. Its `validate_session` takes turns with lucia-rs's and
+//! the floors' (lucia-rs's lines then carry `peer_ops_per_sec` and `peer_ratio`); its other
+//! scenarios run after lucia-rs's. `--no-peer` skips it, `--peer-dir DIR` runs the
+//! `bench.mjs` in `DIR`.
 
 mod backend;
 mod http;
@@ -197,7 +199,7 @@ fn print(json: bool, record: &Record) {
         "{:<24} {:<16} {:<10} in_flight={:<3} {:>9.0}/s  p50 {:>8.1} µs  p99 {:>8.1} µs",
         record.scenario,
         record.backend,
-        record.tokens.unwrap_or(""),
+        record.tokens.or(record.peer).unwrap_or(""),
         record.in_flight,
         record.ops_per_sec,
         record.p50_us,
@@ -208,6 +210,12 @@ fn print(json: bool, record: &Record) {
     }
     for other in &record.other_floors {
         line += &format!("; {:.0}/s ({}), ratio {:.2}", other.ops_per_sec, other.floor, other.ratio);
+    }
+    if let (Some(rate), Some(ratio)) = (record.peer_ops_per_sec, record.peer_ratio) {
+        line += &format!("; {rate:.0}/s ({}), {ratio:.2}x", peer::NAME);
+    }
+    if let Some(runtime) = &record.runtime {
+        line += &format!("  ({runtime})");
     }
     if let Some(hashing) = record.hashing {
         line += &format!("  hashing at {hashing}");
@@ -225,21 +233,28 @@ fn url<'a>(url: &'a Option<String>, backend: &str, variable: &str) -> Option<&'a
     url.as_deref()
 }
 
-async fn run_sql(backend: SqlBackend, name: &str, url: &str, args: &Args, emit: &mut dyn FnMut(Record)) {
+async fn run_sql(
+    backend: SqlBackend,
+    name: &str,
+    url: &str,
+    peer: Option<peer::Driven>,
+    args: &Args,
+    emit: &mut dyn FnMut(Record),
+) {
     let store = match Store::open(backend, url, args.pool, true).await {
         Ok(store) => store,
         Err(e) => return eprintln!("lucia-bench: skipping {name}: {e}"),
     };
     let tables = Tables { user: entity::user::Entity, key: entity::key::Entity, session: entity::session::Entity };
     let adapter = SeaOrmAdapter::new(store.db.clone(), tables).expect("the default entities are valid");
-    scenarios::run_all(name, adapter, store.floors.clone(), &args.settings, emit).await;
+    scenarios::run_all(name, adapter, store.floors.clone(), peer, &args.settings, emit).await;
     store.remove().await;
 }
 
 /// `lucia-adapter-sqlite` over the SeaORM migration's tables (`user`, `key`, `session`), against
 /// the rusqlite floor (the same join, prepared, on connections of its own) and, as for SeaORM,
 /// sqlx alone.
-async fn run_rusqlite(name: &str, args: &Args, emit: &mut dyn FnMut(Record)) {
+async fn run_rusqlite(name: &str, peer: Option<peer::Driven>, args: &Args, emit: &mut dyn FnMut(Record)) {
     let store = match Store::open(SqlBackend::Sqlite, "", args.pool, true).await {
         Ok(store) => store,
         Err(e) => return eprintln!("lucia-bench: skipping {name}: {e}"),
@@ -247,7 +262,7 @@ async fn run_rusqlite(name: &str, args: &Args, emit: &mut dyn FnMut(Record)) {
     let path = store.sqlite_path().expect("a SQLite store has a file").to_owned();
     let tables = lucia_adapter_sqlite::Tables::new("user", "key", "session");
     match lucia_adapter_sqlite::SqliteAdapter::builder().tables(tables).open(&path) {
-        Ok(adapter) => scenarios::run_all(name, adapter, store.floors.clone(), &args.settings, emit).await,
+        Ok(adapter) => scenarios::run_all(name, adapter, store.floors.clone(), peer, &args.settings, emit).await,
         Err(e) => eprintln!("lucia-bench: skipping {name}: {e}"),
     }
     store.remove().await;
@@ -279,7 +294,8 @@ async fn run_redis(redis_url: &str, args: &Args, emit: &mut dyn FnMut(Record)) {
         SeaOrmAdapter::new(store.db.clone(), tables).expect("the default entities are valid");
     match Floor::redis(redis_url, &prefix.prefix, store.floors[0].clone()).await {
         Ok(floor) => {
-            scenarios::run_all(name, SplitAdapter::new(users, sessions), vec![floor], &args.settings, emit).await
+            let adapter = SplitAdapter::new(users, sessions);
+            scenarios::run_all(name, adapter, vec![floor], None, &args.settings, emit).await
         }
         Err(e) => eprintln!("lucia-bench: skipping redis: {e}"),
     }
@@ -287,7 +303,17 @@ async fn run_redis(redis_url: &str, args: &Args, emit: &mut dyn FnMut(Record)) {
     prefix.remove().await;
 }
 
-/// The lucia@2 peer on `backend`, its lines printed as lucia-bench's.
+/// The lucia@2 peer's `validate_session` on `backend`, ready to take turns with lucia-rs's.
+fn driven_peer(
+    peer: Option<&peer::Peer>,
+    backend: &str,
+    postgres_url: Option<&str>,
+    args: &Args,
+) -> Option<peer::Driven> {
+    peer.filter(|_| args.settings.wants("validate_session"))?.driven(backend, postgres_url, args.quick)
+}
+
+/// The lucia@2 peer's other scenarios on `backend`, its lines printed as lucia-bench's.
 fn run_peer(peer: Option<&peer::Peer>, backend: &str, postgres_url: Option<&str>, args: &Args) {
     let Some(peer) = peer else { return };
     let peer_args = peer::PeerArgs {
@@ -314,21 +340,23 @@ async fn main() {
     for backend in &args.backends {
         match backend.as_str() {
             "sqlite" => {
-                run_rusqlite("sqlite", &args, &mut emit).await;
+                let driven = driven_peer(peer.as_ref(), "sqlite", None, &args);
+                run_rusqlite("sqlite", driven, &args, &mut emit).await;
                 http::run(SqlBackend::Sqlite, "sqlite", "", &args.settings, &mut emit).await;
                 run_peer(peer.as_ref(), "sqlite", None, &args);
             }
-            "sqlite-sea-orm" => run_sql(SqlBackend::Sqlite, "sqlite-sea-orm", "", &args, &mut emit).await,
+            "sqlite-sea-orm" => run_sql(SqlBackend::Sqlite, "sqlite-sea-orm", "", None, &args, &mut emit).await,
             "postgres" => {
                 if let Some(url) = url(&args.postgres_url, "postgres", "LUCIA_TEST_POSTGRES_URL") {
-                    run_sql(SqlBackend::Postgres, "postgres", url, &args, &mut emit).await;
+                    let driven = driven_peer(peer.as_ref(), "postgres", Some(url), &args);
+                    run_sql(SqlBackend::Postgres, "postgres", url, driven, &args, &mut emit).await;
                     http::run(SqlBackend::Postgres, "postgres", url, &args.settings, &mut emit).await;
                     run_peer(peer.as_ref(), "postgres", Some(url), &args);
                 }
             }
             "mysql" => {
                 if let Some(url) = url(&args.mysql_url, "mysql", "LUCIA_TEST_MYSQL_URL") {
-                    run_sql(SqlBackend::MySql, "mysql", url, &args, &mut emit).await;
+                    run_sql(SqlBackend::MySql, "mysql", url, None, &args, &mut emit).await;
                 }
             }
             "redis" => {

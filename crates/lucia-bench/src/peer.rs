@@ -1,17 +1,30 @@
 //! The peer: the same scenarios with the real lucia@2.7.7 on Node
-//! (`interop/lucia-v2/bench.mjs`), run right after lucia-rs's own run of each backend, with
-//! the same `--seconds`, `--rounds`, `--quick` and `--scenarios`. Its lines carry
-//! `"peer": "lucia@2"`; `table.py` sets them beside lucia-rs's.
+//! (`interop/lucia-v2/bench.mjs`). Its lines carry `"peer": "lucia@2"`; `table.py` sets them
+//! beside lucia-rs's.
+//!
+//! `validate_session`, where lucia-rs is compared with the peer at its closest, is measured in
+//! the same turns as lucia-rs and its floors ([`Driven`]): measured minutes apart, the drift
+//! of this shared machine landed whole in the ratio (2.4x–3.0x across runs on PostgreSQL at 1
+//! in flight). The other scenarios run right after lucia-rs's own run of each backend, with
+//! the same `--seconds`, `--rounds`, `--quick` and `--scenarios`.
 
-use std::io::{BufRead, BufReader};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+use crate::measure::Sample;
+
+/// The peer's name, in its lines' `peer` field.
+pub const NAME: &str = "lucia@2";
 
 /// Where `bench.mjs` and its `node_modules` are, unless `--peer-dir` says otherwise.
 const DEFAULT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../interop/lucia-v2");
 
-/// The scenarios `bench.mjs` measures.
-const SCENARIOS: [&str; 5] = ["validate_session", "validate_session_renew", "create_session", "create_user", "use_key"];
+/// The scenarios `bench.mjs` measures in a run of its own, after lucia-rs's (`validate_session`
+/// is [`Driven`]).
+const SCENARIOS: [&str; 4] = ["validate_session_renew", "create_session", "create_user", "use_key"];
 
 /// A runnable peer: `node` on the PATH, and `bench.mjs` with its installed packages.
 pub struct Peer {
@@ -49,31 +62,68 @@ impl Peer {
         }
     }
 
-    /// Runs the peer on `backend` (`sqlite` or `postgres`, with `postgres_url`), handing each
-    /// line it prints to `emit` as a JSON value. A failure of the peer is reported on stderr
-    /// and ends only the peer's run.
-    pub fn run(&self, backend: &str, postgres_url: Option<&str>, args: &PeerArgs, emit: &mut dyn FnMut(&str)) {
-        if args.scenarios.is_some_and(|only| !only.iter().any(|s| SCENARIOS.contains(&s.as_str()))) {
-            return;
-        }
+    /// `node bench.mjs` on `backend` (`sqlite` or `postgres`, with `postgres_url`).
+    fn command(&self, backend: &str, postgres_url: Option<&str>, quick: bool) -> Command {
         let mut command = Command::new("node");
         command.current_dir(&self.dir).arg("bench.mjs").args(["--backend", backend]);
         if let Some(url) = postgres_url {
             command.args(["--postgres-url", url]);
         }
-        if args.quick {
+        if quick {
             command.arg("--quick");
         }
+        command.stderr(Stdio::inherit());
+        command
+    }
+
+    /// Starts the peer's `validate_session` on `backend`, ready to be measured a slice at a
+    /// time, or `None` after saying on stderr why it could not start.
+    pub fn driven(&self, backend: &str, postgres_url: Option<&str>, quick: bool) -> Option<Driven> {
+        let mut command = self.command(backend, postgres_url, quick);
+        command.arg("--driven").stdin(Stdio::piped()).stdout(Stdio::piped());
+        let started = tokio::task::block_in_place(|| -> Result<Driven, String> {
+            let mut child = command.spawn().map_err(|e| e.to_string())?;
+            let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+                unreachable!("both piped above")
+            };
+            let mut driven = Driven {
+                child,
+                stdin: Some(stdin),
+                stdout: BufReader::new(stdout),
+                runtime: String::new(),
+                slices: BTreeMap::new(),
+                failed: false,
+            };
+            let ready = driven.read_line()?;
+            match (ready["ready"].as_bool(), ready["runtime"].as_str()) {
+                (Some(true), Some(runtime)) => driven.runtime = runtime.to_owned(),
+                _ => return Err(format!("it printed {ready} instead of being ready")),
+            }
+            Ok(driven)
+        });
+        started.map_err(|e| eprintln!("lucia-bench: could not start the lucia@2 peer on {backend}: {e}")).ok()
+    }
+
+    /// Runs the peer's other scenarios on `backend` (`sqlite` or `postgres`, with
+    /// `postgres_url`), handing each line it prints to `emit` as a JSON value. A failure of
+    /// the peer is reported on stderr and ends only the peer's run.
+    pub fn run(&self, backend: &str, postgres_url: Option<&str>, args: &PeerArgs, emit: &mut dyn FnMut(&str)) {
+        let wanted: Vec<&str> = SCENARIOS
+            .into_iter()
+            .filter(|scenario| args.scenarios.is_none_or(|only| only.iter().any(|s| s == scenario)))
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let mut command = self.command(backend, postgres_url, args.quick);
+        command.args(["--scenarios", &wanted.join(",")]);
         if let Some(seconds) = args.seconds {
             command.args(["--seconds", &seconds.to_string()]);
         }
         if let Some(rounds) = args.rounds {
             command.args(["--rounds", &rounds.to_string()]);
         }
-        if let Some(scenarios) = args.scenarios {
-            command.args(["--scenarios", &scenarios.join(",")]);
-        }
-        command.stdout(Stdio::piped()).stderr(Stdio::inherit()).stdin(Stdio::null());
+        command.stdout(Stdio::piped()).stdin(Stdio::null());
         // Nothing else runs meanwhile: the peer has the machine, as lucia-rs had it.
         let outcome = tokio::task::block_in_place(|| -> std::io::Result<std::process::ExitStatus> {
             let mut child = command.spawn()?;
@@ -91,6 +141,81 @@ impl Peer {
             Ok(status) if status.success() => {}
             Ok(status) => eprintln!("lucia-bench: the lucia@2 peer failed on {backend} ({status})"),
             Err(e) => eprintln!("lucia-bench: could not run the lucia@2 peer on {backend}: {e}"),
+        }
+    }
+}
+
+/// The peer's `validate_session`, measured a slice at a time on command (`bench.mjs
+/// --driven`), so that it takes turns with lucia-rs and its floors. Dropping it ends the
+/// peer, which removes its store.
+pub struct Driven {
+    child: Child,
+    /// Closed first when dropped: the end of its stdin tells the peer to finish.
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+    /// `node` and its version.
+    runtime: String,
+    /// Every slice measured, by requests in flight, for the peer's own lines.
+    slices: BTreeMap<usize, Vec<Sample>>,
+    failed: bool,
+}
+
+impl Driven {
+    /// One slice of `validate_session` from `in_flight` loops for `duration`, or `None` if
+    /// the peer has failed (said once on stderr).
+    pub fn slice(&mut self, in_flight: usize, duration: Duration) -> Option<Sample> {
+        if self.failed {
+            return None;
+        }
+        let command = serde_json::json!({ "in_flight": in_flight, "seconds": duration.as_secs_f64() });
+        let measured = tokio::task::block_in_place(|| -> Result<Sample, String> {
+            let stdin = self.stdin.as_mut().ok_or("its input is closed")?;
+            writeln!(stdin, "{command}").and_then(|()| stdin.flush()).map_err(|e| e.to_string())?;
+            let line = self.read_line()?;
+            let number = |field: &str| line[field].as_f64().ok_or_else(|| format!("it printed {line}"));
+            Ok(Sample { ops_per_sec: number("ops_per_sec")?, p50_us: number("p50_us")?, p99_us: number("p99_us")? })
+        });
+        match measured {
+            Ok(sample) => {
+                self.slices.entry(in_flight).or_default().push(sample);
+                Some(sample)
+            }
+            Err(e) => {
+                eprintln!("lucia-bench: the lucia@2 peer stopped: {e}");
+                self.failed = true;
+                None
+            }
+        }
+    }
+
+    /// `node` and its version.
+    pub fn runtime(&self) -> &str {
+        &self.runtime
+    }
+
+    /// The median of every slice measured so far, per requests in flight.
+    pub fn medians(&self) -> impl Iterator<Item = (usize, Sample)> + '_ {
+        self.slices.iter().map(|(&in_flight, samples)| (in_flight, Sample::median(samples)))
+    }
+
+    /// The next line the peer prints, as JSON.
+    fn read_line(&mut self) -> Result<serde_json::Value, String> {
+        let mut line = String::new();
+        match self.stdout.read_line(&mut line) {
+            Ok(0) => Err("it exited".to_owned()),
+            Ok(_) => serde_json::from_str(&line).map_err(|_| format!("it printed {}", line.trim_end())),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+impl Drop for Driven {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        match tokio::task::block_in_place(|| self.child.wait()) {
+            Ok(status) if status.success() => {}
+            Ok(status) => eprintln!("lucia-bench: the lucia@2 peer failed ({status})"),
+            Err(e) => eprintln!("lucia-bench: the lucia@2 peer: {e}"),
         }
     }
 }

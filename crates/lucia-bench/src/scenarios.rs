@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::backend::Floor;
 use crate::measure::{self, Op, Sample, op};
 use crate::memory;
+use crate::peer::{self, Driven};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -63,7 +64,7 @@ impl Settings {
 }
 
 /// One line of output.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Record {
     pub scenario: &'static str,
     pub backend: String,
@@ -88,6 +89,18 @@ pub struct Record {
     /// adapter can reach at best).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub other_floors: Vec<OtherFloor>,
+    /// `validate_session` on SQLite and PostgreSQL: lucia@2 on Node, measured in the same
+    /// turns as lucia and its floors (its median rate, and the median of the slices' own
+    /// ratios, lucia's over lucia@2's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_ops_per_sec: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_ratio: Option<f64>,
+    /// The peer's own lines: its name (`lucia@2`) and its runtime (`node` and its version).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
     /// The password hasher of `use_key`, `create_user` and `validate_during_signins` lines:
     /// `argon2id` (the default) or `s2` (Lucia v2's scrypt, as in the compat mode).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -145,28 +158,11 @@ impl Record {
         Self {
             scenario,
             backend: backend.to_owned(),
-            tokens: None,
             in_flight,
             ops_per_sec: sample.ops_per_sec,
             p50_us: sample.p50_us,
             p99_us: sample.p99_us,
-            floor: None,
-            floor_ops_per_sec: None,
-            ratio: None,
-            other_floors: Vec::new(),
-            hasher: None,
-            hashing: None,
-            idle_p99_us: None,
-            p99_ratio: None,
-            op: None,
-            allocations_per_op: None,
-            bytes_per_op: None,
-            floor_allocations_per_op: None,
-            rss_before_mib: None,
-            rss_peak_mib: None,
-            finished: None,
-            busy: None,
-            hashing_bound_mib: None,
+            ..Self::default()
         }
     }
 
@@ -191,12 +187,15 @@ impl Record {
     }
 }
 
-/// A scenario's subject and, for the read scenarios, its floors, measured in alternate rounds.
-pub(crate) struct Scenario {
+/// A scenario's subject and, for the read scenarios, its floors and the lucia@2 peer, measured
+/// in alternate rounds.
+pub(crate) struct Scenario<'p> {
     pub(crate) name: &'static str,
     pub(crate) in_flight: usize,
     pub(crate) op: Op,
     pub(crate) floors: Vec<(String, Op)>,
+    /// Takes its turns after the floors ([`floor_order`]).
+    pub(crate) peer: Option<&'p mut Driven>,
 }
 
 /// How long each slice lasts when a subject is compared with its floors (a round is cut into
@@ -210,31 +209,46 @@ pub(crate) struct Scenario {
 /// slices.
 const SLICE: Duration = Duration::from_millis(50);
 
-impl Scenario {
+impl Scenario<'_> {
     pub(crate) async fn run(self, backend: &str, settings: &Settings) -> Record {
+        let mut peer = self.peer;
         let warm_up = Duration::from_secs_f64(settings.warm_up_seconds);
         measure::run(&self.op, self.in_flight, warm_up).await;
         for (_, floor) in &self.floors {
             measure::run(floor, self.in_flight, warm_up).await;
+        }
+        if let Some(peer) = peer.as_mut() {
+            peer.slice(self.in_flight, warm_up);
         }
         let slices =
             if self.floors.is_empty() { 1 } else { (settings.duration().div_duration_f64(SLICE) as u32).max(1) };
         let slice = settings.duration() / slices;
         let mut subject = Vec::new();
         let mut floors = vec![Vec::new(); self.floors.len()];
+        let mut peer_samples = Vec::new();
+        let rivals = self.floors.len() + usize::from(peer.is_some());
         for turn in 0..settings.rounds * slices as usize {
             taking_turns(
                 turn,
                 async || subject.push(measure::run(&self.op, self.in_flight, slice).await),
                 async || {
-                    for i in floor_order(turn, self.floors.len()) {
-                        floors[i].push(measure::run(&self.floors[i].1, self.in_flight, slice).await);
+                    for i in floor_order(turn, rivals) {
+                        match (self.floors.get(i), peer.as_mut()) {
+                            (Some((_, floor)), _) => floors[i].push(measure::run(floor, self.in_flight, slice).await),
+                            (None, Some(peer)) => peer_samples.extend(peer.slice(self.in_flight, slice)),
+                            (None, None) => unreachable!("one rival per index"),
+                        }
                     }
                 },
             )
             .await;
         }
         let mut record = Record::new(self.name, backend, self.in_flight, Sample::median(&subject));
+        // A peer that stopped part way has no pairs to give.
+        if peer.is_some() && peer_samples.len() == subject.len() {
+            record.peer_ops_per_sec = Some(Sample::median(&peer_samples).ops_per_sec);
+            record.peer_ratio = Some(measure::paired_ratio(rates(&subject), rates(&peer_samples)));
+        }
         for ((name, _), samples) in self.floors.into_iter().zip(floors) {
             let rate = Sample::median(&samples).ops_per_sec;
             let ratio = measure::paired_ratio(rates(&subject), rates(&samples));
@@ -248,11 +262,13 @@ impl Scenario {
     }
 }
 
-/// Runs every scenario on `adapter`, handing each line to `emit` as soon as it is measured.
+/// Runs every scenario on `adapter`, handing each line to `emit` as soon as it is measured;
+/// `peer` takes its turns in `validate_session` and is ended after it.
 pub async fn run_all<A>(
     backend: &str,
     adapter: A,
     floors: Vec<Floor>,
+    mut peer: Option<Driven>,
     settings: &Settings,
     emit: &mut dyn FnMut(Record),
 ) where
@@ -271,9 +287,18 @@ pub async fn run_all<A>(
         let (tokens_, stored_ids) = make_sessions(auth, &users, settings.sessions).await;
         for in_flight in [1, 32] {
             let floors = floors.iter().map(|floor| (floor.driver(), floor_read_op(floor, &stored_ids))).collect();
-            let scenario = Scenario { name: "validate_session", in_flight, op: validate_op(auth, &tokens_), floors };
+            let op = validate_op(auth, &tokens_);
+            let scenario = Scenario { name: "validate_session", in_flight, op, floors, peer: peer.as_mut() };
             let mut record = scenario.run(backend, settings).await;
             record.tokens = Some(tokens);
+            emit(record);
+        }
+    }
+    // The peer's own lines: every slice it ran beside both token modes (lucia@2 has one).
+    if let Some(peer) = peer.take() {
+        for (in_flight, sample) in peer.medians() {
+            let mut record = Record::new("validate_session", backend, in_flight, sample);
+            (record.peer, record.runtime) = (Some(peer::NAME), Some(peer.runtime().to_owned()));
             emit(record);
         }
     }
@@ -302,14 +327,15 @@ pub async fn run_all<A>(
                 assert!(session.fresh, "the session was not renewed");
             }
         });
-        let scenario = Scenario { name: "validate_session_renew", in_flight: 1, op: subject, floors: Vec::new() };
+        let scenario =
+            Scenario { name: "validate_session_renew", in_flight: 1, op: subject, floors: Vec::new(), peer: None };
         emit(scenario.run(backend, settings).await);
     }
 
     // create_session for existing users.
     if settings.wants("create_session") {
         let subject = create_session_op(&hashed, &users);
-        let scenario = Scenario { name: "create_session", in_flight: 1, op: subject, floors: Vec::new() };
+        let scenario = Scenario { name: "create_session", in_flight: 1, op: subject, floors: Vec::new(), peer: None };
         emit(scenario.run(backend, settings).await);
     }
 
@@ -338,8 +364,13 @@ pub async fn run_all<A>(
                     auth.create_user(CreateUser::new(Default::default()).with_key(key)).await.expect("create_user");
                 }
             });
-            let scenario =
-                Scenario { name: "create_user", in_flight: settings.sign_ins, op: subject, floors: Vec::new() };
+            let scenario = Scenario {
+                name: "create_user",
+                in_flight: settings.sign_ins,
+                op: subject,
+                floors: Vec::new(),
+                peer: None,
+            };
             let mut record = scenario.run(backend, settings).await;
             record.hasher = Some(name);
             emit(record);
@@ -605,7 +636,8 @@ async fn taking_turns(turn: usize, mut subject: impl AsyncFnMut(), mut floors: i
     }
 }
 
-/// The order in which `count` floors run at `turn`: as given when the subject went first
+/// The order in which `count` rivals (the floors, then the peer) run at `turn`: as given when
+/// the subject went first
 /// ([`taking_turns`]), reversed when they go first, so that each turn mirrors the one before
 /// (lucia, A, B, then B, A, lucia) and lucia and the last floor follow the same slices equally
 /// often. In a fixed order the sqlx floor on SQLite always followed rusqlite's CPU-bound slice,

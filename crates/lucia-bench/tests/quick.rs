@@ -141,6 +141,15 @@ fn quick_run_on_sqlite_prints_every_scenario() {
             for field in ["in_flight", "ops_per_sec", "p50_us", "p99_us"] {
                 assert!(line[field].as_f64().is_some_and(|v| v > 0.0), "{field} in {line}");
             }
+            assert!(line["runtime"].as_str().is_some_and(|r| r.starts_with("node ")), "{line}");
+        }
+        let in_flight: Vec<_> = peer_lines[..2].iter().map(|l| l["in_flight"].as_u64().unwrap()).collect();
+        assert_eq!(in_flight, [1, 32]);
+        // lucia@2 took turns with lucia-rs in each validate_session line.
+        for line in lines.iter().filter(|l| l["scenario"] == "validate_session") {
+            for field in ["peer_ops_per_sec", "peer_ratio"] {
+                assert!(line[field].as_f64().is_some_and(|v| v > 0.0), "{field} in {line}");
+            }
         }
     }
     let modes: Vec<_> = lines.iter().filter_map(|l| l["tokens"].as_str()).collect();
