@@ -161,9 +161,20 @@ pub struct Driven {
 }
 
 impl Driven {
-    /// One slice of `validate_session` from `in_flight` loops for `duration`, or `None` if
-    /// the peer has failed (said once on stderr).
+    /// One slice of `validate_session` from `in_flight` loops for `duration`, kept for the
+    /// peer's own lines, or `None` if the peer has failed (said once on stderr).
     pub fn slice(&mut self, in_flight: usize, duration: Duration) -> Option<Sample> {
+        let sample = self.measure(in_flight, duration)?;
+        self.slices.entry(in_flight).or_default().push(sample);
+        Some(sample)
+    }
+
+    /// A slice that is not kept.
+    pub fn warm_up(&mut self, in_flight: usize, duration: Duration) {
+        self.measure(in_flight, duration);
+    }
+
+    fn measure(&mut self, in_flight: usize, duration: Duration) -> Option<Sample> {
         if self.failed {
             return None;
         }
@@ -176,10 +187,7 @@ impl Driven {
             Ok(Sample { ops_per_sec: number("ops_per_sec")?, p50_us: number("p50_us")?, p99_us: number("p99_us")? })
         });
         match measured {
-            Ok(sample) => {
-                self.slices.entry(in_flight).or_default().push(sample);
-                Some(sample)
-            }
+            Ok(sample) => Some(sample),
             Err(e) => {
                 eprintln!("lucia-bench: the lucia@2 peer stopped: {e}");
                 self.failed = true;

@@ -218,7 +218,7 @@ impl Scenario<'_> {
             measure::run(floor, self.in_flight, warm_up).await;
         }
         if let Some(peer) = peer.as_mut() {
-            peer.slice(self.in_flight, warm_up);
+            peer.warm_up(self.in_flight, warm_up);
         }
         let slices =
             if self.floors.is_empty() { 1 } else { (settings.duration().div_duration_f64(SLICE) as u32).max(1) };
