@@ -20,7 +20,8 @@
 // then weighs on both alike). Once its sessions are made it prints `{"ready": true,
 // "runtime": ...}`; then, for each line `{"in_flight": N, "seconds": S}` on stdin, it runs
 // that slice and prints `{"ops_per_sec": ..., "p50_us": ..., "p99_us": ...}`. At the end of
-// stdin it removes its store and exits.
+// stdin it removes its store and exits. `--seconds`, `--rounds` and `--scenarios` do not
+// apply: the commands say how long, and lucia-bench decides how often.
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -264,6 +265,7 @@ async function runAll(backend, adapter, settings, wants) {
   const auth = makeAuth(adapter);
   const users = await makeUsers(auth, settings.users);
 
+  // (lucia-bench drives this one a slice at a time, `--driven`; here for runs on their own.)
   if (wants("validate_session")) {
     const validate = await validator(auth, users, settings);
     for (const inFlight of [1, 32]) await measure("validate_session", backend, inFlight, validate, settings);
@@ -327,6 +329,10 @@ async function runDriven(adapter, settings) {
     console.log(JSON.stringify(await run(validate, inFlight, seconds)));
   }
 }
+
+// With lucia-bench gone (its end of the pipe closed), printing fails; the run still ends
+// in `finally`, removing the store, rather than on an unhandled error.
+process.stdout.on("error", () => {});
 
 const args = parseArgs(process.argv.slice(2));
 const wants = (scenario) => args.only === null || args.only.includes(scenario);

@@ -10,9 +10,10 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::measure::Sample;
 
@@ -72,7 +73,9 @@ impl Peer {
         if quick {
             command.arg("--quick");
         }
-        command.stderr(Stdio::inherit());
+        // Out of the terminal's process group: a Ctrl-C that stops lucia-bench does not kill the
+        // peer before it removes its store (its input closes, and it finishes).
+        command.stderr(Stdio::inherit()).process_group(0);
         command
     }
 
@@ -191,6 +194,8 @@ impl Driven {
             Err(e) => {
                 eprintln!("lucia-bench: the lucia@2 peer stopped: {e}");
                 self.failed = true;
+                // Tells it to remove its store now rather than when it is dropped.
+                drop(self.stdin.take());
                 None
             }
         }
@@ -201,9 +206,11 @@ impl Driven {
         &self.runtime
     }
 
-    /// The median of every slice measured so far, per requests in flight.
+    /// The median of every slice measured, per requests in flight; none if the peer stopped
+    /// part way (the lines it still had to take turns in would have nothing to pair with).
     pub fn medians(&self) -> impl Iterator<Item = (usize, Sample)> + '_ {
-        self.slices.iter().map(|(&in_flight, samples)| (in_flight, Sample::median(samples)))
+        let slices = if self.failed { None } else { Some(&self.slices) };
+        slices.into_iter().flatten().map(|(&in_flight, samples)| (in_flight, Sample::median(samples)))
     }
 
     /// The next line the peer prints, as JSON.
@@ -217,12 +224,31 @@ impl Driven {
     }
 }
 
+/// How long the peer may take to remove its store and exit once its input is closed.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Drop for Driven {
     fn drop(&mut self) {
         drop(self.stdin.take());
-        match tokio::task::block_in_place(|| self.child.wait()) {
-            Ok(status) if status.success() => {}
-            Ok(status) => eprintln!("lucia-bench: the lucia@2 peer failed ({status})"),
+        let deadline = Instant::now() + EXIT_TIMEOUT;
+        let exited = tokio::task::block_in_place(|| {
+            loop {
+                match self.child.try_wait() {
+                    Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+                    other => break other,
+                }
+            }
+        });
+        match exited {
+            Ok(Some(status)) if status.success() => {}
+            Ok(Some(status)) => eprintln!("lucia-bench: the lucia@2 peer failed ({status})"),
+            Ok(None) => {
+                // Killed, it leaves its schema or file behind; say so rather than wait forever.
+                let _ = self.child.kill().and_then(|()| self.child.wait());
+                eprintln!(
+                    "lucia-bench: the lucia@2 peer did not exit in {EXIT_TIMEOUT:?}; killed, its store may be left"
+                );
+            }
             Err(e) => eprintln!("lucia-bench: the lucia@2 peer: {e}"),
         }
     }

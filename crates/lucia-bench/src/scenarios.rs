@@ -194,7 +194,9 @@ pub(crate) struct Scenario<'p> {
     pub(crate) in_flight: usize,
     pub(crate) op: Op,
     pub(crate) floors: Vec<(String, Op)>,
-    /// Takes its turns after the floors ([`floor_order`]).
+    /// Runs first in every turn, before lucia and its floors take theirs: so lucia and the
+    /// last floor each follow it in one turn of two, and its own ratio pairs slices of the
+    /// same turn.
     pub(crate) peer: Option<&'p mut Driven>,
 }
 
@@ -220,24 +222,22 @@ impl Scenario<'_> {
         if let Some(peer) = peer.as_mut() {
             peer.warm_up(self.in_flight, warm_up);
         }
-        let slices =
-            if self.floors.is_empty() { 1 } else { (settings.duration().div_duration_f64(SLICE) as u32).max(1) };
+        let sliced = !self.floors.is_empty() || peer.is_some();
+        let slices = if sliced { (settings.duration().div_duration_f64(SLICE) as u32).max(1) } else { 1 };
         let slice = settings.duration() / slices;
         let mut subject = Vec::new();
         let mut floors = vec![Vec::new(); self.floors.len()];
         let mut peer_samples = Vec::new();
-        let rivals = self.floors.len() + usize::from(peer.is_some());
         for turn in 0..settings.rounds * slices as usize {
+            if let Some(peer) = peer.as_mut() {
+                peer_samples.extend(peer.slice(self.in_flight, slice));
+            }
             taking_turns(
                 turn,
                 async || subject.push(measure::run(&self.op, self.in_flight, slice).await),
                 async || {
-                    for i in floor_order(turn, rivals) {
-                        match (self.floors.get(i), peer.as_mut()) {
-                            (Some((_, floor)), _) => floors[i].push(measure::run(floor, self.in_flight, slice).await),
-                            (None, Some(peer)) => peer_samples.extend(peer.slice(self.in_flight, slice)),
-                            (None, None) => unreachable!("one rival per index"),
-                        }
+                    for i in floor_order(turn, self.floors.len()) {
+                        floors[i].push(measure::run(&self.floors[i].1, self.in_flight, slice).await);
                     }
                 },
             )
@@ -636,8 +636,7 @@ async fn taking_turns(turn: usize, mut subject: impl AsyncFnMut(), mut floors: i
     }
 }
 
-/// The order in which `count` rivals (the floors, then the peer) run at `turn`: as given when
-/// the subject went first
+/// The order in which `count` floors run at `turn`: as given when the subject went first
 /// ([`taking_turns`]), reversed when they go first, so that each turn mirrors the one before
 /// (lucia, A, B, then B, A, lucia) and lucia and the last floor follow the same slices equally
 /// often. In a fixed order the sqlx floor on SQLite always followed rusqlite's CPU-bound slice,

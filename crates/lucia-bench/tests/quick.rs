@@ -145,6 +145,9 @@ fn quick_run_on_sqlite_prints_every_scenario() {
         }
         let in_flight: Vec<_> = peer_lines[..2].iter().map(|l| l["in_flight"].as_u64().unwrap()).collect();
         assert_eq!(in_flight, [1, 32]);
+        for trouble in ["peer stopped", "peer failed", "peer did not exit"] {
+            assert!(!stderr.contains(trouble), "{stderr}");
+        }
         // lucia@2 took turns with lucia-rs in each validate_session line.
         for line in lines.iter().filter(|l| l["scenario"] == "validate_session") {
             for field in ["peer_ops_per_sec", "peer_ratio"] {
