@@ -4,9 +4,10 @@
 //!
 //! `validate_session`, where lucia-rs is compared with the peer at its closest, is measured in
 //! the same turns as lucia-rs and its floors ([`Driven`]): measured minutes apart, the drift
-//! of this shared machine landed whole in the ratio (2.4x–3.0x across runs on PostgreSQL at 1
-//! in flight). The other scenarios run right after lucia-rs's own run of each backend, with
-//! the same `--seconds`, `--rounds`, `--quick` and `--scenarios`.
+//! of this shared machine landed whole in the ratio (on PostgreSQL at 1 in flight the raw sqlx
+//! floor itself measured 1.9x–4.5x the peer across full runs). The other scenarios run right
+//! after lucia-rs's own run of each backend, with the same `--seconds`, `--rounds`, `--quick`
+//! and `--scenarios`.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};

@@ -159,6 +159,52 @@ fn quick_run_on_sqlite_prints_every_scenario() {
     assert_eq!(modes, ["hashed", "hashed", "v2_compat", "v2_compat"]);
 }
 
+/// A peer that dies while it takes turns: lucia-bench says so, keeps the ratio of the line it
+/// finished, prints no ratio after and none of the peer's own lines, and still finishes. The
+/// stand-in `bench.mjs` answers two commands (the first line's warm-up and its one `--quick`
+/// slice), then exits 3 (and does nothing in the run of the other scenarios).
+#[test]
+fn a_peer_that_dies_part_way_is_reported_and_left_out() {
+    if Command::new("node").arg("--version").output().is_err() {
+        return eprintln!("no node on the PATH: nothing to check");
+    }
+    let dir = std::env::temp_dir().join(format!("lucia-bench-dying-peer-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("node_modules")).expect("make the peer's directory");
+    let script = r#"import { createInterface } from "node:readline";
+if (process.argv.includes("--driven")) {
+  console.log(JSON.stringify({ ready: true, runtime: "node stand-in" }));
+  let answered = 0;
+  createInterface({ input: process.stdin }).on("line", () => {
+    if (++answered > 2) process.exit(3);
+    console.log(JSON.stringify({ ops_per_sec: 1000, p50_us: 1, p99_us: 2 }));
+  });
+}"#;
+    std::fs::write(dir.join("bench.mjs"), script).expect("write the stand-in");
+    let output = Command::new(env!("CARGO_BIN_EXE_lucia-bench"))
+        .args(["--quick", "--json", "--backends", "sqlite", "--scenarios", "validate_session", "--peer-dir"])
+        .arg(&dir)
+        .output()
+        .expect("run lucia-bench");
+    std::fs::remove_dir_all(&dir).expect("remove the peer's directory");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "lucia-bench failed: {stderr}");
+    assert!(stderr.contains("the lucia@2 peer stopped: it exited"), "{stderr}");
+    assert!(stderr.contains("the lucia@2 peer failed (exit status: 3)"), "{stderr}");
+    let lines: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .expect("UTF-8 output")
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}")))
+        .collect();
+    assert_eq!(lines.len(), 4, "the four validate_session lines of lucia-rs, no peer line: {lines:?}");
+    assert!(lines[0]["peer_ratio"].as_f64().is_some_and(|r| r > 0.0), "{}", lines[0]);
+    for line in &lines[1..] {
+        assert!(line.get("peer_ratio").is_none(), "{line}");
+    }
+    for line in &lines {
+        assert!(line.get("peer").is_none() && line["ratio"].as_f64().is_some(), "{line}");
+    }
+}
+
 #[test]
 fn help_prints_the_usage_and_a_wrong_flag_is_refused() {
     let run = |flag: &str| Command::new(env!("CARGO_BIN_EXE_lucia-bench")).arg(flag).output().expect("run lucia-bench");
