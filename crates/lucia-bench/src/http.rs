@@ -244,10 +244,14 @@ pub async fn run(backend: SqlBackend, name: &str, url: &str, settings: &Settings
         Ok(store) => store,
         Err(e) => return eprintln!("lucia-bench: skipping http_me on {name}: {e}"),
     };
-    if let Err(e) = measure(name, &store, settings, emit).await {
-        eprintln!("lucia-bench: http_me on {name} failed: {e}");
-    }
+    crate::unless_stopped(async {
+        if let Err(e) = measure(name, &store, settings, emit).await {
+            eprintln!("lucia-bench: http_me on {name} failed: {e}");
+        }
+    })
+    .await;
     store.remove().await;
+    crate::exit_if_stopped();
 }
 
 async fn measure(name: &str, store: &Store, settings: &Settings, emit: &mut dyn FnMut(Record)) -> Result<(), String> {

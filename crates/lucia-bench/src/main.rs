@@ -11,7 +11,8 @@
 //! the tests' variables `LUCIA_TEST_POSTGRES_URL`, `LUCIA_TEST_MYSQL_URL` and
 //! `LUCIA_TEST_REDIS_URL`; a backend without a URL or whose server does not answer is skipped
 //! with a message on stderr. Each backend runs in a schema, database or key prefix of its own,
-//! removed at the end.
+//! removed at the end; stopped by Ctrl-C (SIGINT) or SIGTERM, the run stops the step under way,
+//! removes its store and exits with status 130 (a second signal exits at once).
 //!
 //! Memory: `allocations` lines say what one validate_session, create_session and use_key
 //! allocate (counted on the thread that polls the call; the floor's read beside
@@ -64,6 +65,54 @@ use backend::Floor;
 use backend::{PoolSettings, RedisPrefix, SqlBackend, Store};
 use scenarios::{Record, Settings};
 
+/// `true` once SIGINT or SIGTERM has arrived (see [`listen_for_stop`]).
+static STOP: std::sync::LazyLock<tokio::sync::watch::Sender<bool>> =
+    std::sync::LazyLock::new(|| tokio::sync::watch::channel(false).0);
+
+/// Sets [`STOP`] on the first SIGINT or SIGTERM, and exits on the second.
+fn listen_for_stop() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (interrupt, terminate) = match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+        (Ok(interrupt), Ok(terminate)) => (interrupt, terminate),
+        (Err(e), _) | (_, Err(e)) => {
+            return eprintln!("lucia-bench: cannot catch signals ({e}): a stop leaves its store");
+        }
+    };
+    let (mut interrupt, mut terminate) = (interrupt, terminate);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            if STOP.send_replace(true) {
+                std::process::exit(STOPPED_STATUS);
+            }
+            eprintln!("lucia-bench: stopping; removing the benchmark's store (again to exit at once)");
+        }
+    });
+}
+
+/// The exit status of a run stopped by a signal (as a shell reports one stopped by SIGINT).
+const STOPPED_STATUS: i32 = 130;
+
+/// Runs `work` unless the run is stopped first: then `work` is dropped, with the tasks it
+/// spawned (they are in `JoinSet`s), and the caller goes on to remove its store.
+async fn unless_stopped(work: impl Future<Output = ()>) {
+    let mut stop = STOP.subscribe();
+    tokio::select! {
+        () = work => {}
+        _ = stop.wait_for(|stopped| *stopped) => {}
+    }
+}
+
+/// Exits if the run was stopped, once the step under way has removed its store.
+fn exit_if_stopped() {
+    if *STOP.borrow() {
+        std::process::exit(STOPPED_STATUS);
+    }
+}
+
 const BACKENDS: [&str; 5] = ["sqlite", "sqlite-sea-orm", "postgres", "mysql", "redis"];
 
 struct Args {
@@ -74,12 +123,10 @@ struct Args {
     postgres_url: Option<String>,
     mysql_url: Option<String>,
     redis_url: Option<String>,
-    /// The lucia@2 peer: off with `--no-peer`; `--peer-dir`; the timing flags as given.
+    /// The lucia@2 peer: off with `--no-peer`; `--peer-dir`; `--quick`, for its own settings.
     no_peer: bool,
     peer_dir: Option<std::path::PathBuf>,
     quick: bool,
-    given_seconds: Option<f64>,
-    given_rounds: Option<usize>,
 }
 
 fn usage_line() -> String {
@@ -118,8 +165,6 @@ fn parse_args() -> Args {
         no_peer: false,
         peer_dir: None,
         quick: false,
-        given_seconds: None,
-        given_rounds: None,
     };
     let mut given = std::env::args().skip(1);
     let mut quick = false;
@@ -160,7 +205,7 @@ fn parse_args() -> Args {
             only,
         };
     }
-    (args.quick, args.given_seconds, args.given_rounds) = (quick, seconds, rounds);
+    args.quick = quick;
     args.settings.seconds = seconds.unwrap_or(args.settings.seconds);
     args.settings.rounds = rounds.unwrap_or(args.settings.rounds).max(1);
     if let Some(unknown) = args.backends.iter().find(|b| !BACKENDS.contains(&b.as_str())) {
@@ -247,8 +292,9 @@ async fn run_sql(
     };
     let tables = Tables { user: entity::user::Entity, key: entity::key::Entity, session: entity::session::Entity };
     let adapter = SeaOrmAdapter::new(store.db.clone(), tables).expect("the default entities are valid");
-    scenarios::run_all(name, adapter, store.floors.clone(), peer, &args.settings, emit).await;
+    unless_stopped(scenarios::run_all(name, adapter, store.floors.clone(), peer, &args.settings, emit)).await;
     store.remove().await;
+    exit_if_stopped();
 }
 
 /// `lucia-adapter-sqlite` over the SeaORM migration's tables (`user`, `key`, `session`), against
@@ -262,10 +308,13 @@ async fn run_rusqlite(name: &str, peer: Option<peer::Driven>, args: &Args, emit:
     let path = store.sqlite_path().expect("a SQLite store has a file").to_owned();
     let tables = lucia_adapter_sqlite::Tables::new("user", "key", "session");
     match lucia_adapter_sqlite::SqliteAdapter::builder().tables(tables).open(&path) {
-        Ok(adapter) => scenarios::run_all(name, adapter, store.floors.clone(), peer, &args.settings, emit).await,
+        Ok(adapter) => {
+            unless_stopped(scenarios::run_all(name, adapter, store.floors.clone(), peer, &args.settings, emit)).await
+        }
         Err(e) => eprintln!("lucia-bench: skipping {name}: {e}"),
     }
     store.remove().await;
+    exit_if_stopped();
 }
 
 /// Sessions in Redis, users and keys in PostgreSQL if it answers, else in SQLite.
@@ -295,12 +344,13 @@ async fn run_redis(redis_url: &str, args: &Args, emit: &mut dyn FnMut(Record)) {
     match Floor::redis(redis_url, &prefix.prefix, store.floors[0].clone()).await {
         Ok(floor) => {
             let adapter = SplitAdapter::new(users, sessions);
-            scenarios::run_all(name, adapter, vec![floor], None, &args.settings, emit).await
+            unless_stopped(scenarios::run_all(name, adapter, vec![floor], None, &args.settings, emit)).await
         }
         Err(e) => eprintln!("lucia-bench: skipping redis: {e}"),
     }
     store.remove().await;
     prefix.remove().await;
+    exit_if_stopped();
 }
 
 /// The lucia@2 peer's `validate_session` on `backend`, ready to take turns with lucia-rs's.
@@ -317,8 +367,8 @@ fn driven_peer(
 fn run_peer(peer: Option<&peer::Peer>, backend: &str, postgres_url: Option<&str>, args: &Args) {
     let Some(peer) = peer else { return };
     let peer_args = peer::PeerArgs {
-        seconds: args.given_seconds,
-        rounds: args.given_rounds,
+        seconds: args.settings.seconds,
+        rounds: args.settings.rounds,
         quick: args.quick,
         scenarios: args.settings.only.as_deref(),
     };
@@ -334,10 +384,13 @@ fn run_peer(peer: Option<&peer::Peer>, backend: &str, postgres_url: Option<&str>
 #[tokio::main]
 async fn main() {
     let args = parse_args();
+    listen_for_stop();
     let mut emit = |record: Record| print(args.json, &record);
     let wants_peer = args.backends.iter().any(|b| b == "sqlite" || (b == "postgres" && args.postgres_url.is_some()));
     let peer = if args.no_peer || !wants_peer { None } else { peer::Peer::find(args.peer_dir.as_deref()) };
     for backend in &args.backends {
+        // A stop while the peer ran its own scenarios (which run to their end) comes here.
+        exit_if_stopped();
         match backend.as_str() {
             "sqlite" => {
                 let driven = driven_peer(peer.as_ref(), "sqlite", None, &args);

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use tokio::task::JoinSet;
+
 /// One operation of a scenario, called with a number unique within the whole run (to pick a
 /// session, or to name a new user).
 pub type Op = Arc<dyn Fn(usize) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
@@ -62,26 +64,24 @@ static NEXT: AtomicUsize = AtomicUsize::new(0);
 pub async fn run(op: &Op, in_flight: usize, duration: Duration) -> Sample {
     let start = Instant::now();
     let deadline = start + duration;
-    let tasks: Vec<_> = (0..in_flight)
-        .map(|_| {
-            let op = Arc::clone(op);
-            tokio::spawn(async move {
-                let mut latencies_ns = Vec::with_capacity(4096);
-                loop {
-                    let began = Instant::now();
-                    if began >= deadline {
-                        break latencies_ns;
-                    }
-                    op(NEXT.fetch_add(1, Ordering::Relaxed)).await;
-                    latencies_ns.push(began.elapsed().as_nanos() as u64);
+    // In a JoinSet, so that a run stopped part way (see `main`'s `unless_stopped`) ends its
+    // tasks too.
+    let mut tasks = JoinSet::new();
+    for _ in 0..in_flight {
+        let op = Arc::clone(op);
+        tasks.spawn(async move {
+            let mut latencies_ns = Vec::with_capacity(4096);
+            loop {
+                let began = Instant::now();
+                if began >= deadline {
+                    break latencies_ns;
                 }
-            })
-        })
-        .collect();
-    let mut latencies_ns = Vec::new();
-    for task in tasks {
-        latencies_ns.extend(task.await.expect("benchmark operation panicked"));
+                op(NEXT.fetch_add(1, Ordering::Relaxed)).await;
+                latencies_ns.push(began.elapsed().as_nanos() as u64);
+            }
+        });
     }
+    let mut latencies_ns: Vec<u64> = tasks.join_all().await.into_iter().flatten().collect();
     let elapsed = start.elapsed().as_secs_f64();
     latencies_ns.sort_unstable();
     let percentile = |p: f64| {

@@ -60,24 +60,18 @@ pub async fn concurrent_sign_ins(sign_in: &Op, count: usize, duration: Duration)
     }
     let (before, _) = rss_mib()?;
     let finished = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let tasks: Vec<_> = (0..count)
-        .map(|i| {
-            let (sign_in, finished) = (Arc::clone(sign_in), Arc::clone(&finished));
-            tokio::spawn(async move {
-                sign_in(i).await;
-                finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            })
-        })
-        .collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..count {
+        let (sign_in, finished) = (Arc::clone(sign_in), Arc::clone(&finished));
+        tasks.spawn(async move {
+            sign_in(i).await;
+            finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
+    }
     tokio::time::sleep(duration).await;
     let (_, peak) = rss_mib()?;
-    for task in &tasks {
-        task.abort();
-    }
-    for task in tasks {
-        // Cancelled or finished, both fine.
-        let _ = task.await;
-    }
+    // Cancels those still waiting.
+    tasks.shutdown().await;
     Some(SignInMemory {
         before_mib: before,
         peak_mib: peak,

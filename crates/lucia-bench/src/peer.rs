@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::measure::Sample;
@@ -33,10 +34,10 @@ pub struct Peer {
     dir: PathBuf,
 }
 
-/// What the peer is told, besides the backend.
+/// What the peer is told, besides the backend: lucia-bench's own settings.
 pub struct PeerArgs<'a> {
-    pub seconds: Option<f64>,
-    pub rounds: Option<usize>,
+    pub seconds: f64,
+    pub rounds: usize,
     pub quick: bool,
     pub scenarios: Option<&'a [String]>,
 }
@@ -87,18 +88,17 @@ impl Peer {
         command.arg("--driven").stdin(Stdio::piped()).stdout(Stdio::piped());
         let started = tokio::task::block_in_place(|| -> Result<Driven, String> {
             let mut child = command.spawn().map_err(|e| e.to_string())?;
-            let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-                unreachable!("both piped above")
-            };
+            let lines = read_lines(&mut child);
+            let Some(stdin) = child.stdin.take() else { unreachable!("piped above") };
             let mut driven = Driven {
                 child,
                 stdin: Some(stdin),
-                stdout: BufReader::new(stdout),
+                lines,
                 runtime: String::new(),
                 slices: BTreeMap::new(),
                 failed: false,
             };
-            let ready = driven.read_line()?;
+            let ready = driven.read_line(READY_TIMEOUT)?;
             match (ready["ready"].as_bool(), ready["runtime"].as_str()) {
                 (Some(true), Some(runtime)) => driven.runtime = runtime.to_owned(),
                 _ => return Err(format!("it printed {ready} instead of being ready")),
@@ -121,30 +121,36 @@ impl Peer {
         }
         let mut command = self.command(backend, postgres_url, args.quick);
         command.args(["--scenarios", &wanted.join(",")]);
-        if let Some(seconds) = args.seconds {
-            command.args(["--seconds", &seconds.to_string()]);
-        }
-        if let Some(rounds) = args.rounds {
-            command.args(["--rounds", &rounds.to_string()]);
-        }
+        command.args(["--seconds", &args.seconds.to_string(), "--rounds", &args.rounds.to_string()]);
         command.stdout(Stdio::piped()).stdin(Stdio::null());
+        // A scenario's line comes after its setup, warm-up and rounds: a peer silent for far
+        // longer has hung, and is killed rather than waited for.
+        let line_timeout = READY_TIMEOUT + Duration::from_secs_f64(2.0 * args.seconds * args.rounds as f64);
         // Nothing else runs meanwhile: the peer has the machine, as lucia-rs had it.
-        let outcome = tokio::task::block_in_place(|| -> std::io::Result<std::process::ExitStatus> {
-            let mut child = command.spawn()?;
-            let stdout = child.stdout.take().expect("piped stdout");
-            for line in BufReader::new(stdout).lines() {
-                let line = line?;
-                match serde_json::from_str::<serde_json::Value>(&line) {
-                    Ok(value) if value["scenario"].is_string() => emit(&line),
-                    _ => eprintln!("lucia-bench: the lucia@2 peer printed: {line}"),
-                }
+        let outcome = tokio::task::block_in_place(|| -> Result<std::process::ExitStatus, String> {
+            let mut child = command.spawn().map_err(|e| e.to_string())?;
+            let lines = read_lines(&mut child);
+            loop {
+                let why = match lines.recv_timeout(line_timeout) {
+                    Ok(Ok(line)) => {
+                        match serde_json::from_str::<serde_json::Value>(&line) {
+                            Ok(value) if value["scenario"].is_string() => emit(&line),
+                            _ => eprintln!("lucia-bench: the lucia@2 peer printed: {line}"),
+                        }
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break child.wait().map_err(|e| e.to_string()),
+                    Ok(Err(e)) => e.to_string(),
+                    Err(RecvTimeoutError::Timeout) => format!("it printed nothing in {line_timeout:?}"),
+                };
+                let _ = child.kill().and_then(|()| child.wait());
+                break Err(format!("{why}; killed, its store may be left"));
             }
-            child.wait()
         });
         match outcome {
             Ok(status) if status.success() => {}
             Ok(status) => eprintln!("lucia-bench: the lucia@2 peer failed on {backend} ({status})"),
-            Err(e) => eprintln!("lucia-bench: could not run the lucia@2 peer on {backend}: {e}"),
+            Err(e) => eprintln!("lucia-bench: the lucia@2 peer on {backend}: {e}"),
         }
     }
 }
@@ -156,7 +162,8 @@ pub struct Driven {
     child: Child,
     /// Closed first when dropped: the end of its stdin tells the peer to finish.
     stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
+    /// The lines it prints, read by a thread of their own.
+    lines: Receiver<std::io::Result<String>>,
     /// `node` and its version.
     runtime: String,
     /// Every slice measured, by requests in flight, for the peer's own lines.
@@ -186,7 +193,7 @@ impl Driven {
         let measured = tokio::task::block_in_place(|| -> Result<Sample, String> {
             let stdin = self.stdin.as_mut().ok_or("its input is closed")?;
             writeln!(stdin, "{command}").and_then(|()| stdin.flush()).map_err(|e| e.to_string())?;
-            let line = self.read_line()?;
+            let line = self.read_line(duration + REPLY_MARGIN)?;
             let number = |field: &str| line[field].as_f64().ok_or_else(|| format!("it printed {line}"));
             Ok(Sample { ops_per_sec: number("ops_per_sec")?, p50_us: number("p50_us")?, p99_us: number("p99_us")? })
         });
@@ -214,16 +221,39 @@ impl Driven {
         slices.into_iter().flatten().map(|(&in_flight, samples)| (in_flight, Sample::median(samples)))
     }
 
-    /// The next line the peer prints, as JSON.
-    fn read_line(&mut self) -> Result<serde_json::Value, String> {
-        let mut line = String::new();
-        match self.stdout.read_line(&mut line) {
-            Ok(0) => Err("it exited".to_owned()),
-            Ok(_) => serde_json::from_str(&line).map_err(|_| format!("it printed {}", line.trim_end())),
-            Err(e) => Err(e.to_string()),
+    /// The next line the peer prints, as JSON, if it prints one within `timeout`.
+    fn read_line(&mut self, timeout: Duration) -> Result<serde_json::Value, String> {
+        match self.lines.recv_timeout(timeout) {
+            Ok(Ok(line)) => serde_json::from_str(&line).map_err(|_| format!("it printed {line}")),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(RecvTimeoutError::Disconnected) => Err("it exited".to_owned()),
+            Err(RecvTimeoutError::Timeout) => Err(format!("it printed nothing in {timeout:?}")),
         }
     }
 }
+
+/// The lines `child` prints on its piped stdout, read on a thread of their own so that a peer
+/// that hangs is waited for a bounded time; the thread ends with the peer's output.
+fn read_lines(child: &mut Child) -> Receiver<std::io::Result<String>> {
+    let Some(stdout) = child.stdout.take() else { unreachable!("stdout is piped") };
+    let (sender, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
+
+/// How long the peer may take to make its sessions and say it is ready, and (with the time
+/// its rounds take) to print a line of its other scenarios.
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long past a slice's end the peer may take to answer: its operations in flight finish
+/// within milliseconds, so a peer this late has hung.
+const REPLY_MARGIN: Duration = Duration::from_secs(10);
 
 /// How long the peer may take to remove its store and exit once its input is closed.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(30);

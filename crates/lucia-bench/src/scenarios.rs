@@ -687,23 +687,20 @@ const SIGN_IN_WINDOWS_PER_ROUND: u32 = 4;
 /// back; they start before it and it ends before they stop.
 async fn during_signins(validate: &Op, sign_in: &Op, sign_ins: usize, window: Duration) -> Sample {
     let stop = Arc::new(AtomicBool::new(false));
-    let signers: Vec<_> = (0..sign_ins)
-        .map(|i| {
-            let (sign_in, stop) = (Arc::clone(sign_in), Arc::clone(&stop));
-            tokio::spawn(async move {
-                while !stop.load(Ordering::Relaxed) {
-                    sign_in(i).await;
-                }
-            })
-        })
-        .collect();
+    let mut signers = tokio::task::JoinSet::new();
+    for i in 0..sign_ins {
+        let (sign_in, stop) = (Arc::clone(sign_in), Arc::clone(&stop));
+        signers.spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                sign_in(i).await;
+            }
+        });
+    }
     // Let the hashes start before measuring.
     tokio::time::sleep(Duration::from_millis(50)).await;
     let sample = measure::run(validate, 1, window).await;
     stop.store(true, Ordering::Relaxed);
-    for signer in signers {
-        signer.await.expect("sign-in panicked");
-    }
+    signers.join_all().await;
     sample
 }
 

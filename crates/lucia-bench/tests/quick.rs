@@ -1,7 +1,8 @@
 //! The benchmark still runs: `--quick` on SQLite, every scenario printing a well-formed line,
 //! `http_me` included; and the lucia@2 peer's lines when `node` and
 //! `interop/lucia-v2/node_modules` are there (else the run says it skips the peer). No figure
-//! is checked; targets are read from a full run's output.
+//! is checked; targets are read from a full run's output. And the run's refusals: a peer
+//! that dies or hangs is left out, a wrong flag is refused, a stopped run removes its store.
 
 use std::process::Command;
 
@@ -159,17 +160,42 @@ fn quick_run_on_sqlite_prints_every_scenario() {
     assert_eq!(modes, ["hashed", "hashed", "v2_compat", "v2_compat"]);
 }
 
+/// `lucia-bench --quick` on SQLite's `validate_session` with `script` as the peer's
+/// `bench.mjs`: its stderr and its JSON lines, once it has succeeded. `None` without `node`.
+fn run_with_stand_in_peer(name: &str, script: &str) -> Option<(String, Vec<serde_json::Value>)> {
+    if Command::new("node").arg("--version").output().is_err() {
+        eprintln!("no node on the PATH: nothing to check");
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("lucia-bench-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("node_modules")).expect("make the peer's directory");
+    std::fs::write(dir.join("bench.mjs"), script).expect("write the stand-in");
+    let output = Command::new(env!("CARGO_BIN_EXE_lucia-bench"))
+        .args(["--quick", "--json", "--backends", "sqlite", "--scenarios", "validate_session", "--peer-dir"])
+        .arg(&dir)
+        .output()
+        .expect("run lucia-bench");
+    std::fs::remove_dir_all(&dir).expect("remove the peer's directory");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "lucia-bench failed: {stderr}");
+    let lines: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .expect("UTF-8 output")
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}")))
+        .collect();
+    assert_eq!(lines.len(), 4, "the four validate_session lines of lucia-rs, no peer line: {lines:?}");
+    for line in &lines {
+        assert!(line.get("peer").is_none() && line["ratio"].as_f64().is_some(), "{line}");
+    }
+    Some((stderr, lines))
+}
+
 /// A peer that dies while it takes turns: lucia-bench says so, keeps the ratio of the line it
 /// finished, prints no ratio after and none of the peer's own lines, and still finishes. The
 /// stand-in `bench.mjs` answers two commands (the first line's warm-up and its one `--quick`
 /// slice), then exits 3 (and does nothing in the run of the other scenarios).
 #[test]
 fn a_peer_that_dies_part_way_is_reported_and_left_out() {
-    if Command::new("node").arg("--version").output().is_err() {
-        return eprintln!("no node on the PATH: nothing to check");
-    }
-    let dir = std::env::temp_dir().join(format!("lucia-bench-dying-peer-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("node_modules")).expect("make the peer's directory");
     let script = r#"import { createInterface } from "node:readline";
 if (process.argv.includes("--driven")) {
   console.log(JSON.stringify({ ready: true, runtime: "node stand-in" }));
@@ -179,29 +205,30 @@ if (process.argv.includes("--driven")) {
     console.log(JSON.stringify({ ops_per_sec: 1000, p50_us: 1, p99_us: 2 }));
   });
 }"#;
-    std::fs::write(dir.join("bench.mjs"), script).expect("write the stand-in");
-    let output = Command::new(env!("CARGO_BIN_EXE_lucia-bench"))
-        .args(["--quick", "--json", "--backends", "sqlite", "--scenarios", "validate_session", "--peer-dir"])
-        .arg(&dir)
-        .output()
-        .expect("run lucia-bench");
-    std::fs::remove_dir_all(&dir).expect("remove the peer's directory");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "lucia-bench failed: {stderr}");
+    let Some((stderr, lines)) = run_with_stand_in_peer("dying-peer", script) else { return };
     assert!(stderr.contains("the lucia@2 peer stopped: it exited"), "{stderr}");
     assert!(stderr.contains("the lucia@2 peer failed (exit status: 3)"), "{stderr}");
-    let lines: Vec<serde_json::Value> = String::from_utf8(output.stdout)
-        .expect("UTF-8 output")
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}")))
-        .collect();
-    assert_eq!(lines.len(), 4, "the four validate_session lines of lucia-rs, no peer line: {lines:?}");
     assert!(lines[0]["peer_ratio"].as_f64().is_some_and(|r| r > 0.0), "{}", lines[0]);
     for line in &lines[1..] {
         assert!(line.get("peer_ratio").is_none(), "{line}");
     }
+}
+
+/// A peer that hangs while it takes turns is waited for a bounded time, then left out: the
+/// stand-in says it is ready and then answers no command (it exits when its input ends, as
+/// lucia-bench closes it on giving up).
+#[test]
+fn a_peer_that_hangs_is_given_up_on() {
+    let script = r#"import { createInterface } from "node:readline";
+if (process.argv.includes("--driven")) {
+  console.log(JSON.stringify({ ready: true, runtime: "node stand-in" }));
+  createInterface({ input: process.stdin }).on("close", () => process.exit(0));
+}"#;
+    let Some((stderr, lines)) = run_with_stand_in_peer("hanging-peer", script) else { return };
+    assert!(stderr.contains("the lucia@2 peer stopped: it printed nothing in 10.01s"), "{stderr}");
+    assert!(!stderr.contains("peer failed") && !stderr.contains("did not exit"), "{stderr}");
     for line in &lines {
-        assert!(line.get("peer").is_none() && line["ratio"].as_f64().is_some(), "{line}");
+        assert!(line.get("peer_ratio").is_none(), "{line}");
     }
 }
 
@@ -214,4 +241,37 @@ fn help_prints_the_usage_and_a_wrong_flag_is_refused() {
     let wrong = run("--bogus");
     assert_eq!(wrong.status.code(), Some(2), "{wrong:?}");
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("unknown argument --bogus"), "{wrong:?}");
+}
+
+/// Stopped with Ctrl-C part way, the run removes its store and exits with status 130: its
+/// temporary directory (TMPDIR, one of the test's own) holds the SQLite file while it runs and
+/// nothing once it has exited.
+#[test]
+fn a_run_stopped_by_a_signal_removes_its_store() {
+    let dir = std::env::temp_dir().join(format!("lucia-bench-stopped-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("make the run's temporary directory");
+    let child = Command::new(env!("CARGO_BIN_EXE_lucia-bench"))
+        .args(["--json", "--no-peer", "--backends", "sqlite", "--scenarios", "validate_session", "--seconds", "30"])
+        .env("TMPDIR", &dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run lucia-bench");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let has_store = || std::fs::read_dir(&dir).expect("read the directory").count() > 0;
+    while !has_store() {
+        assert!(std::time::Instant::now() < deadline, "no store was made in {}", dir.display());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Measuring by now (a slice is 50 ms; the store's sessions are made in well under that).
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("run kill");
+    assert!(kill.success(), "kill -INT failed");
+    let output = child.wait_with_output().expect("wait for lucia-bench");
+    let left: Vec<_> = std::fs::read_dir(&dir).expect("read the directory").map(|e| e.expect("entry").path()).collect();
+    std::fs::remove_dir_all(&dir).expect("remove the run's temporary directory");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("lucia-bench: stopping; removing the benchmark's store"), "{stderr}");
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
