@@ -29,7 +29,7 @@
 //! `--seconds S` (each measurement, default 2), `--scenarios validate_session,use_key` (only
 //! these; default all), `--rounds N` (alternating rounds of lucia and its floor, default 3,
 //! each cut into slices where lucia is compared with a floor; medians are reported; `use_key`
-//! against raw hashes runs 2N pairs of whole rounds), `--backends
+//! against raw hashes runs 2N pairs of whole rounds, the raw hashes in processes of their own), `--backends
 //! sqlite,sqlite-sea-orm,postgres,mysql,redis`, `--pool-size N` (default 10, sqlx's default;
 //! all opened up front), `--postgres-url`, `--mysql-url`, `--redis-url`, `--no-peer`,
 //! `--peer-dir DIR`, `--help`.
@@ -383,6 +383,15 @@ fn run_peer(peer: Option<&peer::Peer>, backend: &str, postgres_url: Option<&str>
 
 #[tokio::main]
 async fn main() {
+    let given: Vec<String> = std::env::args().skip(1).collect();
+    if given.first().is_some_and(|flag| flag == measure::RAW_HASHES_FLAG) {
+        // On the runtime's thread, which does nothing else: the process is the raw floor's.
+        if let Err(e) = scenarios::raw_hashes_process(&given[1..]) {
+            eprintln!("lucia-bench: {e}");
+            std::process::exit(2);
+        }
+        return;
+    }
     let args = parse_args();
     listen_for_stop();
     let mut emit = |record: Record| print(args.json, &record);

@@ -422,10 +422,9 @@ pub async fn run_all<A>(
             use_key_op(auth, &make_password_users(auth, settings.sign_ins).await)
         };
         if use_key {
-            let raw = raw_check(name);
-            let mut record = use_key_against_raw(backend, &sign_in, &raw, cores, settings).await;
+            let mut record = use_key_against_raw(backend, &sign_in, name, cores, settings).await;
             if *name == HASHERS[0] {
-                default_raw = Some(raw);
+                default_raw = Some(*name);
             }
             record.hasher = Some(name);
             emit(record);
@@ -448,7 +447,7 @@ pub async fn run_all<A>(
     }
     for (hashing, auth) in &variants {
         let sign_in = use_key_op(auth, &emails);
-        if let Some(raw) = &default_raw {
+        if let Some(raw) = default_raw {
             let mut record = use_key_against_raw(backend, &sign_in, raw, cores, settings).await;
             record.hashing = Some(hashing);
             record.hasher = Some(HASHERS[0]);
@@ -590,16 +589,20 @@ fn use_key_op<A: Adapter + 'static>(auth: &Lucia<A>, emails: &Arc<Vec<String>>) 
     })
 }
 
-/// One password check of `hasher` (on the password the benchmark's users have), and its name.
-struct RawCheck {
-    hasher: &'static str,
-    check: Arc<dyn Fn() + Send + Sync>,
-}
-
-fn raw_check(name: &'static str) -> RawCheck {
+/// The process of [`measure::raw_hashes`]: with `[hasher, threads, seconds]`, prints how many
+/// checks of the benchmark users' password `hasher` makes per second on `threads` threads.
+pub fn raw_hashes_process(args: &[String]) -> Result<(), String> {
+    let [name, threads, seconds] = args else {
+        return Err(format!("{} takes a hasher, a number of threads and seconds", measure::RAW_HASHES_FLAG));
+    };
+    let threads: usize = threads.parse().map_err(|e| format!("threads {threads}: {e}"))?;
+    let seconds: f64 = seconds.parse().map_err(|e| format!("seconds {seconds}: {e}"))?;
+    let duration = Duration::try_from_secs_f64(seconds).map_err(|e| format!("seconds {seconds}: {e}"))?;
     let hasher = hasher(name);
-    let hash = hasher.hash(PASSWORD).expect("hash");
-    RawCheck { hasher: name, check: Arc::new(move || assert!(hasher.verify(PASSWORD, &hash).expect("verify"))) }
+    let hash = hasher.hash(PASSWORD).map_err(|e| e.to_string())?;
+    let check = || assert!(hasher.verify(PASSWORD, &hash).expect("verify"), "the password did not verify");
+    println!("{}", measure::hashes_per_second(threads, duration, &check));
+    Ok(())
 }
 
 /// `use_key` (`sign_in`) at `settings.sign_ins` in flight, against raw checks of the same
@@ -608,19 +611,19 @@ fn raw_check(name: &'static str) -> RawCheck {
 /// does meanwhile (a database's autovacuum after the write scenarios, a neighbour's load on the
 /// host) weighs on both alike. A round holds only tens of hashes, so there are twice as many
 /// pairs as `settings.rounds`.
-async fn use_key_against_raw(backend: &str, sign_in: &Op, raw: &RawCheck, cores: usize, settings: &Settings) -> Record {
+async fn use_key_against_raw(backend: &str, sign_in: &Op, hasher: &str, cores: usize, settings: &Settings) -> Record {
     let (mut subject, mut raw_rates) = (Vec::new(), Vec::new());
     for pair in 0..settings.rounds * SIGN_IN_PAIRS_PER_ROUND {
         taking_turns(
             pair,
             async || subject.push(measure::run(sign_in, settings.sign_ins, settings.duration()).await),
-            async || raw_rates.push(measure::raw_hashes(cores, settings.duration(), Arc::clone(&raw.check)).await),
+            async || raw_rates.push(measure::raw_hashes(hasher, cores, settings.duration()).await),
         )
         .await;
     }
     let record = Record::new("use_key", backend, settings.sign_ins, Sample::median(&subject));
     let ratio = measure::paired_ratio(rates(&subject), raw_rates.iter().copied());
-    let floor = format!("{}: raw hashes on {cores} threads, nothing else running", raw.hasher);
+    let floor = format!("{hasher}: raw hashes on {cores} threads, in a process of their own");
     record.with_floor(floor, measure::median(raw_rates), ratio)
 }
 
