@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -127,25 +127,9 @@ impl Peer {
         // longer has hung, and is killed rather than waited for.
         let line_timeout = READY_TIMEOUT + Duration::from_secs_f64(2.0 * args.seconds * args.rounds as f64);
         // Nothing else runs meanwhile: the peer has the machine, as lucia-rs had it.
-        let outcome = tokio::task::block_in_place(|| -> Result<std::process::ExitStatus, String> {
-            let mut child = command.spawn().map_err(|e| e.to_string())?;
-            let lines = read_lines(&mut child);
-            loop {
-                let why = match lines.recv_timeout(line_timeout) {
-                    Ok(Ok(line)) => {
-                        match serde_json::from_str::<serde_json::Value>(&line) {
-                            Ok(value) if value["scenario"].is_string() => emit(&line),
-                            _ => eprintln!("lucia-bench: the lucia@2 peer printed: {line}"),
-                        }
-                        continue;
-                    }
-                    Err(RecvTimeoutError::Disconnected) => break child.wait().map_err(|e| e.to_string()),
-                    Ok(Err(e)) => e.to_string(),
-                    Err(RecvTimeoutError::Timeout) => format!("it printed nothing in {line_timeout:?}"),
-                };
-                let _ = child.kill().and_then(|()| child.wait());
-                break Err(format!("{why}; killed, its store may be left"));
-            }
+        let outcome = tokio::task::block_in_place(|| {
+            let child = command.spawn().map_err(|e| e.to_string())?;
+            relay_lines(child, line_timeout, emit)
         });
         match outcome {
             Ok(status) if status.success() => {}
@@ -232,6 +216,28 @@ impl Driven {
     }
 }
 
+/// Hands each scenario line `child` prints to `emit` (other lines go to stderr) until it
+/// exits; a child silent for `line_timeout`, or whose output cannot be read, is killed.
+fn relay_lines(mut child: Child, line_timeout: Duration, emit: &mut dyn FnMut(&str)) -> Result<ExitStatus, String> {
+    let lines = read_lines(&mut child);
+    loop {
+        let why = match lines.recv_timeout(line_timeout) {
+            Ok(Ok(line)) => {
+                match serde_json::from_str::<serde_json::Value>(&line) {
+                    Ok(value) if value["scenario"].is_string() => emit(&line),
+                    _ => eprintln!("lucia-bench: the lucia@2 peer printed: {line}"),
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => return child.wait().map_err(|e| e.to_string()),
+            Ok(Err(e)) => e.to_string(),
+            Err(RecvTimeoutError::Timeout) => format!("it printed nothing in {line_timeout:?}"),
+        };
+        let _ = child.kill().and_then(|()| child.wait());
+        return Err(format!("{why}; killed, its store may be left"));
+    }
+}
+
 /// The lines `child` prints on its piped stdout, read on a thread of their own so that a peer
 /// that hangs is waited for a bounded time; the thread ends with the peer's output.
 fn read_lines(child: &mut Child) -> Receiver<std::io::Result<String>> {
@@ -300,4 +306,35 @@ pub fn text_line(line: &str) -> String {
         number("p99_us"),
         value["runtime"].as_str().unwrap_or("node"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `sh -c script` with its stdout piped, as the peer is run.
+    fn shell(script: &str) -> Child {
+        Command::new("sh").args(["-c", script]).stdout(Stdio::piped()).stdin(Stdio::null()).spawn().expect("run sh")
+    }
+
+    #[test]
+    fn a_peer_silent_past_its_timeout_is_killed_and_its_lines_so_far_kept() {
+        let mut emitted = Vec::new();
+        let start = Instant::now();
+        let child = shell(r#"echo '{"scenario":"use_key"}'; echo warming up; exec sleep 60"#);
+        let outcome = relay_lines(child, Duration::from_millis(300), &mut |line| emitted.push(line.to_owned()));
+        assert_eq!(outcome, Err("it printed nothing in 300ms; killed, its store may be left".to_owned()));
+        assert_eq!(emitted, [r#"{"scenario":"use_key"}"#]);
+        // Killed, not waited for: `sleep 60` would have kept it.
+        assert!(start.elapsed() < Duration::from_secs(30), "{:?}", start.elapsed());
+    }
+
+    #[test]
+    fn a_peer_that_exits_is_waited_for_and_its_status_kept() {
+        let mut emitted = Vec::new();
+        let child = shell(r#"echo '{"scenario":"create_user"}'; sleep 0.5; echo '{"scenario":"use_key"}'; exit 3"#);
+        let outcome = relay_lines(child, Duration::from_secs(10), &mut |line| emitted.push(line.to_owned()));
+        assert_eq!(outcome.map(|status| status.code()), Ok(Some(3)));
+        assert_eq!(emitted, [r#"{"scenario":"create_user"}"#, r#"{"scenario":"use_key"}"#]);
+    }
 }

@@ -1,5 +1,6 @@
 //! The scenarios, written once over any adapter.
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
@@ -24,11 +25,12 @@ const ARGON2ID_MIB: f64 = 19.0;
 /// (Argon2id, OWASP's parameters) and Lucia v2's `s2:` scrypt (the compat mode's writer).
 const HASHERS: [&str; 2] = ["argon2id", "s2"];
 
-/// The hasher a `hasher` field names.
-fn hasher(name: &str) -> Arc<dyn PasswordHasher> {
+/// The hasher a `hasher` field names, or `None` for a name not in [`HASHERS`].
+fn hasher(name: &str) -> Option<Arc<dyn PasswordHasher>> {
     match name {
-        "s2" => Arc::new(LuciaScrypt),
-        _ => Arc::new(Argon2id::default()),
+        "argon2id" => Some(Arc::new(Argon2id::default())),
+        "s2" => Some(Arc::new(LuciaScrypt)),
+        _ => None,
     }
 }
 
@@ -414,7 +416,6 @@ pub async fn run_all<A>(
     } else {
         None
     };
-    let mut default_raw = None;
     for (name, auth) in &by_hasher {
         let sign_in = if *name == HASHERS[0] {
             Arc::clone(&sign_in)
@@ -423,9 +424,6 @@ pub async fn run_all<A>(
         };
         if use_key {
             let mut record = use_key_against_raw(backend, &sign_in, name, cores, settings).await;
-            if *name == HASHERS[0] {
-                default_raw = Some(*name);
-            }
             record.hasher = Some(name);
             emit(record);
         }
@@ -447,8 +445,8 @@ pub async fn run_all<A>(
     }
     for (hashing, auth) in &variants {
         let sign_in = use_key_op(auth, &emails);
-        if let Some(raw) = default_raw {
-            let mut record = use_key_against_raw(backend, &sign_in, raw, cores, settings).await;
+        if use_key {
+            let mut record = use_key_against_raw(backend, &sign_in, HASHERS[0], cores, settings).await;
             record.hashing = Some(hashing);
             record.hasher = Some(HASHERS[0]);
             emit(record);
@@ -595,13 +593,13 @@ pub fn raw_hashes_process(args: &[String]) -> Result<(), String> {
     let [name, threads, seconds] = args else {
         return Err(format!("{} takes a hasher, a number of threads and seconds", measure::RAW_HASHES_FLAG));
     };
-    let threads: usize = threads.parse().map_err(|e| format!("threads {threads}: {e}"))?;
+    let hasher = hasher(name).ok_or_else(|| format!("unknown hasher {name}: one of {}", HASHERS.join(", ")))?;
+    let threads = threads.parse::<NonZeroUsize>().map_err(|e| format!("threads {threads}: {e}"))?;
     let seconds: f64 = seconds.parse().map_err(|e| format!("seconds {seconds}: {e}"))?;
     let duration = Duration::try_from_secs_f64(seconds).map_err(|e| format!("seconds {seconds}: {e}"))?;
-    let hasher = hasher(name);
     let hash = hasher.hash(PASSWORD).map_err(|e| e.to_string())?;
     let check = || assert!(hasher.verify(PASSWORD, &hash).expect("verify"), "the password did not verify");
-    println!("{}", measure::hashes_per_second(threads, duration, &check));
+    println!("{}", measure::hashes_per_second(threads.get(), duration, &check));
     Ok(())
 }
 

@@ -243,6 +243,36 @@ fn help_prints_the_usage_and_a_wrong_flag_is_refused() {
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("unknown argument --bogus"), "{wrong:?}");
 }
 
+/// The raw-hash floor's own process (`--raw-hashes HASHER THREADS SECONDS`, which lucia-bench
+/// runs itself) measures only what it is asked for: a hasher it does not know, no threads or
+/// a time that is no time are refused with status 2, not measured as something else.
+#[test]
+fn the_raw_hashes_process_refuses_what_it_cannot_measure() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_lucia-bench"))
+            .arg("--raw-hashes")
+            .args(args)
+            .output()
+            .expect("run lucia-bench")
+    };
+    for (args, says) in [
+        (&["bogus", "1", "0.1"][..], "unknown hasher bogus: one of argon2id, s2"),
+        (&["s2", "0", "0.1"], "threads 0"),
+        (&["s2", "two", "0.1"], "threads two"),
+        (&["s2", "1", "-1"], "seconds -1"),
+        (&["s2", "1"], "takes a hasher, a number of threads and seconds"),
+    ] {
+        let refused = run(args);
+        assert_eq!(refused.status.code(), Some(2), "{args:?}: {refused:?}");
+        assert!(String::from_utf8_lossy(&refused.stderr).contains(says), "{args:?}: {refused:?}");
+        assert!(refused.stdout.is_empty(), "{args:?}: {refused:?}");
+    }
+    let measured = run(&["argon2id", "1", "0.05"]);
+    assert!(measured.status.success(), "{measured:?}");
+    let rate: f64 = String::from_utf8_lossy(&measured.stdout).trim().parse().expect("a rate");
+    assert!(rate > 0.0, "{measured:?}");
+}
+
 /// Stopped with Ctrl-C part way, the run removes its store and exits with status 130: its
 /// temporary directory (TMPDIR, one of the test's own) holds the SQLite file while it runs and
 /// nothing once it has exited.
