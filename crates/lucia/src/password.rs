@@ -81,6 +81,22 @@ pub trait PasswordHasher: Send + Sync + 'static {
 /// Verification also accepts the legacy `<salt>:<hex>` format (r = 8) and reports Lucia's
 /// beta bcrypt hashes (`$2a...`) as [`PasswordHashError::Outdated`], as `lucia@2` does.
 ///
+/// # Speed
+///
+/// A check takes one core for about 50–100 ms and 32 MiB of memory. Two things outside this
+/// crate decide where in that range (measured in BENCHMARKS.md, runs 9 and 10):
+///
+/// - The `scrypt` crate's Salsa20/8 is SSE2 code in a build for baseline x86-64. Built for
+///   the servers' CPU (`RUSTFLAGS="-C target-cpu=..."`), it ran 1.3x as fast on an AVX-512
+///   CPU (28 checks/s on two cores instead of 21).
+/// - glibc hands each check's 32 MiB back to the kernel when it is freed, so the next check
+///   faults it in again (13–16 ms of the 93 ms). `GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824`
+///   keeps freed memory in the process instead (24 checks/s instead of 21); the hashing
+///   threads' bound still caps how much is in use.
+///
+/// Argon2id, the default for new applications, needs neither: lucia-rs signs in with it
+/// at several times `s2`'s rate.
+///
 /// ```
 /// use lucia::{LuciaScrypt, PasswordHasher};
 ///
