@@ -584,7 +584,7 @@ fn router() -> Router<AppState> {
         .route("/passkeys.js", get(web::passkey_script))
         .route("/signup", get(web::signup_page).post(web::signup))
         .route("/login", get(web::login_page).post(web::login))
-        .route("/login/second-factor", get(second_factor::second_step_page).post(second_factor::second_step))
+        .route(second_factor::SECOND_STEP_PAGE, get(second_factor::second_step_page).post(second_factor::second_step))
         .route("/logout", post(web::logout))
         .route("/account", get(web::account))
         .route("/account/sessions/revoke", post(web::revoke_session))

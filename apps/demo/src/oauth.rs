@@ -268,6 +268,9 @@ pub enum OAuthSetupError {
     /// Two providers have the same id.
     #[error("two sign-in providers are named {0:?}")]
     DuplicateName(String),
+    /// A provider's id would put its sign-in route on one of the demo's own pages.
+    #[error("a sign-in provider cannot be named {0:?}: /login/{0} is the demo's own page")]
+    ReservedName(String),
     /// A provider's settings are wrong, or its discovery failed.
     #[error("sign-in provider {provider}: {error}")]
     Provider {
@@ -308,6 +311,10 @@ pub(crate) async fn routes(config: &Config) -> Result<(Router<AppState>, Provide
         let id = setting.id().to_owned();
         if links.iter().any(|link: &ProviderLink| link.id == id) {
             return Err(OAuthSetupError::DuplicateName(id));
+        }
+        // Its routes are /login/<id>[/...]: on an own page, the router would panic at start.
+        if format!("/login/{id}") == crate::second_factor::SECOND_STEP_PAGE {
+            return Err(OAuthSetupError::ReservedName(id));
         }
         let redirect_url = format!("{origin}/login/{id}/callback");
         let mounted = mount(setting, &redirect_url, &flows)
@@ -387,7 +394,7 @@ fn mounted<P: Provider + 'static>(
         .redirect_to("/account")
         .link_redirect_to("/account?notice=linked")
         .failure_redirect_to("/login")
-        .second_step_page("/login/second-factor");
+        .second_step_page(crate::second_factor::SECOND_STEP_PAGE);
     let csrf_exempt = routes.csrf_exempt_path();
     Ok(Mounted { router: routes.router(), authorization_origin, csrf_exempt })
 }
@@ -658,6 +665,27 @@ mod tests {
         // No provider, no origin needed.
         let (_, providers) = routes(&Config::default()).await.unwrap();
         assert!(providers.list().is_empty() && providers.authorization_origins().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_provider_cannot_take_the_second_step_page() {
+        let named = |name: &str| ProviderSetting::Oidc {
+            name: name.into(),
+            issuer: "http://127.0.0.1:9".into(),
+            client_id: "id".into(),
+            client_secret: None,
+        };
+        let config = Config {
+            oauth_providers: vec![named("second-factor")],
+            public_origin: Some("https://app.example".parse().unwrap()),
+            ..Config::default()
+        };
+        let Err(error) = routes(&config).await else { panic!("a provider named second-factor was mounted") };
+        assert!(matches!(&error, OAuthSetupError::ReservedName(name) if name == "second-factor"), "{error}");
+        assert_eq!(
+            error.to_string(),
+            "a sign-in provider cannot be named \"second-factor\": /login/second-factor is the demo's own page"
+        );
     }
 
     #[test]

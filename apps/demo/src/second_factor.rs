@@ -19,6 +19,9 @@ use crate::{Config, PendingSecondFactor, SignedIn, html};
 /// The name authenticator apps show above the account.
 pub const ISSUER: &str = "lucia-rs demo";
 
+/// The page of a password or provider sign-in's second step.
+pub(crate) const SECOND_STEP_PAGE: &str = "/login/second-factor";
+
 /// The TOTP key file's name when none is configured: beside the SQLite file, or in the
 /// working directory with a server database.
 pub const DEFAULT_TOTP_KEY_FILE: &str = "lucia-demo-totp.key";

@@ -246,7 +246,7 @@ pub async fn login(
     match try_sign_in(&auth, &client, &credentials).await? {
         Ok(SignInStep::SignedIn(_)) => Ok(Redirect::to("/account").into_response()),
         Ok(SignInStep::SecondFactorRequired(pending)) => {
-            Ok((pending, Redirect::to("/login/second-factor")).into_response())
+            Ok((pending, Redirect::to(crate::second_factor::SECOND_STEP_PAGE)).into_response())
         }
         Err(failure) => {
             let message = failure.to_string();

@@ -129,8 +129,15 @@ pub(crate) fn encode(column: &Column, value: &Json) -> Result<Value, AdapterErro
         Kind::U16 => Value::SmallUnsigned(Some(uint()?.try_into().map_err(|_| mismatch())?)),
         Kind::U32 => Value::Unsigned(Some(uint()?.try_into().map_err(|_| mismatch())?)),
         Kind::U64 => Value::BigUnsigned(Some(uint()?)),
-        // f32 attributes are stored with f32 precision, as the column holds.
-        Kind::F32 => Value::Float(Some(value.as_f64().ok_or_else(mismatch)? as f32)),
+        // f32 attributes are stored with f32 precision, as the column holds; a number past
+        // f32's range would become infinity, which is refused instead.
+        Kind::F32 => {
+            let narrowed = value.as_f64().ok_or_else(mismatch)? as f32;
+            if !narrowed.is_finite() {
+                return Err(mismatch());
+            }
+            Value::Float(Some(narrowed))
+        }
         Kind::F64 => Value::Double(Some(value.as_f64().ok_or_else(mismatch)?)),
         Kind::Bool => Value::Bool(Some(value.as_bool().ok_or_else(mismatch)?)),
         Kind::Json => Value::Json(Some(Box::new(value.clone()))),
@@ -359,4 +366,22 @@ pub(crate) fn read_count(value: Option<Json>, name: &str) -> Result<u32, Adapter
         .and_then(|value| value.as_u64())
         .and_then(|value| u32::try_from(value).ok())
         .ok_or_else(|| AdapterError::InvalidAttributes(format!("column `{name}` is not a count in u32 range")))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn an_f32_column_holds_f32_precision_and_refuses_what_f32_cannot() {
+        let column = Column { name: "score".into(), kind: Kind::F32, nullable: false, unique: false, enum_name: None };
+        assert_eq!(encode(&column, &json!(0.1)).unwrap(), Value::Float(Some(0.1)));
+        assert_eq!(encode(&column, &json!(f64::from(f32::MAX))).unwrap(), Value::Float(Some(f32::MAX)));
+        for too_big in [json!(1e39), json!(-1e300), json!(f64::MAX)] {
+            let error = encode(&column, &too_big).expect_err("refused");
+            assert!(matches!(&error, AdapterError::InvalidAttributes(m) if m.contains("`score`")), "{error:?}");
+        }
+    }
 }

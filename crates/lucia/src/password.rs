@@ -83,19 +83,20 @@ pub trait PasswordHasher: Send + Sync + 'static {
 ///
 /// # Speed
 ///
-/// A check takes one core for about 50–100 ms and 32 MiB of memory. Two things outside this
-/// crate decide where in that range (measured in BENCHMARKS.md, runs 9 and 10):
+/// A check takes 32 MiB of memory and one core for about 70–110 ms (on the machines in
+/// BENCHMARKS.md). Two things outside this crate decide part of that (runs 9 and 10 there):
 ///
 /// - The `scrypt` crate's Salsa20/8 is SSE2 code in a build for baseline x86-64. Built for
 ///   the servers' CPU (`RUSTFLAGS="-C target-cpu=..."`), it ran 1.3x as fast on an AVX-512
 ///   CPU (28 checks/s on two cores instead of 21).
-/// - glibc hands each check's 32 MiB back to the kernel when it is freed, so the next check
-///   faults it in again (13–16 ms of the 93 ms). `GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824`
-///   keeps freed memory in the process instead (24 checks/s instead of 21); the hashing
-///   threads' bound still caps how much is in use.
+/// - glibc gives each check's 32 MiB back to the kernel when it is freed, so the next check
+///   faults it in again (13–16 ms of 93 ms). Run with
+///   `GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824`, a
+///   process keeps the memory it frees for its next allocations instead (24 checks/s
+///   instead of 21), at the cost of resident memory that no longer shrinks after a peak.
 ///
-/// Argon2id, the default for new applications, needs neither: lucia-rs signs in with it
-/// at several times `s2`'s rate.
+/// Argon2id, the default for new applications, needs neither: lucia-rs signs in with it at
+/// three to six times `s2`'s rate.
 ///
 /// ```
 /// use lucia::{LuciaScrypt, PasswordHasher};

@@ -449,7 +449,9 @@ where
         let now = auth.inner.config.now();
         if let Some(live) = auth.inner.adapter.get_user_token(&key.user_id, TokenKind::PasswordReset).await? {
             let guaranteed = RESET_LINK_GUARANTEED.min(settings.reset_expires_in);
-            let young_until = live.expires - millis(settings.reset_expires_in) + millis(guaranteed);
+            // Saturating: `expires` is a stored column, and may hold anything.
+            let young_until =
+                live.expires.saturating_sub(millis(settings.reset_expires_in)).saturating_add(millis(guaranteed));
             if to_millis(now) <= live.expires.min(young_until) {
                 return Ok(None);
             }

@@ -302,6 +302,7 @@ macro_rules! token_behaviour_tests {
             tokens::a_reset_request_touches_no_store_before_the_answer,
             tokens::a_failed_change_of_address_takes_its_new_key_back,
             tokens::a_sent_link_cannot_be_replaced_for_15_minutes,
+            tokens::a_stored_link_with_an_expiry_out_of_range_is_replaced,
             tokens::a_reset_that_fails_to_set_the_password_gives_the_link_back,
             tokens::a_reset_racing_a_change_of_address_sets_no_password,
             tokens::password_reset_is_throttled_per_address_known_or_not,
